@@ -1,0 +1,122 @@
+// Every error Plumb reports on purpose: a stable code, a message that says what went
+// wrong and where, a hint that says what to do, and how the caller should react.
+
+/**
+ * How the caller should react: retry later (transient), stop until the input
+ * changes (terminal), or wait for something else to become ready (dependency).
+ */
+export type ErrorDisposition = "transient" | "terminal" | "dependency";
+
+interface ErrorSpec {
+  readonly disposition: ErrorDisposition;
+  /** The HTTP status the API answers with when this error reaches a request. */
+  readonly status: number;
+}
+
+const errorSpecs = {
+  PLUMB_USAGE: { disposition: "terminal", status: 400 },
+  PLUMB_FILE_READ: { disposition: "terminal", status: 400 },
+  PLUMB_FILE_TOO_LARGE: { disposition: "terminal", status: 413 },
+  PLUMB_PATH_ESCAPE: { disposition: "terminal", status: 400 },
+  PLUMB_YAML_SYNTAX: { disposition: "terminal", status: 400 },
+  PLUMB_YAML_ALIAS: { disposition: "terminal", status: 400 },
+  PLUMB_RESOURCE_SHAPE: { disposition: "terminal", status: 400 },
+  PLUMB_UNKNOWN_KIND: { disposition: "terminal", status: 400 },
+  PLUMB_SCHEMA: { disposition: "terminal", status: 400 },
+  PLUMB_DUPLICATE_ADDRESS: { disposition: "terminal", status: 409 },
+  PLUMB_UNKNOWN_DEPENDENCY: { disposition: "terminal", status: 400 },
+  PLUMB_DEPENDENCY_CYCLE: { disposition: "terminal", status: 400 },
+  PLUMB_VALUES: { disposition: "terminal", status: 400 },
+  PLUMB_PATCH: { disposition: "terminal", status: 400 },
+  PLUMB_STACK_DEFINITION: { disposition: "terminal", status: 400 },
+  PLUMB_PROVIDER_INSTANCE: { disposition: "terminal", status: 400 },
+  PLUMB_PROVIDER_CONFIG: { disposition: "terminal", status: 400 },
+  PLUMB_PROVIDER_OPERATION: { disposition: "terminal", status: 502 },
+  PLUMB_PROVIDER_TRANSIENT: { disposition: "transient", status: 503 },
+  PLUMB_DEPENDENCY_FAILED: { disposition: "dependency", status: 424 },
+  PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },
+  PLUMB_STATE_NOT_FOUND: { disposition: "terminal", status: 404 },
+  PLUMB_STORE: { disposition: "transient", status: 500 },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorSpecs;
+
+/** Where in the user's input the problem is. */
+export interface ErrorLocation {
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly stack?: string;
+  readonly resource?: string;
+}
+
+export interface PlumbErrorOptions {
+  readonly location?: ErrorLocation;
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+export class PlumbError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+  readonly hint: string | undefined;
+  readonly disposition: ErrorDisposition;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options: PlumbErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PlumbError";
+    this.code = code;
+    this.location = options.location ?? {};
+    this.hint = options.hint;
+    this.disposition = errorSpecs[code].disposition;
+    this.status = errorSpecs[code].status;
+  }
+
+  /** "file:line:column" (or the part of it that is known), else the resource or stack. */
+  where(): string | undefined {
+    const { file, line, column, resource, stack } = this.location;
+    if (file !== undefined) {
+      let where = file;
+      if (line !== undefined) where += `:${line}`;
+      if (line !== undefined && column !== undefined) where += `:${column}`;
+      return resource === undefined ? where : `${where} (${resource})`;
+    }
+    if (resource !== undefined) return stack === undefined ? resource : `${stack}: ${resource}`;
+    return stack;
+  }
+
+  /** One human-readable block: where, what, and what to do. */
+  describe(): string {
+    const where = this.where();
+    const head = `${where === undefined ? "" : `${where}: `}${this.message} [${this.code}]`;
+    return this.hint === undefined ? head : `${head}\n  hint: ${this.hint}`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, location: this.location, hint: this.hint };
+  }
+}
+
+/** Several input errors found in one pass, so a user can fix them all at once. */
+export class PlumbErrorList extends Error {
+  readonly errors: readonly PlumbError[];
+
+  constructor(errors: readonly PlumbError[]) {
+    super(errors.map((error) => error.describe()).join("\n"));
+    this.name = "PlumbErrorList";
+    this.errors = errors;
+  }
+}
+
+export function isPlumbError(value: unknown): value is PlumbError {
+  return value instanceof PlumbError;
+}
+
+/** A message for anything thrown, whether or not it came from Plumb. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof PlumbError) return error.describe();
+  if (error instanceof PlumbErrorList) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,116 @@
+// Kind `File`: a regular file's content and permission bits.
+
+import { chmod, lstat, open, readFile, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { PlumbError } from "../../errors.js";
+import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
+import type { FileConnection } from "./index.js";
+import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parseMode, resolveInsideRoot } from "./paths.js";
+import { ensureDirectories } from "./directory.js";
+
+const modePattern = "^0?[0-7]{3}$";
+
+export const fileSpec = Type.Object(
+  {
+    path: Type.String({ minLength: 1, maxLength: 4096, description: "Path relative to the provider's root." }),
+    content: Type.String({ description: "The file's full content (UTF-8)." }),
+    mode: Type.Optional(
+      Type.String({ pattern: modePattern, description: "Permission bits as an octal string, e.g. \"0644\". Unset: not managed." }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FileSpec = Static<typeof fileSpec>;
+
+const defaultFileMode = 0o644;
+
+function temporaryPathFor(absolutePath: string): string {
+  return path.join(path.dirname(absolutePath), `.${path.basename(absolutePath)}.plumb-tmp`);
+}
+
+async function readLive(connection: FileConnection, target: Target<FileSpec>): Promise<LiveObject | null> {
+  const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
+  let stats;
+  try {
+    stats = await lstat(absolutePath);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+  if (stats.isSymbolicLink()) {
+    throw new PlumbError("PLUMB_PATH_ESCAPE", `"${target.spec.path}" is a symlink; symlinks are never followed`, {
+      location: { resource: target.address },
+      hint: "remove the symlink so Plumb can manage a regular file there",
+    });
+  }
+  if (!stats.isFile()) {
+    throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" exists but is not a regular file`, {
+      location: { resource: target.address },
+      hint: "remove or rename what is there, or choose another path",
+    });
+  }
+  const content = await readFile(absolutePath, "utf8");
+  return { spec: { path: target.spec.path, content, mode: formatMode(stats.mode) } };
+}
+
+/** Writes through a temporary file and a rename, so readers never see half a file. */
+async function writeFile(connection: FileConnection, target: Target<FileSpec>): Promise<LiveObject> {
+  await connection.ensureRoot();
+  const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
+  await ensureDirectories(connection, target.spec.path, target.address, false);
+  const temporaryPath = temporaryPathFor(absolutePath);
+  const mode = target.spec.mode === undefined ? defaultFileMode : parseMode(target.spec.mode);
+  const handle = await open(temporaryPath, "w", mode);
+  try {
+    await handle.writeFile(target.spec.content, "utf8");
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+  await rename(temporaryPath, absolutePath);
+  return { spec: { path: target.spec.path, content: target.spec.content, mode: formatMode(mode) } };
+}
+
+export const fileKind = defineKind<FileSpec, FileConnection>({
+  kind: "File",
+  schema: fileSpec,
+  replaceOn: ["path"],
+  validate(spec) {
+    const checked = checkRelativePath(spec.path);
+    return "problem" in checked ? [checked.problem] : [];
+  },
+  requires(spec) {
+    const checked = checkRelativePath(spec.path);
+    return "problem" in checked ? [] : ancestorDirectories(checked.normalized).map((directory) => `dir:${directory}`);
+  },
+  read: readLive,
+  create: writeFile,
+  async update(connection, target, live) {
+    if (live.spec.content !== target.spec.content) return writeFile(connection, target);
+    const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
+    const mode = target.spec.mode === undefined ? String(live.spec.mode) : target.spec.mode;
+    await chmod(absolutePath, parseMode(mode));
+    return { spec: { ...live.spec, mode: formatMode(parseMode(mode)) } };
+  },
+  async delete(connection, target) {
+    const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
+    await rm(temporaryPathFor(absolutePath), { force: true });
+    try {
+      const stats = await lstat(absolutePath);
+      if (!stats.isFile() && !stats.isSymbolicLink()) {
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" is no longer a regular file; refusing to delete it`, {
+          location: { resource: target.address },
+          hint: "remove it by hand if it should go",
+        });
+      }
+      await rm(absolutePath);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  },
+  health() {
+    return { status: "Healthy" };
+  },
+});

@@ -1,0 +1,78 @@
+// Confines every file operation to the provider instance's root: no absolute
+// paths, no `..` that climbs out, and no symlink anywhere along the way.
+
+import { lstat } from "node:fs/promises";
+import path from "node:path";
+import { PlumbError } from "../../errors.js";
+import type { SpecProblem } from "../../sdk/provider.js";
+
+/**
+ * Checks a spec path without touching the disk; returns the normalised
+ * relative path or a problem. Used both at render time and before every I/O.
+ */
+export function checkRelativePath(relativePath: string): { normalized: string } | { problem: SpecProblem } {
+  const fail = (message: string, hint: string) => ({ problem: { path: "/path", message, hint } });
+  if (relativePath.includes("\0")) return fail("path contains a NUL byte", "remove the NUL character from the path");
+  if (path.posix.isAbsolute(relativePath) || path.win32.isAbsolute(relativePath)) {
+    return fail(`path "${relativePath}" is absolute; paths are relative to the provider's root`, "write the path relative to the provider instance's root, e.g. \"config/app.conf\"");
+  }
+  const normalized = path.posix.normalize(relativePath.replaceAll("\\", "/"));
+  if (normalized === "." || normalized === "./" || normalized === "") {
+    return fail(`path "${relativePath}" names the provider's root itself`, "name a file or directory below the root");
+  }
+  if (normalized === ".." || normalized.startsWith("../")) {
+    return fail(`path "${relativePath}" resolves outside the provider's root`, "remove the \"..\" segments that climb above the root");
+  }
+  return { normalized: normalized.replace(/\/+$/, "") };
+}
+
+/**
+ * Resolves a spec path to an absolute path inside `root`, refusing any existing
+ * component that is a symlink. Components that do not exist yet are fine: they
+ * will be created as real directories or files.
+ */
+export async function resolveInsideRoot(root: string, relativePath: string, address: string): Promise<string> {
+  const checked = checkRelativePath(relativePath);
+  if ("problem" in checked) {
+    throw new PlumbError("PLUMB_PATH_ESCAPE", checked.problem.message, { location: { resource: address }, hint: checked.problem.hint });
+  }
+  let current = root;
+  for (const segment of checked.normalized.split("/")) {
+    current = path.join(current, segment);
+    let stats;
+    try {
+      stats = await lstat(current);
+    } catch (error) {
+      if (isMissing(error)) break;
+      throw error;
+    }
+    if (stats.isSymbolicLink()) {
+      throw new PlumbError(
+        "PLUMB_PATH_ESCAPE",
+        `path "${relativePath}" goes through the symlink "${path.relative(root, current)}"; symlinks are never followed`,
+        { location: { resource: address }, hint: "replace the symlink with a real directory or file, or point the resource at a path without links" },
+      );
+    }
+  }
+  return path.join(root, checked.normalized);
+}
+
+export function isMissing(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "code" in error && (error.code === "ENOENT" || error.code === "ENOTDIR");
+}
+
+/** Every ancestor directory of a normalised relative path, outermost first. */
+export function ancestorDirectories(normalized: string): string[] {
+  const segments = normalized.split("/");
+  const ancestors: string[] = [];
+  for (let index = 1; index < segments.length; index++) ancestors.push(segments.slice(0, index).join("/"));
+  return ancestors;
+}
+
+export function formatMode(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+}
+
+export function parseMode(mode: string): number {
+  return Number.parseInt(mode, 8);
+}

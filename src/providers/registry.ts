@@ -1,0 +1,60 @@
+// Maps API groups to the providers that serve them, and provider types to the
+// same providers for Stack `providers.<instance>.type`.
+
+import { PlumbError } from "../errors.js";
+import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
+import { fileProvider } from "./file/index.js";
+
+export class ProviderRegistry {
+  private readonly byGroup = new Map<string, AnyProvider>();
+  private readonly byType = new Map<string, AnyProvider>();
+
+  constructor(providers: readonly AnyProvider[]) {
+    for (const provider of providers) {
+      if (this.byGroup.has(provider.group)) throw new Error(`two providers claim the API group ${provider.group}`);
+      if (this.byType.has(provider.type)) throw new Error(`two providers claim the type ${provider.type}`);
+      this.byGroup.set(provider.group, provider);
+      this.byType.set(provider.type, provider);
+    }
+  }
+
+  providerForGroup(group: string): AnyProvider | undefined {
+    return this.byGroup.get(group);
+  }
+
+  providerForType(type: string): AnyProvider | undefined {
+    return this.byType.get(type);
+  }
+
+  types(): string[] {
+    return [...this.byType.keys()].sort();
+  }
+
+  /** Every `apiVersion kind` pair known, for error messages that list the choices. */
+  knownKinds(): string[] {
+    const known: string[] = [];
+    for (const provider of this.byGroup.values()) {
+      for (const kind of provider.kinds) known.push(`${provider.group}/${provider.version} ${kind.kind}`);
+    }
+    return known.sort();
+  }
+
+  /** The handler for `apiVersion` + `kind`, or a PLUMB_UNKNOWN_KIND error that lists the known ones. */
+  kind(apiVersion: string, kind: string): AnyKindHandler {
+    const slash = apiVersion.indexOf("/");
+    const group = slash < 0 ? apiVersion : apiVersion.slice(0, slash);
+    const version = slash < 0 ? "" : apiVersion.slice(slash + 1);
+    const provider = this.byGroup.get(group);
+    const handler = provider !== undefined && provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
+    if (handler === undefined) {
+      throw new PlumbError("PLUMB_UNKNOWN_KIND", `unknown kind "${kind}" in apiVersion "${apiVersion}"`, {
+        hint: `known kinds: ${this.knownKinds().join(", ")}`,
+      });
+    }
+    return handler;
+  }
+}
+
+export function defaultRegistry(): ProviderRegistry {
+  return new ProviderRegistry([fileProvider]);
+}

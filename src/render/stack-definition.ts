@@ -1,0 +1,123 @@
+// The Stack document (DESIGN §1): a stack's name, environment, provider
+// instances, sync policy and metadata. It may sit in the stack directory itself.
+
+import { Type, type Static } from "@sinclair/typebox";
+
+export const stackApiVersion = "plumb.dev/v1";
+export const stackKind = "Stack";
+
+const duration = Type.String({ pattern: "^([0-9]+(ms|s|m|h))+$", description: "A duration such as 30s, 5m or 1h30m." });
+const stringMap = Type.Record(Type.String(), Type.String());
+export const stackNamePattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+export const syncPolicySchema = Type.Object(
+  {
+    auto: Type.Optional(Type.Boolean({ description: "Apply new commits without a person (agent only)." })),
+    prune: Type.Optional(Type.Boolean({ description: "Delete resources that left the stack. Default false." })),
+    selfHeal: Type.Optional(Type.Boolean({ description: "Revert drift found between commits (agent only)." })),
+    allowEmpty: Type.Optional(Type.Boolean({ description: "Let a render with no resources prune everything. Default false." })),
+    interval: Type.Optional(duration),
+    driftInterval: Type.Optional(duration),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "Changes applied at once per provider instance. Default 8." })),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          limit: Type.Integer({ minimum: 0 }),
+          backoff: Type.Optional(
+            Type.Object({ duration, factor: Type.Optional(Type.Number({ minimum: 1 })), max: Type.Optional(duration) }, { additionalProperties: false }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    windows: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { kind: Type.Union([Type.Literal("allow"), Type.Literal("deny")]), schedule: Type.String({ minLength: 9 }), duration },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const providerInstanceSchema = Type.Object(
+  {
+    type: Type.String({ minLength: 1, description: "The provider type, e.g. file." }),
+    config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+export const stackDocumentSchema = Type.Object(
+  {
+    apiVersion: Type.Literal(stackApiVersion),
+    kind: Type.Literal(stackKind),
+    metadata: Type.Object(
+      {
+        name: Type.String({ pattern: stackNamePattern, description: "Lower-case letters, digits and dashes, at most 63 characters." }),
+        labels: Type.Optional(stringMap),
+        annotations: Type.Optional(stringMap),
+      },
+      { additionalProperties: false },
+    ),
+    spec: Type.Optional(
+      Type.Object(
+        {
+          source: Type.Optional(
+            Type.Object(
+              { repo: Type.String({ minLength: 1 }), ref: Type.Optional(Type.String()), path: Type.Optional(Type.String()) },
+              { additionalProperties: false },
+            ),
+          ),
+          environment: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" })),
+          providers: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), providerInstanceSchema)),
+          sync: Type.Optional(syncPolicySchema),
+          metadata: Type.Optional(stringMap),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type StackDocument = Static<typeof stackDocumentSchema>;
+export type SyncPolicy = Static<typeof syncPolicySchema>;
+export type ProviderInstance = Static<typeof providerInstanceSchema>;
+
+/** A Stack with every default filled in. */
+export interface StackDefinition {
+  name: string;
+  labels: Record<string, string>;
+  environment: string | undefined;
+  providers: Record<string, ProviderInstance>;
+  sync: Required<Pick<SyncPolicy, "prune" | "allowEmpty" | "concurrency">> & SyncPolicy;
+  metadata: Record<string, string>;
+  source: { repo: string; ref?: string; path?: string } | undefined;
+}
+
+export function completeStackDefinition(document: StackDocument | undefined, fallbackName: string, environment: string | undefined): StackDefinition {
+  const spec = document?.spec ?? {};
+  return {
+    name: document?.metadata.name ?? fallbackName,
+    labels: document?.metadata.labels ?? {},
+    environment: environment ?? spec.environment,
+    providers: spec.providers ?? {},
+    sync: { prune: false, allowEmpty: false, concurrency: 8, ...spec.sync },
+    metadata: spec.metadata ?? {},
+    source: spec.source,
+  };
+}
+
+/** A stack name derived from a directory name, for stacks without a Stack document. */
+export function stackNameFromDirectory(directoryName: string): string {
+  const cleaned = directoryName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63)
+    .replace(/-+$/g, "");
+  return cleaned === "" ? "stack" : cleaned;
+}

@@ -1,0 +1,100 @@
+// The provider contract (DESIGN §1): what a module must declare and implement to
+// let Plumb manage one kind of live system. Provider authors import this file.
+
+import type { TSchema } from "@sinclair/typebox";
+import type { JsonObject } from "./resource.js";
+
+/** What Plumb observed of one object in a live system. */
+export interface LiveObject {
+  /** The object's current settings, in the shape of the kind's spec. */
+  spec: JsonObject;
+  /** Values the system assigned (ids, generated names) that others may reference. */
+  outputs?: JsonObject;
+}
+
+export type HealthStatus = "Healthy" | "Progressing" | "Degraded" | "Unknown";
+
+export interface Health {
+  status: HealthStatus;
+  message?: string;
+}
+
+/** One object the engine asks a kind about. */
+export interface Target<Spec = JsonObject> {
+  address: string;
+  name: string;
+  spec: Spec;
+}
+
+/** A problem a kind finds in a spec that its JSON Schema cannot express. */
+export interface SpecProblem {
+  /** JSON pointer inside `spec`, e.g. `/path`. */
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+export interface KindHandler<Spec = JsonObject, Connection = unknown> {
+  kind: string;
+  /** JSON Schema of `spec`, authored with TypeBox. */
+  schema: TSchema;
+  /** Top-level spec fields whose change cannot be applied in place. */
+  replaceOn?: readonly string[];
+  /**
+   * The spec field through which this kind carries Plumb's metadata tags in the
+   * live system, or undefined if it cannot carry them.
+   */
+  tagField?: string;
+  /** Checks the schema cannot express; run at render time, before any I/O. */
+  validate?(spec: Spec): SpecProblem[];
+  /**
+   * Implicit ordering between resources of one provider instance: a resource
+   * that requires a key waits for the resource that provides it.
+   */
+  provides?(spec: Spec): string[];
+  requires?(spec: Spec): string[];
+  /** Reads many objects at once (a catalog query, a LIST call); keyed by address. */
+  list?(connection: Connection, targets: readonly Target<Spec>[]): Promise<Map<string, LiveObject>>;
+  /** Reads one object; null when it does not exist. */
+  read(connection: Connection, target: Target<Spec>): Promise<LiveObject | null>;
+  create(connection: Connection, target: Target<Spec>): Promise<LiveObject>;
+  update(connection: Connection, target: Target<Spec>, live: LiveObject): Promise<LiveObject>;
+  /** Removes the object; succeeds when it is already gone. */
+  delete(connection: Connection, target: Target<Spec>): Promise<void>;
+  health?(live: LiveObject): Health;
+}
+
+export interface ConnectContext {
+  stack: string;
+  instance: string;
+}
+
+export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
+  /** The name used in a Stack's `providers.<instance>.type`. */
+  type: string;
+  /** The API group its kinds live in, e.g. `file.plumb.dev`. */
+  group: string;
+  version: string;
+  configSchema: TSchema;
+  connect(config: Config, context: ConnectContext): Promise<Connection>;
+  close?(connection: Connection): Promise<void>;
+  kinds: readonly KindHandler<never, Connection>[];
+}
+
+/**
+ * The erased form the registry and engine hold. Providers are written against
+ * their own Spec/Config types; the engine only ever passes values that were
+ * validated against the matching schema first, which is what makes the erasure safe.
+ */
+export type AnyKindHandler = KindHandler<JsonObject, unknown>;
+export interface AnyProvider extends Omit<ProviderDefinition<JsonObject, unknown>, "kinds"> {
+  kinds: readonly AnyKindHandler[];
+}
+
+export function defineKind<Spec, Connection>(handler: KindHandler<Spec, Connection>): KindHandler<never, Connection> {
+  return handler as unknown as KindHandler<never, Connection>;
+}
+
+export function defineProvider<Config, Connection>(provider: ProviderDefinition<Config, Connection>): AnyProvider {
+  return provider as unknown as AnyProvider;
+}

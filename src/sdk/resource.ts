@@ -1,0 +1,67 @@
+// The Resource noun (DESIGN §1): KRM-shaped objects, their addresses and the
+// plumb.dev/* annotations the engine reads.
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface ResourceMetadata {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface Resource {
+  apiVersion: string;
+  kind: string;
+  metadata: ResourceMetadata;
+  spec: JsonObject;
+}
+
+/** Where a resource (or one of its fields) was written. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export const annotations = {
+  provider: "plumb.dev/provider",
+  dependsOn: "plumb.dev/depends-on",
+  prune: "plumb.dev/prune",
+} as const;
+
+export const knownAnnotations: readonly string[] = Object.values(annotations);
+
+export const defaultProviderInstance = "default";
+
+/** `apiVersion/kind/name`, unique within a stack. */
+export function resourceAddress(resource: Pick<Resource, "apiVersion" | "kind"> & { metadata: { name: string } }): string {
+  return `${resource.apiVersion}/${resource.kind}/${resource.metadata.name}`;
+}
+
+export interface ParsedAddress {
+  apiVersion: string;
+  group: string;
+  version: string;
+  kind: string;
+  name: string;
+}
+
+/**
+ * Splits `group/version/Kind/name`. The name is everything after the third
+ * slash, so names may themselves contain slashes.
+ */
+export function parseAddress(address: string): ParsedAddress | undefined {
+  const parts = address.split("/");
+  if (parts.length < 4) return undefined;
+  const [group, version, kind] = parts as [string, string, string];
+  const name = parts.slice(3).join("/");
+  if (group === "" || version === "" || kind === "" || name === "") return undefined;
+  return { apiVersion: `${group}/${version}`, group, version, kind, name };
+}
+
+/** The API group of an apiVersion (`file.plumb.dev/v1` → `file.plumb.dev`). */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
