@@ -98,10 +98,17 @@ export interface StackDefinition {
   source: { repo: string; ref?: string; path?: string } | undefined;
 }
 
+/**
+ * Fills in defaults. An environment chosen on the command line that differs
+ * from the one the Stack declares makes a separate stack, `<name>-<env>`, so
+ * applying prod never takes over the state of dev.
+ */
 export function completeStackDefinition(document: StackDocument | undefined, fallbackName: string, environment: string | undefined): StackDefinition {
   const spec = document?.spec ?? {};
+  const baseName = document?.metadata.name ?? fallbackName;
+  const overridden = environment !== undefined && environment !== spec.environment;
   return {
-    name: document?.metadata.name ?? fallbackName,
+    name: overridden ? `${baseName}-${environment}`.slice(0, 63).replace(/-+$/, "") : baseName,
     labels: document?.metadata.labels ?? {},
     environment: environment ?? spec.environment,
     providers: spec.providers ?? {},

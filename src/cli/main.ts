@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The `plumb` command line: one entry point, one file per command.
+
+import { Command } from "commander";
+import { registerApply } from "./apply.js";
+import { registerPlan } from "./plan.js";
+import { registerState } from "./state.js";
+import { registerValidate } from "./validate.js";
+
+const program = new Command()
+  .name("plumb")
+  .description("Keep live systems true to the resources declared in a stack directory.")
+  .version("0.1.0")
+  .showHelpAfterError("(run with --help for usage)");
+
+registerValidate(program);
+registerPlan(program);
+registerApply(program);
+registerState(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,254 @@
+// The apply stage: walks the plan's dependency graph with bounded concurrency
+// per provider instance. Each change is journaled before it is made and its
+// outcome after, so a process killed mid-apply leaves a record the next run
+// resolves. A failure stops only the changes that depend on it.
+
+import { errorMessage, PlumbError } from "../errors.js";
+import type { AnyKindHandler, LiveObject, Target } from "../sdk/provider.js";
+import type { EventInput, JournalIntent, RecordedResource, Store } from "../state/store.js";
+import { Semaphore } from "./concurrency.js";
+import type { ProviderConnections } from "./connections.js";
+import { asResourceError } from "./observe.js";
+import type { Plan, ResourceChange } from "./plan.js";
+import { recordFor } from "./records.js";
+
+export interface ApplyContext {
+  store: Store;
+  connections: ProviderConnections;
+  stack: string;
+  runId: string;
+  /** Changes in flight at once per provider instance. */
+  concurrency: number;
+  /** Live objects as observed for the plan; updates start from them. */
+  live: ReadonlyMap<string, LiveObject | null>;
+  onProgress?: (progress: ApplyProgress) => void;
+  /** Attempts for a transient provider error before the change counts as failed. */
+  attempts?: number;
+}
+
+export type OutcomeStatus = "succeeded" | "failed" | "skipped";
+
+export interface ApplyProgress {
+  address: string;
+  action: ResourceChange["action"];
+  status: OutcomeStatus;
+  /** How many changes have finished, of `total`. */
+  done: number;
+  total: number;
+  durationMs: number;
+  error?: PlumbError;
+  blockedBy?: string;
+}
+
+export interface ChangeOutcome {
+  address: string;
+  action: ResourceChange["action"];
+  status: OutcomeStatus;
+  error?: PlumbError;
+  /** The failed change that kept this one from running. */
+  blockedBy?: string;
+}
+
+export interface ApplyResult {
+  outcomes: ChangeOutcome[];
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  /** No-op resources whose store record was written or refreshed. */
+  recorded: number;
+}
+
+const transientCodes = new Set(["EBUSY", "EAGAIN", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED", "EMFILE", "ENFILE"]);
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof PlumbError) return error.disposition === "transient";
+  return typeof error === "object" && error !== null && "code" in error && transientCodes.has(String(error.code));
+}
+
+const pastTense = { create: "created", update: "updated", replace: "replaced", delete: "deleted" } as const;
+
+export async function applyPlan(plan: Plan, context: ApplyContext): Promise<ApplyResult> {
+  const recorded = await recordNoops(plan, context);
+  const work = plan.changes.filter(
+    (change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense,
+  );
+  const byAddress = new Map(work.map((change) => [change.address, change]));
+  const deletionsWaitingOn = new Map<string, string[]>();
+  for (const change of work) {
+    if (change.action !== "delete") continue;
+    // A deletion waits until everything that depended on it is deleted.
+    for (const dependency of change.dependsOn) {
+      if (byAddress.get(dependency)?.action !== "delete") continue;
+      const list = deletionsWaitingOn.get(dependency) ?? [];
+      list.push(change.address);
+      deletionsWaitingOn.set(dependency, list);
+    }
+  }
+  const waitsFor = (change: ResourceChange): string[] =>
+    change.action === "delete"
+      ? (deletionsWaitingOn.get(change.address) ?? [])
+      : change.dependsOn.filter((dependency) => {
+          const action = byAddress.get(dependency)?.action;
+          return action !== undefined && action !== "delete";
+        });
+
+  const semaphores = new Map<string, Semaphore>();
+  const semaphoreFor = (instance: string) => {
+    let semaphore = semaphores.get(instance);
+    if (semaphore === undefined) {
+      semaphore = new Semaphore(context.concurrency);
+      semaphores.set(instance, semaphore);
+    }
+    return semaphore;
+  };
+
+  const outcomes = new Map<string, Promise<ChangeOutcome>>();
+  const events: EventInput[] = [];
+  let done = 0;
+  const finish = (change: ResourceChange, outcome: ChangeOutcome, startedAt: number): ChangeOutcome => {
+    done++;
+    context.onProgress?.({
+      address: change.address,
+      action: change.action,
+      status: outcome.status,
+      done,
+      total: work.length,
+      durationMs: Date.now() - startedAt,
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      ...(outcome.blockedBy === undefined ? {} : { blockedBy: outcome.blockedBy }),
+    });
+    return outcome;
+  };
+
+  const visiting = new Set<string>();
+  const outcomeOf = (address: string): Promise<ChangeOutcome> | undefined => {
+    const existing = outcomes.get(address);
+    if (existing !== undefined) return existing;
+    const change = byAddress.get(address);
+    // A cycle among recorded dependencies of deletions cannot be ordered; do not wait on it.
+    if (change === undefined || visiting.has(address)) return undefined;
+    visiting.add(address);
+    const dependencies = waitsFor(change)
+      .map(outcomeOf)
+      .filter((outcome): outcome is Promise<ChangeOutcome> => outcome !== undefined);
+    visiting.delete(address);
+    const promise = (async (): Promise<ChangeOutcome> => {
+      const settled = await Promise.all(dependencies);
+      const startedAt = Date.now();
+      const blocker = settled.find((outcome) => outcome.status !== "succeeded");
+      if (blocker !== undefined) {
+        const blockedBy = blocker.blockedBy ?? blocker.address;
+        events.push({ stack: context.stack, runId: context.runId, address, type: "resource.skipped", message: `not ${pastTense[change.action]}: it depends on ${blockedBy}, which failed` });
+        return finish(change, { address, action: change.action, status: "skipped", blockedBy }, startedAt);
+      }
+      const semaphore = semaphoreFor(change.provider);
+      await semaphore.acquire();
+      try {
+        const outcome = await executeChange(change, context, events);
+        return finish(change, outcome, startedAt);
+      } finally {
+        semaphore.release();
+      }
+    })();
+    outcomes.set(address, promise);
+    return promise;
+  };
+
+  for (const change of work) outcomeOf(change.address);
+  const results = await Promise.all(work.map((change) => outcomes.get(change.address) as Promise<ChangeOutcome>));
+  await context.store.appendEvents(events);
+  return {
+    outcomes: results,
+    succeeded: results.filter((outcome) => outcome.status === "succeeded").length,
+    failed: results.filter((outcome) => outcome.status === "failed").length,
+    skipped: results.filter((outcome) => outcome.status === "skipped").length,
+    recorded,
+  };
+}
+
+/** Writes store records for resources that already match but whose record is missing or stale. */
+async function recordNoops(plan: Plan, context: ApplyContext): Promise<number> {
+  const records: RecordedResource[] = [];
+  for (const change of plan.changes) {
+    if (change.action !== "noop" || !change.recordStale || change.desiredSpec === undefined) continue;
+    const live = context.live.get(change.address);
+    if (live === undefined || live === null) continue;
+    records.push(recordFor({ ...change, stack: context.stack }, change.desiredSpec, live, context.connections.handler(change.apiVersion, change.kind), context.runId));
+  }
+  await context.store.putResources(records);
+  return records.length;
+}
+
+export function journalIntent(change: ResourceChange): JournalIntent {
+  return {
+    apiVersion: change.apiVersion,
+    kind: change.kind,
+    name: change.name,
+    provider: change.provider,
+    targetSpec: change.targetSpec,
+    ...(change.desiredSpec === undefined ? {} : { desiredSpec: change.desiredSpec }),
+    dependsOn: change.dependsOn,
+    prune: change.prune,
+  };
+}
+
+async function executeChange(change: ResourceChange & { action: keyof typeof pastTense }, context: ApplyContext, events: EventInput[]): Promise<ChangeOutcome> {
+  const { store, stack, runId } = context;
+  let handler: AnyKindHandler;
+  let connection: unknown;
+  try {
+    handler = context.connections.handler(change.apiVersion, change.kind);
+    connection = (await context.connections.get(change.provider, change.address)).connection;
+  } catch (error) {
+    const failure = asResourceError(error, change.address);
+    events.push({ stack, runId, address: change.address, type: "resource.failed", message: failure.message });
+    return { address: change.address, action: change.action, status: "failed", error: failure };
+  }
+  const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent: journalIntent(change) });
+  const current: Target = { address: change.address, name: change.name, spec: change.targetSpec };
+  const desired: Target | undefined = change.desiredSpec === undefined ? undefined : { address: change.address, name: change.name, spec: change.desiredSpec };
+  try {
+    const live = await withRetries(context.attempts ?? 3, async () => {
+      switch (change.action) {
+        case "create":
+          return handler.create(connection, desired as Target);
+        case "update": {
+          const observed = context.live.get(change.address);
+          return observed === null || observed === undefined ? handler.create(connection, desired as Target) : handler.update(connection, desired as Target, observed);
+        }
+        case "replace":
+          await handler.delete(connection, current);
+          return handler.create(connection, desired as Target);
+        case "delete":
+          await handler.delete(connection, current);
+          return null;
+      }
+    });
+    const fields = change.diffs.map((diff) => diff.path);
+    const message = `${pastTense[change.action]}${change.drift ? " (drift corrected)" : ""}`;
+    if (live === null) {
+      await store.completeJournalEntry(journalId, "applied", message, { remove: { stack, address: change.address } });
+    } else {
+      const record = recordFor({ ...change, stack }, change.desiredSpec ?? change.targetSpec, live, handler, runId);
+      await store.completeJournalEntry(journalId, "applied", message, { put: record });
+    }
+    events.push({ stack, runId, address: change.address, type: `resource.${pastTense[change.action]}`, message, data: { fields, drift: change.drift } });
+    return { address: change.address, action: change.action, status: "succeeded" };
+  } catch (error) {
+    const failure = asResourceError(error, change.address);
+    await store.completeJournalEntry(journalId, "failed", errorMessage(failure), { none: true });
+    events.push({ stack, runId, address: change.address, type: "resource.failed", message: failure.message });
+    return { address: change.address, action: change.action, status: "failed", error: failure };
+  }
+}
+
+async function withRetries<Result>(attempts: number, operation: () => Promise<Result>): Promise<Result> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+    }
+  }
+}

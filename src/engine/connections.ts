@@ -1,0 +1,58 @@
+// Connects to each provider instance a stack uses, once, on first need, and
+// closes them all when the run ends.
+
+import { PlumbError } from "../errors.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+import type { StackDefinition } from "../render/stack-definition.js";
+import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
+import type { JsonObject } from "../sdk/resource.js";
+
+export interface ProviderConnection {
+  provider: AnyProvider;
+  connection: unknown;
+}
+
+export class ProviderConnections {
+  private readonly open = new Map<string, Promise<ProviderConnection>>();
+
+  constructor(
+    readonly registry: ProviderRegistry,
+    private readonly definition: StackDefinition,
+  ) {}
+
+  /** The handler for a kind; the registry's error lists the known kinds. */
+  handler(apiVersion: string, kind: string): AnyKindHandler {
+    return this.registry.kind(apiVersion, kind);
+  }
+
+  get(instance: string, resource?: string): Promise<ProviderConnection> {
+    let connection = this.open.get(instance);
+    if (connection === undefined) {
+      connection = this.connect(instance, resource);
+      this.open.set(instance, connection);
+    }
+    return connection;
+  }
+
+  private async connect(instance: string, resource: string | undefined): Promise<ProviderConnection> {
+    const declared = this.definition.providers[instance];
+    const provider = declared === undefined ? undefined : this.registry.providerForType(declared.type);
+    if (declared === undefined || provider === undefined) {
+      throw new PlumbError("PLUMB_PROVIDER_INSTANCE", `provider instance "${instance}" is not declared in stack ${this.definition.name}`, {
+        location: { stack: this.definition.name, ...(resource === undefined ? {} : { resource }) },
+        hint: "declare it under spec.providers in the Stack document; resources that left the stack still need their provider to be deleted",
+      });
+    }
+    const connection = await provider.connect((declared.config ?? {}) as JsonObject, { stack: this.definition.name, instance });
+    return { provider, connection };
+  }
+
+  async closeAll(): Promise<void> {
+    const connections = [...this.open.values()];
+    this.open.clear();
+    for (const pending of connections) {
+      const opened = await pending.catch(() => undefined);
+      if (opened?.provider.close !== undefined) await opened.provider.close(opened.connection);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// Holds a stack's lock in the store for the length of an apply, renewing it
+// while work goes on, so two processes never apply the same stack at once.
+
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { PlumbError } from "../errors.js";
+import type { LockHolder, Store } from "../state/store.js";
+
+const lockTtlMs = 60_000;
+const renewEveryMs = 20_000;
+
+/** A lock whose holder ran on this host in a process that no longer exists can be taken over. */
+function holderIsDead(current: LockHolder): boolean {
+  const [host, pid] = current.holder.split(":");
+  if (host !== hostname() || pid === undefined) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return typeof error === "object" && error !== null && "code" in error && error.code === "ESRCH";
+  }
+}
+
+export async function withStackLock<Result>(store: Store, stack: string, work: () => Promise<Result>): Promise<Result> {
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  const attempt = await store.acquireLock(stack, holder, lockTtlMs, holderIsDead);
+  if (!attempt.acquired) {
+    throw new PlumbError("PLUMB_STACK_LOCKED", `stack ${stack} is locked by ${attempt.current.holder} since ${attempt.current.acquiredAt}`, {
+      location: { stack },
+      hint: `another plumb process is applying it; wait for it to finish (the lock expires at ${attempt.current.expiresAt} if that process died)`,
+    });
+  }
+  const timer = setInterval(() => {
+    store.renewLock(stack, holder, lockTtlMs).catch(() => undefined);
+  }, renewEveryMs);
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    await store.releaseLock(stack, holder);
+  }
+}

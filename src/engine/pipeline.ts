@@ -1,0 +1,118 @@
+// Runs the stages in order for one stack: observe and plan against a rendered
+// stack, and apply a plan with a run record. The CLI (and later the agent)
+// call these instead of wiring the stages themselves.
+
+import { randomUUID } from "node:crypto";
+import { PlumbErrorList } from "../errors.js";
+import type { RenderedStack } from "../render/load-stack.js";
+import type { LiveObject } from "../sdk/provider.js";
+import type { RecordedResource, Store } from "../state/store.js";
+import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
+import type { ProviderConnections } from "./connections.js";
+import { observe, type ObserveTarget } from "./observe.js";
+import { createPlan, type Plan } from "./plan.js";
+
+export interface SyncOverrides {
+  prune?: boolean;
+  allowEmpty?: boolean;
+}
+
+export interface PlannedStack {
+  plan: Plan;
+  live: Map<string, LiveObject | null>;
+}
+
+export async function planStack(rendered: RenderedStack, store: Store, connections: ProviderConnections, overrides: SyncOverrides = {}): Promise<PlannedStack> {
+  const stack = rendered.definition.name;
+  const recorded = await store.listResources(stack);
+  const recordedByAddress = new Map(recorded.map((record) => [record.address, record]));
+  const desiredAddresses = new Set<string>();
+  const targets: ObserveTarget[] = rendered.resources.map((resource) => {
+    desiredAddresses.add(resource.address);
+    return { ...resource, spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec };
+  });
+  for (const record of recorded) {
+    if (!desiredAddresses.has(record.address)) targets.push(targetOfRecord(record));
+  }
+  const observation = await observe(targets, connections);
+  if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
+  const plan = createPlan({
+    stack,
+    environment: rendered.definition.environment ?? null,
+    digest: rendered.digest,
+    desired: rendered.resources,
+    recorded,
+    live: observation.live,
+    replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
+    sync: {
+      prune: overrides.prune ?? rendered.definition.sync.prune,
+      allowEmpty: overrides.allowEmpty ?? rendered.definition.sync.allowEmpty,
+    },
+  });
+  return { plan, live: observation.live };
+}
+
+function targetOfRecord(record: RecordedResource): ObserveTarget {
+  return { address: record.address, apiVersion: record.apiVersion, kind: record.kind, name: record.name, provider: record.provider, spec: record.appliedSpec };
+}
+
+export interface ApplyRunOptions {
+  trigger: string;
+  revision: string | null;
+  onProgress?: (progress: ApplyProgress) => void;
+}
+
+export interface AppliedRun {
+  runId: string;
+  result: ApplyResult;
+}
+
+/** Applies a plan inside a run record: the run is `running` until it ends, so a killed run is visible. */
+export async function applyStackPlan(
+  rendered: RenderedStack,
+  planned: PlannedStack,
+  store: Store,
+  connections: ProviderConnections,
+  options: ApplyRunOptions,
+): Promise<AppliedRun> {
+  const runId = randomUUID();
+  const stack = rendered.definition.name;
+  await store.saveStack({
+    name: stack,
+    directory: rendered.directory,
+    environment: rendered.definition.environment ?? null,
+    definition: JSON.parse(JSON.stringify(rendered.definition)),
+  });
+  await store.createRun({
+    id: runId,
+    stack,
+    trigger: options.trigger,
+    revision: options.revision,
+    digest: rendered.digest,
+    environment: rendered.definition.environment ?? null,
+    planSummary: planned.plan.summary,
+    result: "running",
+    error: null,
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+  });
+  await store.appendEvents([{ stack, runId, address: null, type: "run.started", message: `apply started (${options.trigger})` }]);
+  try {
+    const result = await applyPlan(planned.plan, {
+      store,
+      connections,
+      stack,
+      runId,
+      concurrency: rendered.definition.sync.concurrency,
+      live: planned.live,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    const failedText = result.failed === 0 ? null : `${result.failed} change(s) failed, ${result.skipped} skipped`;
+    await store.finishRun(runId, result.failed === 0 ? "succeeded" : "failed", failedText, planned.plan.summary);
+    await store.appendEvents([{ stack, runId, address: null, type: "run.finished", message: failedText ?? `apply succeeded: ${result.succeeded} change(s)` }]);
+    return { runId, result };
+  } catch (error) {
+    await store.finishRun(runId, "failed", error instanceof Error ? error.message : String(error), planned.plan.summary);
+    throw error;
+  }
+}

@@ -1,0 +1,174 @@
+// The plan stage: a pure function of (desired graph, recorded state, live state)
+// to one action per resource with field-level diffs. It does no I/O: the same
+// inputs always give the same plan.
+
+import type { DesiredResource } from "../render/load-stack.js";
+import type { LiveObject } from "../sdk/provider.js";
+import type { JsonObject } from "../sdk/resource.js";
+import type { PlanSummary, RecordedResource } from "../state/store.js";
+import { deepEqual, diffManagedFields, hashSpec, managedFieldPaths, type FieldDiff } from "./diff.js";
+
+export type PlanAction = "create" | "update" | "replace" | "delete" | "retain" | "noop";
+
+export interface ResourceChange {
+  address: string;
+  apiVersion: string;
+  kind: string;
+  name: string;
+  provider: string;
+  action: PlanAction;
+  /** Why this action, in words a person reads in the plan. */
+  reason: string;
+  diffs: FieldDiff[];
+  /** Desired dependencies for resources in the stack; recorded ones for deletions. */
+  dependsOn: string[];
+  /** The spec to apply; absent for deletions and retained resources. */
+  desiredSpec?: JsonObject;
+  /** The spec that identifies the live object: what was applied last, else the desired spec. */
+  targetSpec: JsonObject;
+  prune: boolean;
+  /** True when the change corrects drift rather than applying a change from the source. */
+  drift: boolean;
+  /** For no-ops: the store's record is missing or out of date and apply will rewrite it. */
+  recordStale: boolean;
+  /** sha256 of the observed live spec, or null when the object does not exist. */
+  liveHash: string | null;
+}
+
+export interface Plan {
+  stack: string;
+  environment: string | null;
+  /** Hash of the rendered desired graph the plan was made from. */
+  digest: string;
+  /** Resources of the stack in dependency order, then the ones that left it. */
+  changes: ResourceChange[];
+  summary: PlanSummary;
+  warnings: string[];
+}
+
+export interface PlanInput {
+  stack: string;
+  environment: string | null;
+  digest: string;
+  desired: readonly DesiredResource[];
+  recorded: readonly RecordedResource[];
+  /** Observed live objects by address; null when the object does not exist. */
+  live: ReadonlyMap<string, LiveObject | null>;
+  /** Top-level spec fields that force replacement for a kind. */
+  replaceOn(apiVersion: string, kind: string): readonly string[];
+  sync: { prune: boolean; allowEmpty: boolean };
+}
+
+export function createPlan(input: PlanInput): Plan {
+  const recordedByAddress = new Map(input.recorded.map((record) => [record.address, record]));
+  const changes: ResourceChange[] = [];
+  const warnings: string[] = [];
+
+  for (const resource of input.desired) {
+    const recorded = recordedByAddress.get(resource.address);
+    const live = input.live.get(resource.address) ?? null;
+    changes.push(planDesired(resource, recorded, live, input.replaceOn(resource.apiVersion, resource.kind)));
+  }
+
+  const desiredAddresses = new Set(input.desired.map((resource) => resource.address));
+  const emptyGuard = input.desired.length === 0 && !input.sync.allowEmpty;
+  const leaving = input.recorded.filter((record) => !desiredAddresses.has(record.address));
+  if (emptyGuard && leaving.length > 0) {
+    warnings.push(
+      `the stack rendered no resources; its ${leaving.length} recorded resource(s) are kept. Set sync.allowEmpty: true (or pass --allow-empty) if removing everything is intended.`,
+    );
+  }
+  for (const record of leaving) {
+    const live = input.live.get(record.address) ?? null;
+    let action: PlanAction = "delete";
+    let reason = live === null ? "removed from the stack and already gone from the live system; the record is dropped" : "removed from the stack";
+    if (!input.sync.prune) {
+      action = "retain";
+      reason = "removed from the stack; prune is off, so it is left in place (set sync.prune: true or pass --prune to delete it)";
+    } else if (!record.prune) {
+      action = "retain";
+      reason = 'removed from the stack; protected by plumb.dev/prune: "false", so it is left in place';
+    } else if (emptyGuard) {
+      action = "retain";
+      reason = "removed from the stack, but the render is empty and allowEmpty is off, so nothing is deleted";
+    }
+    changes.push({
+      address: record.address,
+      apiVersion: record.apiVersion,
+      kind: record.kind,
+      name: record.name,
+      provider: record.provider,
+      action,
+      reason,
+      diffs: [],
+      dependsOn: record.dependsOn,
+      targetSpec: record.appliedSpec,
+      prune: record.prune,
+      drift: false,
+      recordStale: false,
+      liveHash: live === null ? null : hashSpec(live.spec),
+    });
+  }
+
+  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, retain: 0, noop: 0 };
+  for (const change of changes) summary[change.action]++;
+  return { stack: input.stack, environment: input.environment, digest: input.digest, changes, summary, warnings };
+}
+
+function planDesired(resource: DesiredResource, recorded: RecordedResource | undefined, live: LiveObject | null, replaceOn: readonly string[]): ResourceChange {
+  const base = {
+    address: resource.address,
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    name: resource.name,
+    provider: resource.provider,
+    dependsOn: resource.dependsOn,
+    desiredSpec: resource.spec,
+    targetSpec: recorded?.appliedSpec ?? resource.spec,
+    prune: resource.prune,
+    recordStale: false,
+    liveHash: live === null ? null : hashSpec(live.spec),
+  };
+  if (live === null) {
+    const drift = recorded !== undefined;
+    return {
+      ...base,
+      action: "create",
+      reason: drift ? "missing from the live system (deleted outside Plumb); it is created again" : "not in the live system yet",
+      diffs: managedFieldPaths(resource.spec).map((path) => ({ path, after: valueAtPointer(resource.spec, path), forcesReplacement: false, drift })),
+      drift,
+    };
+  }
+  const diffs = diffManagedFields(resource.spec, live.spec, recorded?.appliedSpec, replaceOn);
+  if (diffs.length === 0) {
+    const recordStale =
+      recorded === undefined ||
+      recorded.liveHash !== base.liveHash ||
+      !deepEqual(recorded.appliedSpec, resource.spec) ||
+      !deepEqual(recorded.dependsOn, resource.dependsOn) ||
+      recorded.prune !== resource.prune ||
+      recorded.status !== "Synced";
+    return { ...base, action: "noop", reason: recorded === undefined ? "already matches; adopted into the state" : "in sync", diffs, drift: false, recordStale };
+  }
+  const drift = diffs.every((diff) => diff.drift);
+  const replace = diffs.some((diff) => diff.forcesReplacement);
+  const fields = diffs.map((diff) => diff.path.slice(1)).join(", ");
+  const reason = drift ? `drift: ${fields} changed outside Plumb` : `${fields} changed in the source`;
+  return { ...base, action: replace ? "replace" : "update", reason: replace ? `${reason}; a changed ${diffs.filter((diff) => diff.forcesReplacement).map((diff) => diff.path.slice(1)).join(", ")} cannot be applied in place` : reason, diffs, drift };
+}
+
+export function valueAtPointer(spec: JsonObject, pointer: string): JsonObject[string] | undefined {
+  let current: unknown = spec;
+  for (const raw of pointer.split("/").slice(1)) {
+    const segment = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (typeof current !== "object" || current === null || Array.isArray(current)) return undefined;
+    current = (current as JsonObject)[segment];
+  }
+  return current as JsonObject[string] | undefined;
+}
+
+/** True when applying the plan would change something in a live system. */
+export function planHasChanges(plan: Plan): boolean {
+  const { create, update, replace, delete: deletions } = plan.summary;
+  return create + update + replace + deletions > 0;
+}

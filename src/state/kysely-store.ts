@@ -1,0 +1,341 @@
+// The Store implemented once with Kysely; the dialect-specific files only open
+// the connection and pick the migration flavour.
+
+import { randomUUID } from "node:crypto";
+import type { Kysely, Selectable, Transaction } from "kysely";
+import type { HealthStatus } from "../sdk/provider.js";
+import type { JsonObject } from "../sdk/resource.js";
+import type { Database, EventsTable, JournalTable, ResourcesTable, RunsTable } from "./schema.js";
+import type {
+  ChangeAction,
+  EventInput,
+  EventRecord,
+  JournalEntry,
+  JournalState,
+  LockHolder,
+  PlanSummary,
+  RecordedResource,
+  ResourceEffect,
+  ResourceStatus,
+  RunRecord,
+  RunResult,
+  StackRecord,
+  Store,
+} from "./store.js";
+
+const now = () => new Date().toISOString();
+/** Rows per multi-row insert: well under SQLite's bound-parameter limit. */
+const insertChunk = 200;
+
+function toResourceRow(record: RecordedResource): ResourcesTable {
+  return {
+    stack: record.stack,
+    address: record.address,
+    api_version: record.apiVersion,
+    kind: record.kind,
+    name: record.name,
+    provider: record.provider,
+    applied_spec: JSON.stringify(record.appliedSpec),
+    managed_fields: JSON.stringify(record.managedFields),
+    outputs: JSON.stringify(record.outputs),
+    live_hash: record.liveHash,
+    status: record.status,
+    health: record.health,
+    depends_on: JSON.stringify(record.dependsOn),
+    prune: record.prune ? 1 : 0,
+    last_run_id: record.lastRunId,
+    updated_at: record.updatedAt,
+  };
+}
+
+function fromResourceRow(row: Selectable<ResourcesTable>): RecordedResource {
+  return {
+    stack: row.stack,
+    address: row.address,
+    apiVersion: row.api_version,
+    kind: row.kind,
+    name: row.name,
+    provider: row.provider,
+    appliedSpec: JSON.parse(row.applied_spec) as JsonObject,
+    managedFields: JSON.parse(row.managed_fields) as string[],
+    outputs: JSON.parse(row.outputs) as JsonObject,
+    liveHash: row.live_hash,
+    status: row.status as ResourceStatus,
+    health: row.health as HealthStatus,
+    dependsOn: JSON.parse(row.depends_on) as string[],
+    prune: Number(row.prune) === 1,
+    lastRunId: row.last_run_id,
+    updatedAt: row.updated_at,
+  };
+}
+
+function fromRunRow(row: Selectable<RunsTable>): RunRecord {
+  return {
+    id: row.id,
+    stack: row.stack,
+    trigger: row.trigger,
+    revision: row.revision,
+    digest: row.digest,
+    environment: row.environment,
+    planSummary: row.plan_summary === null ? null : (JSON.parse(row.plan_summary) as PlanSummary),
+    result: row.result as RunResult,
+    error: row.error,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+function fromJournalRow(row: Selectable<JournalTable>): JournalEntry {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    stack: row.stack,
+    address: row.address,
+    action: row.action as ChangeAction,
+    intent: JSON.parse(row.intent) as JournalEntry["intent"],
+    state: row.state as JournalState,
+    outcome: row.outcome,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function fromEventRow(row: Selectable<EventsTable>): EventRecord {
+  return {
+    id: Number(row.id),
+    stack: row.stack,
+    runId: row.run_id,
+    address: row.address,
+    type: row.type,
+    message: row.message,
+    ...(row.data === null ? {} : { data: JSON.parse(row.data) as JsonObject }),
+    createdAt: row.created_at,
+  };
+}
+
+async function upsertResources(db: Kysely<Database> | Transaction<Database>, records: readonly RecordedResource[]): Promise<void> {
+  for (let start = 0; start < records.length; start += insertChunk) {
+    const rows = records.slice(start, start + insertChunk).map(toResourceRow);
+    await db
+      .insertInto("resources")
+      .values(rows)
+      .onConflict((conflict) =>
+        conflict.columns(["stack", "address"]).doUpdateSet((update) => ({
+          api_version: update.ref("excluded.api_version"),
+          kind: update.ref("excluded.kind"),
+          name: update.ref("excluded.name"),
+          provider: update.ref("excluded.provider"),
+          applied_spec: update.ref("excluded.applied_spec"),
+          managed_fields: update.ref("excluded.managed_fields"),
+          outputs: update.ref("excluded.outputs"),
+          live_hash: update.ref("excluded.live_hash"),
+          status: update.ref("excluded.status"),
+          health: update.ref("excluded.health"),
+          depends_on: update.ref("excluded.depends_on"),
+          prune: update.ref("excluded.prune"),
+          last_run_id: update.ref("excluded.last_run_id"),
+          updated_at: update.ref("excluded.updated_at"),
+        })),
+      )
+      .execute();
+  }
+}
+
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.onClose();
+  }
+
+  async saveStack(stack: Omit<StackRecord, "updatedAt">): Promise<void> {
+    const row = { name: stack.name, directory: stack.directory, environment: stack.environment, definition: JSON.stringify(stack.definition), updated_at: now() };
+    await this.db
+      .insertInto("stacks")
+      .values(row)
+      .onConflict((conflict) => conflict.column("name").doUpdateSet({ directory: row.directory, environment: row.environment, definition: row.definition, updated_at: row.updated_at }))
+      .execute();
+  }
+
+  async listStacks(): Promise<StackRecord[]> {
+    const rows = await this.db.selectFrom("stacks").selectAll().orderBy("name").execute();
+    return rows.map((row) => ({
+      name: row.name,
+      directory: row.directory,
+      environment: row.environment,
+      definition: JSON.parse(row.definition) as JsonObject,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async listResources(stack: string): Promise<RecordedResource[]> {
+    const rows = await this.db.selectFrom("resources").selectAll().where("stack", "=", stack).orderBy("address").execute();
+    return rows.map(fromResourceRow);
+  }
+
+  async getResource(stack: string, address: string): Promise<RecordedResource | undefined> {
+    const row = await this.db.selectFrom("resources").selectAll().where("stack", "=", stack).where("address", "=", address).executeTakeFirst();
+    return row === undefined ? undefined : fromResourceRow(row);
+  }
+
+  async putResources(records: readonly RecordedResource[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.transaction().execute((transaction) => upsertResources(transaction, records));
+  }
+
+  async acquireLock(
+    stack: string,
+    holder: string,
+    ttlMs: number,
+    canSteal: (current: LockHolder) => boolean,
+  ): Promise<{ acquired: true } | { acquired: false; current: LockHolder }> {
+    return this.db.transaction().execute(async (transaction) => {
+      const current = await transaction.selectFrom("locks").selectAll().where("stack", "=", stack).executeTakeFirst();
+      const timestamp = now();
+      if (current !== undefined && current.holder !== holder) {
+        const holderInfo: LockHolder = { holder: current.holder, acquiredAt: current.acquired_at, expiresAt: current.expires_at };
+        if (current.expires_at > timestamp && !canSteal(holderInfo)) return { acquired: false as const, current: holderInfo };
+      }
+      const expiresAt = new Date(Date.now() + ttlMs).toISOString();
+      await transaction
+        .insertInto("locks")
+        .values({ stack, holder, acquired_at: timestamp, expires_at: expiresAt })
+        .onConflict((conflict) => conflict.column("stack").doUpdateSet({ holder, acquired_at: timestamp, expires_at: expiresAt }))
+        .execute();
+      return { acquired: true as const };
+    });
+  }
+
+  async renewLock(stack: string, holder: string, ttlMs: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("locks")
+      .set({ expires_at: new Date(Date.now() + ttlMs).toISOString() })
+      .where("stack", "=", stack)
+      .where("holder", "=", holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async releaseLock(stack: string, holder: string): Promise<void> {
+    await this.db.deleteFrom("locks").where("stack", "=", stack).where("holder", "=", holder).execute();
+  }
+
+  async createRun(run: RunRecord): Promise<void> {
+    await this.db
+      .insertInto("runs")
+      .values({
+        id: run.id,
+        stack: run.stack,
+        trigger: run.trigger,
+        revision: run.revision,
+        digest: run.digest,
+        environment: run.environment,
+        plan_summary: run.planSummary === null ? null : JSON.stringify(run.planSummary),
+        result: run.result,
+        error: run.error,
+        started_at: run.startedAt,
+        finished_at: run.finishedAt,
+      })
+      .execute();
+  }
+
+  async finishRun(id: string, result: Exclude<RunResult, "running">, error: string | null, planSummary: PlanSummary | null): Promise<void> {
+    await this.db
+      .updateTable("runs")
+      .set({ result, error, finished_at: now(), ...(planSummary === null ? {} : { plan_summary: JSON.stringify(planSummary) }) })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async interruptRuns(stack: string): Promise<string[]> {
+    const rows = await this.db.selectFrom("runs").select("id").where("stack", "=", stack).where("result", "=", "running").execute();
+    if (rows.length === 0) return [];
+    await this.db
+      .updateTable("runs")
+      .set({ result: "interrupted", finished_at: now(), error: "the process applying this run stopped before it finished" })
+      .where("stack", "=", stack)
+      .where("result", "=", "running")
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  async listRuns(stack: string, limit: number): Promise<RunRecord[]> {
+    const rows = await this.db.selectFrom("runs").selectAll().where("stack", "=", stack).orderBy("started_at", "desc").limit(limit).execute();
+    return rows.map(fromRunRow);
+  }
+
+  async addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string> {
+    const id = randomUUID();
+    const timestamp = now();
+    await this.db
+      .insertInto("journal")
+      .values({
+        id,
+        run_id: entry.runId,
+        stack: entry.stack,
+        address: entry.address,
+        action: entry.action,
+        intent: JSON.stringify(entry.intent),
+        state: "pending",
+        outcome: null,
+        created_at: timestamp,
+        updated_at: timestamp,
+      })
+      .execute();
+    return id;
+  }
+
+  async completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect): Promise<void> {
+    await this.db.transaction().execute(async (transaction) => {
+      if ("put" in effect) await upsertResources(transaction, [effect.put]);
+      if ("remove" in effect) {
+        await transaction.deleteFrom("resources").where("stack", "=", effect.remove.stack).where("address", "=", effect.remove.address).execute();
+      }
+      await transaction.updateTable("journal").set({ state, outcome, updated_at: now() }).where("id", "=", id).execute();
+    });
+  }
+
+  async pendingJournalEntries(stack: string): Promise<JournalEntry[]> {
+    const rows = await this.db.selectFrom("journal").selectAll().where("stack", "=", stack).where("state", "=", "pending").orderBy("created_at").execute();
+    return rows.map(fromJournalRow);
+  }
+
+  async listJournal(stack: string, runId?: string): Promise<JournalEntry[]> {
+    let query = this.db.selectFrom("journal").selectAll().where("stack", "=", stack);
+    if (runId !== undefined) query = query.where("run_id", "=", runId);
+    const rows = await query.orderBy("created_at").execute();
+    return rows.map(fromJournalRow);
+  }
+
+  async appendEvents(events: readonly EventInput[]): Promise<void> {
+    if (events.length === 0) return;
+    const timestamp = now();
+    await this.db.transaction().execute(async (transaction) => {
+      for (let start = 0; start < events.length; start += insertChunk) {
+        await transaction
+          .insertInto("events")
+          .values(
+            events.slice(start, start + insertChunk).map((event) => ({
+              stack: event.stack,
+              run_id: event.runId,
+              address: event.address,
+              type: event.type,
+              message: event.message,
+              data: event.data === undefined ? null : JSON.stringify(event.data),
+              created_at: timestamp,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async listEvents(stack: string, limit: number): Promise<EventRecord[]> {
+    const rows = await this.db.selectFrom("events").selectAll().where("stack", "=", stack).orderBy("id", "desc").limit(limit).execute();
+    return rows.map(fromEventRow);
+  }
+}

@@ -1,0 +1,105 @@
+// Versioned schema migrations, written once for both SQLite and PostgreSQL.
+// Append new migrations; never edit one that has shipped.
+
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { PlumbError } from "../errors.js";
+
+export type Dialect = "sqlite" | "postgres";
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    "0001-initial": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("stacks")
+          .addColumn("name", "text", (column) => column.primaryKey())
+          .addColumn("directory", "text")
+          .addColumn("environment", "text")
+          .addColumn("definition", "text", (column) => column.notNull())
+          .addColumn("updated_at", "text", (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable("resources")
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("address", "text", (column) => column.notNull())
+          .addColumn("api_version", "text", (column) => column.notNull())
+          .addColumn("kind", "text", (column) => column.notNull())
+          .addColumn("name", "text", (column) => column.notNull())
+          .addColumn("provider", "text", (column) => column.notNull())
+          .addColumn("applied_spec", "text", (column) => column.notNull())
+          .addColumn("managed_fields", "text", (column) => column.notNull())
+          .addColumn("outputs", "text", (column) => column.notNull())
+          .addColumn("live_hash", "text")
+          .addColumn("status", "text", (column) => column.notNull())
+          .addColumn("health", "text", (column) => column.notNull())
+          .addColumn("depends_on", "text", (column) => column.notNull())
+          .addColumn("prune", "integer", (column) => column.notNull())
+          .addColumn("last_run_id", "text")
+          .addColumn("updated_at", "text", (column) => column.notNull())
+          .addPrimaryKeyConstraint("resources_pk", ["stack", "address"])
+          .execute();
+        await db.schema
+          .createTable("runs")
+          .addColumn("id", "text", (column) => column.primaryKey())
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("trigger", "text", (column) => column.notNull())
+          .addColumn("revision", "text")
+          .addColumn("digest", "text", (column) => column.notNull())
+          .addColumn("environment", "text")
+          .addColumn("plan_summary", "text")
+          .addColumn("result", "text", (column) => column.notNull())
+          .addColumn("error", "text")
+          .addColumn("started_at", "text", (column) => column.notNull())
+          .addColumn("finished_at", "text")
+          .execute();
+        await db.schema.createIndex("runs_stack_started").on("runs").columns(["stack", "started_at"]).execute();
+        await db.schema
+          .createTable("journal")
+          .addColumn("id", "text", (column) => column.primaryKey())
+          .addColumn("run_id", "text", (column) => column.notNull())
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("address", "text", (column) => column.notNull())
+          .addColumn("action", "text", (column) => column.notNull())
+          .addColumn("intent", "text", (column) => column.notNull())
+          .addColumn("state", "text", (column) => column.notNull())
+          .addColumn("outcome", "text")
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .addColumn("updated_at", "text", (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex("journal_stack_state").on("journal").columns(["stack", "state"]).execute();
+        await db.schema
+          .createTable("events")
+          .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (column) => (dialect === "postgres" ? column.primaryKey() : column.primaryKey().autoIncrement()))
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("run_id", "text")
+          .addColumn("address", "text")
+          .addColumn("type", "text", (column) => column.notNull())
+          .addColumn("message", "text", (column) => column.notNull())
+          .addColumn("data", "text")
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex("events_stack_id").on("events").columns(["stack", "id"]).execute();
+        await db.schema
+          .createTable("locks")
+          .addColumn("stack", "text", (column) => column.primaryKey())
+          .addColumn("holder", "text", (column) => column.notNull())
+          .addColumn("acquired_at", "text", (column) => column.notNull())
+          .addColumn("expires_at", "text", (column) => column.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const migrator = new Migrator({ db, provider, migrationTableName: "plumb_migrations", migrationLockTableName: "plumb_migrations_lock" });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === "Error");
+    throw new PlumbError("PLUMB_STORE", `state store migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+      hint: "the store may have been written by a newer Plumb; use that version or restore a backup",
+    });
+  }
+}

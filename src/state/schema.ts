@@ -1,0 +1,85 @@
+// Table shapes as Kysely sees them. JSON columns are stored as text so the same
+// queries serve SQLite and PostgreSQL.
+
+import type { Generated } from "kysely";
+
+export interface StacksTable {
+  name: string;
+  directory: string | null;
+  environment: string | null;
+  definition: string;
+  updated_at: string;
+}
+
+export interface ResourcesTable {
+  stack: string;
+  address: string;
+  api_version: string;
+  kind: string;
+  name: string;
+  provider: string;
+  applied_spec: string;
+  managed_fields: string;
+  outputs: string;
+  live_hash: string | null;
+  status: string;
+  health: string;
+  depends_on: string;
+  prune: number;
+  last_run_id: string | null;
+  updated_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  stack: string;
+  trigger: string;
+  revision: string | null;
+  digest: string;
+  environment: string | null;
+  plan_summary: string | null;
+  result: string;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface JournalTable {
+  id: string;
+  run_id: string;
+  stack: string;
+  address: string;
+  action: string;
+  intent: string;
+  state: string;
+  outcome: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  stack: string;
+  run_id: string | null;
+  address: string | null;
+  type: string;
+  message: string;
+  data: string | null;
+  created_at: string;
+}
+
+export interface LocksTable {
+  stack: string;
+  holder: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
+export interface Database {
+  stacks: StacksTable;
+  resources: ResourcesTable;
+  runs: RunsTable;
+  journal: JournalTable;
+  events: EventsTable;
+  locks: LocksTable;
+}

@@ -1,0 +1,156 @@
+// The state store interface (DESIGN §3): one contract for the engine, agent and
+// CLI; SQLite now, PostgreSQL later, both behind the same Kysely queries.
+
+import type { HealthStatus } from "../sdk/provider.js";
+import type { JsonObject } from "../sdk/resource.js";
+
+export type ChangeAction = "create" | "update" | "replace" | "delete";
+
+export type ResourceStatus = "Synced" | "Failed";
+
+/** What the store remembers of one resource after Plumb applied or adopted it. */
+export interface RecordedResource {
+  stack: string;
+  address: string;
+  apiVersion: string;
+  kind: string;
+  name: string;
+  provider: string;
+  /** The spec Plumb last applied. */
+  appliedSpec: JsonObject;
+  /** Leaf paths of `appliedSpec` Plumb manages (`/content`, `/mode`). */
+  managedFields: string[];
+  outputs: JsonObject;
+  /** sha256 of the live spec as last observed. */
+  liveHash: string | null;
+  status: ResourceStatus;
+  health: HealthStatus;
+  dependsOn: string[];
+  /** False when the resource is protected from pruning. */
+  prune: boolean;
+  lastRunId: string | null;
+  updatedAt: string;
+}
+
+export type RunResult = "running" | "succeeded" | "failed" | "interrupted";
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  retain: number;
+  noop: number;
+}
+
+export interface RunRecord {
+  id: string;
+  stack: string;
+  /** What started the run: `cli`, later `poll`, `webhook`, `drift`, `api`. */
+  trigger: string;
+  /** The commit, when the source is a git checkout. */
+  revision: string | null;
+  /** Hash of the rendered desired graph. */
+  digest: string;
+  environment: string | null;
+  planSummary: PlanSummary | null;
+  result: RunResult;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export type JournalState = "pending" | "applied" | "failed" | "resolved";
+
+export interface JournalIntent {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  provider: string;
+  /** The spec that identifies the object to act on (recorded identity for deletes and replaces). */
+  targetSpec: JsonObject;
+  /** The spec being applied; absent for deletes. */
+  desiredSpec?: JsonObject;
+  dependsOn: string[];
+  prune: boolean;
+}
+
+export interface JournalEntry {
+  id: string;
+  runId: string;
+  stack: string;
+  address: string;
+  action: ChangeAction;
+  intent: JournalIntent;
+  state: JournalState;
+  outcome: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EventInput {
+  stack: string;
+  runId: string | null;
+  address: string | null;
+  type: string;
+  message: string;
+  data?: JsonObject;
+}
+
+export interface EventRecord extends EventInput {
+  id: number;
+  createdAt: string;
+}
+
+export interface StackRecord {
+  name: string;
+  directory: string | null;
+  environment: string | null;
+  definition: JsonObject;
+  updatedAt: string;
+}
+
+export interface LockHolder {
+  holder: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+/** What to do to the resources table when a journal entry completes. */
+export type ResourceEffect = { put: RecordedResource } | { remove: { stack: string; address: string } } | { none: true };
+
+export interface Store {
+  close(): Promise<void>;
+
+  saveStack(stack: Omit<StackRecord, "updatedAt">): Promise<void>;
+  listStacks(): Promise<StackRecord[]>;
+
+  listResources(stack: string): Promise<RecordedResource[]>;
+  getResource(stack: string, address: string): Promise<RecordedResource | undefined>;
+  /** Upserts many records in one transaction. */
+  putResources(records: readonly RecordedResource[]): Promise<void>;
+
+  /**
+   * Takes the stack's lock unless someone else holds an unexpired one that
+   * `canSteal` does not release; returns the current holder when refused.
+   */
+  acquireLock(stack: string, holder: string, ttlMs: number, canSteal: (current: LockHolder) => boolean): Promise<{ acquired: true } | { acquired: false; current: LockHolder }>;
+  renewLock(stack: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLock(stack: string, holder: string): Promise<void>;
+
+  createRun(run: RunRecord): Promise<void>;
+  finishRun(id: string, result: Exclude<RunResult, "running">, error: string | null, planSummary: PlanSummary | null): Promise<void>;
+  /** Marks runs left `running` by a process that died as interrupted; returns their ids. */
+  interruptRuns(stack: string): Promise<string[]>;
+  listRuns(stack: string, limit: number): Promise<RunRecord[]>;
+
+  /** Writes an intent before a change is made. */
+  addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string>;
+  /** Records a change's outcome and its effect on the resources table atomically. */
+  completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect): Promise<void>;
+  pendingJournalEntries(stack: string): Promise<JournalEntry[]>;
+  listJournal(stack: string, runId?: string): Promise<JournalEntry[]>;
+
+  appendEvents(events: readonly EventInput[]): Promise<void>;
+  listEvents(stack: string, limit: number): Promise<EventRecord[]>;
+}
