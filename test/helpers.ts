@@ -1,0 +1,100 @@
+// Shared test fixtures: temporary stack directories and the real CLI run as a child process.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const cliPath = path.join(repositoryRoot, "dist", "cli", "main.js");
+
+export interface Workspace {
+  root: string;
+  stackDir: string;
+  dataDir: string;
+  outputDir: string;
+  write(relativePath: string, text: string): void;
+  remove(relativePath: string): void;
+  cleanup(): void;
+}
+
+/** A temp directory with `stack/` (the stack), `data/` (the store) and `out/` (the file provider's root). */
+export function createWorkspace(stackOptions: { prune?: boolean; allowEmpty?: boolean; name?: string } = {}): Workspace {
+  const root = mkdtempSync(path.join(tmpdir(), "plumb-test-"));
+  const stackDir = path.join(root, "stack");
+  const dataDir = path.join(root, "data");
+  const outputDir = path.join(root, "out");
+  mkdirSync(stackDir);
+  const workspace: Workspace = {
+    root,
+    stackDir,
+    dataDir,
+    outputDir,
+    write(relativePath, text) {
+      const target = path.join(stackDir, relativePath);
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, text);
+    },
+    remove(relativePath) {
+      rmSync(path.join(stackDir, relativePath), { force: true });
+    },
+    cleanup() {
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  workspace.write(
+    "stack.yaml",
+    [
+      "apiVersion: plumb.dev/v1",
+      "kind: Stack",
+      `metadata: { name: ${stackOptions.name ?? "test"} }`,
+      "spec:",
+      "  providers:",
+      `    default: { type: file, config: { root: ${JSON.stringify(outputDir)} } }`,
+      "  sync:",
+      `    prune: ${stackOptions.prune ?? false}`,
+      `    allowEmpty: ${stackOptions.allowEmpty ?? false}`,
+      "",
+    ].join("\n"),
+  );
+  return workspace;
+}
+
+export function fileResource(name: string, filePath: string, content: string, extra: { annotations?: Record<string, string>; mode?: string } = {}): string {
+  const lines = ["---", "apiVersion: file.plumb.dev/v1", "kind: File", "metadata:", `  name: ${JSON.stringify(name)}`];
+  if (extra.annotations !== undefined) {
+    lines.push("  annotations:");
+    for (const [key, value] of Object.entries(extra.annotations)) lines.push(`    ${key}: ${JSON.stringify(value)}`);
+  }
+  lines.push("spec:", `  path: ${JSON.stringify(filePath)}`, `  content: ${JSON.stringify(content)}`);
+  if (extra.mode !== undefined) lines.push(`  mode: "${extra.mode}"`);
+  return `${lines.join("\n")}\n`;
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd: options.cwd ?? repositoryRoot,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function runCliAsync(args: readonly string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
