@@ -1,0 +1,174 @@
+// The plan stage as a pure function: many small cases over desired, recorded and live state.
+
+import { describe, expect, it } from "vitest";
+import { createPlan, type PlanInput } from "../src/engine/plan.js";
+import type { DesiredResource } from "../src/render/load-stack.js";
+import type { LiveObject } from "../src/sdk/provider.js";
+import type { JsonObject } from "../src/sdk/resource.js";
+import type { RecordedResource } from "../src/state/store.js";
+
+function desired(name: string, spec: JsonObject, extra: Partial<DesiredResource> = {}): DesiredResource {
+  return {
+    address: `file.plumb.dev/v1/File/${name}`,
+    apiVersion: "file.plumb.dev/v1",
+    kind: "File",
+    name,
+    labels: {},
+    annotations: {},
+    spec,
+    provider: "default",
+    dependsOn: [],
+    prune: true,
+    origin: { file: "x.yaml", line: 1, column: 1 },
+    ...extra,
+  };
+}
+
+function recorded(name: string, appliedSpec: JsonObject, extra: Partial<RecordedResource> = {}): RecordedResource {
+  return {
+    stack: "s",
+    address: `file.plumb.dev/v1/File/${name}`,
+    apiVersion: "file.plumb.dev/v1",
+    kind: "File",
+    name,
+    provider: "default",
+    appliedSpec,
+    managedFields: Object.keys(appliedSpec).map((key) => `/${key}`),
+    outputs: {},
+    liveHash: null,
+    status: "Synced",
+    health: "Healthy",
+    dependsOn: [],
+    prune: true,
+    lastRunId: null,
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    ...extra,
+  };
+}
+
+function plan(input: Partial<PlanInput> & { live?: Map<string, LiveObject | null> }) {
+  return createPlan({
+    stack: "s",
+    environment: null,
+    digest: "d",
+    desired: [],
+    recorded: [],
+    live: new Map(),
+    replaceOn: () => ["path"],
+    sync: { prune: false, allowEmpty: false },
+    ...input,
+  });
+}
+
+const address = (name: string) => `file.plumb.dev/v1/File/${name}`;
+
+describe("plan", () => {
+  it("creates what does not exist, with every field listed", () => {
+    const result = plan({ desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), null]]) });
+    expect(result.changes[0]?.action).toBe("create");
+    expect(result.changes[0]?.diffs.map((diff) => [diff.path, diff.after])).toEqual([["/path", "a"], ["/content", "x"]]);
+    expect(result.summary).toMatchObject({ create: 1, noop: 0 });
+  });
+
+  it("is a no-op when live matches, ignoring fields Plumb never set", () => {
+    const spec = { path: "a", content: "x" };
+    const result = plan({
+      desired: [desired("a", spec)],
+      recorded: [recorded("a", spec)],
+      live: new Map([[address("a"), { spec: { path: "a", content: "x", mode: "0777" } }]]),
+    });
+    expect(result.changes[0]?.action).toBe("noop");
+    expect(result.changes[0]?.diffs).toEqual([]);
+  });
+
+  it("marks a live change to a managed field as drift, field by field", () => {
+    const spec = { path: "a", content: "x", mode: "0644" };
+    const result = plan({
+      desired: [desired("a", spec)],
+      recorded: [recorded("a", spec)],
+      live: new Map([[address("a"), { spec: { path: "a", content: "tampered", mode: "0600" } }]]),
+    });
+    const change = result.changes[0];
+    expect(change?.action).toBe("update");
+    expect(change?.drift).toBe(true);
+    expect(change?.diffs).toEqual([
+      { path: "/content", before: "tampered", after: "x", forcesReplacement: false, drift: true },
+      { path: "/mode", before: "0600", after: "0644", forcesReplacement: false, drift: true },
+    ]);
+  });
+
+  it("tells a change in the source from drift", () => {
+    const result = plan({
+      desired: [desired("a", { path: "a", content: "new" })],
+      recorded: [recorded("a", { path: "a", content: "old" })],
+      live: new Map([[address("a"), { spec: { path: "a", content: "old" } }]]),
+    });
+    expect(result.changes[0]?.action).toBe("update");
+    expect(result.changes[0]?.drift).toBe(false);
+    expect(result.changes[0]?.reason).toBe("content changed in the source");
+  });
+
+  it("replaces when a field that forces replacement changes, observing the recorded identity", () => {
+    const result = plan({
+      desired: [desired("a", { path: "b", content: "x" })],
+      recorded: [recorded("a", { path: "a", content: "x" })],
+      live: new Map([[address("a"), { spec: { path: "a", content: "x" } }]]),
+    });
+    expect(result.changes[0]?.action).toBe("replace");
+    expect(result.changes[0]?.targetSpec).toEqual({ path: "a", content: "x" });
+    expect(result.changes[0]?.diffs[0]).toMatchObject({ path: "/path", forcesReplacement: true });
+  });
+
+  it("re-creates a recorded resource deleted outside Plumb, as drift", () => {
+    const spec = { path: "a", content: "x" };
+    const result = plan({ desired: [desired("a", spec)], recorded: [recorded("a", spec)], live: new Map([[address("a"), null]]) });
+    expect(result.changes[0]).toMatchObject({ action: "create", drift: true });
+  });
+
+  it("deletes what left the stack only with prune on", () => {
+    const spec = { path: "gone", content: "x" };
+    const input = { desired: [desired("a", { path: "a", content: "x" })], recorded: [recorded("gone", spec)], live: new Map([[address("gone"), { spec }], [address("a"), null]]) };
+    expect(plan(input).changes[1]).toMatchObject({ address: address("gone"), action: "retain" });
+    expect(plan({ ...input, sync: { prune: true, allowEmpty: false } }).changes[1]).toMatchObject({ address: address("gone"), action: "delete" });
+  });
+
+  it("never deletes a resource protected with plumb.dev/prune: false", () => {
+    const spec = { path: "keep", content: "x" };
+    const result = plan({
+      desired: [desired("a", { path: "a", content: "x" })],
+      recorded: [recorded("keep", spec, { prune: false })],
+      live: new Map([[address("keep"), { spec }]]),
+      sync: { prune: true, allowEmpty: false },
+    });
+    expect(result.changes[1]).toMatchObject({ action: "retain" });
+    expect(result.changes[1]?.reason).toContain("plumb.dev/prune");
+  });
+
+  it("deletes nothing when the render is empty, unless allowEmpty is set", () => {
+    const spec = { path: "a", content: "x" };
+    const input = { recorded: [recorded("a", spec)], live: new Map([[address("a"), { spec }]]) };
+    const guarded = plan({ ...input, sync: { prune: true, allowEmpty: false } });
+    expect(guarded.summary).toMatchObject({ delete: 0, retain: 1 });
+    expect(guarded.warnings[0]).toContain("rendered no resources");
+    expect(plan({ ...input, sync: { prune: true, allowEmpty: true } }).summary).toMatchObject({ delete: 1, retain: 0 });
+  });
+
+  it("flags a missing store record on a matching resource so apply adopts it", () => {
+    const spec = { path: "a", content: "x" };
+    const result = plan({ desired: [desired("a", spec)], live: new Map([[address("a"), { spec }]]) });
+    expect(result.changes[0]).toMatchObject({ action: "noop", recordStale: true });
+  });
+
+  it("compares nested mappings by leaf and lists whole", () => {
+    const result = plan({
+      desired: [desired("a", { path: "a", nested: { keep: 1, list: [1, 2] } })],
+      live: new Map([[address("a"), { spec: { path: "a", nested: { keep: 1, list: [1, 2, 3], extra: true } } }]]),
+    });
+    expect(result.changes[0]?.diffs).toEqual([{ path: "/nested/list", before: [1, 2, 3], after: [1, 2], forcesReplacement: false, drift: false }]);
+  });
+
+  it("gives the same plan for the same inputs", () => {
+    const input = { desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), { spec: { path: "a", content: "y" } }]]) };
+    expect(JSON.stringify(plan(input))).toBe(JSON.stringify(plan(input)));
+  });
+});
