@@ -18,9 +18,10 @@ export interface ResolvedEntry {
 }
 
 export async function resolvePendingJournal(store: Store, stack: string, connections: ProviderConnections): Promise<ResolvedEntry[]> {
+  // The caller holds the stack's lock, so any run still marked running was cut off.
+  const interruptedRuns = await store.interruptRuns(stack);
   const pending = await store.pendingJournalEntries(stack);
   if (pending.length === 0) return [];
-  const interruptedRuns = await store.interruptRuns(stack);
   const resolved: ResolvedEntry[] = [];
   for (const entry of pending) {
     const result = await resolveEntry(entry, connections);
