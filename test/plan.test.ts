@@ -19,7 +19,7 @@ function desired(name: string, spec: JsonObject, extra: Partial<DesiredResource>
     provider: "default",
     dependsOn: [],
     prune: true,
-    origin: { file: "x.yaml", line: 1, column: 1 },
+    origin: { file: "x.yaml", document: 0 },
     ...extra,
   };
 }

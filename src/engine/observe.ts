@@ -51,7 +51,11 @@ export async function observe(targets: readonly ObserveTarget[], connections: Pr
     if (handler.list !== undefined) {
       try {
         const listed = await handler.list(connection, handlerTargets);
-        for (const target of group) live.set(target.address, listed.get(target.address) ?? null);
+        for (const target of group) {
+          const object = listed.get(target.address) ?? null;
+          if (object instanceof Error) errors.push(asResourceError(object, target.address));
+          else live.set(target.address, object);
+        }
       } catch (error) {
         for (const target of group) errors.push(asResourceError(error, target.address));
       }

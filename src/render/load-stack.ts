@@ -48,7 +48,8 @@ export interface DesiredResource {
   dependsOn: string[];
   /** False when `plumb.dev/prune: "false"` protects it from deletion. */
   prune: boolean;
-  origin: SourcePosition;
+  /** The file and the document in it (0-based, empty documents counted) that declared it. */
+  origin: { file: string; document: number };
 }
 
 export interface RenderedStack {
@@ -218,16 +219,17 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   }
   problems.throwIfAny();
 
-  addImplicitDependencies(desired, implicitKeys);
+  const documentOf = new Map([...candidates.values()].map((candidate) => [candidate.address, candidate.document]));
+  addImplicitDependencies(desired, implicitKeys, documentOf);
   const byAddress = new Map(desired.map((resource) => [resource.address, resource]));
   const graph = orderGraph(desired);
   if ("cycles" in graph) {
     for (const cycle of graph.cycles) {
-      const first = byAddress.get(cycle[0] as string) as DesiredResource;
+      const first = cycle[0] as string;
       problems.add(
         "PLUMB_DEPENDENCY_CYCLE",
         `dependency cycle between ${cycle.length} resource${cycle.length === 1 ? "" : "s"}: ${cycle.join(" → ")}`,
-        { ...first.origin, resource: first.address },
+        { ...(documentOf.get(first) as ParsedDocument).locate(["metadata", "annotations", annotations.dependsOn]), resource: first },
         "remove one plumb.dev/depends-on edge (or one implicit parent/child relation) from the cycle",
       );
     }
@@ -429,7 +431,7 @@ function checkResource(
       provider: instance,
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",
-      origin: document.position,
+      origin: { file: document.file, document: document.index },
     },
     keys: {
       provides: (handler.provides?.(resource.spec) ?? []).map((key) => `${group}|${instance}|${key}`),
@@ -439,7 +441,7 @@ function checkResource(
 }
 
 /** Checks explicit edges and adds the implicit ones (a file waits for its directory). */
-function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, { provides: string[]; requires: string[] }>): void {
+function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, { provides: string[]; requires: string[] }>, documentOf: Map<string, ParsedDocument>): void {
   const addresses = new Set(desired.map((resource) => resource.address));
   const providers = new Map<string, string>();
   for (const [address, { provides }] of keys) for (const key of provides) providers.set(key, address);
@@ -449,7 +451,7 @@ function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, {
       if (!addresses.has(dependency)) {
         errors.push(
           new PlumbError("PLUMB_UNKNOWN_DEPENDENCY", `depends on ${dependency}, which is not in this stack`, {
-            location: { ...resource.origin, resource: resource.address },
+            location: { ...(documentOf.get(resource.address) as ParsedDocument).locate(["metadata", "annotations", annotations.dependsOn]), resource: resource.address },
             hint: "fix the address in plumb.dev/depends-on, or add that resource to the stack",
           }),
         );

@@ -1,6 +1,9 @@
-// Parses YAML text into plain values while keeping the positions of every node,
-// so later stages can say file:line:column for any field they complain about.
+// Parses YAML text into plain values, and says where any field was written.
+// Values come from js-yaml, which is fast; positions come from the `yaml`
+// parser, which keeps every node's range but is ten times slower, so it runs
+// only for a file whose positions are needed (an error) or that uses aliases.
 
+import jsYaml from "js-yaml";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 import { PlumbError } from "../errors.js";
 import type { SourcePosition } from "../sdk/resource.js";
@@ -11,8 +14,16 @@ import type { SourcePosition } from "../sdk/resource.js";
  */
 const maxAliasCount = 100;
 
+/**
+ * A `*` that starts a token may be an alias. Files that might hold one take the
+ * positioned parser, whose alias cap protects against expansion bombs.
+ */
+const possibleAlias = /(?:^|[\s[{,])\*/;
+
 export interface ParsedDocument {
   readonly file: string;
+  /** Index of the document in its file, counting empty documents too. */
+  readonly index: number;
   readonly value: unknown;
   /** Where the document starts. */
   readonly position: SourcePosition;
@@ -23,7 +34,48 @@ export interface ParsedDocument {
   locate(path: readonly (string | number)[]): SourcePosition;
 }
 
+interface PositionedDocument {
+  index: number;
+  value: unknown;
+  position: SourcePosition;
+  locate(path: readonly (string | number)[]): SourcePosition;
+}
+
 export function parseYamlDocuments(file: string, text: string): ParsedDocument[] {
+  if (possibleAlias.test(text)) return parsePositioned(file, text);
+  let values: unknown[];
+  try {
+    values = jsYaml.loadAll(text, undefined, { schema: jsYaml.CORE_SCHEMA, filename: file });
+  } catch (error) {
+    // The positioned parser gives the same error with a precise position.
+    parsePositioned(file, text);
+    const mark = (error as { mark?: { line: number; column: number } }).mark;
+    throw new PlumbError("PLUMB_YAML_SYNTAX", `invalid YAML: ${(error as Error).message.split("\n")[0] ?? "cannot parse"}`, {
+      location: { file, ...(mark === undefined ? {} : { line: mark.line + 1, column: mark.column + 1 }) },
+    });
+  }
+  let positioned: Map<number, PositionedDocument> | undefined;
+  const positionedDocument = (index: number): PositionedDocument | undefined => {
+    positioned ??= new Map(parsePositioned(file, text).map((document) => [document.index, document]));
+    return positioned.get(index);
+  };
+  const documents: ParsedDocument[] = [];
+  values.forEach((value, index) => {
+    if (value === null || value === undefined) return;
+    documents.push({
+      file,
+      index,
+      value,
+      get position() {
+        return positionedDocument(index)?.position ?? { file, line: 1, column: 1 };
+      },
+      locate: (path) => positionedDocument(index)?.locate(path) ?? { file, line: 1, column: 1 },
+    });
+  });
+  return documents;
+}
+
+function parsePositioned(file: string, text: string): (ParsedDocument & PositionedDocument)[] {
   const lineCounter = new LineCounter();
   const positionAt = (offset: number): SourcePosition => {
     const { line, col } = lineCounter.linePos(offset);
@@ -36,17 +88,17 @@ export function parseYamlDocuments(file: string, text: string): ParsedDocument[]
     throw new PlumbError("PLUMB_YAML_SYNTAX", `cannot parse YAML: ${String(error)}`, { location: { file } });
   }
   if (!Array.isArray(documents)) documents = [documents];
-  const parsed: ParsedDocument[] = [];
-  for (const document of documents) {
+  const parsed: (ParsedDocument & PositionedDocument)[] = [];
+  documents.forEach((document, index) => {
     const firstError = document.errors[0];
     if (firstError !== undefined) {
-      const where = positionAt(firstError.pos[0]);
-      throw new PlumbError("PLUMB_YAML_SYNTAX", `invalid YAML: ${firstLine(firstError.message)}`, {
-        location: where,
+      throw new PlumbError("PLUMB_YAML_SYNTAX", `invalid YAML: ${firstError.message.split("\n")[0] ?? ""}`, {
+        location: positionAt(firstError.pos[0]),
         hint: "fix the YAML syntax at this position (indentation, quoting, a missing colon)",
       });
     }
-    if (document.contents === null) continue;
+    const root = document.contents;
+    if (root === null) return;
     let value: unknown;
     try {
       value = document.toJS({ maxAliasCount });
@@ -54,20 +106,14 @@ export function parseYamlDocuments(file: string, text: string): ParsedDocument[]
       const message = error instanceof Error ? error.message : String(error);
       if (/alias/i.test(message)) {
         throw new PlumbError("PLUMB_YAML_ALIAS", `too many YAML alias expansions (more than ${maxAliasCount}); this looks like an alias bomb`, {
-          location: positionAt(document.contents.range?.[0] ?? 0),
+          location: positionAt(root.range?.[0] ?? 0),
           hint: "write the repeated values out, or use fewer anchors and aliases",
         });
       }
-      throw new PlumbError("PLUMB_YAML_SYNTAX", `cannot read YAML document: ${message}`, { location: positionAt(document.contents.range?.[0] ?? 0) });
+      throw new PlumbError("PLUMB_YAML_SYNTAX", `cannot read YAML document: ${message}`, { location: positionAt(root.range?.[0] ?? 0) });
     }
-    const root = document.contents;
-    parsed.push({
-      file,
-      value,
-      position: positionAt(root.range?.[0] ?? 0),
-      locate: (path) => positionAt(locateOffset(root, path)),
-    });
-  }
+    parsed.push({ file, index, value, position: positionAt(root.range?.[0] ?? 0), locate: (path) => positionAt(locateOffset(root, path)) });
+  });
   return parsed;
 }
 
@@ -93,8 +139,4 @@ function locateOffset(root: Node, path: readonly (string | number)[]): number {
     return offset;
   }
   return offset;
-}
-
-function firstLine(message: string): string {
-  return message.split("\n")[0] ?? message;
 }

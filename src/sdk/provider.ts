@@ -53,8 +53,12 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
    */
   provides?(spec: Spec): string[];
   requires?(spec: Spec): string[];
-  /** Reads many objects at once (a catalog query, a LIST call); keyed by address. */
-  list?(connection: Connection, targets: readonly Target<Spec>[]): Promise<Map<string, LiveObject>>;
+  /**
+   * Reads many objects at once (a catalog query, a LIST call), keyed by
+   * address: absent when the object does not exist, an Error when that one
+   * object could not be read. A rejected promise fails every target.
+   */
+  list?(connection: Connection, targets: readonly Target<Spec>[]): Promise<Map<string, LiveObject | Error>>;
   /** Reads one object; null when it does not exist. */
   read(connection: Connection, target: Target<Spec>): Promise<LiveObject | null>;
   create(connection: Connection, target: Target<Spec>): Promise<LiveObject>;

@@ -1,12 +1,13 @@
 // Kind `File`: a regular file's content and permission bits.
 
-import { chmod, lstat, open, readFile, rename, rm } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { chmod, lstat, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
-import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parseMode, resolveInsideRoot } from "./paths.js";
+import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parseMode, resolveInsideRoot, resolveInsideRootSync } from "./paths.js";
 import { ensureDirectories } from "./directory.js";
 
 const modePattern = "^0?[0-7]{3}$";
@@ -30,29 +31,38 @@ function temporaryPathFor(absolutePath: string): string {
   return path.join(path.dirname(absolutePath), `.${path.basename(absolutePath)}.plumb-tmp`);
 }
 
-async function readLive(connection: FileConnection, target: Target<FileSpec>): Promise<LiveObject | null> {
-  const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
-  let stats;
+/** Files read between two yields to the event loop in a bulk read. */
+const readBatch = 256;
+
+function readLiveSync(connection: FileConnection, target: Target<FileSpec>, checked: Map<string, boolean>): LiveObject | null {
+  const absolutePath = resolveInsideRootSync(connection.root, target.spec.path, target.address, checked);
+  let descriptor: number;
   try {
-    stats = await lstat(absolutePath);
+    // O_NOFOLLOW: a symlink put in place after the checks above still is not followed.
+    descriptor = openSync(absolutePath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (isMissing(error)) return null;
+    if (typeof error === "object" && error !== null && "code" in error && error.code === "ELOOP") {
+      throw new PlumbError("PLUMB_PATH_ESCAPE", `"${target.spec.path}" is a symlink; symlinks are never followed`, {
+        location: { resource: target.address },
+        hint: "remove the symlink so Plumb can manage a regular file there",
+      });
+    }
     throw error;
   }
-  if (stats.isSymbolicLink()) {
-    throw new PlumbError("PLUMB_PATH_ESCAPE", `"${target.spec.path}" is a symlink; symlinks are never followed`, {
-      location: { resource: target.address },
-      hint: "remove the symlink so Plumb can manage a regular file there",
-    });
+  try {
+    const stats = fstatSync(descriptor);
+    if (!stats.isFile()) {
+      throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" exists but is not a regular file`, {
+        location: { resource: target.address },
+        hint: "remove or rename what is there, or choose another path",
+      });
+    }
+    const content = readFileSync(descriptor, "utf8");
+    return { spec: { path: target.spec.path, content, mode: formatMode(stats.mode) } };
+  } finally {
+    closeSync(descriptor);
   }
-  if (!stats.isFile()) {
-    throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" exists but is not a regular file`, {
-      location: { resource: target.address },
-      hint: "remove or rename what is there, or choose another path",
-    });
-  }
-  const content = await readFile(absolutePath, "utf8");
-  return { spec: { path: target.spec.path, content, mode: formatMode(stats.mode) } };
 }
 
 /** Writes through a temporary file and a rename, so readers never see half a file. */
@@ -85,7 +95,25 @@ export const fileKind = defineKind<FileSpec, FileConnection>({
     const checked = checkRelativePath(spec.path);
     return "problem" in checked ? [] : ancestorDirectories(checked.normalized).map((directory) => `dir:${directory}`);
   },
-  read: readLive,
+  async list(connection, targets) {
+    const live = new Map<string, LiveObject | Error>();
+    const checked = new Map<string, boolean>();
+    for (let start = 0; start < targets.length; start += readBatch) {
+      for (const target of targets.slice(start, start + readBatch)) {
+        try {
+          const object = readLiveSync(connection, target, checked);
+          if (object !== null) live.set(target.address, object);
+        } catch (error) {
+          live.set(target.address, error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return live;
+  },
+  async read(connection, target) {
+    return readLiveSync(connection, target, new Map());
+  },
   create: writeFile,
   async update(connection, target, live) {
     if (live.spec.content !== target.spec.content) return writeFile(connection, target);

@@ -1,6 +1,7 @@
 // Confines every file operation to the provider instance's root: no absolute
 // paths, no `..` that climbs out, and no symlink anywhere along the way.
 
+import { lstatSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import path from "node:path";
 import { PlumbError } from "../../errors.js";
@@ -75,4 +76,43 @@ export function formatMode(mode: number): string {
 
 export function parseMode(mode: string): number {
   return Number.parseInt(mode, 8);
+}
+
+/**
+ * The synchronous twin of resolveInsideRoot for bulk reads: checks each parent
+ * directory once per call (the `checked` cache) instead of once per file.
+ * Synchronous calls are an order of magnitude faster than the thread-pool ones
+ * for many small files; callers yield to the event loop between batches.
+ */
+export function resolveInsideRootSync(root: string, relativePath: string, address: string, checked: Map<string, boolean>): string {
+  const result = checkRelativePath(relativePath);
+  if ("problem" in result) {
+    throw new PlumbError("PLUMB_PATH_ESCAPE", result.problem.message, { location: { resource: address }, hint: result.problem.hint });
+  }
+  // Only the parent directories are checked here; the caller opens the object
+  // itself with O_NOFOLLOW, which refuses a symlink in the last segment.
+  let current = root;
+  let relative = "";
+  for (const directory of ancestorDirectories(result.normalized)) {
+    relative = directory;
+    current = path.join(root, directory);
+    let exists = checked.get(relative);
+    if (exists === undefined) {
+      try {
+        if (lstatSync(current).isSymbolicLink()) {
+          throw new PlumbError("PLUMB_PATH_ESCAPE", `path "${relativePath}" goes through the symlink "${relative}"; symlinks are never followed`, {
+            location: { resource: address },
+            hint: "replace the symlink with a real directory or file, or point the resource at a path without links",
+          });
+        }
+        exists = true;
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+        exists = false;
+      }
+      checked.set(relative, exists);
+    }
+    if (!exists) break;
+  }
+  return path.join(root, result.normalized);
 }

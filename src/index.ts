@@ -1,0 +1,14 @@
+// Plumb as a library: the stages the CLI (and later the agent) wire together.
+
+export { PlumbError, PlumbErrorList, errorMessage } from "./errors.js";
+export { renderStack, type DesiredResource, type RenderedStack, type RenderOptions } from "./render/load-stack.js";
+export { defaultRegistry, ProviderRegistry } from "./providers/registry.js";
+export { ProviderConnections } from "./engine/connections.js";
+export { planStack, applyStackPlan, type PlannedStack, type SyncOverrides } from "./engine/pipeline.js";
+export { createPlan, planHasChanges, type Plan, type ResourceChange } from "./engine/plan.js";
+export { formatPlan, type PlanFormat } from "./engine/plan-format.js";
+export { resolvePendingJournal } from "./engine/recover.js";
+export { withStackLock } from "./engine/lock.js";
+export { openSqliteStore } from "./state/sqlite.js";
+export type { Store, RecordedResource, RunRecord, JournalEntry, EventRecord } from "./state/store.js";
+export type { AnyProvider, KindHandler, LiveObject, ProviderDefinition, Target } from "./sdk/provider.js";
