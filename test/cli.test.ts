@@ -187,3 +187,49 @@ describe("plumb plan and apply", () => {
     expect(result.stdout).toContain("Plan: 3 to create");
   });
 });
+
+describe("plumb apply safety", () => {
+  it("replaces a file whose path changed: the old one goes, the new one comes", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", fileResource("moving", "old.txt", "x\n"));
+    expect(plumb("apply", workspace.stackDir, "--yes").status).toBe(0);
+    workspace.write("files.yaml", fileResource("moving", "new.txt", "x\n"));
+    const planned = plumb("plan", workspace.stackDir);
+    expect(planned.stdout).toContain("-/+ file.plumb.dev/v1/File/moving  replace");
+    expect(planned.stdout).toContain('path: "old.txt" → "new.txt"  # forces replacement');
+    expect(plumb("apply", workspace.stackDir, "--yes").status).toBe(0);
+    expect(existsSync(path.join(workspace.outputDir, "old.txt"))).toBe(false);
+    expect(readFileSync(path.join(workspace.outputDir, "new.txt"), "utf8")).toBe("x\n");
+  });
+
+  it("refuses to delete a directory that still holds files Plumb does not manage", () => {
+    workspace = createWorkspace({ prune: true });
+    workspace.write("dirs.yaml", "apiVersion: file.plumb.dev/v1\nkind: Directory\nmetadata: { name: data }\nspec: { path: data }\n" + fileResource("keep", "keep.txt", "k"));
+    expect(plumb("apply", workspace.stackDir, "--yes").status).toBe(0);
+    writeFileSync(path.join(workspace.outputDir, "data", "precious.db"), "user data");
+    workspace.write("dirs.yaml", fileResource("keep", "keep.txt", "k"));
+    const result = plumb("apply", workspace.stackDir, "--yes");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('directory "data" is not empty: it holds files Plumb does not manage');
+    expect(readFileSync(path.join(workspace.outputDir, "data", "precious.db"), "utf8")).toBe("user data");
+  });
+
+  it("refuses to apply a stack another live process is applying", async () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", fileResource("a", "a.txt", "a"));
+    const { openSqliteStore } = await import("../src/state/sqlite.js");
+    const { hostname } = await import("node:os");
+    const store = await openSqliteStore(workspace.dataDir);
+    try {
+      // This test process is alive, so its lock cannot be taken over.
+      const taken = await store.acquireLock("test", `${hostname()}:${process.pid}:test`, 60_000, () => false);
+      expect(taken.acquired).toBe(true);
+      const result = plumb("apply", workspace.stackDir, "--yes");
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`stack test is locked by ${hostname()}:${process.pid}:test`);
+      expect(existsSync(path.join(workspace.outputDir, "a.txt"))).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});

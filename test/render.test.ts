@@ -175,6 +175,22 @@ describe("render", () => {
     expect(error?.describe()).toMatch(/^x\.yaml:6:3: spec\.content: .*values\.missing/);
   });
 
+  it("expands a few ordinary YAML aliases", async () => {
+    workspace = createWorkspace();
+    workspace.write("x.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: a, labels: &labels { team: core }, annotations: *labels }\nspec: { path: a, content: shared }\n");
+    const rendered = await renderStack(workspace.stackDir, { registry });
+    expect(rendered.resources[0]?.labels).toEqual({ team: "core" });
+    expect(rendered.resources[0]?.annotations).toEqual({ team: "core" });
+  });
+
+  it("reports an alias to an anchor of another document as a YAML error, not a bomb", async () => {
+    workspace = createWorkspace();
+    workspace.write("x.yaml", "a: &anchor 1\n---\nb: *anchor\n");
+    const [error] = await renderErrors(workspace.stackDir);
+    expect(error?.code).toBe("PLUMB_YAML_SYNTAX");
+    expect(error?.describe()).toMatch(/^x\.yaml:3:\d+: /);
+  });
+
   it("rejects a patch whose target is not in the stack", async () => {
     workspace = createWorkspace();
     workspace.write("x.yaml", fileResource("a", "a", "a"));

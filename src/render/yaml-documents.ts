@@ -104,7 +104,7 @@ function parsePositioned(file: string, text: string): (ParsedDocument & Position
       value = document.toJS({ maxAliasCount });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (/alias/i.test(message)) {
+      if (/excessive alias count/i.test(message)) {
         throw new PlumbError("PLUMB_YAML_ALIAS", `too many YAML alias expansions (more than ${maxAliasCount}); this looks like an alias bomb`, {
           location: positionAt(root.range?.[0] ?? 0),
           hint: "write the repeated values out, or use fewer anchors and aliases",
