@@ -6,16 +6,7 @@ import type { JsonObject } from "../sdk/resource.js";
 import type { RecordedResource } from "../state/store.js";
 import { hashSpec, managedFieldPaths } from "./diff.js";
 
-export interface RecordSource {
-  stack: string;
-  address: string;
-  apiVersion: string;
-  kind: string;
-  name: string;
-  provider: string;
-  dependsOn: string[];
-  prune: boolean;
-}
+export type RecordSource = Pick<RecordedResource, "stack" | "address" | "apiVersion" | "kind" | "name" | "provider" | "dependsOn" | "prune">;
 
 export function recordFor(source: RecordSource, appliedSpec: JsonObject, live: LiveObject, handler: AnyKindHandler, runId: string | null): RecordedResource {
   return {

@@ -6,7 +6,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
-import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parseMode, resolveInsideRoot } from "./paths.js";
+import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parentDirectoryKeys, parseMode, resolveInsideRoot, validatePathSpec } from "./paths.js";
 
 export const directorySpec = Type.Object(
   {
@@ -63,18 +63,12 @@ export const directoryKind = defineKind<DirectorySpec, FileConnection>({
   kind: "Directory",
   schema: directorySpec,
   replaceOn: ["path"],
-  validate(spec) {
-    const checked = checkRelativePath(spec.path);
-    return "problem" in checked ? [checked.problem] : [];
-  },
+  validate: validatePathSpec,
   provides(spec) {
     const checked = checkRelativePath(spec.path);
     return "problem" in checked ? [] : [`dir:${checked.normalized}`];
   },
-  requires(spec) {
-    const checked = checkRelativePath(spec.path);
-    return "problem" in checked ? [] : ancestorDirectories(checked.normalized).map((directory) => `dir:${directory}`);
-  },
+  requires: parentDirectoryKeys,
   read: readLive,
   async create(connection, target) {
     await connection.ensureRoot();

@@ -7,7 +7,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
-import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parseMode, resolveInsideRoot, resolveInsideRootSync } from "./paths.js";
+import { formatMode, isMissing, parentDirectoryKeys, parseMode, resolveInsideRoot, resolveInsideRootSync, validatePathSpec } from "./paths.js";
 import { ensureDirectories } from "./directory.js";
 
 const modePattern = "^0?[0-7]{3}$";
@@ -87,14 +87,8 @@ export const fileKind = defineKind<FileSpec, FileConnection>({
   kind: "File",
   schema: fileSpec,
   replaceOn: ["path"],
-  validate(spec) {
-    const checked = checkRelativePath(spec.path);
-    return "problem" in checked ? [checked.problem] : [];
-  },
-  requires(spec) {
-    const checked = checkRelativePath(spec.path);
-    return "problem" in checked ? [] : ancestorDirectories(checked.normalized).map((directory) => `dir:${directory}`);
-  },
+  validate: validatePathSpec,
+  requires: parentDirectoryKeys,
   async list(connection, targets) {
     const live = new Map<string, LiveObject | Error>();
     const checked = new Map<string, boolean>();

@@ -29,33 +29,22 @@ export function checkRelativePath(relativePath: string): { normalized: string } 
 
 /**
  * Resolves a spec path to an absolute path inside `root`, refusing any existing
- * component that is a symlink. Components that do not exist yet are fine: they
- * will be created as real directories or files.
+ * component that is a symlink, the object itself included. Components that do
+ * not exist yet are fine: they will be created as real directories or files.
  */
 export async function resolveInsideRoot(root: string, relativePath: string, address: string): Promise<string> {
-  const checked = checkRelativePath(relativePath);
-  if ("problem" in checked) {
-    throw new PlumbError("PLUMB_PATH_ESCAPE", checked.problem.message, { location: { resource: address }, hint: checked.problem.hint });
-  }
-  let current = root;
-  for (const segment of checked.normalized.split("/")) {
-    current = path.join(current, segment);
-    let stats;
-    try {
-      stats = await lstat(current);
-    } catch (error) {
-      if (isMissing(error)) break;
-      throw error;
+  const absolutePath = resolveInsideRootSync(root, relativePath, address, new Map());
+  try {
+    if ((await lstat(absolutePath)).isSymbolicLink()) {
+      throw new PlumbError("PLUMB_PATH_ESCAPE", `"${relativePath}" is a symlink; symlinks are never followed`, {
+        location: { resource: address },
+        hint: "remove the symlink so Plumb can manage a real file or directory there",
+      });
     }
-    if (stats.isSymbolicLink()) {
-      throw new PlumbError(
-        "PLUMB_PATH_ESCAPE",
-        `path "${relativePath}" goes through the symlink "${path.relative(root, current)}"; symlinks are never followed`,
-        { location: { resource: address }, hint: "replace the symlink with a real directory or file, or point the resource at a path without links" },
-      );
-    }
+  } catch (error) {
+    if (!isMissing(error)) throw error;
   }
-  return path.join(root, checked.normalized);
+  return absolutePath;
 }
 
 export function isMissing(error: unknown): boolean {
@@ -89,13 +78,10 @@ export function resolveInsideRootSync(root: string, relativePath: string, addres
   if ("problem" in result) {
     throw new PlumbError("PLUMB_PATH_ESCAPE", result.problem.message, { location: { resource: address }, hint: result.problem.hint });
   }
-  // Only the parent directories are checked here; the caller opens the object
-  // itself with O_NOFOLLOW, which refuses a symlink in the last segment.
-  let current = root;
-  let relative = "";
-  for (const directory of ancestorDirectories(result.normalized)) {
-    relative = directory;
-    current = path.join(root, directory);
+  // Only the parent directories are checked here; the caller checks the object
+  // itself (or opens it with O_NOFOLLOW, which refuses a symlink).
+  for (const relative of ancestorDirectories(result.normalized)) {
+    const current = path.join(root, relative);
     let exists = checked.get(relative);
     if (exists === undefined) {
       try {
@@ -115,4 +101,16 @@ export function resolveInsideRootSync(root: string, relativePath: string, addres
     if (!exists) break;
   }
   return path.join(root, result.normalized);
+}
+
+/** Render-time check of a spec's `path`, shared by every kind of this provider. */
+export function validatePathSpec(spec: { path: string }): SpecProblem[] {
+  const checked = checkRelativePath(spec.path);
+  return "problem" in checked ? [checked.problem] : [];
+}
+
+/** Dependency keys of the directories above a spec's `path` (a file waits for its directory). */
+export function parentDirectoryKeys(spec: { path: string }): string[] {
+  const checked = checkRelativePath(spec.path);
+  return "problem" in checked ? [] : ancestorDirectories(checked.normalized).map((directory) => `dir:${directory}`);
 }
