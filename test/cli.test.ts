@@ -172,6 +172,15 @@ describe("plumb plan and apply", () => {
     expect(result.stderr).toContain("2 problems found.");
   });
 
+  it("reports a data directory it cannot create, without hanging", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", stackFiles());
+    const result = runCli(["plan", workspace.stackDir, "--data-dir", "/proc/plumb-cannot-exist"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("cannot open the state store at /proc/plumb-cannot-exist/plumb.db");
+    expect(result.stderr).toContain("hint: check that the data directory exists and is writable");
+  });
+
   it("has help with an example for every command", () => {
     for (const command of [["validate"], ["plan"], ["apply"], ["state", "list"], ["state", "show"]]) {
       const help = runCli([...command, "--help"]);

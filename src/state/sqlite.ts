@@ -1,11 +1,11 @@
 // Opens the embedded SQLite store: one file under the data directory, WAL mode
 // so a killed process never loses a committed journal entry.
 
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { PlumbError } from "../errors.js";
+import { makeDirectories } from "../make-directories.js";
 import { KyselyStore } from "./kysely-store.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
@@ -17,7 +17,7 @@ export async function openSqliteStore(dataDirectory: string): Promise<Store> {
   const file = path.join(dataDirectory, sqliteFileName);
   let connection: BetterSqlite3.Database;
   try {
-    await mkdir(dataDirectory, { recursive: true });
+    await makeDirectories(dataDirectory);
     connection = new BetterSqlite3(file);
     connection.pragma("journal_mode = WAL");
     connection.pragma("synchronous = NORMAL");

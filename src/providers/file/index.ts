@@ -1,10 +1,11 @@
 // The `file` provider (file.plumb.dev/v1): files and directories below one root
 // directory per provider instance.
 
-import { mkdir, realpath } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
+import { makeDirectories } from "../../make-directories.js";
 import { defineProvider } from "../../sdk/provider.js";
 import { directoryKind } from "./directory.js";
 import { fileKind } from "./file.js";
@@ -53,7 +54,7 @@ export const fileProvider = defineProvider<FileProviderConfig, FileConnection>({
       configuredRoot,
       root,
       async ensureRoot() {
-        await mkdir(root, { recursive: true });
+        await makeDirectories(root);
       },
     };
   },
