@@ -172,6 +172,14 @@ describe("plumb plan and apply", () => {
     expect(result.stderr).toContain("2 problems found.");
   });
 
+  it("takes the data directory from PLUMB_DATA_DIR", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", stackFiles());
+    expect(runCli(["apply", workspace.stackDir, "--yes"], { env: { PLUMB_DATA_DIR: workspace.dataDir } }).status).toBe(0);
+    expect(existsSync(path.join(workspace.dataDir, "plumb.db"))).toBe(true);
+    expect(runCli(["state", "list"], { env: { PLUMB_DATA_DIR: workspace.dataDir } }).stdout).toContain("test: 2 resource(s)");
+  });
+
   it("reports a data directory it cannot create, without hanging", () => {
     workspace = createWorkspace();
     workspace.write("files.yaml", stackFiles());
