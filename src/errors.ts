@@ -109,10 +109,6 @@ export class PlumbErrorList extends Error {
   }
 }
 
-export function isPlumbError(value: unknown): value is PlumbError {
-  return value instanceof PlumbError;
-}
-
 /** A message for anything thrown, whether or not it came from Plumb. */
 export function errorMessage(error: unknown): string {
   if (error instanceof PlumbError) return error.describe();

@@ -1,10 +1,8 @@
 // Apply progress: a single live counter on a terminal, one plain line per
 // change when output goes to a pipe or a file.
 
-import type { ApplyProgress } from "../engine/apply.js";
+import { pastTense, type ApplyProgress } from "../engine/apply.js";
 import { errorMessage } from "../errors.js";
-
-const pastTense: Record<string, string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted" };
 
 export function progressReporter(): { report: (progress: ApplyProgress) => void; end: () => void } {
   const interactive = process.stderr.isTTY === true;
@@ -18,7 +16,7 @@ export function progressReporter(): { report: (progress: ApplyProgress) => void;
     report(progress) {
       const counter = `[${String(progress.done).padStart(String(progress.total).length)}/${progress.total}]`;
       let line: string;
-      if (progress.status === "succeeded") line = `${counter} ${pastTense[progress.action] ?? progress.action} ${progress.address} (${progress.durationMs} ms)`;
+      if (progress.status === "succeeded") line = `${counter} ${progress.action in pastTense ? pastTense[progress.action as keyof typeof pastTense] : progress.action} ${progress.address} (${progress.durationMs} ms)`;
       else if (progress.status === "skipped") line = `${counter} skipped ${progress.address}: depends on ${progress.blockedBy ?? "a failed change"}`;
       else line = `${counter} FAILED ${progress.action} ${progress.address}: ${errorMessage(progress.error)}`;
       if (!interactive) {

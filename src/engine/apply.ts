@@ -65,7 +65,7 @@ function isTransient(error: unknown): boolean {
   return typeof error === "object" && error !== null && "code" in error && transientCodes.has(String(error.code));
 }
 
-const pastTense = { create: "created", update: "updated", replace: "replaced", delete: "deleted" } as const;
+export const pastTense = { create: "created", update: "updated", replace: "replaced", delete: "deleted" } as const;
 
 export async function applyPlan(plan: Plan, context: ApplyContext): Promise<ApplyResult> {
   const recorded = await recordNoops(plan, context);
@@ -138,8 +138,12 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
       const blocker = settled.find((outcome) => outcome.status !== "succeeded");
       if (blocker !== undefined) {
         const blockedBy = blocker.blockedBy ?? blocker.address;
-        events.push({ stack: context.stack, runId: context.runId, address, type: "resource.skipped", message: `not ${pastTense[change.action]}: it depends on ${blockedBy}, which failed` });
-        return finish(change, { address, action: change.action, status: "skipped", blockedBy }, startedAt);
+        const error = new PlumbError("PLUMB_DEPENDENCY_FAILED", `not ${pastTense[change.action]}: it depends on ${blockedBy}, which failed`, {
+          location: { stack: context.stack, resource: address },
+          hint: `fix ${blockedBy} and apply again`,
+        });
+        events.push({ stack: context.stack, runId: context.runId, address, type: "resource.skipped", message: error.message });
+        return finish(change, { address, action: change.action, status: "skipped", blockedBy, error }, startedAt);
       }
       const semaphore = semaphoreFor(change.provider);
       await semaphore.acquire();
