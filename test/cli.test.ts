@@ -135,7 +135,7 @@ describe("plumb plan and apply", () => {
     expect(json.summary.create).toBe(2);
     expect(json.changes.map((change) => change.action)).toEqual(["create", "create"]);
     const markdown = plumb("plan", workspace.stackDir, "--format", "markdown").stdout;
-    expect(markdown).toContain("| 2 | 0 | 0 | 0 | 0 | 0 |");
+    expect(markdown).toContain("| 2 | 0 | 0 | 0 | 0 | 0 | 0 |");
     expect(markdown).toContain("- **create** `file.plumb.dev/v1/File/readme`");
   });
 

@@ -19,6 +19,7 @@ function desired(name: string, spec: JsonObject, extra: Partial<DesiredResource>
     provider: "default",
     dependsOn: [],
     prune: true,
+    deletionPolicy: "Delete",
     origin: { file: "x.yaml", document: 0 },
     ...extra,
   };
@@ -40,6 +41,7 @@ function recorded(name: string, appliedSpec: JsonObject, extra: Partial<Recorded
     health: "Healthy",
     dependsOn: [],
     prune: true,
+    deletionPolicy: "Delete",
     lastRunId: null,
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...extra,
@@ -165,6 +167,23 @@ describe("plan", () => {
       live: new Map([[address("a"), { spec: { path: "a", nested: { keep: 1, list: [1, 2, 3], extra: true } } }]]),
     });
     expect(result.changes[0]?.diffs).toEqual([{ path: "/nested/list", before: [1, 2, 3], after: [1, 2], forcesReplacement: false, drift: false }]);
+  });
+
+  it("stops managing a removed resource whose deletion policy is Retain, leaving it in place", () => {
+    const spec = { path: "db", content: "x" };
+    const result = plan({ recorded: [recorded("db", spec, { deletionPolicy: "Retain" })], desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("db"), { spec }], [address("a"), null]]), sync: { prune: true, allowEmpty: false } });
+    expect(result.changes[1]).toMatchObject({ address: address("db"), action: "orphan" });
+    expect(result.changes[1]?.reason).toContain("left in place and no longer managed");
+    expect(result.summary).toMatchObject({ orphan: 1, delete: 0 });
+  });
+
+  it("refuses to replace a resource whose deletion policy is Retain", () => {
+    const input = {
+      desired: [desired("db", { path: "new", content: "x" }, { deletionPolicy: "Retain" })],
+      recorded: [recorded("db", { path: "old", content: "x" })],
+      live: new Map([[address("db"), { spec: { path: "old", content: "x" } }]]),
+    };
+    expect(() => plan(input)).toThrow(/changing path would replace file\.plumb\.dev\/v1\/File\/db, destroying the data it holds/);
   });
 
   it("gives the same plan for the same inputs", () => {

@@ -78,7 +78,7 @@ export function registerApply(program: Command): void {
               return 1;
             }
             process.stdout.write(
-              `\nApply complete (run ${runId}): ${counts.create} created, ${counts.update} updated, ${counts.replace} replaced, ${counts.delete} deleted${result.recorded > 0 ? `, ${result.recorded} recorded` : ""}.\n`,
+              `\nApply complete (run ${runId}): ${counts.create} created, ${counts.update} updated, ${counts.replace} replaced, ${counts.delete} deleted${result.recorded > 0 ? `, ${result.recorded} recorded` : ""}${result.orphaned > 0 ? `, ${result.orphaned} no longer managed` : ""}.\n`,
             );
             return 0;
           }),

@@ -56,6 +56,8 @@ export interface ApplyResult {
   skipped: number;
   /** No-op resources whose store record was written or refreshed. */
   recorded: number;
+  /** Resources Plumb stopped managing, leaving their live objects in place. */
+  orphaned: number;
 }
 
 const transientCodes = new Set(["EBUSY", "EAGAIN", "ETIMEDOUT", "ECONNRESET", "ECONNREFUSED", "EMFILE", "ENFILE"]);
@@ -69,6 +71,18 @@ export const pastTense = { create: "created", update: "updated", replace: "repla
 
 export async function applyPlan(plan: Plan, context: ApplyContext): Promise<ApplyResult> {
   const recorded = await recordNoops(plan, context);
+  const orphaned = plan.changes.filter((change) => change.action === "orphan");
+  await context.store.removeResources(
+    context.stack,
+    orphaned.map((change) => change.address),
+  );
+  const orphanEvents: EventInput[] = orphaned.map((change) => ({
+    stack: context.stack,
+    runId: context.runId,
+    address: change.address,
+    type: "resource.orphaned",
+    message: "no longer managed; the live object is left in place (deletion policy Retain)",
+  }));
   const work = plan.changes.filter(
     (change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense,
   );
@@ -103,7 +117,7 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
   };
 
   const outcomes = new Map<string, Promise<ChangeOutcome>>();
-  const events: EventInput[] = [];
+  const events: EventInput[] = orphanEvents;
   let done = 0;
   const finish = (change: ResourceChange, outcome: ChangeOutcome, startedAt: number): ChangeOutcome => {
     done++;
@@ -167,6 +181,7 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
     failed: results.filter((outcome) => outcome.status === "failed").length,
     skipped: results.filter((outcome) => outcome.status === "skipped").length,
     recorded,
+    orphaned: orphaned.length,
   };
 }
 
@@ -193,6 +208,7 @@ export function journalIntent(change: ResourceChange): JournalIntent {
     ...(change.desiredSpec === undefined ? {} : { desiredSpec: change.desiredSpec }),
     dependsOn: change.dependsOn,
     prune: change.prune,
+    deletionPolicy: change.deletionPolicy,
   };
 }
 

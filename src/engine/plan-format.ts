@@ -7,7 +7,7 @@ import { planHasChanges } from "./plan.js";
 
 export type PlanFormat = "text" | "json" | "markdown";
 
-const symbols: Record<PlanAction, string> = { create: "+", update: "~", replace: "-/+", delete: "-", retain: "!", noop: "=" };
+const symbols: Record<PlanAction, string> = { create: "+", update: "~", replace: "-/+", delete: "-", orphan: "o", retain: "!", noop: "=" };
 const maxValueLength = 120;
 
 export interface TextOptions {
@@ -30,15 +30,17 @@ function describeDiff(change: ResourceChange, diff: FieldDiff): string {
 }
 
 export function summaryLine(plan: Plan): string {
-  const { create, update, replace, delete: deletions, retain, noop } = plan.summary;
-  const changes = planHasChanges(plan) ? `${create} to create, ${update} to update, ${replace} to replace, ${deletions} to delete` : "no changes";
+  const { create, update, replace, delete: deletions, orphan, retain, noop } = plan.summary;
+  const changes = planHasChanges(plan)
+    ? `${create} to create, ${update} to update, ${replace} to replace, ${deletions} to delete${orphan > 0 ? `, ${orphan} to stop managing` : ""}`
+    : "no changes";
   const extra = [`${noop} unchanged`, ...(retain > 0 ? [`${retain} retained`] : [])].join(", ");
   return `Plan: ${changes}; ${extra}.`;
 }
 
 export function formatPlanText(plan: Plan, options: TextOptions): string {
   const paint = (code: string, text: string) => (options.color ? `\u001b[${code}m${text}\u001b[0m` : text);
-  const colors: Record<PlanAction, string> = { create: "32", update: "33", replace: "35", delete: "31", retain: "36", noop: "2" };
+  const colors: Record<PlanAction, string> = { create: "32", update: "33", replace: "35", delete: "31", orphan: "36", retain: "36", noop: "2" };
   const lines = [`Stack ${plan.stack}${plan.environment === null ? "" : ` (environment ${plan.environment})`}`, ""];
   for (const change of plan.changes) {
     if (change.action === "noop" && !options.showUnchanged) continue;
@@ -61,9 +63,9 @@ export function formatPlanMarkdown(plan: Plan): string {
   const lines = [
     `### Plumb plan for \`${plan.stack}\`${plan.environment === null ? "" : ` (${escapeMarkdown(plan.environment)})`}`,
     "",
-    "| create | update | replace | delete | retained | unchanged |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    `| ${summary.create} | ${summary.update} | ${summary.replace} | ${summary.delete} | ${summary.retain} | ${summary.noop} |`,
+    "| create | update | replace | delete | stop managing | retained | unchanged |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| ${summary.create} | ${summary.update} | ${summary.replace} | ${summary.delete} | ${summary.orphan} | ${summary.retain} | ${summary.noop} |`,
     "",
   ];
   const changes = plan.changes.filter((change) => change.action !== "noop");

@@ -4,11 +4,17 @@
 
 import type { DesiredResource } from "../render/load-stack.js";
 import type { LiveObject } from "../sdk/provider.js";
-import type { JsonObject } from "../sdk/resource.js";
+import { PlumbError } from "../errors.js";
+import { annotations, type DeletionPolicy, type JsonObject } from "../sdk/resource.js";
 import type { PlanSummary, RecordedResource } from "../state/store.js";
 import { deepEqual, diffManagedFields, hashSpec, managedFieldPaths, type FieldDiff } from "./diff.js";
 
-export type PlanAction = "create" | "update" | "replace" | "delete" | "retain" | "noop";
+/**
+ * `orphan`: the resource left the stack and its deletion policy is Retain, so
+ * Plumb forgets it and leaves the live object alone. `retain`: it left the
+ * stack but nothing happens (prune off, protected, or an empty render).
+ */
+export type PlanAction = "create" | "update" | "replace" | "delete" | "orphan" | "retain" | "noop";
 
 export interface ResourceChange {
   address: string;
@@ -27,6 +33,7 @@ export interface ResourceChange {
   /** The spec that identifies the live object: what was applied last, else the desired spec. */
   targetSpec: JsonObject;
   prune: boolean;
+  deletionPolicy: DeletionPolicy;
   /** True when the change corrects drift rather than applying a change from the source. */
   drift: boolean;
   /** For no-ops: the store's record is missing or out of date and apply will rewrite it. */
@@ -91,6 +98,9 @@ export function createPlan(input: PlanInput): Plan {
     } else if (emptyGuard) {
       action = "retain";
       reason = "removed from the stack, but the render is empty and allowEmpty is off, so nothing is deleted";
+    } else if (record.deletionPolicy === "Retain") {
+      action = "orphan";
+      reason = `removed from the stack; its deletion policy is Retain, so it is left in place and no longer managed (set ${annotations.deletionPolicy}: Delete to drop it)`;
     }
     changes.push({
       address: record.address,
@@ -104,13 +114,14 @@ export function createPlan(input: PlanInput): Plan {
       dependsOn: record.dependsOn,
       targetSpec: record.appliedSpec,
       prune: record.prune,
+      deletionPolicy: record.deletionPolicy,
       drift: false,
       recordStale: false,
       liveHash: live === null ? null : hashSpec(live.spec),
     });
   }
 
-  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, retain: 0, noop: 0 };
+  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, orphan: 0, retain: 0, noop: 0 };
   for (const change of changes) summary[change.action]++;
   return { stack: input.stack, environment: input.environment, digest: input.digest, changes, summary, warnings };
 }
@@ -126,6 +137,7 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
     desiredSpec: resource.spec,
     targetSpec: recorded?.appliedSpec ?? resource.spec,
     prune: resource.prune,
+    deletionPolicy: resource.deletionPolicy,
     recordStale: false,
     liveHash: live === null ? null : hashSpec(live.spec),
   };
@@ -147,11 +159,19 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
       !deepEqual(recorded.appliedSpec, resource.spec) ||
       !deepEqual(recorded.dependsOn, resource.dependsOn) ||
       recorded.prune !== resource.prune ||
+      recorded.deletionPolicy !== resource.deletionPolicy ||
       recorded.status !== "Synced";
     return { ...base, action: "noop", reason: recorded === undefined ? "already matches; adopted into the state" : "in sync", diffs, drift: false, recordStale };
   }
   const drift = diffs.every((diff) => diff.drift);
   const replace = diffs.some((diff) => diff.forcesReplacement);
+  if (replace && resource.deletionPolicy === "Retain") {
+    const fields = diffs.filter((diff) => diff.forcesReplacement).map((diff) => diff.path.slice(1)).join(", ");
+    throw new PlumbError("PLUMB_DELETION_PROTECTED", `changing ${fields} would replace ${resource.address}, destroying the data it holds`, {
+      location: { resource: resource.address },
+      hint: `revert the change, or add the annotation ${annotations.deletionPolicy}: Delete to allow the replacement`,
+    });
+  }
   const fields = diffs.map((diff) => diff.path.slice(1)).join(", ");
   const reason = drift ? `drift: ${fields} changed outside Plumb` : `${fields} changed in the source`;
   return { ...base, action: replace ? "replace" : "update", reason: replace ? `${reason}; a changed ${diffs.filter((diff) => diff.forcesReplacement).map((diff) => diff.path.slice(1)).join(", ")} cannot be applied in place` : reason, diffs, drift };
@@ -169,6 +189,6 @@ export function valueAtPointer(spec: JsonObject, pointer: string): JsonObject[st
 
 /** True when applying the plan would change something in a live system. */
 export function planHasChanges(plan: Plan): boolean {
-  const { create, update, replace, delete: deletions } = plan.summary;
-  return create + update + replace + deletions > 0;
+  const { create, update, replace, delete: deletions, orphan } = plan.summary;
+  return create + update + replace + deletions + orphan > 0;
 }

@@ -6,7 +6,7 @@ import type { JsonObject } from "../sdk/resource.js";
 import type { RecordedResource } from "../state/store.js";
 import { hashSpec, managedFieldPaths } from "./diff.js";
 
-export type RecordSource = Pick<RecordedResource, "stack" | "address" | "apiVersion" | "kind" | "name" | "provider" | "dependsOn" | "prune">;
+export type RecordSource = Pick<RecordedResource, "stack" | "address" | "apiVersion" | "kind" | "name" | "provider" | "dependsOn" | "prune" | "deletionPolicy">;
 
 export function recordFor(source: RecordSource, appliedSpec: JsonObject, live: LiveObject, handler: AnyKindHandler, runId: string | null): RecordedResource {
   return {
@@ -24,6 +24,7 @@ export function recordFor(source: RecordSource, appliedSpec: JsonObject, live: L
     health: handler.health?.(live).status ?? "Unknown",
     dependsOn: source.dependsOn,
     prune: source.prune,
+    deletionPolicy: source.deletionPolicy,
     lastRunId: runId,
     updatedAt: new Date().toISOString(),
   };

@@ -14,6 +14,7 @@ import {
   knownAnnotations,
   parseAddress,
   resourceAddress,
+  type DeletionPolicy,
   type JsonObject,
   type Resource,
   type SourcePosition,
@@ -48,6 +49,7 @@ export interface DesiredResource {
   dependsOn: string[];
   /** False when `plumb.dev/prune: "false"` protects it from deletion. */
   prune: boolean;
+  deletionPolicy: DeletionPolicy;
   /** The file and the document in it (0-based, empty documents counted) that declared it. */
   origin: { file: string; document: number };
 }
@@ -361,6 +363,10 @@ function checkResource(
       problems.add("PLUMB_RESOURCE_SHAPE", `unknown annotation "${key}"`, at(["metadata", "annotations", key]), `Plumb's annotations are ${knownAnnotations.join(", ")}`);
       valid = false;
     }
+    if (key === annotations.deletionPolicy && value !== "Delete" && value !== "Retain") {
+      problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "Delete" or "Retain", not "${value}"`, at(["metadata", "annotations", key]));
+      valid = false;
+    }
     if (key === annotations.prune && value !== "true" && value !== "false") {
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "true" or "false", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;
@@ -431,6 +437,7 @@ function checkResource(
       provider: instance,
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",
+      deletionPolicy: (resource.metadata.annotations[annotations.deletionPolicy] as DeletionPolicy | undefined) ?? (handler.dataHolding === true ? "Retain" : "Delete"),
       origin: { file: document.file, document: document.index },
     },
     keys: {

@@ -38,6 +38,11 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
   kind: string;
   /** JSON Schema of `spec`, authored with TypeBox. */
   schema: TSchema;
+  /**
+   * Deleting or replacing this kind destroys data (a database): it is only
+   * done with `plumb.dev/deletion-policy: Delete` on the resource.
+   */
+  dataHolding?: boolean;
   /** Top-level spec fields whose change cannot be applied in place. */
   replaceOn?: readonly string[];
   /**

@@ -28,7 +28,15 @@ export const annotations = {
   provider: "plumb.dev/provider",
   dependsOn: "plumb.dev/depends-on",
   prune: "plumb.dev/prune",
+  deletionPolicy: "plumb.dev/deletion-policy",
 } as const;
+
+/**
+ * What happens to the live object when its resource leaves the stack (with
+ * prune on) or must be replaced: `Delete` removes it; `Retain` stops managing
+ * it and leaves it in place. Kinds that hold data default to `Retain`.
+ */
+export type DeletionPolicy = "Delete" | "Retain";
 
 export const knownAnnotations: readonly string[] = Object.values(annotations);
 

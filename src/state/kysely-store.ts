@@ -43,6 +43,7 @@ function toResourceRow(record: RecordedResource): ResourcesTable {
     health: record.health,
     depends_on: JSON.stringify(record.dependsOn),
     prune: record.prune ? 1 : 0,
+    deletion_policy: record.deletionPolicy,
     last_run_id: record.lastRunId,
     updated_at: record.updatedAt,
   };
@@ -64,6 +65,7 @@ function fromResourceRow(row: Selectable<ResourcesTable>): RecordedResource {
     health: row.health as HealthStatus,
     dependsOn: JSON.parse(row.depends_on) as string[],
     prune: Number(row.prune) === 1,
+    deletionPolicy: row.deletion_policy === "Retain" ? "Retain" : "Delete",
     lastRunId: row.last_run_id,
     updatedAt: row.updated_at,
   };
@@ -133,6 +135,7 @@ async function upsertResources(db: Kysely<Database> | Transaction<Database>, rec
           health: update.ref("excluded.health"),
           depends_on: update.ref("excluded.depends_on"),
           prune: update.ref("excluded.prune"),
+          deletion_policy: update.ref("excluded.deletion_policy"),
           last_run_id: update.ref("excluded.last_run_id"),
           updated_at: update.ref("excluded.updated_at"),
         })),
@@ -185,6 +188,15 @@ export class KyselyStore implements Store {
   async putResources(records: readonly RecordedResource[]): Promise<void> {
     if (records.length === 0) return;
     await this.db.transaction().execute((transaction) => upsertResources(transaction, records));
+  }
+
+  async removeResources(stack: string, addresses: readonly string[]): Promise<void> {
+    if (addresses.length === 0) return;
+    await this.db.transaction().execute(async (transaction) => {
+      for (let start = 0; start < addresses.length; start += insertChunk) {
+        await transaction.deleteFrom("resources").where("stack", "=", stack).where("address", "in", addresses.slice(start, start + insertChunk)).execute();
+      }
+    });
   }
 
   async acquireLock(

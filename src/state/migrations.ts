@@ -88,6 +88,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0002-deletion-policy": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable("resources")
+          .addColumn("deletion_policy", "text", (column) => column.notNull().defaultTo("Delete"))
+          .execute();
+      },
+    },
   };
 }
 

@@ -26,6 +26,7 @@ export interface ResourcesTable {
   health: string;
   depends_on: string;
   prune: number;
+  deletion_policy: string;
   last_run_id: string | null;
   updated_at: string;
 }

@@ -2,7 +2,7 @@
 // CLI; SQLite now, PostgreSQL later, both behind the same Kysely queries.
 
 import type { HealthStatus } from "../sdk/provider.js";
-import type { JsonObject } from "../sdk/resource.js";
+import type { DeletionPolicy, JsonObject } from "../sdk/resource.js";
 
 export type ChangeAction = "create" | "update" | "replace" | "delete";
 
@@ -28,6 +28,7 @@ export interface RecordedResource {
   dependsOn: string[];
   /** False when the resource is protected from pruning. */
   prune: boolean;
+  deletionPolicy: DeletionPolicy;
   lastRunId: string | null;
   updatedAt: string;
 }
@@ -39,6 +40,8 @@ export interface PlanSummary {
   update: number;
   replace: number;
   delete: number;
+  /** Left in place and no longer managed (deletion policy Retain). */
+  orphan: number;
   retain: number;
   noop: number;
 }
@@ -73,6 +76,7 @@ export interface JournalIntent {
   desiredSpec?: JsonObject;
   dependsOn: string[];
   prune: boolean;
+  deletionPolicy: DeletionPolicy;
 }
 
 export interface JournalEntry {
@@ -129,6 +133,8 @@ export interface Store {
   getResource(stack: string, address: string): Promise<RecordedResource | undefined>;
   /** Upserts many records in one transaction. */
   putResources(records: readonly RecordedResource[]): Promise<void>;
+  /** Forgets records without touching the live objects (they are no longer managed). */
+  removeResources(stack: string, addresses: readonly string[]): Promise<void>;
 
   /**
    * Takes the stack's lock unless someone else holds an unexpired one that
