@@ -33,6 +33,7 @@ const errorSpecs = {
   PLUMB_PROVIDER_CONFIG: { disposition: "terminal", status: 400 },
   PLUMB_PROVIDER_OPERATION: { disposition: "terminal", status: 502 },
   PLUMB_PROVIDER_TRANSIENT: { disposition: "transient", status: 503 },
+  PLUMB_SECRET_NOT_FOUND: { disposition: "terminal", status: 400 },
   PLUMB_DELETION_PROTECTED: { disposition: "terminal", status: 409 },
   PLUMB_DEPENDENCY_FAILED: { disposition: "dependency", status: 424 },
   PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },

@@ -6,6 +6,7 @@ import type { ProviderRegistry } from "../providers/registry.js";
 import type { StackDefinition } from "../render/stack-definition.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
+import { localSecretResolver, type SecretResolver } from "../secrets/references.js";
 
 export interface ProviderConnection {
   provider: AnyProvider;
@@ -18,6 +19,7 @@ export class ProviderConnections {
   constructor(
     readonly registry: ProviderRegistry,
     private readonly definition: StackDefinition,
+    readonly secrets: SecretResolver = localSecretResolver(),
   ) {}
 
   /** The handler for a kind; the registry's error lists the known kinds. */
@@ -43,7 +45,7 @@ export class ProviderConnections {
         hint: "declare it under spec.providers in the Stack document; resources that left the stack still need their provider to be deleted",
       });
     }
-    const connection = await provider.connect((declared.config ?? {}) as JsonObject, { stack: this.definition.name, instance });
+    const connection = await provider.connect((declared.config ?? {}) as JsonObject, { stack: this.definition.name, instance, secrets: this.secrets });
     return { provider, connection };
   }
 

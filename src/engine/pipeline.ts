@@ -3,13 +3,14 @@
 // call these instead of wiring the stages themselves.
 
 import { randomUUID } from "node:crypto";
-import { PlumbErrorList } from "../errors.js";
-import type { RenderedStack } from "../render/load-stack.js";
+import { PlumbErrorList, type PlumbError } from "../errors.js";
+import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
+import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
 import type { ProviderConnections } from "./connections.js";
-import { observe, type ObserveTarget } from "./observe.js";
+import { asResourceError, observe, type ObserveTarget } from "./observe.js";
 import { createPlan, type Plan } from "./plan.js";
 
 export interface SyncOverrides {
@@ -40,7 +41,7 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
     stack,
     environment: rendered.definition.environment ?? null,
     digest: rendered.digest,
-    desired: rendered.resources,
+    desired: await withDigests(rendered.resources, stack, connections.secrets),
     recorded,
     live: observation.live,
     replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
@@ -50,6 +51,27 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
     },
   });
   return { plan, live: observation.live };
+}
+
+/**
+ * Secret references in desired specs get the salted digest of their current
+ * value, so a rotated secret shows up as a change; the value never leaves here.
+ */
+async function withDigests(resources: readonly DesiredResource[], stack: string, secrets: SecretResolver): Promise<DesiredResource[]> {
+  const errors: PlumbError[] = [];
+  const result = await Promise.all(
+    resources.map(async (resource) => {
+      if (!containsSecretReference(resource.spec)) return resource;
+      try {
+        return { ...resource, spec: await withSecretDigests(resource.spec, `${stack}/${resource.address}`, secrets) };
+      } catch (error) {
+        errors.push(asResourceError(error, resource.address));
+        return resource;
+      }
+    }),
+  );
+  if (errors.length > 0) throw new PlumbErrorList(errors);
+  return result;
 }
 
 function targetOfRecord(record: RecordedResource): ObserveTarget {

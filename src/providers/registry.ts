@@ -4,6 +4,7 @@
 import { PlumbError } from "../errors.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import { fileProvider } from "./file/index.js";
+import { postgresProvider } from "./postgres/index.js";
 
 export class ProviderRegistry {
   private readonly byGroup = new Map<string, AnyProvider>();
@@ -56,5 +57,5 @@ export class ProviderRegistry {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider]);
 }

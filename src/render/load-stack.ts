@@ -406,7 +406,7 @@ function checkResource(
     }
     return undefined;
   }
-  for (const problem of handler.validate?.(resource.spec) ?? []) {
+  for (const problem of handler.validate?.(resource.spec, resource.metadata.name) ?? []) {
     const fieldPath = ["spec", ...problem.path.split("/").filter((segment) => segment !== "")];
     problems.add("PLUMB_SCHEMA", `${formatFieldPath(fieldPath)}: ${problem.message}`, at(fieldPath), problem.hint);
     valid = false;
@@ -441,8 +441,8 @@ function checkResource(
       origin: { file: document.file, document: document.index },
     },
     keys: {
-      provides: (handler.provides?.(resource.spec) ?? []).map((key) => `${group}|${instance}|${key}`),
-      requires: (handler.requires?.(resource.spec) ?? []).map((key) => `${group}|${instance}|${key}`),
+      provides: (handler.provides?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
+      requires: (handler.requires?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
     },
   };
 }

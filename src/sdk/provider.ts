@@ -2,6 +2,7 @@
 // let Plumb manage one kind of live system. Provider authors import this file.
 
 import type { TSchema } from "@sinclair/typebox";
+import type { SecretResolver } from "../secrets/references.js";
 import type { JsonObject } from "./resource.js";
 
 /** What Plumb observed of one object in a live system. */
@@ -50,14 +51,14 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
    * live system, or undefined if it cannot carry them.
    */
   tagField?: string;
-  /** Checks the schema cannot express; run at render time, before any I/O. */
-  validate?(spec: Spec): SpecProblem[];
+  /** Checks the schema cannot express; run at render time, before any I/O. `name` is metadata.name. */
+  validate?(spec: Spec, name: string): SpecProblem[];
   /**
    * Implicit ordering between resources of one provider instance: a resource
    * that requires a key waits for the resource that provides it.
    */
-  provides?(spec: Spec): string[];
-  requires?(spec: Spec): string[];
+  provides?(spec: Spec, name: string): string[];
+  requires?(spec: Spec, name: string): string[];
   /**
    * Reads many objects at once (a catalog query, a LIST call), keyed by
    * address: absent when the object does not exist, an Error when that one
@@ -76,6 +77,8 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
 export interface ConnectContext {
   stack: string;
   instance: string;
+  /** Resolves `{ secretRef }` values in the config or in specs, at apply time only. */
+  secrets: SecretResolver;
 }
 
 export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {

@@ -1,0 +1,129 @@
+// Connections to one PostgreSQL server: a small pool per database, opened on
+// first use, with errors that name the server (never the password) and say
+// whether retrying can help.
+
+import pg from "pg";
+import { PlumbError } from "../../errors.js";
+import type { SecretReference, SecretResolver } from "../../secrets/references.js";
+
+export interface PostgresSettings {
+  host: string;
+  port: number;
+  user: string;
+  /** The database used for cluster-wide objects (roles, databases). */
+  database: string;
+  sslmode: "disable" | "require" | "verify-full";
+  maxConnections: number;
+  connectTimeoutSeconds: number;
+  password: SecretReference | undefined;
+}
+
+const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "EAI_AGAIN"]);
+/** SQLSTATE classes worth retrying: connection exceptions, insufficient resources, operator intervention. */
+const transientSqlStates = /^(08|53|57P0[1-3])/;
+
+export class PostgresConnection {
+  private readonly pools = new Map<string, pg.Pool>();
+  /** Secret values this connection has used: masked out of every error message it raises. */
+  private readonly secretValues = new Set<string>();
+  private password: Promise<string | undefined> | undefined;
+
+  constructor(
+    readonly settings: PostgresSettings,
+    readonly secrets: SecretResolver,
+    readonly stack: string,
+  ) {}
+
+  get server(): string {
+    return `${this.settings.host}:${this.settings.port}`;
+  }
+
+  /** Resolves a secret for use in a statement, remembering it so errors can never show it. */
+  async secret(reference: SecretReference): Promise<string> {
+    const value = await this.secrets.resolve(reference);
+    if (value !== "") this.secretValues.add(value);
+    return value;
+  }
+
+  private pool(database: string): Promise<pg.Pool> {
+    this.password ??= this.settings.password === undefined ? Promise.resolve(undefined) : this.secret(this.settings.password);
+    return this.password.then((password) => {
+      let pool = this.pools.get(database);
+      if (pool === undefined) {
+        pool = new pg.Pool({
+          host: this.settings.host,
+          port: this.settings.port,
+          user: this.settings.user,
+          database,
+          ...(password === undefined ? {} : { password }),
+          ssl: this.settings.sslmode === "disable" ? false : { rejectUnauthorized: this.settings.sslmode === "verify-full" },
+          max: this.settings.maxConnections,
+          connectionTimeoutMillis: this.settings.connectTimeoutSeconds * 1000,
+          idleTimeoutMillis: 10_000,
+          application_name: "plumb",
+        });
+        // An idle client losing its server must not crash the process; the next query reports it.
+        pool.on("error", () => undefined);
+        this.pools.set(database, pool);
+      }
+      return pool;
+    });
+  }
+
+  async query<Row extends Record<string, unknown>>(database: string | undefined, text: string, parameters: unknown[] = []): Promise<Row[]> {
+    const target = database ?? this.settings.database;
+    try {
+      const pool = await this.pool(target);
+      const result = await pool.query<Row>(text, parameters);
+      return result.rows;
+    } catch (error) {
+      throw this.describeError(error, target);
+    }
+  }
+
+  /** A Plumb error for a driver error: where, what, retryable or not, with secrets masked. */
+  describeError(error: unknown, database: string): Error {
+    if (error instanceof PlumbError) return error;
+    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+    const message = this.redact(error instanceof Error ? error.message : String(error));
+    const where = `PostgreSQL at ${this.server} (database "${database}", user "${this.settings.user}")`;
+    if (unreachableCodes.has(code) || /timeout|terminated unexpectedly|Connection terminated/i.test(message)) {
+      return new PlumbError("PLUMB_PROVIDER_TRANSIENT", `cannot reach ${where}: ${message}`, {
+        location: { stack: this.stack },
+        hint: "check that the server is running and that host and port in the provider config are right",
+        cause: error,
+      });
+    }
+    if (code === "28P01" || code === "28000") {
+      return new PlumbError("PLUMB_PROVIDER_CONFIG", `${where} refused the login: ${message}`, {
+        location: { stack: this.stack },
+        hint: "check the user and the password secret in the provider config",
+        cause: error,
+      });
+    }
+    const failure = new PlumbError(transientSqlStates.test(code) ? "PLUMB_PROVIDER_TRANSIENT" : "PLUMB_PROVIDER_OPERATION", `${where}: ${message}${code === "" ? "" : ` (SQLSTATE ${code})`}`, {
+      location: { stack: this.stack },
+      cause: error,
+    });
+    return Object.assign(failure, { sqlState: code });
+  }
+
+  redact(text: string): string {
+    let redacted = text;
+    for (const value of this.secretValues) redacted = redacted.split(value).join("[redacted]");
+    return redacted;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+  }
+}
+
+export function sqlStateOf(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "sqlState" in error ? String(error.sqlState) : undefined;
+}
+
+export const quoteIdentifier = pg.escapeIdentifier;
+export const quoteLiteral = pg.escapeLiteral;

@@ -1,0 +1,53 @@
+// The `postgres` provider (postgres.plumb.dev/v1): roles, databases and
+// schemas of one PostgreSQL server, read in bulk from the catalog.
+
+import { Type, type Static } from "@sinclair/typebox";
+import { defineProvider } from "../../sdk/provider.js";
+import { secretReferenceSchema } from "../../secrets/references.js";
+import { PostgresConnection } from "./connection.js";
+import { databaseKind } from "./database.js";
+import { roleKind } from "./role.js";
+import { schemaKind } from "./schema.js";
+
+export const postgresProviderConfig = Type.Object(
+  {
+    host: Type.String({ minLength: 1, description: "Server host name or address." }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Default 5432." })),
+    user: Type.String({ minLength: 1, description: "A role allowed to create roles and databases." }),
+    password: Type.Optional(secretReferenceSchema),
+    database: Type.Optional(Type.String({ minLength: 1, description: "Database to connect to for cluster-wide objects; default postgres." })),
+    sslmode: Type.Optional(Type.Union([Type.Literal("disable"), Type.Literal("require"), Type.Literal("verify-full")], { description: "Default disable." })),
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "Connections per database; default 4." })),
+    connectTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300, description: "Default 10." })),
+  },
+  { additionalProperties: false },
+);
+
+export type PostgresProviderConfig = Static<typeof postgresProviderConfig>;
+
+export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresConnection>({
+  type: "postgres",
+  group: "postgres.plumb.dev",
+  version: "v1",
+  configSchema: postgresProviderConfig,
+  async connect(config, context) {
+    return new PostgresConnection(
+      {
+        host: config.host,
+        port: config.port ?? 5432,
+        user: config.user,
+        database: config.database ?? "postgres",
+        sslmode: config.sslmode ?? "disable",
+        maxConnections: config.maxConnections ?? 4,
+        connectTimeoutSeconds: config.connectTimeoutSeconds ?? 10,
+        password: config.password,
+      },
+      context.secrets,
+      context.stack,
+    );
+  },
+  async close(connection) {
+    await connection.close();
+  },
+  kinds: [roleKind, databaseKind, schemaKind],
+});

@@ -1,0 +1,94 @@
+// Secret references (`{ secretRef: { name, key } }`) and where their values come
+// from for now: an environment variable or a file. Values are resolved only in
+// the process that applies, and only salted digests of them are ever stored.
+
+import { createHmac } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { PlumbError } from "../errors.js";
+import type { JsonObject, JsonValue } from "../sdk/resource.js";
+
+const segment = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$", description: "Letters, digits, '.', '_' and '-'." });
+
+export const secretReferenceSchema = Type.Object(
+  {
+    secretRef: Type.Object({ name: segment, key: segment }, { additionalProperties: false }),
+    /** Added by Plumb before planning: a salted digest of the value, never the value. */
+    digest: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false, description: "A reference to a secret: { secretRef: { name, key } }." },
+);
+
+export type SecretReference = Static<typeof secretReferenceSchema>;
+
+export function isSecretReference(value: unknown): value is SecretReference {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && "secretRef" in value;
+}
+
+export interface SecretResolver {
+  resolve(reference: SecretReference): Promise<string>;
+}
+
+export function environmentVariableFor(reference: SecretReference): string {
+  const part = (text: string) => text.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  return `PLUMB_SECRET_${part(reference.secretRef.name)}_${part(reference.secretRef.key)}`;
+}
+
+/**
+ * Looks a secret up in `PLUMB_SECRET_<NAME>_<KEY>`, then in the file
+ * `<directory>/<name>/<key>` (one trailing newline dropped).
+ */
+export function localSecretResolver(environment: NodeJS.ProcessEnv = process.env, directory: string | undefined = environment.PLUMB_SECRETS_DIR): SecretResolver {
+  return {
+    async resolve(reference) {
+      const variable = environmentVariableFor(reference);
+      const fromEnvironment = environment[variable];
+      if (fromEnvironment !== undefined) return fromEnvironment;
+      const { name, key } = reference.secretRef;
+      if (directory !== undefined) {
+        try {
+          return (await readFile(path.join(directory, name, key), "utf8")).replace(/\r?\n$/, "");
+        } catch (error) {
+          if (!(typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT")) throw error;
+        }
+      }
+      throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `secret ${name}/${key} is not set`, {
+        hint: `set the environment variable ${variable}${directory === undefined ? ", or point PLUMB_SECRETS_DIR at a directory holding " : " or write the file "}${directory === undefined ? `${name}/${key}` : path.join(directory, name, key)}`,
+      });
+    },
+  };
+}
+
+/** A salted HMAC of a secret value: tells a rotated secret from an unchanged one without keeping it. */
+export function secretDigest(salt: string, value: string): string {
+  return `hmac-sha256:${createHmac("sha256", salt).update(value).digest("hex")}`;
+}
+
+/**
+ * Returns `spec` with every secret reference carrying the digest of its
+ * current value, salted with `salt` (the resource's stack and address).
+ */
+export async function withSecretDigests(spec: JsonObject, salt: string, resolver: SecretResolver): Promise<JsonObject> {
+  const visit = async (value: JsonValue): Promise<JsonValue> => {
+    if (isSecretReference(value)) {
+      const resolved = await resolver.resolve(value);
+      return { secretRef: { ...value.secretRef }, digest: secretDigest(salt, resolved) };
+    }
+    if (Array.isArray(value)) return Promise.all(value.map(visit));
+    if (typeof value === "object" && value !== null) {
+      const result: JsonObject = {};
+      for (const [key, item] of Object.entries(value)) result[key] = await visit(item);
+      return result;
+    }
+    return value;
+  };
+  return (await visit(spec)) as JsonObject;
+}
+
+export function containsSecretReference(value: unknown): boolean {
+  if (isSecretReference(value)) return true;
+  if (Array.isArray(value)) return value.some(containsSecretReference);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(containsSecretReference);
+  return false;
+}
