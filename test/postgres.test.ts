@@ -43,6 +43,10 @@ function plumb(args: string[], env: Record<string, string> = {}): CliResult {
 const provider = "plumb.dev/provider: main-db";
 const role = (name: string, spec: string, extra = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
 const database = (name: string, spec: string, extra = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata:\n  name: ${name}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
+const kindOf = (kind: string) => (name: string, spec: string) => `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
+const grant = kindOf("Grant");
+const defaultPrivileges = kindOf("DefaultPrivileges");
+const extension = kindOf("Extension");
 const schema = (name: string, spec: string) => `---\napiVersion: postgres.plumb.dev/v1\nkind: Schema\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
 
 describe("postgres provider", () => {
@@ -205,5 +209,74 @@ describe("postgres provider", () => {
     stack("pg-healthy", role("healthy_role", "{ login: false }"));
     const healthy = runCli(["apply", workspace.stackDir, "--yes", "--data-dir", sharedData], { env: adminSecret() });
     expect(healthy.status).toBe(0);
+  });
+
+  it("grants on a database, a schema and all its tables, and restores a privilege revoked by hand", async () => {
+    stack(
+      "pg-grants",
+      role("shop_owner", "{ login: false }") +
+        role("shop_reader", "{ login: true }") +
+        database("shop", "{ owner: shop_owner }") +
+        schema("shop-sales", "{ name: sales, database: shop, owner: shop_owner }") +
+        grant("reader-connect", "{ role: shop_reader, database: shop, objectType: database, privileges: [CONNECT] }") +
+        grant("reader-usage", "{ role: shop_reader, database: shop, objectType: schema, schema: sales, privileges: [USAGE] }") +
+        grant("reader-tables", "{ role: shop_reader, database: shop, objectType: table, schema: sales, privileges: [SELECT] }"),
+    );
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    await server.query("CREATE TABLE sales.orders (id int); CREATE TABLE sales.refunds (id int); ALTER TABLE sales.orders OWNER TO shop_owner", [], "shop");
+    const afterTables = plumb(["plan", workspace.stackDir]);
+    // New tables appeared: ALL TABLES IN SCHEMA no longer holds for every table.
+    expect(afterTables.stdout).toContain("postgres.plumb.dev/v1/Grant/reader-tables  create");
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    const privileges = async () =>
+      server.query(
+        "SELECT has_database_privilege('shop_reader', 'shop', 'CONNECT') AS connect, has_schema_privilege('shop_reader', 'sales', 'USAGE') AS usage, has_table_privilege('shop_reader', 'sales.orders', 'SELECT') AS orders, has_table_privilege('shop_reader', 'sales.refunds', 'SELECT') AS refunds, has_table_privilege('shop_reader', 'sales.orders', 'INSERT') AS insert",
+        [],
+        "shop",
+      );
+    expect(await privileges()).toEqual([{ connect: true, usage: true, orders: true, refunds: true, insert: false }]);
+
+    await server.query("REVOKE SELECT ON sales.refunds FROM shop_reader", [], "shop");
+    const drift = plumb(["plan", workspace.stackDir, "--detailed-exitcode"]);
+    expect(drift.status).toBe(2);
+    expect(drift.stdout).toContain("postgres.plumb.dev/v1/Grant/reader-tables");
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    expect(await privileges()).toEqual([{ connect: true, usage: true, orders: true, refunds: true, insert: false }]);
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+  });
+
+  it("rejects a privilege that does not apply to the object type, at render time", () => {
+    stack("pg-badgrant", grant("bad", "{ role: r, database: d, objectType: database, privileges: [SELECT] }"));
+    const result = runCli(["validate", workspace.stackDir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("spec.privileges: SELECT does not apply to a database");
+  });
+
+  it("gives future tables to a role through default privileges", async () => {
+    stack(
+      "pg-defaults",
+      role("wh_owner", "{ login: false }") +
+        role("wh_reader", "{ login: false }") +
+        database("warehouse", "{ owner: wh_owner }") +
+        defaultPrivileges("reader-future", "{ role: wh_reader, owner: wh_owner, database: warehouse, objectType: table, privileges: [SELECT, INSERT] }"),
+    );
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    await server.query("SET ROLE wh_owner; CREATE TABLE public.later (id int); RESET ROLE", [], "warehouse");
+    expect(await server.query("SELECT has_table_privilege('wh_reader', 'public.later', 'INSERT') AS insert", [], "warehouse")).toEqual([{ insert: true }]);
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+    await server.query("ALTER DEFAULT PRIVILEGES FOR ROLE wh_owner REVOKE INSERT ON TABLES FROM wh_reader", [], "warehouse");
+    const drift = plumb(["plan", workspace.stackDir]);
+    expect(drift.stdout).toContain('privileges: ["SELECT"] → ["SELECT","INSERT"]  # drift');
+  });
+
+  it("installs an extension and installs it again after it was dropped by hand", async () => {
+    stack("pg-extension", database("ext_db", "{}") + schema("ext-schema", "{ name: ext, database: ext_db }") + extension("citext", "{ database: ext_db, schema: ext }"));
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    const installed = () => server.query("SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'citext'", [], "ext_db");
+    expect(await installed()).toEqual([{ schema: "ext" }]);
+    await server.query("DROP EXTENSION citext", [], "ext_db");
+    expect(plumb(["plan", workspace.stackDir]).stdout).toContain("+   postgres.plumb.dev/v1/Extension/citext  create: missing from the live system");
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    expect(await installed()).toEqual([{ schema: "ext" }]);
   });
 });

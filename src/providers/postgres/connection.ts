@@ -81,6 +81,23 @@ export class PostgresConnection {
     }
   }
 
+  /** Runs statements on one client inside a transaction, so a revoke-then-grant is never seen half done. */
+  async transaction(database: string | undefined, statements: readonly string[]): Promise<void> {
+    const target = database ?? this.settings.database;
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await (await this.pool(target)).connect();
+      await client.query("BEGIN");
+      for (const statement of statements) await client.query(statement);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client?.query("ROLLBACK").catch(() => undefined);
+      throw this.describeError(error, target);
+    } finally {
+      client?.release();
+    }
+  }
+
   /** A Plumb error for a driver error: where, what, retryable or not, with secrets masked. */
   describeError(error: unknown, database: string): Error {
     if (error instanceof PlumbError) return error;

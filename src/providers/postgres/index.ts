@@ -1,11 +1,15 @@
-// The `postgres` provider (postgres.plumb.dev/v1): roles, databases and
-// schemas of one PostgreSQL server, read in bulk from the catalog.
+// The `postgres` provider (postgres.plumb.dev/v1): roles, databases, schemas,
+// grants, default privileges and extensions of one PostgreSQL server, each
+// kind read in bulk from the catalog.
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineProvider } from "../../sdk/provider.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
 import { PostgresConnection } from "./connection.js";
 import { databaseKind } from "./database.js";
+import { defaultPrivilegesKind } from "./default-privileges.js";
+import { extensionKind } from "./extension.js";
+import { grantKind } from "./grant.js";
 import { roleKind } from "./role.js";
 import { schemaKind } from "./schema.js";
 
@@ -49,5 +53,5 @@ export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresC
   async close(connection) {
     await connection.close();
   },
-  kinds: [roleKind, databaseKind, schemaKind],
+  kinds: [roleKind, databaseKind, schemaKind, grantKind, defaultPrivilegesKind, extensionKind],
 });

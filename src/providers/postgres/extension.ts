@@ -1,0 +1,92 @@
+// Kind `Extension`: an extension installed in one database, in a schema, at a version.
+
+import { Type, type Static } from "@sinclair/typebox";
+import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
+import { compact, objectName, objectNameSchema } from "./common.js";
+import { quoteIdentifier, quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
+
+export const extensionSpec = Type.Object(
+  {
+    name: objectNameSchema,
+    database: Type.String({ minLength: 1, maxLength: 63 }),
+    schema: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: "Where its objects go; default: the extension's own choice." })),
+    version: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: "Default: the newest available; a change runs ALTER EXTENSION … UPDATE." })),
+  },
+  { additionalProperties: false },
+);
+
+export type ExtensionSpec = Static<typeof extensionSpec>;
+
+interface ExtensionRow extends Record<string, unknown> {
+  extname: string;
+  schema: string;
+  extversion: string;
+}
+
+const extensionQuery = `
+  SELECT e.extname, n.nspname AS schema, e.extversion
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+  WHERE e.extname = ANY($1::text[])`;
+
+async function readExtensions(connection: PostgresConnection, targets: readonly Target<ExtensionSpec>[]): Promise<Map<string, LiveObject>> {
+  const byDatabase = new Map<string, Target<ExtensionSpec>[]>();
+  for (const target of targets) byDatabase.set(target.spec.database, [...(byDatabase.get(target.spec.database) ?? []), target]);
+  const live = new Map<string, LiveObject>();
+  for (const [database, group] of byDatabase) {
+    let rows: ExtensionRow[];
+    try {
+      rows = await connection.query<ExtensionRow>(database, extensionQuery, [group.map(objectName)]);
+    } catch (error) {
+      if (sqlStateOf(error) === "3D000") continue;
+      throw error;
+    }
+    const byName = new Map(rows.map((row) => [row.extname, row]));
+    for (const target of group) {
+      const row = byName.get(objectName(target));
+      if (row !== undefined) live.set(target.address, { spec: compact({ name: target.spec.name, database, schema: row.schema, version: row.extversion }), outputs: { version: row.extversion } });
+    }
+  }
+  return live;
+}
+
+async function reread(connection: PostgresConnection, target: Target<ExtensionSpec>): Promise<LiveObject> {
+  const live = (await readExtensions(connection, [target])).get(target.address);
+  if (live === undefined) throw new Error(`extension "${objectName(target)}" is missing right after it was written`);
+  return live;
+}
+
+export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
+  kind: "Extension",
+  schema: extensionSpec,
+  replaceOn: ["name", "database"],
+  requires: (spec) => [`database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
+  list: readExtensions,
+  async read(connection, target) {
+    return (await readExtensions(connection, [target])).get(target.address) ?? null;
+  },
+  async create(connection, target) {
+    const { schema, version, database } = target.spec;
+    await connection.query(
+      database,
+      `CREATE EXTENSION IF NOT EXISTS ${quoteIdentifier(objectName(target))}${schema === undefined ? "" : ` SCHEMA ${quoteIdentifier(schema)}`}${version === undefined ? "" : ` VERSION ${quoteLiteral(version)}`}`,
+    );
+    return reread(connection, target);
+  },
+  async update(connection, target, live) {
+    const name = quoteIdentifier(objectName(target));
+    const { schema, version, database } = target.spec;
+    if (version !== undefined && version !== live.spec.version) await connection.query(database, `ALTER EXTENSION ${name} UPDATE TO ${quoteLiteral(version)}`);
+    if (schema !== undefined && schema !== live.spec.schema) await connection.query(database, `ALTER EXTENSION ${name} SET SCHEMA ${quoteIdentifier(schema)}`);
+    return reread(connection, target);
+  },
+  async delete(connection, target) {
+    try {
+      await connection.query(target.spec.database, `DROP EXTENSION IF EXISTS ${quoteIdentifier(objectName(target))}`);
+    } catch (error) {
+      if (sqlStateOf(error) !== "3D000") throw error;
+    }
+  },
+  health() {
+    return { status: "Healthy" };
+  },
+});
