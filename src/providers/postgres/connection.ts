@@ -3,6 +3,7 @@
 // whether retrying can help.
 
 import pg from "pg";
+import { Semaphore } from "../../engine/concurrency.js";
 import { PlumbError } from "../../errors.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 
@@ -18,12 +19,24 @@ export interface PostgresSettings {
   password: SecretReference | undefined;
 }
 
+/**
+ * Pools kept open at once. A stack can span hundreds of databases; each needs
+ * its own connections, so idle pools are closed (least recently used first)
+ * to stay far below the server's max_connections.
+ */
+const maxOpenPools = 4;
+
 const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "EAI_AGAIN"]);
 /** SQLSTATE classes worth retrying: connection exceptions, insufficient resources, operator intervention. */
 const transientSqlStates = /^(08|53|57P0[1-3])/;
 
 export class PostgresConnection {
+  /** Open pools by database, in least-recently-used order. */
   private readonly pools = new Map<string, pg.Pool>();
+  /** Queries running per database: a pool in use is never closed. */
+  private readonly active = new Map<string, number>();
+  /** Bounds queries in flight across every database to maxConnections. */
+  private readonly slots: Semaphore;
   /** Secret values this connection has used: masked out of every error message it raises. */
   private readonly secretValues = new Set<string>();
   private password: Promise<string | undefined> | undefined;
@@ -32,7 +45,9 @@ export class PostgresConnection {
     readonly settings: PostgresSettings,
     readonly secrets: SecretResolver,
     readonly stack: string,
-  ) {}
+  ) {
+    this.slots = new Semaphore(settings.maxConnections);
+  }
 
   get server(): string {
     return `${this.settings.host}:${this.settings.port}`;
@@ -49,7 +64,11 @@ export class PostgresConnection {
     this.password ??= this.settings.password === undefined ? Promise.resolve(undefined) : this.secret(this.settings.password);
     return this.password.then((password) => {
       let pool = this.pools.get(database);
-      if (pool === undefined) {
+      if (pool !== undefined) {
+        this.pools.delete(database);
+        this.pools.set(database, pool);
+      } else {
+        this.closeIdlePools(maxOpenPools - 1);
         pool = new pg.Pool({
           host: this.settings.host,
           port: this.settings.port,
@@ -70,12 +89,32 @@ export class PostgresConnection {
     });
   }
 
+  /** Closes least recently used pools with nothing running until at most `keep` remain. */
+  private closeIdlePools(keep: number): void {
+    for (const [database, pool] of this.pools) {
+      if (this.pools.size <= keep) return;
+      if ((this.active.get(database) ?? 0) > 0) continue;
+      this.pools.delete(database);
+      pool.end().catch(() => undefined);
+    }
+  }
+
+  /** Runs `work` holding one of the connection slots, marking the database's pool as in use. */
+  private async withSlot<Result>(database: string, work: () => Promise<Result>): Promise<Result> {
+    await this.slots.acquire();
+    this.active.set(database, (this.active.get(database) ?? 0) + 1);
+    try {
+      return await work();
+    } finally {
+      this.active.set(database, (this.active.get(database) ?? 1) - 1);
+      this.slots.release();
+    }
+  }
+
   async query<Row extends Record<string, unknown>>(database: string | undefined, text: string, parameters: unknown[] = []): Promise<Row[]> {
     const target = database ?? this.settings.database;
     try {
-      const pool = await this.pool(target);
-      const result = await pool.query<Row>(text, parameters);
-      return result.rows;
+      return await this.withSlot(target, async () => (await (await this.pool(target)).query<Row>(text, parameters)).rows);
     } catch (error) {
       throw this.describeError(error, target);
     }
@@ -84,18 +123,20 @@ export class PostgresConnection {
   /** Runs statements on one client inside a transaction, so a revoke-then-grant is never seen half done. */
   async transaction(database: string | undefined, statements: readonly string[]): Promise<void> {
     const target = database ?? this.settings.database;
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await (await this.pool(target)).connect();
-      await client.query("BEGIN");
-      for (const statement of statements) await client.query(statement);
-      await client.query("COMMIT");
-    } catch (error) {
-      await client?.query("ROLLBACK").catch(() => undefined);
-      throw this.describeError(error, target);
-    } finally {
-      client?.release();
-    }
+    await this.withSlot(target, async () => {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await (await this.pool(target)).connect();
+        await client.query("BEGIN");
+        for (const statement of statements) await client.query(statement);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client?.query("ROLLBACK").catch(() => undefined);
+        throw this.describeError(error, target);
+      } finally {
+        client?.release();
+      }
+    });
   }
 
   /** A Plumb error for a driver error: where, what, retryable or not, with secrets masked. */
