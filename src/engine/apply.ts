@@ -6,7 +6,7 @@
 import { errorMessage, PlumbError } from "../errors.js";
 import type { AnyKindHandler, LiveObject, Target } from "../sdk/provider.js";
 import type { EventInput, JournalIntent, RecordedResource, Store } from "../state/store.js";
-import { Semaphore } from "./concurrency.js";
+import { Semaphore } from "../sdk/concurrency.js";
 import type { ProviderConnections } from "./connections.js";
 import { asResourceError } from "./observe.js";
 import type { Plan, ResourceChange } from "./plan.js";

@@ -3,9 +3,9 @@
 // with bounded concurrency.
 
 import { errorMessage, PlumbError } from "../errors.js";
-import type { LiveObject, Target } from "../sdk/provider.js";
+import { observeByKind } from "../sdk/observe-by-kind.js";
+import type { KindTarget, LiveObject } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
-import { mapWithConcurrency } from "./concurrency.js";
 import type { ProviderConnections } from "./connections.js";
 
 export interface ObserveTarget {
@@ -24,51 +24,38 @@ export interface Observation {
   errors: PlumbError[];
 }
 
-const readConcurrency = 32;
-
 export async function observe(targets: readonly ObserveTarget[], connections: ProviderConnections): Promise<Observation> {
-  const groups = new Map<string, ObserveTarget[]>();
-  for (const target of targets) {
-    const key = `${target.provider}\u0000${target.apiVersion}\u0000${target.kind}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [target]);
-    else group.push(target);
-  }
+  const byInstance = new Map<string, ObserveTarget[]>();
+  for (const target of targets) byInstance.set(target.provider, [...(byInstance.get(target.provider) ?? []), target]);
   const live = new Map<string, LiveObject | null>();
   const errors: PlumbError[] = [];
-  for (const group of groups.values()) {
-    const first = group[0] as ObserveTarget;
-    let handler;
-    let connection;
+  const record = (address: string, object: LiveObject | Error | null) => {
+    if (object instanceof Error) errors.push(asResourceError(object, address));
+    else live.set(address, object);
+  };
+  for (const [instance, group] of byInstance) {
+    let opened;
     try {
-      handler = connections.handler(first.apiVersion, first.kind);
-      connection = (await connections.get(first.provider, first.address)).connection;
+      opened = await connections.get(instance, (group[0] as ObserveTarget).address);
     } catch (error) {
       for (const target of group) errors.push(asResourceError(error, target.address));
       continue;
     }
-    const handlerTargets: Target[] = group.map((target) => ({ address: target.address, name: target.name, spec: target.spec }));
-    if (handler.list !== undefined) {
+    const kindTargets: KindTarget[] = [];
+    for (const target of group) {
       try {
-        const listed = await handler.list(connection, handlerTargets);
-        for (const target of group) {
-          const object = listed.get(target.address) ?? null;
-          if (object instanceof Error) errors.push(asResourceError(object, target.address));
-          else live.set(target.address, object);
-        }
-      } catch (error) {
-        for (const target of group) errors.push(asResourceError(error, target.address));
-      }
-      continue;
-    }
-    const read = handler.read.bind(handler);
-    await mapWithConcurrency(handlerTargets, readConcurrency, async (target) => {
-      try {
-        live.set(target.address, await read(connection, target));
+        kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec } });
       } catch (error) {
         errors.push(asResourceError(error, target.address));
       }
-    });
+    }
+    const providerObserve = opened.provider.observe?.bind(opened.provider);
+    try {
+      const observed = providerObserve === undefined ? await observeByKind(opened.connection, kindTargets) : await providerObserve(opened.connection, kindTargets);
+      for (const { target } of kindTargets) record(target.address, observed.get(target.address) ?? null);
+    } catch (error) {
+      for (const { target } of kindTargets) errors.push(asResourceError(error, target.address));
+    }
   }
   return { live, errors };
 }

@@ -91,6 +91,19 @@ export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
   connect(config: Config, context: ConnectContext): Promise<Connection>;
   close?(connection: Connection): Promise<void>;
   kinds: readonly KindHandler<never, Connection>[];
+  /**
+   * Observes targets of several kinds at once, when the system is cheaper to
+   * read by location than by kind (one connection per database for all kinds
+   * in it). Same result contract as KindHandler.list; kinds' `list`/`read`
+   * are used when absent.
+   */
+  observe?(connection: Connection, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>>;
+}
+
+/** A target together with the kind that handles it. */
+export interface KindTarget {
+  handler: AnyKindHandler;
+  target: Target;
 }
 
 /**
@@ -99,8 +112,9 @@ export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
  * validated against the matching schema first, which is what makes the erasure safe.
  */
 export type AnyKindHandler = KindHandler<JsonObject, unknown>;
-export interface AnyProvider extends Omit<ProviderDefinition<JsonObject, unknown>, "kinds"> {
+export interface AnyProvider extends Omit<ProviderDefinition<JsonObject, unknown>, "kinds" | "observe"> {
   kinds: readonly AnyKindHandler[];
+  observe?(connection: unknown, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>>;
 }
 
 export function defineKind<Spec, Connection>(handler: KindHandler<Spec, Connection>): KindHandler<never, Connection> {

@@ -3,7 +3,7 @@
 // whether retrying can help.
 
 import pg from "pg";
-import { Semaphore } from "../../engine/concurrency.js";
+import { Semaphore } from "../../sdk/concurrency.js";
 import { PlumbError } from "../../errors.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 

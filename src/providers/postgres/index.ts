@@ -3,7 +3,9 @@
 // kind read in bulk from the catalog.
 
 import { Type, type Static } from "@sinclair/typebox";
-import { defineProvider } from "../../sdk/provider.js";
+import { mapWithConcurrency } from "../../sdk/concurrency.js";
+import { observeByKind } from "../../sdk/observe-by-kind.js";
+import { defineProvider, type KindTarget, type LiveObject } from "../../sdk/provider.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
 import { PostgresConnection } from "./connection.js";
 import { databaseKind } from "./database.js";
@@ -29,6 +31,14 @@ export const postgresProviderConfig = Type.Object(
 
 export type PostgresProviderConfig = Static<typeof postgresProviderConfig>;
 
+/** The database a target's catalog rows live in; undefined: the cluster-wide catalog. */
+function databaseOf({ handler, target }: KindTarget): string | undefined {
+  const spec = target.spec as { database?: string; objectType?: string };
+  if (handler.kind === "Role" || handler.kind === "Database") return undefined;
+  if (handler.kind === "Grant" && spec.objectType === "database") return undefined;
+  return spec.database;
+}
+
 export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresConnection>({
   type: "postgres",
   group: "postgres.plumb.dev",
@@ -52,6 +62,20 @@ export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresC
   },
   async close(connection) {
     await connection.close();
+  },
+  // Reading by database, every kind in a row, reuses one pool per database
+  // instead of reconnecting to each database once per kind.
+  async observe(connection, targets) {
+    const byDatabase = new Map<string, KindTarget[]>();
+    for (const item of targets) {
+      const database = databaseOf(item) ?? connection.settings.database;
+      byDatabase.set(database, [...(byDatabase.get(database) ?? []), item]);
+    }
+    const observed = new Map<string, LiveObject | Error>();
+    await mapWithConcurrency([...byDatabase.values()], connection.settings.maxConnections, async (group) => {
+      for (const [address, object] of await observeByKind(connection, group)) observed.set(address, object);
+    });
+    return observed;
   },
   kinds: [roleKind, databaseKind, schemaKind, grantKind, defaultPrivilegesKind, extensionKind],
 });
