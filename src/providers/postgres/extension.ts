@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { compact, objectName, objectNameSchema } from "./common.js";
+import { compact, groupByDatabase, objectName, objectNameSchema, queryInDatabase } from "./common.js";
 import { quoteIdentifier, quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const extensionSpec = Type.Object(
@@ -29,17 +29,10 @@ const extensionQuery = `
   WHERE e.extname = ANY($1::text[])`;
 
 async function readExtensions(connection: PostgresConnection, targets: readonly Target<ExtensionSpec>[]): Promise<Map<string, LiveObject>> {
-  const byDatabase = new Map<string, Target<ExtensionSpec>[]>();
-  for (const target of targets) byDatabase.set(target.spec.database, [...(byDatabase.get(target.spec.database) ?? []), target]);
   const live = new Map<string, LiveObject>();
-  for (const [database, group] of byDatabase) {
-    let rows: ExtensionRow[];
-    try {
-      rows = await connection.query<ExtensionRow>(database, extensionQuery, [group.map(objectName)]);
-    } catch (error) {
-      if (sqlStateOf(error) === "3D000") continue;
-      throw error;
-    }
+  for (const [database, group] of groupByDatabase(targets)) {
+    const rows = await queryInDatabase<ExtensionRow>(connection, database, extensionQuery, [group.map(objectName)]);
+    if (rows === undefined) continue;
     const byName = new Map(rows.map((row) => [row.extname, row]));
     for (const target of group) {
       const row = byName.get(objectName(target));

@@ -4,6 +4,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
+import { queryInDatabase } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 import { allPrivileges, expandPrivileges, invalidPrivileges, livePrivileges, privilegeSchema, type ObjectType } from "./privileges.js";
 
@@ -111,13 +112,8 @@ async function readGrants(connection: PostgresConnection, targets: readonly Targ
   for (const group of groups.values()) {
     const first = group[0] as Target<GrantSpec>;
     const database = first.spec.objectType === "database" ? undefined : first.spec.database;
-    let rows: AclRow[];
-    try {
-      rows = await connection.query<AclRow>(database, aclQuery(first.spec.objectType), [[...new Set(group.map((target) => scopeName(target.spec)))]]);
-    } catch (error) {
-      if (sqlStateOf(error) === "3D000") continue;
-      throw error;
-    }
+    const rows = await queryInDatabase<AclRow>(connection, database, aclQuery(first.spec.objectType), [[...new Set(group.map((target) => scopeName(target.spec)))]]);
+    if (rows === undefined) continue;
     for (const target of group) {
       const object = liveFromRows(rows, target);
       if (object !== null) live.set(target.address, object);

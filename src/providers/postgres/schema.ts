@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { checkIdentifier, compact, liveTags, objectName, objectNameSchema, tagsSchema, writeTags } from "./common.js";
+import { checkIdentifier, compact, groupByDatabase, liveTags, objectName, objectNameSchema, queryInDatabase, tagsSchema, writeTags } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const schemaSpec = Type.Object(
@@ -29,21 +29,11 @@ const schemaQuery = `
   FROM pg_namespace n
   WHERE n.nspname = ANY($1::text[])`;
 
-/** SQLSTATE 3D000: the database does not exist (yet), so neither do its schemas. */
-const missingDatabase = "3D000";
-
 async function readSchemas(connection: PostgresConnection, targets: readonly Target<SchemaSpec>[]): Promise<Map<string, LiveObject>> {
-  const byDatabase = new Map<string, Target<SchemaSpec>[]>();
-  for (const target of targets) byDatabase.set(target.spec.database, [...(byDatabase.get(target.spec.database) ?? []), target]);
   const live = new Map<string, LiveObject>();
-  for (const [database, group] of byDatabase) {
-    let rows: SchemaRow[];
-    try {
-      rows = await connection.query<SchemaRow>(database, schemaQuery, [group.map(objectName)]);
-    } catch (error) {
-      if (sqlStateOf(error) === missingDatabase) continue;
-      throw error;
-    }
+  for (const [database, group] of groupByDatabase(targets)) {
+    const rows = await queryInDatabase<SchemaRow>(connection, database, schemaQuery, [group.map(objectName)]);
+    if (rows === undefined) continue;
     const byName = new Map(rows.map((row) => [row.nspname, row]));
     for (const target of group) {
       const row = byName.get(objectName(target));
@@ -104,7 +94,7 @@ export const schemaKind = defineKind<SchemaSpec, PostgresConnection>({
     try {
       await connection.query(target.spec.database, `DROP SCHEMA IF EXISTS ${quoteIdentifier(objectName(target))}`);
     } catch (error) {
-      if (sqlStateOf(error) !== missingDatabase) throw error;
+      if (sqlStateOf(error) !== "3D000") throw error;
     }
   },
   health() {

