@@ -3,6 +3,7 @@
 // with bounded concurrency.
 
 import { errorMessage, PlumbError } from "../errors.js";
+import { groupBy } from "../sdk/group-by.js";
 import { observeByKind } from "../sdk/observe-by-kind.js";
 import type { KindTarget, LiveObject } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
@@ -25,8 +26,7 @@ export interface Observation {
 }
 
 export async function observe(targets: readonly ObserveTarget[], connections: ProviderConnections): Promise<Observation> {
-  const byInstance = new Map<string, ObserveTarget[]>();
-  for (const target of targets) byInstance.set(target.provider, [...(byInstance.get(target.provider) ?? []), target]);
+  const byInstance = groupBy(targets, (target) => target.provider);
   const live = new Map<string, LiveObject | null>();
   const errors: PlumbError[] = [];
   const record = (address: string, object: LiveObject | Error | null) => {

@@ -2,6 +2,7 @@
 // its own `observe`, and what such an `observe` can call for each part it splits off.
 
 import { mapWithConcurrency } from "./concurrency.js";
+import { groupBy } from "./group-by.js";
 import type { AnyKindHandler, KindTarget, LiveObject, Target } from "./provider.js";
 
 /** Single reads in flight at once for a kind without a bulk `list`. */
@@ -9,8 +10,7 @@ const readConcurrency = 32;
 
 /** The default: each kind's bulk `list` where it has one, else `read` one by one with bounded concurrency. */
 export async function observeByKind(connection: unknown, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>> {
-  const byKind = new Map<AnyKindHandler, Target[]>();
-  for (const { handler, target } of targets) byKind.set(handler, [...(byKind.get(handler) ?? []), target]);
+  const byKind = new Map([...groupBy(targets, (item) => item.handler)].map(([handler, items]): [AnyKindHandler, Target[]] => [handler, items.map((item) => item.target)]));
   const observed = new Map<string, LiveObject | Error>();
   for (const [handler, group] of byKind) {
     if (handler.list !== undefined) {

@@ -2,7 +2,8 @@
 // reporting live values in the desired spec's own spelling when they mean the same.
 
 import { Type } from "@sinclair/typebox";
-import type { SpecProblem, Target } from "../../sdk/provider.js";
+import { groupBy } from "../../sdk/group-by.js";
+import type { LiveObject, SpecProblem, Target } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 import { composeComment, parseComment } from "./metadata-comment.js";
 import { quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
@@ -54,9 +55,21 @@ export function compact(spec: Record<string, JsonValue | undefined>): JsonObject
 
 /** Targets grouped by the database their objects live in. */
 export function groupByDatabase<Spec extends { database: string }>(targets: readonly Target<Spec>[]): Map<string, Target<Spec>[]> {
-  const groups = new Map<string, Target<Spec>[]>();
-  for (const target of targets) groups.set(target.spec.database, [...(groups.get(target.spec.database) ?? []), target]);
-  return groups;
+  return groupBy(targets, (target) => target.spec.database);
+}
+
+type BulkRead<Spec> = (connection: PostgresConnection, targets: readonly Target<Spec>[]) => Promise<Map<string, LiveObject>>;
+
+/** A kind's single `read` from its bulk one. */
+export function readOne<Spec>(list: BulkRead<Spec>): (connection: PostgresConnection, target: Target<Spec>) => Promise<LiveObject | null> {
+  return async (connection, target) => (await list(connection, [target])).get(target.address) ?? null;
+}
+
+/** Reads an object back right after writing it; its absence then is an error, not "not created yet". */
+export async function readBack<Spec>(list: BulkRead<Spec>, connection: PostgresConnection, target: Target<Spec>, what: string): Promise<LiveObject> {
+  const live = (await list(connection, [target])).get(target.address);
+  if (live === undefined) throw new Error(`${what} is missing right after it was written`);
+  return live;
 }
 
 /** A catalog query in one database; undefined when that database does not exist (yet), so nothing in it does. */

@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { checkIdentifier, compact, liveTags, objectName, objectNameSchema, tagsSchema, writeTags } from "./common.js";
+import { checkIdentifier, compact, liveTags, objectName, objectNameSchema, readOne, tagsSchema, writeTags } from "./common.js";
 import { quoteIdentifier, quoteLiteral, type PostgresConnection } from "./connection.js";
 
 export const databaseSpec = Type.Object(
@@ -100,9 +100,7 @@ export const databaseKind = defineKind<DatabaseSpec, PostgresConnection>({
   provides: (spec, name) => [`database:${spec.name ?? name}`],
   requires: (spec) => (spec.owner === undefined ? [] : [`role:${spec.owner}`]),
   list: readDatabases,
-  async read(connection, target) {
-    return (await readDatabases(connection, [target])).get(target.address) ?? null;
-  },
+  read: readOne(readDatabases),
   async create(connection, target) {
     const spec = target.spec;
     const options = [

@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { groupByDatabase, queryInDatabase } from "./common.js";
+import { groupByDatabase, queryInDatabase, readBack, readOne } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 import { allPrivileges, expandPrivileges, invalidPrivileges, livePrivileges, privilegeSchema } from "./privileges.js";
 
@@ -75,9 +75,7 @@ async function writeDefaults(connection: PostgresConnection, target: Target<Defa
     `${prefix(spec)} REVOKE ALL ON ${plural[spec.objectType]} FROM ${grantee}`,
     `${prefix(spec)} GRANT ${expandPrivileges(spec.objectType, spec.privileges).join(", ")} ON ${plural[spec.objectType]} TO ${grantee}${spec.withGrantOption === true ? " WITH GRANT OPTION" : ""}`,
   ]);
-  const live = (await readDefaults(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`default privileges for "${spec.role}" are missing right after they were written`);
-  return live;
+  return readBack(readDefaults, connection, target, `default privileges for "${spec.role}"`);
 }
 
 export const defaultPrivilegesKind = defineKind<DefaultPrivilegesSpec, PostgresConnection>({
@@ -93,9 +91,7 @@ export const defaultPrivilegesKind = defineKind<DefaultPrivilegesSpec, PostgresC
   },
   requires: (spec) => [`role:${spec.role}`, `role:${spec.owner}`, `database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
   list: readDefaults,
-  async read(connection, target) {
-    return (await readDefaults(connection, [target])).get(target.address) ?? null;
-  },
+  read: readOne(readDefaults),
   create: writeDefaults,
   update: (connection, target) => writeDefaults(connection, target),
   async delete(connection, target) {

@@ -2,7 +2,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { compact, groupByDatabase, objectName, objectNameSchema, queryInDatabase } from "./common.js";
+import { compact, groupByDatabase, objectName, objectNameSchema, queryInDatabase, readBack, readOne } from "./common.js";
 import { quoteIdentifier, quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const extensionSpec = Type.Object(
@@ -42,11 +42,6 @@ async function readExtensions(connection: PostgresConnection, targets: readonly 
   return live;
 }
 
-async function reread(connection: PostgresConnection, target: Target<ExtensionSpec>): Promise<LiveObject> {
-  const live = (await readExtensions(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`extension "${objectName(target)}" is missing right after it was written`);
-  return live;
-}
 
 export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
   kind: "Extension",
@@ -54,23 +49,21 @@ export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
   replaceOn: ["name", "database"],
   requires: (spec) => [`database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
   list: readExtensions,
-  async read(connection, target) {
-    return (await readExtensions(connection, [target])).get(target.address) ?? null;
-  },
+  read: readOne(readExtensions),
   async create(connection, target) {
     const { schema, version, database } = target.spec;
     await connection.query(
       database,
       `CREATE EXTENSION IF NOT EXISTS ${quoteIdentifier(objectName(target))}${schema === undefined ? "" : ` SCHEMA ${quoteIdentifier(schema)}`}${version === undefined ? "" : ` VERSION ${quoteLiteral(version)}`}`,
     );
-    return reread(connection, target);
+    return readBack(readExtensions, connection, target, `extension "${objectName(target)}"`);
   },
   async update(connection, target, live) {
     const name = quoteIdentifier(objectName(target));
     const { schema, version, database } = target.spec;
     if (version !== undefined && version !== live.spec.version) await connection.query(database, `ALTER EXTENSION ${name} UPDATE TO ${quoteLiteral(version)}`);
     if (schema !== undefined && schema !== live.spec.schema) await connection.query(database, `ALTER EXTENSION ${name} SET SCHEMA ${quoteIdentifier(schema)}`);
-    return reread(connection, target);
+    return readBack(readExtensions, connection, target, `extension "${objectName(target)}"`);
   },
   async delete(connection, target) {
     try {

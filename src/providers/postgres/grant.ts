@@ -3,8 +3,9 @@
 // read from the ACLs with aclexplode in one query per database.
 
 import { Type, type Static } from "@sinclair/typebox";
+import { groupBy } from "../../sdk/group-by.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { queryInDatabase } from "./common.js";
+import { queryInDatabase, readBack, readOne } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 import { allPrivileges, expandPrivileges, invalidPrivileges, livePrivileges, privilegeSchema, type ObjectType } from "./privileges.js";
 
@@ -103,11 +104,7 @@ function liveFromRows(rows: readonly AclRow[], target: Target<GrantSpec>): LiveO
 }
 
 async function readGrants(connection: PostgresConnection, targets: readonly Target<GrantSpec>[]): Promise<Map<string, LiveObject>> {
-  const groups = new Map<string, Target<GrantSpec>[]>();
-  for (const target of targets) {
-    const key = `${target.spec.objectType === "database" ? "" : target.spec.database}\u0000${target.spec.objectType}`;
-    groups.set(key, [...(groups.get(key) ?? []), target]);
-  }
+  const groups = groupBy(targets, (target) => `${target.spec.objectType === "database" ? "" : target.spec.database}\u0000${target.spec.objectType}`);
   const live = new Map<string, LiveObject>();
   for (const group of groups.values()) {
     const first = group[0] as Target<GrantSpec>;
@@ -120,10 +117,6 @@ async function readGrants(connection: PostgresConnection, targets: readonly Targ
     }
   }
   return live;
-}
-
-async function readGrant(connection: PostgresConnection, target: Target<GrantSpec>): Promise<LiveObject | null> {
-  return (await readGrants(connection, [target])).get(target.address) ?? null;
 }
 
 function objectClause(spec: GrantSpec): string {
@@ -152,9 +145,7 @@ async function writeGrant(connection: PostgresConnection, target: Target<GrantSp
     `REVOKE ALL ON ${on} FROM ${grantee}`,
     `GRANT ${privileges} ON ${on} TO ${grantee}${spec.withGrantOption === true ? " WITH GRANT OPTION" : ""}`,
   ]);
-  const live = await readGrant(connection, target);
-  if (live === null) throw new Error(`the grant to "${spec.role}" is missing right after it was written`);
-  return live;
+  return readBack(readGrants, connection, target, `the grant to "${spec.role}"`);
 }
 
 export const grantKind = defineKind<GrantSpec, PostgresConnection>({
@@ -175,7 +166,7 @@ export const grantKind = defineKind<GrantSpec, PostgresConnection>({
   },
   requires: (spec) => [`role:${spec.role}`, `database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
   list: readGrants,
-  read: readGrant,
+  read: readOne(readGrants),
   create: writeGrant,
   update: (connection, target) => writeGrant(connection, target),
   async delete(connection, target) {

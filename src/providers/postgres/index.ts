@@ -4,6 +4,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
+import { groupBy } from "../../sdk/group-by.js";
 import { observeByKind } from "../../sdk/observe-by-kind.js";
 import { defineProvider, type KindTarget, type LiveObject } from "../../sdk/provider.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
@@ -66,11 +67,7 @@ export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresC
   // Reading by database, every kind in a row, reuses one pool per database
   // instead of reconnecting to each database once per kind.
   async observe(connection, targets) {
-    const byDatabase = new Map<string, KindTarget[]>();
-    for (const item of targets) {
-      const database = databaseOf(item) ?? connection.settings.database;
-      byDatabase.set(database, [...(byDatabase.get(database) ?? []), item]);
-    }
+    const byDatabase = groupBy(targets, (item) => databaseOf(item) ?? connection.settings.database);
     const observed = new Map<string, LiveObject | Error>();
     await mapWithConcurrency([...byDatabase.values()], connection.settings.maxConnections, async (group) => {
       for (const [address, object] of await observeByKind(connection, group)) observed.set(address, object);

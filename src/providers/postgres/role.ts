@@ -4,7 +4,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
-import { checkIdentifier, compact, inDesiredOrder, liveTags, objectName, objectNameSchema, tagsSchema, writeTags } from "./common.js";
+import { checkIdentifier, compact, inDesiredOrder, liveTags, objectName, objectNameSchema, readBack, readOne, tagsSchema, writeTags } from "./common.js";
 import { quoteIdentifier, quoteLiteral, type PostgresConnection } from "./connection.js";
 
 export const roleSpec = Type.Object(
@@ -123,11 +123,6 @@ async function syncMemberships(connection: PostgresConnection, name: string, des
   for (const group of live) if (!desired.includes(group)) await connection.query(undefined, `REVOKE ${quoteIdentifier(group)} FROM ${quoted}`);
 }
 
-async function reread(connection: PostgresConnection, target: Target<RoleSpec>): Promise<LiveObject> {
-  const live = (await readRoles(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`role "${objectName(target)}" is missing right after it was written`);
-  return live;
-}
 
 export const roleKind = defineKind<RoleSpec, PostgresConnection>({
   kind: "Role",
@@ -140,16 +135,14 @@ export const roleKind = defineKind<RoleSpec, PostgresConnection>({
   provides: (spec, name) => [`role:${spec.name ?? name}`],
   requires: (spec) => (spec.memberOf ?? []).map((group) => `role:${group}`),
   list: readRoles,
-  async read(connection, target) {
-    return (await readRoles(connection, [target])).get(target.address) ?? null;
-  },
+  read: readOne(readRoles),
   async create(connection, target) {
     const name = objectName(target);
     const attributes = await attributeClause(connection, target.spec);
     await connection.query(undefined, `CREATE ROLE ${quoteIdentifier(name)}${attributes === "" ? "" : ` WITH ${attributes}`}`);
     await syncMemberships(connection, name, target.spec.memberOf, []);
     if (target.spec.tags !== undefined) await writeTags(connection, undefined, "ROLE", quoteIdentifier(name), target.spec.tags, null);
-    return reread(connection, target);
+    return readBack(readRoles, connection, target, `role "${objectName(target)}"`);
   },
   async update(connection, target, live) {
     const name = objectName(target);
@@ -158,7 +151,7 @@ export const roleKind = defineKind<RoleSpec, PostgresConnection>({
     if (attributes !== "") await connection.query(undefined, `ALTER ROLE ${quoteIdentifier(name)} WITH ${attributes}`);
     if (changed.has("memberOf")) await syncMemberships(connection, name, target.spec.memberOf, (live.spec.memberOf as string[] | undefined) ?? []);
     if (changed.has("tags") && target.spec.tags !== undefined) await writeTags(connection, undefined, "ROLE", quoteIdentifier(name), target.spec.tags, await currentComment(connection, name));
-    return reread(connection, target);
+    return readBack(readRoles, connection, target, `role "${objectName(target)}"`);
   },
   async delete(connection, target) {
     await connection.query(undefined, `DROP ROLE IF EXISTS ${quoteIdentifier(objectName(target))}`);

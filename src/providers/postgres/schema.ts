@@ -3,7 +3,7 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { checkIdentifier, compact, groupByDatabase, liveTags, objectName, objectNameSchema, queryInDatabase, tagsSchema, writeTags } from "./common.js";
+import { checkIdentifier, compact, groupByDatabase, liveTags, objectName, objectNameSchema, queryInDatabase, readBack, readOne, tagsSchema, writeTags } from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const schemaSpec = Type.Object(
@@ -47,11 +47,6 @@ async function readSchemas(connection: PostgresConnection, targets: readonly Tar
   return live;
 }
 
-async function reread(connection: PostgresConnection, target: Target<SchemaSpec>): Promise<LiveObject> {
-  const live = (await readSchemas(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`schema "${objectName(target)}" is missing right after it was written`);
-  return live;
-}
 
 async function currentComment(connection: PostgresConnection, target: Target<SchemaSpec>): Promise<string | null> {
   const rows = await connection.query<SchemaRow>(target.spec.database, schemaQuery, [[objectName(target)]]);
@@ -70,15 +65,13 @@ export const schemaKind = defineKind<SchemaSpec, PostgresConnection>({
   provides: (spec, name) => [`schema:${spec.database}/${spec.name ?? name}`],
   requires: (spec) => [`database:${spec.database}`, ...(spec.owner === undefined ? [] : [`role:${spec.owner}`])],
   list: readSchemas,
-  async read(connection, target) {
-    return (await readSchemas(connection, [target])).get(target.address) ?? null;
-  },
+  read: readOne(readSchemas),
   async create(connection, target) {
     const name = quoteIdentifier(objectName(target));
     const owner = target.spec.owner === undefined ? "" : ` AUTHORIZATION ${quoteIdentifier(target.spec.owner)}`;
     await connection.query(target.spec.database, `CREATE SCHEMA ${name}${owner}`);
     if (target.spec.tags !== undefined) await writeTags(connection, target.spec.database, "SCHEMA", name, target.spec.tags, null);
-    return reread(connection, target);
+    return readBack(readSchemas, connection, target, `schema "${objectName(target)}"`);
   },
   async update(connection, target, live) {
     const name = quoteIdentifier(objectName(target));
@@ -88,7 +81,7 @@ export const schemaKind = defineKind<SchemaSpec, PostgresConnection>({
     if (target.spec.tags !== undefined && JSON.stringify(target.spec.tags) !== JSON.stringify(live.spec.tags)) {
       await writeTags(connection, target.spec.database, "SCHEMA", name, target.spec.tags, await currentComment(connection, target));
     }
-    return reread(connection, target);
+    return readBack(readSchemas, connection, target, `schema "${objectName(target)}"`);
   },
   async delete(connection, target) {
     try {
