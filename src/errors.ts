@@ -39,6 +39,13 @@ const errorSpecs = {
   PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },
   PLUMB_STATE_NOT_FOUND: { disposition: "terminal", status: 404 },
   PLUMB_STORE: { disposition: "transient", status: 500 },
+  PLUMB_SOURCE_INVALID: { disposition: "terminal", status: 400 },
+  PLUMB_SOURCE_UNREACHABLE: { disposition: "transient", status: 502 },
+  PLUMB_SOURCE_REF_NOT_FOUND: { disposition: "terminal", status: 404 },
+  PLUMB_SOURCE_VERIFY: { disposition: "terminal", status: 400 },
+  PLUMB_UNAUTHORIZED: { disposition: "terminal", status: 401 },
+  PLUMB_FORBIDDEN: { disposition: "terminal", status: 403 },
+  PLUMB_NOT_FOUND: { disposition: "terminal", status: 404 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

@@ -1,0 +1,100 @@
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PlumbError } from "../src/errors.js";
+import { GitMirrors, parseRef, validateRepositoryUrl } from "../src/source/git.js";
+import { createTestRepository, type TestRepository } from "./git-repository.js";
+
+let repository: TestRepository;
+let cache: string;
+let mirrors: GitMirrors;
+
+beforeEach(() => {
+  repository = createTestRepository();
+  cache = mkdtempSync(path.join(tmpdir(), "plumb-cache-"));
+  mirrors = new GitMirrors(cache);
+});
+
+afterEach(() => {
+  repository.cleanup();
+  rmSync(cache, { recursive: true, force: true });
+});
+
+describe("git sources", () => {
+  it("resolves branches, tags, semver ranges and commits, and checks out the tree of a commit", async () => {
+    repository.write("app/a.yaml", "one");
+    const first = repository.commit("first");
+    repository.git("tag", "v1.0.0");
+    repository.write("app/a.yaml", "two");
+    const second = repository.commit("second");
+    repository.git("tag", "-a", "v1.4.2", "-m", "annotated");
+    repository.write("app/a.yaml", "three");
+    const third = repository.commit("third");
+    repository.git("tag", "v2.0.0");
+
+    const resolve = (ref: unknown) => mirrors.resolve({ url: repository.url, ref: parseRef(ref, "test") });
+    expect((await resolve("main")).commit).toBe(third);
+    expect((await resolve({ branch: "main" })).commit).toBe(third);
+    expect((await resolve({ tag: "v1.0.0" })).commit).toBe(first);
+    expect(await resolve({ semver: "^1.0.0" })).toEqual({ commit: second, refName: "refs/tags/v1.4.2" });
+    expect((await resolve(first)).commit).toBe(first);
+
+    const source = { url: repository.url, ref: parseRef("main", "test") };
+    await mirrors.ensureCommit(source, second);
+    const tree = await mirrors.checkout(source, second);
+    expect(readFileSync(path.join(tree, "app/a.yaml"), "utf8")).toBe("two");
+    expect(await mirrors.checkout(source, second)).toBe(tree);
+    expect(await mirrors.commitInfo(source, second)).toMatchObject({ commit: second, author: "Ada Author", email: "ada@example.org", message: "second" });
+  });
+
+  it("does not contact the remote for a commit it already holds", async () => {
+    repository.write("a.yaml", "x");
+    const commit = repository.commit("only");
+    const source = { url: repository.url, ref: parseRef("main", "test") };
+    await mirrors.ensureCommit(source, commit);
+    const moved = `${repository.directory}-moved`;
+    renameSync(repository.directory, moved);
+    try {
+      await expect(mirrors.ensureCommit(source, commit)).resolves.toBeUndefined();
+      const failure = await mirrors.resolve(source).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PlumbError);
+      expect((failure as PlumbError).code).toBe("PLUMB_SOURCE_UNREACHABLE");
+    } finally {
+      renameSync(moved, repository.directory);
+    }
+  });
+
+  it("says which ref is missing", async () => {
+    repository.commit("empty");
+    const failure = await mirrors.resolve({ url: repository.url, ref: parseRef({ branch: "release" }, "test") }).catch((error: unknown) => error);
+    expect((failure as PlumbError).code).toBe("PLUMB_SOURCE_REF_NOT_FOUND");
+    expect((failure as PlumbError).message).toContain("branch release");
+  });
+
+  it("refuses URLs and refs that git could read as options or commands", () => {
+    const marker = path.join(cache, "pwned");
+    for (const url of [`--upload-pack=touch ${marker}`, `ext::sh -c touch% ${marker}`, "https://user:hunter2@example.org/repo.git", "https://example.org/a b.git", "relative/path"]) {
+      expect(() => validateRepositoryUrl(url, "stacks/x.yaml"), url).toThrow(PlumbError);
+    }
+    expect(() => validateRepositoryUrl("https://user:hunter2@example.org/repo.git", "x")).toThrow(/carries a password/);
+    try {
+      validateRepositoryUrl("https://user:hunter2@example.org/repo.git", "x");
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain("hunter2");
+    }
+    for (const ref of ["-x", "--upload-pack=x", "a..b", "a b", "x^", { branch: "-f" }, { commit: "abc" }, { semver: "not a range" }, { branch: "a", tag: "b" }]) {
+      expect(() => parseRef(ref, "stacks/x.yaml"), JSON.stringify(ref)).toThrow(PlumbError);
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("keeps a token out of error messages and off the command line", async () => {
+    const failure = await mirrors
+      .resolve({ url: "http://127.0.0.1:9/none.git", ref: parseRef("main", "t"), credentials: { token: "tok-canary-123" } })
+      .catch((error: unknown) => error);
+    expect((failure as PlumbError).code).toBe("PLUMB_SOURCE_UNREACHABLE");
+    expect((failure as PlumbError).message).toContain("127.0.0.1:9");
+    expect((failure as PlumbError).message).not.toContain("tok-canary-123");
+  });
+});
