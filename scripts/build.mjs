@@ -14,8 +14,8 @@ await build({
   platform: "node",
   target: "node20",
   sourcemap: true,
-  // A native addon cannot be bundled; it is loaded from node_modules.
-  external: ["better-sqlite3"],
+  // A native addon cannot be bundled; the HTTP stack loads files of its own at run time. Both come from node_modules.
+  external: ["better-sqlite3", "fastify", "@fastify/swagger", "pino", "prom-client"],
   // Bundled CommonJS dependencies (ajv, js-yaml) still call require().
   banner: { js: "import { createRequire as plumbCreateRequire } from 'node:module'; const require = plumbCreateRequire(import.meta.url);" },
   logLevel: "warning",

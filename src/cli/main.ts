@@ -2,7 +2,9 @@
 // The `plumb` command line: one entry point, one file per command.
 
 import { Command } from "commander";
+import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
+import { registerRemote } from "./remote.js";
 import { registerPlan } from "./plan.js";
 import { registerState } from "./state.js";
 import { registerValidate } from "./validate.js";
@@ -17,5 +19,7 @@ registerValidate(program);
 registerPlan(program);
 registerApply(program);
 registerState(program);
+registerAgent(program);
+registerRemote(program);
 
 await program.parseAsync(process.argv);

@@ -81,6 +81,8 @@ function targetOfRecord(record: RecordedResource): ObserveTarget {
 export interface ApplyRunOptions {
   trigger: string;
   revision: string | null;
+  /** Who asked, when a person did (a token's name). */
+  actor?: string | null;
   onProgress?: (progress: ApplyProgress) => void;
 }
 
@@ -117,6 +119,7 @@ export async function applyStackPlan(
     error: null,
     startedAt: new Date().toISOString(),
     finishedAt: null,
+    actor: options.actor ?? null,
   });
   await store.appendEvents([{ stack, runId, address: null, type: "run.started", message: `apply started (${options.trigger})` }]);
   try {

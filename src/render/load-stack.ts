@@ -69,6 +69,12 @@ export interface RenderOptions {
   registry: ProviderRegistry;
   /** Overrides the Stack's `spec.environment`. */
   environment?: string;
+  /**
+   * A Stack document from the platform repository: merged (RFC 7386) over the
+   * directory's own Stack document, so the platform decides the name, sync policy
+   * and anything else it sets. `file` is where it came from, for errors.
+   */
+  stackOverride?: { document: StackDocument; file: string };
 }
 
 const resourceShape = Type.Object(
@@ -164,7 +170,8 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   }
   const stackDocument = stackDocuments[0];
   const rawEnvironment = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.spec) ? stackDocument.value.spec.environment : undefined;
-  const environment = options.environment ?? (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
+  const environment =
+    options.environment ?? options.stackOverride?.document.spec?.environment ?? (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
 
   const values = loadValues(documentsByFile, environment, problems);
 
@@ -174,6 +181,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     const schemaProblems = checkAgainstSchema(stackDocumentSchema, interpolated);
     problems.addSchema("PLUMB_STACK_DEFINITION", schemaProblems, stackDocument, []);
     if (schemaProblems.length === 0) stackDocumentValue = interpolated as StackDocument;
+  }
+  if (options.stackOverride !== undefined) {
+    const merged = applyMergePatch(stackDocumentValue ?? {}, options.stackOverride.document);
+    const mergeProblems = checkAgainstSchema(stackDocumentSchema, merged);
+    for (const problem of mergeProblems) {
+      problems.add("PLUMB_STACK_DEFINITION", `${formatFieldPath(problem.path)}: ${problem.message} (the platform's Stack merged over ${stackDocument?.position.file ?? "no Stack document in the directory"})`, { file: options.stackOverride.file, line: 1, column: 1 }, problem.hint);
+    }
+    stackDocumentValue = mergeProblems.length === 0 ? (merged as StackDocument) : undefined;
   }
   const definition = completeStackDefinition(stackDocumentValue, stackNameFromDirectory(path.basename(path.resolve(directory))), environment);
   if (stackDocumentValue !== undefined && stackDocument !== undefined) checkProviderInstances(definition, stackDocument, options.registry, problems);

@@ -2,6 +2,7 @@
 // instances, sync policy and metadata. It may sit in the stack directory itself.
 
 import { Type, type Static } from "@sinclair/typebox";
+import { secretReferenceSchema } from "../secrets/references.js";
 
 export const stackApiVersion = "plumb.dev/v1";
 export const stackKind = "Stack";
@@ -42,6 +43,34 @@ export const syncPolicySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const stackSourceSchema = Type.Object(
+  {
+    repo: Type.Optional(Type.String({ minLength: 1, description: "Git URL; default: the platform repository itself." })),
+    ref: Type.Optional(
+      Type.Union([
+        Type.String({ minLength: 1 }),
+        Type.Object({ branch: Type.String() }, { additionalProperties: false }),
+        Type.Object({ tag: Type.String() }, { additionalProperties: false }),
+        Type.Object({ semver: Type.String() }, { additionalProperties: false }),
+        Type.Object({ commit: Type.String() }, { additionalProperties: false }),
+      ]),
+    ),
+    path: Type.Optional(Type.String({ minLength: 1, description: "Directory of the stack inside the repository; default the root." })),
+    secretRef: Type.Optional(secretReferenceSchema),
+    verify: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal("ssh"), Type.Literal("gpg")]),
+          allowedSignersFile: Type.Optional(Type.String({ minLength: 1 })),
+          gnupgHome: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const providerInstanceSchema = Type.Object(
   {
     type: Type.String({ minLength: 1, description: "The provider type, e.g. file." }),
@@ -65,11 +94,11 @@ export const stackDocumentSchema = Type.Object(
     spec: Type.Optional(
       Type.Object(
         {
-          source: Type.Optional(
-            Type.Object(
-              { repo: Type.String({ minLength: 1 }), ref: Type.Optional(Type.String()), path: Type.Optional(Type.String()) },
-              { additionalProperties: false },
-            ),
+          source: Type.Optional(stackSourceSchema),
+          deletionPolicy: Type.Optional(
+            Type.Union([Type.Literal("Delete"), Type.Literal("Orphan")], {
+              description: "When the Stack leaves the platform repository: Delete its resources, or Orphan them (default: stop managing, leave them).",
+            }),
           ),
           environment: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" })),
           providers: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), providerInstanceSchema)),
@@ -86,6 +115,7 @@ export const stackDocumentSchema = Type.Object(
 export type StackDocument = Static<typeof stackDocumentSchema>;
 export type SyncPolicy = Static<typeof syncPolicySchema>;
 export type ProviderInstance = Static<typeof providerInstanceSchema>;
+export type StackSource = Static<typeof stackSourceSchema>;
 
 /** A Stack with every default filled in. */
 export interface StackDefinition {
@@ -95,7 +125,8 @@ export interface StackDefinition {
   providers: Record<string, ProviderInstance>;
   sync: Required<Pick<SyncPolicy, "prune" | "allowEmpty" | "concurrency">> & SyncPolicy;
   metadata: Record<string, string>;
-  source: { repo: string; ref?: string; path?: string } | undefined;
+  source: StackSource | undefined;
+  deletionPolicy: "Delete" | "Orphan";
 }
 
 /**
@@ -115,6 +146,7 @@ export function completeStackDefinition(document: StackDocument | undefined, fal
     sync: { prune: false, allowEmpty: false, concurrency: 8, ...spec.sync },
     metadata: spec.metadata ?? {},
     source: spec.source,
+    deletionPolicy: spec.deletionPolicy ?? "Orphan",
   };
 }
 

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { HealthStatus } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
-import type { Database, EventsTable, JournalTable, ResourcesTable, RunsTable } from "./schema.js";
+import type { Database, EventsTable, JournalTable, ResourcesTable, RunsTable, StackStatusTable } from "./schema.js";
 import type {
   ChangeAction,
   EventInput,
@@ -17,7 +17,13 @@ import type {
   RecordedResource,
   ResourceEffect,
   ResourceStatus,
+  RenderRecord,
   RunRecord,
+  StackStatus,
+  ApiToken,
+  TokenRole,
+  Condition,
+  DriftSummary,
   RunResult,
   StackRecord,
   Store,
@@ -84,6 +90,7 @@ function fromRunRow(row: Selectable<RunsTable>): RunRecord {
     error: row.error,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    actor: row.actor,
   };
 }
 
@@ -112,6 +119,19 @@ function fromEventRow(row: Selectable<EventsTable>): EventRecord {
     message: row.message,
     ...(row.data === null ? {} : { data: JSON.parse(row.data) as JsonObject }),
     createdAt: row.created_at,
+  };
+}
+
+function fromStatusRow(row: Selectable<StackStatusTable>): StackStatus {
+  return {
+    stack: row.stack,
+    suspended: Number(row.suspended) === 1,
+    conditions: JSON.parse(row.conditions) as Condition[],
+    lastAppliedRevision: row.last_applied_revision,
+    lastAttemptedRevision: row.last_attempted_revision,
+    lastAppliedDigest: row.last_applied_digest,
+    drift: row.drift === null ? null : (JSON.parse(row.drift) as DriftSummary),
+    updatedAt: row.updated_at,
   };
 }
 
@@ -251,6 +271,7 @@ export class KyselyStore implements Store {
         error: run.error,
         started_at: run.startedAt,
         finished_at: run.finishedAt,
+        actor: run.actor,
       })
       .execute();
   }
@@ -349,5 +370,73 @@ export class KyselyStore implements Store {
   async listEvents(stack: string, limit: number): Promise<EventRecord[]> {
     const rows = await this.db.selectFrom("events").selectAll().where("stack", "=", stack).orderBy("id", "desc").limit(limit).execute();
     return rows.map(fromEventRow);
+  }
+
+  async eventsAfter(afterId: number, limit: number): Promise<EventRecord[]> {
+    const rows = await this.db.selectFrom("events").selectAll().where("id", ">", afterId).orderBy("id").limit(limit).execute();
+    return rows.map(fromEventRow);
+  }
+
+  async getStackStatus(stack: string): Promise<StackStatus | undefined> {
+    const row = await this.db.selectFrom("stack_status").selectAll().where("stack", "=", stack).executeTakeFirst();
+    return row === undefined ? undefined : fromStatusRow(row);
+  }
+
+  async listStackStatuses(): Promise<StackStatus[]> {
+    const rows = await this.db.selectFrom("stack_status").selectAll().orderBy("stack").execute();
+    return rows.map(fromStatusRow);
+  }
+
+  async putStackStatus(status: Omit<StackStatus, "updatedAt">): Promise<void> {
+    const row = {
+      stack: status.stack,
+      suspended: status.suspended ? 1 : 0,
+      conditions: JSON.stringify(status.conditions),
+      last_applied_revision: status.lastAppliedRevision,
+      last_attempted_revision: status.lastAttemptedRevision,
+      last_applied_digest: status.lastAppliedDigest,
+      drift: status.drift === null ? null : JSON.stringify(status.drift),
+      updated_at: now(),
+    };
+    const { stack: _key, ...changes } = row;
+    await this.db
+      .insertInto("stack_status")
+      .values(row)
+      .onConflict((conflict) => conflict.column("stack").doUpdateSet(changes))
+      .execute();
+  }
+
+  async removeStack(stack: string): Promise<void> {
+    await this.db.transaction().execute(async (transaction) => {
+      await transaction.deleteFrom("stack_status").where("stack", "=", stack).execute();
+      await transaction.deleteFrom("stacks").where("name", "=", stack).execute();
+    });
+  }
+
+  async saveRender(render: Omit<RenderRecord, "createdAt">): Promise<void> {
+    await this.db
+      .insertInto("renders")
+      .values({ stack: render.stack, digest: render.digest, revision: render.revision, rendered: JSON.stringify(render.rendered), created_at: now() })
+      .onConflict((conflict) => conflict.columns(["stack", "digest"]).doNothing())
+      .execute();
+  }
+
+  async getRender(stack: string, digest: string): Promise<RenderRecord | undefined> {
+    const row = await this.db.selectFrom("renders").selectAll().where("stack", "=", stack).where("digest", "=", digest).executeTakeFirst();
+    return row === undefined ? undefined : { stack: row.stack, digest: row.digest, revision: row.revision, rendered: JSON.parse(row.rendered) as JsonObject, createdAt: row.created_at };
+  }
+
+  async createToken(token: ApiToken, tokenHash: string): Promise<void> {
+    await this.db.insertInto("api_tokens").values({ id: token.id, name: token.name, token_hash: tokenHash, role: token.role, created_at: token.createdAt }).execute();
+  }
+
+  async findToken(tokenHash: string): Promise<ApiToken | undefined> {
+    const row = await this.db.selectFrom("api_tokens").select(["id", "name", "role", "created_at"]).where("token_hash", "=", tokenHash).executeTakeFirst();
+    return row === undefined ? undefined : { id: row.id, name: row.name, role: row.role as TokenRole, createdAt: row.created_at };
+  }
+
+  async countTokens(): Promise<number> {
+    const row = await this.db.selectFrom("api_tokens").select((expression) => expression.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
+    return Number(row.count);
   }
 }

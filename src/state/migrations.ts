@@ -96,6 +96,39 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0003-agent": {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable("runs").addColumn("actor", "text").execute();
+        await db.schema
+          .createTable("stack_status")
+          .addColumn("stack", "text", (column) => column.primaryKey())
+          .addColumn("suspended", "integer", (column) => column.notNull().defaultTo(0))
+          .addColumn("conditions", "text", (column) => column.notNull())
+          .addColumn("last_applied_revision", "text")
+          .addColumn("last_attempted_revision", "text")
+          .addColumn("last_applied_digest", "text")
+          .addColumn("drift", "text")
+          .addColumn("updated_at", "text", (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable("renders")
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("digest", "text", (column) => column.notNull())
+          .addColumn("revision", "text")
+          .addColumn("rendered", "text", (column) => column.notNull())
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .addPrimaryKeyConstraint("renders_pk", ["stack", "digest"])
+          .execute();
+        await db.schema
+          .createTable("api_tokens")
+          .addColumn("id", "text", (column) => column.primaryKey())
+          .addColumn("name", "text", (column) => column.notNull().unique())
+          .addColumn("token_hash", "text", (column) => column.notNull().unique())
+          .addColumn("role", "text", (column) => column.notNull())
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -43,6 +43,7 @@ export interface RunsTable {
   error: string | null;
   started_at: string;
   finished_at: string | null;
+  actor: string | null;
 }
 
 export interface JournalTable {
@@ -76,6 +77,33 @@ export interface LocksTable {
   expires_at: string;
 }
 
+export interface StackStatusTable {
+  stack: string;
+  suspended: number;
+  conditions: string;
+  last_applied_revision: string | null;
+  last_attempted_revision: string | null;
+  last_applied_digest: string | null;
+  drift: string | null;
+  updated_at: string;
+}
+
+export interface RendersTable {
+  stack: string;
+  digest: string;
+  revision: string | null;
+  rendered: string;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  role: string;
+  created_at: string;
+}
+
 export interface Database {
   stacks: StacksTable;
   resources: ResourcesTable;
@@ -83,4 +111,7 @@ export interface Database {
   journal: JournalTable;
   events: EventsTable;
   locks: LocksTable;
+  stack_status: StackStatusTable;
+  renders: RendersTable;
+  api_tokens: ApiTokensTable;
 }

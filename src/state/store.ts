@@ -61,6 +61,8 @@ export interface RunRecord {
   error: string | null;
   startedAt: string;
   finishedAt: string | null;
+  /** Who asked: a token's name for API actions; null for automatic runs. */
+  actor: string | null;
 }
 
 export type JournalState = "pending" | "applied" | "failed" | "resolved";
@@ -120,6 +122,56 @@ export interface LockHolder {
   expiresAt: string;
 }
 
+export type ConditionType = "Ready" | "Reconciling" | "Stalled" | "Degraded";
+
+/** Flux-style status condition. */
+export interface Condition {
+  type: ConditionType;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** Fields that differ between desired and live, found by a drift check. */
+export interface DriftSummary {
+  checkedAt: string;
+  /** Resource address → JSON pointers of the fields that drifted (or "missing"). */
+  resources: Record<string, string[]>;
+  healed: boolean;
+}
+
+/** The agent's view of a stack. */
+export interface StackStatus {
+  stack: string;
+  suspended: boolean;
+  conditions: Condition[];
+  lastAppliedRevision: string | null;
+  lastAttemptedRevision: string | null;
+  /** Digest of the render last applied, to find it again for drift checks and rollbacks. */
+  lastAppliedDigest: string | null;
+  drift: DriftSummary | null;
+  updatedAt: string;
+}
+
+/** A render kept so that drift checks and rollbacks can use it without the source. */
+export interface RenderRecord {
+  stack: string;
+  digest: string;
+  revision: string | null;
+  rendered: JsonObject;
+  createdAt: string;
+}
+
+export type TokenRole = "admin" | "read";
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: TokenRole;
+  createdAt: string;
+}
+
 /** What to do to the resources table when a journal entry completes. */
 export type ResourceEffect = { put: RecordedResource } | { remove: { stack: string; address: string } } | { none: true };
 
@@ -159,4 +211,20 @@ export interface Store {
 
   appendEvents(events: readonly EventInput[]): Promise<void>;
   listEvents(stack: string, limit: number): Promise<EventRecord[]>;
+  /** Events of every stack after `afterId`, oldest first, for the event stream. */
+  eventsAfter(afterId: number, limit: number): Promise<EventRecord[]>;
+
+  getStackStatus(stack: string): Promise<StackStatus | undefined>;
+  listStackStatuses(): Promise<StackStatus[]>;
+  putStackStatus(status: Omit<StackStatus, "updatedAt">): Promise<void>;
+  removeStack(stack: string): Promise<void>;
+
+  /** Keeps a render once per stack and digest. */
+  saveRender(render: Omit<RenderRecord, "createdAt">): Promise<void>;
+  getRender(stack: string, digest: string): Promise<RenderRecord | undefined>;
+
+  /** Stores a token by its hash only. */
+  createToken(token: ApiToken, tokenHash: string): Promise<void>;
+  findToken(tokenHash: string): Promise<ApiToken | undefined>;
+  countTokens(): Promise<number>;
 }

@@ -1,0 +1,690 @@
+// The reconciler: reads Stack documents from the platform source, and for each
+// stack runs the commit loop (source → render → plan → apply) and the drift loop
+// (observe → plan against the last applied render → report or heal) on one
+// shared worker pool. A stack's failure only ever changes that stack's status.
+
+import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Logger } from "pino";
+import { ProviderConnections } from "../engine/connections.js";
+import { withStackLock } from "../engine/lock.js";
+import { planHasChanges, type Plan } from "../engine/plan.js";
+import { applyStackPlan, planStack, type PlannedStack } from "../engine/pipeline.js";
+import { resolvePendingJournal } from "../engine/recover.js";
+import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+import { renderStack, type RenderedStack } from "../render/load-stack.js";
+import type { SecretResolver } from "../secrets/references.js";
+import type { JsonObject } from "../sdk/resource.js";
+import { GitMirrors, redactUrl } from "../source/git.js";
+import type { Condition, ConditionType, EventInput, EventRecord, StackStatus, Store } from "../state/store.js";
+import type { AgentMetrics } from "./metrics.js";
+import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformStack, type StackOrigin } from "./platform.js";
+import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter, type Backoff } from "./schedule.js";
+
+export interface AgentOptions {
+  store: Store;
+  registry: ProviderRegistry;
+  secrets: SecretResolver;
+  platform: PlatformOrigin;
+  cacheDirectory: string;
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** Stacks worked on at once. */
+  workers: number;
+  /** How often the platform source is re-read; default 30 s. */
+  platformIntervalMs?: number;
+  /** Defaults for stacks that set no interval. */
+  defaultIntervalMs?: number;
+  defaultDriftIntervalMs?: number;
+}
+
+type JobKind = "sync" | "drift" | "rollback" | "remove";
+
+interface Job {
+  stack: string;
+  kind: JobKind;
+  trigger: string;
+  actor: string | null;
+  /** For rollback: the revision (or render digest) to go back to. */
+  revision?: string;
+}
+
+interface ManagedStack {
+  platform: PlatformStack;
+  /** Set when the Stack document itself is unusable (bad interval, bad source). */
+  definitionError: PlumbError | undefined;
+  intervalMs: number;
+  driftIntervalMs: number;
+  backoff: Backoff;
+  nextSyncAt: number;
+  nextDriftAt: number;
+  failures: number;
+  /** A manual sync or a webhook: run even when the revision has not moved. */
+  forced: boolean;
+  /** The render the drift loop compares against. */
+  applied: RenderedStack | undefined;
+}
+
+/** A change on the event stream: a stored event, or a stack's new status. */
+export type AgentNotice = { type: "event"; event: EventRecord | (EventInput & { createdAt: string }) } | { type: "status"; status: StackStatus };
+
+const conditionOrder: ConditionType[] = ["Ready", "Reconciling", "Stalled", "Degraded"];
+
+export class Agent {
+  readonly notices = new EventEmitter();
+  readonly mirrors: GitMirrors;
+  private readonly stacks = new Map<string, ManagedStack>();
+  private readonly queue: Job[] = [];
+  private readonly running = new Set<string>();
+  private platformProblems: PlumbError[] = [];
+  private platformRevision: string | null = null;
+  private platformCheckout: string | undefined;
+  private nextPlatformAt = 0;
+  private platformBusy = false;
+  private timer: NodeJS.Timeout | undefined;
+  private activeWorkers = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly platformIntervalMs: number;
+  private readonly defaultIntervalMs: number;
+  private readonly defaultDriftIntervalMs: number;
+
+  constructor(private readonly options: AgentOptions) {
+    this.mirrors = new GitMirrors(path.join(options.cacheDirectory, "git"));
+    this.platformIntervalMs = options.platformIntervalMs ?? 30_000;
+    this.defaultIntervalMs = options.defaultIntervalMs ?? 60_000;
+    this.defaultDriftIntervalMs = options.defaultDriftIntervalMs ?? 300_000;
+    this.notices.setMaxListeners(0);
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  /** Reads the platform once, then keeps every loop going until `stop`. */
+  async start(): Promise<void> {
+    await this.refreshPlatform();
+    this.timer = setInterval(() => this.tick(), 100);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.queue.length = 0;
+    while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stackNames(): string[] {
+    return [...this.stacks.keys()].sort();
+  }
+
+  hasStack(name: string): boolean {
+    return this.stacks.has(name);
+  }
+
+  platformStack(name: string): PlatformStack | undefined {
+    return this.stacks.get(name)?.platform;
+  }
+
+  problems(): PlumbError[] {
+    return [...this.platformProblems, ...[...this.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError]))];
+  }
+
+  queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Commit loop now (webhook, `plumb sync`). */
+  requestSync(stack: string, trigger: string, actor: string | null): void {
+    const managed = this.stacks.get(stack);
+    if (managed === undefined) return;
+    managed.forced = true;
+    this.enqueue({ stack, kind: "sync", trigger, actor });
+  }
+
+  /** Drift loop now (`refresh`). */
+  requestRefresh(stack: string, actor: string | null): void {
+    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "drift", trigger: "api", actor });
+  }
+
+  requestRollback(stack: string, revision: string, actor: string | null): void {
+    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "rollback", trigger: "rollback", actor, revision });
+  }
+
+  /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
+  notifyPush(url: string, ref: string | undefined): string[] {
+    const wanted = normalizeRepositoryUrl(url);
+    const triggered: string[] = [];
+    const platform = this.options.platform;
+    if (platform.kind === "git" && normalizeRepositoryUrl(platform.source.url) === wanted) {
+      this.nextPlatformAt = 0;
+      triggered.push("(platform)");
+    }
+    const platformMatched = triggered.length > 0;
+    for (const [name, managed] of this.stacks) {
+      const source = managed.platform.document.spec?.source;
+      if (source?.repo === undefined) {
+        // Stacks inside the platform repository move with it.
+        if (!platformMatched) continue;
+      } else if (normalizeRepositoryUrl(source.repo) !== wanted || (ref !== undefined && !refMatches(source.ref, ref))) continue;
+      this.requestSync(name, "webhook", null);
+      triggered.push(name);
+    }
+    return triggered;
+  }
+
+  async setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void> {
+    const status = await this.status(stack);
+    await this.writeStatus({ ...status, suspended });
+    await this.record([{ stack, runId: null, address: null, type: suspended ? "stack.suspended" : "stack.resumed", message: `${suspended ? "suspended" : "resumed"} by ${actor ?? "the agent"}` }]);
+    if (!suspended) this.requestSync(stack, "api", actor);
+  }
+
+  /** Waits until no job is queued or running (tests, the demo). */
+  async settle(): Promise<void> {
+    while (this.queue.length > 0 || this.activeWorkers > 0 || this.platformBusy) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (now >= this.nextPlatformAt && !this.platformBusy) void this.refreshPlatform();
+    for (const [name, managed] of this.stacks) {
+      if (managed.definitionError !== undefined) continue;
+      if (now >= managed.nextSyncAt) {
+        managed.nextSyncAt = now + withJitter(managed.intervalMs);
+        this.enqueue({ stack: name, kind: "sync", trigger: "poll", actor: null });
+      }
+      if (now >= managed.nextDriftAt) {
+        managed.nextDriftAt = now + withJitter(managed.driftIntervalMs);
+        this.enqueue({ stack: name, kind: "drift", trigger: "drift", actor: null });
+      }
+    }
+  }
+
+  private enqueue(job: Job): void {
+    if (this.stopped) return;
+    // One waiting job of a kind per stack is enough: it will see the latest state when it runs.
+    if (this.queue.some((queued) => queued.stack === job.stack && queued.kind === job.kind && job.kind !== "rollback")) return;
+    this.queue.push(job);
+    this.options.metrics.queueDepth.set(this.queue.length);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.activeWorkers < this.options.workers) {
+      const index = this.queue.findIndex((job) => !this.running.has(job.stack));
+      if (index < 0) break;
+      const [job] = this.queue.splice(index, 1) as [Job];
+      this.options.metrics.queueDepth.set(this.queue.length);
+      this.activeWorkers++;
+      this.running.add(job.stack);
+      void this.runJob(job).finally(() => {
+        this.running.delete(job.stack);
+        this.activeWorkers--;
+        this.pump();
+        if (this.activeWorkers === 0 && this.queue.length === 0) this.wakeIdle();
+      });
+    }
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      if (job.kind === "sync") await this.sync(job);
+      else if (job.kind === "drift") await this.driftCheck(job);
+      else if (job.kind === "rollback") await this.rollback(job);
+      else await this.removeStack(job);
+    } catch (error) {
+      // Every expected failure is handled inside; this is the last guard so one stack can never stop the agent.
+      this.options.logger.error({ stack: job.stack, job: job.kind, err: errorMessage(error) }, "job failed unexpectedly");
+      await this.setConditions(job.stack, { Reconciling: ["False", "Failed", ""], Stalled: ["True", "InternalError", errorMessage(error)] }).catch(() => undefined);
+    } finally {
+      this.options.metrics.runDuration.observe({ kind: job.kind }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  // ── platform ────────────────────────────────────────────────────────────
+
+  private async refreshPlatform(): Promise<void> {
+    if (this.platformBusy) return;
+    this.platformBusy = true;
+    this.nextPlatformAt = Date.now() + withJitter(this.platformIntervalMs);
+    try {
+      const directory = await this.platformDirectory();
+      if (directory === undefined) return;
+      const scan = await scanPlatform(directory);
+      this.platformProblems = scan.problems;
+      for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
+      for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
+      for (const name of [...this.stacks.keys()]) {
+        if (!scan.stacks.has(name) && scan.problems.every((problem) => problem.location.stack !== name)) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
+      }
+      this.options.metrics.stacks.set({ ready: "total" }, this.stacks.size);
+    } catch (error) {
+      this.options.logger.error({ err: errorMessage(error) }, "cannot read the platform source; keeping the stacks as they are");
+    } finally {
+      this.platformBusy = false;
+      if (this.activeWorkers === 0 && this.queue.length === 0) this.wakeIdle();
+    }
+  }
+
+  /** The platform's files: a local directory, or a checkout of the platform repository's current commit. */
+  private async platformDirectory(): Promise<string | undefined> {
+    const platform = this.options.platform;
+    if (platform.kind === "local") return path.join(platform.root, platform.path);
+    try {
+      const { commit } = await this.mirrors.resolve(platform.source);
+      if (commit !== this.platformRevision || this.platformCheckout === undefined) {
+        await this.mirrors.ensureCommit(platform.source, commit);
+        await this.mirrors.verifyCommit(platform.source, commit);
+        this.platformCheckout = await this.mirrors.checkout(platform.source, commit);
+        this.platformRevision = commit;
+      }
+      return path.join(this.platformCheckout, platform.path);
+    } catch (error) {
+      this.options.metrics.gitErrors.inc();
+      this.options.logger.warn({ err: errorMessage(error) }, "platform source unavailable; keeping the last good revision");
+      return this.platformCheckout === undefined ? undefined : path.join(this.platformCheckout, platform.path);
+    }
+  }
+
+  private upsertStack(name: string, platformStack: PlatformStack): void {
+    const existing = this.stacks.get(name);
+    if (existing !== undefined && JSON.stringify(existing.platform.document) === JSON.stringify(platformStack.document)) return;
+    const where = `${platformStack.file}:${platformStack.line} (stack ${name})`;
+    const sync = platformStack.document.spec?.sync ?? {};
+    const managed: ManagedStack = {
+      platform: platformStack,
+      definitionError: undefined,
+      intervalMs: this.defaultIntervalMs,
+      driftIntervalMs: this.defaultDriftIntervalMs,
+      backoff: { limit: undefined, initialMs: 5_000, factor: 2, maxMs: 180_000 },
+      nextSyncAt: 0,
+      nextDriftAt: Date.now() + this.defaultDriftIntervalMs,
+      failures: 0,
+      forced: true,
+      applied: existing?.applied,
+    };
+    try {
+      if (sync.interval !== undefined) managed.intervalMs = parseDuration(sync.interval, where);
+      if (sync.driftInterval !== undefined) managed.driftIntervalMs = parseDuration(sync.driftInterval, where);
+      if (managed.intervalMs < 1000 || managed.driftIntervalMs < 1000) {
+        throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: interval and driftInterval must be at least 1s`, { location: { file: platformStack.file, line: platformStack.line, stack: name }, hint: "use 1s or more, e.g. interval: 1m" });
+      }
+      managed.backoff = backoffOf(sync, where);
+      checkWindows(sync.windows ?? [], where);
+      managed.nextDriftAt = Date.now() + withJitter(managed.driftIntervalMs);
+    } catch (error) {
+      managed.definitionError = error instanceof PlumbError ? error : new PlumbError("PLUMB_STACK_DEFINITION", errorMessage(error), { location: { stack: name } });
+    }
+    this.stacks.set(name, managed);
+    void (async () => {
+      if (managed.definitionError !== undefined) {
+        await this.setConditions(name, { Ready: ["False", "InvalidDefinition", managed.definitionError.describe()], Stalled: ["True", "InvalidDefinition", managed.definitionError.describe()] });
+        await this.record([{ stack: name, runId: null, address: null, type: "stack.invalid", message: managed.definitionError.describe() }]);
+      } else if (existing === undefined) {
+        await this.record([{ stack: name, runId: null, address: null, type: "stack.added", message: `managing stack ${name} from ${platformStack.file}` }]);
+      }
+    })().catch((error: unknown) => this.options.logger.error({ stack: name, err: errorMessage(error) }, "cannot record the stack"));
+  }
+
+  // ── the commit loop ──────────────────────────────────────────────────────
+
+  private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
+    const origin = await stackOrigin(managed.platform, this.options.platform, this.options.secrets);
+    if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
+    const source = origin.source;
+    const { commit } = await this.mirrors.resolve(source);
+    await this.mirrors.ensureCommit(source, commit);
+    await this.mirrors.verifyCommit(source, commit);
+    const checkout = await this.mirrors.checkout(source, commit);
+    return { directory: path.join(checkout, origin.path), revision: commit, origin };
+  }
+
+  private async sync(job: Job): Promise<void> {
+    const managed = this.stacks.get(job.stack);
+    if (managed === undefined || managed.definitionError !== undefined) return;
+    const name = job.stack;
+    const status = await this.status(name);
+    const forced = managed.forced;
+    managed.forced = false;
+    await this.setConditions(name, { Reconciling: ["True", "Progressing", `${job.trigger}: reading the source`] });
+
+    let fetched;
+    try {
+      fetched = await this.fetchStack(managed);
+    } catch (error) {
+      this.options.metrics.gitErrors.inc();
+      const problem = asPlumbError(error, name);
+      const terminal = problem.disposition === "terminal" && problem.code !== "PLUMB_SOURCE_REF_NOT_FOUND";
+      this.scheduleRetry(managed);
+      await this.setConditions(name, {
+        Reconciling: ["False", "SourceUnavailable", ""],
+        Degraded: ["True", "SourceUnavailable", `${problem.message}; keeping revision ${status.lastAppliedRevision ?? "(none applied yet)"}, nothing deleted`],
+        ...(terminal ? { Stalled: ["True", "InvalidSource", problem.describe()] as const } : {}),
+      });
+      await this.record([{ stack: name, runId: null, address: null, type: "source.failed", message: redactUrl(problem.describe()) }]);
+      return;
+    }
+
+    let rendered: RenderedStack;
+    try {
+      rendered = await renderStack(fetched.directory, { registry: this.options.registry, stackOverride: { document: managed.platform.document, file: managed.platform.file } });
+    } catch (error) {
+      const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
+      const message = problems.map((problem) => problem.describe()).join("\n");
+      await this.writeStatus({ ...status, lastAttemptedRevision: fetched.revision });
+      await this.setConditions(name, {
+        Reconciling: ["False", "RenderFailed", ""],
+        Ready: ["False", "RenderFailed", `revision ${fetched.revision ?? "(local)"} does not render; still running ${status.lastAppliedRevision ?? "nothing"}`],
+        Stalled: ["True", "RenderFailed", message],
+        Degraded: ["False", "SourceAvailable", ""],
+      });
+      await this.record([{ stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } }]);
+      return;
+    }
+    if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
+    const revision = fetched.revision ?? rendered.digest;
+    const ready = status.conditions.find((condition) => condition.type === "Ready")?.status === "True";
+    if (!forced && ready && status.lastAppliedRevision === revision && status.lastAppliedDigest === rendered.digest) {
+      managed.applied ??= rendered;
+      await this.setConditions(name, { Reconciling: ["False", "UpToDate", ""], Degraded: ["False", "SourceAvailable", ""] });
+      return;
+    }
+    await this.store.saveRender({ stack: name, digest: rendered.digest, revision, rendered: rendered as unknown as JsonObject });
+    await this.planAndApply(managed, rendered, revision, job, "intentional");
+  }
+
+  /**
+   * Plans `rendered` against live state and applies it when the stack's
+   * policy allows; used by commits, drift healing and rollbacks alike.
+   */
+  private async planAndApply(managed: ManagedStack, rendered: RenderedStack, revision: string, job: Job, change: "intentional" | "corrective" | "rollback"): Promise<Plan | undefined> {
+    const name = job.stack;
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    const manual = job.actor !== null;
+    try {
+      return await withStackLock(this.store, name, async () => {
+        await resolvePendingJournal(this.store, name, connections);
+        const planned = await planStack(rendered, this.store, connections);
+        const status = await this.status(name);
+        const plan = planned.plan;
+        const attempted = { ...status, lastAttemptedRevision: revision };
+        if (!planHasChanges(plan) && !plan.changes.some((item) => item.recordStale)) {
+          managed.failures = 0;
+          managed.applied = rendered;
+          await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
+          await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
+          return plan;
+        }
+        const sync = rendered.definition.sync;
+        const holdReason = this.holdReason(sync, status, manual, change);
+        if (holdReason !== undefined) {
+          await this.writeStatus(attempted);
+          await this.setConditions(name, { Reconciling: ["False", "OutOfSync", ""], Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`] });
+          await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${summaryText(plan)}; not applied: ${holdReason}`, data: { revision, summary: plan.summary as unknown as JsonObject } }]);
+          return plan;
+        }
+        await this.setConditions(name, { Reconciling: ["True", "Applying", `${summaryText(plan)} (${change})`] });
+        const applied = await applyStackPlan(rendered, planned, this.store, connections, { trigger: change === "intentional" ? job.trigger : change === "corrective" ? "drift" : "rollback", revision, actor: job.actor });
+        this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
+        if (applied.result.failed > 0) {
+          const failure = applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error;
+          const transient = failure?.disposition === "transient";
+          this.scheduleRetry(managed);
+          const exhausted = managed.backoff.limit !== undefined && managed.failures > managed.backoff.limit;
+          await this.writeStatus(attempted);
+          await this.setConditions(name, {
+            Reconciling: ["False", "ApplyFailed", ""],
+            Ready: ["False", "ApplyFailed", `${applied.result.failed} change(s) failed: ${failure?.describe() ?? "see the run"}`],
+            Degraded: [transient ? "True" : "False", transient ? "ProviderUnavailable" : "ApplyFailed", transient ? (failure?.message ?? "") : ""],
+            Stalled: [exhausted ? "True" : "False", exhausted ? "RetriesExhausted" : "Retrying", exhausted ? `gave up after ${managed.failures} attempts; a new commit or a manual sync tries again` : ""],
+          });
+          return plan;
+        }
+        managed.failures = 0;
+        managed.applied = rendered;
+        await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null });
+        await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
+        return plan;
+      });
+    } catch (error) {
+      const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
+      const transient = problems.some((problem) => problem.disposition === "transient");
+      this.scheduleRetry(managed);
+      const message = problems.map((problem) => problem.describe()).join("\n");
+      await this.setConditions(name, {
+        Reconciling: ["False", "Failed", ""],
+        Ready: ["False", transient ? "ProviderUnavailable" : "PlanFailed", message],
+        Degraded: [transient ? "True" : "False", transient ? "ProviderUnavailable" : "PlanFailed", transient ? message : ""],
+      });
+      await this.record([{ stack: name, runId: null, address: null, type: "plan.failed", message }]);
+      return undefined;
+    } finally {
+      await connections.closeAll();
+    }
+  }
+
+  /** Why an automatic apply must wait, or undefined when it may go ahead. */
+  private holdReason(sync: RenderedStack["definition"]["sync"], status: StackStatus, manual: boolean, change: "intentional" | "corrective" | "rollback"): string | undefined {
+    if (manual) return undefined;
+    if (status.suspended) return "the stack is suspended";
+    if (sync.auto !== true) return "sync.auto is off; sync by hand to apply";
+    if (change === "corrective" && sync.selfHeal !== true) return "sync.selfHeal is off";
+    const window = syncAllowed(sync.windows);
+    return window.allowed ? undefined : window.reason;
+  }
+
+  private scheduleRetry(managed: ManagedStack): void {
+    managed.failures++;
+    managed.forced = true;
+    const exhausted = managed.backoff.limit !== undefined && managed.failures > managed.backoff.limit;
+    managed.nextSyncAt = Date.now() + (exhausted ? managed.intervalMs : backoffDelay(managed.backoff, managed.failures));
+  }
+
+  // ── the drift loop ──────────────────────────────────────────────────────
+
+  private async appliedRender(name: string, managed: ManagedStack): Promise<RenderedStack | undefined> {
+    if (managed.applied !== undefined) return managed.applied;
+    const status = await this.status(name);
+    if (status.lastAppliedDigest === null) return undefined;
+    const record = await this.store.getRender(name, status.lastAppliedDigest);
+    managed.applied = record === undefined ? undefined : (record.rendered as unknown as RenderedStack);
+    return managed.applied;
+  }
+
+  private async driftCheck(job: Job): Promise<void> {
+    const managed = this.stacks.get(job.stack);
+    if (managed === undefined || managed.definitionError !== undefined) return;
+    const name = job.stack;
+    const rendered = await this.appliedRender(name, managed);
+    if (rendered === undefined) return;
+    const status = await this.status(name);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    let planned: PlannedStack;
+    try {
+      planned = await planStack(rendered, this.store, connections);
+    } catch (error) {
+      const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
+      const message = problems.map((problem) => problem.describe()).join("\n");
+      await this.setConditions(name, { Degraded: ["True", "ObserveFailed", message] });
+      await this.record([{ stack: name, runId: null, address: null, type: "drift.check-failed", message }]);
+      return;
+    } finally {
+      await connections.closeAll();
+    }
+    const drifted: Record<string, string[]> = {};
+    for (const item of planned.plan.changes) {
+      if (item.action === "create") drifted[item.address] = ["(missing)"];
+      else if (item.action === "update" || item.action === "replace") drifted[item.address] = item.diffs.map((diff) => diff.path);
+    }
+    const addresses = Object.keys(drifted);
+    if (addresses.length === 0) {
+      if (status.drift !== null && !status.drift.healed) {
+        await this.writeStatus({ ...status, drift: null });
+        await this.setConditions(name, { Ready: ["True", "Succeeded", `revision ${status.lastAppliedRevision ?? ""} is applied`] });
+      }
+      return;
+    }
+    this.options.metrics.driftFound.inc(addresses.length);
+    const summary = { checkedAt: new Date().toISOString(), resources: drifted, healed: false };
+    await this.writeStatus({ ...status, drift: summary });
+    await this.record(
+      addresses.map((address) => ({
+        stack: name,
+        runId: null,
+        address,
+        type: "drift.detected",
+        message: `${address} drifted: ${(drifted[address] as string[]).join(", ")}`,
+        data: { fields: drifted[address] as string[] },
+      })),
+    );
+    const heal = this.holdReason(rendered.definition.sync, status, job.actor !== null, "corrective") === undefined;
+    if (!heal) {
+      await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${this.holdReason(rendered.definition.sync, status, false, "corrective") ?? ""}`] });
+      return;
+    }
+    const plan = await this.planAndApply(managed, rendered, status.lastAppliedRevision ?? rendered.digest, job, "corrective");
+    const healed = (await this.status(name)).conditions.find((condition) => condition.type === "Ready")?.status === "True";
+    if (plan !== undefined && healed) {
+      this.options.metrics.driftHealed.inc(addresses.length);
+      await this.record(addresses.map((address) => ({ stack: name, runId: null, address, type: "drift.healed", message: `${address} reverted to the desired state (corrective change)`, data: { fields: drifted[address] as string[] } })));
+    }
+  }
+
+  // ── rollback and removal ────────────────────────────────────────────────
+
+  private async rollback(job: Job): Promise<void> {
+    const managed = this.stacks.get(job.stack);
+    const wanted = job.revision;
+    if (managed === undefined || wanted === undefined) return;
+    const name = job.stack;
+    const runs = await this.store.listRuns(name, 1000);
+    const target = runs.find((run) => run.result === "succeeded" && (run.revision === wanted || (wanted.length >= 7 && run.revision?.startsWith(wanted) === true) || run.digest === wanted));
+    const record = target === undefined ? undefined : await this.store.getRender(name, target.digest);
+    if (target === undefined || record === undefined) {
+      await this.record([{ stack: name, runId: null, address: null, type: "rollback.failed", message: `no successful run of revision ${job.revision} is recorded for ${name}` }]);
+      return;
+    }
+    // Like Argo CD: after a rollback the stack stops following Git until someone resumes it.
+    const status = await this.status(name);
+    await this.writeStatus({ ...status, suspended: true });
+    await this.record([{ stack: name, runId: null, address: null, type: "rollback.started", message: `rollback to ${target.revision ?? target.digest} requested by ${job.actor ?? "the agent"}; automatic sync suspended until resumed` }]);
+    await this.planAndApply(managed, record.rendered as unknown as RenderedStack, target.revision ?? target.digest, job, "rollback");
+  }
+
+  private async removeStack(job: Job): Promise<void> {
+    const managed = this.stacks.get(job.stack);
+    if (managed === undefined) return;
+    const name = job.stack;
+    const policy = managed.platform.document.spec?.deletionPolicy ?? "Orphan";
+    const rendered = await this.appliedRender(name, managed);
+    if (policy === "Delete" && rendered !== undefined) {
+      const empty: RenderedStack = { ...rendered, resources: [], definition: { ...rendered.definition, sync: { ...rendered.definition.sync, prune: true, allowEmpty: true } } };
+      const connections = new ProviderConnections(this.options.registry, empty.definition, this.options.secrets);
+      try {
+        await withStackLock(this.store, name, async () => {
+          const planned = await planStack(empty, this.store, connections, { prune: true, allowEmpty: true });
+          await applyStackPlan(empty, planned, this.store, connections, { trigger: "platform", revision: null, actor: null });
+        });
+      } catch (error) {
+        await this.record([{ stack: name, runId: null, address: null, type: "stack.remove-failed", message: asPlumbError(error, name).describe() }]);
+        return;
+      } finally {
+        await connections.closeAll();
+      }
+    }
+    const remaining = await this.store.listResources(name);
+    await this.store.removeResources(
+      name,
+      remaining.map((record) => record.address),
+    );
+    this.stacks.delete(name);
+    await this.store.removeStack(name);
+    await this.record([{ stack: name, runId: null, address: null, type: "stack.removed", message: policy === "Delete" ? `stack ${name} left the platform repository; its resources were deleted` : `stack ${name} left the platform repository; its ${remaining.length} resource(s) are left in place, no longer managed` }]);
+  }
+
+  // ── status and events ───────────────────────────────────────────────────
+
+  async status(stack: string): Promise<StackStatus> {
+    return (
+      (await this.store.getStackStatus(stack)) ?? {
+        stack,
+        suspended: false,
+        conditions: conditionOrder.map((type) => ({ type, status: "Unknown" as const, reason: "NotChecked", message: "", lastTransitionTime: new Date().toISOString() })),
+        lastAppliedRevision: null,
+        lastAttemptedRevision: null,
+        lastAppliedDigest: null,
+        drift: null,
+        updatedAt: new Date().toISOString(),
+      }
+    );
+  }
+
+  private async writeStatus(status: StackStatus): Promise<void> {
+    await this.store.putStackStatus(status);
+    this.notices.emit("notice", { type: "status", status: { ...status, updatedAt: new Date().toISOString() } } satisfies AgentNotice);
+  }
+
+  private async setConditions(stack: string, changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>): Promise<void> {
+    if (!this.stacks.has(stack)) return;
+    const status = await this.status(stack);
+    const now = new Date().toISOString();
+    const conditions = conditionOrder.map((type): Condition => {
+      const current = status.conditions.find((condition) => condition.type === type) ?? { type, status: "Unknown", reason: "NotChecked", message: "", lastTransitionTime: now };
+      const change = changes[type];
+      if (change === undefined) return current;
+      const [value, reason, message] = change;
+      return { type, status: value, reason, message, lastTransitionTime: value === current.status ? current.lastTransitionTime : now };
+    });
+    await this.writeStatus({ ...status, conditions });
+  }
+
+  private async record(events: EventInput[]): Promise<void> {
+    await this.store.appendEvents(events);
+    const createdAt = new Date().toISOString();
+    for (const event of events) {
+      this.options.logger.info({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
+      this.notices.emit("notice", { type: "event", event: { ...event, createdAt } } satisfies AgentNotice);
+    }
+  }
+}
+
+function asPlumbError(error: unknown, stack: string): PlumbError {
+  if (error instanceof PlumbError) return error;
+  return new PlumbError("PLUMB_PROVIDER_OPERATION", errorMessage(error), { location: { stack }, cause: error });
+}
+
+function summaryText(plan: Plan): string {
+  const { create, update, replace, delete: remove } = plan.summary;
+  return `${create} to create, ${update} to update, ${replace} to replace, ${remove} to delete`;
+}
+
+/** Compares repository URLs the way hosting services spell them in webhooks. */
+export function normalizeRepositoryUrl(url: string): string {
+  return url
+    .trim()
+    .replace(/^[a-z+]+:\/\/(?:[^@/]+@)?/i, "")
+    .replace(/^[^@/]+@([^:/]+):/, "$1/")
+    .replace(/\.git$/, "")
+    .replace(/\/+$/, "")
+    .toLowerCase();
+}
+
+function refMatches(ref: unknown, pushed: string): boolean {
+  if (ref === undefined) return pushed === "refs/heads/main";
+  if (typeof ref === "string") return pushed === `refs/heads/${ref}` || pushed === `refs/tags/${ref}`;
+  if (typeof ref === "object" && ref !== null) {
+    if ("branch" in ref) return pushed === `refs/heads/${String(ref.branch)}`;
+    if ("tag" in ref || "semver" in ref) return pushed.startsWith("refs/tags/");
+  }
+  return false;
+}

@@ -1,0 +1,109 @@
+// The platform repository: where the agent finds its Stack documents. Each
+// Stack names a source (this repository or another, a ref and a path); a bad
+// Stack document is reported on its own and never hides the others.
+
+import path from "node:path";
+import { PlumbError, PlumbErrorList } from "../errors.js";
+import { readYamlFiles } from "../render/read-source.js";
+import { checkAgainstSchema, formatFieldPath } from "../render/schema-check.js";
+import { stackApiVersion, stackDocumentSchema, stackKind, type StackDocument } from "../render/stack-definition.js";
+import { isPlainObject } from "../render/values.js";
+import { parseYamlDocuments } from "../render/yaml-documents.js";
+import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
+import type { SecretResolver } from "../secrets/references.js";
+
+export interface PlatformStack {
+  name: string;
+  document: StackDocument;
+  /** Where the document is, relative to the platform path, with its line. */
+  file: string;
+  line: number;
+}
+
+export interface PlatformScan {
+  stacks: Map<string, PlatformStack>;
+  /** Stack documents that could not be read, each with file:line. */
+  problems: PlumbError[];
+}
+
+/** Reads every Stack document under `directory`; other documents are left for later stages. */
+export async function scanPlatform(directory: string): Promise<PlatformScan> {
+  const stacks = new Map<string, PlatformStack>();
+  const problems: PlumbError[] = [];
+  let files;
+  try {
+    files = await readYamlFiles(directory);
+  } catch (error) {
+    if (error instanceof PlumbErrorList) return { stacks, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, problems: [error] };
+    throw error;
+  }
+  for (const file of files) {
+    let documents;
+    try {
+      documents = parseYamlDocuments(file.relativePath, file.text);
+    } catch (error) {
+      if (error instanceof PlumbError) problems.push(error);
+      else if (error instanceof PlumbErrorList) problems.push(...error.errors);
+      else throw error;
+      continue;
+    }
+    for (const document of documents) {
+      const value = document.value;
+      if (!isPlainObject(value) || value.apiVersion !== stackApiVersion || value.kind !== stackKind) continue;
+      const schemaProblems = checkAgainstSchema(stackDocumentSchema, value);
+      if (schemaProblems.length > 0) {
+        for (const problem of schemaProblems) {
+          problems.push(new PlumbError("PLUMB_STACK_DEFINITION", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
+        }
+        continue;
+      }
+      const stackDocument = value as unknown as StackDocument;
+      const name = stackDocument.metadata.name;
+      const existing = stacks.get(name);
+      if (existing !== undefined) {
+        problems.push(
+          new PlumbError("PLUMB_STACK_DEFINITION", `stack ${name} is defined twice; the first is at ${existing.file}:${existing.line}`, {
+            location: { ...document.position, stack: name },
+            hint: "stack names must be unique in the platform repository",
+          }),
+        );
+        continue;
+      }
+      stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
+    }
+  }
+  return { stacks, problems };
+}
+
+/** Where a stack's files come from: a git repository, or a local directory (the demo, tests). */
+export type StackOrigin = { kind: "git"; source: GitSource; path: string } | { kind: "local"; directory: string };
+
+/**
+ * The platform's own origin, which stacks without `source.repo` share: Stack
+ * documents are read below `path`; stack paths are relative to the root.
+ */
+export type PlatformOrigin = { kind: "git"; source: GitSource; path: string } | { kind: "local"; root: string; path: string };
+
+function checkRelativePath(relative: string, where: string): string {
+  const normalized = path.posix.normalize(relative.replace(/\\/g, "/"));
+  if (path.posix.isAbsolute(normalized) || normalized === ".." || normalized.startsWith("../")) {
+    throw new PlumbError("PLUMB_PATH_ESCAPE", `${where}: source.path "${relative}" leaves the repository`, { hint: "give a path inside the repository, relative to its root" });
+  }
+  return normalized;
+}
+
+/** Turns a Stack's `source` into where to read it from; secrets for tokens are resolved here, in the agent only. */
+export async function stackOrigin(stack: PlatformStack, platform: PlatformOrigin, secrets: SecretResolver): Promise<StackOrigin> {
+  const where = `${stack.file}:${stack.line} (stack ${stack.name})`;
+  const source = stack.document.spec?.source ?? {};
+  const relative = checkRelativePath(source.path ?? ".", where);
+  if (source.repo === undefined) {
+    if (platform.kind === "local") return { kind: "local", directory: path.join(platform.root, relative) };
+    return { kind: "git", source: platform.source, path: relative };
+  }
+  const gitSource: GitSource = { url: validateRepositoryUrl(source.repo, where), ref: parseRef(source.ref, where) };
+  if (source.secretRef !== undefined) gitSource.credentials = { token: await secrets.resolve(source.secretRef) };
+  if (source.verify !== undefined) gitSource.verify = source.verify;
+  return { kind: "git", source: gitSource, path: relative };
+}

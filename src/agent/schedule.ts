@@ -1,0 +1,86 @@
+// Timing rules of the agent's loops: durations, jitter, retry backoff and sync
+// windows (Argo CD's allow/deny windows: a cron schedule opens one for a duration).
+
+import { CronExpressionParser } from "cron-parser";
+import { PlumbError } from "../errors.js";
+import type { SyncPolicy } from "../render/stack-definition.js";
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "1h30m" → milliseconds. The Stack schema has already checked the shape. */
+export function parseDuration(text: string, where: string): number {
+  let total = 0;
+  let consumed = "";
+  for (const match of text.matchAll(/([0-9]+)(ms|s|m|h)/g)) {
+    total += Number(match[1]) * (units[match[2] as string] as number);
+    consumed += match[0];
+  }
+  if (consumed !== text || consumed === "") {
+    throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: "${text}" is not a duration`, { hint: "write it like 30s, 5m or 1h30m" });
+  }
+  return total;
+}
+
+/** Spreads polls of many stacks over time: ±10 %. */
+export function withJitter(milliseconds: number, random: () => number = Math.random): number {
+  return Math.round(milliseconds * (0.9 + 0.2 * random()));
+}
+
+export interface Backoff {
+  /** Attempts after the first before the stack is Stalled; undefined: keep retrying. */
+  limit: number | undefined;
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+}
+
+export function backoffOf(sync: SyncPolicy, where: string): Backoff {
+  const retry = sync.retry;
+  return {
+    limit: retry?.limit,
+    initialMs: retry?.backoff?.duration === undefined ? 5_000 : parseDuration(retry.backoff.duration, where),
+    factor: retry?.backoff?.factor ?? 2,
+    maxMs: retry?.backoff?.max === undefined ? 180_000 : parseDuration(retry.backoff.max, where),
+  };
+}
+
+/** The wait before attempt `failures + 1`. */
+export function backoffDelay(backoff: Backoff, failures: number): number {
+  return Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** Math.max(0, failures - 1));
+}
+
+export interface SyncWindow {
+  kind: "allow" | "deny";
+  schedule: string;
+  duration: string;
+}
+
+/** Checks every window's cron expression once, so a bad one is reported when the Stack is read. */
+export function checkWindows(windows: readonly SyncWindow[], where: string): void {
+  for (const [index, window] of windows.entries()) {
+    try {
+      CronExpressionParser.parse(window.schedule);
+      parseDuration(window.duration, where);
+    } catch (error) {
+      throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: sync.windows[${index}].schedule "${window.schedule}" is not a cron expression: ${error instanceof Error ? error.message : String(error)}`, {
+        hint: 'use five fields: minute hour day-of-month month day-of-week, e.g. "0 22 * * *"',
+      });
+    }
+  }
+}
+
+function isOpen(window: SyncWindow, now: Date): boolean {
+  const expression = CronExpressionParser.parse(window.schedule, { currentDate: new Date(now.getTime() + 1) });
+  const lastStart = expression.prev().toDate().getTime();
+  return now.getTime() < lastStart + parseDuration(window.duration, "window");
+}
+
+/** Automatic applies are allowed unless a deny window is open, or allow windows exist and none is open. */
+export function syncAllowed(windows: readonly SyncWindow[] | undefined, now: Date = new Date()): { allowed: boolean; reason: string } {
+  if (windows === undefined || windows.length === 0) return { allowed: true, reason: "no sync windows" };
+  const deny = windows.find((window) => window.kind === "deny" && isOpen(window, now));
+  if (deny !== undefined) return { allowed: false, reason: `deny window "${deny.schedule}" for ${deny.duration} is open` };
+  const allows = windows.filter((window) => window.kind === "allow");
+  if (allows.length > 0 && !allows.some((window) => isOpen(window, now))) return { allowed: false, reason: "no allow window is open" };
+  return { allowed: true, reason: "inside the sync windows" };
+}

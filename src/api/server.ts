@@ -1,0 +1,315 @@
+// The agent's HTTP server: the REST API under /api/v1 (validated with the same
+// schemas its OpenAPI document is generated from), the event stream, the Git
+// webhook receiver, health and Prometheus metrics.
+
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { Agent, AgentNotice } from "../agent/agent.js";
+import type { AgentMetrics } from "../agent/metrics.js";
+import { ProviderConnections } from "../engine/connections.js";
+import { planStack } from "../engine/pipeline.js";
+import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
+import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
+import { createToken, hashToken } from "./tokens.js";
+import { readPush, verifyWebhook } from "./webhooks.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+import type { SecretResolver } from "../secrets/references.js";
+import type { RenderedStack } from "../render/load-stack.js";
+
+export interface ServerOptions {
+  agent: Agent;
+  registry: ProviderRegistry;
+  secrets: SecretResolver;
+  metrics: AgentMetrics;
+  logger: Logger;
+  /** Shared secret for webhook signatures; webhooks are refused without one. */
+  webhookSecret: string | undefined;
+  version: string;
+}
+
+const maxWebhookBytes = 1024 * 1024;
+const publicPaths = new Set(["/healthz", "/readyz", "/metrics", "/hooks/git"]);
+
+declare module "fastify" {
+  interface FastifyRequest {
+    token?: ApiToken;
+  }
+}
+
+const stackName = Type.Object({ stack: Type.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" }) });
+const errorBody = Type.Object({ code: Type.String(), message: Type.String(), hint: Type.Optional(Type.String()) });
+const condition = Type.Object({ type: Type.String(), status: Type.String(), reason: Type.String(), message: Type.String(), lastTransitionTime: Type.String() });
+const stackSummary = Type.Object({
+  name: Type.String(),
+  labels: Type.Record(Type.String(), Type.String()),
+  environment: Type.Union([Type.String(), Type.Null()]),
+  suspended: Type.Boolean(),
+  conditions: Type.Array(condition),
+  lastAppliedRevision: Type.Union([Type.String(), Type.Null()]),
+  lastAttemptedRevision: Type.Union([Type.String(), Type.Null()]),
+  drift: Type.Union([Type.Object({ checkedAt: Type.String(), resources: Type.Record(Type.String(), Type.Array(Type.String())), healed: Type.Boolean() }), Type.Null()]),
+  source: Type.Object({ file: Type.String(), repo: Type.Optional(Type.String()), path: Type.Optional(Type.String()) }),
+});
+const listQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the stack name." })),
+  label: Type.Optional(Type.String({ maxLength: 200, pattern: "^[^=]+=[^=]*$", description: "key=value" })),
+  condition: Type.Optional(Type.Union([Type.Literal("Ready"), Type.Literal("NotReady"), Type.Literal("Stalled"), Type.Literal("Degraded"), Type.Literal("Reconciling")])),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) });
+const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }) }, { additionalProperties: false });
+const tokenBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) }, { additionalProperties: false });
+const accepted = Type.Object({ accepted: Type.Boolean(), message: Type.String() });
+
+function conditionIs(status: StackStatus, type: string, value: string): boolean {
+  return status.conditions.some((item) => item.type === type && item.status === value);
+}
+
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { agent, metrics } = options;
+  const store = agent.store;
+  const app: FastifyInstance = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: true, ajv: { customOptions: { coerceTypes: true, removeAdditional: false } } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "Plumb API", version: options.version, description: "Stacks, resources, runs, events and actions of a Plumb agent." },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof PlumbError) return reply.status(error.status).send({ code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+    if (error instanceof PlumbErrorList) return reply.status(400).send({ code: "PLUMB_INVALID", message: error.errors.map((item) => item.describe()).join("\n") });
+    const fastifyError = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    if (fastifyError.validation !== undefined) return reply.status(400).send({ code: "PLUMB_USAGE", message: fastifyError.message ?? "invalid request", hint: "see /api/v1/openapi.json for the request shape" });
+    if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      return reply.status(fastifyError.statusCode).send({ code: fastifyError.code ?? "PLUMB_USAGE", message: fastifyError.message ?? "bad request" });
+    }
+    request.log.error({ err: errorMessage(error) }, "request failed");
+    return reply.status(500).send({ code: "PLUMB_INTERNAL", message: "internal error; the agent's log has the details" });
+  });
+
+  // Everything but health, metrics and the (signature-checked) webhook needs a bearer token.
+  app.addHook("onRequest", async (request, reply) => {
+    const pathOnly = request.url.split("?")[0] ?? "";
+    if (publicPaths.has(pathOnly)) return;
+    const header = request.headers.authorization;
+    const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
+    const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
+    if (found === undefined) {
+      await reply.status(401).header("www-authenticate", "Bearer").send({ code: "PLUMB_UNAUTHORIZED", message: "a valid bearer token is required", hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token" });
+      return reply;
+    }
+    request.token = found;
+  });
+
+  const requireRole = (role: TokenRole) => async (request: FastifyRequest, reply: FastifyReply) => {
+    if (role === "admin" && request.token?.role !== "admin") {
+      await reply.status(403).send({ code: "PLUMB_FORBIDDEN", message: `token "${request.token?.name ?? ""}" is read-only`, hint: "use a token with the admin role for actions" });
+      return reply;
+    }
+  };
+
+  const knownStack = (name: string): void => {
+    if (!agent.hasStack(name)) throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
+  };
+
+  const summary = async (name: string): Promise<Static<typeof stackSummary>> => {
+    const status = await agent.status(name);
+    const platform = agent.platformStack(name);
+    const document = platform?.document;
+    const source = document?.spec?.source;
+    return {
+      name,
+      labels: document?.metadata.labels ?? {},
+      environment: document?.spec?.environment ?? null,
+      suspended: status.suspended,
+      conditions: status.conditions,
+      lastAppliedRevision: status.lastAppliedRevision,
+      lastAttemptedRevision: status.lastAttemptedRevision,
+      drift: status.drift,
+      source: { file: platform?.file ?? "", ...(source?.repo === undefined ? {} : { repo: source.repo }), ...(source?.path === undefined ? {} : { path: source.path }) },
+    };
+  };
+
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => (agent.stackNames().length > 0 || agent.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" })));
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+    metrics.queueDepth.set(agent.queueDepth());
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  app.get<{ Querystring: Static<typeof listQuery> }>(
+    "/api/v1/stacks",
+    { schema: { summary: "List stacks with filters and paging", querystring: listQuery, response: { 200: Type.Object({ total: Type.Integer(), items: Type.Array(stackSummary), problems: Type.Array(Type.String()) }) } } },
+    async (request) => {
+      const { q, label, condition: wanted, limit = 50, offset = 0 } = request.query;
+      const [labelKey, labelValue] = label === undefined ? [] : (label.split("=") as [string, string]);
+      const all = await Promise.all(agent.stackNames().map(summary));
+      const filtered = all.filter((item) => {
+        if (q !== undefined && !item.name.includes(q)) return false;
+        if (labelKey !== undefined && item.labels[labelKey] !== labelValue) return false;
+        const status = { conditions: item.conditions } as StackStatus;
+        if (wanted === "NotReady") return !conditionIs(status, "Ready", "True");
+        if (wanted !== undefined) return conditionIs(status, wanted, "True");
+        return true;
+      });
+      return { total: filtered.length, items: filtered.slice(offset, offset + limit), problems: agent.problems().map((problem) => problem.describe()) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack", { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } }, async (request) => {
+    knownStack(request.params.stack);
+    return summary(request.params.stack);
+  });
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/resources", { schema: { summary: "Resources with status, health and drift", params: stackName } }, async (request) => {
+    const name = request.params.stack;
+    knownStack(name);
+    const [records, status] = await Promise.all([store.listResources(name), agent.status(name)]);
+    return {
+      items: records.map((record) => ({
+        address: record.address,
+        apiVersion: record.apiVersion,
+        kind: record.kind,
+        name: record.name,
+        provider: record.provider,
+        status: record.status,
+        health: record.health,
+        drift: status.drift?.resources[record.address] ?? null,
+        spec: record.appliedSpec,
+        dependsOn: record.dependsOn,
+        updatedAt: record.updatedAt,
+      })),
+    };
+  });
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/plan", { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } }, async (request) => {
+    const name = request.params.stack;
+    knownStack(name);
+    const status = await agent.status(name);
+    const render = status.lastAppliedDigest === null ? undefined : await store.getRender(name, status.lastAppliedDigest);
+    if (render === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, { hint: "wait for its first sync, or POST /api/v1/stacks/" + name + "/sync" });
+    const rendered = render.rendered as unknown as RenderedStack;
+    const connections = new ProviderConnections(options.registry, rendered.definition, options.secrets);
+    try {
+      const { plan } = await planStack(rendered, store, connections);
+      return { revision: render.revision, summary: plan.summary, changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change) };
+    } finally {
+      await connections.closeAll();
+    }
+  });
+
+  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>("/api/v1/stacks/:stack/runs", { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery } }, async (request) => {
+    knownStack(request.params.stack);
+    return { items: await store.listRuns(request.params.stack, request.query.limit ?? 100) };
+  });
+
+  app.get<{ Params: Static<typeof stackName> & { run: string } }>(
+    "/api/v1/stacks/:stack/runs/:run",
+    { schema: { summary: "One run with its journal", params: Type.Intersect([stackName, Type.Object({ run: Type.String({ format: "uuid" }) })]) } },
+    async (request) => {
+      knownStack(request.params.stack);
+      const run = (await store.listRuns(request.params.stack, 1000)).find((item) => item.id === request.params.run);
+      if (run === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `no run ${request.params.run} in stack ${request.params.stack}`);
+      const journal = await store.listJournal(request.params.stack, run.id);
+      return { run, changes: journal.map((entry) => ({ address: entry.address, action: entry.action, state: entry.state, outcome: entry.outcome, at: entry.updatedAt })) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>("/api/v1/stacks/:stack/events", { schema: { summary: "Events, newest first", params: stackName, querystring: limitQuery } }, async (request) => {
+    knownStack(request.params.stack);
+    return { items: await store.listEvents(request.params.stack, request.query.limit ?? 100) };
+  });
+
+  const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
+    app.post<{ Params: Static<typeof stackName> }>(route, { preHandler: requireRole("admin"), schema: { summary: description, params: stackName, ...(body === undefined ? {} : { body }), response: { 202: accepted, 403: errorBody, 404: errorBody } } }, async (request, reply) => {
+      knownStack(request.params.stack);
+      const message = await run(request.params.stack, request.token?.name ?? "unknown", request.body);
+      return reply.status(202).send({ accepted: true, message });
+    });
+  action("/api/v1/stacks/:stack/sync", "Run the commit loop now", (name, actor) => {
+    agent.requestSync(name, "api", actor);
+    return `sync of ${name} queued`;
+  });
+  action("/api/v1/stacks/:stack/refresh", "Run a drift check now", (name, actor) => {
+    agent.requestRefresh(name, actor);
+    return `drift check of ${name} queued`;
+  });
+  action("/api/v1/stacks/:stack/suspend", "Stop automatic applies", async (name, actor) => {
+    await agent.setSuspended(name, true, actor);
+    return `${name} suspended`;
+  });
+  action("/api/v1/stacks/:stack/resume", "Resume automatic applies", async (name, actor) => {
+    await agent.setSuspended(name, false, actor);
+    return `${name} resumed`;
+  });
+  action(
+    "/api/v1/stacks/:stack/rollback",
+    "Re-apply the recorded render of an earlier revision; automatic sync stays suspended until resumed",
+    (name, actor, body) => {
+      const revision = (body as Static<typeof rollbackBody>).revision;
+      agent.requestRollback(name, revision, actor);
+      return `rollback of ${name} to ${revision} queued`;
+    },
+    rollbackBody,
+  );
+
+  app.post<{ Body: Static<typeof tokenBody> }>("/api/v1/tokens", { preHandler: requireRole("admin"), schema: { summary: "Create a token; its value is shown only in this response", body: tokenBody } }, async (request, reply) => {
+    const { token, record } = await createToken(store, request.body.name, request.body.role).catch((error: unknown) => {
+      throw /unique|constraint/i.test(errorMessage(error)) ? new PlumbError("PLUMB_USAGE", `a token named ${request.body.name} exists`, { hint: "choose another name" }) : error;
+    });
+    return reply.status(201).send({ ...record, token });
+  });
+
+  app.get<{ Querystring: { stack?: string } }>("/api/v1/events", { schema: { summary: "Server-sent events: status changes and events as they happen", querystring: Type.Object({ stack: Type.Optional(Type.String({ maxLength: 63 })) }) } }, (request, reply) => {
+    reply.hijack();
+    const response = reply.raw;
+    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    response.write(": connected\n\n");
+    const wanted = request.query.stack;
+    const listener = (notice: AgentNotice) => {
+      const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
+      if (wanted !== undefined && stack !== wanted) return;
+      response.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.type === "status" ? notice.status : notice.event)}\n\n`);
+    };
+    agent.notices.on("notice", listener);
+    const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
+    request.raw.on("close", () => {
+      clearInterval(heartbeat);
+      agent.notices.off("notice", listener);
+    });
+  });
+
+  // Webhooks: raw bytes in, capped, signature checked before any parsing.
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxWebhookBytes }, (_request, body, done) => done(null, body));
+    scope.post("/hooks/git", { schema: { hide: true } }, async (request, reply) => {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      if (options.webhookSecret === undefined) return reply.status(401).send({ code: "PLUMB_UNAUTHORIZED", message: "webhooks are not enabled on this agent", hint: "start the agent with PLUMB_WEBHOOK_SECRET set" });
+      const verdict = verifyWebhook(request.headers, body, options.webhookSecret);
+      if (!verdict.ok) return reply.status(401).send({ code: "PLUMB_UNAUTHORIZED", message: verdict.reason });
+      const event = request.headers["x-github-event"] ?? request.headers["x-gitea-event"] ?? request.headers["x-gitlab-event"];
+      if (event === "ping") return reply.status(200).send({ accepted: true, triggered: [] });
+      let payload: unknown;
+      try {
+        payload = JSON.parse(body.toString("utf8"));
+      } catch {
+        return reply.status(400).send({ code: "PLUMB_USAGE", message: "the webhook body is not JSON", hint: "configure the webhook to send application/json" });
+      }
+      const push = readPush(payload);
+      if (push === undefined) return reply.status(202).send({ accepted: true, triggered: [], message: "not a push event; nothing to do" });
+      const triggered = [...new Set(push.repositoryUrls.flatMap((url) => agent.notifyPush(url, push.ref)))];
+      request.log.info({ sender: verdict.sender, ref: push.ref, triggered }, "webhook");
+      return reply.status(202).send({ accepted: true, triggered });
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,95 @@
+// `plumb agent`: the reconciler, the REST API, the webhook receiver and the
+// metrics endpoint in one process, until SIGINT or SIGTERM.
+
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { Option, type Command } from "commander";
+import pino from "pino";
+import { Agent } from "../agent/agent.js";
+import { AgentMetrics } from "../agent/metrics.js";
+import type { PlatformOrigin } from "../agent/platform.js";
+import { parseDuration } from "../agent/schedule.js";
+import { createServer } from "../api/server.js";
+import { bootstrapAdminToken } from "../api/tokens.js";
+import { PlumbError } from "../errors.js";
+import { localSecretResolver } from "../secrets/references.js";
+import { parseRef, validateRepositoryUrl } from "../source/git.js";
+import { action, dataDirectoryOption, openStore, registry } from "./context.js";
+
+interface AgentFlags {
+  platform: string;
+  ref?: string;
+  path: string;
+  dataDir: string;
+  listen: string;
+  workers: string;
+  platformInterval: string;
+  tokenFile?: string;
+}
+
+function platformOrigin(flags: AgentFlags): PlatformOrigin {
+  if (/^[a-z+]+:\/\/|^[^/]+@[^/]+:/.test(flags.platform)) {
+    return { kind: "git", source: { url: validateRepositoryUrl(flags.platform, "--platform"), ref: parseRef(flags.ref, "--ref") }, path: flags.path };
+  }
+  return { kind: "local", root: path.resolve(flags.platform), path: flags.path };
+}
+
+function listenAddress(text: string): { host: string; port: number } {
+  const match = /^(.*):([0-9]{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || port > 65535) throw new PlumbError("PLUMB_USAGE", `--listen "${text}" is not host:port`, { hint: "e.g. --listen 127.0.0.1:8080 (port 0 picks a free one)" });
+  return { host: match[1] === "" ? "127.0.0.1" : (match[1] as string), port };
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 1024) throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is not a whole number from 1 to 1024`, { hint: `e.g. ${flag} 4` });
+  return value;
+}
+
+export function registerAgent(program: Command): void {
+  program
+    .command("agent")
+    .description("pull stacks from the platform source, apply them, watch for drift, and serve the API")
+    .requiredOption("--platform <dir-or-url>", "the platform repository: a local directory or a git URL holding Stack documents")
+    .option("--ref <ref>", "branch, tag or commit of a git platform (default main)")
+    .option("--path <path>", "directory inside the platform source that holds the Stack documents (stack paths stay relative to the root)", ".")
+    .addOption(dataDirectoryOption())
+    .addOption(new Option("--listen <host:port>", "where the API listens").env("PLUMB_LISTEN").default("127.0.0.1:8080"))
+    .option("--workers <n>", "stacks worked on at once", "4")
+    .option("--platform-interval <duration>", "how often the platform source is re-read", "30s")
+    .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
+    .addHelpText("after", "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples/platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks")
+    .action(
+      action(async (flags: AgentFlags) => {
+        const origin = platformOrigin(flags);
+        const { host, port } = listenAddress(flags.listen);
+        const workers = positiveInteger(flags.workers, "--workers");
+        const platformIntervalMs = parseDuration(flags.platformInterval, "--platform-interval");
+        const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" } });
+        const dataDirectory = path.resolve(flags.dataDir);
+        const store = await openStore(dataDirectory);
+        const metrics = new AgentMetrics();
+        const secrets = localSecretResolver();
+        const agent = new Agent({ store, registry, secrets, platform: origin, cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs });
+        const token = await bootstrapAdminToken(store);
+        if (token !== undefined) {
+          process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);
+          if (flags.tokenFile !== undefined) await writeFile(flags.tokenFile, `${token}\n`, { mode: 0o600 });
+        }
+        const server = await createServer({ agent, registry, secrets, metrics, logger, webhookSecret: process.env.PLUMB_WEBHOOK_SECRET, version: program.version() ?? "0.0.0" });
+        const address = await server.listen({ host, port });
+        logger.info({ address }, "listening");
+        await agent.start();
+        await new Promise<void>((resolve) => {
+          const shutdown = () => resolve();
+          process.once("SIGINT", shutdown);
+          process.once("SIGTERM", shutdown);
+        });
+        logger.info("shutting down");
+        await server.close();
+        await agent.stop();
+        await store.close();
+      }),
+    );
+}

@@ -1,0 +1,135 @@
+// Commands that talk to a running agent over its API: status, history, diff,
+// sync and rollback. The agent URL and token come from flags or environment.
+
+import { Option, type Command } from "commander";
+import { PlumbError } from "../errors.js";
+import { action } from "./context.js";
+
+interface RemoteFlags {
+  url: string;
+  token?: string;
+}
+
+function remoteOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--url <url>", "the agent's address").env("PLUMB_URL").default("http://127.0.0.1:8080"))
+    .addOption(new Option("--token <token>", "an API token (prefer the environment variable: flags show in ps)").env("PLUMB_TOKEN"));
+}
+
+async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
+  if (flags.token === undefined) throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", { hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start)" });
+  let response: Response;
+  try {
+    response = await fetch(new URL(route, flags.url), {
+      method,
+      headers: { authorization: `Bearer ${flags.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    throw new PlumbError("PLUMB_USAGE", `cannot reach the agent at ${flags.url}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, {
+      hint: "start it with `plumb agent`, or point --url / PLUMB_URL at it",
+    });
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { message: text };
+  }
+  if (!response.ok) {
+    const problem = parsed as { code?: string; message?: string; hint?: string };
+    const code = response.status === 401 ? "PLUMB_UNAUTHORIZED" : response.status === 403 ? "PLUMB_FORBIDDEN" : response.status === 404 ? "PLUMB_NOT_FOUND" : "PLUMB_USAGE";
+    throw new PlumbError(code, `the agent answered ${response.status}: ${problem.message ?? text}`, problem.hint === undefined ? {} : { hint: problem.hint });
+  }
+  return parsed as Result;
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+interface StackSummary {
+  name: string;
+  suspended: boolean;
+  conditions: Condition[];
+  lastAppliedRevision: string | null;
+  lastAttemptedRevision: string | null;
+  drift: { resources: Record<string, string[]>; healed: boolean } | null;
+}
+
+const short = (revision: string | null) => (revision === null ? "-" : revision.slice(0, 12));
+const conditionText = (stack: StackSummary) =>
+  stack.conditions
+    .filter((condition) => condition.status === "True")
+    .map((condition) => condition.type)
+    .join(",") || "Unknown";
+
+export function registerRemote(program: Command): void {
+  remoteOptions(program.command("status").description("stacks and their conditions, from a running agent").argument("[stack]", "one stack in detail")).action(
+    action(async (stack: string | undefined, flags: RemoteFlags) => {
+      if (stack !== undefined) {
+        const detail = await call<StackSummary>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}`);
+        process.stdout.write(`${detail.name}${detail.suspended ? " (suspended)" : ""}\n  applied:   ${short(detail.lastAppliedRevision)}\n  attempted: ${short(detail.lastAttemptedRevision)}\n`);
+        for (const condition of detail.conditions) process.stdout.write(`  ${condition.type.padEnd(12)} ${condition.status.padEnd(7)} ${condition.reason}${condition.message === "" ? "" : `: ${condition.message}`}\n`);
+        if (detail.drift !== null) for (const [address, fields] of Object.entries(detail.drift.resources)) process.stdout.write(`  drift${detail.drift.healed ? " (healed)" : ""}: ${address} ${fields.join(", ")}\n`);
+        return;
+      }
+      const list = await call<{ items: StackSummary[]; total: number; problems: string[] }>(flags, "GET", "/api/v1/stacks?limit=500");
+      process.stdout.write(`${"STACK".padEnd(32)} ${"CONDITIONS".padEnd(24)} ${"APPLIED".padEnd(12)}\n`);
+      for (const item of list.items) process.stdout.write(`${item.name.padEnd(32)} ${(conditionText(item) + (item.suspended ? ",Suspended" : "")).padEnd(24)} ${short(item.lastAppliedRevision)}\n`);
+      for (const problem of list.problems) process.stdout.write(`problem: ${problem}\n`);
+    }),
+  );
+
+  remoteOptions(program.command("history").description("runs of a stack, newest first").argument("<stack>")).action(
+    action(async (stack: string, flags: RemoteFlags) => {
+      const runs = await call<{ items: { id: string; trigger: string; revision: string | null; result: string; startedAt: string; actor: string | null; planSummary: Record<string, number> | null }[] }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/runs?limit=50`);
+      for (const run of runs.items) {
+        const summary = run.planSummary === null ? "" : `+${run.planSummary.create ?? 0} ~${run.planSummary.update ?? 0} -${run.planSummary.delete ?? 0}`;
+        process.stdout.write(`${run.startedAt}  ${short(run.revision).padEnd(12)}  ${run.trigger.padEnd(9)} ${run.result.padEnd(11)} ${summary}${run.actor === null ? "" : `  by ${run.actor}`}\n`);
+      }
+    }),
+  );
+
+  remoteOptions(program.command("diff").description("desired vs live, field by field, for a stack the agent manages").argument("<stack>")).action(
+    action(async (stack: string, flags: RemoteFlags) => {
+      const plan = await call<{ changes: { address: string; action: string; diffs: { path: string; before?: unknown; after?: unknown }[] }[] }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/plan`);
+      if (plan.changes.length === 0) {
+        process.stdout.write("No differences: live state matches the applied revision.\n");
+        return 0;
+      }
+      for (const change of plan.changes) {
+        process.stdout.write(`${change.action} ${change.address}\n`);
+        for (const diff of change.diffs) process.stdout.write(`    ${diff.path}: ${JSON.stringify(diff.before)} → ${JSON.stringify(diff.after)}\n`);
+      }
+      return 2;
+    }),
+  );
+
+  remoteOptions(program.command("sync").description("ask the agent to run a stack's commit loop now").argument("<stack>")).action(
+    action(async (stack: string, flags: RemoteFlags) => {
+      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`)).message}\n`);
+    }),
+  );
+
+  remoteOptions(program.command("rollback").description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`").argument("<stack>").argument("<revision>", "a commit (at least 7 hex digits) that was applied before")).action(
+    action(async (stack: string, revision: string, flags: RemoteFlags) => {
+      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision })).message}\n`);
+    }),
+  );
+
+  for (const [name, description] of [
+    ["suspend", "stop automatic applies of a stack"],
+    ["resume", "resume automatic applies of a stack"],
+  ] as const) {
+    remoteOptions(program.command(name).description(description).argument("<stack>")).action(
+      action(async (stack: string, flags: RemoteFlags) => {
+        process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/${name}`)).message}\n`);
+      }),
+    );
+  }
+}

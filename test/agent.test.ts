@@ -1,0 +1,205 @@
+// The agent end to end: a real git repository over file://, the agent as a
+// child process, its API and webhooks over real HTTP.
+
+import { createHmac, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
+import { createTestRepository, type TestRepository } from "./git-repository.js";
+
+const webhookSecret = "hook-secret-for-tests";
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+interface StackSummary {
+  name: string;
+  suspended: boolean;
+  conditions: Condition[];
+  lastAppliedRevision: string | null;
+}
+
+let repository: TestRepository;
+let work: string;
+let output: string;
+let agent: RunningAgent;
+let firstCommit: string;
+
+function stackDocument(name: string, sourcePath: string, extra = ""): string {
+  return [
+    "apiVersion: plumb.dev/v1",
+    "kind: Stack",
+    `metadata: { name: ${name}, labels: { team: web } }`,
+    "spec:",
+    `  source: { path: ${sourcePath} }`,
+    `  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(output, name))} } } }`,
+    `  sync: { auto: true, prune: true, selfHeal: true, interval: 1h, driftInterval: 2s${extra} }`,
+    "",
+  ].join("\n");
+}
+
+const greeting = (text: string) => `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: ${JSON.stringify(text)} }\n`;
+
+function signedPush(body: string): Record<string, string> {
+  return { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` };
+}
+
+const condition = (stack: StackSummary, type: string) => stack.conditions.find((item) => item.type === type);
+const readGreeting = () => (existsSync(path.join(output, "app", "greeting.txt")) ? readFileSync(path.join(output, "app", "greeting.txt"), "utf8") : undefined);
+
+async function stack(name: string): Promise<StackSummary> {
+  const response = await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`);
+  if (response.status !== 200) throw new Error(`GET stack ${name}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), "plumb-agent-"));
+  output = path.join(work, "out");
+  repository = createTestRepository();
+  repository.write("platform/app.yaml", stackDocument("app", "apps/app"));
+  repository.write("platform/broken.yaml", stackDocument("broken", "apps/broken"));
+  repository.write("platform/bad-interval.yaml", stackDocument("bad-interval", "apps/app").replace("interval: 1h", "interval: 0s"));
+  repository.write("apps/app/files.yaml", greeting("v1"));
+  repository.write("apps/broken/bad.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: x\nspec: [\n");
+  firstCommit = repository.commit("first revision");
+  agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
+    tokenFile: path.join(work, "token"),
+    env: { PLUMB_WEBHOOK_SECRET: webhookSecret },
+  });
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  repository?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("plumb agent", () => {
+  it("applies the platform's stacks and reports broken ones without holding up the rest", async () => {
+    await eventually(async () => (condition(await stack("app"), "Ready")?.status === "True" ? true : undefined), 20_000, "app Ready");
+    expect(readGreeting()).toBe("v1");
+    expect((await stack("app")).lastAppliedRevision).toBe(firstCommit);
+
+    const broken = await eventually(async () => {
+      const current = await stack("broken");
+      return condition(current, "Stalled")?.status === "True" ? current : undefined;
+    });
+    expect(condition(broken, "Stalled")?.reason).toBe("RenderFailed");
+    expect(condition(broken, "Stalled")?.message).toMatch(/bad\.yaml:\d+/);
+
+    const invalid = await stack("bad-interval");
+    expect(condition(invalid, "Stalled")?.reason).toBe("InvalidDefinition");
+    expect(condition(invalid, "Stalled")?.message).toContain("bad-interval.yaml");
+  });
+
+  it("applies a pushed commit as soon as a signed webhook says so", async () => {
+    repository.write("apps/app/files.yaml", greeting("v2"));
+    const second = repository.commit("second revision");
+    const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: repository.url } });
+    const started = Date.now();
+    const response = await agent.api<{ triggered: string[] }>("POST", "/hooks/git", { token: null, rawBody: body, headers: signedPush(body) });
+    expect(response.status).toBe(202);
+    expect(response.body.triggered).toContain("app");
+    await eventually(async () => (readGreeting() === "v2" ? true : undefined), 10_000, "v2 applied");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await eventually(async () => ((await stack("app")).lastAppliedRevision === second ? true : undefined), 5_000, "revision recorded");
+  });
+
+  it("reverts a change made by hand within a drift interval and records it as corrective", async () => {
+    writeFileSync(path.join(output, "app", "greeting.txt"), "edited by hand");
+    await eventually(async () => (readGreeting() === "v2" ? true : undefined), 15_000, "drift healed");
+    const events = await agent.api<{ items: { type: string; address: string | null }[] }>("GET", "/api/v1/stacks/app/events");
+    const types = events.body.items.map((event) => event.type);
+    expect(types).toContain("drift.detected");
+    expect(types).toContain("drift.healed");
+    const runs = await agent.api<{ items: { trigger: string; result: string }[] }>("GET", "/api/v1/stacks/app/runs");
+    expect(runs.body.items.some((run) => run.trigger === "drift" && run.result === "succeeded")).toBe(true);
+  });
+
+  it("rolls back to an earlier revision for an admin and suspends automatic sync", async () => {
+    const response = await agent.api("POST", "/api/v1/stacks/app/rollback", { body: { revision: firstCommit.slice(0, 10) } });
+    expect(response.status).toBe(202);
+    await eventually(async () => (readGreeting() === "v1" ? true : undefined), 10_000, "rolled back");
+    const current = await stack("app");
+    expect(current.suspended).toBe(true);
+    const runs = await agent.api<{ items: { trigger: string; actor: string | null; revision: string }[] }>("GET", "/api/v1/stacks/app/runs");
+    expect(runs.body.items[0]).toMatchObject({ trigger: "rollback", actor: "bootstrap-admin", revision: firstCommit });
+    // Resuming follows Git again.
+    expect((await agent.api("POST", "/api/v1/stacks/app/resume")).status).toBe(202);
+    await eventually(async () => (readGreeting() === "v2" ? true : undefined), 10_000, "back on the branch head");
+  });
+
+  it("answers only health and metrics without a token, and keeps actions from read-only tokens", async () => {
+    for (const [method, route] of [
+      ["GET", "/api/v1/stacks"],
+      ["GET", "/api/v1/stacks/app"],
+      ["GET", "/api/v1/openapi.json"],
+      ["GET", "/api/v1/events"],
+      ["GET", "/api/v1/no-such-route"],
+      ["POST", "/api/v1/stacks/app/sync"],
+      ["POST", "/api/v1/stacks/app/rollback"],
+      ["POST", "/api/v1/tokens"],
+    ] as const) {
+      expect((await agent.api(method, route, { token: null })).status, `${method} ${route}`).toBe(401);
+      expect((await agent.api(method, route, { token: "plumb_not-a-real-token" })).status, `${method} ${route} with a wrong token`).toBe(401);
+    }
+    expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
+    expect((await agent.api("GET", "/readyz", { token: null })).status).toBe(200);
+    const metrics = await agent.api<string>("GET", "/metrics", { token: null });
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain("plumb_runs_total");
+
+    const created = await agent.api<{ token: string; role: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "read" } });
+    expect(created.status).toBe(201);
+    const viewer = created.body.token;
+    expect((await agent.api("GET", "/api/v1/stacks", { token: viewer })).status).toBe(200);
+    for (const action of ["sync", "refresh", "suspend", "resume"]) expect((await agent.api("POST", `/api/v1/stacks/app/${action}`, { token: viewer })).status, action).toBe(403);
+    expect((await agent.api("POST", "/api/v1/stacks/app/rollback", { token: viewer, body: { revision: firstCommit } })).status).toBe(403);
+    expect((await agent.api("POST", "/api/v1/tokens", { token: viewer, body: { name: "x", role: "admin" } })).status).toBe(403);
+    expect(agent.output()).not.toContain(viewer);
+  });
+
+  it("lists stacks with filters and paging, and documents the API it validates with", async () => {
+    const all = await agent.api<{ total: number; items: StackSummary[] }>("GET", "/api/v1/stacks?limit=2");
+    expect(all.body.total).toBe(3);
+    expect(all.body.items).toHaveLength(2);
+    const stalled = await agent.api<{ items: StackSummary[] }>("GET", "/api/v1/stacks?condition=Stalled");
+    expect(stalled.body.items.map((item) => item.name).sort()).toEqual(["bad-interval", "broken"]);
+    expect((await agent.api("GET", "/api/v1/stacks?limit=0")).status).toBe(400);
+    expect((await agent.api("GET", "/api/v1/stacks/NOT_A_NAME")).status).toBe(400);
+    expect((await agent.api("GET", "/api/v1/stacks/missing")).status).toBe(404);
+    const openapi = await agent.api<{ openapi: string; paths: Record<string, unknown> }>("GET", "/api/v1/openapi.json");
+    expect(openapi.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(["/api/v1/stacks", "/api/v1/stacks/{stack}/rollback", "/api/v1/stacks/{stack}/resources"]));
+  });
+
+  it("checks webhook signatures before parsing, caps bodies and survives garbage", async () => {
+    const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: repository.url } });
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "content-type": "application/json" } })).status).toBe(401);
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { ...signedPush(body), "x-hub-signature-256": `sha256=${"0".repeat(64)}` } })).status).toBe(401);
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "x-gitlab-token": "wrong" } })).status).toBe(401);
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "x-gitlab-token": webhookSecret, "content-type": "application/json" } })).status).toBe(202);
+    const huge = "x".repeat(1024 * 1024 + 10);
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: huge, headers: signedPush(huge) })).status).toBe(413);
+    const malformed = "{ not json";
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: malformed, headers: signedPush(malformed) })).status).toBe(400);
+
+    const statuses = new Set<number>();
+    for (let index = 0; index < 2000; index++) {
+      const random = randomBytes(index % 300);
+      const headers: Record<string, string> = index % 3 === 0 ? signedPush(random.toString("latin1")) : { "content-type": index % 2 === 0 ? "application/json" : "text/plain", "x-hub-signature-256": `sha256=${random.toString("hex").slice(0, 64)}` };
+      const response = await agent.api("POST", "/hooks/git", { token: null, rawBody: index % 3 === 0 ? Buffer.from(random.toString("latin1"), "latin1") : random, headers });
+      statuses.add(response.status);
+    }
+    expect([...statuses].every((status) => [202, 400, 401].includes(status)), [...statuses].join(",")).toBe(true);
+    expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
+    expect(agent.process.exitCode).toBeNull();
+  });
+});
