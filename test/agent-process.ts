@@ -26,13 +26,13 @@ export async function startAgent(args: readonly string[], options: { env?: Recor
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start:\n${output}`)), 20_000);
     const check = () => {
-      const match = /"address":"(http:\/\/127\.0\.0\.1:[0-9]+)"/.exec(output);
+      const match = /listening on (http:\/\/127\.0\.0\.1:[0-9]+)/.exec(output);
       if (match !== null) {
         clearTimeout(timer);
         resolve(match[1] as string);
       }
     };
-    child.stdout.on("data", check);
+    child.stderr.on("data", check);
     child.on("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`agent exited with ${code}:\n${output}`));

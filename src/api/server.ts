@@ -4,7 +4,7 @@
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Agent, AgentNotice } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/metrics.js";
@@ -71,7 +71,7 @@ function conditionIs(status: StackStatus, type: string, value: string): boolean 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const { agent, metrics } = options;
   const store = agent.store;
-  const app: FastifyInstance = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: true, ajv: { customOptions: { coerceTypes: true, removeAdditional: false } } });
+  const app: FastifyInstance = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: true, removeAdditional: false } } });
   await app.register(swagger, {
     openapi: {
       info: { title: "Plumb API", version: options.version, description: "Stacks, resources, runs, events and actions of a Plumb agent." },

@@ -80,6 +80,7 @@ export function registerAgent(program: Command): void {
         const server = await createServer({ agent, registry, secrets, metrics, logger, webhookSecret: process.env.PLUMB_WEBHOOK_SECRET, version: program.version() ?? "0.0.0" });
         const address = await server.listen({ host, port });
         logger.info({ address }, "listening");
+        process.stderr.write(`plumb agent listening on ${address}\n`);
         await agent.start();
         await new Promise<void>((resolve) => {
           const shutdown = () => resolve();
