@@ -202,4 +202,20 @@ describe("plumb agent", () => {
     expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
     expect(agent.process.exitCode).toBeNull();
   });
+
+  it("keeps managing a stack whose Stack document breaks, and says where it broke", async () => {
+    repository.write("platform/app.yaml", stackDocument("app", "apps/app").replace("sync: {", "sync: { notAField: 1,"));
+    repository.commit("a typo in the platform");
+    const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: repository.url } });
+    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: signedPush(body) })).status).toBe(202);
+    const listed = await eventually(async () => {
+      const response = await agent.api<{ items: StackSummary[]; problems: string[] }>("GET", "/api/v1/stacks");
+      return response.body.problems.some((problem) => problem.includes("app.yaml")) ? response.body : undefined;
+    });
+    expect(listed.problems.find((problem) => problem.includes("app.yaml"))).toMatch(/app\.yaml:\d+:\d+.*notAField/);
+    expect(listed.items.map((item) => item.name)).toContain("app");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(readGreeting()).toBe("v2");
+    expect((await stack("app")).name).toBe("app");
+  });
 });

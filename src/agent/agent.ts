@@ -264,8 +264,13 @@ export class Agent {
       this.platformProblems = scan.problems;
       for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
       for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
-      for (const name of [...this.stacks.keys()]) {
-        if (!scan.stacks.has(name) && scan.problems.every((problem) => problem.location.stack !== name)) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
+      // A Stack that fails to parse looks exactly like one that was removed; with any problem
+      // (or nothing found at all) no stack is removed, as an empty render never prunes everything.
+      const missing = [...this.stacks.keys()].filter((name) => !scan.stacks.has(name));
+      if (missing.length > 0 && (scan.problems.length > 0 || scan.stacks.size === 0)) {
+        this.options.logger.warn({ missing }, "stacks missing from a platform source that has problems or no stacks at all; keeping them until it reads cleanly");
+      } else {
+        for (const name of missing) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
       }
       this.options.metrics.stacks.set({ ready: "total" }, this.stacks.size);
     } catch (error) {
