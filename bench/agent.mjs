@@ -1,0 +1,156 @@
+// Benchmark: the agent as a child process.
+//  1. webhook → applied latency for a one-resource change in a 1,000-resource
+//     stack read from a git repository (p50/p95 over repeated commits);
+//  2. one agent holding 1,000 stacks × 100 file resources (a local platform
+//     directory): RSS, the time of a full drift sweep, and idle CPU.
+// Sizes can be lowered with PLUMB_BENCH_STACKS / PLUMB_BENCH_LATENCY_ROUNDS.
+import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "main.js");
+const stacks = Number(process.env.PLUMB_BENCH_STACKS ?? 1000);
+const resourcesPerStack = 100;
+const latencyRounds = Number(process.env.PLUMB_BENCH_LATENCY_ROUNDS ?? 20);
+const root = mkdtempSync(path.join(tmpdir(), "plumb-agentbench-"));
+const webhookSecret = "bench-secret";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const file = (name, filePath, content) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${filePath}, content: ${JSON.stringify(content)} }\n`;
+
+async function startAgent(args, name) {
+  const child = spawn(process.execPath, [cli, "agent", "--listen", "127.0.0.1:0", "--data-dir", path.join(root, name, "data"), "--token-file", path.join(root, name, "token"), ...args], {
+    env: { ...process.env, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (chunk) => (log += chunk));
+  for (let waited = 0; !/listening on (http:\S+)/.test(log); waited += 50) {
+    if (waited > 20_000 || child.exitCode !== null) throw new Error(`agent did not start:\n${log}`);
+    await sleep(50);
+  }
+  const url = /listening on (http:\S+)/.exec(log)[1];
+  const token = readFileSync(path.join(root, name, "token"), "utf8").trim();
+  const api = async (method, route) => {
+    const response = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${token}` } });
+    return response.headers.get("content-type")?.includes("json") ? response.json() : response.text();
+  };
+  return { child, url, api, stop: () => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM"))) };
+}
+
+const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
+
+/** Process CPU seconds (user + system) from /proc. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+async function latencyBenchmark() {
+  const repository = path.join(root, "latency", "repo");
+  const output = path.join(root, "latency", "out");
+  mkdirSync(path.join(repository, "platform"), { recursive: true });
+  mkdirSync(path.join(repository, "app"), { recursive: true });
+  const git = (...args) => execFileSync("git", args, { cwd: repository, env: { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@example.org", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@example.org", GIT_CONFIG_GLOBAL: "/dev/null" }, encoding: "utf8" }).trim();
+  git("init", "--quiet", "--initial-branch=main");
+  writeFileSync(path.join(repository, "platform", "app.yaml"), `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: app }\nspec:\n  source: { path: app }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(output)} } } }\n  sync: { auto: true, interval: 1h, driftInterval: 1h }\n`);
+  let fixed = "";
+  for (let index = 1; index < 1000; index++) fixed += file(`f${index}`, `f${index}.txt`, `content ${index}`);
+  writeFileSync(path.join(repository, "app", "fixed.yaml"), fixed);
+  const writeChanging = (round) => writeFileSync(path.join(repository, "app", "changing.yaml"), file("f0", "f0.txt", `round ${round}`));
+  writeChanging(0);
+  git("add", "--all");
+  git("commit", "--quiet", "-m", "1000 files");
+  const url = `file://${repository}`;
+  const agent = await startAgent(["--platform", url, "--path", "platform"], "latency");
+  try {
+    const target = path.join(output, "f0.txt");
+    const ready = async () => (await agent.api("GET", "/api/v1/stacks/app")).conditions?.some((condition) => condition.type === "Ready" && condition.status === "True");
+    while (!(await ready())) await sleep(50);
+    const latencies = [];
+    for (let round = 1; round <= latencyRounds; round++) {
+      writeChanging(round);
+      git("commit", "--quiet", "-am", `round ${round}`);
+      const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: url } });
+      const started = process.hrtime.bigint();
+      await fetch(`${agent.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` } });
+      while (readFileSync(target, "utf8") !== `round ${round}`) await sleep(2);
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      await sleep(100);
+    }
+    return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), rounds: latencies.length };
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function fleetBenchmark() {
+  const platform = path.join(root, "fleet", "platform");
+  const output = path.join(root, "fleet", "out");
+  mkdirSync(path.join(platform, "stacks"), { recursive: true });
+  for (let stack = 0; stack < stacks; stack++) {
+    const directory = path.join(platform, "apps", `s${stack}`);
+    mkdirSync(directory, { recursive: true });
+    let text = "";
+    for (let index = 0; index < resourcesPerStack; index++) text += file(`f${index}`, `f${index}.txt`, `stack ${stack} file ${index}`);
+    writeFileSync(path.join(directory, "files.yaml"), text);
+    writeFileSync(
+      path.join(platform, "stacks", `s${stack}.yaml`),
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: s${stack} }\nspec:\n  source: { path: apps/s${stack} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(output, `s${stack}`))} } } }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 1h }\n`,
+    );
+  }
+  const agent = await startAgent(["--platform", platform, "--path", "stacks", "--workers", "4"], "fleet");
+  try {
+    const metric = async (name) => {
+      const text = await agent.api("GET", "/metrics");
+      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    };
+    const readyCount = async () => {
+      const list = await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1");
+      return list.total;
+    };
+    const convergeStarted = Date.now();
+    while ((await readyCount()) < stacks) await sleep(500);
+    const convergeSeconds = (Date.now() - convergeStarted) / 1000;
+
+    const driftRuns = () => metric('plumb_run_duration_seconds_count\\{kind="drift"\\}');
+    const before = await driftRuns();
+    const sweepStarted = Date.now();
+    for (let stack = 0; stack < stacks; stack++) await agent.api("POST", `/api/v1/stacks/s${stack}/refresh`);
+    while ((await driftRuns()) < before + stacks) await sleep(100);
+    const sweepSeconds = (Date.now() - sweepStarted) / 1000;
+    const rss = rssMiB(agent.child.pid);
+
+    await sleep(2000);
+    const idleWindow = 30;
+    const cpuBefore = cpuSeconds(agent.child.pid);
+    await sleep(idleWindow * 1000);
+    const idleCpu = ((cpuSeconds(agent.child.pid) - cpuBefore) / idleWindow) * 100;
+    return { convergeSeconds, sweepSeconds, rss, rssAfterIdle: rssMiB(agent.child.pid), idleCpu };
+  } finally {
+    await agent.stop();
+  }
+}
+
+try {
+  const latency = await latencyBenchmark();
+  const fleet = await fleetBenchmark();
+  const rows = [
+    [`webhook → applied, 1 of 1,000 resources changed (p50 of ${latency.rounds})`, `${latency.p50.toFixed(0)} ms`, "goal p50 ≤ 1 s"],
+    [`webhook → applied (p95)`, `${latency.p95.toFixed(0)} ms`, ""],
+    [`first converge: ${stacks} stacks × ${resourcesPerStack} files`, `${fleet.convergeSeconds.toFixed(1)} s`, ""],
+    [`full drift sweep of ${stacks} stacks (${stacks * resourcesPerStack} resources)`, `${fleet.sweepSeconds.toFixed(1)} s`, "goal ≤ 30 s"],
+    ["RSS after the sweep", `${fleet.rss.toFixed(0)} MiB`, "goal ≤ 1 GiB"],
+    ["RSS after 30 s idle", `${fleet.rssAfterIdle.toFixed(0)} MiB`, ""],
+    ["idle CPU over 30 s", `${fleet.idleCpu.toFixed(1)} % of a core`, "goal ≤ 5 %"],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  console.log(`\nPlumb agent benchmark, Node ${process.version}\n`);
+  for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(16)}  ${note}`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
