@@ -66,7 +66,9 @@ beforeAll(async () => {
   repository.write("platform/app.yaml", stackDocument("app", "apps/app"));
   repository.write("platform/broken.yaml", stackDocument("broken", "apps/broken"));
   repository.write("platform/bad-interval.yaml", stackDocument("bad-interval", "apps/app").replace("interval: 1h", "interval: 0s"));
+  repository.write("platform/manual.yaml", stackDocument("manual", "apps/manual").replace("auto: true", "auto: false"));
   repository.write("apps/app/files.yaml", greeting("v1"));
+  repository.write("apps/manual/files.yaml", greeting("by hand only"));
   repository.write("apps/broken/bad.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: x\nspec: [\n");
   firstCommit = repository.commit("first revision");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
@@ -97,6 +99,37 @@ describe("plumb agent", () => {
     const invalid = await stack("bad-interval");
     expect(condition(invalid, "Stalled")?.reason).toBe("InvalidDefinition");
     expect(condition(invalid, "Stalled")?.message).toContain("bad-interval.yaml");
+  });
+
+  it("only reports what a stack without sync.auto would change, applies it on a manual sync, and streams it", async () => {
+    const waiting = await eventually(async () => {
+      const current = await stack("manual");
+      return condition(current, "Ready")?.reason === "OutOfSync" ? current : undefined;
+    });
+    expect(condition(waiting, "Ready")?.message).toContain("sync.auto is off");
+    expect(existsSync(path.join(output, "manual", "greeting.txt"))).toBe(false);
+
+    const controller = new AbortController();
+    const stream = await fetch(`${agent.url}/api/v1/events?stack=manual`, { headers: { authorization: `Bearer ${agent.adminToken}` }, signal: controller.signal });
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let streamed = "";
+    const sawApplied = (async () => {
+      while (!streamed.includes('"type":"run.finished"')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        streamed += Buffer.from(value).toString();
+      }
+    })();
+    expect((await agent.api("POST", "/api/v1/stacks/manual/sync")).status).toBe(202);
+    await eventually(async () => (existsSync(path.join(output, "manual", "greeting.txt")) ? true : undefined), 10_000, "manual sync applied");
+    await Promise.race([sawApplied, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    controller.abort();
+    expect(streamed).toContain("event: status");
+    expect(streamed).toContain('"stack":"manual"');
+    expect(streamed).not.toContain('"stack":"app"');
+    const runs = await agent.api<{ items: { trigger: string; actor: string | null }[] }>("GET", "/api/v1/stacks/manual/runs");
+    expect(runs.body.items[0]).toMatchObject({ trigger: "api", actor: "bootstrap-admin" });
   });
 
   it("applies a pushed commit as soon as a signed webhook says so", async () => {
@@ -168,7 +201,7 @@ describe("plumb agent", () => {
 
   it("lists stacks with filters and paging, and documents the API it validates with", async () => {
     const all = await agent.api<{ total: number; items: StackSummary[] }>("GET", "/api/v1/stacks?limit=2");
-    expect(all.body.total).toBe(3);
+    expect(all.body.total).toBe(4);
     expect(all.body.items).toHaveLength(2);
     const stalled = await agent.api<{ items: StackSummary[] }>("GET", "/api/v1/stacks?condition=Stalled");
     expect(stalled.body.items.map((item) => item.name).sort()).toEqual(["bad-interval", "broken"]);

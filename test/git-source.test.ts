@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -96,5 +97,32 @@ describe("git sources", () => {
     expect((failure as PlumbError).code).toBe("PLUMB_SOURCE_UNREACHABLE");
     expect((failure as PlumbError).message).toContain("127.0.0.1:9");
     expect((failure as PlumbError).message).not.toContain("tok-canary-123");
+  });
+
+  it("verifies commit signatures against an ssh allowed-signers file", async () => {
+    const keys = path.join(cache, "keys");
+    const keygen = (name: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(keys, name)]);
+    mkdirSync(keys);
+    keygen("trusted");
+    keygen("stranger");
+    const allowed = (name: string) => {
+      const file = path.join(keys, `${name}.allowed`);
+      writeFileSync(file, `ada@example.org ${readFileSync(path.join(keys, `${name}.pub`), "utf8")}`);
+      return file;
+    };
+    repository.write("a.yaml", "unsigned");
+    const unsigned = repository.commit("unsigned");
+    repository.write("a.yaml", "signed");
+    repository.git("add", "--all");
+    repository.git("-c", "gpg.format=ssh", "-c", `user.signingkey=${path.join(keys, "trusted")}`, "commit", "--quiet", "-S", "-m", "signed");
+    const signed = repository.git("rev-parse", "HEAD");
+    const source = (file: string) => ({ url: repository.url, ref: parseRef("main", "t"), verify: { mode: "ssh" as const, allowedSignersFile: file } });
+    await mirrors.ensureCommit(source(allowed("trusted")), signed);
+    await expect(mirrors.verifyCommit(source(allowed("trusted")), signed)).resolves.toBeUndefined();
+    const refusedUnsigned = await mirrors.verifyCommit(source(allowed("trusted")), unsigned).catch((error: unknown) => error);
+    expect((refusedUnsigned as PlumbError).code).toBe("PLUMB_SOURCE_VERIFY");
+    expect((refusedUnsigned as PlumbError).message).toContain(unsigned);
+    const refusedStranger = await mirrors.verifyCommit(source(allowed("stranger")), signed).catch((error: unknown) => error);
+    expect((refusedStranger as PlumbError).code).toBe("PLUMB_SOURCE_VERIFY");
   });
 });

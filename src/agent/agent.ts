@@ -17,9 +17,9 @@ import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import type { SecretResolver } from "../secrets/references.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
-import type { Condition, ConditionType, EventInput, EventRecord, StackStatus, Store } from "../state/store.js";
+import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
 import type { AgentMetrics } from "./metrics.js";
-import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformStack, type StackOrigin } from "./platform.js";
+import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
 import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter, type Backoff } from "./schedule.js";
 
 export interface AgentOptions {
@@ -27,6 +27,8 @@ export interface AgentOptions {
   registry: ProviderRegistry;
   secrets: SecretResolver;
   platform: PlatformOrigin;
+  /** Key and known_hosts for ssh repositories (the platform's own are set on its source). */
+  ssh?: SshSettings;
   cacheDirectory: string;
   logger: Logger;
   metrics: AgentMetrics;
@@ -67,7 +69,7 @@ interface ManagedStack {
 }
 
 /** A change on the event stream: a stored event, or a stack's new status. */
-export type AgentNotice = { type: "event"; event: EventRecord | (EventInput & { createdAt: string }) } | { type: "status"; status: StackStatus };
+export type AgentNotice = { type: "event"; event: StoredEvent } | { type: "status"; status: StackStatus };
 
 const conditionOrder: ConditionType[] = ["Ready", "Reconciling", "Stalled", "Degraded"];
 
@@ -96,6 +98,10 @@ export class Agent {
     this.defaultIntervalMs = options.defaultIntervalMs ?? 60_000;
     this.defaultDriftIntervalMs = options.defaultDriftIntervalMs ?? 300_000;
     this.notices.setMaxListeners(0);
+    // Every stored event, also those the engine appends during an apply, goes to the live stream.
+    options.store.onEvents((events) => {
+      for (const event of events) this.notices.emit("notice", { type: "event", event } satisfies AgentNotice);
+    });
   }
 
   get store(): Store {
@@ -344,7 +350,7 @@ export class Agent {
   // ── the commit loop ──────────────────────────────────────────────────────
 
   private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
-    const origin = await stackOrigin(managed.platform, this.options.platform, this.options.secrets);
+    const origin = await stackOrigin(managed.platform, this.options.platform, this.options.secrets, this.options.ssh);
     if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
     const source = origin.source;
     const { commit } = await this.mirrors.resolve(source);
@@ -655,11 +661,7 @@ export class Agent {
 
   private async record(events: EventInput[]): Promise<void> {
     await this.store.appendEvents(events);
-    const createdAt = new Date().toISOString();
-    for (const event of events) {
-      this.options.logger.info({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
-      this.notices.emit("notice", { type: "event", event: { ...event, createdAt } } satisfies AgentNotice);
-    }
+    for (const event of events) this.options.logger.info({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
   }
 }
 

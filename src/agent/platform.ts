@@ -93,8 +93,18 @@ function checkRelativePath(relative: string, where: string): string {
   return normalized;
 }
 
+/** The agent's ssh key and known_hosts, used for every ssh repository URL. */
+export interface SshSettings {
+  sshKeyFile?: string;
+  knownHostsFile?: string;
+}
+
+export function isSshUrl(url: string): boolean {
+  return url.startsWith("ssh://") || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(url);
+}
+
 /** Turns a Stack's `source` into where to read it from; secrets for tokens are resolved here, in the agent only. */
-export async function stackOrigin(stack: PlatformStack, platform: PlatformOrigin, secrets: SecretResolver): Promise<StackOrigin> {
+export async function stackOrigin(stack: PlatformStack, platform: PlatformOrigin, secrets: SecretResolver, ssh: SshSettings = {}): Promise<StackOrigin> {
   const where = `${stack.file}:${stack.line} (stack ${stack.name})`;
   const source = stack.document.spec?.source ?? {};
   const relative = checkRelativePath(source.path ?? ".", where);
@@ -104,6 +114,7 @@ export async function stackOrigin(stack: PlatformStack, platform: PlatformOrigin
   }
   const gitSource: GitSource = { url: validateRepositoryUrl(source.repo, where), ref: parseRef(source.ref, where) };
   if (source.secretRef !== undefined) gitSource.credentials = { token: await secrets.resolve(source.secretRef) };
+  if (isSshUrl(gitSource.url)) gitSource.credentials = { ...gitSource.credentials, ...ssh };
   if (source.verify !== undefined) gitSource.verify = source.verify;
   return { kind: "git", source: gitSource, path: relative };
 }

@@ -1,5 +1,5 @@
 // Timing rules of the agent's loops: durations, jitter, retry backoff and sync
-// windows (Argo CD's allow/deny windows: a cron schedule opens one for a duration).
+// windows (Argo CD's allow/deny windows: a cron schedule, in UTC, opens one for a duration).
 
 import { CronExpressionParser } from "cron-parser";
 import { PlumbError } from "../errors.js";
@@ -70,7 +70,7 @@ export function checkWindows(windows: readonly SyncWindow[], where: string): voi
 }
 
 function isOpen(window: SyncWindow, now: Date): boolean {
-  const expression = CronExpressionParser.parse(window.schedule, { currentDate: new Date(now.getTime() + 1) });
+  const expression = CronExpressionParser.parse(window.schedule, { currentDate: new Date(now.getTime() + 1), tz: "UTC" });
   const lastStart = expression.prev().toDate().getTime();
   return now.getTime() < lastStart + parseDuration(window.duration, "window");
 }

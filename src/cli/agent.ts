@@ -7,7 +7,7 @@ import { Option, type Command } from "commander";
 import pino from "pino";
 import { Agent } from "../agent/agent.js";
 import { AgentMetrics } from "../agent/metrics.js";
-import type { PlatformOrigin } from "../agent/platform.js";
+import { isSshUrl, type PlatformOrigin, type SshSettings } from "../agent/platform.js";
 import { parseDuration } from "../agent/schedule.js";
 import { createServer } from "../api/server.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
@@ -25,11 +25,18 @@ interface AgentFlags {
   workers: string;
   platformInterval: string;
   tokenFile?: string;
+  sshKey?: string;
+  knownHosts?: string;
+}
+
+function sshSettings(flags: AgentFlags): SshSettings {
+  return { ...(flags.sshKey === undefined ? {} : { sshKeyFile: path.resolve(flags.sshKey) }), ...(flags.knownHosts === undefined ? {} : { knownHostsFile: path.resolve(flags.knownHosts) }) };
 }
 
 function platformOrigin(flags: AgentFlags): PlatformOrigin {
   if (/^[a-z+]+:\/\/|^[^/]+@[^/]+:/.test(flags.platform)) {
-    return { kind: "git", source: { url: validateRepositoryUrl(flags.platform, "--platform"), ref: parseRef(flags.ref, "--ref") }, path: flags.path };
+    const url = validateRepositoryUrl(flags.platform, "--platform");
+    return { kind: "git", source: { url, ref: parseRef(flags.ref, "--ref"), ...(isSshUrl(url) ? { credentials: sshSettings(flags) } : {}) }, path: flags.path };
   }
   return { kind: "local", root: path.resolve(flags.platform), path: flags.path };
 }
@@ -59,6 +66,8 @@ export function registerAgent(program: Command): void {
     .option("--workers <n>", "stacks worked on at once", "4")
     .option("--platform-interval <duration>", "how often the platform source is re-read", "30s")
     .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
+    .option("--ssh-key <file>", "private key for ssh repository URLs")
+    .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
     .addHelpText("after", "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples/platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks")
     .action(
       action(async (flags: AgentFlags) => {
@@ -71,7 +80,7 @@ export function registerAgent(program: Command): void {
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
-        const agent = new Agent({ store, registry, secrets, platform: origin, cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs });
+        const agent = new Agent({ store, registry, secrets, platform: origin, ssh: sshSettings(flags), cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs });
         const token = await bootstrapAdminToken(store);
         if (token !== undefined) {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);

@@ -165,12 +165,11 @@ export class GitMirrors {
       environment.GIT_CONFIG_KEY_0 = "http.extraHeader";
       environment.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${Buffer.from(`${username ?? "git"}:${token}`).toString("base64")}`;
     }
-    if (sshKeyFile !== undefined || knownHostsFile !== undefined) {
-      const parts = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"];
-      if (sshKeyFile !== undefined) parts.push("-o", "IdentitiesOnly=yes", "-i", quoteForShell(sshKeyFile, "the ssh key"));
-      if (knownHostsFile !== undefined) parts.push("-o", `UserKnownHostsFile=${quoteForShell(knownHostsFile, "the known_hosts")}`);
-      environment.GIT_SSH_COMMAND = parts.join(" ");
-    }
+    // Never prompt, never accept an unknown host key.
+    const ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"];
+    if (sshKeyFile !== undefined) ssh.push("-o", "IdentitiesOnly=yes", "-i", quoteForShell(sshKeyFile, "the ssh key"));
+    if (knownHostsFile !== undefined) ssh.push("-o", `UserKnownHostsFile=${quoteForShell(knownHostsFile, "the known_hosts")}`);
+    environment.GIT_SSH_COMMAND = ssh.join(" ");
     return new Promise((resolve, reject) => {
       execFile("git", ["-c", "protocol.ext.allow=never", ...args], { env: environment, timeout: this.timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
         if (error === null) {

@@ -20,6 +20,7 @@ import type {
   RenderRecord,
   RunRecord,
   StackStatus,
+  StoredEvent,
   ApiToken,
   TokenRole,
   Condition,
@@ -165,6 +166,8 @@ async function upsertResources(db: Kysely<Database> | Transaction<Database>, rec
 }
 
 export class KyselyStore implements Store {
+  private readonly eventListeners = new Set<(events: readonly StoredEvent[]) => void>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void>,
@@ -365,6 +368,13 @@ export class KyselyStore implements Store {
           .execute();
       }
     });
+    const stored = events.map((event) => ({ ...event, createdAt: timestamp }));
+    for (const listener of this.eventListeners) listener(stored);
+  }
+
+  onEvents(listener: (events: readonly StoredEvent[]) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   async listEvents(stack: string, limit: number): Promise<EventRecord[]> {

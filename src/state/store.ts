@@ -103,6 +103,10 @@ export interface EventInput {
   data?: JsonObject;
 }
 
+export interface StoredEvent extends EventInput {
+  createdAt: string;
+}
+
 export interface EventRecord extends EventInput {
   id: number;
   createdAt: string;
@@ -210,6 +214,8 @@ export interface Store {
   listJournal(stack: string, runId?: string): Promise<JournalEntry[]>;
 
   appendEvents(events: readonly EventInput[]): Promise<void>;
+  /** Calls `listener` after every append in this process (the live event stream); returns the unsubscribe. */
+  onEvents(listener: (events: readonly StoredEvent[]) => void): () => void;
   listEvents(stack: string, limit: number): Promise<EventRecord[]>;
   /** Events of every stack after `afterId`, oldest first, for the event stream. */
   eventsAfter(afterId: number, limit: number): Promise<EventRecord[]>;
