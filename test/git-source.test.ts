@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PlumbError } from "../src/errors.js";
 import { GitMirrors, parseRef, validateRepositoryUrl } from "../src/source/git.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { startGitHttpServer } from "./git-http-server.js";
 
 let repository: TestRepository;
 let cache: string;
@@ -124,5 +125,26 @@ describe("git sources", () => {
     expect((refusedUnsigned as PlumbError).message).toContain(unsigned);
     const refusedStranger = await mirrors.verifyCommit(source(allowed("stranger")), signed).catch((error: unknown) => error);
     expect((refusedStranger as PlumbError).code).toBe("PLUMB_SOURCE_VERIFY");
+  });
+
+  it("reads a repository over smart HTTP with a token, and keeps a refused token out of the error", async () => {
+    repository.write("a.yaml", "over http");
+    const commit = repository.commit("http");
+    const server = await startGitHttpServer(path.dirname(repository.directory), "tok-http-secret");
+    try {
+      const url = `${server.url}/${path.basename(repository.directory)}`;
+      const withToken = { url, ref: parseRef("main", "t"), credentials: { token: "tok-http-secret" } };
+      expect((await mirrors.resolve(withToken)).commit).toBe(commit);
+      await mirrors.ensureCommit(withToken, commit);
+      expect(readFileSync(path.join(await mirrors.checkout(withToken, commit), "a.yaml"), "utf8")).toBe("over http");
+      expect(server.requests.every((request) => request.authorized)).toBe(true);
+
+      const wrong = await mirrors.resolve({ ...withToken, credentials: { token: "tok-wrong" } }).catch((error: unknown) => error);
+      expect((wrong as PlumbError).code).toBe("PLUMB_SOURCE_UNREACHABLE");
+      expect((wrong as PlumbError).message).not.toContain("tok-wrong");
+      expect(server.requests.some((request) => !request.authorized)).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -321,7 +321,8 @@ export class Agent {
       nextSyncAt: 0,
       nextDriftAt: Date.now() + this.defaultDriftIntervalMs,
       failures: 0,
-      forced: true,
+      // A changed Stack document is applied at once; on start, a revision already applied is not.
+      forced: existing !== undefined,
       applied: existing?.applied,
     };
     try {
@@ -404,8 +405,9 @@ export class Agent {
     }
     if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
     const revision = fetched.revision ?? rendered.digest;
-    const ready = status.conditions.find((condition) => condition.type === "Ready")?.status === "True";
-    if (!forced && ready && status.lastAppliedRevision === revision && status.lastAppliedDigest === rendered.digest) {
+    // Nothing new to apply. Drift is the drift loop's business: re-applying here would
+    // revert it even where selfHeal is off.
+    if (!forced && status.lastAppliedRevision === revision && status.lastAppliedDigest === rendered.digest) {
       managed.applied ??= rendered;
       await this.setConditions(name, { Reconciling: ["False", "UpToDate", ""], Degraded: ["False", "SourceAvailable", ""] });
       return;
@@ -441,7 +443,11 @@ export class Agent {
         if (holdReason !== undefined) {
           await this.writeStatus(attempted);
           await this.setConditions(name, { Reconciling: ["False", "OutOfSync", ""], Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`] });
-          await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${summaryText(plan)}; not applied: ${holdReason}`, data: { revision, summary: plan.summary as unknown as JsonObject } }]);
+          // Said once per revision and reason, not on every poll.
+          const before = status.conditions.find((item) => item.type === "Ready");
+          if (status.lastAttemptedRevision !== revision || before?.reason !== "OutOfSync" || !before.message.endsWith(holdReason)) {
+            await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${summaryText(plan)}; not applied: ${holdReason}`, data: { revision, summary: plan.summary as unknown as JsonObject } }]);
+          }
           return plan;
         }
         await this.setConditions(name, { Reconciling: ["True", "Applying", `${summaryText(plan)} (${change})`] });

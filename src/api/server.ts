@@ -117,8 +117,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (!agent.hasStack(name)) throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
   };
 
-  const summary = async (name: string): Promise<Static<typeof stackSummary>> => {
-    const status = await agent.status(name);
+  const summary = async (name: string, known?: StackStatus): Promise<Static<typeof stackSummary>> => {
+    const status = known ?? (await agent.status(name));
     const platform = agent.platformStack(name);
     const document = platform?.document;
     const source = document?.spec?.source;
@@ -150,7 +150,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     async (request) => {
       const { q, label, condition: wanted, limit = 50, offset = 0 } = request.query;
       const [labelKey, labelValue] = label === undefined ? [] : (label.split("=") as [string, string]);
-      const all = await Promise.all(agent.stackNames().map(summary));
+      const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
+      const all = await Promise.all(agent.stackNames().map((name) => summary(name, statuses.get(name))));
       const filtered = all.filter((item) => {
         if (q !== undefined && !item.name.includes(q)) return false;
         if (labelKey !== undefined && item.labels[labelKey] !== labelValue) return false;
