@@ -83,6 +83,31 @@ describe("postgres provider", () => {
     expect(after).toEqual({ oid: before?.oid, rolconnlimit: 9 });
   });
 
+  it("sets a role's expiry, sees it changed by hand as drift, and takes another spelling of the same instant as no change", async () => {
+    stack("pg-valid", role("valid_app", '{ login: true, validUntil: "2030-01-01T00:00:00Z" }'));
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    const expiry = async () => (await server.query<{ until: string | null }>("SELECT rolvaliduntil::text AS until FROM pg_roles WHERE rolname = 'valid_app'"))[0]?.until;
+    expect(await expiry()).toMatch(/^2030-01-01 00:00:00/);
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+
+    await server.query("ALTER ROLE valid_app VALID UNTIL '2031-06-01 00:00:00+00'");
+    const drifted = plumb(["plan", workspace.stackDir, "--detailed-exitcode"]);
+    expect(drifted.status).toBe(2);
+    expect(drifted.stdout).toContain("validUntil");
+    expect(drifted.stdout).toContain("# drift");
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
+    expect(await expiry()).toMatch(/^2030-01-01 00:00:00/);
+
+    workspace.write("db.yaml", role("valid_app", '{ login: true, validUntil: "2030-01-01T01:00:00+01:00" }'));
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+    workspace.write("db.yaml", role("valid_app", '{ login: true, validUntil: "infinity" }'));
+    const toInfinity = plumb(["apply", workspace.stackDir, "--yes"]);
+    expect(toInfinity.stderr).toBe("");
+    expect(toInfinity.status).toBe(0);
+    expect(await expiry()).toBe("infinity");
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+  });
+
   it("finds changes made by hand field by field and reverts them", async () => {
     stack(
       "pg-drift",

@@ -17,6 +17,8 @@ export interface ObserveTarget {
   provider: string;
   /** The spec that identifies the live object. */
   spec: JsonObject;
+  /** The desired spec, for kinds that report live values in its spelling. */
+  desired?: JsonObject;
 }
 
 export interface Observation {
@@ -44,7 +46,7 @@ export async function observe(targets: readonly ObserveTarget[], connections: Pr
     const kindTargets: KindTarget[] = [];
     for (const target of group) {
       try {
-        kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec } });
+        kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec, ...(target.desired === undefined ? {} : { desired: target.desired }) } });
       } catch (error) {
         errors.push(asResourceError(error, target.address));
       }

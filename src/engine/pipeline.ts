@@ -30,7 +30,7 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   const desiredAddresses = new Set<string>();
   const targets: ObserveTarget[] = rendered.resources.map((resource) => {
     desiredAddresses.add(resource.address);
-    return { ...resource, spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec };
+    return { ...resource, spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec, desired: resource.spec };
   });
   for (const record of recorded) {
     if (!desiredAddresses.has(record.address)) targets.push(targetOfRecord(record));

@@ -24,7 +24,14 @@ export interface Health {
 export interface Target<Spec = JsonObject> {
   address: string;
   name: string;
+  /** Identifies the live object: the spec last applied, or the desired one for a new resource. */
   spec: Spec;
+  /**
+   * The spec the stack wants now, when observing for a plan. A kind may report a
+   * live value in this spelling when it means the same (an instant, an encoding
+   * name, a list's order); never use it to find the object.
+   */
+  desired?: Spec;
 }
 
 /** A problem a kind finds in a spec that its JSON Schema cannot express. */

@@ -42,16 +42,16 @@ const databaseQuery = `
   WHERE d.datname = ANY($1::text[])`;
 
 function liveFromRow(row: DatabaseRow, target: Target<DatabaseSpec>): LiveObject {
-  const desired = target.spec;
+  const desired = target.desired ?? target.spec;
   const encodingMatches = desired.encoding !== undefined && desired.encoding.replace(/[-_]/g, "").toUpperCase() === row.encoding.replace(/[-_]/g, "").toUpperCase();
   return {
     spec: compact({
-      name: desired.name,
+      name: target.spec.name,
       owner: row.owner,
       encoding: encodingMatches ? desired.encoding : row.encoding,
       locale: row.datcollate === row.datctype ? row.datcollate : `${row.datcollate}/${row.datctype}`,
       // The template a database was copied from is not recorded by PostgreSQL.
-      template: desired.template,
+      template: target.spec.template,
       connectionLimit: row.datconnlimit,
       allowConnections: row.datallowconn,
       isTemplate: row.datistemplate,

@@ -36,7 +36,8 @@ interface RoleRow extends Record<string, unknown> {
   rolreplication: boolean;
   rolbypassrls: boolean;
   rolconnlimit: number;
-  rolvaliduntil: Date | null;
+  /** The driver gives `Infinity` (a number) for 'infinity', a Date otherwise. */
+  rolvaliduntil: Date | number | null;
   comment: string | null;
   member_of: string[];
 }
@@ -57,19 +58,24 @@ const flags = [
   ["bypassrls", "BYPASSRLS", "NOBYPASSRLS"],
 ] as const;
 
-function validUntilMatches(desired: string | undefined, live: Date | null): boolean {
+/** Milliseconds since the epoch, Infinity for 'infinity'. */
+function expiryTime(live: Date | number): number {
+  return live instanceof Date ? live.getTime() : live;
+}
+
+function validUntilMatches(desired: string | undefined, live: number): boolean {
   if (desired === undefined) return false;
-  if (desired === "infinity") return live !== null && !Number.isFinite(live.getTime());
-  const parsed = Date.parse(desired);
-  return live !== null && !Number.isNaN(parsed) && parsed === live.getTime();
+  if (desired === "infinity") return live === Infinity;
+  return Date.parse(desired) === live;
 }
 
 function liveFromRow(row: RoleRow, target: Target<RoleSpec>): LiveObject {
-  const desired = target.spec;
-  const validUntil = row.rolvaliduntil === null ? undefined : validUntilMatches(desired.validUntil, row.rolvaliduntil) ? desired.validUntil : Number.isFinite(row.rolvaliduntil.getTime()) ? row.rolvaliduntil.toISOString() : "infinity";
+  const desired = target.desired ?? target.spec;
+  const expiry = row.rolvaliduntil === null ? undefined : expiryTime(row.rolvaliduntil);
+  const validUntil = expiry === undefined ? undefined : validUntilMatches(desired.validUntil, expiry) ? desired.validUntil : Number.isFinite(expiry) ? new Date(expiry).toISOString() : "infinity";
   return {
     spec: compact({
-      name: desired.name,
+      name: target.spec.name,
       login: row.rolcanlogin,
       inherit: row.rolinherit,
       createdb: row.rolcreatedb,
@@ -80,7 +86,7 @@ function liveFromRow(row: RoleRow, target: Target<RoleSpec>): LiveObject {
       validUntil,
       memberOf: inDesiredOrder(desired.memberOf, row.member_of),
       // PostgreSQL cannot say what a password is; the digest last applied stands for it.
-      password: desired.password,
+      password: target.spec.password,
       tags: liveTags(row.comment),
     }),
     outputs: { name: row.rolname },
