@@ -7,16 +7,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { freePort, startPostgres, type PostgresServer } from "./postgres-server.js";
 
-interface StackSummary {
-  name: string;
-  conditions: { type: string; status: string; reason: string; message: string }[];
-  lastAppliedRevision: string | null;
-  drift: { resources: Record<string, string[]>; healed: boolean } | null;
-}
 
 let server: PostgresServer;
 let repository: TestRepository;

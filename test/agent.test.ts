@@ -6,24 +6,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 
 const webhookSecret = "hook-secret-for-tests";
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
 
-interface StackSummary {
-  name: string;
-  suspended: boolean;
-  conditions: Condition[];
-  lastAppliedRevision: string | null;
-}
 
 let repository: TestRepository;
 let work: string;

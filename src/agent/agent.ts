@@ -407,7 +407,8 @@ export class Agent {
     const revision = fetched.revision ?? rendered.digest;
     // Nothing new to apply. Drift is the drift loop's business: re-applying here would
     // revert it even where selfHeal is off.
-    if (!forced && status.lastAppliedRevision === revision && status.lastAppliedDigest === rendered.digest) {
+    const interrupted = (await this.store.pendingJournalEntries(name)).length > 0;
+    if (!forced && !interrupted && status.lastAppliedRevision === revision && status.lastAppliedDigest === rendered.digest) {
       managed.applied ??= rendered;
       await this.setConditions(name, { Reconciling: ["False", "UpToDate", ""], Degraded: ["False", "SourceAvailable", ""] });
       return;

@@ -52,6 +52,9 @@ const stackSummary = Type.Object({
   drift: Type.Union([Type.Object({ checkedAt: Type.String(), resources: Type.Record(Type.String(), Type.Array(Type.String())), healed: Type.Boolean() }), Type.Null()]),
   source: Type.Object({ file: Type.String(), repo: Type.Optional(Type.String()), path: Type.Optional(Type.String()) }),
 });
+/** A stack as the API reports it; clients (the CLI, tests) read the same type. */
+export type StackSummary = Static<typeof stackSummary>;
+
 const listQuery = Type.Object({
   q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the stack name." })),
   label: Type.Optional(Type.String({ maxLength: 200, pattern: "^[^=]+=[^=]*$", description: "key=value" })),

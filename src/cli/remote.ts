@@ -2,6 +2,7 @@
 // sync and rollback. The agent URL and token come from flags or environment.
 
 import { Option, type Command } from "commander";
+import type { StackSummary } from "../api/server.js";
 import { PlumbError } from "../errors.js";
 import { action } from "./context.js";
 
@@ -45,21 +46,6 @@ async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: s
   return parsed as Result;
 }
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-
-interface StackSummary {
-  name: string;
-  suspended: boolean;
-  conditions: Condition[];
-  lastAppliedRevision: string | null;
-  lastAttemptedRevision: string | null;
-  drift: { resources: Record<string, string[]>; healed: boolean } | null;
-}
 
 const short = (revision: string | null) => (revision === null ? "-" : revision.slice(0, 12));
 const conditionText = (stack: StackSummary) =>
