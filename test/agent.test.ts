@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { runCli } from "./helpers.js";
 
 const webhookSecret = "hook-secret-for-tests";
 
@@ -239,5 +240,23 @@ describe("plumb agent", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(readGreeting()).toBe("v2");
     expect((await stack("app")).name).toBe("app");
+  });
+
+  it("keeps an audit trail of intentional, corrective, rollback and manual changes, with commit authors, that verifies", () => {
+    const dataDir = path.join(work, "data");
+    const exported = runCli(["audit", "export", "--stack", "app", "--data-dir", dataDir]);
+    expect(exported.status, exported.stderr).toBe(0);
+    const events = exported.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { kind: string; actor: string; resource: string | null; commit: string | null; author: string | null; commitMessage: string | null; summary: { action?: string } });
+    const kinds = new Set(events.map((event) => event.kind));
+    expect([...kinds]).toEqual(expect.arrayContaining(["change.intentional", "change.corrective", "change.rollback", "action"]));
+    const corrective = events.find((event) => event.kind === "change.corrective");
+    expect(corrective).toMatchObject({ actor: "agent", resource: "file.plumb.dev/v1/File/greeting", author: "Ada Author <ada@example.org>", commitMessage: "second revision" });
+    expect(events.find((event) => event.kind === "change.rollback")).toMatchObject({ actor: "bootstrap-admin", commit: firstCommit, commitMessage: "first revision" });
+    expect(events.filter((event) => event.kind === "action").map((event) => event.summary.action)).toEqual(expect.arrayContaining(["rollback", "resume"]));
+    const verified = runCli(["audit", "verify", "--data-dir", dataDir]);
+    expect(verified.status, verified.stderr).toBe(0);
   });
 });

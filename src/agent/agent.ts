@@ -66,6 +66,8 @@ interface ManagedStack {
   forced: boolean;
   /** The render the drift loop compares against. */
   applied: RenderedStack | undefined;
+  /** Where the stack was last read from, to look up commit authors for the audit trail. */
+  origin: StackOrigin | undefined;
 }
 
 /** A change on the event stream: a stored event, or a stack's new status. */
@@ -324,6 +326,7 @@ export class Agent {
       // A changed Stack document is applied at once; on start, a revision already applied is not.
       forced: existing !== undefined,
       applied: existing?.applied,
+      origin: existing?.origin,
     };
     try {
       if (sync.interval !== undefined) managed.intervalMs = parseDuration(sync.interval, where);
@@ -352,6 +355,7 @@ export class Agent {
 
   private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
     const origin = await stackOrigin(managed.platform, this.options.platform, this.options.secrets, this.options.ssh);
+    managed.origin = origin;
     if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
     const source = origin.source;
     const { commit } = await this.mirrors.resolve(source);
@@ -452,7 +456,13 @@ export class Agent {
           return plan;
         }
         await this.setConditions(name, { Reconciling: ["True", "Applying", `${summaryText(plan)} (${change})`] });
-        const applied = await applyStackPlan(rendered, planned, this.store, connections, { trigger: change === "intentional" ? job.trigger : change === "corrective" ? "drift" : "rollback", revision, actor: job.actor });
+        const commit = await this.commitOf(managed, revision);
+        const applied = await applyStackPlan(rendered, planned, this.store, connections, {
+          trigger: change === "intentional" ? job.trigger : change === "corrective" ? "drift" : "rollback",
+          revision,
+          actor: job.actor,
+          ...(commit === undefined ? {} : { commit }),
+        });
         this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
         if (applied.result.failed > 0) {
           const failure = applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error;
@@ -488,6 +498,17 @@ export class Agent {
       return undefined;
     } finally {
       await connections.closeAll();
+    }
+  }
+
+  /** Author and subject of a commit the mirror holds; undefined for local sources or unknown commits. */
+  private async commitOf(managed: ManagedStack, revision: string): Promise<{ author: string; message: string } | undefined> {
+    if (managed.origin?.kind !== "git") return undefined;
+    try {
+      const info = await this.mirrors.commitInfo(managed.origin.source, revision);
+      return { author: `${info.author} <${info.email}>`, message: info.message };
+    } catch {
+      return undefined;
     }
   }
 
@@ -567,6 +588,22 @@ export class Agent {
     );
     const heal = this.holdReason(rendered.definition.sync, status, job.actor !== null, "corrective") === undefined;
     if (!heal) {
+      // The audit trail gets drift left in place once per new finding, not on every check.
+      if (status.drift === null || status.drift.healed || JSON.stringify(status.drift.resources) !== JSON.stringify(drifted)) {
+        const commit = status.lastAppliedRevision === null ? undefined : await this.commitOf(managed, status.lastAppliedRevision);
+        await this.store.appendAudit(
+          addresses.map((address) => ({
+            kind: "drift.detected" as const,
+            actor: "agent",
+            stack: name,
+            resource: address,
+            commit: status.lastAppliedRevision,
+            author: commit?.author ?? null,
+            commitMessage: commit?.message ?? null,
+            summary: { fields: drifted[address] as string[], healed: false },
+          })),
+        );
+      }
       await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${this.holdReason(rendered.definition.sync, status, false, "corrective") ?? ""}`] });
       return;
     }

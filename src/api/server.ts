@@ -12,6 +12,7 @@ import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
+import type { JsonObject } from "../sdk/resource.js";
 import { createToken, hashToken } from "./tokens.js";
 import { readPush, verifyWebhook } from "./webhooks.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -234,7 +235,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
     app.post<{ Params: Static<typeof stackName> }>(route, { preHandler: requireRole("admin"), schema: { summary: description, params: stackName, ...(body === undefined ? {} : { body }), response: { 202: accepted, 403: errorBody, 404: errorBody } } }, async (request, reply) => {
       knownStack(request.params.stack);
-      const message = await run(request.params.stack, request.token?.name ?? "unknown", request.body);
+      const actor = request.token?.name ?? "unknown";
+      const message = await run(request.params.stack, actor, request.body);
+      await store.appendAudit([{ kind: "action", actor, stack: request.params.stack, resource: null, commit: null, author: null, commitMessage: null, summary: { action: route.split("/").pop() ?? route, ...(typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {}) } }]);
       return reply.status(202).send({ accepted: true, message });
     });
   action("/api/v1/stacks/:stack/sync", "Run the commit loop now", (name, actor) => {
@@ -268,6 +271,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const { token, record } = await createToken(store, request.body.name, request.body.role).catch((error: unknown) => {
       throw /unique|constraint/i.test(errorMessage(error)) ? new PlumbError("PLUMB_USAGE", `a token named ${request.body.name} exists`, { hint: "choose another name" }) : error;
     });
+    await store.appendAudit([{ kind: "action", actor: request.token?.name ?? "unknown", stack: "(api)", resource: null, commit: null, author: null, commitMessage: null, summary: { action: "token.create", name: record.name, role: record.role } }]);
     return reply.status(201).send({ ...record, token });
   });
 

@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
+import { registerAudit } from "./audit.js";
 import { registerRemote } from "./remote.js";
 import { registerPlan } from "./plan.js";
 import { registerState } from "./state.js";
@@ -20,6 +21,7 @@ registerPlan(program);
 registerApply(program);
 registerState(program);
 registerAgent(program);
+registerAudit(program);
 registerRemote(program);
 
 await program.parseAsync(process.argv);

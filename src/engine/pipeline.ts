@@ -3,10 +3,12 @@
 // call these instead of wiring the stages themselves.
 
 import { randomUUID } from "node:crypto";
+import { userInfo } from "node:os";
 import { PlumbErrorList, type PlumbError } from "../errors.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
+import { redactSecrets, type AuditInput, type AuditKind } from "../state/audit.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
 import type { ProviderConnections } from "./connections.js";
@@ -81,6 +83,8 @@ function targetOfRecord(record: RecordedResource): ObserveTarget {
 export interface ApplyRunOptions {
   trigger: string;
   revision: string | null;
+  /** Author and message of `revision`, for the audit trail. */
+  commit?: { author: string; message: string };
   /** Who asked, when a person did (a token's name). */
   actor?: string | null;
   onProgress?: (progress: ApplyProgress) => void;
@@ -132,6 +136,7 @@ export async function applyStackPlan(
       live: planned.live,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
+    await store.appendAudit(auditOfRun(planned.plan, result, stack, options));
     const failedText = result.failed === 0 ? null : `${result.failed} change(s) failed, ${result.skipped} skipped`;
     await store.finishRun(runId, result.failed === 0 ? "succeeded" : "failed", failedText, planned.plan.summary);
     await store.appendEvents([{ stack, runId, address: null, type: "run.finished", message: failedText ?? `apply succeeded: ${result.succeeded} change(s)` }]);
@@ -140,4 +145,34 @@ export async function applyStackPlan(
     await store.finishRun(runId, "failed", error instanceof Error ? error.message : String(error), planned.plan.summary);
     throw error;
   }
+}
+
+/** One audit event per change that was made, with its field-level summary (secret values redacted). */
+function auditOfRun(plan: Plan, result: ApplyResult, stack: string, options: ApplyRunOptions): AuditInput[] {
+  const kind: AuditKind = options.trigger === "drift" ? "change.corrective" : options.trigger === "rollback" ? "change.rollback" : "change.intentional";
+  const actor = options.actor ?? (options.trigger === "cli" ? `cli:${userInfo().username}` : "agent");
+  const changes = new Map(plan.changes.map((change) => [change.address, change]));
+  return result.outcomes
+    .filter((outcome) => outcome.status === "succeeded")
+    .map((outcome) => {
+      const change = changes.get(outcome.address);
+      return {
+        kind,
+        actor,
+        stack,
+        resource: outcome.address,
+        commit: options.revision,
+        author: options.commit?.author ?? null,
+        commitMessage: options.commit?.message ?? null,
+        summary: {
+          action: outcome.action,
+          trigger: options.trigger,
+          reason: change?.reason ?? "",
+          fields: (change?.diffs ?? []).map((diff) => {
+            const field = diff.path.split("/").pop() ?? "";
+            return { path: diff.path, before: redactSecrets(diff.before, field), after: redactSecrets(diff.after, field) };
+          }),
+        },
+      };
+    });
 }

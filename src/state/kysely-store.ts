@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { HealthStatus } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
+import { auditHash, genesisHash, type AuditEvent, type AuditHead, type AuditInput, type AuditKind } from "./audit.js";
 import type { Database, EventsTable, JournalTable, ResourcesTable, RunsTable, StackStatusTable } from "./schema.js";
 import type {
   ChangeAction,
@@ -21,6 +22,7 @@ import type {
   RunRecord,
   StackStatus,
   StoredEvent,
+  AuditFilter,
   ApiToken,
   TokenRole,
   Condition,
@@ -448,5 +450,70 @@ export class KyselyStore implements Store {
   async countTokens(): Promise<number> {
     const row = await this.db.selectFrom("api_tokens").select((expression) => expression.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  async appendAudit(events: readonly AuditInput[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db.transaction().execute(async (transaction) => {
+      // SQLite has one writer at a time; a PostgreSQL store must lock the head row (FOR UPDATE) here.
+      let head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
+      if (head === undefined) {
+        await transaction.insertInto("audit_head").values({ id: 1, count: 0, hash: genesisHash }).execute();
+        head = { id: 1, count: 0, hash: genesisHash };
+      }
+      let count = Number(head.count);
+      let previous = head.hash;
+      const at = now();
+      const rows = events.map((event) => {
+        count++;
+        const unsigned = { ...event, sequence: count, at, previousHash: previous };
+        const hash = auditHash(unsigned);
+        previous = hash;
+        return {
+          sequence: count,
+          at,
+          kind: event.kind,
+          actor: event.actor,
+          stack: event.stack,
+          resource: event.resource,
+          commit_sha: event.commit,
+          author: event.author,
+          commit_message: event.commitMessage,
+          summary: JSON.stringify(event.summary),
+          previous_hash: unsigned.previousHash,
+          hash,
+        };
+      });
+      for (let start = 0; start < rows.length; start += insertChunk) await transaction.insertInto("audit_events").values(rows.slice(start, start + insertChunk)).execute();
+      await transaction.updateTable("audit_head").set({ count, hash: previous }).where("id", "=", 1).execute();
+    });
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    let query = this.db.selectFrom("audit_events").selectAll();
+    if (filter.afterSequence !== undefined) query = query.where("sequence", ">", filter.afterSequence);
+    if (filter.since !== undefined) query = query.where("at", ">=", filter.since);
+    if (filter.stack !== undefined) query = query.where("stack", "=", filter.stack);
+    if (filter.resource !== undefined) query = query.where("resource", "=", filter.resource);
+    const rows = await query.orderBy("sequence").limit(filter.limit).execute();
+    return rows.map((row) => ({
+      sequence: Number(row.sequence),
+      at: row.at,
+      kind: row.kind as AuditKind,
+      actor: row.actor,
+      stack: row.stack,
+      resource: row.resource,
+      commit: row.commit_sha,
+      author: row.author,
+      commitMessage: row.commit_message,
+      summary: JSON.parse(row.summary) as JsonObject,
+      previousHash: row.previous_hash,
+      hash: row.hash,
+    }));
+  }
+
+  async auditHead(): Promise<AuditHead | undefined> {
+    const head = await this.db.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
+    return head === undefined ? undefined : { count: Number(head.count), hash: head.hash };
   }
 }

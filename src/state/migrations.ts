@@ -129,6 +129,32 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0004-audit": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("audit_events")
+          .addColumn("sequence", "integer", (column) => column.primaryKey())
+          .addColumn("at", "text", (column) => column.notNull())
+          .addColumn("kind", "text", (column) => column.notNull())
+          .addColumn("actor", "text", (column) => column.notNull())
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("resource", "text")
+          .addColumn("commit_sha", "text")
+          .addColumn("author", "text")
+          .addColumn("commit_message", "text")
+          .addColumn("summary", "text", (column) => column.notNull())
+          .addColumn("previous_hash", "text", (column) => column.notNull())
+          .addColumn("hash", "text", (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex("audit_events_at").on("audit_events").columns(["at"]).execute();
+        await db.schema
+          .createTable("audit_head")
+          .addColumn("id", "integer", (column) => column.primaryKey())
+          .addColumn("count", "integer", (column) => column.notNull())
+          .addColumn("hash", "text", (column) => column.notNull())
+          .execute();
+      },
+    },
   };
 }
 

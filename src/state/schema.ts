@@ -104,6 +104,27 @@ export interface ApiTokensTable {
   created_at: string;
 }
 
+export interface AuditEventsTable {
+  sequence: number;
+  at: string;
+  kind: string;
+  actor: string;
+  stack: string;
+  resource: string | null;
+  commit_sha: string | null;
+  author: string | null;
+  commit_message: string | null;
+  summary: string;
+  previous_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  count: number;
+  hash: string;
+}
+
 export interface Database {
   stacks: StacksTable;
   resources: ResourcesTable;
@@ -114,4 +135,6 @@ export interface Database {
   stack_status: StackStatusTable;
   renders: RendersTable;
   api_tokens: ApiTokensTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
 }

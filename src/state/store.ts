@@ -2,6 +2,7 @@
 // CLI; SQLite now, PostgreSQL later, both behind the same Kysely queries.
 
 import type { HealthStatus } from "../sdk/provider.js";
+import type { AuditEvent, AuditHead, AuditInput } from "./audit.js";
 import type { DeletionPolicy, JsonObject } from "../sdk/resource.js";
 
 export type ChangeAction = "create" | "update" | "replace" | "delete";
@@ -233,4 +234,19 @@ export interface Store {
   createToken(token: ApiToken, tokenHash: string): Promise<void>;
   findToken(tokenHash: string): Promise<ApiToken | undefined>;
   countTokens(): Promise<number>;
+
+  /** Appends to the audit hash chain, in order, atomically. */
+  appendAudit(events: readonly AuditInput[]): Promise<void>;
+  /** Audit events in chain order, after `afterSequence`, optionally from a time or for a stack. */
+  listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
+  auditHead(): Promise<AuditHead | undefined>;
+}
+
+export interface AuditFilter {
+  afterSequence?: number;
+  /** ISO timestamp: events at or after it. */
+  since?: string;
+  stack?: string;
+  resource?: string;
+  limit: number;
 }

@@ -1,0 +1,96 @@
+// `plumb audit verify` recomputes the audit hash chain and names the first
+// event that was edited, removed or reordered; `plumb audit export` writes the
+// trail as JSON lines or CSV for a SIEM.
+
+import type { Command } from "commander";
+import { PlumbError } from "../errors.js";
+import { verifyAuditChain, type AuditEvent } from "../state/audit.js";
+import type { AuditFilter, Store } from "../state/store.js";
+import { action, dataDirectoryOption, openStore } from "./context.js";
+
+const pageSize = 5000;
+
+/** Every matching event in chain order, a page at a time, so an unlimited trail never sits in memory whole. */
+async function* auditEvents(store: Store, filter: Omit<AuditFilter, "limit" | "afterSequence">): AsyncGenerator<AuditEvent> {
+  let afterSequence = 0;
+  for (;;) {
+    const page = await store.listAudit({ ...filter, afterSequence, limit: pageSize });
+    yield* page;
+    if (page.length < pageSize) return;
+    afterSequence = (page[page.length - 1] as AuditEvent).sequence;
+  }
+}
+
+function parseSince(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const relative = /^([0-9]+)(d|h|m)$/.exec(text);
+  if (relative !== null) {
+    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[relative[2] as "d" | "h" | "m"];
+    return new Date(Date.now() - Number(relative[1]) * unit).toISOString();
+  }
+  const parsed = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(parsed)) {
+    throw new PlumbError("PLUMB_USAGE", `--since "${text}" is neither a date nor an age`, { hint: "use an ISO date such as 2026-01-31 or 2026-01-31T12:00:00Z, or an age such as 7d, 12h or 30m" });
+  }
+  return new Date(parsed).toISOString();
+}
+
+const csvColumns = ["sequence", "at", "kind", "actor", "stack", "resource", "commit", "author", "commitMessage", "summary", "previousHash", "hash"] as const;
+
+/** RFC 4180 quoting; text that a spreadsheet would run as a formula is prefixed with a quote. */
+export function csvField(value: unknown): string {
+  let text = value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command("audit").description("the audit trail: a hash chain of every change, drift finding and action");
+
+  audit
+    .command("verify")
+    .description("recompute the hash chain; exit 1 naming the first event edited, removed or reordered")
+    .addOption(dataDirectoryOption())
+    .action(
+      action(async (options: { dataDir: string }) => {
+        const store = await openStore(options.dataDir);
+        try {
+          const verdict = await verifyAuditChain(auditEvents(store, {}), await store.auditHead());
+          if (verdict.ok) {
+            process.stdout.write(`audit trail intact: ${verdict.count} event(s), head ${verdict.head}\n`);
+            return 0;
+          }
+          process.stderr.write(`audit trail BROKEN at event #${verdict.sequence}: ${verdict.problem}\n(${verdict.count} event(s) before it verified)\n`);
+          return 1;
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+
+  audit
+    .command("export")
+    .description("write the audit trail as JSON lines or CSV, oldest first")
+    .option("--since <date-or-age>", "only events at or after this ISO date/time, or this age (7d, 12h, 30m)")
+    .option("--stack <name>", "only this stack's events")
+    .option("--resource <address>", "only this resource's events")
+    .option("--format <format>", "jsonl or csv", "jsonl")
+    .addOption(dataDirectoryOption())
+    .addHelpText("after", "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl")
+    .action(
+      action(async (options: { since?: string; stack?: string; resource?: string; format: string; dataDir: string }) => {
+        if (options.format !== "jsonl" && options.format !== "csv") throw new PlumbError("PLUMB_USAGE", `--format "${options.format}" is not jsonl or csv`, { hint: "use --format jsonl or --format csv" });
+        const since = parseSince(options.since);
+        const store = await openStore(options.dataDir);
+        try {
+          if (options.format === "csv") process.stdout.write(`${csvColumns.join(",")}\n`);
+          const filter = { ...(since === undefined ? {} : { since }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.resource === undefined ? {} : { resource: options.resource }) };
+          for await (const event of auditEvents(store, filter)) {
+            process.stdout.write(options.format === "jsonl" ? `${JSON.stringify(event)}\n` : `${csvColumns.map((column) => csvField(event[column])).join(",")}\n`);
+          }
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+}
