@@ -114,6 +114,10 @@ async function agentDemo() {
     console.log("# both were reverted by the agent without anyone asking");
     status("runs of the hello stack: the commit, then the corrective change", ["history", "hello"]);
     status("orders-db, with its last drift", ["status", "orders-db"]);
+    const tagged = await admin.query("SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'orders%' ORDER BY 1");
+    console.log("\n# the compliance metadata the agent wrote on each role (examples/platform/compliance.yaml):");
+    for (const row of tagged.rows) console.log(`#   ${row.rolname}: ${row.comment}`);
+    status("every change above is on a hash-chained audit trail", ["audit", "verify", "--data-dir", path.resolve(dataDir, "agent")]);
   } finally {
     agent.kill("SIGTERM");
   }

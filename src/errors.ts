@@ -46,6 +46,8 @@ const errorSpecs = {
   PLUMB_UNAUTHORIZED: { disposition: "terminal", status: 401 },
   PLUMB_FORBIDDEN: { disposition: "terminal", status: 403 },
   PLUMB_NOT_FOUND: { disposition: "terminal", status: 404 },
+  PLUMB_POLICY_DENIED: { disposition: "terminal", status: 422 },
+  PLUMB_POLICY_INVALID: { disposition: "terminal", status: 400 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { runCli } from "./helpers.js";
 import { freePort, startPostgres, type PostgresServer } from "./postgres-server.js";
 
 
@@ -20,6 +21,7 @@ let agent: RunningAgent;
 let daemon: ChildProcess | undefined;
 let gitPort: number;
 let closedPort: number;
+let initialCommit: string;
 const manyFiles = 1500;
 
 async function startDaemon(): Promise<void> {
@@ -53,6 +55,7 @@ spec:
   providers:
     default: { type: postgres, config: { host: 127.0.0.1, port: ${port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } }, connectTimeoutSeconds: 2 } }
   sync: { auto: true, prune: true, selfHeal: ${selfHeal}, interval: 1h, driftInterval: 2s, retry: { limit: 100, backoff: { duration: 1s, max: 2s } } }
+  metadata: { owner: data@example.org }
 `;
 }
 
@@ -64,6 +67,7 @@ spec:
   source: { path: apps/${name} }
   providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out", name))} } } }
   sync: { auto: true, prune: true, selfHeal: true, interval: 1h, driftInterval: 1h, retry: { backoff: { duration: 1s, max: 2s } } }
+  metadata: { owner: files@example.org }
 `;
 }
 
@@ -108,7 +112,8 @@ beforeAll(async () => {
   repository.write("apps/reporting/roles.yaml", role("report_app"));
   repository.write("apps/unreachable/roles.yaml", role("nowhere_app"));
   repository.write("apps/files/files.yaml", file("one", "1"));
-  repository.commit("platform with four stacks");
+  repository.write("platform/compliance.yaml", "apiVersion: plumb.dev/v1\nkind: CompliancePolicy\nmetadata: { name: platform }\nspec:\n  keys:\n    owner: { pattern: '@' }\n");
+  initialCommit = repository.commit("platform with four stacks");
   await startDaemon();
   agent = await launch();
 }, 120_000);
@@ -124,9 +129,10 @@ afterAll(async () => {
 describe("plumb agent under faults", () => {
   it("heals a role changed by hand where selfHeal is on, only reports it where it is off, and an unreachable database holds up no one", async () => {
     await Promise.all([whenReady("healing"), whenReady("reporting"), whenReady("files")]);
+    // A busy machine can make the first read of the git daemon fail too; that is retried, so wait for the database's own failure.
     const unreachable = await eventually(async () => {
       const summary = await stack("unreachable");
-      return conditionOf(summary, "Degraded")?.status === "True" ? summary : undefined;
+      return conditionOf(summary, "Degraded")?.reason === "ProviderUnavailable" ? summary : undefined;
     });
     expect(conditionOf(unreachable, "Ready")?.status).toBe("False");
     expect(conditionOf(unreachable, "Degraded")?.message).toContain(`127.0.0.1:${closedPort}`);
@@ -147,6 +153,36 @@ describe("plumb agent under faults", () => {
     expect(await connectionLimit("report_app")).toBe(3);
     const healing = await stack("healing");
     expect(healing.drift?.healed).toBe(true);
+  });
+
+  it("tags each role with the commit that last changed it, and heals tags removed by hand as a corrective change", async () => {
+    const tags = async (roleName: string) => {
+      const [row] = await server.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [roleName]);
+      const line = (row?.comment ?? "").split("\n").find((text) => text.startsWith("plumb: "));
+      return line === undefined ? {} : (JSON.parse(line.slice("plumb: ".length)) as Record<string, string>);
+    };
+    expect(await tags("heal_app")).toMatchObject({ owner: "data@example.org", "managed-by": "plumb", stack: "healing", commit: initialCommit, author: "Ada Author <ada@example.org>" });
+
+    repository.write("apps/healing/roles.yaml", role("heal_app") + role("heal_two"));
+    const second = repository.commit("a second role");
+    await agent.api("POST", "/api/v1/stacks/healing/sync");
+    await whenReady("healing", second);
+    expect((await tags("heal_app")).commit).toBe(initialCommit);
+    expect((await tags("heal_two")).commit).toBe(second);
+
+    repository.write("apps/healing/roles.yaml", role("heal_app") + role("heal_two").replace("connectionLimit: 10", "connectionLimit: 5"));
+    const third = repository.commit("a smaller limit for heal_two");
+    await agent.api("POST", "/api/v1/stacks/healing/sync");
+    await whenReady("healing", third);
+    expect((await tags("heal_app")).commit).toBe(initialCommit);
+    expect((await tags("heal_two")).commit).toBe(third);
+    expect(await tags("report_app")).toMatchObject({ stack: "reporting", commit: initialCommit });
+
+    await server.query("COMMENT ON ROLE heal_app IS NULL");
+    await eventually(async () => ((await tags("heal_app")).commit === initialCommit ? true : undefined), 15_000, "tags healed");
+    const exported = runCli(["audit", "export", "--resource", "postgres.plumb.dev/v1/Role/heal_app", "--data-dir", path.join(work, "data")]);
+    const kinds = exported.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { kind: string }).kind);
+    expect(kinds).toContain("change.corrective");
   });
 
   it("keeps the last good revision and deletes nothing while the git server is down, then recovers", async () => {

@@ -9,7 +9,8 @@ import type { Logger } from "pino";
 import { ProviderConnections } from "../engine/connections.js";
 import { withStackLock } from "../engine/lock.js";
 import { planHasChanges, type Plan } from "../engine/plan.js";
-import { applyStackPlan, planStack, type PlannedStack } from "../engine/pipeline.js";
+import { applyStackPlan, planStack, type ComplianceOptions, type PlannedStack } from "../engine/pipeline.js";
+import type { CompliancePolicy } from "../policy/compliance.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -82,6 +83,8 @@ export class Agent {
   private readonly queue: Job[] = [];
   private readonly running = new Set<string>();
   private platformProblems: PlumbError[] = [];
+  /** The platform's CompliancePolicy; the last good one stays while a new one has problems. */
+  private policy: CompliancePolicy | undefined;
   private platformRevision: string | null = null;
   private platformCheckout: string | undefined;
   private nextPlatformAt = 0;
@@ -270,6 +273,8 @@ export class Agent {
       if (directory === undefined) return;
       const scan = await scanPlatform(directory);
       this.platformProblems = scan.problems;
+      if (scan.policy !== undefined) this.policy = scan.policy.policy;
+      else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
       for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
       for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
       // A Stack that fails to parse looks exactly like one that was removed; with any problem
@@ -432,7 +437,7 @@ export class Agent {
     try {
       return await withStackLock(this.store, name, async () => {
         await resolvePendingJournal(this.store, name, connections);
-        const planned = await planStack(rendered, this.store, connections);
+        const planned = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, revision));
         const status = await this.status(name);
         const plan = planned.plan;
         const attempted = { ...status, lastAttemptedRevision: revision };
@@ -501,6 +506,32 @@ export class Agent {
     }
   }
 
+  /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
+  private async complianceFor(managed: ManagedStack, revision: string): Promise<ComplianceOptions | undefined> {
+    if (this.policy === undefined) return undefined;
+    managed.origin ??= await stackOrigin(managed.platform, this.options.platform, this.options.secrets, this.options.ssh);
+    const origin = managed.origin;
+    if (origin.kind === "local") return { policy: this.policy, source: origin.directory, commit: null };
+    const commit = await this.commitOf(managed, revision);
+    return { policy: this.policy, source: `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`, commit: { sha: revision, author: commit?.author ?? "" } };
+  }
+
+  /** Desired (the last applied render, enriched) against live, for the API's plan preview. */
+  async previewPlan(name: string): Promise<{ revision: string | null; plan: Plan } | undefined> {
+    const managed = this.stacks.get(name);
+    if (managed === undefined) return undefined;
+    const rendered = await this.appliedRender(name, managed);
+    if (rendered === undefined) return undefined;
+    const status = await this.status(name);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    try {
+      const { plan } = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
+      return { revision: status.lastAppliedRevision, plan };
+    } finally {
+      await connections.closeAll();
+    }
+  }
+
   /** Author and subject of a commit the mirror holds; undefined for local sources or unknown commits. */
   private async commitOf(managed: ManagedStack, revision: string): Promise<{ author: string; message: string } | undefined> {
     if (managed.origin?.kind !== "git") return undefined;
@@ -550,7 +581,7 @@ export class Agent {
     const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
     let planned: PlannedStack;
     try {
-      planned = await planStack(rendered, this.store, connections);
+      planned = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
     } catch (error) {
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const message = problems.map((problem) => problem.describe()).join("\n");

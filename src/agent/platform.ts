@@ -11,6 +11,7 @@ import { isPlainObject } from "../render/values.js";
 import { parseYamlDocuments } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
 import type { SecretResolver } from "../secrets/references.js";
+import { compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
   name: string;
@@ -22,6 +23,8 @@ export interface PlatformStack {
 
 export interface PlatformScan {
   stacks: Map<string, PlatformStack>;
+  /** The platform's CompliancePolicy, when it has one that reads cleanly. */
+  policy: { policy: CompliancePolicy; file: string } | undefined;
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -30,12 +33,13 @@ export interface PlatformScan {
 export async function scanPlatform(directory: string): Promise<PlatformScan> {
   const stacks = new Map<string, PlatformStack>();
   const problems: PlumbError[] = [];
+  let policy: PlatformScan["policy"];
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -50,6 +54,13 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
     }
     for (const document of documents) {
       const value = document.value;
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === compliancePolicyKind) {
+        const policyProblems = checkAgainstSchema(compliancePolicySchema, value);
+        for (const problem of policyProblems) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
+        if (policy !== undefined) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `a second CompliancePolicy; the first is in ${policy.file}`, { location: document.position, hint: "keep one CompliancePolicy in the platform repository" }));
+        else if (policyProblems.length === 0) policy = { policy: value as unknown as CompliancePolicy, file: document.position.file };
+        continue;
+      }
       if (!isPlainObject(value) || value.apiVersion !== stackApiVersion || value.kind !== stackKind) continue;
       const schemaProblems = checkAgainstSchema(stackDocumentSchema, value);
       if (schemaProblems.length > 0) {
@@ -73,7 +84,7 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
     }
   }
-  return { stacks, problems };
+  return { stacks, policy, problems };
 }
 
 /** Where a stack's files come from: a git repository, or a local directory (the demo, tests). */

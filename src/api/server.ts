@@ -8,21 +8,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from "pino";
 import type { Agent, AgentNotice } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/metrics.js";
-import { ProviderConnections } from "../engine/connections.js";
-import { planStack } from "../engine/pipeline.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { createToken, hashToken } from "./tokens.js";
 import { readPush, verifyWebhook } from "./webhooks.js";
-import type { ProviderRegistry } from "../providers/registry.js";
-import type { SecretResolver } from "../secrets/references.js";
-import type { RenderedStack } from "../render/load-stack.js";
 
 export interface ServerOptions {
   agent: Agent;
-  registry: ProviderRegistry;
-  secrets: SecretResolver;
   metrics: AgentMetrics;
   logger: Logger;
   /** Shared secret for webhook signatures; webhooks are refused without one. */
@@ -197,17 +190,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/plan", { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } }, async (request) => {
     const name = request.params.stack;
     knownStack(name);
-    const status = await agent.status(name);
-    const render = status.lastAppliedDigest === null ? undefined : await store.getRender(name, status.lastAppliedDigest);
-    if (render === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, { hint: "wait for its first sync, or POST /api/v1/stacks/" + name + "/sync" });
-    const rendered = render.rendered as unknown as RenderedStack;
-    const connections = new ProviderConnections(options.registry, rendered.definition, options.secrets);
-    try {
-      const { plan } = await planStack(rendered, store, connections);
-      return { revision: render.revision, summary: plan.summary, changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change) };
-    } finally {
-      await connections.closeAll();
-    }
+    const preview = await agent.previewPlan(name);
+    if (preview === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, { hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync` });
+    const { plan, revision } = preview;
+    return { revision, summary: plan.summary, warnings: plan.warnings, changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change) };
   });
 
   app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>("/api/v1/stacks/:stack/runs", { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery } }, async (request) => {

@@ -8,7 +8,7 @@ import { formatPlanText } from "../engine/plan-format.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { PlumbError } from "../errors.js";
-import { action, dataDirectoryOption, environmentOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
+import { action, complianceOptions, dataDirectoryOption, environmentOption, policyOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
 import { addSyncFlags, syncOverrides, type SyncFlags } from "./plan.js";
 import { progressReporter } from "./progress.js";
 
@@ -29,12 +29,14 @@ export function registerApply(program: Command): void {
     .argument("<dir>", "the stack directory")
     .addOption(environmentOption())
     .addOption(dataDirectoryOption())
+    .addOption(policyOption())
     .option("-y, --yes", "apply without asking for confirmation (required when not on a terminal)");
   addSyncFlags(command)
     .addHelpText("after", "\nExamples:\n  $ plumb apply examples/hello\n  $ plumb apply examples/hello --env prod --yes --prune")
     .action(
       action(async (directory: string, options: StackOptions & SyncFlags & { yes?: boolean }) => {
         const rendered = await render(directory, options);
+        const compliance = await complianceOptions(options.policy, directory);
         const stack = rendered.definition.name;
         return withStackRuntime(rendered, options.dataDir, (store, connections) =>
           withStackLock(store, stack, async () => {
@@ -45,7 +47,7 @@ export function registerApply(program: Command): void {
               for (const entry of resolved) counts.set(entry.resolution, (counts.get(entry.resolution) ?? 0) + 1);
               for (const [resolution, count] of counts) process.stdout.write(`  ${resolution}: ${count}\n`);
             }
-            const planned = await planStack(rendered, store, connections, syncOverrides(options));
+            const planned = await planStack(rendered, store, connections, syncOverrides(options), compliance);
             const { plan } = planned;
             process.stdout.write(`${formatPlanText(plan, { color: useColor(process.stdout) })}\n`);
             const staleRecords = plan.changes.some((change) => change.recordStale);

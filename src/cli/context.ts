@@ -7,6 +7,8 @@ import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
+import type { ComplianceOptions } from "../engine/pipeline.js";
+import { loadPolicyFile } from "../policy/compliance.js";
 import { openSqliteStore } from "../state/sqlite.js";
 import type { Store } from "../state/store.js";
 
@@ -23,6 +25,17 @@ export function environmentOption(): Option {
 export interface StackOptions {
   env?: string;
   dataDir: string;
+  policy?: string;
+}
+
+export function policyOption(): Option {
+  return new Option("--policy <file>", "a CompliancePolicy YAML file: check and inject its metadata").env("PLUMB_POLICY");
+}
+
+/** The enrich stage's input for a local stack directory (no commit). */
+export async function complianceOptions(policyFile: string | undefined, directory: string): Promise<ComplianceOptions | undefined> {
+  if (policyFile === undefined) return undefined;
+  return { policy: await loadPolicyFile(policyFile), source: path.resolve(directory), commit: null };
 }
 
 export const registry = defaultRegistry();

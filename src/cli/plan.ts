@@ -4,7 +4,7 @@ import { Option, type Command } from "commander";
 import { planHasChanges } from "../engine/plan.js";
 import { formatPlan, type PlanFormat } from "../engine/plan-format.js";
 import { planStack } from "../engine/pipeline.js";
-import { action, dataDirectoryOption, environmentOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
+import { action, complianceOptions, dataDirectoryOption, environmentOption, policyOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
 
 export interface SyncFlags {
   prune?: boolean;
@@ -29,6 +29,7 @@ export function registerPlan(program: Command): void {
     .argument("<dir>", "the stack directory")
     .addOption(environmentOption())
     .addOption(dataDirectoryOption())
+    .addOption(policyOption())
     .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
     .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
     .option("--show-unchanged", "list resources that need no change too");
@@ -37,8 +38,9 @@ export function registerPlan(program: Command): void {
     .action(
       action(async (directory: string, options: StackOptions & SyncFlags & { format: PlanFormat; detailedExitcode?: boolean; showUnchanged?: boolean }) => {
         const rendered = await render(directory, options);
+        const compliance = await complianceOptions(options.policy, directory);
         return withStackRuntime(rendered, options.dataDir, async (store, connections) => {
-          const { plan } = await planStack(rendered, store, connections, syncOverrides(options));
+          const { plan } = await planStack(rendered, store, connections, syncOverrides(options), compliance);
           process.stdout.write(`${formatPlan(plan, options.format, { color: useColor(process.stdout), showUnchanged: options.showUnchanged === true })}\n`);
           const pending = await store.pendingJournalEntries(plan.stack);
           if (pending.length > 0 && options.format === "text") {

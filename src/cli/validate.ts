@@ -1,7 +1,9 @@
 // `plumb validate <dir>`: render and check a stack without touching any live system.
 
 import type { Command } from "commander";
-import { action, environmentOption, render } from "./context.js";
+import { PlumbErrorList } from "../errors.js";
+import { enrichResources, loadPolicyFile, violationErrors } from "../policy/compliance.js";
+import { action, environmentOption, policyOption, registry, render } from "./context.js";
 
 export function registerValidate(program: Command): void {
   program
@@ -9,10 +11,18 @@ export function registerValidate(program: Command): void {
     .description("check a stack's YAML, schemas, addresses and dependencies without contacting any system")
     .argument("<dir>", "the stack directory")
     .addOption(environmentOption())
-    .addHelpText("after", "\nExample:\n  $ plumb validate examples/hello --env prod")
+    .addOption(policyOption())
+    .addHelpText("after", "\nExamples:\n  $ plumb validate examples/hello --env prod\n  $ plumb validate examples/hello --policy examples/platform/compliance.yaml")
     .action(
-      action(async (directory: string, options: { env?: string }) => {
+      action(async (directory: string, options: { env?: string; policy?: string }) => {
         const rendered = await render(directory, options);
+        if (options.policy !== undefined) {
+          const policy = await loadPolicyFile(options.policy);
+          const { violations } = enrichResources(rendered.resources, new Map(), policy, { stack: rendered.definition.name, source: directory, commit: null, metadata: rendered.definition.metadata }, (resource) => registry.kind(resource.apiVersion, resource.kind).tagField);
+          const denied = await violationErrors(violations, rendered.resources, rendered.directory, rendered.definition.name);
+          for (const violation of violations.filter((item) => item.level === "warn")) process.stdout.write(`warning: policy rule ${violation.rule}: ${violation.message}\n`);
+          if (denied.length > 0) throw new PlumbErrorList(denied);
+        }
         const environment = rendered.definition.environment === undefined ? "" : ` (environment ${rendered.definition.environment})`;
         process.stdout.write(`valid: stack ${rendered.definition.name}${environment}, ${rendered.resources.length} resource(s) from ${rendered.files.length} file(s)\n`);
       }),

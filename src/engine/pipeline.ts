@@ -8,6 +8,7 @@ import { PlumbErrorList, type PlumbError } from "../errors.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
+import { enrichResources, violationErrors, type CompliancePolicy } from "../policy/compliance.js";
 import { redactSecrets, type AuditInput, type AuditKind } from "../state/audit.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
@@ -25,7 +26,14 @@ export interface PlannedStack {
   live: Map<string, LiveObject | null>;
 }
 
-export async function planStack(rendered: RenderedStack, store: Store, connections: ProviderConnections, overrides: SyncOverrides = {}): Promise<PlannedStack> {
+/** The platform's compliance policy and where this render came from, for the enrich stage. */
+export interface ComplianceOptions {
+  policy: CompliancePolicy;
+  source: string;
+  commit: { sha: string; author: string } | null;
+}
+
+export async function planStack(rendered: RenderedStack, store: Store, connections: ProviderConnections, overrides: SyncOverrides = {}, compliance?: ComplianceOptions): Promise<PlannedStack> {
   const stack = rendered.definition.name;
   const recorded = await store.listResources(stack);
   const recordedByAddress = new Map(recorded.map((record) => [record.address, record]));
@@ -39,11 +47,20 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   }
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
+  let desired = await withDigests(rendered.resources, stack, connections.secrets);
+  const warnings: string[] = [];
+  if (compliance !== undefined) {
+    const enriched = enrichResources(desired, recordedByAddress, compliance.policy, { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata }, (resource) => connections.handler(resource.apiVersion, resource.kind).tagField);
+    const denied = await violationErrors(enriched.violations, desired, rendered.directory, stack);
+    if (denied.length > 0) throw new PlumbErrorList(denied);
+    desired = enriched.resources;
+    for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (warn): ${violation.message}`);
+  }
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,
     digest: rendered.digest,
-    desired: await withDigests(rendered.resources, stack, connections.secrets),
+    desired,
     recorded,
     live: observation.live,
     replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
@@ -52,6 +69,7 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
       allowEmpty: overrides.allowEmpty ?? rendered.definition.sync.allowEmpty,
     },
   });
+  plan.warnings.push(...warnings);
   return { plan, live: observation.live };
 }
 

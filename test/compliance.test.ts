@@ -1,0 +1,135 @@
+// Compliance metadata against a real PostgreSQL server: injected into every
+// role, database and schema's catalog comment, required keys denied with the
+// rule, resource and file:line, warnings let the sync through, and a tag
+// removed by hand is drift that apply heals.
+
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { startPostgres, type PostgresServer } from "./postgres-server.js";
+
+let server: PostgresServer;
+let workspace: Workspace;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 120_000);
+afterAll(async () => {
+  await server?.stop();
+});
+afterEach(() => workspace?.cleanup());
+
+const policy = `apiVersion: plumb.dev/v1
+kind: CompliancePolicy
+metadata: { name: platform }
+spec:
+  tagPrefix: compliance/
+  keys:
+    owner: { pattern: "^[^@\\\\s]+@[^@\\\\s]+$", overridable: true }
+    atoDate: { format: date, notPast: true, level: warn }
+    complianceLevel: { enum: [low, moderate, high], default: moderate }
+`;
+
+function stack(name: string, metadata: string, resources: string): string {
+  workspace = createWorkspace({ name, prune: true });
+  workspace.write(
+    "stack.yaml",
+    `apiVersion: plumb.dev/v1
+kind: Stack
+metadata: { name: ${name} }
+spec:
+  providers:
+    default: { type: postgres, config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } } }
+  sync: { prune: true }
+${metadata === "" ? "" : `  metadata: ${metadata}\n`}`,
+  );
+  workspace.write("db.yaml", resources);
+  const policyFile = path.join(workspace.root, "policy.yaml");
+  writeFileSync(policyFile, policy);
+  return policyFile;
+}
+
+function plumb(args: string[], policyFile: string): CliResult {
+  return runCli([...args, "--data-dir", workspace.dataDir, "--policy", policyFile], { env: { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password } });
+}
+
+const resource = (kind: string, name: string, spec: string, labels = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata: { name: ${name}${labels === "" ? "" : `, labels: ${labels}`} }\nspec: ${spec}\n`;
+
+async function comments(): Promise<Record<string, Record<string, string>>> {
+  const rows = await server.query<{ name: string; comment: string | null }>(
+    `SELECT 'role/' || rolname AS name, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'cmp_%'
+     UNION ALL SELECT 'database/' || datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'cmp_%'`,
+  );
+  const schemaRows = await server.query<{ name: string; comment: string | null }>("SELECT 'schema/' || nspname AS name, obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname LIKE 'cmp_%'", [], "cmp_db");
+  const result: Record<string, Record<string, string>> = {};
+  for (const row of [...rows, ...schemaRows]) {
+    const line = (row.comment ?? "").split("\n").find((text) => text.startsWith("plumb: "));
+    result[row.name] = line === undefined ? {} : (JSON.parse(line.slice("plumb: ".length)) as Record<string, string>);
+  }
+  return result;
+}
+
+describe("compliance metadata", () => {
+  it("writes the required and automatic metadata on every role, database and schema, and heals a tag removed by hand", async () => {
+    const policyFile = stack(
+      "cmp-stack",
+      "{ owner: data@example.org, atoDate: '2030-01-01' }",
+      resource("Role", "cmp_owner", "{ login: false }") +
+        resource("Role", "cmp_app", "{ login: true, tags: { team: data } }", "{ owner: app-team@example.org }") +
+        resource("Database", "cmp_db", "{ owner: cmp_owner }") +
+        resource("Schema", "cmp-api", "{ name: cmp_api, database: cmp_db, owner: cmp_owner }"),
+    );
+    const applied = plumb(["apply", workspace.stackDir, "--yes"], policyFile);
+    expect(applied.status, applied.stderr).toBe(0);
+    const tagged = await comments();
+    expect(Object.keys(tagged).sort()).toEqual(["database/cmp_db", "role/cmp_app", "role/cmp_owner", "schema/cmp_api"]);
+    for (const [name, tags] of Object.entries(tagged)) {
+      expect(tags, name).toMatchObject({ "compliance/atoDate": "2030-01-01", "compliance/complianceLevel": "moderate", "compliance/managed-by": "plumb", "compliance/stack": "cmp-stack" });
+      expect(tags["compliance/owner"], name).toMatch(/@example\.org$/);
+      expect(tags["compliance/source"], name).toBe(path.resolve(workspace.stackDir));
+    }
+    expect(tagged["role/cmp_owner"]?.["compliance/owner"]).toBe("data@example.org");
+    expect(tagged["role/cmp_app"]).toMatchObject({ "compliance/owner": "app-team@example.org", team: "data" });
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"], policyFile).status).toBe(0);
+
+    await server.query("COMMENT ON ROLE cmp_app IS 'hand written note'");
+    const drifted = plumb(["plan", workspace.stackDir, "--detailed-exitcode"], policyFile);
+    expect(drifted.status).toBe(2);
+    expect(drifted.stdout).toMatch(/Role\/cmp_app\s+update: drift/);
+    expect(plumb(["apply", workspace.stackDir, "--yes"], policyFile).status).toBe(0);
+    const healed = await comments();
+    expect(healed["role/cmp_app"]).toMatchObject({ "compliance/owner": "app-team@example.org", "compliance/managed-by": "plumb" });
+    const [comment] = await server.query<{ comment: string }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = 'cmp_app'");
+    expect(comment?.comment.startsWith("hand written note\n")).toBe(true);
+  });
+
+  it("denies a resource without an owner, naming the rule, the resource and its file:line, and applies nothing", async () => {
+    const policyFile = stack("cmp-deny", "", resource("Role", "cmp_nobody", "{ login: false }"));
+    const result = plumb(["apply", workspace.stackDir, "--yes"], policyFile);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("db.yaml:2 (postgres.plumb.dev/v1/Role/cmp_nobody): policy rule required/owner denies the sync");
+    expect(result.stderr).toContain("[PLUMB_POLICY_DENIED]");
+    expect(await server.query("SELECT 1 FROM pg_roles WHERE rolname = 'cmp_nobody'")).toEqual([]);
+    const validated = runCli(["validate", workspace.stackDir, "--policy", policyFile]);
+    expect(validated.status).toBe(1);
+    expect(validated.stderr).toContain("required/owner");
+  });
+
+  it("lets a warn rule through and says so in the plan", async () => {
+    const policyFile = stack("cmp-warn", "{ owner: data@example.org, atoDate: '2020-01-01' }", resource("Role", "cmp_expired", "{ login: false }"));
+    const planned = plumb(["plan", workspace.stackDir], policyFile);
+    expect(planned.status).toBe(0);
+    expect(planned.stdout).toContain("policy rule valid/atoDate (warn): postgres.plumb.dev/v1/Role/cmp_expired: atoDate 2020-01-01 is in the past");
+    expect(plumb(["apply", workspace.stackDir, "--yes"], policyFile).status).toBe(0);
+    expect((await comments())["role/cmp_expired"]).toMatchObject({ "compliance/atoDate": "2020-01-01" });
+  });
+
+  it("refuses a malformed policy with its file and line", () => {
+    const policyFile = stack("cmp-bad", "{ owner: data@example.org }", resource("Role", "cmp_x", "{ login: false }"));
+    writeFileSync(policyFile, policy.replace("level: warn", "level: maybe"));
+    const result = plumb(["plan", workspace.stackDir], policyFile);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/policy\.yaml:\d+:\d+.*level/);
+    expect(result.stderr).toContain("PLUMB_POLICY_INVALID");
+  });
+});
