@@ -112,6 +112,8 @@ beforeAll(async () => {
   repository.write("apps/reporting/roles.yaml", role("report_app"));
   repository.write("apps/unreachable/roles.yaml", role("nowhere_app"));
   repository.write("apps/files/files.yaml", file("one", "1"));
+  repository.write("platform/unowned.yaml", fileStack("unowned").replace(/ {2}metadata: .*\n/, ""));
+  repository.write("apps/unowned/files.yaml", file("orphan", "no owner"));
   repository.write("platform/compliance.yaml", "apiVersion: plumb.dev/v1\nkind: CompliancePolicy\nmetadata: { name: platform }\nspec:\n  keys:\n    owner: { pattern: '@' }\n");
   initialCommit = repository.commit("platform with four stacks");
   await startDaemon();
@@ -137,6 +139,15 @@ describe("plumb agent under faults", () => {
     expect(conditionOf(unreachable, "Ready")?.status).toBe("False");
     expect(conditionOf(unreachable, "Degraded")?.message).toContain(`127.0.0.1:${closedPort}`);
     expect(conditionOf(unreachable, "Degraded")?.message).not.toContain(server.password);
+
+    const unowned = await eventually(async () => {
+      const summary = await stack("unowned");
+      return conditionOf(summary, "Stalled")?.reason === "PolicyDenied" ? summary : undefined;
+    });
+    expect(conditionOf(unowned, "Stalled")?.message).toMatch(/files\.yaml:\d+ \(file\.plumb\.dev\/v1\/File\/orphan\): policy rule required\/owner denies the sync/);
+    expect(existsSync(path.join(work, "out", "unowned", "orphan.txt"))).toBe(false);
+    const denials = runCli(["audit", "export", "--stack", "unowned", "--data-dir", path.join(work, "data")]);
+    expect(denials.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { kind: string; resource: string }).kind)).toEqual(["policy.denied"]);
 
     await server.query("ALTER ROLE heal_app CONNECTION LIMIT 3");
     await server.query("ALTER ROLE report_app CONNECTION LIMIT 3");

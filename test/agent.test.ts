@@ -165,6 +165,7 @@ describe("plumb agent", () => {
       ["GET", "/api/v1/stacks/app"],
       ["GET", "/api/v1/openapi.json"],
       ["GET", "/api/v1/events"],
+      ["GET", "/api/v1/audit"],
       ["GET", "/api/v1/no-such-route"],
       ["POST", "/api/v1/stacks/app/sync"],
       ["POST", "/api/v1/stacks/app/rollback"],
@@ -258,5 +259,10 @@ describe("plumb agent", () => {
     expect(events.filter((event) => event.kind === "action").map((event) => event.summary.action)).toEqual(expect.arrayContaining(["rollback", "resume"]));
     const verified = runCli(["audit", "verify", "--data-dir", dataDir]);
     expect(verified.status, verified.stderr).toBe(0);
+
+    const history = runCli(["history", "app", "--resource", "file.plumb.dev/v1/File/greeting"], { env: { PLUMB_URL: agent.url, PLUMB_TOKEN: agent.adminToken } });
+    expect(history.status, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/change\.corrective\s+update\s+agent\s+[0-9a-f]{12} by Ada Author <ada@example\.org> "second revision"\s+\[\/content\]/);
+    expect(history.stdout).toContain("change.rollback");
   });
 });

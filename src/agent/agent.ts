@@ -492,14 +492,38 @@ export class Agent {
     } catch (error) {
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const transient = problems.some((problem) => problem.disposition === "transient");
-      this.scheduleRetry(managed);
+      const denied = problems.filter((problem) => problem.code === "PLUMB_POLICY_DENIED");
       const message = problems.map((problem) => problem.describe()).join("\n");
+      const status = await this.status(name);
+      // Transient failures retry with backoff; a terminal one waits for a new commit or a manual sync.
+      if (transient) this.scheduleRetry(managed);
+      const reason = denied.length > 0 ? "PolicyDenied" : transient ? "ProviderUnavailable" : "PlanFailed";
+      await this.writeStatus({ ...status, lastAttemptedRevision: revision });
       await this.setConditions(name, {
         Reconciling: ["False", "Failed", ""],
-        Ready: ["False", transient ? "ProviderUnavailable" : "PlanFailed", message],
-        Degraded: [transient ? "True" : "False", transient ? "ProviderUnavailable" : "PlanFailed", transient ? message : ""],
+        Ready: ["False", reason, message],
+        Degraded: [transient ? "True" : "False", reason, transient ? message : ""],
+        Stalled: [transient ? "False" : "True", reason, transient ? "" : message],
       });
-      await this.record([{ stack: name, runId: null, address: null, type: "plan.failed", message }]);
+      // Said once per revision: the commit loop meets the same denial on every poll.
+      if (status.lastAttemptedRevision !== revision || status.conditions.find((item) => item.type === "Ready")?.reason !== reason) {
+        await this.record([{ stack: name, runId: null, address: null, type: denied.length > 0 ? "policy.denied" : "plan.failed", message }]);
+        if (denied.length > 0) {
+          const commit = await this.commitOf(managed, revision);
+          await this.store.appendAudit(
+            denied.map((problem) => ({
+              kind: "policy.denied" as const,
+              actor: job.actor ?? "agent",
+              stack: name,
+              resource: problem.location.resource ?? null,
+              commit: revision,
+              author: commit?.author ?? null,
+              commitMessage: commit?.message ?? null,
+              summary: { message: problem.message, ...(problem.location.file === undefined ? {} : { file: problem.location.file }), ...(problem.location.line === undefined ? {} : { line: problem.location.line }) },
+            })),
+          );
+        }
+      }
       return undefined;
     } finally {
       await connections.closeAll();

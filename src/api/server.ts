@@ -253,6 +253,19 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     rollbackBody,
   );
 
+  const auditQuery = Type.Object({
+    stack: Type.Optional(Type.String({ maxLength: 63 })),
+    resource: Type.Optional(Type.String({ maxLength: 600 })),
+    since: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events at or after it." })),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: "Only events after this sequence number (paging)." })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+  });
+  app.get<{ Querystring: Static<typeof auditQuery> }>("/api/v1/audit", { schema: { summary: "The audit trail in chain order, with filters", querystring: auditQuery } }, async (request) => {
+    const { stack, resource, since, after, limit = 200 } = request.query;
+    const items = await store.listAudit({ limit, ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(since === undefined ? {} : { since: new Date(since).toISOString() }), ...(after === undefined ? {} : { afterSequence: after }) });
+    return { items };
+  });
+
   app.post<{ Body: Static<typeof tokenBody> }>("/api/v1/tokens", { preHandler: requireRole("admin"), schema: { summary: "Create a token; its value is shown only in this response", body: tokenBody } }, async (request, reply) => {
     const { token, record } = await createToken(store, request.body.name, request.body.role).catch((error: unknown) => {
       throw /unique|constraint/i.test(errorMessage(error)) ? new PlumbError("PLUMB_USAGE", `a token named ${request.body.name} exists`, { hint: "choose another name" }) : error;

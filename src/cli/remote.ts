@@ -71,8 +71,28 @@ export function registerRemote(program: Command): void {
     }),
   );
 
-  remoteOptions(program.command("history").description("runs of a stack, newest first").argument("<stack>")).action(
-    action(async (stack: string, flags: RemoteFlags) => {
+  remoteOptions(
+    program
+      .command("history")
+      .description("runs of a stack, newest first; with --resource, who changed that resource, when, and from which commit")
+      .argument("<stack>")
+      .option("--resource <address>", "one resource's audit trail, e.g. postgres.plumb.dev/v1/Role/orders_app"),
+  ).action(
+    action(async (stack: string, flags: RemoteFlags & { resource?: string }) => {
+      if (flags.resource !== undefined) {
+        const trail = await call<{ items: { at: string; kind: string; actor: string; commit: string | null; author: string | null; commitMessage: string | null; summary: { action?: string; fields?: { path: string }[] } }[] }>(
+          flags,
+          "GET",
+          `/api/v1/audit?stack=${encodeURIComponent(stack)}&resource=${encodeURIComponent(flags.resource)}&limit=1000`,
+        );
+        if (trail.items.length === 0) process.stdout.write(`No audit events for ${flags.resource} in ${stack}.\n`);
+        for (const event of [...trail.items].reverse()) {
+          const fields = event.summary.fields?.map((field) => field.path).join(", ") ?? "";
+          const commit = event.commit === null ? "" : `  ${short(event.commit)}${event.author === null ? "" : ` by ${event.author}`}${event.commitMessage === null ? "" : ` "${event.commitMessage}"`}`;
+          process.stdout.write(`${event.at}  ${event.kind.padEnd(18)} ${(event.summary.action ?? "").padEnd(7)} ${event.actor}${commit}${fields === "" ? "" : `  [${fields}]`}\n`);
+        }
+        return;
+      }
       const runs = await call<{ items: { id: string; trigger: string; revision: string | null; result: string; startedAt: string; actor: string | null; planSummary: Record<string, number> | null }[] }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/runs?limit=50`);
       for (const run of runs.items) {
         const summary = run.planSummary === null ? "" : `+${run.planSummary.create ?? 0} ~${run.planSummary.update ?? 0} -${run.planSummary.delete ?? 0}`;
