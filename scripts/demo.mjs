@@ -118,6 +118,7 @@ async function agentDemo() {
     console.log("\n# the compliance metadata the agent wrote on each role (examples/platform/compliance.yaml):");
     for (const row of tagged.rows) console.log(`#   ${row.rolname}: ${row.comment}`);
     status("every change above is on a hash-chained audit trail", ["audit", "verify", "--data-dir", path.resolve(dataDir, "agent")]);
+    status("what an auditor asks for: owners, ATO dates, the stack the policy stopped (scratch has no owner)", ["report", "compliance"]);
   } finally {
     agent.kill("SIGTERM");
   }

@@ -6,7 +6,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { csvField } from "../src/cli/audit.js";
+import { csvField } from "../src/csv.js";
 import { redactSecrets } from "../src/state/audit.js";
 import { createWorkspace, fileResource, runCli, type Workspace } from "./helpers.js";
 

@@ -11,6 +11,8 @@ import { withStackLock } from "../engine/lock.js";
 import { planHasChanges, type Plan } from "../engine/plan.js";
 import { applyStackPlan, planStack, type ComplianceOptions, type PlannedStack } from "../engine/pipeline.js";
 import type { CompliancePolicy } from "../policy/compliance.js";
+import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
+import type { AuditEvent } from "../state/audit.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -69,6 +71,8 @@ interface ManagedStack {
   applied: RenderedStack | undefined;
   /** Where the stack was last read from, to look up commit authors for the audit trail. */
   origin: StackOrigin | undefined;
+  /** The newest render, applied or not (a denied one too), for the compliance report. */
+  lastRendered: RenderedStack | undefined;
 }
 
 /** A change on the event stream: a stored event, or a stack's new status. */
@@ -332,6 +336,7 @@ export class Agent {
       forced: existing !== undefined,
       applied: existing?.applied,
       origin: existing?.origin,
+      lastRendered: existing?.lastRendered,
     };
     try {
       if (sync.interval !== undefined) managed.intervalMs = parseDuration(sync.interval, where);
@@ -413,6 +418,7 @@ export class Agent {
       return;
     }
     if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
+    managed.lastRendered = rendered;
     const revision = fetched.revision ?? rendered.digest;
     // Nothing new to apply. Drift is the drift loop's business: re-applying here would
     // revert it even where selfHeal is off.
@@ -554,6 +560,31 @@ export class Agent {
     } finally {
       await connections.closeAll();
     }
+  }
+
+  /** The compliance report over every stack's newest render (applied, or denied by policy). */
+  async complianceReport(expiringWithinDays: number): Promise<ComplianceReport> {
+    const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const audit: AuditEvent[] = [];
+    for (let afterSequence = 0; ; ) {
+      const page = await this.store.listAudit({ since, afterSequence, limit: 5000 });
+      audit.push(...page.filter((event) => event.kind === "drift.detected" || event.kind === "change.corrective"));
+      if (page.length < 5000) break;
+      afterSequence = (page[page.length - 1] as AuditEvent).sequence;
+    }
+    const stacks: ReportStack[] = [];
+    for (const [name, managed] of this.stacks) {
+      const rendered = managed.lastRendered ?? (await this.appliedRender(name, managed));
+      const document = managed.platform.document;
+      stacks.push({
+        name,
+        labels: document.metadata.labels ?? {},
+        metadata: rendered?.definition.metadata ?? document.spec?.metadata ?? {},
+        conditions: (await this.status(name)).conditions,
+        resources: rendered?.resources ?? [],
+      });
+    }
+    return buildComplianceReport(stacks, this.policy, audit, { today: new Date().toISOString().slice(0, 10), expiringWithinDays });
   }
 
   /** Author and subject of a commit the mirror holds; undefined for local sources or unknown commits. */

@@ -11,6 +11,7 @@ import type { AgentMetrics } from "../agent/metrics.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
+import { reportCsv, reportMarkdown } from "../policy/report.js";
 import { createToken, hashToken } from "./tokens.js";
 import { readPush, verifyWebhook } from "./webhooks.js";
 
@@ -264,6 +265,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const { stack, resource, since, after, limit = 200 } = request.query;
     const items = await store.listAudit({ limit, ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(since === undefined ? {} : { since: new Date(since).toISOString() }), ...(after === undefined ? {} : { afterSequence: after }) });
     return { items };
+  });
+
+  const complianceQuery = Type.Object({
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: "ATO dates within this many days count as expiring." })),
+    format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv"), Type.Literal("md")], { default: "json" })),
+  });
+  app.get<{ Querystring: Static<typeof complianceQuery> }>("/api/v1/compliance", { schema: { summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health", querystring: complianceQuery } }, async (request, reply) => {
+    const report = await agent.complianceReport(request.query.days ?? 30);
+    if (request.query.format === "csv") return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
+    if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));
+    return report;
   });
 
   app.post<{ Body: Static<typeof tokenBody> }>("/api/v1/tokens", { preHandler: requireRole("admin"), schema: { summary: "Create a token; its value is shown only in this response", body: tokenBody } }, async (request, reply) => {

@@ -3,6 +3,7 @@
 // trail as JSON lines or CSV for a SIEM.
 
 import type { Command } from "commander";
+import { csvField } from "../csv.js";
 import { PlumbError } from "../errors.js";
 import { verifyAuditChain, type AuditEvent } from "../state/audit.js";
 import type { AuditFilter, Store } from "../state/store.js";
@@ -36,13 +37,6 @@ function parseSince(text: string | undefined): string | undefined {
 }
 
 const csvColumns = ["sequence", "at", "kind", "actor", "stack", "resource", "commit", "author", "commitMessage", "summary", "previousHash", "hash"] as const;
-
-/** RFC 4180 quoting; text that a spreadsheet would run as a formula is prefixed with a quote. */
-export function csvField(value: unknown): string {
-  let text = value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
-  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 export function registerAudit(program: Command): void {
   const audit = program.command("audit").description("the audit trail: a hash chain of every change, drift finding and action");

@@ -17,6 +17,12 @@ function remoteOptions(command: Command): Command {
     .addOption(new Option("--token <token>", "an API token (prefer the environment variable: flags show in ps)").env("PLUMB_TOKEN"));
 }
 
+/** A route that answers with text (CSV, Markdown). */
+async function callText(flags: RemoteFlags, route: string): Promise<string> {
+  const text = await call<{ message?: string } | string>(flags, "GET", route);
+  return typeof text === "string" ? text : (text.message ?? "");
+}
+
 async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
   if (flags.token === undefined) throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", { hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start)" });
   let response: Response;
@@ -125,6 +131,23 @@ export function registerRemote(program: Command): void {
   remoteOptions(program.command("rollback").description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`").argument("<stack>").argument("<revision>", "a commit (at least 7 hex digits) that was applied before")).action(
     action(async (stack: string, revision: string, flags: RemoteFlags) => {
       process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision })).message}\n`);
+    }),
+  );
+
+  remoteOptions(
+    program
+      .command("report")
+      .description("reports from a running agent")
+      .argument("<report>", "compliance")
+      .addOption(new Option("--format <format>", "output format").choices(["md", "csv", "json"]).default("md"))
+      .option("--days <n>", "ATO dates within this many days count as expiring", "30"),
+  ).action(
+    action(async (report: string, flags: RemoteFlags & { format: string; days: string }) => {
+      if (report !== "compliance") throw new PlumbError("PLUMB_USAGE", `unknown report "${report}"`, { hint: "the report is: compliance" });
+      if (!/^[0-9]{1,4}$/.test(flags.days) || Number(flags.days) < 1) throw new PlumbError("PLUMB_USAGE", `--days "${flags.days}" is not a number of days`, { hint: "e.g. --days 30" });
+      const route = `/api/v1/compliance?days=${flags.days}&format=${flags.format}`;
+      const body = flags.format === "json" ? `${JSON.stringify(await call<unknown>(flags, "GET", route), null, 2)}\n` : await callText(flags, route);
+      process.stdout.write(body);
     }),
   );
 
