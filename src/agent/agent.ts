@@ -196,11 +196,6 @@ export class Agent {
     if (!suspended) this.requestSync(stack, "api", actor);
   }
 
-  /** Waits until no job is queued or running (tests, the demo). */
-  async settle(): Promise<void> {
-    while (this.queue.length > 0 || this.activeWorkers > 0 || this.platformBusy) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-
   private tick(): void {
     if (this.stopped) return;
     const now = Date.now();
