@@ -132,4 +132,44 @@ describe("compliance metadata", () => {
     expect(result.stderr).toMatch(/policy\.yaml:\d+:\d+.*level/);
     expect(result.stderr).toContain("PLUMB_POLICY_INVALID");
   });
+
+  it("runs CEL rules: deny stops the sync, remediate fixes the resource in the plan, a stack-wide warn is reported", async () => {
+    const rules = `  rules:
+    - name: limit-connections
+      level: deny
+      kinds: [Role]
+      expression: "!has(resource.spec.connectionLimit) || resource.spec.connectionLimit <= 100.0"
+      description: no role may hold more than 100 connections
+    - name: login-needs-limit
+      level: remediate
+      kinds: [postgres.plumb.dev/v1/Role]
+      expression: "!has(resource.spec.login) || !resource.spec.login || has(resource.spec.connectionLimit)"
+      remediate: { /connectionLimit: 10 }
+    - name: databases-owned-in-stack
+      level: warn
+      scope: stack
+      expression: 'resources.filter(r, r.kind == "Database").all(d, resources.exists(r, r.kind == "Role" && r.name == d.spec.owner))'
+      description: every Database has an owner Role in the same stack
+`;
+    const policyFile = stack("cmp-rules", "{ owner: data@example.org }", resource("Role", "cmp_greedy", "{ login: true, connectionLimit: 500 }"));
+    writeFileSync(policyFile, policy + rules);
+    const denied = plumb(["plan", workspace.stackDir], policyFile);
+    expect(denied.status).toBe(1);
+    expect(denied.stderr).toContain("db.yaml:2 (postgres.plumb.dev/v1/Role/cmp_greedy): policy rule rule/limit-connections denies the sync: postgres.plumb.dev/v1/Role/cmp_greedy does not meet rule limit-connections (no role may hold more than 100 connections)");
+
+    workspace.write("db.yaml", resource("Role", "cmp_unlimited", "{ login: true }") + resource("Database", "cmp_rules_db", "{ owner: postgres }"));
+    const planned = plumb(["plan", workspace.stackDir], policyFile);
+    expect(planned.status, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain("policy rule rule/login-needs-limit (remediate): postgres.plumb.dev/v1/Role/cmp_unlimited does not meet rule login-needs-limit; fixed: /connectionLimit = 10");
+    expect(planned.stdout).toMatch(/connectionLimit: 10/);
+    expect(planned.stdout).toContain("policy rule rule/databases-owned-in-stack (warn): stack cmp-rules does not meet rule databases-owned-in-stack (every Database has an owner Role in the same stack)");
+    expect(plumb(["apply", workspace.stackDir, "--yes"], policyFile).status).toBe(0);
+    expect(await server.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'cmp_unlimited'")).toEqual([{ rolconnlimit: 10 }]);
+    await server.query("DROP DATABASE cmp_rules_db");
+
+    writeFileSync(policyFile, policy + rules.replace("resource.spec.connectionLimit <= 100.0", "resource.spec. <= 100"));
+    const broken = plumb(["plan", workspace.stackDir], policyFile);
+    expect(broken.status).toBe(1);
+    expect(broken.stderr).toMatch(/policy\.yaml:\d+:\d+: spec\.rules\[0\]\.expression: not a CEL expression/);
+  });
 });

@@ -11,7 +11,7 @@ import { isPlainObject } from "../render/values.js";
 import { parseYamlDocuments } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
 import type { SecretResolver } from "../secrets/references.js";
-import { compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
+import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
   name: string;
@@ -55,7 +55,8 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
     for (const document of documents) {
       const value = document.value;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === compliancePolicyKind) {
-        const policyProblems = checkAgainstSchema(compliancePolicySchema, value);
+        const schemaProblems = checkAgainstSchema(compliancePolicySchema, value);
+        const policyProblems = schemaProblems.length > 0 ? schemaProblems : checkRuleExpressions(value as unknown as CompliancePolicy);
         for (const problem of policyProblems) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
         if (policy !== undefined) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `a second CompliancePolicy; the first is in ${policy.file}`, { location: document.position, hint: "keep one CompliancePolicy in the platform repository" }));
         else if (policyProblems.length === 0) policy = { policy: value as unknown as CompliancePolicy, file: document.position.file };

@@ -54,7 +54,7 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
     const denied = await violationErrors(enriched.violations, desired, rendered.directory, stack);
     if (denied.length > 0) throw new PlumbErrorList(denied);
     desired = enriched.resources;
-    for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (warn): ${violation.message}`);
+    for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   }
   const plan = createPlan({
     stack,

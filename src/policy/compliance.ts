@@ -8,12 +8,13 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError, PlumbErrorList } from "../errors.js";
-import { checkAgainstSchema, formatFieldPath } from "../render/schema-check.js";
+import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../render/schema-check.js";
 import type { DesiredResource } from "../render/load-stack.js";
 import { canonicalJson } from "../state/audit.js";
 import type { RecordedResource } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { parseYamlDocuments } from "../render/yaml-documents.js";
+import { parse as parseCel } from "@marcbachmann/cel-js";
 
 export const compliancePolicyKind = "CompliancePolicy";
 
@@ -32,6 +33,19 @@ const keyRule = Type.Object(
   { additionalProperties: false },
 );
 
+const ruleSchema = Type.Object(
+  {
+    name: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }),
+    description: Type.Optional(Type.String()),
+    level: Type.Union([Type.Literal("deny"), Type.Literal("warn"), Type.Literal("remediate")], { description: "deny stops the sync; warn reports; remediate applies `remediate` to the resource and shows it in the plan." }),
+    scope: Type.Optional(Type.Union([Type.Literal("resource"), Type.Literal("stack")], { description: "resource (default): `resource` and `stack` are bound; stack: `resources` and `stack`, evaluated once." })),
+    kinds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "Kinds the rule looks at (Role, or postgres.plumb.dev/v1/Role); default all." })),
+    expression: Type.String({ minLength: 1, maxLength: 4000, description: "A CEL expression that must be true." }),
+    remediate: Type.Optional(Type.Record(Type.String({ pattern: "^(/[^/]+)+$" }), Type.Unknown(), { description: "For level remediate: JSON pointers into spec and the values to set." })),
+  },
+  { additionalProperties: false },
+);
+
 export const compliancePolicySchema = Type.Object(
   {
     apiVersion: Type.Literal("plumb.dev/v1"),
@@ -41,6 +55,7 @@ export const compliancePolicySchema = Type.Object(
       {
         tagPrefix: Type.Optional(Type.String({ pattern: "^([A-Za-z0-9][A-Za-z0-9_.-]{0,30}/)?$", description: "Prefix of every tag key Plumb writes, e.g. compliance/. Default none." })),
         keys: Type.Record(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,40}$" }), keyRule),
+        rules: Type.Optional(Type.Array(ruleSchema)),
       },
       { additionalProperties: false },
     ),
@@ -50,6 +65,64 @@ export const compliancePolicySchema = Type.Object(
 
 export type CompliancePolicy = Static<typeof compliancePolicySchema>;
 export type KeyRule = Static<typeof keyRule>;
+export type PolicyRule = Static<typeof ruleSchema>;
+
+type CompiledExpression = (context: Record<string, unknown>) => unknown;
+const compiledRules = new WeakMap<PolicyRule, CompiledExpression>();
+
+function compiled(rule: PolicyRule): CompiledExpression {
+  let expression = compiledRules.get(rule);
+  if (expression === undefined) {
+    expression = parseCel(rule.expression) as CompiledExpression;
+    compiledRules.set(rule, expression);
+  }
+  return expression;
+}
+
+/** CEL syntax errors of a policy's rules, as schema-style problems (path + message). */
+export function checkRuleExpressions(policy: CompliancePolicy): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  for (const [index, rule] of (policy.spec.rules ?? []).entries()) {
+    try {
+      compiled(rule);
+    } catch (error) {
+      problems.push({ path: ["spec", "rules", index, "expression"], message: `not a CEL expression: ${firstLine(error)}` });
+    }
+    if (rule.level === "remediate" && rule.remediate === undefined) problems.push({ path: ["spec", "rules", index], message: "a remediate rule needs `remediate`: the fields to set" });
+  }
+  return problems;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}
+
+function ruleMatches(rule: PolicyRule, resource: DesiredResource): boolean {
+  return rule.kinds === undefined || rule.kinds.some((kind) => kind === resource.kind || kind === `${resource.apiVersion}/${resource.kind}`);
+}
+
+/** Evaluates a rule; an expression that fails (a missing field, a type error) counts as not met, with why. */
+function evaluateRule(rule: PolicyRule, context: Record<string, unknown>): { met: boolean; why: string } {
+  try {
+    const result = compiled(rule)(context);
+    return result === true ? { met: true, why: "" } : { met: false, why: result === false ? "" : ` (the expression gave ${JSON.stringify(result)}, not a boolean)` };
+  } catch (error) {
+    return { met: false, why: ` (the expression could not be evaluated: ${firstLine(error)})` };
+  }
+}
+
+function setAtPointer(spec: JsonObject, pointer: string, value: unknown): JsonObject {
+  const result: JsonObject = structuredClone(spec);
+  const keys = pointer.slice(1).split("/").map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let node: JsonObject = result;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as JsonObject;
+  }
+  node[keys[keys.length - 1] as string] = value as JsonObject[string];
+  return result;
+}
 
 /** Where the stack's files came from, for the automatic tags. */
 export interface EnrichContext {
@@ -66,7 +139,8 @@ export interface EnrichContext {
 
 export interface Violation {
   rule: string;
-  level: "deny" | "warn";
+  /** remediate: the rule fixed the resource; the fix is in its desired spec. */
+  level: "deny" | "warn" | "remediate";
   address: string;
   message: string;
   hint: string;
@@ -122,7 +196,8 @@ export function enrichResources(
   const owned = ownedKeys(policy);
   const today = context.today ?? new Date().toISOString().slice(0, 10);
   const violations: Violation[] = [];
-  const enriched = resources.map((resource) => {
+  const enriched = resources.map((original) => {
+    let resource = original;
     const metadata: Record<string, string> = {};
     for (const [key, rule] of Object.entries(policy.spec.keys)) {
       const fromLabel = rule.overridable === true ? resource.labels[key] : undefined;
@@ -146,6 +221,23 @@ export function enrichResources(
       }
       metadata[key] = value;
     }
+    const rules = (policy.spec.rules ?? []).filter((rule) => (rule.scope ?? "resource") === "resource" && ruleMatches(rule, resource));
+    if (rules.length > 0) {
+      const stackContext = { name: context.stack, metadata: context.metadata };
+      for (const rule of rules) {
+        const { met, why } = evaluateRule(rule, { resource: { apiVersion: resource.apiVersion, kind: resource.kind, name: resource.name, address: resource.address, labels: resource.labels, annotations: resource.annotations, spec: resource.spec, metadata }, stack: stackContext });
+        if (met) continue;
+        const explanation = `${resource.address} does not meet rule ${rule.name}${rule.description === undefined ? "" : ` (${rule.description})`}${why}`;
+        if (rule.level === "remediate" && rule.remediate !== undefined) {
+          let spec = resource.spec;
+          for (const [pointer, value] of Object.entries(rule.remediate)) spec = setAtPointer(spec, pointer, value);
+          resource = { ...resource, spec };
+          violations.push({ rule: `rule/${rule.name}`, level: "remediate", address: resource.address, message: `${explanation}; fixed: ${Object.entries(rule.remediate).map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`).join(", ")}`, hint: "change the resource in Git to match the rule" });
+        } else {
+          violations.push({ rule: `rule/${rule.name}`, level: rule.level === "remediate" ? "warn" : rule.level, address: resource.address, message: explanation, hint: rule.description ?? `make the expression true: ${rule.expression}` });
+        }
+      }
+    }
     const tagField = tagFieldOf(resource);
     if (tagField === undefined) return resource;
     const previous = recorded.get(resource.address);
@@ -164,6 +256,11 @@ export function enrichResources(
     }
     return { ...resource, spec: { ...resource.spec, [tagField]: tags } };
   });
+  for (const rule of (policy.spec.rules ?? []).filter((item) => item.scope === "stack")) {
+    const view = enriched.filter((resource) => ruleMatches(rule, resource)).map((resource) => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.name, address: resource.address, labels: resource.labels, spec: resource.spec }));
+    const { met, why } = evaluateRule(rule, { resources: view, stack: { name: context.stack, metadata: context.metadata } });
+    if (!met) violations.push({ rule: `rule/${rule.name}`, level: rule.level === "remediate" ? "warn" : rule.level, address: `stack ${context.stack}`, message: `stack ${context.stack} does not meet rule ${rule.name}${rule.description === undefined ? "" : ` (${rule.description})`}${why}`, hint: rule.description ?? `make the expression true: ${rule.expression}` });
+  }
   return { resources: enriched, violations };
 }
 
@@ -213,7 +310,8 @@ export async function loadPolicyFile(file: string): Promise<CompliancePolicy> {
   if (document === undefined || documents.length > 1) {
     throw new PlumbError("PLUMB_POLICY_INVALID", `${file} must hold exactly one CompliancePolicy document, not ${documents.length}`, { location: { file }, hint: "see the README's Compliance section for its shape" });
   }
-  const problems = checkAgainstSchema(compliancePolicySchema, document.value);
+  const schemaProblems = checkAgainstSchema(compliancePolicySchema, document.value);
+  const problems = schemaProblems.length > 0 ? schemaProblems : checkRuleExpressions(document.value as CompliancePolicy);
   if (problems.length > 0) {
     throw new PlumbErrorList(problems.map((problem) => new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) })));
   }
