@@ -36,6 +36,8 @@ describe("plumb report compliance", () => {
     expect(json.body.ato).toContainEqual(expect.objectContaining({ stack: "hello", atoDate: "2026-03-01", status: "expired" }));
     expect(json.body.missingMetadata).toContainEqual({ stack: "scratch", team: "research", resource: "file.plumb.dev/v1/File/notes", key: "owner" });
     expect(json.body.violations).toContainEqual(expect.objectContaining({ stack: "scratch", rule: "required/owner", level: "deny" }));
+    // A warn rule lets the sync through (hello is Ready) and still shows up here.
+    expect(json.body.violations).toContainEqual(expect.objectContaining({ stack: "hello", rule: "valid/atoDate", level: "warn" }));
     expect(json.body.inventory).toContainEqual({ team: "web", owner: "platform@example.org", complianceLevel: "moderate", resources: 3 });
     expect(json.body.health).toContainEqual(expect.objectContaining({ stack: "scratch", stalled: true, reason: "PolicyDenied" }));
 
