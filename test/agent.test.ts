@@ -133,6 +133,12 @@ describe("plumb agent", () => {
     await eventually(async () => (readGreeting() === "v2" ? true : undefined), 10_000, "v2 applied");
     expect(Date.now() - started).toBeLessThan(10_000);
     await eventually(async () => ((await stack("app")).lastAppliedRevision === second ? true : undefined), 5_000, "revision recorded");
+    // The commit did not touch the manual stack: it moves to the new revision without observing or planning.
+    const manual = await eventually(async () => {
+      const current = await stack("manual");
+      return current.lastAppliedRevision === second ? current : undefined;
+    }, 5_000, "manual stack at the new revision");
+    expect(condition(manual, "Ready")?.message).toContain("nothing in this stack changed");
   });
 
   it("reverts a change made by hand within a drift interval and records it as corrective", async () => {

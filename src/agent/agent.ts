@@ -3,6 +3,7 @@
 // (observe → plan against the last applied render → report or heal) on one
 // shared worker pool. A stack's failure only ever changes that stack's status.
 
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -73,6 +74,8 @@ interface ManagedStack {
   origin: StackOrigin | undefined;
   /** The newest render, applied or not (a denied one too), for the compliance report. */
   lastRendered: RenderedStack | undefined;
+  /** renderKey() of the render last applied in full by this process; unknown after a restart. */
+  appliedKey: string | undefined;
 }
 
 /** A change on the event stream: a stored event, or a stack's new status. */
@@ -150,11 +153,14 @@ export class Agent {
     return this.queue.length;
   }
 
-  /** Commit loop now (webhook, `plumb sync`). */
-  requestSync(stack: string, trigger: string, actor: string | null): void {
+  /**
+   * Commit loop now. `force` (a person's sync) plans and applies even when
+   * nothing moved; a webhook only makes the loop look at once.
+   */
+  requestSync(stack: string, trigger: string, actor: string | null, force = true): void {
     const managed = this.stacks.get(stack);
     if (managed === undefined) return;
-    managed.forced = true;
+    if (force) managed.forced = true;
     this.enqueue({ stack, kind: "sync", trigger, actor });
   }
 
@@ -183,7 +189,7 @@ export class Agent {
         // Stacks inside the platform repository move with it.
         if (!platformMatched) continue;
       } else if (normalizeRepositoryUrl(source.repo) !== wanted || (ref !== undefined && !refMatches(source.ref, ref))) continue;
-      this.requestSync(name, "webhook", null);
+      this.requestSync(name, "webhook", null, false);
       triggered.push(name);
     }
     return triggered;
@@ -332,6 +338,7 @@ export class Agent {
       applied: existing?.applied,
       origin: existing?.origin,
       lastRendered: existing?.lastRendered,
+      appliedKey: undefined,
     };
     try {
       if (sync.interval !== undefined) managed.intervalMs = parseDuration(sync.interval, where);
@@ -423,6 +430,19 @@ export class Agent {
       await this.setConditions(name, { Reconciling: ["False", "UpToDate", ""], Degraded: ["False", "SourceAvailable", ""] });
       return;
     }
+    // A commit elsewhere in the repository: the same render, definition and policy as the
+    // revision applied last need no observe or plan, only the new revision recorded.
+    if (!forced && !interrupted && managed.appliedKey !== undefined && managed.appliedKey === this.renderKey(rendered) && status.lastAppliedDigest === rendered.digest) {
+      await this.writeStatus({ ...status, lastAppliedRevision: revision, lastAttemptedRevision: revision });
+      const ready = status.conditions.find((condition) => condition.type === "Ready")?.status === "True";
+      await this.setConditions(name, {
+        Reconciling: ["False", "UpToDate", ""],
+        Degraded: ["False", "SourceAvailable", ""],
+        // A stack that is not Ready (drift left in place, say) stays as it is.
+        ...(ready ? { Ready: ["True", "Succeeded", `revision ${revision} is applied (nothing in this stack changed)`] as const } : {}),
+      });
+      return;
+    }
     await this.store.saveRender({ stack: name, digest: rendered.digest, revision, rendered: rendered as unknown as JsonObject });
     await this.planAndApply(managed, rendered, revision, job, "intentional");
   }
@@ -445,6 +465,7 @@ export class Agent {
         if (!planHasChanges(plan) && !plan.changes.some((item) => item.recordStale)) {
           managed.failures = 0;
           managed.applied = rendered;
+          managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
           await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
           await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
           return plan;
@@ -486,6 +507,7 @@ export class Agent {
         }
         managed.failures = 0;
         managed.applied = rendered;
+        managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
         await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null });
         await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
         return plan;
@@ -529,6 +551,11 @@ export class Agent {
     } finally {
       await connections.closeAll();
     }
+  }
+
+  /** Identifies what an apply depends on besides live state: the render, the Stack definition and the policy. */
+  private renderKey(rendered: RenderedStack): string {
+    return createHash("sha256").update(rendered.digest).update(JSON.stringify(rendered.definition)).update(JSON.stringify(this.policy ?? null)).digest("hex");
   }
 
   /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
