@@ -5,18 +5,12 @@
 
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
-import { startPostgres, type PostgresServer } from "./postgres-server.js";
+import { usePostgres } from "./postgres-server.js";
 
-let server: PostgresServer;
+const server = usePostgres();
 let workspace: Workspace;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
 afterEach(() => workspace?.cleanup());
 
 const policy = `apiVersion: plumb.dev/v1

@@ -3,6 +3,7 @@
 
 import { createServer } from "node:net";
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { startEmbeddedPostgres } from "../scripts/embedded-postgres.mjs";
 
 export interface PostgresServer {
@@ -54,5 +55,36 @@ export async function startPostgres(): Promise<PostgresServer> {
       }
     },
     stop: () => server.stop(),
+  };
+}
+
+/** One server for a whole test file: started before its tests, stopped after them. Use it only inside tests. */
+export function usePostgres(): PostgresServer {
+  let started: PostgresServer | undefined;
+  beforeAll(async () => {
+    started = await startPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const current = (): PostgresServer => {
+    if (started === undefined) throw new Error("the test PostgreSQL server is used outside a test");
+    return started;
+  };
+  return {
+    get port() {
+      return current().port;
+    },
+    get user() {
+      return current().user;
+    },
+    get password() {
+      return current().password;
+    },
+    query<Row extends Record<string, unknown>>(sql: string, parameters?: unknown[], database?: string) {
+      return current().query<Row>(sql, parameters, database);
+    },
+    canLogin: (user, secret) => current().canLogin(user, secret),
+    stop: () => current().stop(),
   };
 }

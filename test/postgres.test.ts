@@ -2,18 +2,12 @@
 // made by hand and reverted, prune, deletion policy, hostile names, bad
 // credentials, and objects Plumb does not manage left alone.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
-import { freePort, startPostgres, type PostgresServer } from "./postgres-server.js";
+import { freePort, usePostgres } from "./postgres-server.js";
 
-let server: PostgresServer;
+const server = usePostgres();
 let workspace: Workspace;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await server?.stop();
-});
 afterEach(() => workspace?.cleanup());
 
 const adminSecret = () => ({ PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password });

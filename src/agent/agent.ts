@@ -594,6 +594,7 @@ export class Agent {
       if (page.length < 5000) break;
       afterSequence = (page[page.length - 1] as AuditEvent).sequence;
     }
+    const statuses = new Map((await this.store.listStackStatuses()).map((status) => [status.stack, status]));
     const stacks: ReportStack[] = [];
     for (const [name, managed] of this.stacks) {
       const rendered = managed.lastRendered ?? (await this.appliedRender(name, managed));
@@ -602,7 +603,7 @@ export class Agent {
         name,
         labels: document.metadata.labels ?? {},
         metadata: rendered?.definition.metadata ?? document.spec?.metadata ?? {},
-        conditions: (await this.status(name)).conditions,
+        conditions: (statuses.get(name) ?? (await this.status(name))).conditions,
         resources: rendered?.resources ?? [],
       });
     }

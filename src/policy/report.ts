@@ -35,6 +35,15 @@ export function buildComplianceReport(stacks: readonly ReportStack[], policy: Co
   const inventory = new Map<string, { team: string; owner: string; complianceLevel: string; resources: number }>();
   const report: ComplianceReport = { generatedAt: new Date().toISOString(), expiringWithinDays: options.expiringWithinDays, inventory: [], ato: [], missingMetadata: [], violations: [], drift: [], health: [] };
   const todayMs = Date.parse(options.today);
+  // One pass over the audit events, not one per stack.
+  const driftByStack = new Map<string, { found: number; healed: number }>();
+  for (const event of audit) {
+    if (event.kind !== "drift.detected" && event.kind !== "change.corrective") continue;
+    const counts = driftByStack.get(event.stack) ?? { found: 0, healed: 0 };
+    if (event.kind === "drift.detected") counts.found++;
+    else counts.healed++;
+    driftByStack.set(event.stack, counts);
+  }
   for (const stack of stacks) {
     const team = stack.labels.team ?? "(no team)";
     const enriched = policy === undefined ? undefined : enrichResources(stack.resources, new Map(), policy, { stack: stack.name, source: "", commit: null, metadata: stack.metadata, today: options.today }, () => undefined);
@@ -56,8 +65,7 @@ export function buildComplianceReport(stacks: readonly ReportStack[], policy: Co
       if (daysLeft < 0) report.ato.push({ stack: stack.name, atoDate, daysLeft, status: "expired" });
       else if (daysLeft <= options.expiringWithinDays) report.ato.push({ stack: stack.name, atoDate, daysLeft, status: "expiring" });
     }
-    const found = audit.filter((event) => event.stack === stack.name && event.kind === "drift.detected").length;
-    const healed = audit.filter((event) => event.stack === stack.name && event.kind === "change.corrective").length;
+    const { found, healed } = driftByStack.get(stack.name) ?? { found: 0, healed: 0 };
     report.drift.push({ stack: stack.name, found: found + healed, healed });
     const ready = stack.conditions.find((condition) => condition.type === "Ready");
     report.health.push({
