@@ -14,8 +14,8 @@ await build({
   platform: "node",
   target: "node20",
   sourcemap: true,
-  // A native addon cannot be bundled; the HTTP stack loads files of its own at run time. Both come from node_modules.
-  external: ["better-sqlite3", "fastify", "@fastify/swagger", "pino", "prom-client"],
+  // A native addon cannot be bundled; the HTTP stack, esbuild (a native binary) and the TypeScript compiler load files of their own at run time. They come from node_modules.
+  external: ["better-sqlite3", "fastify", "@fastify/swagger", "pino", "prom-client", "esbuild", "typescript"],
   // Bundled CommonJS dependencies (ajv, js-yaml) still call require().
   banner: { js: "import { createRequire as plumbCreateRequire } from 'node:module'; const require = plumbCreateRequire(import.meta.url);" },
   logLevel: "warning",

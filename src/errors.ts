@@ -48,6 +48,12 @@ const errorSpecs = {
   PLUMB_NOT_FOUND: { disposition: "terminal", status: 404 },
   PLUMB_POLICY_DENIED: { disposition: "terminal", status: 422 },
   PLUMB_POLICY_INVALID: { disposition: "terminal", status: 400 },
+  PLUMB_PROGRAM: { disposition: "terminal", status: 400 },
+  PLUMB_PROGRAM_TYPE: { disposition: "terminal", status: 400 },
+  PLUMB_PROGRAM_LIMIT: { disposition: "terminal", status: 400 },
+  PLUMB_COMPOSITE: { disposition: "terminal", status: 400 },
+  PLUMB_CLAIM: { disposition: "terminal", status: 400 },
+  PLUMB_REFERENCE: { disposition: "terminal", status: 400 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

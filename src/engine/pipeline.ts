@@ -4,10 +4,12 @@
 
 import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
-import { PlumbErrorList, type PlumbError } from "../errors.js";
+import { PlumbError, PlumbErrorList } from "../errors.js";
+import { findOutputReferences, substituteOutputReferences } from "../render/output-references.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
+import type { JsonValue } from "../sdk/resource.js";
 import { enrichResources, violationErrors, type CompliancePolicy } from "../policy/compliance.js";
 import { redactSecrets, type AuditInput, type AuditKind } from "../state/audit.js";
 import type { RecordedResource, Store } from "../state/store.js";
@@ -37,8 +39,9 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   const stack = rendered.definition.name;
   const recorded = await store.listResources(stack);
   const recordedByAddress = new Map(recorded.map((record) => [record.address, record]));
+  const resources = resolveOutputReferences(rendered.resources, recordedByAddress, connections);
   const desiredAddresses = new Set<string>();
-  const targets: ObserveTarget[] = rendered.resources.map((resource) => {
+  const targets: ObserveTarget[] = resources.map((resource) => {
     desiredAddresses.add(resource.address);
     return { ...resource, spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec, desired: resource.spec };
   });
@@ -47,11 +50,11 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   }
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
-  let desired = await withDigests(rendered.resources, stack, connections.secrets);
+  let desired = await withDigests(resources, stack, connections.secrets);
   const warnings: string[] = [];
   if (compliance !== undefined) {
     const enriched = enrichResources(desired, recordedByAddress, compliance.policy, { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata }, (resource) => connections.handler(resource.apiVersion, resource.kind).tagField);
-    const denied = await violationErrors(enriched.violations, desired, rendered.directory, stack);
+    const denied = violationErrors(enriched.violations, desired, stack);
     if (denied.length > 0) throw new PlumbErrorList(denied);
     desired = enriched.resources;
     for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
@@ -71,6 +74,39 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   });
   plan.warnings.push(...warnings);
   return { plan, live: observation.live };
+}
+
+/**
+ * Puts the values of output references in, in dependency order: what the
+ * referenced resource's kind knows from its (resolved) desired spec, else the
+ * outputs recorded when it was last applied.
+ */
+function resolveOutputReferences(resources: readonly DesiredResource[], recorded: Map<string, RecordedResource>, connections: ProviderConnections): DesiredResource[] {
+  const resolved = new Map<string, DesiredResource>();
+  const errors: PlumbError[] = [];
+  const lookup = (address: string, output: string): JsonValue | undefined => {
+    const target = resolved.get(address);
+    const predicted = target === undefined ? undefined : connections.handler(target.apiVersion, target.kind).outputs?.(target.spec, target.name)[output];
+    return predicted ?? recorded.get(address)?.outputs[output];
+  };
+  for (const resource of resources) {
+    if (findOutputReferences(resource.spec).length === 0) {
+      resolved.set(resource.address, resource);
+      continue;
+    }
+    const { spec, unresolved } = substituteOutputReferences(resource.spec, lookup);
+    for (const reference of unresolved) {
+      errors.push(
+        new PlumbError("PLUMB_REFERENCE", `spec.${reference.path.join(".")} takes output "${reference.output}" of ${reference.resource}, which is not known yet`, {
+          location: { resource: resource.address },
+          hint: `${reference.resource} must be applied before its "${reference.output}" is known; check the output's name`,
+        }),
+      );
+    }
+    resolved.set(resource.address, { ...resource, spec });
+  }
+  if (errors.length > 0) throw new PlumbErrorList(errors);
+  return resources.map((resource) => resolved.get(resource.address) as DesiredResource);
 }
 
 /**

@@ -40,16 +40,24 @@ export class ProviderRegistry {
     return known.sort();
   }
 
-  /** The handler for `apiVersion` + `kind`, or a PLUMB_UNKNOWN_KIND error that lists the known ones. */
-  kind(apiVersion: string, kind: string): AnyKindHandler {
+  /** The handler for `apiVersion` + `kind`, if a provider serves it. */
+  findKind(apiVersion: string, kind: string): AnyKindHandler | undefined {
     const slash = apiVersion.indexOf("/");
     const group = slash < 0 ? apiVersion : apiVersion.slice(0, slash);
     const version = slash < 0 ? "" : apiVersion.slice(slash + 1);
     const provider = this.byGroup.get(group);
-    const handler = provider !== undefined && provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
+    return provider !== undefined && provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
+  }
+
+  /** The handler for `apiVersion` + `kind`, or a PLUMB_UNKNOWN_KIND error that lists the known ones. */
+  kind(apiVersion: string, kind: string): AnyKindHandler {
+    const handler = this.findKind(apiVersion, kind);
     if (handler === undefined) {
+      const providerGroup = this.byGroup.has(apiVersion.split("/")[0] ?? "");
       throw new PlumbError("PLUMB_UNKNOWN_KIND", `unknown kind "${kind}" in apiVersion "${apiVersion}"`, {
-        hint: `known kinds: ${this.knownKinds().join(", ")}`,
+        hint: providerGroup
+          ? `known kinds: ${this.knownKinds().join(", ")}`
+          : `known kinds: ${this.knownKinds().join(", ")}; a platform composite kind is known only when its *.composite.ts is loaded (--composites <dir>, or the agent's platform repository)`,
       });
     }
     return handler;

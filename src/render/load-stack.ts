@@ -16,10 +16,15 @@ import {
   resourceAddress,
   type DeletionPolicy,
   type JsonObject,
+  type JsonValue,
   type Resource,
   type SourcePosition,
 } from "../sdk/resource.js";
+import { compositeKey, type CompositeLibrary } from "./composites.js";
 import { orderGraph } from "./graph.js";
+import { findOutputReferences, substituteOutputReferences } from "./output-references.js";
+import { expandProgramAndClaims, hasProgram, programFile, type RenderedClaim, type YamlClaim } from "./programs.js";
+import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
 import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "./schema-check.js";
 import {
@@ -50,8 +55,14 @@ export interface DesiredResource {
   /** False when `plumb.dev/prune: "false"` protects it from deletion. */
   prune: boolean;
   deletionPolicy: DeletionPolicy;
-  /** The file and the document in it (0-based, empty documents counted) that declared it. */
-  origin: { file: string; document: number };
+  /**
+   * The file and the document in it (0-based, empty documents counted) that
+   * declared it, and the line it starts on; for a program or a composite, the
+   * line of TypeScript that declared it.
+   */
+  origin: { file: string; document: number; line: number };
+  /** The composite claim it was composed from, or null. */
+  composite: string | null;
 }
 
 export interface RenderedStack {
@@ -59,8 +70,10 @@ export interface RenderedStack {
   definition: StackDefinition;
   /** In dependency order: every resource after the ones it depends on. */
   resources: DesiredResource[];
-  /** The YAML files read, relative to the directory. */
+  /** The YAML files read (and main.ts), relative to the directory. */
   files: string[];
+  /** Composite claims, with the addresses of what each composed. */
+  claims: RenderedClaim[];
   /** A hash of the desired graph; identifies what was rendered when there is no commit. */
   digest: string;
 }
@@ -75,6 +88,10 @@ export interface RenderOptions {
    * and anything else it sets. `file` is where it came from, for errors.
    */
   stackOverride?: { document: StackDocument; file: string };
+  /** The platform's composite kinds; claims of other kinds are unknown kinds. */
+  composites?: CompositeLibrary;
+  /** Limits for the sandbox that runs main.ts and compose functions. */
+  sandboxLimits?: SandboxLimits;
 }
 
 const resourceShape = Type.Object(
@@ -127,6 +144,7 @@ interface Candidate {
   resource: Resource;
   address: string;
   document: ParsedDocument;
+  composite: string | null;
 }
 
 export async function renderStack(directory: string, options: RenderOptions): Promise<RenderedStack> {
@@ -220,7 +238,50 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       );
       continue;
     }
-    candidates.set(address, { resource, address, document });
+    candidates.set(address, { resource, address, document, composite: null });
+  }
+
+  const program = hasProgram(directory);
+  const compositeKinds = new Set((options.composites?.kinds ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
+  const yamlClaims: YamlClaim[] = [];
+  for (const candidate of candidates.values()) {
+    if (!compositeKinds.has(compositeKey(candidate.resource.apiVersion, candidate.resource.kind))) continue;
+    candidates.delete(candidate.address);
+    const { apiVersion, kind, metadata, spec } = candidate.resource;
+    yamlClaims.push({ claim: { apiVersion, kind, name: metadata.name, labels: metadata.labels, annotations: metadata.annotations, spec }, document: candidate.document });
+  }
+  let claims: RenderedClaim[] = [];
+  if (program || yamlClaims.length > 0) {
+    problems.throwIfAny();
+    const expansion = await expandProgramAndClaims({
+      directory,
+      program,
+      claims: yamlClaims,
+      composites: options.composites,
+      context: { stack: definition.name, environment: definition.environment ?? null, values, metadata: definition.metadata, labels: definition.labels },
+      limits: options.sandboxLimits ?? defaultSandboxLimits,
+    });
+    problems.errors.push(...expansion.errors);
+    claims = expansion.claims;
+    for (const claim of claims) {
+      const existing = candidates.get(claim.address);
+      if (existing !== undefined) problems.add("PLUMB_DUPLICATE_ADDRESS", `${claim.address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { file: claim.origin.file, line: claim.origin.line, column: 1, resource: claim.address });
+    }
+    for (const { value, document } of expansion.resources) {
+      const shapeProblems = checkAgainstSchema(resourceShape, { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: value.spec });
+      if (shapeProblems.length > 0) {
+        problems.addSchema("PLUMB_RESOURCE_SHAPE", shapeProblems, document, []);
+        continue;
+      }
+      const resource: Resource = { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: (value.spec ?? {}) as JsonObject };
+      const address = resourceAddress(resource);
+      const existing = candidates.get(address);
+      if (existing !== undefined) {
+        problems.add("PLUMB_DUPLICATE_ADDRESS", `${address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { ...document.position, resource: address }, "rename one of them: an address (apiVersion/kind/name) must be unique in a stack");
+        continue;
+      }
+      candidates.set(address, { resource, address, document, composite: value.composite });
+    }
   }
 
   applyPatches(documentsByFile, environment, values, candidates, problems);
@@ -228,8 +289,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   // Kinds, provider instances, schemas, annotations.
   const desired: DesiredResource[] = [];
   const implicitKeys = new Map<string, { provides: string[]; requires: string[] }>();
+  const predictOutput = (address: string, output: string): JsonValue | undefined => {
+    const target = candidates.get(address);
+    if (target === undefined) return undefined;
+    const value = options.registry.findKind(target.resource.apiVersion, target.resource.kind)?.outputs?.(target.resource.spec, target.resource.metadata.name)[output];
+    return value === undefined || findOutputReferences({ value }).length > 0 ? undefined : value;
+  };
   for (const candidate of candidates.values()) {
-    const checked = checkResource(candidate, definition, options.registry, problems);
+    const checked = checkResource(candidate, definition, options.registry, problems, predictOutput);
     if (checked === undefined) continue;
     desired.push(checked.resource);
     implicitKeys.set(candidate.address, checked.keys);
@@ -237,6 +304,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   problems.throwIfAny();
 
   const documentOf = new Map([...candidates.values()].map((candidate) => [candidate.address, candidate.document]));
+  addReferenceDependencies(desired, documentOf);
   addImplicitDependencies(desired, implicitKeys, documentOf);
   const byAddress = new Map(desired.map((resource) => [resource.address, resource]));
   const graph = orderGraph(desired);
@@ -257,8 +325,9 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     directory,
     definition,
     resources: ordered,
-    files: files.map((file) => file.relativePath),
-    digest: digestOf(definition, ordered),
+    files: [...files.map((file) => file.relativePath), ...(program ? [programFile] : [])],
+    claims,
+    digest: digestOf(definition, ordered, claims),
   };
 }
 
@@ -361,6 +430,7 @@ function checkResource(
   definition: StackDefinition,
   registry: ProviderRegistry,
   problems: Problems,
+  predictOutput: (address: string, output: string) => JsonValue | undefined,
 ): { resource: DesiredResource; keys: { provides: string[]; requires: string[] } } | undefined {
   const { resource, address, document } = candidate;
   const at = (fieldPath: (string | number)[]) => ({ ...document.locate(fieldPath), resource: address });
@@ -413,7 +483,10 @@ function checkResource(
     valid = false;
   }
 
-  const schemaProblems = checkAgainstSchema(handler.schema, resource.spec);
+  // Output references are checked with the value they will have, where it is known before apply.
+  const { spec: checkedSpec, unresolved } = substituteOutputReferences(resource.spec, predictOutput);
+  const unresolvedFields = new Set(unresolved.map((reference) => formatFieldPath(reference.path)));
+  const schemaProblems = checkAgainstSchema(handler.schema, checkedSpec).filter((problem) => !/^missing required field/.test(problem.message) || !unresolvedFields.has(formatFieldPath([...problem.path, /"(.*)"/.exec(problem.message)?.[1] ?? ""])));
   if (schemaProblems.length > 0) {
     for (const problem of schemaProblems) {
       const fieldPath = ["spec", ...problem.path];
@@ -421,7 +494,7 @@ function checkResource(
     }
     return undefined;
   }
-  for (const problem of handler.validate?.(resource.spec, resource.metadata.name) ?? []) {
+  for (const problem of unresolved.length > 0 ? [] : handler.validate?.(checkedSpec, resource.metadata.name) ?? []) {
     const fieldPath = ["spec", ...problem.path.split("/").filter((segment) => segment !== "")];
     problems.add("PLUMB_SCHEMA", `${formatFieldPath(fieldPath)}: ${problem.message}`, at(fieldPath), problem.hint);
     valid = false;
@@ -453,13 +526,35 @@ function checkResource(
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",
       deletionPolicy: (resource.metadata.annotations[annotations.deletionPolicy] as DeletionPolicy | undefined) ?? (handler.dataHolding === true ? "Retain" : "Delete"),
-      origin: { file: document.file, document: document.index },
+      origin: { file: document.file, document: document.index, line: document.position.line },
+      composite: candidate.composite,
     },
     keys: {
       provides: (handler.provides?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
       requires: (handler.requires?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
     },
   };
+}
+
+/** Output references are dependency edges; a reference to a resource the stack does not have is an error at its field. */
+function addReferenceDependencies(desired: DesiredResource[], documentOf: Map<string, ParsedDocument>): void {
+  const addresses = new Set(desired.map((resource) => resource.address));
+  const errors: PlumbError[] = [];
+  for (const resource of desired) {
+    for (const reference of findOutputReferences(resource.spec)) {
+      if (addresses.has(reference.resource)) {
+        if (!resource.dependsOn.includes(reference.resource)) resource.dependsOn.push(reference.resource);
+        continue;
+      }
+      errors.push(
+        new PlumbError("PLUMB_REFERENCE", `${formatFieldPath(["spec", ...reference.path])} takes output "${reference.output}" of ${reference.resource}, which is not in this stack`, {
+          location: { ...(documentOf.get(resource.address) as ParsedDocument).locate(["spec", ...reference.path]), resource: resource.address },
+          hint: "refer to a resource declared in the same stack (program or YAML)",
+        }),
+      );
+    }
+  }
+  if (errors.length > 0) throw new PlumbErrorList(errors);
 }
 
 /** Checks explicit edges and adds the implicit ones (a file waits for its directory). */
@@ -485,11 +580,12 @@ function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, {
   if (errors.length > 0) throw new PlumbErrorList(errors);
 }
 
-function digestOf(definition: StackDefinition, resources: readonly DesiredResource[]): string {
+function digestOf(definition: StackDefinition, resources: readonly DesiredResource[], claims: readonly RenderedClaim[]): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify({ name: definition.name, environment: definition.environment ?? null }));
   for (const resource of resources) {
-    hash.update(JSON.stringify([resource.address, resource.provider, resource.labels, resource.annotations, resource.spec]));
+    hash.update(JSON.stringify([resource.address, resource.provider, resource.labels, resource.annotations, resource.spec, resource.composite]));
   }
+  for (const claim of claims) hash.update(JSON.stringify([claim.address, claim.spec, claim.composite]));
   return hash.digest("hex");
 }

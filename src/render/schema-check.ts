@@ -16,12 +16,23 @@ export interface SchemaProblem {
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const compiled = new WeakMap<object, ValidateFunction>();
+const defaulting = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: true });
+const compiledDefaulting = new WeakMap<object, ValidateFunction>();
 
 export function checkAgainstSchema(schema: TSchema, value: unknown): SchemaProblem[] {
-  let validate = compiled.get(schema);
+  return check(ajv, compiled, schema, value);
+}
+
+/** Like checkAgainstSchema, and fills in the schema's `default`s in `value` (which it changes). */
+export function checkAndFillDefaults(schema: TSchema, value: unknown): SchemaProblem[] {
+  return check(defaulting, compiledDefaulting, schema, value);
+}
+
+function check(validator: InstanceType<typeof Ajv>, cache: WeakMap<object, ValidateFunction>, schema: TSchema, value: unknown): SchemaProblem[] {
+  let validate = cache.get(schema);
   if (validate === undefined) {
-    validate = ajv.compile(schema);
-    compiled.set(schema, validate);
+    validate = validator.compile(schema);
+    cache.set(schema, validate);
   }
   if (validate(value)) return [];
   return describeErrors(validate.errors ?? []);

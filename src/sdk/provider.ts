@@ -58,6 +58,11 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
    * live system, or undefined if it cannot carry them.
    */
   tagField?: string;
+  /**
+   * The outputs known from the spec alone, before the object exists (its name,
+   * say), so resources referring to them can be planned in the same run.
+   */
+  outputs?(spec: Spec, name: string): JsonObject;
   /** Checks the schema cannot express; run at render time, before any I/O. `name` is metadata.name. */
   validate?(spec: Spec, name: string): SpecProblem[];
   /**

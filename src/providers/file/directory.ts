@@ -61,6 +61,7 @@ async function readLive(connection: FileConnection, target: Target<DirectorySpec
 
 export const directoryKind = defineKind<DirectorySpec, FileConnection>({
   kind: "Directory",
+  outputs: (spec) => ({ path: spec.path }),
   schema: directorySpec,
   replaceOn: ["path"],
   validate: validatePathSpec,

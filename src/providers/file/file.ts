@@ -85,6 +85,7 @@ async function writeFile(connection: FileConnection, target: Target<FileSpec>): 
 
 export const fileKind = defineKind<FileSpec, FileConnection>({
   kind: "File",
+  outputs: (spec) => ({ path: spec.path }),
   schema: fileSpec,
   replaceOn: ["path"],
   validate: validatePathSpec,

@@ -90,6 +90,7 @@ function settableOptions(spec: DatabaseSpec, only?: ReadonlySet<string>): string
 
 export const databaseKind = defineKind<DatabaseSpec, PostgresConnection>({
   kind: "Database",
+  outputs: (spec, name) => ({ name: spec.name ?? name }),
   schema: databaseSpec,
   dataHolding: true,
   replaceOn: ["name", "encoding", "locale", "template"],

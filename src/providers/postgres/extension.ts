@@ -45,6 +45,7 @@ async function readExtensions(connection: PostgresConnection, targets: readonly 
 
 export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
   kind: "Extension",
+  outputs: (spec, name) => ({ name: spec.name ?? name }),
   schema: extensionSpec,
   replaceOn: ["name", "database"],
   requires: (spec) => [`database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],

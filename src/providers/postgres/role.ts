@@ -132,6 +132,7 @@ async function syncMemberships(connection: PostgresConnection, name: string, des
 
 export const roleKind = defineKind<RoleSpec, PostgresConnection>({
   kind: "Role",
+  outputs: (spec, name) => ({ name: spec.name ?? name }),
   schema: roleSpec,
   replaceOn: ["name"],
   tagField: "tags",

@@ -55,6 +55,7 @@ async function currentComment(connection: PostgresConnection, target: Target<Sch
 
 export const schemaKind = defineKind<SchemaSpec, PostgresConnection>({
   kind: "Schema",
+  outputs: (spec, name) => ({ name: spec.name ?? name, database: spec.database }),
   schema: schemaSpec,
   dataHolding: true,
   replaceOn: ["name", "database"],

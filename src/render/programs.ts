@@ -1,0 +1,125 @@
+// The program and composite part of render: runs a stack's main.ts and
+// expands composite claims (from YAML or from the program) in the sandbox, and
+// turns what comes back into documents the YAML path checks the same way,
+// positioned at the line of TypeScript that declared each resource.
+
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { PlumbError } from "../errors.js";
+import type { JsonObject, SourcePosition } from "../sdk/resource.js";
+import type { StackContext } from "../sdk/program.js";
+import type { CompositeLibrary } from "./composites.js";
+import { runInSandbox, siteLocation, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
+import type { EmittedResource, InputClaim } from "./sandbox-runner.js";
+import { formatFieldPath } from "./schema-check.js";
+import type { ParsedDocument } from "./yaml-documents.js";
+
+export const programFile = "main.ts";
+/** How deep composites may nest (a claim composing a claim composing …). */
+const maxCompositeDepth = 8;
+
+/** A claim as render reports it: for the store, the API and the dashboard's resource tree. */
+export interface RenderedClaim {
+  address: string;
+  apiVersion: string;
+  kind: string;
+  name: string;
+  spec: JsonObject;
+  /** The claim it was composed from, for nested composites. */
+  composite: string | null;
+  /** Addresses of what it composed directly (resources and claims). */
+  children: string[];
+  origin: { file: string; line: number };
+}
+
+/** A claim found in YAML, with the document it came from. */
+export interface YamlClaim {
+  claim: Omit<InputClaim, "input">;
+  document: ParsedDocument;
+}
+
+export interface ExpandedResource {
+  value: EmittedResource;
+  document: ParsedDocument;
+}
+
+export interface Expansion {
+  resources: ExpandedResource[];
+  claims: RenderedClaim[];
+  errors: PlumbError[];
+}
+
+export function hasProgram(directory: string): boolean {
+  return existsSync(path.join(directory, programFile));
+}
+
+/** A document for something declared in TypeScript: every field is located at the declaring line. */
+function declaredDocument(position: SourcePosition, index: number, value: unknown): ParsedDocument {
+  return { file: position.file, index, value, position, locate: () => position };
+}
+
+export async function expandProgramAndClaims(options: {
+  directory: string;
+  program: boolean;
+  claims: YamlClaim[];
+  composites: CompositeLibrary | undefined;
+  context: StackContext;
+  limits: SandboxLimits;
+}): Promise<Expansion> {
+  const stackRoot: SandboxRoot = { directory: options.directory, display: "" };
+  const roots = [stackRoot, options.composites?.root];
+  const answer = await runInSandbox({
+    stack: stackRoot,
+    ...(options.program ? { program: path.join(path.resolve(options.directory), programFile) } : {}),
+    ...(options.composites === undefined ? {} : { compositeRoot: options.composites.root }),
+    compositeFiles: options.composites?.files ?? [],
+    request: {
+      mode: "render",
+      context: options.context,
+      program: options.program,
+      claims: options.claims.map(({ claim }, input) => ({ ...claim, input })),
+      maxDepth: maxCompositeDepth,
+    },
+    limits: options.limits,
+    subject: options.program ? `program ${programFile}` : "composite expansion",
+  });
+
+  const claimPositions = new Map<string, SourcePosition>();
+  const positionOf = (value: EmittedResource): SourcePosition => {
+    if (value.input !== null) return (options.claims[value.input] as YamlClaim).document.position;
+    if (value.site !== null) return siteLocation(value.site, roots);
+    return (value.composite === null ? undefined : claimPositions.get(value.composite)) ?? { file: programFile, line: 1, column: 1 };
+  };
+  const claims: RenderedClaim[] = [];
+  const byAddress = new Map<string, RenderedClaim>();
+  for (const claim of answer.claims) {
+    const position = positionOf(claim);
+    claimPositions.set(claim.address, position);
+    const rendered: RenderedClaim = {
+      address: claim.address,
+      apiVersion: claim.apiVersion,
+      kind: claim.kind,
+      name: claim.metadata.name,
+      spec: (claim.spec ?? {}) as JsonObject,
+      composite: claim.composite,
+      children: [],
+      origin: { file: position.file, line: position.line },
+    };
+    claims.push(rendered);
+    byAddress.set(claim.address, rendered);
+  }
+  for (const claim of claims) if (claim.composite !== null) byAddress.get(claim.composite)?.children.push(claim.address);
+
+  const errors = answer.problems.map((problem) => {
+    const location = problem.input !== null
+      ? (options.claims[problem.input] as YamlClaim).document.locate(["spec", ...problem.path])
+      : problem.site !== null ? siteLocation(problem.site, roots) : claimPositions.get(problem.claim) ?? { file: programFile, line: 1, column: 1 };
+    return new PlumbError("PLUMB_CLAIM", `${formatFieldPath(["spec", ...problem.path])}: ${problem.message}`, { location: { ...location, resource: problem.claim }, ...(problem.hint === undefined ? {} : { hint: problem.hint }) });
+  });
+
+  const resources = answer.resources.map((value, index) => {
+    if (value.composite !== null) byAddress.get(value.composite)?.children.push(`${value.apiVersion}/${value.kind}/${value.metadata.name}`);
+    return { value, document: declaredDocument(positionOf(value), index, value) };
+  });
+  return { resources, claims, errors };
+}

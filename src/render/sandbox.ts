@@ -1,0 +1,335 @@
+// The parent side of the program sandbox: bundles a stack's program and the
+// platform's composites with esbuild (imports may not leave their directory),
+// runs the bundle in a separate Node process under Node's permission model
+// with an empty environment, a wall-clock limit and a memory limit, and
+// validates the one JSON answer it writes to file descriptor 3.
+
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Type } from "@sinclair/typebox";
+import type { Message, Plugin } from "esbuild";
+import { PlumbError, PlumbErrorList } from "../errors.js";
+import type { SourceSite } from "../sdk/program-scope.js";
+import { sandboxProtocol, type SandboxAnswer, type SandboxRequest } from "./sandbox-runner.js";
+import { checkAgainstSchema, formatFieldPath } from "./schema-check.js";
+
+export interface SandboxLimits {
+  /** Wall-clock limit for one run, in milliseconds. */
+  timeoutMs: number;
+  /** Memory limit (V8 heap, and resident size with a margin), in MiB. */
+  memoryMiB: number;
+}
+
+export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 30_000, memoryMiB: 512 };
+
+/** A directory whose files user code may import (and, for the stack, read). */
+export interface SandboxRoot {
+  directory: string;
+  /** Put before paths inside it in messages: "" for the stack, the platform's path for composites. */
+  display: string;
+}
+
+export interface SandboxJob {
+  /** The stack directory: the process's working directory and the only place it may read. */
+  stack?: SandboxRoot;
+  /** The stack's main.ts, when it has one. */
+  program?: string;
+  compositeRoot?: SandboxRoot;
+  compositeFiles: string[];
+  request: SandboxRequest;
+  limits: SandboxLimits;
+  /** What is being run, for messages: "stack orders" or "the platform's composites". */
+  subject: string;
+}
+
+/** Node builtins user code may import: none of them reach the network or start processes. */
+const allowedBuiltins = new Set(["assert", "buffer", "crypto", "events", "fs", "fs/promises", "path", "querystring", "string_decoder", "url", "util"]);
+const answerCap = 256 * 1024 * 1024;
+const outputTail = 8 * 1024;
+/** Node's own resident memory on top of the heap limit before the watchdog stops the process. */
+const residentMargin = 160;
+
+function packageRoot(): string {
+  let directory = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = path.join(directory, "package.json");
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "plumb") return directory;
+    const parent = path.dirname(directory);
+    if (parent === directory) throw new Error("cannot find Plumb's package directory");
+    directory = parent;
+  }
+}
+
+const root = packageRoot();
+export const sdkEntry = path.join(root, "src", "sdk", "program.ts");
+const runnerEntry = path.join(root, "src", "render", "sandbox-runner.ts");
+
+function inside(directory: string, file: string): boolean {
+  const relative = path.relative(directory, file);
+  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+}
+
+interface RealRoot extends SandboxRoot {
+  real: string;
+}
+
+function realRoot(root: SandboxRoot | undefined): RealRoot | undefined {
+  if (root === undefined) return undefined;
+  return { ...root, real: realpathSync(root.directory) };
+}
+
+/** Shows an absolute path from a stack trace or esbuild as the user knows it. */
+export function displayPath(file: string, roots: readonly (SandboxRoot | undefined)[]): string {
+  for (const candidate of roots) {
+    if (candidate === undefined) continue;
+    for (const base of [candidate.directory, safeRealpath(candidate.directory)]) {
+      if (path.isAbsolute(file) && inside(path.resolve(base), file)) return candidate.display + path.relative(path.resolve(base), file).split(path.sep).join("/");
+    }
+  }
+  return file;
+}
+
+function safeRealpath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/** Keeps user code's imports inside its own directory, away from Plumb's code and the network. */
+function importGuard(roots: RealRoot[]): Plugin {
+  const rootOf = (file: string) => roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file));
+  return {
+    name: "plumb-import-guard",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if ((args.pluginData as { inner?: boolean } | undefined)?.inner === true) return undefined;
+        if (args.path === "plumb/sdk") return { path: sdkEntry };
+        const userRoot = rootOf(args.importer);
+        if (userRoot === undefined) return undefined;
+        const bare = args.path.startsWith("node:") ? args.path.slice(5) : args.path;
+        if (builtinModules.includes(bare)) {
+          if (allowedBuiltins.has(bare)) return { path: args.path, external: true };
+          return { errors: [{ text: `imports "${args.path}": programs and composites may not use the network, processes or workers`, detail: `allowed Node modules: ${[...allowedBuiltins].map((name) => `node:${name}`).join(", ")}` }] };
+        }
+        if (!args.path.startsWith("./") && !args.path.startsWith("../")) {
+          return { errors: [{ text: `imports "${args.path}": only files inside ${userRoot.display === "" ? "the stack directory" : userRoot.display}, plumb/sdk and node:${[...allowedBuiltins].join("/")} can be imported` }] };
+        }
+        const resolved = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: { inner: true } });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        const real = safeRealpath(resolved.path);
+        if (!inside(userRoot.real, real)) {
+          return { errors: [{ text: `imports "${args.path}", which is outside ${userRoot.display === "" ? "the stack directory" : userRoot.display} (symlinks and ../ may not lead out)` }] };
+        }
+        return { path: real };
+      });
+    },
+  };
+}
+
+const siteSchema = Type.Union([Type.Null(), Type.Object({ file: Type.String(), line: Type.Integer(), column: Type.Integer() })]);
+const stringMap = Type.Record(Type.String(), Type.String());
+const emittedSchema = Type.Object({
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  metadata: Type.Object({ name: Type.String(), labels: stringMap, annotations: stringMap }),
+  spec: Type.Unknown(),
+  site: siteSchema,
+  composite: Type.Union([Type.String(), Type.Null()]),
+  input: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+});
+const answerSchema = Type.Union([
+  Type.Object({
+    protocol: Type.Literal(sandboxProtocol),
+    ok: Type.Literal(true),
+    composites: Type.Array(Type.Object({ file: Type.String(), apiVersion: Type.String(), kind: Type.String(), description: Type.String(), schema: Type.Unknown(), examples: Type.Array(Type.Unknown()) })),
+    resources: Type.Array(emittedSchema),
+    claims: Type.Array(Type.Intersect([emittedSchema, Type.Object({ address: Type.String() })])),
+    problems: Type.Array(
+      Type.Object({
+        claim: Type.String(),
+        path: Type.Array(Type.Union([Type.String(), Type.Integer()])),
+        message: Type.String(),
+        hint: Type.Optional(Type.String()),
+        site: siteSchema,
+        input: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+      }),
+    ),
+  }),
+  Type.Object({ protocol: Type.Literal(sandboxProtocol), ok: Type.Literal(false), error: Type.Object({ message: Type.String(), site: siteSchema }) }),
+]);
+
+function permissionFlags(readable: string[]): string[] {
+  const major = Number(process.versions.node.split(".")[0]);
+  return [major >= 22 ? "--permission" : "--experimental-permission", ...readable.map((directory) => `--allow-fs-read=${directory}`)];
+}
+
+function esbuildErrors(messages: readonly Message[], roots: readonly (SandboxRoot | undefined)[], subject: string): PlumbError[] {
+  return messages.map((message) => {
+    const where = message.location;
+    const file = where === null || where.file === "" ? undefined : displayPath(path.resolve(root, where.file), roots);
+    return new PlumbError("PLUMB_PROGRAM", `${subject}: ${message.text}`, {
+      location: { ...(file === undefined ? {} : { file }), ...(where === null ? {} : { line: where.line, column: where.column + 1 }) },
+      ...(message.notes[0]?.text === undefined ? {} : { hint: message.notes[0].text }),
+    });
+  });
+}
+
+async function bundle(job: SandboxJob, roots: RealRoot[]): Promise<string> {
+  const { build } = await import("esbuild");
+  const imports = job.compositeFiles.map((file, index) => `{ file: ${JSON.stringify(displayPath(file, [job.compositeRoot]))}, load: () => import(${JSON.stringify(file)}) }${index < job.compositeFiles.length - 1 ? "," : ""}`).join("\n");
+  const entry = [
+    `import { runSandbox } from ${JSON.stringify(runnerEntry)};`,
+    `await runSandbox({`,
+    job.program === undefined ? "" : `  program: () => import(${JSON.stringify(job.program)}),`,
+    `  composites: [${imports}],`,
+    `});`,
+  ].join("\n");
+  for (const file of [...job.compositeFiles, ...(job.program === undefined ? [] : [job.program])]) {
+    const real = safeRealpath(file);
+    if (!roots.some((candidate) => inside(candidate.real, real))) {
+      throw new PlumbError("PLUMB_PATH_ESCAPE", `${displayPath(file, roots)} is a symlink to a place outside its directory; it is not run`, { location: { file: displayPath(file, roots) } });
+    }
+  }
+  try {
+    const result = await build({
+      stdin: { contents: entry, resolveDir: root, sourcefile: "plumb-sandbox-entry.ts", loader: "ts" },
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      sourcemap: "inline",
+      outfile: path.join(root, "sandbox.mjs"),
+      logLevel: "silent",
+      plugins: [importGuard(roots)],
+      loader: { ".ts": "ts", ".mts": "ts", ".js": "js", ".mjs": "js", ".json": "json" },
+    });
+    return (result.outputFiles[0] as { text: string }).text;
+  } catch (error) {
+    const failure = error as { errors?: Message[] };
+    if (Array.isArray(failure.errors)) throw new PlumbErrorList(esbuildErrors(failure.errors, roots, job.subject));
+    throw error;
+  }
+}
+
+function tail(chunks: Buffer[]): string {
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text.length > outputTail ? `…${text.slice(-outputTail)}` : text;
+}
+
+function residentMiB(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs user code in the sandbox and returns its validated answer; every failure is a PlumbError naming the subject. */
+export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnswer, { ok: true }>> {
+  const roots = [realRoot(job.stack), realRoot(job.compositeRoot)].filter((item): item is RealRoot => item !== undefined);
+  const code = await bundle(job, roots);
+  const workspace = await mkdtemp(path.join(tmpdir(), "plumb-sandbox-"));
+  try {
+    const bundlePath = path.join(workspace, "sandbox.mjs");
+    await writeFile(bundlePath, code, { mode: 0o600 });
+    const readable = [workspace, ...(job.stack === undefined ? [] : [realpathSync(job.stack.directory)])];
+    const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning", "--stack-size=984"];
+    const text = await runProcess([...flags, bundlePath], job.stack?.directory ?? workspace, JSON.stringify(job.request), job);
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox answered with something that is not JSON`, { hint: "user code must not write to file descriptor 3" });
+    }
+    const problems = checkAgainstSchema(answerSchema, answer);
+    if (problems.length > 0) {
+      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox's answer is malformed at ${formatFieldPath((problems[0] as { path: (string | number)[] }).path)}: ${(problems[0] as { message: string }).message}`, { hint: "user code must not write to file descriptor 3" });
+    }
+    const valid = answer as SandboxAnswer;
+    if (!valid.ok) {
+      const site = valid.error.site;
+      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: ${valid.error.message}`, { location: site === null ? {} : siteLocation(site, [job.stack, job.compositeRoot]) });
+    }
+    return valid;
+  } finally {
+    await rm(workspace, { recursive: true, force: true });
+  }
+}
+
+export function siteLocation(site: SourceSite, roots: readonly (SandboxRoot | undefined)[]): { file: string; line: number; column: number } {
+  return { file: displayPath(site.file, roots), line: site.line, column: site.column };
+}
+
+function runProcess(args: string[], cwd: string, input: string, job: SandboxJob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, env: {}, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+    const answer: Buffer[] = [];
+    let answerBytes = 0;
+    const stderr: Buffer[] = [];
+    let stderrBytes = 0;
+    let stopped: string | undefined;
+    const stop = (reason: string) => {
+      stopped ??= reason;
+      child.kill("SIGKILL");
+    };
+    const seconds = (job.limits.timeoutMs / 1000).toLocaleString("en", { maximumFractionDigits: 1 });
+    const timer = setTimeout(() => stop(`did not finish within ${seconds} s`), job.limits.timeoutMs);
+    const watchdog = setInterval(() => {
+      const resident = child.pid === undefined ? undefined : residentMiB(child.pid);
+      if (resident !== undefined && resident > job.limits.memoryMiB + residentMargin) stop(`used more than ${job.limits.memoryMiB} MiB of memory`);
+    }, 100);
+    child.stdout.resume();
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr.push(chunk);
+      stderrBytes += chunk.length;
+      while (stderrBytes > outputTail * 2 && stderr.length > 1) stderrBytes -= (stderr.shift() as Buffer).length;
+    });
+    const answerStream = child.stdio[3] as NodeJS.ReadableStream;
+    answerStream.on("data", (chunk: Buffer) => {
+      answerBytes += chunk.length;
+      if (answerBytes > answerCap) stop(`answered with more than ${answerCap / 1024 / 1024} MiB`);
+      else answer.push(chunk);
+    });
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(input);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      clearInterval(watchdog);
+      reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: cannot start the sandbox process: ${error.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      clearInterval(watchdog);
+      const output = tail(stderr).trim();
+      const heapExhausted = /heap out of memory|Allocation failed/i.test(output);
+      if (stopped !== undefined || heapExhausted) {
+        const reason = stopped ?? `used more than ${job.limits.memoryMiB} MiB of memory`;
+        const hint = reason.startsWith("did not finish")
+          ? "look for an endless loop or a wait that never ends; the limit is --program-timeout"
+          : reason.startsWith("used more") ? "look for a loop that keeps allocating; the limit is --program-memory" : undefined;
+        reject(new PlumbError("PLUMB_PROGRAM_LIMIT", `${job.subject} ${reason} and was stopped`, hint === undefined ? {} : { hint }));
+        return;
+      }
+      if (code === 13 && answer.length === 0) {
+        reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: its promise never settled (nothing was left to wait for)`, { hint: "await only promises that resolve; the default export must finish" }));
+        return;
+      }
+      if (code !== 0 || answer.length === 0) {
+        const last = output.split("\n").slice(-6).join("\n");
+        reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox process ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} without an answer${last === "" ? "" : `:\n${last}`}`, { hint: "a program must return (or resolve) after declaring its resources; process.exit is not allowed" }));
+        return;
+      }
+      resolve(Buffer.concat(answer).toString("utf8"));
+    });
+  });
+}
