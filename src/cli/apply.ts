@@ -8,7 +8,7 @@ import { formatPlanText } from "../engine/plan-format.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { PlumbError } from "../errors.js";
-import { action, complianceOptions, dataDirectoryOption, environmentOption, policyOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
+import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
 import { addSyncFlags, syncOverrides, type SyncFlags } from "./plan.js";
 import { progressReporter } from "./progress.js";
 
@@ -27,11 +27,9 @@ export function registerApply(program: Command): void {
     .command("apply")
     .description("make the live systems match the stack: create, update, replace and (with prune) delete in dependency order")
     .argument("<dir>", "the stack directory")
-    .addOption(environmentOption())
     .addOption(dataDirectoryOption())
-    .addOption(policyOption())
     .option("-y, --yes", "apply without asking for confirmation (required when not on a terminal)");
-  addSyncFlags(command)
+  addSyncFlags(withRenderOptions(command))
     .addHelpText("after", "\nExamples:\n  $ plumb apply examples/hello\n  $ plumb apply examples/hello --env prod --yes --prune")
     .action(
       action(async (directory: string, options: StackOptions & SyncFlags & { yes?: boolean }) => {

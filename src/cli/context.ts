@@ -2,17 +2,22 @@
 // a stack, and turning errors into clear messages and exit codes.
 
 import path from "node:path";
-import { Option } from "commander";
+import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
+import { parseDuration } from "../agent/schedule.js";
+import { loadComposites, type CompositeLibrary } from "../render/composites.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
+import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { ComplianceOptions } from "../engine/pipeline.js";
 import { loadPolicyFile } from "../policy/compliance.js";
 import { openSqliteStore } from "../state/sqlite.js";
 import type { Store } from "../state/store.js";
 
 export const defaultDataDirectory = ".plumb";
+
+export const registry = defaultRegistry();
 
 export function dataDirectoryOption(): Option {
   return new Option("--data-dir <dir>", "where the state store lives").env("PLUMB_DATA_DIR").default(defaultDataDirectory);
@@ -22,14 +27,54 @@ export function environmentOption(): Option {
   return new Option("-e, --env <environment>", "environment: picks values.<env>.yaml and patches.<env>.yaml (default: the Stack's spec.environment)");
 }
 
-export interface StackOptions {
+export interface RenderFlags {
   env?: string;
-  dataDir: string;
   policy?: string;
+  composites?: string;
+  programTimeout: string;
+  programMemory: string;
+}
+
+export interface StackOptions extends RenderFlags {
+  dataDir: string;
 }
 
 export function policyOption(): Option {
   return new Option("--policy <file>", "a CompliancePolicy YAML file: check and inject its metadata").env("PLUMB_POLICY");
+}
+
+export function sandboxOptions(): Option[] {
+  return [
+    new Option("--program-timeout <duration>", "wall-clock limit for a stack's main.ts and the composites' compose functions").env("PLUMB_PROGRAM_TIMEOUT").default(`${defaultSandboxLimits.timeoutMs / 1000}s`),
+    new Option("--program-memory <MiB>", "memory limit for the same").env("PLUMB_PROGRAM_MEMORY").default(String(defaultSandboxLimits.memoryMiB)),
+  ];
+}
+
+export function compositesOption(): Option {
+  return new Option("--composites <dir>", "the platform directory whose *.composite.ts files define composite kinds").env("PLUMB_COMPOSITES");
+}
+
+/** The options of every command that renders a stack: environment, policy, composites and sandbox limits. */
+export function withRenderOptions(command: Command): Command {
+  for (const option of [environmentOption(), policyOption(), compositesOption(), ...sandboxOptions()]) command.addOption(option);
+  return command;
+}
+
+export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "programMemory">): SandboxLimits {
+  const timeoutMs = parseDuration(options.programTimeout, "--program-timeout");
+  const memoryMiB = Number(options.programMemory);
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 32 || memoryMiB > 65536) {
+    throw new PlumbError("PLUMB_USAGE", `--program-memory "${options.programMemory}" is not a number of MiB between 32 and 65536`, { hint: "e.g. --program-memory 512" });
+  }
+  if (timeoutMs < 100) throw new PlumbError("PLUMB_USAGE", `--program-timeout ${options.programTimeout} is too short`, { hint: "e.g. --program-timeout 30s" });
+  return { timeoutMs, memoryMiB };
+}
+
+/** Loads the composites of `--composites <dir>`, shown in messages by the path the user gave. */
+export async function compositesFrom(directory: string | undefined, limits: SandboxLimits): Promise<CompositeLibrary | undefined> {
+  if (directory === undefined) return undefined;
+  const display = directory.endsWith("/") ? directory : `${directory}/`;
+  return loadComposites(directory, { display, limits, registry });
 }
 
 /** The enrich stage's input for a local stack directory (no commit). */
@@ -38,10 +83,11 @@ export async function complianceOptions(policyFile: string | undefined, director
   return { policy: await loadPolicyFile(policyFile), source: path.resolve(directory), commit: null };
 }
 
-export const registry = defaultRegistry();
 
-export async function render(directory: string, options: { env?: string }): Promise<RenderedStack> {
-  return renderStack(directory, { registry, ...(options.env === undefined ? {} : { environment: options.env }) });
+export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
+  const limits = sandboxLimits(options);
+  const composites = await compositesFrom(options.composites, limits);
+  return renderStack(directory, { registry, sandboxLimits: limits, ...(options.env === undefined ? {} : { environment: options.env }), ...(composites === undefined ? {} : { composites }) });
 }
 
 export async function openStore(dataDirectory: string): Promise<Store> {

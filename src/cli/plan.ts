@@ -4,7 +4,7 @@ import { Option, type Command } from "commander";
 import { planHasChanges } from "../engine/plan.js";
 import { formatPlan, type PlanFormat } from "../engine/plan-format.js";
 import { planStack } from "../engine/pipeline.js";
-import { action, complianceOptions, dataDirectoryOption, environmentOption, policyOption, render, useColor, withStackRuntime, type StackOptions } from "./context.js";
+import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
 
 export interface SyncFlags {
   prune?: boolean;
@@ -27,13 +27,11 @@ export function registerPlan(program: Command): void {
     .command("plan")
     .description("show what apply would create, update, replace and delete, field by field")
     .argument("<dir>", "the stack directory")
-    .addOption(environmentOption())
     .addOption(dataDirectoryOption())
-    .addOption(policyOption())
     .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
     .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
     .option("--show-unchanged", "list resources that need no change too");
-  addSyncFlags(command)
+  addSyncFlags(withRenderOptions(command))
     .addHelpText("after", "\nExamples:\n  $ plumb plan examples/hello\n  $ plumb plan examples/hello --env prod --format markdown --detailed-exitcode")
     .action(
       action(async (directory: string, options: StackOptions & SyncFlags & { format: PlanFormat; detailedExitcode?: boolean; showUnchanged?: boolean }) => {

@@ -5,7 +5,6 @@
 // that last changed that resource's desired spec).
 
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../render/schema-check.js";

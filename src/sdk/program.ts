@@ -92,6 +92,8 @@ abstract class NamedPostgresObject<Spec> extends ProviderResource<Spec> {
 const postgresApi = "postgres.plumb.dev/v1";
 const fileApi = "file.plumb.dev/v1";
 
+// Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
+// eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace postgres {
   export class Role extends NamedPostgresObject<RoleSpec> {
     constructor(name: string, spec: Inputs<RoleSpec> = {}, options?: ResourceOptions) {
@@ -125,6 +127,7 @@ export namespace postgres {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace file {
   export class File extends ProviderResource<FileSpec> {
     constructor(name: string, spec: Inputs<FileSpec>, options?: ResourceOptions) {
