@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
+import { registerDocs } from "./docs.js";
 import { registerAudit } from "./audit.js";
 import { registerRemote } from "./remote.js";
 import { registerPlan } from "./plan.js";
@@ -22,6 +23,7 @@ registerApply(program);
 registerState(program);
 registerAgent(program);
 registerAudit(program);
+registerDocs(program);
 registerRemote(program);
 
 await program.parseAsync(process.argv);
