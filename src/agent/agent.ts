@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { ProviderConnections } from "../engine/connections.js";
@@ -17,7 +18,10 @@ import type { AuditEvent } from "../state/audit.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
+import { findCompositeFiles, loadComposites, type CompositeKind, type CompositeLibrary } from "../render/composites.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
+import type { RenderedClaim } from "../render/programs.js";
+import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
@@ -43,6 +47,8 @@ export interface AgentOptions {
   /** Defaults for stacks that set no interval. */
   defaultIntervalMs?: number;
   defaultDriftIntervalMs?: number;
+  /** Limits for programs and compose functions; default defaultSandboxLimits. */
+  sandboxLimits?: SandboxLimits;
 }
 
 type JobKind = "sync" | "drift" | "rollback" | "remove";
@@ -92,6 +98,8 @@ export class Agent {
   private platformProblems: PlumbError[] = [];
   /** The platform's CompliancePolicy; the last good one stays while a new one has problems. */
   private policy: CompliancePolicy | undefined;
+  /** The platform's composite kinds; the last good set stays while a new one has problems. */
+  private composites: { key: string; library: CompositeLibrary } | undefined;
   private platformRevision: string | null = null;
   private platformCheckout: string | undefined;
   private nextPlatformAt = 0;
@@ -143,6 +151,20 @@ export class Agent {
 
   platformStack(name: string): PlatformStack | undefined {
     return this.stacks.get(name)?.platform;
+  }
+
+  compositeKinds(): CompositeKind[] {
+    return this.composites?.library.kinds ?? [];
+  }
+
+  /** The claims of the stack's applied render, and which claim each resource was composed from. */
+  async resourceTree(name: string): Promise<{ claims: RenderedClaim[]; compositeOf: Map<string, string> }> {
+    const managed = this.stacks.get(name);
+    const rendered = managed === undefined ? undefined : await this.appliedRender(name, managed);
+    return {
+      claims: rendered?.claims ?? [],
+      compositeOf: new Map((rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const]))),
+    };
   }
 
   problems(): PlumbError[] {
@@ -277,6 +299,7 @@ export class Agent {
       const directory = await this.platformDirectory();
       if (directory === undefined) return;
       const scan = await scanPlatform(directory);
+      scan.problems.push(...(await this.refreshComposites(directory)));
       this.platformProblems = scan.problems;
       if (scan.policy !== undefined) this.policy = scan.policy.policy;
       else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
@@ -296,6 +319,24 @@ export class Agent {
     } finally {
       this.platformBusy = false;
       if (this.activeWorkers === 0 && this.queue.length === 0) this.wakeIdle();
+    }
+  }
+
+  /** Re-describes the platform's composites when their files changed; returns the problems found. */
+  private async refreshComposites(directory: string): Promise<PlumbError[]> {
+    try {
+      const files = await findCompositeFiles(directory);
+      const hash = createHash("sha256");
+      for (const file of files) hash.update(file).update("\0").update(await readFile(file)).update("\0");
+      const key = hash.digest("hex");
+      if (key === this.composites?.key) return [];
+      const platformPath = this.options.platform.path === "." ? "" : `${this.options.platform.path.replace(/\/+$/, "")}/`;
+      const library = await loadComposites(directory, { display: platformPath, limits: this.options.sandboxLimits ?? defaultSandboxLimits, registry: this.options.registry });
+      this.composites = { key, library };
+      return [];
+    } catch (error) {
+      if (error instanceof PlumbErrorList) return [...error.errors];
+      return [error instanceof PlumbError ? error : new PlumbError("PLUMB_COMPOSITE", `the platform's composites: ${errorMessage(error)}`)];
     }
   }
 
@@ -405,7 +446,12 @@ export class Agent {
 
     let rendered: RenderedStack;
     try {
-      rendered = await renderStack(fetched.directory, { registry: this.options.registry, stackOverride: { document: managed.platform.document, file: managed.platform.file } });
+      rendered = await renderStack(fetched.directory, {
+        registry: this.options.registry,
+        stackOverride: { document: managed.platform.document, file: managed.platform.file },
+        sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
+        ...(this.composites === undefined ? {} : { composites: this.composites.library }),
+      });
     } catch (error) {
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const message = problems.map((problem) => problem.describe()).join("\n");

@@ -2,6 +2,8 @@
 // schemas its OpenAPI document is generated from), the event stream, the Git
 // webhook receiver, health and Prometheus metrics.
 
+import { compositesMarkdown, documentComposite } from "../render/composite-docs.js";
+import type { RenderedClaim } from "../render/programs.js";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -170,22 +172,28 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/resources", { schema: { summary: "Resources with status, health and drift", params: stackName } }, async (request) => {
     const name = request.params.stack;
     knownStack(name);
-    const [records, status] = await Promise.all([store.listResources(name), agent.status(name)]);
-    return {
-      items: records.map((record) => ({
-        address: record.address,
-        apiVersion: record.apiVersion,
-        kind: record.kind,
-        name: record.name,
-        provider: record.provider,
-        status: record.status,
-        health: record.health,
-        drift: status.drift?.resources[record.address] ?? null,
-        spec: record.appliedSpec,
-        dependsOn: record.dependsOn,
-        updatedAt: record.updatedAt,
-      })),
-    };
+    const [records, status, tree] = await Promise.all([store.listResources(name), agent.status(name), agent.resourceTree(name)]);
+    const items = records.map((record) => ({
+      address: record.address,
+      apiVersion: record.apiVersion,
+      kind: record.kind,
+      name: record.name,
+      provider: record.provider,
+      status: record.status,
+      health: record.health,
+      drift: status.drift?.resources[record.address] ?? null,
+      spec: record.appliedSpec,
+      dependsOn: record.dependsOn,
+      composite: tree.compositeOf.get(record.address) ?? null,
+      updatedAt: record.updatedAt,
+    }));
+    return { items, claims: claimReadiness(tree.claims, items) };
+  });
+
+  app.get("/api/v1/composites", { schema: { summary: "The platform's composite kinds, documented from their schemas" } }, async () => ({ items: agent.compositeKinds().map(documentComposite) }));
+
+  app.get("/api/v1/composites.md", { schema: { summary: "The same documentation as Markdown (what plumb docs prints)" } }, async (_request, reply) => {
+    return reply.type("text/markdown; charset=utf-8").send(compositesMarkdown(agent.compositeKinds()));
   });
 
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/plan", { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } }, async (request) => {
@@ -331,4 +339,41 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   return app;
+}
+
+interface TreeItem {
+  address: string;
+  status: string;
+  health: string;
+  drift: unknown;
+}
+
+/**
+ * A claim is Ready when every resource it composed (through nested claims too)
+ * is recorded, Synced, Healthy and without drift, as Crossplane reports a
+ * composite ready when its composed resources are.
+ */
+export function claimReadiness(claims: readonly RenderedClaim[], items: readonly TreeItem[]): (RenderedClaim & { ready: boolean; reason: string })[] {
+  const byAddress = new Map(items.map((item) => [item.address, item]));
+  const claimByAddress = new Map(claims.map((claim) => [claim.address, claim]));
+  const notReady = (claim: RenderedClaim): string | undefined => {
+    for (const child of claim.children) {
+      const nested = claimByAddress.get(child);
+      if (nested !== undefined) {
+        const reason = notReady(nested);
+        if (reason !== undefined) return reason;
+        continue;
+      }
+      const item = byAddress.get(child);
+      if (item === undefined) return `${child} is not applied yet`;
+      if (item.status !== "Synced") return `${child} is ${item.status}`;
+      if (item.health !== "Healthy") return `${child} is ${item.health}`;
+      if (item.drift !== null) return `${child} has drifted`;
+    }
+    return undefined;
+  };
+  return claims.map((claim) => {
+    const reason = notReady(claim);
+    return { ...claim, ready: reason === undefined, reason: reason ?? `all ${claim.children.length} composed resources are ready` };
+  });
 }

@@ -14,7 +14,7 @@ import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
-import { action, dataDirectoryOption, openStore, registry } from "./context.js";
+import { action, dataDirectoryOption, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
 
 interface AgentFlags {
   platform: string;
@@ -27,6 +27,8 @@ interface AgentFlags {
   tokenFile?: string;
   sshKey?: string;
   knownHosts?: string;
+  programTimeout: string;
+  programMemory: string;
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
@@ -55,8 +57,7 @@ function positiveInteger(text: string, flag: string): number {
 }
 
 export function registerAgent(program: Command): void {
-  program
-    .command("agent")
+  withSandboxOptions(program.command("agent"))
     .description("pull stacks from the platform source, apply them, watch for drift, and serve the API")
     .requiredOption("--platform <dir-or-url>", "the platform repository: a local directory or a git URL holding Stack documents")
     .option("--ref <ref>", "branch, tag or commit of a git platform (default main)")
@@ -80,7 +81,7 @@ export function registerAgent(program: Command): void {
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
-        const agent = new Agent({ store, registry, secrets, platform: origin, ssh: sshSettings(flags), cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs });
+        const agent = new Agent({ store, registry, secrets, platform: origin, ssh: sshSettings(flags), cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs, sandboxLimits: sandboxLimits(flags) });
         const token = await bootstrapAdminToken(store);
         if (token !== undefined) {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);

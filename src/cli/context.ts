@@ -43,7 +43,7 @@ export function policyOption(): Option {
   return new Option("--policy <file>", "a CompliancePolicy YAML file: check and inject its metadata").env("PLUMB_POLICY");
 }
 
-export function sandboxOptions(): Option[] {
+function sandboxOptions(): Option[] {
   return [
     new Option("--program-timeout <duration>", "wall-clock limit for a stack's main.ts and the composites' compose functions").env("PLUMB_PROGRAM_TIMEOUT").default(`${defaultSandboxLimits.timeoutMs / 1000}s`),
     new Option("--program-memory <MiB>", "memory limit for the same").env("PLUMB_PROGRAM_MEMORY").default(String(defaultSandboxLimits.memoryMiB)),
@@ -52,6 +52,12 @@ export function sandboxOptions(): Option[] {
 
 export function compositesOption(): Option {
   return new Option("--composites <dir>", "the platform directory whose *.composite.ts files define composite kinds").env("PLUMB_COMPOSITES");
+}
+
+/** The limits of the sandbox that runs programs and compose functions. */
+export function withSandboxOptions(command: Command): Command {
+  for (const option of sandboxOptions()) command.addOption(option);
+  return command;
 }
 
 /** The options of every command that renders a stack: environment, policy, composites and sandbox limits. */

@@ -3,16 +3,13 @@
 
 import { Option, type Command } from "commander";
 import { compositesMarkdown, documentComposite } from "../render/composite-docs.js";
-import { action, compositesFrom, sandboxLimits, sandboxOptions } from "./context.js";
+import { action, compositesFrom, sandboxLimits, withSandboxOptions } from "./context.js";
 
 export function registerDocs(program: Command): void {
-  const command = program
-    .command("docs")
+  withSandboxOptions(program.command("docs"))
     .description("document the composite kinds a platform directory defines (*.composite.ts): fields, types, defaults, examples")
     .argument("<dir>", "the platform directory")
-    .addOption(new Option("--format <format>", "output format").choices(["markdown", "json"]).default("markdown"));
-  for (const option of sandboxOptions()) command.addOption(option);
-  command
+    .addOption(new Option("--format <format>", "output format").choices(["markdown", "json"]).default("markdown"))
     .addHelpText("after", "\nExamples:\n  $ plumb docs examples/platform > docs/composites.md\n  $ plumb docs examples/platform --format json")
     .action(
       action(async (directory: string, options: { format: "markdown" | "json"; programTimeout: string; programMemory: string }) => {

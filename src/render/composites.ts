@@ -34,7 +34,8 @@ const compositeSuffix = ".composite.ts";
 const apiVersionPattern = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\/v[0-9]+((alpha|beta)[0-9]+)?$/;
 const kindPattern = /^[A-Z][A-Za-z0-9]{0,62}$/;
 
-async function findCompositeFiles(directory: string): Promise<string[]> {
+/** Every `*.composite.ts` below `directory`, skipping hidden directories and node_modules. */
+export async function findCompositeFiles(directory: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (current: string) => {
     const entries = await readdir(current, { withFileTypes: true });
@@ -45,19 +46,18 @@ async function findCompositeFiles(directory: string): Promise<string[]> {
       else if (entry.isFile() && entry.name.endsWith(compositeSuffix)) found.push(full);
     }
   };
-  await walk(directory);
+  try {
+    await walk(path.resolve(directory));
+  } catch (error) {
+    throw new PlumbError("PLUMB_COMPOSITE", `cannot read the composites directory ${directory}: ${(error as Error).message}`, { hint: "point --composites at the platform directory holding *.composite.ts files" });
+  }
   return found;
 }
 
 /** Finds and describes every `*.composite.ts` below `directory`. */
 export async function loadComposites(directory: string, options: { display: string; limits: SandboxLimits; registry: ProviderRegistry }): Promise<CompositeLibrary> {
   const root: SandboxRoot = { directory: path.resolve(directory), display: options.display };
-  let files: string[];
-  try {
-    files = await findCompositeFiles(root.directory);
-  } catch (error) {
-    throw new PlumbError("PLUMB_COMPOSITE", `cannot read the composites directory ${options.display || directory}: ${(error as Error).message}`, { hint: "point --composites at the platform directory holding *.composite.ts files" });
-  }
+  const files = await findCompositeFiles(root.directory);
   if (files.length === 0) return { root, files, kinds: [] };
   const answer = await runInSandbox({ compositeRoot: root, compositeFiles: files, request: { mode: "describe" }, limits: options.limits, subject: "the platform's composites" });
   const errors: PlumbError[] = [];
