@@ -20,7 +20,7 @@ function desired(name: string, spec: JsonObject, extra: Partial<DesiredResource>
     dependsOn: [],
     prune: true,
     deletionPolicy: "Delete",
-    origin: { file: "x.yaml", document: 0, line: 1 },
+    origin: { file: "x.yaml", document: 0 },
     composite: null,
     ...extra,
   };

@@ -24,7 +24,7 @@ export function registerValidate(program: Command): void {
         if (options.policy !== undefined) {
           const policy = await loadPolicyFile(options.policy);
           const { violations } = enrichResources(rendered.resources, new Map(), policy, { stack: rendered.definition.name, source: directory, commit: null, metadata: rendered.definition.metadata }, (resource) => registry.kind(resource.apiVersion, resource.kind).tagField);
-          const denied = violationErrors(violations, rendered.resources, rendered.definition.name);
+          const denied = await violationErrors(violations, rendered.resources, directory, rendered.definition.name);
           for (const violation of violations.filter((item) => item.level !== "deny")) process.stdout.write(`${violation.level === "warn" ? "warning" : "remediated"}: policy rule ${violation.rule}: ${violation.message}\n`);
           if (denied.length > 0) throw new PlumbErrorList(denied);
         }

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { PlumbError, PlumbErrorList } from "../errors.js";
-import { findOutputReferences, substituteOutputReferences } from "../render/output-references.js";
+import { containsOutputReference, substituteOutputReferences } from "../render/output-references.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
@@ -54,7 +54,7 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   const warnings: string[] = [];
   if (compliance !== undefined) {
     const enriched = enrichResources(desired, recordedByAddress, compliance.policy, { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata }, (resource) => connections.handler(resource.apiVersion, resource.kind).tagField);
-    const denied = violationErrors(enriched.violations, desired, stack);
+    const denied = await violationErrors(enriched.violations, desired, rendered.directory, stack);
     if (denied.length > 0) throw new PlumbErrorList(denied);
     desired = enriched.resources;
     for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
@@ -90,7 +90,7 @@ function resolveOutputReferences(resources: readonly DesiredResource[], recorded
     return predicted ?? recorded.get(address)?.outputs[output];
   };
   for (const resource of resources) {
-    if (findOutputReferences(resource.spec).length === 0) {
+    if (!containsOutputReference(resource.spec)) {
       resolved.set(resource.address, resource);
       continue;
     }

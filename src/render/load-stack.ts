@@ -22,7 +22,7 @@ import {
 } from "../sdk/resource.js";
 import { compositeKey, type CompositeLibrary } from "./composites.js";
 import { orderGraph } from "./graph.js";
-import { findOutputReferences, substituteOutputReferences } from "./output-references.js";
+import { containsOutputReference, findOutputReferences, substituteOutputReferences } from "./output-references.js";
 import { expandProgramAndClaims, hasProgram, programFile, type RenderedClaim, type YamlClaim } from "./programs.js";
 import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
@@ -57,10 +57,10 @@ export interface DesiredResource {
   deletionPolicy: DeletionPolicy;
   /**
    * The file and the document in it (0-based, empty documents counted) that
-   * declared it, and the line it starts on; for a program or a composite, the
-   * line of TypeScript that declared it.
+   * declared it; for a program or a composite, also the line of TypeScript
+   * that declared it (a YAML document's line would cost a second parse).
    */
-  origin: { file: string; document: number; line: number };
+  origin: { file: string; document: number; line?: number };
   /** The composite claim it was composed from, or null. */
   composite: string | null;
 }
@@ -265,7 +265,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     claims = expansion.claims;
     for (const claim of claims) {
       const existing = candidates.get(claim.address);
-      if (existing !== undefined) problems.add("PLUMB_DUPLICATE_ADDRESS", `${claim.address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { file: claim.origin.file, line: claim.origin.line, column: 1, resource: claim.address });
+      if (existing !== undefined) problems.add("PLUMB_DUPLICATE_ADDRESS", `${claim.address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { file: claim.origin.file, line: claim.origin.line ?? 1, column: 1, resource: claim.address });
     }
     for (const { value, document } of expansion.resources) {
       const shapeProblems = checkAgainstSchema(resourceShape, { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: value.spec });
@@ -293,7 +293,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     const target = candidates.get(address);
     if (target === undefined) return undefined;
     const value = options.registry.findKind(target.resource.apiVersion, target.resource.kind)?.outputs?.(target.resource.spec, target.resource.metadata.name)[output];
-    return value === undefined || findOutputReferences({ value }).length > 0 ? undefined : value;
+    return value === undefined || containsOutputReference(value) ? undefined : value;
   };
   for (const candidate of candidates.values()) {
     const checked = checkResource(candidate, definition, options.registry, problems, predictOutput);
@@ -484,7 +484,7 @@ function checkResource(
   }
 
   // Output references are checked with the value they will have, where it is known before apply.
-  const { spec: checkedSpec, unresolved } = substituteOutputReferences(resource.spec, predictOutput);
+  const { spec: checkedSpec, unresolved } = containsOutputReference(resource.spec) ? substituteOutputReferences(resource.spec, predictOutput) : { spec: resource.spec, unresolved: [] };
   const unresolvedFields = new Set(unresolved.map((reference) => formatFieldPath(reference.path)));
   const schemaProblems = checkAgainstSchema(handler.schema, checkedSpec).filter((problem) => !/^missing required field/.test(problem.message) || !unresolvedFields.has(formatFieldPath([...problem.path, /"(.*)"/.exec(problem.message)?.[1] ?? ""])));
   if (schemaProblems.length > 0) {
@@ -526,7 +526,7 @@ function checkResource(
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",
       deletionPolicy: (resource.metadata.annotations[annotations.deletionPolicy] as DeletionPolicy | undefined) ?? (handler.dataHolding === true ? "Retain" : "Delete"),
-      origin: { file: document.file, document: document.index, line: document.position.line },
+      origin: { file: document.file, document: document.index, ...(document.line === undefined ? {} : { line: document.line }) },
       composite: candidate.composite,
     },
     keys: {

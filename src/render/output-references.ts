@@ -19,7 +19,16 @@ function asReference(value: unknown): { resource: string; output: string } | und
   return typeof resource === "string" && typeof output === "string" ? { resource, output } : undefined;
 }
 
+/** A quick check before the walks below, which allocate paths: most specs hold no reference. */
+export function containsOutputReference(value: unknown): boolean {
+  if (asReference(value) !== undefined) return true;
+  if (Array.isArray(value)) return value.some(containsOutputReference);
+  if (typeof value === "object" && value !== null) return Object.values(value).some(containsOutputReference);
+  return false;
+}
+
 export function findOutputReferences(spec: JsonObject): OutputReference[] {
+  if (!containsOutputReference(spec)) return [];
   const found: OutputReference[] = [];
   const walk = (value: unknown, at: (string | number)[]) => {
     const reference = asReference(value);

@@ -9,7 +9,7 @@ import { PlumbError } from "../errors.js";
 import type { JsonObject, SourcePosition } from "../sdk/resource.js";
 import type { StackContext } from "../sdk/program.js";
 import type { CompositeLibrary } from "./composites.js";
-import { runInSandbox, siteLocation, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
+import { pathDisplay, runInSandbox, siteLocation, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
 import type { EmittedResource, InputClaim } from "./sandbox-runner.js";
 import { formatFieldPath } from "./schema-check.js";
 import type { ParsedDocument } from "./yaml-documents.js";
@@ -29,7 +29,8 @@ export interface RenderedClaim {
   composite: string | null;
   /** Addresses of what it composed directly (resources and claims). */
   children: string[];
-  origin: { file: string; line: number };
+  /** A YAML claim's file and document index; a declared claim's file and line. */
+  origin: { file: string; document?: number; line?: number };
 }
 
 /** A claim found in YAML, with the document it came from. */
@@ -55,7 +56,7 @@ export function hasProgram(directory: string): boolean {
 
 /** A document for something declared in TypeScript: every field is located at the declaring line. */
 function declaredDocument(position: SourcePosition, index: number, value: unknown): ParsedDocument {
-  return { file: position.file, index, value, position, locate: () => position };
+  return { file: position.file, index, value, position, locate: () => position, line: position.line };
 }
 
 export async function expandProgramAndClaims(options: {
@@ -67,7 +68,7 @@ export async function expandProgramAndClaims(options: {
   limits: SandboxLimits;
 }): Promise<Expansion> {
   const stackRoot: SandboxRoot = { directory: options.directory, display: "" };
-  const roots = [stackRoot, options.composites?.root];
+  const show = pathDisplay([stackRoot, options.composites?.root]);
   const answer = await runInSandbox({
     stack: stackRoot,
     ...(options.program ? { program: path.join(path.resolve(options.directory), programFile) } : {}),
@@ -84,17 +85,26 @@ export async function expandProgramAndClaims(options: {
     subject: options.program ? `program ${programFile}` : "composite expansion",
   });
 
-  const claimPositions = new Map<string, SourcePosition>();
+  // A YAML claim's position needs the slow positioned parse, so it is only looked up for messages.
+  const yamlClaimOf = (value: { input: number | null }) => (value.input === null ? undefined : (options.claims[value.input] as YamlClaim));
+  const declaredAt = new Map<string, SourcePosition>();
   const positionOf = (value: EmittedResource): SourcePosition => {
-    if (value.input !== null) return (options.claims[value.input] as YamlClaim).document.position;
-    if (value.site !== null) return siteLocation(value.site, roots);
-    return (value.composite === null ? undefined : claimPositions.get(value.composite)) ?? { file: programFile, line: 1, column: 1 };
+    if (value.site !== null) return siteLocation(value.site, show);
+    const claim = yamlClaimOf(value) ?? (value.composite === null ? undefined : yamlClaimOf(answer.claims.find((item) => item.address === value.composite) ?? { input: null }));
+    return claim?.document.position ?? (value.composite === null ? undefined : declaredAt.get(value.composite)) ?? { file: programFile, line: 1, column: 1 };
   };
   const claims: RenderedClaim[] = [];
   const byAddress = new Map<string, RenderedClaim>();
   for (const claim of answer.claims) {
-    const position = positionOf(claim);
-    claimPositions.set(claim.address, position);
+    const yamlClaim = yamlClaimOf(claim);
+    let origin: RenderedClaim["origin"];
+    if (yamlClaim !== undefined) {
+      origin = { file: yamlClaim.document.file, document: yamlClaim.document.index };
+    } else {
+      const position = positionOf(claim);
+      declaredAt.set(claim.address, position);
+      origin = { file: position.file, line: position.line };
+    }
     const rendered: RenderedClaim = {
       address: claim.address,
       apiVersion: claim.apiVersion,
@@ -103,7 +113,7 @@ export async function expandProgramAndClaims(options: {
       spec: (claim.spec ?? {}) as JsonObject,
       composite: claim.composite,
       children: [],
-      origin: { file: position.file, line: position.line },
+      origin,
     };
     claims.push(rendered);
     byAddress.set(claim.address, rendered);
@@ -113,7 +123,7 @@ export async function expandProgramAndClaims(options: {
   const errors = answer.problems.map((problem) => {
     const location = problem.input !== null
       ? (options.claims[problem.input] as YamlClaim).document.locate(["spec", ...problem.path])
-      : problem.site !== null ? siteLocation(problem.site, roots) : claimPositions.get(problem.claim) ?? { file: programFile, line: 1, column: 1 };
+      : problem.site !== null ? siteLocation(problem.site, show) : declaredAt.get(problem.claim) ?? { file: programFile, line: 1, column: 1 };
     return new PlumbError("PLUMB_CLAIM", `${formatFieldPath(["spec", ...problem.path])}: ${problem.message}`, { location: { ...location, resource: problem.claim }, ...(problem.hint === undefined ? {} : { hint: problem.hint }) });
   });
 

@@ -8,7 +8,7 @@
 import { readFileSync, writeSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
 import type { CompositeDefinition, StackContext } from "../sdk/program.js";
-import { collectAsync, type Declaration, type SourceSite } from "../sdk/program-scope.js";
+import { captureCallSites, collectAsync, type Declaration, type SourceSite } from "../sdk/program-scope.js";
 import { checkAndFillDefaults } from "./schema-check.js";
 
 export const sandboxProtocol = "plumb.sandbox/v1";
@@ -83,9 +83,9 @@ function lockDown(): void {
   const empty = Object.freeze({});
   Object.defineProperty(process, "env", {
     // Node's own modules read process.env (console colours, say); they get an empty one.
-    get() {
-      const caller = new Error().stack?.split("\n")[2] ?? "";
-      if (/[( ]node:/.test(caller)) return empty;
+    get: function environment() {
+      const caller = captureCallSites(environment)[0]?.getFileName() ?? "";
+      if (caller.startsWith("node:")) return empty;
       throw new Error(environmentMessage);
     },
     configurable: false,

@@ -83,15 +83,18 @@ function realRoot(root: SandboxRoot | undefined): RealRoot | undefined {
   return { ...root, real: realpathSync(root.directory) };
 }
 
-/** Shows an absolute path from a stack trace or esbuild as the user knows it. */
-export function displayPath(file: string, roots: readonly (SandboxRoot | undefined)[]): string {
-  for (const candidate of roots) {
-    if (candidate === undefined) continue;
-    for (const base of [candidate.directory, safeRealpath(candidate.directory)]) {
-      if (path.isAbsolute(file) && inside(path.resolve(base), file)) return candidate.display + path.relative(path.resolve(base), file).split(path.sep).join("/");
-    }
-  }
-  return file;
+/**
+ * Shows absolute paths from stack traces and esbuild as the user knows them:
+ * relative to the root they are under, after its display prefix. The roots'
+ * real paths are looked up once, as a render shows thousands of paths.
+ */
+export function pathDisplay(roots: readonly (SandboxRoot | undefined)[]): (file: string) => string {
+  const bases = roots.flatMap((candidate) => (candidate === undefined ? [] : [path.resolve(candidate.directory), safeRealpath(candidate.directory)].map((base) => ({ base, display: candidate.display }))));
+  return (file) => {
+    if (!path.isAbsolute(file)) return file;
+    const match = bases.find(({ base }) => inside(base, file));
+    return match === undefined ? file : match.display + path.relative(match.base, file).split(path.sep).join("/");
+  };
 }
 
 function safeRealpath(file: string): string {
@@ -170,10 +173,10 @@ function permissionFlags(readable: string[]): string[] {
   return [major >= 22 ? "--permission" : "--experimental-permission", ...readable.map((directory) => `--allow-fs-read=${directory}`)];
 }
 
-function esbuildErrors(messages: readonly Message[], roots: readonly (SandboxRoot | undefined)[], subject: string): PlumbError[] {
+function esbuildErrors(messages: readonly Message[], show: (file: string) => string, subject: string): PlumbError[] {
   return messages.map((message) => {
     const where = message.location;
-    const file = where === null || where.file === "" ? undefined : displayPath(path.resolve(root, where.file), roots);
+    const file = where === null || where.file === "" ? undefined : show(path.resolve(root, where.file));
     return new PlumbError("PLUMB_PROGRAM", `${subject}: ${message.text}`, {
       location: { ...(file === undefined ? {} : { file }), ...(where === null ? {} : { line: where.line, column: where.column + 1 }) },
       ...(message.notes[0]?.text === undefined ? {} : { hint: message.notes[0].text }),
@@ -181,9 +184,9 @@ function esbuildErrors(messages: readonly Message[], roots: readonly (SandboxRoo
   });
 }
 
-async function bundle(job: SandboxJob, roots: RealRoot[]): Promise<string> {
+async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) => string): Promise<string> {
   const { build } = await import("esbuild");
-  const imports = job.compositeFiles.map((file, index) => `{ file: ${JSON.stringify(displayPath(file, [job.compositeRoot]))}, load: () => import(${JSON.stringify(file)}) }${index < job.compositeFiles.length - 1 ? "," : ""}`).join("\n");
+  const imports = job.compositeFiles.map((file, index) => `{ file: ${JSON.stringify(show(file))}, load: () => import(${JSON.stringify(file)}) }${index < job.compositeFiles.length - 1 ? "," : ""}`).join("\n");
   const entry = [
     `import { runSandbox } from ${JSON.stringify(runnerEntry)};`,
     `await runSandbox({`,
@@ -194,7 +197,7 @@ async function bundle(job: SandboxJob, roots: RealRoot[]): Promise<string> {
   for (const file of [...job.compositeFiles, ...(job.program === undefined ? [] : [job.program])]) {
     const real = safeRealpath(file);
     if (!roots.some((candidate) => inside(candidate.real, real))) {
-      throw new PlumbError("PLUMB_PATH_ESCAPE", `${displayPath(file, roots)} is a symlink to a place outside its directory; it is not run`, { location: { file: displayPath(file, roots) } });
+      throw new PlumbError("PLUMB_PATH_ESCAPE", `${show(file)} is a symlink to a place outside its directory; it is not run`, { location: { file: show(file) } });
     }
   }
   try {
@@ -215,7 +218,7 @@ async function bundle(job: SandboxJob, roots: RealRoot[]): Promise<string> {
     return (result.outputFiles[0] as { text: string }).text;
   } catch (error) {
     const failure = error as { errors?: Message[] };
-    if (Array.isArray(failure.errors)) throw new PlumbErrorList(esbuildErrors(failure.errors, roots, job.subject));
+    if (Array.isArray(failure.errors)) throw new PlumbErrorList(esbuildErrors(failure.errors, show, job.subject));
     throw error;
   }
 }
@@ -237,7 +240,8 @@ function residentMiB(pid: number): number | undefined {
 /** Runs user code in the sandbox and returns its validated answer; every failure is a PlumbError naming the subject. */
 export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnswer, { ok: true }>> {
   const roots = [realRoot(job.stack), realRoot(job.compositeRoot)].filter((item): item is RealRoot => item !== undefined);
-  const code = await bundle(job, roots);
+  const show = pathDisplay(roots);
+  const code = await bundle(job, roots, show);
   const workspace = await mkdtemp(path.join(tmpdir(), "plumb-sandbox-"));
   try {
     const bundlePath = path.join(workspace, "sandbox.mjs");
@@ -258,7 +262,7 @@ export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnsw
     const valid = answer as SandboxAnswer;
     if (!valid.ok) {
       const site = valid.error.site;
-      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: ${valid.error.message}`, { location: site === null ? {} : siteLocation(site, [job.stack, job.compositeRoot]) });
+      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: ${valid.error.message}`, { location: site === null ? {} : siteLocation(site, show) });
     }
     return valid;
   } finally {
@@ -266,8 +270,8 @@ export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnsw
   }
 }
 
-export function siteLocation(site: SourceSite, roots: readonly (SandboxRoot | undefined)[]): { file: string; line: number; column: number } {
-  return { file: displayPath(site.file, roots), line: site.line, column: site.column };
+export function siteLocation(site: SourceSite, show: (file: string) => string): { file: string; line: number; column: number } {
+  return { file: show(site.file), line: site.line, column: site.column };
 }
 
 function runProcess(args: string[], cwd: string, input: string, job: SandboxJob): Promise<string> {

@@ -7,7 +7,7 @@ import path from "node:path";
 import type { CompilerOptions } from "typescript";
 import { PlumbError } from "../errors.js";
 import { programFile } from "./programs.js";
-import { displayPath, sdkEntry } from "./sandbox.js";
+import { pathDisplay, sdkEntry } from "./sandbox.js";
 
 export async function typeCheckProgram(directory: string): Promise<PlumbError[]> {
   const { default: ts } = await import("typescript");
@@ -28,13 +28,14 @@ export async function typeCheckProgram(directory: string): Promise<PlumbError[]>
   };
   const program = ts.createProgram([path.join(root, programFile)], options);
   const errors: PlumbError[] = [];
+  const show = pathDisplay([{ directory: root, display: "" }]);
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const file = diagnostic.file;
     if (file === undefined || !path.resolve(file.fileName).startsWith(root + path.sep)) continue;
     const { line, character } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
     errors.push(
       new PlumbError("PLUMB_PROGRAM_TYPE", ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"), {
-        location: { file: displayPath(path.resolve(file.fileName), [{ directory: root, display: "" }]), line: line + 1, column: character + 1 },
+        location: { file: show(path.resolve(file.fileName)), line: line + 1, column: character + 1 },
         hint: `TS${diagnostic.code}; the types of plumb/sdk come from the providers' schemas`,
       }),
     );

@@ -32,6 +32,8 @@ export interface ParsedDocument {
    * or the nearest ancestor that exists when the path is not in the source.
    */
   locate(path: readonly (string | number)[]): SourcePosition;
+  /** The start line, when it is known without parsing the file again (declared in TypeScript). */
+  readonly line?: number;
 }
 
 interface PositionedDocument {

@@ -2,6 +2,8 @@
 // runs. The sandbox runner opens a scope around each call; the SDK's
 // constructors add to the open one.
 
+import { findSourceMap } from "node:module";
+
 export interface SourceSite {
   file: string;
   line: number;
@@ -50,17 +52,50 @@ export function declare(declaration: Declaration): void {
   open.push(declaration);
 }
 
-const sdkFrame = /[/\\]src[/\\]sdk[/\\]program(-scope)?\.ts:/;
-const framePosition = /\(?((?:[A-Za-z]:)?[^():]+):(\d+):(\d+)\)?$/;
+/**
+ * The structured call sites above `below`. The stack is read before the
+ * previous formatter is put back, because V8 formats it lazily on first read.
+ */
+export function captureCallSites(below: (...args: never[]) => unknown): NodeJS.CallSite[] {
+  const previous = Error.prepareStackTrace;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.prepareStackTrace = (_error, callSites) => callSites;
+    Error.captureStackTrace(holder, below);
+    return Array.isArray(holder.stack) ? (holder.stack as NodeJS.CallSite[]) : [];
+  } finally {
+    Error.prepareStackTrace = previous;
+  }
+}
 
-/** The first stack frame outside the SDK: the line of user code that declared a resource. */
+const sdkFile = /[/\\]src[/\\]sdk[/\\]program(-scope)?\.ts$/;
+const mapped = new Map<string, SourceSite | null>();
+
+/** A bundle position in the user's own file, through the bundle's source map; cached, as loops declare from one line. */
+function originalPosition(file: string, line: number, column: number): SourceSite | null {
+  const key = `${file}:${line}:${column}`;
+  let site = mapped.get(key);
+  if (site === undefined) {
+    const entry = findSourceMap(file)?.findEntry(line - 1, column - 1);
+    site = entry === undefined || !("originalSource" in entry) ? { file, line, column } : { file: entry.originalSource.replace(/^file:\/\//, ""), line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+    mapped.set(key, site);
+  }
+  return site;
+}
+
+/**
+ * The first stack frame outside the SDK: the line of user code that declared a
+ * resource. Reads structured call sites instead of formatting a stack, which
+ * costs microseconds for the thousands of declarations a loop makes.
+ */
 export function callerSite(): SourceSite | null {
-  const stack = new Error().stack ?? "";
-  for (const line of stack.split("\n").slice(1)) {
-    if (sdkFrame.test(line) || line.includes("node:internal")) continue;
-    const match = framePosition.exec(line.trim());
-    if (match === null) continue;
-    return { file: match[1] as string, line: Number(match[2]), column: Number(match[3]) };
+  for (const callSite of captureCallSites(callerSite)) {
+    const file = callSite.getFileName();
+    const line = callSite.getLineNumber();
+    const column = callSite.getColumnNumber();
+    if (file === undefined || file === null || line === null || column === null || file.startsWith("node:")) continue;
+    const site = originalPosition(file, line, column);
+    if (site !== null && !sdkFile.test(site.file)) return site;
   }
   return null;
 }
