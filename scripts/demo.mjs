@@ -23,9 +23,10 @@ function heading(text) {
   console.log(`\n\u001b[1;36m== ${text} ==\u001b[0m`);
 }
 
-function plumb(title, args) {
+/** Runs the CLI; commands that keep state get the demo's store. */
+function plumb(title, args, { store = true } = {}) {
   console.log(`\n\u001b[1m$ plumb ${args.join(" ")}\u001b[0m   # ${title}`);
-  const result = spawnSync(process.execPath, [cli, ...args, "--data-dir", dataDir], { stdio: "inherit", env: { ...process.env, ...secrets } });
+  const result = spawnSync(process.execPath, [cli, ...args, ...(store ? ["--data-dir", dataDir] : [])], { stdio: "inherit", env: { ...process.env, ...secrets } });
   console.log(`(exit code ${result.status})`);
   return result.status;
 }
@@ -56,8 +57,8 @@ try {
   plumb("what the store remembers", ["state", "list", "--stack", "orders-db"]);
 
   heading("Programs and composites");
-  plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"]);
-  plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"]);
+  plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"], { store: false });
+  plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"], { store: false });
   plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--composites", "examples/platform"]);
   await agentDemo();
 } finally {
