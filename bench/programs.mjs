@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultRegistry, defaultSandboxLimits, loadComposites, renderStack } from "../dist/index.js";
+import { defaultRegistry, defaultSandboxLimits, loadPlatformLibrary, renderStack } from "../dist/index.js";
 
 const claims = Number(process.env.PLUMB_BENCH_CLAIMS ?? 1_000);
 const programResources = Number(process.env.PLUMB_BENCH_PROGRAM_RESOURCES ?? 10_000);
@@ -48,13 +48,13 @@ try {
     `import { file } from "plumb/sdk";\nexport default function () {\n  for (let index = 0; index < ${programResources}; index++) {\n    const folder = index % 100 === 0 ? new file.Directory("d" + index, { path: "d" + index }, { provider: "files" }) : undefined;\n    new file.File("f" + index, { path: "d" + (index - (index % 100)) + "/f" + index + ".txt", content: "resource " + index + "\\n" }, { provider: "files", ...(folder === undefined ? {} : { dependsOn: [folder] }) });\n  }\n}\n`,
   );
 
-  const described = await timed(() => loadComposites(path.join(repository, "examples", "platform"), { display: "platform/", limits: defaultSandboxLimits, registry }));
-  const composites = described.result;
-  const claimRender = await timed(() => renderStack(claimsDir, { registry, composites }));
+  const described = await timed(() => loadPlatformLibrary(path.join(repository, "examples", "platform"), { display: "platform/", limits: defaultSandboxLimits, registry }));
+  const platform = described.result;
+  const claimRender = await timed(() => renderStack(claimsDir, { registry, platform }));
   const programRender = await timed(() => renderStack(programDir, { registry }));
 
   const rows = [
-    ["load composites (describe in the sandbox)", described, `${composites.kinds.length} kinds`, ""],
+    ["load the platform's composites and rules (describe in the sandbox)", described, `${platform.composites.length} kinds, ${platform.rules.length} rules`, ""],
     [`render ${claims.toLocaleString("en")} TeamDatabase claims`, claimRender, `${claimRender.result.resources.length.toLocaleString("en")} resources, ${claimRender.result.claims.length.toLocaleString("en")} claims`, "≤ 2 s"],
     [`render a program declaring ${programResources.toLocaleString("en")} resources`, programRender, `${programRender.result.resources.length.toLocaleString("en")} resources`, "≤ 5 s"],
   ];

@@ -59,7 +59,7 @@ try {
   heading("Programs and composites");
   plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"], { store: false });
   plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"], { store: false });
-  plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--composites", "examples/platform"]);
+  plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--platform", "examples/platform"]);
   await agentDemo();
 } finally {
   await admin.end().catch(() => undefined);

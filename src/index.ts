@@ -2,7 +2,7 @@
 
 export { PlumbError, PlumbErrorList, errorMessage } from "./errors.js";
 export { renderStack, type DesiredResource, type RenderedStack, type RenderOptions } from "./render/load-stack.js";
-export { loadComposites, type CompositeKind, type CompositeLibrary } from "./render/composites.js";
+export { loadPlatformLibrary, type CompositeKind, type PlatformLibrary } from "./render/platform-library.js";
 export { defaultSandboxLimits, type SandboxLimits } from "./render/sandbox.js";
 export { defaultRegistry, ProviderRegistry } from "./providers/registry.js";
 export { ProviderConnections } from "./engine/connections.js";

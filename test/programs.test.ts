@@ -1,7 +1,7 @@
 // Stacks written as TypeScript programs and platform composites, through the
 // real CLI: the sandbox process, the type checker, references, claims, docs.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, fileResource, runCli, type Workspace } from "./helpers.js";
@@ -196,7 +196,7 @@ describe("composites", () => {
     const workspace = workspaceWith();
     const platform = writeComposites(workspace, { "notes.composite.ts": noteComposite, "lib/index.composite.ts": indexComposite });
     workspace.write("notes.yaml", "apiVersion: platform.test/v1\nkind: Notes\nmetadata: { name: ideas }\nspec: { folder: ideas, count: 3, withIndex: true }\n");
-    const applied = plumb(workspace, "apply", workspace.stackDir, "--yes", "--composites", platform);
+    const applied = plumb(workspace, "apply", workspace.stackDir, "--yes", "--platform", platform);
     expect(applied.stderr).toBe("");
     expect(readFileSync(path.join(workspace.outputDir, "ideas/note-3.txt"), "utf8")).toBe("note 3\n");
     expect(readFileSync(path.join(workspace.outputDir, "ideas/INDEX"), "utf8")).toBe("note-1.txt\nnote-2.txt\nnote-3.txt\n");
@@ -215,7 +215,7 @@ describe("composites", () => {
     const workspace = workspaceWith();
     const platform = writeComposites(workspace, { "notes.composite.ts": noteComposite });
     workspace.write("notes.yaml", "apiVersion: platform.test/v1\nkind: Notes\nmetadata: { name: ideas }\nspec:\n  folder: ideas\n  count: 9\n  colour: blue\n");
-    const result = runCli(["validate", workspace.stackDir, "--composites", platform]);
+    const result = runCli(["validate", workspace.stackDir, "--platform", platform]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("error: notes.yaml:6:3 (platform.test/v1/Notes/ideas): spec.count: must be <= 5");
     expect(result.stderr).toContain("error: notes.yaml:7:3 (platform.test/v1/Notes/ideas): spec.colour: unknown field \"colour\" [PLUMB_CLAIM]");
@@ -226,12 +226,12 @@ describe("composites", () => {
     const platform = writeComposites(workspace, { "notes.composite.ts": noteComposite });
     workspace.write("notes.yaml", "apiVersion: platform.test/v1\nkind: Notes\nmetadata: { name: ideas }\nspec: { folder: ideas }\n");
     workspace.write("keep.yaml", fileResource("keep", "keep.txt", "kept\n"));
-    expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--composites", platform).status).toBe(0);
+    expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--platform", platform).status).toBe(0);
     expect(existsSync(path.join(workspace.outputDir, "ideas/note-2.txt"))).toBe(true);
     workspace.remove("notes.yaml");
-    const plan = plumb(workspace, "plan", workspace.stackDir, "--composites", platform);
+    const plan = plumb(workspace, "plan", workspace.stackDir, "--platform", platform);
     expect(plan.stdout).toContain("Plan: 0 to create, 0 to update, 0 to replace, 3 to delete; 1 unchanged.");
-    expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--composites", platform).status).toBe(0);
+    expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--platform", platform).status).toBe(0);
     expect(existsSync(path.join(workspace.outputDir, "ideas"))).toBe(false);
     expect(readFileSync(path.join(workspace.outputDir, "keep.txt"), "utf8")).toBe("kept\n");
   });
@@ -242,6 +242,60 @@ describe("composites", () => {
     const result = runCli(["validate", workspace.stackDir]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('notes.yaml:2:1 (platform.test/v1/Notes/ideas): unknown kind "Notes" in apiVersion "platform.test/v1"');
-    expect(result.stderr).toContain("--composites <dir>");
+    expect(result.stderr).toContain("--platform <dir>");
+  });
+});
+
+describe("TypeScript policy rules", () => {
+  const rules = {
+    "rules/mode.rule.ts": `
+import { defineRule } from "plumb/sdk";
+export default defineRule({
+  name: "private-files", description: "files are not world-readable", level: "remediate", kinds: ["File"],
+  check(file) { return file.spec.mode === "0600" ? undefined : { message: "mode is " + String(file.spec.mode ?? "unset"), fix: { "/mode": "0600" } }; },
+});`,
+    "rules/naming.rule.ts": `
+import { defineRule } from "plumb/sdk";
+export default [
+  defineRule({ name: "no-tmp", description: "nothing is written below tmp/", level: "deny", kinds: ["file.plumb.dev/v1/File"],
+    check(file) { return String(file.spec.path).startsWith("tmp/") ? "path " + String(file.spec.path) + " is below tmp/" : undefined; } }),
+  defineRule({ name: "short-content", description: "content stays short", level: "warn",
+    check(resource) { return String(resource.spec.content ?? "").length > 10 ? "content is long" : undefined; } }),
+  defineRule({ name: "few-files", description: "at most two files per stack", level: "deny", scope: "stack", kinds: ["File"],
+    check(files) { return files.length > 2 ? files.length + " files" : undefined; } }),
+];`,
+  };
+
+  it("remediate fixes show in the plan, warn is reported, deny stops with the rule, the resource and its line", () => {
+    const workspace = workspaceWith();
+    const platform = writeComposites(workspace, rules);
+    workspace.write("files.yaml", fileResource("a", "a.txt", "a") + fileResource("b", "b.txt", "a long content"));
+    const plan = plumb(workspace, "plan", workspace.stackDir, "--platform", platform);
+    expect(plan.status, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('mode: "0600"');
+    expect(plan.stdout).toContain("policy rule rule/private-files (remediate): file.plumb.dev/v1/File/a does not meet rule private-files (files are not world-readable): mode is unset; fixed: /mode = \"0600\"");
+    expect(plan.stdout).toContain("policy rule rule/short-content (warn): file.plumb.dev/v1/File/b does not meet rule short-content (content stays short): content is long");
+    expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--platform", platform).status).toBe(0);
+    expect(statSync(path.join(workspace.outputDir, "a.txt")).mode & 0o777).toBe(0o600);
+
+    workspace.write("more.yaml", fileResource("c", "tmp/c.txt", "c"));
+    const denied = runCli(["validate", workspace.stackDir, "--platform", platform]);
+    expect(denied.status).toBe(1);
+    expect(denied.stderr).toContain("error: more.yaml:2 (file.plumb.dev/v1/File/c): policy rule rule/no-tmp denies the sync: file.plumb.dev/v1/File/c does not meet rule no-tmp (nothing is written below tmp/): path tmp/c.txt is below tmp/ [PLUMB_POLICY_DENIED]");
+    expect(denied.stderr).toContain("policy rule rule/few-files denies the sync: stack test does not meet rule few-files (at most two files per stack): 3 files");
+  });
+
+  it("a rule that throws counts as not met and says why; a malformed rule module is named", () => {
+    const workspace = workspaceWith();
+    const platform = writeComposites(workspace, {
+      "boom.rule.ts": 'import { defineRule } from "plumb/sdk";\nexport default defineRule({ name: "boom", description: "explodes", level: "deny", check() { throw new Error("kaboom"); } });\n',
+    });
+    workspace.write("files.yaml", fileResource("a", "a.txt", "a"));
+    const result = runCli(["validate", workspace.stackDir, "--platform", platform]);
+    expect(result.stderr).toContain("does not meet rule boom (explodes): the rule failed: kaboom");
+    writeFileSync(path.join(platform, "boom.rule.ts"), "export default { name: 42 };\n");
+    const malformed = runCli(["validate", workspace.stackDir, "--platform", platform]);
+    expect(malformed.status).toBe(1);
+    expect(malformed.stderr).toContain("boom.rule.ts: the default export must be defineComposite");
   });
 });

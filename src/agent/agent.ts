@@ -18,7 +18,7 @@ import type { AuditEvent } from "../state/audit.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import { findCompositeFiles, loadComposites, type CompositeKind, type CompositeLibrary } from "../render/composites.js";
+import { findPlatformFiles, loadPlatformLibrary, type CompositeKind, type PlatformLibrary } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import type { RenderedClaim } from "../render/programs.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
@@ -98,8 +98,8 @@ export class Agent {
   private platformProblems: PlumbError[] = [];
   /** The platform's CompliancePolicy; the last good one stays while a new one has problems. */
   private policy: CompliancePolicy | undefined;
-  /** The platform's composite kinds; the last good set stays while a new one has problems. */
-  private composites: { key: string; library: CompositeLibrary } | undefined;
+  /** The platform's composite kinds and TypeScript rules; the last good set stays while a new one has problems. */
+  private library: { key: string; library: PlatformLibrary } | undefined;
   private platformRevision: string | null = null;
   private platformCheckout: string | undefined;
   private nextPlatformAt = 0;
@@ -154,7 +154,7 @@ export class Agent {
   }
 
   compositeKinds(): CompositeKind[] {
-    return this.composites?.library.kinds ?? [];
+    return this.library?.library.composites ?? [];
   }
 
   /** The claims of the stack's applied render, and which claim each resource was composed from. */
@@ -299,7 +299,7 @@ export class Agent {
       const directory = await this.platformDirectory();
       if (directory === undefined) return;
       const scan = await scanPlatform(directory);
-      scan.problems.push(...(await this.refreshComposites(directory)));
+      scan.problems.push(...(await this.refreshLibrary(directory)));
       this.platformProblems = scan.problems;
       if (scan.policy !== undefined) this.policy = scan.policy.policy;
       else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
@@ -322,21 +322,21 @@ export class Agent {
     }
   }
 
-  /** Re-describes the platform's composites when their files changed; returns the problems found. */
-  private async refreshComposites(directory: string): Promise<PlumbError[]> {
+  /** Re-describes the platform's composites and rules when their files changed; returns the problems found. */
+  private async refreshLibrary(directory: string): Promise<PlumbError[]> {
     try {
-      const files = await findCompositeFiles(directory);
+      const files = await findPlatformFiles(directory);
       const hash = createHash("sha256");
       for (const file of files) hash.update(file).update("\0").update(await readFile(file)).update("\0");
       const key = hash.digest("hex");
-      if (key === this.composites?.key) return [];
+      if (key === this.library?.key) return [];
       const platformPath = this.options.platform.path === "." ? "" : `${this.options.platform.path.replace(/\/+$/, "")}/`;
-      const library = await loadComposites(directory, { display: platformPath, limits: this.options.sandboxLimits ?? defaultSandboxLimits, registry: this.options.registry });
-      this.composites = { key, library };
+      const library = await loadPlatformLibrary(directory, { display: platformPath, limits: this.options.sandboxLimits ?? defaultSandboxLimits, registry: this.options.registry });
+      this.library = { key, library };
       return [];
     } catch (error) {
       if (error instanceof PlumbErrorList) return [...error.errors];
-      return [error instanceof PlumbError ? error : new PlumbError("PLUMB_COMPOSITE", `the platform's composites: ${errorMessage(error)}`)];
+      return [error instanceof PlumbError ? error : new PlumbError("PLUMB_COMPOSITE", `the platform's composites and rules: ${errorMessage(error)}`)];
     }
   }
 
@@ -450,7 +450,7 @@ export class Agent {
         registry: this.options.registry,
         stackOverride: { document: managed.platform.document, file: managed.platform.file },
         sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
-        ...(this.composites === undefined ? {} : { composites: this.composites.library }),
+        ...(this.library === undefined ? {} : { platform: this.library.library }),
       });
     } catch (error) {
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
@@ -601,7 +601,7 @@ export class Agent {
 
   /** Identifies what an apply depends on besides live state: the render, the Stack definition and the policy. */
   private renderKey(rendered: RenderedStack): string {
-    return createHash("sha256").update(rendered.digest).update(JSON.stringify(rendered.definition)).update(JSON.stringify(this.policy ?? null)).digest("hex");
+    return createHash("sha256").update(rendered.digest).update(JSON.stringify(rendered.definition)).update(JSON.stringify(this.policy ?? null)).update(JSON.stringify(rendered.policyViolations ?? [])).digest("hex");
   }
 
   /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
@@ -651,6 +651,7 @@ export class Agent {
         metadata: rendered?.definition.metadata ?? document.spec?.metadata ?? {},
         conditions: (statuses.get(name) ?? (await this.status(name))).conditions,
         resources: rendered?.resources ?? [],
+        ruleViolations: rendered?.policyViolations ?? [],
       });
     }
     return buildComplianceReport(stacks, this.policy, audit, { today: new Date().toISOString().slice(0, 10), expiringWithinDays });

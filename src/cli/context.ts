@@ -7,7 +7,7 @@ import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
 import { parseDuration } from "../agent/schedule.js";
-import { loadComposites, type CompositeLibrary } from "../render/composites.js";
+import { loadPlatformLibrary, type PlatformLibrary } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { ComplianceOptions } from "../engine/pipeline.js";
@@ -30,7 +30,7 @@ export function environmentOption(): Option {
 export interface RenderFlags {
   env?: string;
   policy?: string;
-  composites?: string;
+  platform?: string;
   programTimeout: string;
   programMemory: string;
 }
@@ -50,8 +50,8 @@ function sandboxOptions(): Option[] {
   ];
 }
 
-export function compositesOption(): Option {
-  return new Option("--composites <dir>", "the platform directory whose *.composite.ts files define composite kinds").env("PLUMB_COMPOSITES");
+function platformOption(): Option {
+  return new Option("--platform <dir>", "the platform directory: its *.composite.ts define composite kinds, its *.rule.ts policy rules").env("PLUMB_PLATFORM");
 }
 
 /** The limits of the sandbox that runs programs and compose functions. */
@@ -62,7 +62,7 @@ export function withSandboxOptions(command: Command): Command {
 
 /** The options of every command that renders a stack: environment, policy, composites and sandbox limits. */
 export function withRenderOptions(command: Command): Command {
-  for (const option of [environmentOption(), policyOption(), compositesOption(), ...sandboxOptions()]) command.addOption(option);
+  for (const option of [environmentOption(), policyOption(), platformOption(), ...sandboxOptions()]) command.addOption(option);
   return command;
 }
 
@@ -76,11 +76,11 @@ export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "pro
   return { timeoutMs, memoryMiB };
 }
 
-/** Loads the composites of `--composites <dir>`, shown in messages by the path the user gave. */
-export async function compositesFrom(directory: string | undefined, limits: SandboxLimits): Promise<CompositeLibrary | undefined> {
+/** Loads the composites and rules of `--platform <dir>`, shown in messages by the path the user gave. */
+export async function platformFrom(directory: string | undefined, limits: SandboxLimits): Promise<PlatformLibrary | undefined> {
   if (directory === undefined) return undefined;
   const display = directory.endsWith("/") ? directory : `${directory}/`;
-  return loadComposites(directory, { display, limits, registry });
+  return loadPlatformLibrary(directory, { display, limits, registry });
 }
 
 /** The enrich stage's input for a local stack directory (no commit). */
@@ -92,8 +92,8 @@ export async function complianceOptions(policyFile: string | undefined, director
 
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
-  const composites = await compositesFrom(options.composites, limits);
-  return renderStack(directory, { registry, sandboxLimits: limits, ...(options.env === undefined ? {} : { environment: options.env }), ...(composites === undefined ? {} : { composites }) });
+  const platform = await platformFrom(options.platform, limits);
+  return renderStack(directory, { registry, sandboxLimits: limits, ...(options.env === undefined ? {} : { environment: options.env }), ...(platform === undefined ? {} : { platform }) });
 }
 
 export async function openStore(dataDirectory: string): Promise<Store> {

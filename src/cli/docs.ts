@@ -3,7 +3,7 @@
 
 import { Option, type Command } from "commander";
 import { compositesMarkdown, documentComposite } from "../render/composite-docs.js";
-import { action, compositesFrom, sandboxLimits, withSandboxOptions } from "./context.js";
+import { action, platformFrom, sandboxLimits, withSandboxOptions } from "./context.js";
 
 export function registerDocs(program: Command): void {
   withSandboxOptions(program.command("docs"))
@@ -13,8 +13,8 @@ export function registerDocs(program: Command): void {
     .addHelpText("after", "\nExamples:\n  $ plumb docs examples/platform > docs/composites.md\n  $ plumb docs examples/platform --format json")
     .action(
       action(async (directory: string, options: { format: "markdown" | "json"; programTimeout: string; programMemory: string }) => {
-        const library = await compositesFrom(directory, sandboxLimits(options));
-        const kinds = library?.kinds ?? [];
+        const library = await platformFrom(directory, sandboxLimits(options));
+        const kinds = library?.composites ?? [];
         process.stdout.write(options.format === "json" ? `${JSON.stringify({ items: kinds.map(documentComposite) }, null, 2)}\n` : compositesMarkdown(kinds));
       }),
     );

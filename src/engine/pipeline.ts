@@ -51,14 +51,16 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
   let desired = await withDigests(resources, stack, connections.secrets);
-  const warnings: string[] = [];
+  // The platform's TypeScript rules ran at render time (in the sandbox); CEL rules and metadata run here.
+  const violations = [...(rendered.policyViolations ?? [])];
   if (compliance !== undefined) {
     const enriched = enrichResources(desired, recordedByAddress, compliance.policy, { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata }, (resource) => connections.handler(resource.apiVersion, resource.kind).tagField);
-    const denied = await violationErrors(enriched.violations, desired, rendered.directory, stack);
-    if (denied.length > 0) throw new PlumbErrorList(denied);
     desired = enriched.resources;
-    for (const violation of enriched.violations) warnings.push(`policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
+    violations.push(...enriched.violations);
   }
+  const denied = await violationErrors(violations, desired, rendered.directory, stack);
+  if (denied.length > 0) throw new PlumbErrorList(denied);
+  const warnings = violations.filter((violation) => violation.level !== "deny").map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,

@@ -111,7 +111,7 @@ function evaluateRule(rule: PolicyRule, context: Record<string, unknown>): { met
   }
 }
 
-function setAtPointer(spec: JsonObject, pointer: string, value: unknown): JsonObject {
+export function setAtPointer(spec: JsonObject, pointer: string, value: unknown): JsonObject {
   const result: JsonObject = structuredClone(spec);
   const keys = pointer.slice(1).split("/").map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
   let node: JsonObject = result;

@@ -7,7 +7,7 @@ import { csvField } from "../csv.js";
 import type { DesiredResource } from "../render/load-stack.js";
 import type { AuditEvent } from "../state/audit.js";
 import type { Condition } from "../state/store.js";
-import { enrichResources, type CompliancePolicy } from "./compliance.js";
+import { enrichResources, type CompliancePolicy, type Violation } from "./compliance.js";
 
 export interface ReportStack {
   name: string;
@@ -16,6 +16,8 @@ export interface ReportStack {
   conditions: Condition[];
   /** The last render of the stack (applied, or attempted and denied). */
   resources: readonly DesiredResource[];
+  /** What the platform's TypeScript rules found in that render. */
+  ruleViolations: readonly Violation[];
 }
 
 export interface ComplianceReport {
@@ -55,7 +57,7 @@ export function buildComplianceReport(stacks: readonly ReportStack[], policy: Co
       entry.resources++;
       inventory.set(key, entry);
     }
-    for (const violation of enriched?.violations ?? []) {
+    for (const violation of [...stack.ruleViolations, ...(enriched?.violations ?? [])]) {
       report.violations.push({ stack: stack.name, team, resource: violation.address, rule: violation.rule, level: violation.level, message: violation.message });
       if (violation.rule.startsWith("required/")) report.missingMetadata.push({ stack: stack.name, team, resource: violation.address, key: violation.rule.slice("required/".length) });
     }

@@ -57,7 +57,7 @@ export class ProviderRegistry {
       throw new PlumbError("PLUMB_UNKNOWN_KIND", `unknown kind "${kind}" in apiVersion "${apiVersion}"`, {
         hint: providerGroup
           ? `known kinds: ${this.knownKinds().join(", ")}`
-          : `known kinds: ${this.knownKinds().join(", ")}; a platform composite kind is known only when its *.composite.ts is loaded (--composites <dir>, or the agent's platform repository)`,
+          : `known kinds: ${this.knownKinds().join(", ")}; a platform composite kind is known only when its *.composite.ts is loaded (--platform <dir>, or the agent's platform repository)`,
       });
     }
     return handler;

@@ -3,7 +3,7 @@
 // examples as ready-to-copy claims. `plumb docs` prints it; the API serves it.
 
 import { stringify } from "yaml";
-import type { CompositeKind } from "./composites.js";
+import type { CompositeKind } from "./platform-library.js";
 import { isPlainObject } from "./values.js";
 
 export interface FieldDoc {

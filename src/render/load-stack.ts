@@ -20,7 +20,8 @@ import {
   type Resource,
   type SourcePosition,
 } from "../sdk/resource.js";
-import { compositeKey, type CompositeLibrary } from "./composites.js";
+import { compositeKey, type PlatformLibrary } from "./platform-library.js";
+import { setAtPointer, type Violation } from "../policy/compliance.js";
 import { orderGraph } from "./graph.js";
 import { containsOutputReference, findOutputReferences, substituteOutputReferences } from "./output-references.js";
 import { expandProgramAndClaims, hasProgram, programFile, type RenderedClaim, type YamlClaim } from "./programs.js";
@@ -74,6 +75,8 @@ export interface RenderedStack {
   files: string[];
   /** Composite claims, with the addresses of what each composed. */
   claims: RenderedClaim[];
+  /** What the platform's TypeScript policy rules found; remediations are already in the specs. */
+  policyViolations: Violation[];
   /** A hash of the desired graph; identifies what was rendered when there is no commit. */
   digest: string;
 }
@@ -88,8 +91,8 @@ export interface RenderOptions {
    * and anything else it sets. `file` is where it came from, for errors.
    */
   stackOverride?: { document: StackDocument; file: string };
-  /** The platform's composite kinds; claims of other kinds are unknown kinds. */
-  composites?: CompositeLibrary;
+  /** The platform's composite kinds (claims of other kinds are unknown kinds) and TypeScript policy rules. */
+  platform?: PlatformLibrary;
   /** Limits for the sandbox that runs main.ts and compose functions. */
   sandboxLimits?: SandboxLimits;
 }
@@ -241,8 +244,11 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     candidates.set(address, { resource, address, document, composite: null });
   }
 
+  // Patches apply to what the directory declares (claims included); composed resources follow their claim.
+  applyPatches(documentsByFile, environment, values, candidates, problems);
+
   const program = hasProgram(directory);
-  const compositeKinds = new Set((options.composites?.kinds ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
+  const compositeKinds = new Set((options.platform?.composites ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
   const yamlClaims: YamlClaim[] = [];
   for (const candidate of candidates.values()) {
     if (!compositeKinds.has(compositeKey(candidate.resource.apiVersion, candidate.resource.kind))) continue;
@@ -251,13 +257,15 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     yamlClaims.push({ claim: { apiVersion, kind, name: metadata.name, labels: metadata.labels, annotations: metadata.annotations, spec }, document: candidate.document });
   }
   let claims: RenderedClaim[] = [];
-  if (program || yamlClaims.length > 0) {
+  const policyViolations: Violation[] = [];
+  if (program || yamlClaims.length > 0 || (options.platform?.rules.length ?? 0) > 0) {
     problems.throwIfAny();
     const expansion = await expandProgramAndClaims({
       directory,
       program,
       claims: yamlClaims,
-      composites: options.composites,
+      resources: [...candidates.values()].map(({ resource, address }) => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, address, labels: resource.metadata.labels, annotations: resource.metadata.annotations, spec: resource.spec })),
+      platform: options.platform,
       context: { stack: definition.name, environment: definition.environment ?? null, values, metadata: definition.metadata, labels: definition.labels },
       limits: options.sandboxLimits ?? defaultSandboxLimits,
     });
@@ -282,9 +290,15 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       }
       candidates.set(address, { resource, address, document, composite: value.composite });
     }
+    for (const { fix, ...violation } of expansion.violations) {
+      policyViolations.push(violation);
+      const candidate = candidates.get(violation.address);
+      if (fix === null || candidate === undefined) continue;
+      let spec = candidate.resource.spec;
+      for (const [pointer, value] of Object.entries(fix)) spec = setAtPointer(spec, pointer, value);
+      candidate.resource = { ...candidate.resource, spec };
+    }
   }
-
-  applyPatches(documentsByFile, environment, values, candidates, problems);
 
   // Kinds, provider instances, schemas, annotations.
   const desired: DesiredResource[] = [];
@@ -327,6 +341,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     resources: ordered,
     files: [...files.map((file) => file.relativePath), ...(program ? [programFile] : [])],
     claims,
+    policyViolations,
     digest: digestOf(definition, ordered, claims),
   };
 }

@@ -8,9 +8,10 @@ import path from "node:path";
 import { PlumbError } from "../errors.js";
 import type { JsonObject, SourcePosition } from "../sdk/resource.js";
 import type { StackContext } from "../sdk/program.js";
-import type { CompositeLibrary } from "./composites.js";
+import type { PlatformLibrary } from "./platform-library.js";
 import { pathDisplay, runInSandbox, siteLocation, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
-import type { EmittedResource, InputClaim } from "./sandbox-runner.js";
+import type { EmittedResource, InputClaim, RuleViolation } from "./sandbox-runner.js";
+import type { ResourceView } from "../sdk/program.js";
 import { formatFieldPath } from "./schema-check.js";
 import type { ParsedDocument } from "./yaml-documents.js";
 
@@ -48,6 +49,8 @@ export interface Expansion {
   resources: ExpandedResource[];
   claims: RenderedClaim[];
   errors: PlumbError[];
+  /** What the platform's TypeScript policy rules found. */
+  violations: RuleViolation[];
 }
 
 export function hasProgram(directory: string): boolean {
@@ -63,26 +66,29 @@ export async function expandProgramAndClaims(options: {
   directory: string;
   program: boolean;
   claims: YamlClaim[];
-  composites: CompositeLibrary | undefined;
+  /** The stack's YAML resources, for the policy rules. */
+  resources: ResourceView[];
+  platform: PlatformLibrary | undefined;
   context: StackContext;
   limits: SandboxLimits;
 }): Promise<Expansion> {
   const stackRoot: SandboxRoot = { directory: options.directory, display: "" };
-  const show = pathDisplay([stackRoot, options.composites?.root]);
+  const show = pathDisplay([stackRoot, options.platform?.root]);
   const answer = await runInSandbox({
     stack: stackRoot,
     ...(options.program ? { program: path.join(path.resolve(options.directory), programFile) } : {}),
-    ...(options.composites === undefined ? {} : { compositeRoot: options.composites.root }),
-    compositeFiles: options.composites?.files ?? [],
+    ...(options.platform === undefined ? {} : { platformRoot: options.platform.root }),
+    platformFiles: options.platform?.files ?? [],
     request: {
       mode: "render",
       context: options.context,
       program: options.program,
       claims: options.claims.map(({ claim }, input) => ({ ...claim, input })),
+      resources: (options.platform?.rules.length ?? 0) > 0 ? options.resources : [],
       maxDepth: maxCompositeDepth,
     },
     limits: options.limits,
-    subject: options.program ? `program ${programFile}` : "composite expansion",
+    subject: options.program ? `program ${programFile}` : options.claims.length > 0 ? "composite expansion" : "the platform's policy rules",
   });
 
   // A YAML claim's position needs the slow positioned parse, so it is only looked up for messages.
@@ -131,5 +137,5 @@ export async function expandProgramAndClaims(options: {
     if (value.composite !== null) byAddress.get(value.composite)?.children.push(`${value.apiVersion}/${value.kind}/${value.metadata.name}`);
     return { value, document: declaredDocument(positionOf(value), index, value) };
   });
-  return { resources, claims, errors };
+  return { resources, claims, errors, violations: answer.violations };
 }

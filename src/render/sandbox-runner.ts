@@ -7,7 +7,7 @@
 
 import { readFileSync, writeSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
-import type { CompositeDefinition, StackContext } from "../sdk/program.js";
+import type { CompositeDefinition, PolicyRule, ResourceView, RuleResult, StackContext } from "../sdk/program.js";
 import { captureCallSites, collectAsync, type Declaration, type SourceSite } from "../sdk/program-scope.js";
 import { checkAndFillDefaults } from "./schema-check.js";
 
@@ -27,7 +27,15 @@ export interface InputClaim {
 
 export type SandboxRequest =
   | { mode: "describe" }
-  | { mode: "render"; context: StackContext; program: boolean; claims: InputClaim[]; maxDepth: number };
+  | {
+      mode: "render";
+      context: StackContext;
+      program: boolean;
+      claims: InputClaim[];
+      /** The stack's YAML resources, for the platform's policy rules. */
+      resources: ResourceView[];
+      maxDepth: number;
+    };
 
 export interface DescribedComposite {
   file: string;
@@ -36,6 +44,24 @@ export interface DescribedComposite {
   description: string;
   schema: unknown;
   examples: unknown[];
+}
+
+export interface DescribedRule {
+  file: string;
+  name: string;
+  level: "deny" | "warn" | "remediate";
+  scope: "resource" | "stack";
+  description: string;
+}
+
+/** A rule's finding; `fix` (JSON pointer → value) only from a remediate rule. */
+export interface RuleViolation {
+  rule: string;
+  level: "deny" | "warn" | "remediate";
+  address: string;
+  message: string;
+  hint: string;
+  fix: Record<string, unknown> | null;
 }
 
 export interface EmittedResource {
@@ -65,12 +91,22 @@ export interface ClaimProblem {
 }
 
 export type SandboxAnswer =
-  | { protocol: typeof sandboxProtocol; ok: true; composites: DescribedComposite[]; resources: EmittedResource[]; claims: EmittedClaim[]; problems: ClaimProblem[] }
+  | {
+      protocol: typeof sandboxProtocol;
+      ok: true;
+      composites: DescribedComposite[];
+      rules: DescribedRule[];
+      resources: EmittedResource[];
+      claims: EmittedClaim[];
+      problems: ClaimProblem[];
+      violations: RuleViolation[];
+    }
   | { protocol: typeof sandboxProtocol; ok: false; error: { message: string; site: SourceSite | null } };
 
 export interface SandboxModules {
   program?: () => Promise<{ default?: unknown }>;
-  composites: { file: string; load: () => Promise<{ default?: unknown }> }[];
+  /** The platform's `*.composite.ts` and `*.rule.ts` modules. */
+  platform: { file: string; load: () => Promise<{ default?: unknown }> }[];
 }
 
 const denied = (what: string) => () => {
@@ -146,6 +182,56 @@ function isComposite(value: unknown): value is CompositeDefinition<TSchema> {
   return typeof candidate.apiVersion === "string" && typeof candidate.kind === "string" && typeof candidate.compose === "function" && typeof candidate.schema === "object" && candidate.schema !== null;
 }
 
+function isRule(value: unknown): value is PolicyRule {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate.name === "string" && typeof candidate.check === "function" && ["deny", "warn", "remediate"].includes(String(candidate.level));
+}
+
+function kindMatches(kinds: readonly string[] | undefined, resource: ResourceView): boolean {
+  return kinds === undefined || kinds.some((kind) => kind === resource.kind || kind === `${resource.apiVersion}/${resource.kind}`);
+}
+
+/** Runs every rule over the stack's provider resources; a rule that throws counts as not met, with why. */
+async function runRules(rules: readonly PolicyRule[], resources: readonly ResourceView[], context: StackContext): Promise<RuleViolation[]> {
+  const violations: RuleViolation[] = [];
+  for (const rule of rules) {
+    const about = `rule ${rule.name}${rule.description === "" ? "" : ` (${rule.description})`}`;
+    const matching = resources.filter((resource) => kindMatches(rule.kinds, resource));
+    if (rule.scope === "stack") {
+      let found: string[];
+      try {
+        const result = await rule.check(matching.map((resource) => structuredClone(resource)), context);
+        found = result === undefined ? [] : Array.isArray(result) ? result.map(String) : [String(result)];
+      } catch (error) {
+        found = [`the rule failed: ${explain(error)}`];
+      }
+      for (const message of found) violations.push({ rule: `rule/${rule.name}`, level: rule.level, address: `stack ${context.stack}`, message: `stack ${context.stack} does not meet ${about}: ${message}`, hint: rule.description, fix: null });
+      continue;
+    }
+    for (const resource of matching) {
+      let result: RuleResult;
+      try {
+        result = await rule.check(structuredClone(resource), context);
+      } catch (error) {
+        result = `the rule failed: ${explain(error)}`;
+      }
+      if (result === undefined) continue;
+      const finding = typeof result === "string" ? { message: result } : { message: String(result.message), ...(result.fix === undefined ? {} : { fix: plain(result.fix) as Record<string, unknown> }) };
+      const fixed = rule.level === "remediate" && finding.fix !== undefined;
+      violations.push({
+        rule: `rule/${rule.name}`,
+        level: fixed ? "remediate" : rule.level === "remediate" ? "warn" : rule.level,
+        address: resource.address,
+        message: `${resource.address} does not meet ${about}: ${finding.message}${fixed ? `; fixed: ${Object.entries(finding.fix ?? {}).map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`).join(", ")}` : ""}`,
+        hint: fixed ? "change the resource in Git to match the rule" : rule.description,
+        fix: fixed ? (finding.fix ?? null) : null,
+      });
+    }
+  }
+  return violations;
+}
+
 /** JSON, with Output objects turned into `{ outputRef }` by their toJSON. */
 function plain(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
@@ -154,15 +240,17 @@ function plain(value: unknown): unknown {
 export async function runSandbox(modules: SandboxModules): Promise<void> {
   lockDown();
   const request = JSON.parse(readFileSync(0, "utf8")) as SandboxRequest;
-  let phase = "loading the composites";
+  let phase = "loading the platform's composites and rules";
   try {
     const composites = new Map<string, { file: string; definition: CompositeDefinition<TSchema> }>();
-    for (const entry of modules.composites) {
+    const rules: { file: string; rule: PolicyRule }[] = [];
+    for (const entry of modules.platform) {
       const loaded = await entry.load();
       const exported = Array.isArray(loaded.default) ? (loaded.default as unknown[]) : [loaded.default];
       for (const definition of exported) {
-        if (!isComposite(definition)) throw new Error(`${entry.file}: the default export must be defineComposite({ apiVersion, kind, description, schema, compose }) or a list of them`);
-        composites.set(`${definition.apiVersion}/${definition.kind}`, { file: entry.file, definition });
+        if (isComposite(definition)) composites.set(`${definition.apiVersion}/${definition.kind}`, { file: entry.file, definition });
+        else if (isRule(definition)) rules.push({ file: entry.file, rule: definition });
+        else throw new Error(`${entry.file}: the default export must be defineComposite({ apiVersion, kind, description, schema, compose }), defineRule({ name, level, description, check }), or a list of them`);
       }
     }
     const described: DescribedComposite[] = [...composites.values()].map(({ file, definition }) => ({
@@ -173,8 +261,9 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
       schema: plain(definition.schema),
       examples: (plain(definition.examples ?? []) as unknown[]) ?? [],
     }));
+    const describedRules: DescribedRule[] = rules.map(({ file, rule }) => ({ file, name: rule.name, level: rule.level, scope: rule.scope ?? "resource", description: typeof rule.description === "string" ? rule.description : "" }));
     if (request.mode === "describe") {
-      answer({ protocol: sandboxProtocol, ok: true, composites: described, resources: [], claims: [], problems: [] });
+      answer({ protocol: sandboxProtocol, ok: true, composites: described, rules: describedRules, resources: [], claims: [], problems: [], violations: [] });
       return;
     }
 
@@ -227,7 +316,21 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
       const { declared } = await collectAsync(async () => found.definition.compose(claimView, request.context));
       for (const child of declared) queue.push({ declaration: child, composite: address, input: null, depth: depth + 1 });
     }
-    answer({ protocol: sandboxProtocol, ok: true, composites: described, resources, claims, problems });
+    phase = "running the platform's policy rules";
+    const views: ResourceView[] = [
+      ...request.resources,
+      ...resources.map((resource) => ({
+        apiVersion: resource.apiVersion,
+        kind: resource.kind,
+        name: resource.metadata.name,
+        address: `${resource.apiVersion}/${resource.kind}/${resource.metadata.name}`,
+        labels: resource.metadata.labels,
+        annotations: resource.metadata.annotations,
+        spec: (resource.spec ?? {}) as Record<string, unknown>,
+      })),
+    ];
+    const violations = rules.length === 0 ? [] : await runRules(rules.map((entry) => entry.rule), views, request.context);
+    answer({ protocol: sandboxProtocol, ok: true, composites: described, rules: describedRules, resources, claims, problems, violations });
   } catch (error) {
     answer({ protocol: sandboxProtocol, ok: false, error: { message: `${phase}: ${explain(error)}`, site: siteOf(error) } });
   }

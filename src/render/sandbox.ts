@@ -39,8 +39,9 @@ export interface SandboxJob {
   stack?: SandboxRoot;
   /** The stack's main.ts, when it has one. */
   program?: string;
-  compositeRoot?: SandboxRoot;
-  compositeFiles: string[];
+  /** The platform directory and its `*.composite.ts` / `*.rule.ts` modules. */
+  platformRoot?: SandboxRoot;
+  platformFiles: string[];
   request: SandboxRequest;
   limits: SandboxLimits;
   /** What is being run, for messages: "stack orders" or "the platform's composites". */
@@ -136,6 +137,7 @@ function importGuard(roots: RealRoot[]): Plugin {
   };
 }
 
+const levelSchema = Type.Union([Type.Literal("deny"), Type.Literal("warn"), Type.Literal("remediate")]);
 const siteSchema = Type.Union([Type.Null(), Type.Object({ file: Type.String(), line: Type.Integer(), column: Type.Integer() })]);
 const stringMap = Type.Record(Type.String(), Type.String());
 const emittedSchema = Type.Object({
@@ -152,6 +154,10 @@ const answerSchema = Type.Union([
     protocol: Type.Literal(sandboxProtocol),
     ok: Type.Literal(true),
     composites: Type.Array(Type.Object({ file: Type.String(), apiVersion: Type.String(), kind: Type.String(), description: Type.String(), schema: Type.Unknown(), examples: Type.Array(Type.Unknown()) })),
+    rules: Type.Array(Type.Object({ file: Type.String(), name: Type.String(), level: levelSchema, scope: Type.Union([Type.Literal("resource"), Type.Literal("stack")]), description: Type.String() })),
+    violations: Type.Array(
+      Type.Object({ rule: Type.String(), level: levelSchema, address: Type.String(), message: Type.String(), hint: Type.String(), fix: Type.Union([Type.Null(), Type.Record(Type.String({ pattern: "^/" }), Type.Unknown())]) }),
+    ),
     resources: Type.Array(emittedSchema),
     claims: Type.Array(Type.Intersect([emittedSchema, Type.Object({ address: Type.String() })])),
     problems: Type.Array(
@@ -186,15 +192,15 @@ function esbuildErrors(messages: readonly Message[], show: (file: string) => str
 
 async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) => string): Promise<string> {
   const { build } = await import("esbuild");
-  const imports = job.compositeFiles.map((file, index) => `{ file: ${JSON.stringify(show(file))}, load: () => import(${JSON.stringify(file)}) }${index < job.compositeFiles.length - 1 ? "," : ""}`).join("\n");
+  const imports = job.platformFiles.map((file) => `{ file: ${JSON.stringify(show(file))}, load: () => import(${JSON.stringify(file)}) }`).join(",\n");
   const entry = [
     `import { runSandbox } from ${JSON.stringify(runnerEntry)};`,
     `await runSandbox({`,
     job.program === undefined ? "" : `  program: () => import(${JSON.stringify(job.program)}),`,
-    `  composites: [${imports}],`,
+    `  platform: [${imports}],`,
     `});`,
   ].join("\n");
-  for (const file of [...job.compositeFiles, ...(job.program === undefined ? [] : [job.program])]) {
+  for (const file of [...job.platformFiles, ...(job.program === undefined ? [] : [job.program])]) {
     const real = safeRealpath(file);
     if (!roots.some((candidate) => inside(candidate.real, real))) {
       throw new PlumbError("PLUMB_PATH_ESCAPE", `${show(file)} is a symlink to a place outside its directory; it is not run`, { location: { file: show(file) } });
@@ -239,7 +245,7 @@ function residentMiB(pid: number): number | undefined {
 
 /** Runs user code in the sandbox and returns its validated answer; every failure is a PlumbError naming the subject. */
 export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnswer, { ok: true }>> {
-  const roots = [realRoot(job.stack), realRoot(job.compositeRoot)].filter((item): item is RealRoot => item !== undefined);
+  const roots = [realRoot(job.stack), realRoot(job.platformRoot)].filter((item): item is RealRoot => item !== undefined);
   const show = pathDisplay(roots);
   const code = await bundle(job, roots, show);
   const workspace = await mkdtemp(path.join(tmpdir(), "plumb-sandbox-"));

@@ -201,3 +201,49 @@ export function defineComposite<Schema extends TSchema>(definition: CompositeDef
 
 /** The default export of a `main.ts`. */
 export type Program = (context: StackContext) => void | Promise<void>;
+
+/** A resource as a policy rule sees it: plain data, output references already as `{ outputRef }`. */
+export interface ResourceView {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  address: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: Record<string, unknown>;
+}
+
+/**
+ * What a resource rule's check returns: nothing when the resource is fine, a
+ * message when it is not, and for a remediate rule the fix as JSON pointers
+ * into the spec (`{ "/connectionLimit": 20 }`), which the plan then shows.
+ */
+export type RuleResult = void | undefined | string | { message: string; fix?: Record<string, unknown> };
+
+interface RuleBase {
+  /** Lower-case letters, digits and dashes; reported as rule/<name>. */
+  name: string;
+  description: string;
+  /** Kinds the rule looks at (Role, or postgres.plumb.dev/v1/Role); default all. */
+  kinds?: string[];
+}
+
+export interface ResourceRule extends RuleBase {
+  /** deny stops the sync; warn is reported; remediate applies the returned fix. */
+  level: "deny" | "warn" | "remediate";
+  scope?: "resource";
+  check(resource: ResourceView, context: StackContext): RuleResult | Promise<RuleResult>;
+}
+
+export interface StackRule extends RuleBase {
+  level: "deny" | "warn";
+  scope: "stack";
+  /** Sees every resource of the stack (those of `kinds`); returns the problems found. */
+  check(resources: ResourceView[], context: StackContext): void | undefined | string | string[] | Promise<void | undefined | string | string[]>;
+}
+
+export type PolicyRule = ResourceRule | StackRule;
+
+export function defineRule<Rule extends PolicyRule>(rule: Rule): Rule {
+  return rule;
+}
