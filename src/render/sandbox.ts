@@ -108,7 +108,9 @@ function safeRealpath(file: string): string {
 
 /** Keeps user code's imports inside its own directory, away from Plumb's code and the network. */
 function importGuard(roots: RealRoot[]): Plugin {
-  const rootOf = (file: string) => roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file));
+  // Plumb's own files (the SDK, the runner and their packages) resolve normally, even when a user directory contains them.
+  const trusted = [path.join(root, "src"), path.join(root, "node_modules")];
+  const rootOf = (file: string) => (trusted.some((directory) => inside(directory, file)) ? undefined : roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file)));
   return {
     name: "plumb-import-guard",
     setup(build) {
@@ -253,7 +255,7 @@ export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnsw
     const bundlePath = path.join(workspace, "sandbox.mjs");
     await writeFile(bundlePath, code, { mode: 0o600 });
     const readable = [workspace, ...(job.stack === undefined ? [] : [realpathSync(job.stack.directory)])];
-    const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning", "--stack-size=984"];
+    const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning"];
     const text = await runProcess([...flags, bundlePath], job.stack?.directory ?? workspace, JSON.stringify(job.request), job);
     let answer: unknown;
     try {
