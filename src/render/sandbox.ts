@@ -192,7 +192,8 @@ function esbuildErrors(messages: readonly Message[], show: (file: string) => str
   });
 }
 
-async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) => string): Promise<string> {
+/** Bundles for `bundlePath`: the source map's paths are relative to where the bundle runs from. */
+async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) => string, bundlePath: string): Promise<string> {
   const { build } = await import("esbuild");
   const imports = job.platformFiles.map((file) => `{ file: ${JSON.stringify(show(file))}, load: () => import(${JSON.stringify(file)}) }`).join(",\n");
   const entry = [
@@ -218,7 +219,7 @@ async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) =
       format: "esm",
       target: "node20",
       sourcemap: "inline",
-      outfile: path.join(root, "sandbox.mjs"),
+      outfile: bundlePath,
       logLevel: "silent",
       plugins: [importGuard(roots)],
       loader: { ".ts": "ts", ".mts": "ts", ".js": "js", ".mjs": "js", ".json": "json" },
@@ -249,10 +250,10 @@ function residentMiB(pid: number): number | undefined {
 export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnswer, { ok: true }>> {
   const roots = [realRoot(job.stack), realRoot(job.platformRoot)].filter((item): item is RealRoot => item !== undefined);
   const show = pathDisplay(roots);
-  const code = await bundle(job, roots, show);
   const workspace = await mkdtemp(path.join(tmpdir(), "plumb-sandbox-"));
   try {
     const bundlePath = path.join(workspace, "sandbox.mjs");
+    const code = await bundle(job, roots, show, bundlePath);
     await writeFile(bundlePath, code, { mode: 0o600 });
     const readable = [workspace, ...(job.stack === undefined ? [] : [realpathSync(job.stack.directory)])];
     const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning"];
