@@ -23,16 +23,18 @@ import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import type { RenderedClaim } from "../render/programs.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
+import { SecretStores } from "../secrets/stores.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
 import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
 import type { AgentMetrics } from "./metrics.js";
-import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
+import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
 import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter, type Backoff } from "./schedule.js";
 
 export interface AgentOptions {
   store: Store;
   registry: ProviderRegistry;
+  /** The built-in `local` store; the platform's SecretStore documents add the others. */
   secrets: SecretResolver;
   platform: PlatformOrigin;
   /** Key and known_hosts for ssh repositories (the platform's own are set on its source). */
@@ -100,6 +102,9 @@ export class Agent {
   private policy: CompliancePolicy | undefined;
   /** The platform's composite kinds and TypeScript rules; the last good set stays while a new one has problems. */
   private library: { key: string; library: PlatformLibrary } | undefined;
+  /** The platform's secret stores; the last good set stays while the documents have problems. */
+  private secrets: SecretStores;
+  private storesKey = "";
   private platformRevision: string | null = null;
   private platformCheckout: string | undefined;
   private nextPlatformAt = 0;
@@ -117,6 +122,7 @@ export class Agent {
     this.platformIntervalMs = options.platformIntervalMs ?? 30_000;
     this.defaultIntervalMs = options.defaultIntervalMs ?? 60_000;
     this.defaultDriftIntervalMs = options.defaultDriftIntervalMs ?? 300_000;
+    this.secrets = new SecretStores([], { platformDirectory: "." }, options.secrets);
     this.notices.setMaxListeners(0);
     // Every stored event, also those the engine appends during an apply, goes to the live stream.
     options.store.onEvents((events) => {
@@ -300,6 +306,7 @@ export class Agent {
       if (directory === undefined) return;
       const scan = await scanPlatform(directory);
       scan.problems.push(...(await this.refreshLibrary(directory)));
+      this.refreshStores(scan, directory);
       this.platformProblems = scan.problems;
       if (scan.policy !== undefined) this.policy = scan.policy.policy;
       else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
@@ -320,6 +327,15 @@ export class Agent {
       this.platformBusy = false;
       if (this.activeWorkers === 0 && this.queue.length === 0) this.wakeIdle();
     }
+  }
+
+  /** Rebuilds the secret stores when their documents (or the platform checkout) changed and read cleanly. */
+  private refreshStores(scan: PlatformScan, directory: string): void {
+    if (scan.problems.some((problem) => problem.code === "PLUMB_SECRET_STORE")) return;
+    const key = JSON.stringify([directory, scan.stores]);
+    if (key === this.storesKey) return;
+    this.secrets = new SecretStores(scan.stores, { platformDirectory: directory }, this.options.secrets);
+    this.storesKey = key;
   }
 
   /** Re-describes the platform's composites and rules when their files changed; returns the problems found. */
@@ -407,7 +423,7 @@ export class Agent {
   // ── the commit loop ──────────────────────────────────────────────────────
 
   private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
-    const origin = await stackOrigin(managed.platform, this.options.platform, this.options.secrets, this.options.ssh);
+    const origin = await stackOrigin(managed.platform, this.options.platform, this.secrets, this.options.ssh);
     managed.origin = origin;
     if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
     const source = origin.source;
@@ -499,7 +515,7 @@ export class Agent {
    */
   private async planAndApply(managed: ManagedStack, rendered: RenderedStack, revision: string, job: Job, change: "intentional" | "corrective" | "rollback"): Promise<Plan | undefined> {
     const name = job.stack;
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
     const manual = job.actor !== null;
     try {
       return await withStackLock(this.store, name, async () => {
@@ -607,7 +623,7 @@ export class Agent {
   /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
   private async complianceFor(managed: ManagedStack, revision: string): Promise<ComplianceOptions | undefined> {
     if (this.policy === undefined) return undefined;
-    managed.origin ??= await stackOrigin(managed.platform, this.options.platform, this.options.secrets, this.options.ssh);
+    managed.origin ??= await stackOrigin(managed.platform, this.options.platform, this.secrets, this.options.ssh);
     const origin = managed.origin;
     if (origin.kind === "local") return { policy: this.policy, source: origin.directory, commit: null };
     const commit = await this.commitOf(managed, revision);
@@ -621,7 +637,7 @@ export class Agent {
     const rendered = await this.appliedRender(name, managed);
     if (rendered === undefined) return undefined;
     const status = await this.status(name);
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
     try {
       const { plan } = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
       return { revision: status.lastAppliedRevision, plan };
@@ -703,7 +719,7 @@ export class Agent {
     const rendered = await this.appliedRender(name, managed);
     if (rendered === undefined) return;
     const status = await this.status(name);
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.options.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
     let planned: PlannedStack;
     try {
       planned = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
@@ -800,7 +816,7 @@ export class Agent {
     const rendered = await this.appliedRender(name, managed);
     if (policy === "Delete" && rendered !== undefined) {
       const empty: RenderedStack = { ...rendered, resources: [], definition: { ...rendered.definition, sync: { ...rendered.definition.sync, prune: true, allowEmpty: true } } };
-      const connections = new ProviderConnections(this.options.registry, empty.definition, this.options.secrets);
+      const connections = new ProviderConnections(this.options.registry, empty.definition, this.secrets);
       try {
         await withStackLock(this.store, name, async () => {
           const planned = await planStack(empty, this.store, connections, { prune: true, allowEmpty: true });

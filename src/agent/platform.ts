@@ -11,6 +11,7 @@ import { isPlainObject } from "../render/values.js";
 import { parseYamlDocuments } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
 import type { SecretResolver } from "../secrets/references.js";
+import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
@@ -25,6 +26,8 @@ export interface PlatformScan {
   stacks: Map<string, PlatformStack>;
   /** The platform's CompliancePolicy, when it has one that reads cleanly. */
   policy: { policy: CompliancePolicy; file: string } | undefined;
+  /** The platform's SecretStore documents that read cleanly. */
+  stores: SecretStoreDocument[];
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -34,12 +37,13 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
   const stacks = new Map<string, PlatformStack>();
   const problems: PlumbError[] = [];
   let policy: PlatformScan["policy"];
+  const stores: SecretStoreDocument[] = [];
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, policy, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, policy, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, stores, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, stores, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -60,6 +64,16 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
         for (const problem of policyProblems) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
         if (policy !== undefined) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `a second CompliancePolicy; the first is in ${policy.file}`, { location: document.position, hint: "keep one CompliancePolicy in the platform repository" }));
         else if (policyProblems.length === 0) policy = { policy: value as unknown as CompliancePolicy, file: document.position.file };
+        continue;
+      }
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === secretStoreKind) {
+        const storeProblems = checkSecretStoreDocument(value);
+        for (const problem of storeProblems) problems.push(new PlumbError("PLUMB_SECRET_STORE", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
+        const store = value as unknown as SecretStoreDocument;
+        if (storeProblems.length > 0) continue;
+        if (stores.some((other) => other.metadata.name === store.metadata.name)) problems.push(new PlumbError("PLUMB_SECRET_STORE", `secret store ${store.metadata.name} is declared twice`, { location: document.position }));
+        else if (store.spec.default === true && stores.some((other) => other.spec.default === true)) problems.push(new PlumbError("PLUMB_SECRET_STORE", `two secret stores are marked default`, { location: document.locate(["spec", "default"]), hint: "mark one SecretStore default: true" }));
+        else stores.push(store);
         continue;
       }
       if (!isPlainObject(value) || value.apiVersion !== stackApiVersion || value.kind !== stackKind) continue;
@@ -85,7 +99,7 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
     }
   }
-  return { stacks, policy, problems };
+  return { stacks, policy, stores, problems };
 }
 
 /** Where a stack's files come from: a git repository, or a local directory (the demo, tests). */

@@ -4,6 +4,7 @@
 
 import { compositesMarkdown, documentComposite } from "../render/composite-docs.js";
 import type { RenderedClaim } from "../render/programs.js";
+import { redactor } from "../secrets/redaction.js";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -93,6 +94,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   // Everything but health, metrics and the (signature-checked) webhook needs a bearer token.
+  // Every response body passes the redaction layer, errors included.
+  app.addHook("onSend", async (_request, _reply, payload) => (typeof payload === "string" ? redactor.redact(payload) : payload));
+
   app.addHook("onRequest", async (request, reply) => {
     const pathOnly = request.url.split("?")[0] ?? "";
     if (publicPaths.has(pathOnly)) return;
@@ -303,7 +307,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const listener = (notice: AgentNotice) => {
       const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
       if (wanted !== undefined && stack !== wanted) return;
-      response.write(`event: ${notice.type}\ndata: ${JSON.stringify(notice.type === "status" ? notice.status : notice.event)}\n\n`);
+      response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
     };
     agent.notices.on("notice", listener);
     const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);

@@ -12,6 +12,7 @@ import { parseDuration } from "../agent/schedule.js";
 import { createServer } from "../api/server.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
+import { redactor } from "../secrets/redaction.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
 import { action, dataDirectoryOption, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
@@ -76,7 +77,7 @@ export function registerAgent(program: Command): void {
         const { host, port } = listenAddress(flags.listen);
         const workers = positiveInteger(flags.workers, "--workers");
         const platformIntervalMs = parseDuration(flags.platformInterval, "--platform-interval");
-        const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" } });
+        const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" }, hooks: { streamWrite: (line) => redactor.redact(line) } });
         const dataDirectory = path.resolve(flags.dataDir);
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();

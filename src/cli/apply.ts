@@ -36,7 +36,7 @@ export function registerApply(program: Command): void {
         const rendered = await render(directory, options);
         const compliance = await complianceOptions(options.policy, directory);
         const stack = rendered.definition.name;
-        return withStackRuntime(rendered, options.dataDir, (store, connections) =>
+        return withStackRuntime(rendered, options, (store, connections) =>
           withStackLock(store, stack, async () => {
             const resolved = await resolvePendingJournal(store, stack, connections);
             if (resolved.length > 0) {

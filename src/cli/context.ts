@@ -6,7 +6,9 @@ import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
+import { scanPlatform } from "../agent/platform.js";
 import { parseDuration } from "../agent/schedule.js";
+import { SecretStores } from "../secrets/stores.js";
 import { loadPlatformLibrary, type PlatformLibrary } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
@@ -100,10 +102,20 @@ export async function openStore(dataDirectory: string): Promise<Store> {
   return openSqliteStore(path.resolve(dataDirectory));
 }
 
+/** The secret stores: the built-in `local` one, and the SecretStore documents of `--platform <dir>`. */
+export async function secretStoresFrom(platformDirectory: string | undefined): Promise<SecretStores> {
+  if (platformDirectory === undefined) return new SecretStores([], { platformDirectory: "." });
+  const scan = await scanPlatform(platformDirectory);
+  const problems = scan.problems.filter((problem) => problem.code === "PLUMB_SECRET_STORE");
+  if (problems.length > 0) throw new PlumbErrorList(problems);
+  return new SecretStores(scan.stores, { platformDirectory });
+}
+
 /** Opens the store and provider connections for a rendered stack, and closes both afterwards. */
-export async function withStackRuntime<Result>(rendered: RenderedStack, dataDirectory: string, work: (store: Store, connections: ProviderConnections) => Promise<Result>): Promise<Result> {
-  const store = await openStore(dataDirectory);
-  const connections = new ProviderConnections(registry, rendered.definition);
+export async function withStackRuntime<Result>(rendered: RenderedStack, options: Pick<StackOptions, "dataDir" | "platform">, work: (store: Store, connections: ProviderConnections) => Promise<Result>): Promise<Result> {
+  const secrets = await secretStoresFrom(options.platform);
+  const store = await openStore(options.dataDir);
+  const connections = new ProviderConnections(registry, rendered.definition, secrets);
   try {
     return await work(store, connections);
   } finally {

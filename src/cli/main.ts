@@ -2,14 +2,18 @@
 // The `plumb` command line: one entry point, one file per command.
 
 import { Command } from "commander";
+import { redactProcessOutput } from "../secrets/redaction.js";
 import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
+import { registerSecrets } from "./secrets.js";
 import { registerDocs } from "./docs.js";
 import { registerAudit } from "./audit.js";
 import { registerRemote } from "./remote.js";
 import { registerPlan } from "./plan.js";
 import { registerState } from "./state.js";
 import { registerValidate } from "./validate.js";
+
+redactProcessOutput();
 
 const program = new Command()
   .name("plumb")
@@ -24,6 +28,7 @@ registerState(program);
 registerAgent(program);
 registerAudit(program);
 registerDocs(program);
+registerSecrets(program);
 registerRemote(program);
 
 await program.parseAsync(process.argv);

@@ -37,7 +37,7 @@ export function registerPlan(program: Command): void {
       action(async (directory: string, options: StackOptions & SyncFlags & { format: PlanFormat; detailedExitcode?: boolean; showUnchanged?: boolean }) => {
         const rendered = await render(directory, options);
         const compliance = await complianceOptions(options.policy, directory);
-        return withStackRuntime(rendered, options.dataDir, async (store, connections) => {
+        return withStackRuntime(rendered, options, async (store, connections) => {
           const { plan } = await planStack(rendered, store, connections, syncOverrides(options), compliance);
           process.stdout.write(`${formatPlan(plan, options.format, { color: useColor(process.stdout), showUnchanged: options.showUnchanged === true })}\n`);
           const pending = await store.pendingJournalEntries(plan.stack);

@@ -7,7 +7,7 @@ import { userInfo } from "node:os";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { containsOutputReference, substituteOutputReferences } from "../render/output-references.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
-import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
+import { containsSecretReference, isSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
 import type { JsonValue } from "../sdk/resource.js";
 import { enrichResources, violationErrors, type CompliancePolicy } from "../policy/compliance.js";
@@ -208,11 +208,19 @@ function auditOfRun(plan: Plan, result: ApplyResult, stack: string, options: App
   const kind: AuditKind = options.trigger === "drift" ? "change.corrective" : options.trigger === "rollback" ? "change.rollback" : "change.intentional";
   const actor = options.actor ?? (options.trigger === "cli" ? `cli:${userInfo().username}` : "agent");
   const changes = new Map(plan.changes.map((change) => [change.address, change]));
+  const context = { actor, stack, commit: options.revision, author: options.commit?.author ?? null, commitMessage: options.commit?.message ?? null };
   return result.outcomes
     .filter((outcome) => outcome.status === "succeeded")
-    .map((outcome) => {
+    .flatMap((outcome) => {
       const change = changes.get(outcome.address);
-      return {
+      // A changed digest of a secret reference on an existing resource: the secret was rotated in its store.
+      const rotations: AuditInput[] = outcome.action === "create" ? [] : (change?.diffs ?? []).flatMap((diff) => {
+        if (!diff.path.endsWith("/digest")) return [];
+        const reference = valueAtPointer(change?.desiredSpec, diff.path.slice(0, -"/digest".length));
+        if (!isSecretReference(reference)) return [];
+        return [{ ...context, kind: "secret.rotated" as const, resource: outcome.address, summary: { field: diff.path.slice(0, -"/digest".length), secretRef: { ...reference.secretRef } } }];
+      });
+      return [...rotations, {
         kind,
         actor,
         stack,
@@ -229,6 +237,15 @@ function auditOfRun(plan: Plan, result: ApplyResult, stack: string, options: App
             return { path: diff.path, before: redactSecrets(diff.before, field), after: redactSecrets(diff.after, field) };
           }),
         },
-      };
+      }];
     });
+}
+
+function valueAtPointer(value: unknown, pointer: string): unknown {
+  let node = value;
+  for (const segment of pointer.split("/").slice(1).map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return node;
 }

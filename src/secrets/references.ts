@@ -1,23 +1,25 @@
-// Secret references (`{ secretRef: { name, key } }`) and where their values come
-// from for now: an environment variable or a file. Values are resolved only in
-// the process that applies, and only salted digests of them are ever stored.
+// Secret references (`{ secretRef: { store, name, key } }`) and the built-in
+// `local` store (an environment variable or a file). Values are resolved only
+// in the process that applies, every value resolved is handed to the
+// redaction layer, and only salted digests of them are ever stored.
 
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../errors.js";
+import { redactor } from "./redaction.js";
 import type { JsonObject, JsonValue } from "../sdk/resource.js";
 
 const segment = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$", description: "Letters, digits, '.', '_' and '-'." });
 
 export const secretReferenceSchema = Type.Object(
   {
-    secretRef: Type.Object({ name: segment, key: segment }, { additionalProperties: false }),
+    secretRef: Type.Object({ store: Type.Optional(segment), name: segment, key: segment }, { additionalProperties: false }),
     /** Added by Plumb before planning: a salted digest of the value, never the value. */
     digest: Type.Optional(Type.String()),
   },
-  { additionalProperties: false, description: "A reference to a secret: { secretRef: { name, key } }." },
+  { additionalProperties: false, description: "A reference to a secret: { secretRef: { store, name, key } }; store defaults to the platform's default store." },
 );
 
 export type SecretReference = Static<typeof secretReferenceSchema>;
@@ -44,11 +46,11 @@ export function localSecretResolver(environment: NodeJS.ProcessEnv = process.env
     async resolve(reference) {
       const variable = environmentVariableFor(reference);
       const fromEnvironment = environment[variable];
-      if (fromEnvironment !== undefined) return fromEnvironment;
+      if (fromEnvironment !== undefined) return remembered(fromEnvironment);
       const { name, key } = reference.secretRef;
       if (directory !== undefined) {
         try {
-          return (await readFile(path.join(directory, name, key), "utf8")).replace(/\r?\n$/, "");
+          return remembered((await readFile(path.join(directory, name, key), "utf8")).replace(/\r?\n$/, ""));
         } catch (error) {
           if (!(typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT")) throw error;
         }
@@ -58,6 +60,12 @@ export function localSecretResolver(environment: NodeJS.ProcessEnv = process.env
       });
     },
   };
+}
+
+/** Every value resolved reaches the redaction layer before anything else sees it. */
+export function remembered(value: string): string {
+  redactor.remember(value);
+  return value;
 }
 
 /** A salted HMAC of a secret value: tells a rotated secret from an unchanged one without keeping it. */

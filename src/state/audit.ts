@@ -16,7 +16,9 @@ export type AuditKind =
   | "drift.detected"
   /** A person acted through the API: sync, refresh, suspend, resume, rollback, token. */
   | "action"
-  | "policy.denied";
+  | "policy.denied"
+  /** A secret's value changed in its store and the resources using it were updated; never the value. */
+  | "secret.rotated";
 
 export interface AuditInput {
   kind: AuditKind;

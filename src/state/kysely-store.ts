@@ -1,6 +1,7 @@
 // The Store implemented once with Kysely; the dialect-specific files only open
 // the connection and pick the migration flavour.
 
+import { redactor } from "../secrets/redaction.js";
 import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { HealthStatus } from "../sdk/provider.js";
@@ -464,7 +465,9 @@ export class KyselyStore implements Store {
       let count = Number(head.count);
       let previous = head.hash;
       const at = now();
-      const rows = events.map((event) => {
+      // Masked before hashing: the chain must verify against what is stored.
+      const rows = events.map((unmasked) => {
+        const event = redactor.redactDeep(unmasked);
         count++;
         const unsigned = { ...event, sequence: count, at, previousHash: previous };
         const hash = auditHash(unsigned);

@@ -4,6 +4,7 @@
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import { RedactionPlugin } from "../secrets/redaction.js";
 import { PlumbError } from "../errors.js";
 import { makeDirectories } from "../make-directories.js";
 import { KyselyStore } from "./kysely-store.js";
@@ -28,7 +29,7 @@ export async function openSqliteStore(dataDirectory: string): Promise<Store> {
       hint: "check that the data directory exists and is writable (--data-dir or PLUMB_DATA_DIR)",
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new RedactionPlugin()] });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, "sqlite");
   } catch (error) {

@@ -5,12 +5,14 @@
 import pg from "pg";
 import { Semaphore } from "../../sdk/concurrency.js";
 import { PlumbError } from "../../errors.js";
+import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 
 export interface PostgresSettings {
   host: string;
   port: number;
-  user: string;
+  /** A role name, or a reference to one kept in a secret store (as Vault's database engine hands them out). */
+  user: string | SecretReference;
   /** The database used for cluster-wide objects (roles, databases). */
   database: string;
   sslmode: "disable" | "require" | "verify-full";
@@ -37,9 +39,9 @@ export class PostgresConnection {
   private readonly active = new Map<string, number>();
   /** Bounds queries in flight across every database to maxConnections. */
   private readonly slots: Semaphore;
-  /** Secret values this connection has used: masked out of every error message it raises. */
-  private readonly secretValues = new Set<string>();
-  private password: Promise<string | undefined> | undefined;
+  private login: Promise<{ user: string; password: string | undefined }> | undefined;
+  /** The user name once resolved, for messages (masked by the redaction layer when it came from a secret). */
+  private userName: string;
 
   constructor(
     readonly settings: PostgresSettings,
@@ -47,22 +49,25 @@ export class PostgresConnection {
     readonly stack: string,
   ) {
     this.slots = new Semaphore(settings.maxConnections);
+    this.userName = typeof settings.user === "string" ? settings.user : `(secret ${settings.user.secretRef.name}/${settings.user.secretRef.key})`;
   }
 
   get server(): string {
     return `${this.settings.host}:${this.settings.port}`;
   }
 
-  /** Resolves a secret for use in a statement, remembering it so errors can never show it. */
+  /** Resolves a secret for use in a statement; the resolver hands it to the redaction layer. */
   async secret(reference: SecretReference): Promise<string> {
-    const value = await this.secrets.resolve(reference);
-    if (value !== "") this.secretValues.add(value);
-    return value;
+    return this.secrets.resolve(reference);
   }
 
   private pool(database: string): Promise<pg.Pool> {
-    this.password ??= this.settings.password === undefined ? Promise.resolve(undefined) : this.secret(this.settings.password);
-    return this.password.then((password) => {
+    this.login ??= (async () => {
+      const user = typeof this.settings.user === "string" ? this.settings.user : await this.secret(this.settings.user);
+      this.userName = user;
+      return { user, password: this.settings.password === undefined ? undefined : await this.secret(this.settings.password) };
+    })();
+    return this.login.then(({ user, password }) => {
       let pool = this.pools.get(database);
       if (pool !== undefined) {
         this.pools.delete(database);
@@ -72,7 +77,7 @@ export class PostgresConnection {
         pool = new pg.Pool({
           host: this.settings.host,
           port: this.settings.port,
-          user: this.settings.user,
+          user,
           database,
           ...(password === undefined ? {} : { password }),
           ssl: this.settings.sslmode === "disable" ? false : { rejectUnauthorized: this.settings.sslmode === "verify-full" },
@@ -143,8 +148,8 @@ export class PostgresConnection {
   describeError(error: unknown, database: string): Error {
     if (error instanceof PlumbError) return error;
     const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
-    const message = this.redact(error instanceof Error ? error.message : String(error));
-    const where = `PostgreSQL at ${this.server} (database "${database}", user "${this.settings.user}")`;
+    const message = redactor.redact(error instanceof Error ? error.message : String(error));
+    const where = `PostgreSQL at ${this.server} (database "${database}", user "${this.userName}")`;
     if (unreachableCodes.has(code) || /timeout|terminated unexpectedly|Connection terminated/i.test(message)) {
       return new PlumbError("PLUMB_PROVIDER_TRANSIENT", `cannot reach ${where}: ${message}`, {
         location: { stack: this.stack },
@@ -164,12 +169,6 @@ export class PostgresConnection {
       cause: error,
     });
     return Object.assign(failure, { sqlState: code });
-  }
-
-  redact(text: string): string {
-    let redacted = text;
-    for (const value of this.secretValues) redacted = redacted.split(value).join("[redacted]");
-    return redacted;
   }
 
   async close(): Promise<void> {
