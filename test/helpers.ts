@@ -78,23 +78,26 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+export function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): CliResult {
   const result = spawnSync(process.execPath, [cliPath, ...args], {
     cwd: options.cwd ?? repositoryRoot,
     encoding: "utf8",
+    ...(options.input === undefined ? {} : { input: options.input }),
     env: { ...process.env, NO_COLOR: "1", ...options.env },
     maxBuffer: 64 * 1024 * 1024,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-export function runCliAsync(args: readonly string[]): Promise<CliResult> {
+/** The CLI without blocking this process, for tests whose servers (a Vault stand-in) run in it. */
+export function runCliAsync(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repositoryRoot, env: { ...process.env, NO_COLOR: "1", ...options.env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(options.input ?? "");
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
 }
