@@ -67,6 +67,14 @@ describe("age-encrypted secrets", () => {
     expect(wrong.stderr).toContain("orders.age was not encrypted for this identity [PLUMB_SECRET_DECRYPT]");
     expect(wrong.stderr).toContain("re-encrypt the file for this identity's recipient");
 
+    // edit: decrypted into $EDITOR (here a sed script), checked, encrypted again for the recipients given.
+    const edited = runCli(["secrets", "edit", path.join(work, "orders.age"), "--identity", team.file, "-r", team.recipient, "-r", platform.recipient], { env: { EDITOR: "sed -i s/s3cret-for-two/rotated-value/" } });
+    expect(edited.status, edited.stderr).toBe(0);
+    expect(runCli(["secrets", "decrypt", "--identity", platform.file, path.join(work, "orders.age")]).stdout).toBe("password: rotated-value\nusername: orders\n");
+    const broken = runCli(["secrets", "edit", path.join(work, "orders.age"), "--identity", team.file, "-r", team.recipient], { env: { EDITOR: "sed -i 1i[" } });
+    expect(broken.stderr).toContain("is not YAML");
+    expect(runCli(["secrets", "decrypt", "--identity", platform.file, path.join(work, "orders.age")]).stdout).toContain("rotated-value");
+
     expect(runCli(["secrets", "encrypt", "-r", "age1nope"], { input: "a: b\n" }).stderr).toContain("recipient 1 is not an age X25519 recipient");
     expect(runCli(["secrets", "encrypt", "-r", team.recipient], { input: "- just\n- a list\n" }).stderr).toContain("must be a mapping of keys to values");
   });
