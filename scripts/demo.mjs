@@ -60,6 +60,15 @@ try {
   plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"], { store: false });
   plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"], { store: false });
   plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--platform", "examples/platform"]);
+
+  heading("Secrets in Git, encrypted with age");
+  const identity = path.resolve(dataDir, "age.key");
+  const recipient = execFileSync(process.execPath, [cli, "secrets", "keygen", "--output", identity], { encoding: "utf8" }).trim();
+  console.log(`\n\u001b[1m$ plumb secrets keygen --output ${identity}\u001b[0m   # the agent's identity; the recipient is public\n${recipient}`);
+  const encrypted = execFileSync(process.execPath, [cli, "secrets", "encrypt", "-r", recipient], { input: "password: correct-horse-battery-staple\n", encoding: "utf8" });
+  writeFileSync(path.resolve(dataDir, "orders-db.age"), encrypted);
+  console.log(`\n\u001b[1m$ plumb secrets encrypt -r ${recipient.slice(0, 16)}… < values.yaml\u001b[0m   # safe to commit\n${encrypted.split("\n").slice(0, 2).join("\n")}\n…`);
+  plumb("only the identity's holder reads it", ["secrets", "decrypt", "--identity", identity, path.resolve(dataDir, "orders-db.age")], { store: false });
   await agentDemo();
 } finally {
   await admin.end().catch(() => undefined);
