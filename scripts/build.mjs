@@ -1,7 +1,9 @@
 // Builds dist/: the CLI and the library API bundled with esbuild (one file to
-// load instead of hundreds of module files, which halves the CLI's start-up).
+// load instead of hundreds of module files, which halves the CLI's start-up),
+// and the dashboard with Vite into dist/web.
 // Type-checking is `npm run typecheck`; esbuild only strips types.
 import { build } from "esbuild";
+import { build as buildDashboard } from "vite";
 import { rmSync } from "node:fs";
 
 rmSync("dist", { recursive: true, force: true });
@@ -15,8 +17,9 @@ await build({
   target: "node20",
   sourcemap: true,
   // A native addon cannot be bundled; the HTTP stack, esbuild (a native binary) and the TypeScript compiler load files of their own at run time. They come from node_modules.
-  external: ["better-sqlite3", "fastify", "@fastify/swagger", "pino", "prom-client", "esbuild", "typescript"],
+  external: ["better-sqlite3", "fastify", "@fastify/swagger", "@fastify/static", "pino", "prom-client", "esbuild", "typescript"],
   // Bundled CommonJS dependencies (ajv, js-yaml) still call require().
   banner: { js: "import { createRequire as plumbCreateRequire } from 'node:module'; const require = plumbCreateRequire(import.meta.url);" },
   logLevel: "warning",
 });
+await buildDashboard({ configFile: "web/vite.config.ts" });

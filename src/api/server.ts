@@ -3,9 +3,13 @@
 // webhook receiver, health and Prometheus metrics.
 
 import { compositesMarkdown, documentComposite } from "../render/composite-docs.js";
+import { packageRoot } from "../render/sandbox.js";
 import type { RenderedClaim } from "../render/programs.js";
 import { redactor } from "../secrets/redaction.js";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import fastifyStatic from "@fastify/static";
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
@@ -28,7 +32,6 @@ export interface ServerOptions {
 }
 
 const maxWebhookBytes = 1024 * 1024;
-const publicPaths = new Set(["/healthz", "/readyz", "/metrics", "/hooks/git"]);
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -93,13 +96,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return reply.status(500).send({ code: "PLUMB_INTERNAL", message: "internal error; the agent's log has the details" });
   });
 
-  // Everything but health, metrics and the (signature-checked) webhook needs a bearer token.
+  // The API needs a bearer token; health, metrics, the (signature-checked) webhook and the dashboard's static files do not.
   // Every response body passes the redaction layer, errors included.
   app.addHook("onSend", async (_request, _reply, payload) => (typeof payload === "string" ? redactor.redact(payload) : payload));
 
   app.addHook("onRequest", async (request, reply) => {
-    const pathOnly = request.url.split("?")[0] ?? "";
-    if (publicPaths.has(pathOnly)) return;
+    if (!request.url.startsWith("/api/")) return;
     const header = request.headers.authorization;
     const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
     const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
@@ -109,6 +111,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     }
     request.token = found;
   });
+
+  app.get("/api/v1/session", { schema: { summary: "The calling token's name and role, for clients that show or hide actions" } }, async (request) => ({ name: request.token?.name ?? "", role: request.token?.role ?? "read" }));
+
+  await serveDashboard(app);
 
   const requireRole = (role: TokenRole) => async (request: FastifyRequest, reply: FastifyReply) => {
     if (role === "admin" && request.token?.role !== "admin") {
@@ -380,4 +386,18 @@ export function claimReadiness(claims: readonly RenderedClaim[], items: readonly
     const reason = notReady(claim);
     return { ...claim, ready: reason === undefined, reason: reason ?? `all ${claim.children.length} composed resources are ready` };
   });
+}
+
+/**
+ * The dashboard: the files `npm run build` puts in dist/web, served at `/`.
+ * They hold no data; everything they show comes from the API with the token
+ * the user types in.
+ */
+async function serveDashboard(app: FastifyInstance): Promise<void> {
+  const root = path.join(packageRoot(), "dist", "web");
+  if (!existsSync(path.join(root, "index.html"))) {
+    app.get("/", async (_request, reply) => reply.status(404).type("text/plain").send("The dashboard is not built: run npm run build.\n"));
+    return;
+  }
+  await app.register(fastifyStatic, { root, prefix: "/", index: ["index.html"], wildcard: false });
 }

@@ -55,7 +55,8 @@ const outputTail = 8 * 1024;
 /** Node's own resident memory on top of the heap limit before the watchdog stops the process. */
 const residentMargin = 160;
 
-function packageRoot(): string {
+/** The directory of Plumb's package.json, from wherever this module was bundled to. */
+export function packageRoot(): string {
   let directory = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = path.join(directory, "package.json");

@@ -1,0 +1,152 @@
+// The dashboard end to end: Debian's Chromium driven by playwright-core against
+// a real agent, a real git repository and a real PostgreSQL. Screenshots of
+// every page at 1280 px and at phone width go to test-output/screenshots.
+
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
+import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { repositoryRoot } from "./helpers.js";
+import { usePostgres } from "./postgres-server.js";
+
+const server = usePostgres();
+const screenshots = path.join(repositoryRoot, "test-output", "screenshots");
+const hostile = "<img src=x onerror=\"window.__xss='label'\">";
+let repository: TestRepository;
+let work: string;
+let agent: RunningAgent;
+let browser: Browser;
+let firstCommit: string;
+
+function role(limit: number): string {
+  return `apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: web_app }\nspec: { login: true, connectionLimit: ${limit} }\n`;
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  for (const [label, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: path.join(screenshots, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+beforeAll(async () => {
+  mkdirSync(screenshots, { recursive: true });
+  work = mkdtempSync(path.join(tmpdir(), "plumb-dashboard-"));
+  repository = createTestRepository();
+  repository.write(
+    "platform/web.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web-app, labels: { team: web, note: ${JSON.stringify(hostile)} } }\nspec:\n  source: { path: apps/web }\n  environment: prod\n  sync: { auto: true, selfHeal: false, interval: 1s, driftInterval: 1s }\n`,
+  );
+  repository.write("platform/other.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files, labels: { team: billing } }\nspec:\n  source: { path: apps/files }\n  sync: { auto: true, interval: 1h }\n`);
+  repository.write("apps/web/stack.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web-app }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } } }\n`);
+  repository.write("apps/web/role.yaml", role(5));
+  repository.write("apps/files/stack.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files }\nspec:\n  providers:\n    default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } }\n`);
+  repository.write("apps/files/file.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: readme }\nspec: { path: README.txt, content: hi }\n");
+  firstCommit = repository.commit("first version");
+  agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data"), "--platform-interval", "1s"], {
+    tokenFile: path.join(work, "token"),
+    env: { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password },
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await agent?.stop();
+  repository?.cleanup();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+async function logIn(page: Page, token: string): Promise<void> {
+  await page.goto(agent.url);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Stacks" }).waitFor();
+}
+
+const connectionLimit = async () => (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'web_app'"))[0]?.rolconnlimit;
+
+describe("the dashboard", () => {
+  it("logs in, finds a stack, follows a commit, a drift, a sync and a rollback live, and renders hostile text as text", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+
+    await page.goto(agent.url);
+    await shoot(page, "login");
+    await page.getByLabel("API token").fill("plumb_wrong");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toBe("That token is not valid.");
+    await logIn(page, agent.adminToken);
+
+    // Both stacks listed; the search finds one.
+    await page.getByRole("link", { name: "billing-files" }).waitFor();
+    await page.getByRole("searchbox").fill("web");
+    await expect.poll(() => page.locator("table.stacks tbody tr").count()).toBe(1);
+    await expect.poll(() => page.locator("table.stacks tbody").textContent(), { timeout: 30_000 }).toContain("Ready");
+    await shoot(page, "stacks");
+
+    await page.getByRole("link", { name: "web-app" }).click();
+    await page.getByRole("heading", { name: /web-app/ }).waitFor();
+    await expect.poll(() => page.locator("main").textContent(), { timeout: 30_000 }).toContain(firstCommit.slice(0, 12));
+
+    // A commit is applied while the page is open: no reload.
+    repository.write("apps/web/role.yaml", role(7));
+    const second = repository.commit('<script>window.__xss="commit"</script> a bigger limit');
+    await expect.poll(() => page.locator(".facts").textContent(), { timeout: 30_000 }).toContain(second.slice(0, 12));
+    expect(await connectionLimit()).toBe(7);
+    await expect.poll(() => page.locator("main").textContent()).toContain('<script>window.__xss="commit"</script> a bigger limit');
+
+    // Drift made by hand shows up, with its diff; a sync clears it.
+    await server.query("ALTER ROLE web_app CONNECTION LIMIT 1");
+    const drift = page.locator("tr[data-address='postgres.plumb.dev/v1/Role/web_app'] .badge.warn");
+    await drift.waitFor({ timeout: 30_000 });
+    expect(await drift.textContent()).toBe("drift: /connectionLimit");
+    await page.getByRole("button", { name: "Diff of postgres.plumb.dev/v1/Role/web_app" }).click();
+    const diff = page.getByRole("region", { name: "Diff of postgres.plumb.dev/v1/Role/web_app" });
+    await expect.poll(() => diff.textContent(), { timeout: 15_000 }).toMatch(/\/connectionLimit.*drift.*1.*7/);
+    await shoot(page, "stack-drift");
+    await page.getByRole("button", { name: "Sync now" }).click();
+    await page.getByRole("button", { name: "Yes, sync now" }).click();
+    await drift.waitFor({ state: "detached", timeout: 30_000 });
+    expect(await connectionLimit()).toBe(7);
+    await expect.poll(() => diff.textContent(), { timeout: 15_000 }).toContain("In sync");
+
+    // Rollback to the first commit, chosen from the runs.
+    await page.getByLabel("Roll back to").selectOption(firstCommit);
+    await page.getByRole("button", { name: "Roll back", exact: true }).click();
+    await page.getByRole("button", { name: "Yes, roll back" }).click();
+    await eventually(async () => ((await connectionLimit()) === 5 ? true : undefined), 30_000, "rolled back");
+    await expect.poll(() => page.locator("h1").textContent(), { timeout: 15_000 }).toContain("Suspended");
+    await shoot(page, "stack");
+
+    // Hostile label and commit message were shown as text, never run.
+    await expect.poll(() => page.locator(".facts").textContent()).toContain(hostile);
+    expect(await page.evaluate(() => (globalThis as unknown as { __xss?: string }).__xss)).toBeUndefined();
+
+    await page.getByRole("link", { name: "Docs" }).click();
+    await page.getByRole("heading", { name: "Composite kinds" }).waitFor();
+    await shoot(page, "docs");
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it("shows no actions to a read-only token", async () => {
+    const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "read" } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, created.body.token);
+    await page.getByRole("link", { name: "web-app" }).click();
+    await page.getByRole("heading", { name: "Resources" }).waitFor();
+    expect(await page.getByRole("region", { name: "Actions" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /Sync now|Roll back|Suspend|Resume|Refresh/ }).count()).toBe(0);
+    expect(await page.locator(".who").textContent()).toContain("read");
+    await page.close();
+  }, 60_000);
+});

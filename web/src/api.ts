@@ -1,0 +1,153 @@
+// The dashboard's only way to data: the public REST API and its event stream,
+// with the token the user logged in with (kept for the browser tab only).
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+export interface StackSummary {
+  name: string;
+  labels: Record<string, string>;
+  environment: string | null;
+  suspended: boolean;
+  conditions: Condition[];
+  lastAppliedRevision: string | null;
+  lastAttemptedRevision: string | null;
+  drift: { checkedAt: string; resources: Record<string, string[]>; healed: boolean } | null;
+  source: { file: string; repo?: string; path?: string };
+}
+
+export interface ResourceItem {
+  address: string;
+  kind: string;
+  name: string;
+  status: string;
+  health: string;
+  drift: string[] | null;
+  composite: string | null;
+  spec: unknown;
+  updatedAt: string;
+}
+
+export interface ClaimItem {
+  address: string;
+  kind: string;
+  name: string;
+  composite: string | null;
+  children: string[];
+  ready: boolean;
+  reason: string;
+}
+
+export interface RunItem {
+  id: string;
+  trigger: string;
+  revision: string | null;
+  result: string;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  actor: string | null;
+  planSummary: Record<string, number> | null;
+}
+
+export interface PlanChange {
+  address: string;
+  action: string;
+  reason: string;
+  diffs: { path: string; before?: unknown; after?: unknown; drift: boolean }[];
+}
+
+export interface Session {
+  name: string;
+  role: "admin" | "read";
+}
+
+const tokenKey = "plumb.token";
+
+export function savedToken(): string | null {
+  return sessionStorage.getItem(tokenKey);
+}
+
+export function saveToken(token: string | null): void {
+  if (token === null) sessionStorage.removeItem(tokenKey);
+  else sessionStorage.setItem(tokenKey, token);
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<Result>(route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Result> {
+  const token = init.token ?? savedToken() ?? "";
+  const response = await fetch(route, {
+    method: init.method ?? "GET",
+    headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+  });
+  const text = await response.text();
+  const parsed = text === "" ? undefined : (JSON.parse(text) as unknown);
+  if (!response.ok) throw new ApiError(response.status, (parsed as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`);
+  return parsed as Result;
+}
+
+/**
+ * The server-sent event stream, read with fetch so the token travels in a
+ * header (EventSource cannot send one). Calls `onEvent` for each message and
+ * reconnects after a pause until `signal` aborts.
+ */
+export function subscribe(onEvent: (type: string, data: unknown) => void, signal: AbortSignal, stack?: string): void {
+  const connect = async () => {
+    while (!signal.aborted) {
+      try {
+        const response = await fetch(`/api/v1/events${stack === undefined ? "" : `?stack=${encodeURIComponent(stack)}`}`, { headers: { authorization: `Bearer ${savedToken() ?? ""}` }, signal });
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const message = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const type = /^event: (.*)$/m.exec(message)?.[1];
+            const data = /^data: (.*)$/m.exec(message)?.[1];
+            if (type !== undefined && data !== undefined) onEvent(type, JSON.parse(data) as unknown);
+          }
+        }
+      } catch {
+        // Dropped or aborted; wait and connect again unless aborted.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  };
+  void connect();
+}
+
+/** Only http(s) links: a repository URL from Git may say javascript: or data:. */
+export function safeHref(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A link to a commit for hosts whose URL layout is known (GitHub, GitLab, Gitea/Forgejo). */
+export function commitHref(repo: string | undefined, revision: string | null): string | undefined {
+  const base = safeHref(repo?.replace(/\.git$/, ""));
+  if (base === undefined || revision === null || !/^[0-9a-f]{7,64}$/.test(revision)) return undefined;
+  return `${base}${/gitlab/.test(base) ? "/-" : ""}/commit/${revision}`;
+}

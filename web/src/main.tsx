@@ -1,0 +1,90 @@
+// The Plumb dashboard: a token login, the stacks table and one stack's page,
+// kept current by the event stream. Routes live in the URL's hash so the agent
+// serves one static page.
+
+import { StrictMode, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import { api, ApiError, saveToken, savedToken, type Session } from "./api.js";
+import { DocsPage } from "./docs-page.js";
+import { StackPage } from "./stack-page.js";
+import { StacksPage } from "./stacks-page.js";
+import "./styles.css";
+
+function useHash(): string {
+  const [hash, setHash] = useState(window.location.hash);
+  useEffect(() => {
+    const changed = () => setHash(window.location.hash);
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  return hash;
+}
+
+function Login({ onSession }: { onSession: (session: Session) => void }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: React.FormEvent) => {
+    event.preventDefault();
+    try {
+      const session = await api<Session>("/api/v1/session", { token: token.trim() });
+      saveToken(token.trim());
+      onSession(session);
+    } catch (failure) {
+      setError(failure instanceof ApiError && failure.status === 401 ? "That token is not valid." : "The agent cannot be reached.");
+    }
+  };
+  return (
+    <main className="login">
+      <form onSubmit={(event) => void submit(event)} aria-label="Log in">
+        <h1>Plumb</h1>
+        <label htmlFor="token">API token</label>
+        <input id="token" type="password" autoComplete="off" value={token} onChange={(event) => setToken(event.target.value)} autoFocus />
+        <p className="hint">The agent printed an admin token on its first start; <code>POST /api/v1/tokens</code> makes more.</p>
+        {error === null ? null : <p role="alert" className="error">{error}</p>}
+        <button type="submit" disabled={token.trim() === ""}>Log in</button>
+      </form>
+    </main>
+  );
+}
+
+function App() {
+  const hash = useHash();
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  useEffect(() => {
+    if (savedToken() === null) {
+      setSession(null);
+      return;
+    }
+    api<Session>("/api/v1/session").then(setSession, () => setSession(null));
+  }, []);
+  if (session === undefined) return <p className="loading">Loading…</p>;
+  if (session === null) return <Login onSession={setSession} />;
+  const route = hash.replace(/^#/, "");
+  const stack = /^\/stacks\/([^/]+)$/.exec(route)?.[1];
+  const logOut = () => {
+    saveToken(null);
+    setSession(null);
+  };
+  return (
+    <>
+      <header className="top">
+        <a href="#/" className="brand">Plumb</a>
+        <nav aria-label="Main">
+          <a href="#/" aria-current={stack === undefined && route !== "/docs" ? "page" : undefined}>Stacks</a>
+          <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>Docs</a>
+        </nav>
+        <span className="who">
+          {session.name} <span className="role">{session.role}</span>
+          <button type="button" className="link" onClick={logOut}>Log out</button>
+        </span>
+      </header>
+      {stack !== undefined ? <StackPage name={decodeURIComponent(stack)} session={session} /> : route === "/docs" ? <DocsPage /> : <StacksPage />}
+    </>
+  );
+}
+
+createRoot(document.getElementById("root") as HTMLElement).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,287 @@
+// One stack: conditions and revisions, the resource tree (claims with what
+// they composed) with status, health and drift, the desired-vs-live diff of a
+// resource, runs and events — and the actions the token allows, each asking first.
+
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, commitHref, safeHref, subscribe, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
+import { Badge, ConfirmButton, shortRevision, stackState } from "./widgets.js";
+
+interface StackData {
+  stack: StackSummary;
+  resources: ResourceItem[];
+  claims: ClaimItem[];
+  runs: RunItem[];
+  events: { id: number; createdAt: string; type: string; message: string; address: string | null }[];
+  changes: { sequence: number; at: string; kind: string; actor: string; resource: string | null; commit: string | null; author: string | null; commitMessage: string | null }[];
+}
+
+function tone(value: string): string {
+  return value === "Synced" || value === "Healthy" ? "good" : value === "Failed" || value === "Degraded" ? "bad" : "muted";
+}
+
+function ResourceRow({ resource, depth, onDiff }: { resource: ResourceItem; depth: number; onDiff: (address: string) => void }) {
+  return (
+    <tr data-address={resource.address}>
+      <td style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
+        <span className="kind">{resource.kind}</span> {resource.name}
+      </td>
+      <td>
+        <Badge tone={tone(resource.status)}>{resource.status}</Badge>
+        <Badge tone={tone(resource.health)}>{resource.health}</Badge>
+        {resource.drift === null ? null : <Badge tone="warn" title={resource.drift.join(", ")}>drift: {resource.drift.join(", ")}</Badge>}
+      </td>
+      <td>
+        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>
+          Diff
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: string) => void }) {
+  const byAddress = new Map(data.resources.map((resource) => [resource.address, resource]));
+  const claims = new Map(data.claims.map((claim) => [claim.address, claim]));
+  const rows: React.ReactNode[] = [];
+  const placed = new Set<string>();
+  const addClaim = (claim: ClaimItem, depth: number) => {
+    rows.push(
+      <tr key={claim.address} className="claim">
+        <td style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
+          <span className="kind">{claim.kind}</span> {claim.name}
+        </td>
+        <td>
+          <Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>{claim.ready ? "Ready" : "Not ready"}</Badge>
+        </td>
+        <td className="muted">{claim.children.length} composed</td>
+      </tr>,
+    );
+    for (const child of claim.children) {
+      const nested = claims.get(child);
+      if (nested !== undefined) addClaim(nested, depth + 1);
+      const resource = byAddress.get(child);
+      if (resource !== undefined) {
+        placed.add(child);
+        rows.push(<ResourceRow key={child} resource={resource} depth={depth + 1} onDiff={onDiff} />);
+      }
+    }
+  };
+  for (const claim of data.claims.filter((item) => item.composite === null)) addClaim(claim, 0);
+  for (const resource of data.resources) if (!placed.has(resource.address)) rows.push(<ResourceRow key={resource.address} resource={resource} depth={0} onDiff={onDiff} />);
+  return (
+    <div className="scroll">
+      <table className="resources">
+        <thead><tr><th scope="col">Resource</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Diff</span></th></tr></thead>
+        <tbody>{rows}</tbody>
+      </table>
+    </div>
+  );
+}
+
+function DiffPanel({ address, changes, onClose }: { address: string; changes: PlanChange[] | null; onClose: () => void }) {
+  const change = changes?.find((item) => item.address === address);
+  return (
+    <section className="card diff" aria-label={`Diff of ${address}`}>
+      <header>
+        <h2>Desired vs live: <code>{address}</code></h2>
+        <button type="button" onClick={onClose}>Close</button>
+      </header>
+      {changes === null ? <p>Loading…</p> : change === undefined ? <p className="good-text">In sync: live matches what Git declares.</p> : (
+        <>
+          <p>{change.action}: {change.reason}</p>
+          <table>
+            <thead><tr><th scope="col">Field</th><th scope="col">Live</th><th scope="col">Desired</th></tr></thead>
+            <tbody>
+              {change.diffs.map((diff) => (
+                <tr key={diff.path}>
+                  <td><code>{diff.path}</code>{diff.drift ? <Badge tone="warn">drift</Badge> : null}</td>
+                  <td><code>{diff.before === undefined ? "(absent)" : JSON.stringify(diff.before)}</code></td>
+                  <td><code>{diff.after === undefined ? "(absent)" : JSON.stringify(diff.after)}</code></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+export function StackPage({ name, session }: { name: string; session: Session }) {
+  const [data, setData] = useState<StackData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [diffOf, setDiffOf] = useState<string | null>(null);
+  const [changes, setChanges] = useState<PlanChange[] | null>(null);
+  const [rollbackTo, setRollbackTo] = useState("");
+  const pending = useRef<number | undefined>(undefined);
+  const route = `/api/v1/stacks/${encodeURIComponent(name)}`;
+
+  const load = useCallback(async () => {
+    try {
+      const [stack, resources, runs, events, audit] = await Promise.all([
+        api<StackSummary>(route),
+        api<{ items: ResourceItem[]; claims: ClaimItem[] }>(`${route}/resources`),
+        api<{ items: RunItem[] }>(`${route}/runs?limit=50`),
+        api<{ items: StackData["events"] }>(`${route}/events?limit=30`),
+        api<{ items: StackData["changes"] }>(`/api/v1/audit?stack=${encodeURIComponent(name)}&limit=1000`),
+      ]);
+      setData({ stack, resources: resources.items, claims: resources.claims, runs: runs.items, events: events.items.slice(0, 30), changes: audit.items.slice(-25).reverse() });
+      setError(null);
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  }, [route]);
+
+  const loadDiff = useCallback(async () => {
+    try {
+      setChanges((await api<{ changes: PlanChange[] }>(`${route}/plan`)).changes);
+    } catch {
+      setChanges([]);
+    }
+  }, [route]);
+
+  useEffect(() => {
+    void load();
+    const controller = new AbortController();
+    subscribe(
+      () => {
+        if (pending.current !== undefined) return;
+        pending.current = window.setTimeout(() => {
+          pending.current = undefined;
+          void load();
+        }, 300);
+      },
+      controller.signal,
+      name,
+    );
+    return () => controller.abort();
+  }, [load, name]);
+
+  useEffect(() => {
+    if (diffOf !== null) void loadDiff();
+  }, [diffOf, data, loadDiff]);
+
+  const act = (action: string, body?: unknown) => async () => {
+    try {
+      const result = await api<{ message: string }>(`${route}/${action}`, { method: "POST", ...(body === undefined ? {} : { body }) });
+      setNotice(result.message);
+    } catch (failure) {
+      setNotice((failure as Error).message);
+    }
+    void load();
+  };
+
+  if (error !== null && data === null) return <main><p role="alert" className="error">{error}</p></main>;
+  if (data === null) return <main><p className="loading">Loading…</p></main>;
+  const { stack } = data;
+  const state = stackState(stack);
+  const revisions = [...new Set(data.runs.filter((run) => run.result === "succeeded" && run.revision !== null && run.revision !== stack.lastAppliedRevision).map((run) => run.revision as string))];
+  const repo = safeHref(stack.source.repo);
+  const commit = commitHref(stack.source.repo, stack.lastAppliedRevision);
+  return (
+    <main>
+      <p className="crumbs"><a href="#/">Stacks</a> / {stack.name}</p>
+      <h1>{stack.name} <Badge tone={state.tone}>{state.label}</Badge></h1>
+      <dl className="facts">
+        <dt>Environment</dt><dd>{stack.environment ?? "—"}</dd>
+        <dt>Applied</dt><dd>{commit === undefined ? <code>{shortRevision(stack.lastAppliedRevision)}</code> : <a href={commit} rel="noreferrer noopener" target="_blank"><code>{shortRevision(stack.lastAppliedRevision)}</code></a>}</dd>
+        <dt>Attempted</dt><dd><code>{shortRevision(stack.lastAttemptedRevision)}</code></dd>
+        <dt>Source</dt><dd>{repo === undefined ? stack.source.repo ?? stack.source.file : <a href={repo} rel="noreferrer noopener" target="_blank">{stack.source.repo}</a>}{stack.source.path === undefined ? null : <> · <code>{stack.source.path}</code></>}</dd>
+        <dt>Labels</dt><dd className="labels">{Object.entries(stack.labels).map(([key, value]) => <span key={key} className="label">{key}={value}</span>)}</dd>
+      </dl>
+
+      {session.role === "admin" ? (
+        <section className="actions" aria-label="Actions">
+          <ConfirmButton label="Sync now" question={`Sync ${stack.name} now?`} onConfirm={act("sync")} />
+          <ConfirmButton label="Refresh" question={`Re-read ${stack.name}'s live state?`} onConfirm={act("refresh")} />
+          {stack.suspended ? <ConfirmButton label="Resume" question={`Resume ${stack.name}?`} onConfirm={act("resume")} /> : <ConfirmButton label="Suspend" question={`Suspend ${stack.name}?`} onConfirm={act("suspend")} />}
+          <span className="rollback">
+            <label>
+              Roll back to
+              <select value={rollbackTo} onChange={(event) => setRollbackTo(event.target.value)}>
+                <option value="">choose a revision</option>
+                {revisions.map((revision) => <option key={revision} value={revision}>{shortRevision(revision)}</option>)}
+              </select>
+            </label>
+            <ConfirmButton label="Roll back" question={`Roll ${stack.name} back to ${shortRevision(rollbackTo)}? It is suspended afterwards.`} disabled={rollbackTo === ""} onConfirm={act("rollback", { revision: rollbackTo })} />
+          </span>
+        </section>
+      ) : null}
+      {notice === null ? null : <p role="status" className="notice">{notice}</p>}
+
+      <section className="card">
+        <h2>Conditions</h2>
+        <table>
+          <tbody>
+            {stack.conditions.map((condition) => (
+              <tr key={condition.type}>
+                <th scope="row">{condition.type}</th>
+                <td><Badge tone={condition.status === "True" ? (condition.type === "Ready" ? "good" : condition.type === "Reconciling" ? "busy" : "bad") : "muted"}>{condition.status}</Badge> {condition.reason}</td>
+                <td className="message">{condition.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section className="card">
+        <h2>Resources <span className="count">{data.resources.length}</span></h2>
+        <ResourceTree data={data} onDiff={(address) => { setChanges(null); setDiffOf(address); }} />
+      </section>
+      {diffOf === null ? null : <DiffPanel address={diffOf} changes={changes} onClose={() => setDiffOf(null)} />}
+
+      <section className="card">
+        <h2>Runs</h2>
+        <div className="scroll">
+          <table>
+            <thead><tr><th scope="col">Started</th><th scope="col">Trigger</th><th scope="col">Revision</th><th scope="col">Result</th><th scope="col">Changes</th><th scope="col">By</th></tr></thead>
+            <tbody>
+              {data.runs.map((run) => (
+                <tr key={run.id}>
+                  <td>{new Date(run.startedAt).toLocaleString()}</td>
+                  <td>{run.trigger}</td>
+                  <td><code>{shortRevision(run.revision)}</code></td>
+                  <td><Badge tone={run.result === "succeeded" ? "good" : run.result === "running" ? "busy" : "bad"}>{run.result}</Badge></td>
+                  <td>{run.planSummary === null ? "" : ["create", "update", "replace", "delete"].filter((key) => (run.planSummary?.[key] ?? 0) > 0).map((key) => `${run.planSummary?.[key]} ${key}`).join(", ") || "none"}</td>
+                  <td>{run.actor ?? "agent"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+
+      <section className="card">
+        <h2>Changes</h2>
+        <div className="scroll">
+          <table>
+            <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Resource</th><th scope="col">Who</th><th scope="col">Commit</th></tr></thead>
+            <tbody>
+              {data.changes.map((change) => (
+                <tr key={change.sequence}>
+                  <td>{new Date(change.at).toLocaleString()}</td>
+                  <td>{change.kind}</td>
+                  <td><code>{change.resource ?? "—"}</code></td>
+                  <td>{change.actor}</td>
+                  <td>{change.commit === null ? "—" : <><code>{shortRevision(change.commit)}</code> {change.commitMessage}{change.author === null ? null : <span className="muted"> — {change.author}</span>}</>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+
+      <section className="card">
+        <h2>Events</h2>
+        <ul className="events">
+          {data.events.map((event) => (
+            <li key={event.id}>
+              <time>{new Date(event.createdAt).toLocaleTimeString()}</time> <span className="kind">{event.type}</span> {event.message}
+            </li>
+          ))}
+        </ul>
+      </section>
+    </main>
+  );
+}
