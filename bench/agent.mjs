@@ -4,42 +4,20 @@
 //  2. one agent holding 1,000 stacks × 100 file resources (a local platform
 //     directory): RSS, the time of a full drift sweep, and idle CPU.
 // Sizes can be lowered with PLUMB_BENCH_STACKS / PLUMB_BENCH_LATENCY_ROUNDS.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { sleep, startBenchAgent } from "./agent-process.mjs";
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "main.js");
 const stacks = Number(process.env.PLUMB_BENCH_STACKS ?? 1000);
 const resourcesPerStack = 100;
 const latencyRounds = Number(process.env.PLUMB_BENCH_LATENCY_ROUNDS ?? 20);
 const root = mkdtempSync(path.join(tmpdir(), "plumb-agentbench-"));
 const webhookSecret = "bench-secret";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const file = (name, filePath, content) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${filePath}, content: ${JSON.stringify(content)} }\n`;
-
-async function startAgent(args, name) {
-  const child = spawn(process.execPath, [cli, "agent", "--listen", "127.0.0.1:0", "--data-dir", path.join(root, name, "data"), "--token-file", path.join(root, name, "token"), ...args], {
-    env: { ...process.env, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => (log += chunk));
-  for (let waited = 0; !/listening on (http:\S+)/.test(log); waited += 50) {
-    if (waited > 20_000 || child.exitCode !== null) throw new Error(`agent did not start:\n${log}`);
-    await sleep(50);
-  }
-  const url = /listening on (http:\S+)/.exec(log)[1];
-  const token = readFileSync(path.join(root, name, "token"), "utf8").trim();
-  const api = async (method, route) => {
-    const response = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${token}` } });
-    return response.headers.get("content-type")?.includes("json") ? response.json() : response.text();
-  };
-  return { child, url, api, stop: () => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM"))) };
-}
 
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
 
@@ -66,7 +44,7 @@ async function latencyBenchmark() {
   git("add", "--all");
   git("commit", "--quiet", "-m", "1000 files");
   const url = `file://${repository}`;
-  const agent = await startAgent(["--platform", url, "--path", "platform"], "latency");
+  const agent = await startBenchAgent(root, webhookSecret, ["--platform", url, "--path", "platform"], "latency");
   try {
     const target = path.join(output, "f0.txt");
     const ready = async () => (await agent.api("GET", "/api/v1/stacks/app")).conditions?.some((condition) => condition.type === "Ready" && condition.status === "True");
@@ -103,7 +81,7 @@ async function fleetBenchmark() {
       `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: s${stack} }\nspec:\n  source: { path: apps/s${stack} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(output, `s${stack}`))} } } }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 1h }\n`,
     );
   }
-  const agent = await startAgent(["--platform", platform, "--path", "stacks", "--workers", "4"], "fleet");
+  const agent = await startBenchAgent(root, webhookSecret, ["--platform", platform, "--path", "stacks", "--workers", "4"], "fleet");
   try {
     const metric = async (name) => {
       const text = await agent.api("GET", "/metrics");

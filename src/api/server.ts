@@ -278,10 +278,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     since: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events at or after it." })),
     after: Type.Optional(Type.Integer({ minimum: 0, description: "Only events after this sequence number (paging)." })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
+    order: Type.Optional(Type.Union([Type.Literal("chain"), Type.Literal("newest")], { default: "chain", description: "chain: oldest first (for export and paging with after); newest: the latest first." })),
   });
-  app.get<{ Querystring: Static<typeof auditQuery> }>("/api/v1/audit", { schema: { summary: "The audit trail in chain order, with filters", querystring: auditQuery } }, async (request) => {
-    const { stack, resource, since, after, limit = 200 } = request.query;
-    const items = await store.listAudit({ limit, ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(since === undefined ? {} : { since: new Date(since).toISOString() }), ...(after === undefined ? {} : { afterSequence: after }) });
+  app.get<{ Querystring: Static<typeof auditQuery> }>("/api/v1/audit", { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery } }, async (request) => {
+    const { stack, resource, since, after, limit = 200, order } = request.query;
+    const items = await store.listAudit({ limit, newestFirst: order === "newest", ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(since === undefined ? {} : { since: new Date(since).toISOString() }), ...(after === undefined ? {} : { afterSequence: after }) });
     return { items };
   });
 

@@ -498,7 +498,7 @@ export class KyselyStore implements Store {
     if (filter.since !== undefined) query = query.where("at", ">=", filter.since);
     if (filter.stack !== undefined) query = query.where("stack", "=", filter.stack);
     if (filter.resource !== undefined) query = query.where("resource", "=", filter.resource);
-    const rows = await query.orderBy("sequence").limit(filter.limit).execute();
+    const rows = await query.orderBy("sequence", filter.newestFirst === true ? "desc" : "asc").limit(filter.limit).execute();
     return rows.map((row) => ({
       sequence: Number(row.sequence),
       at: row.at,

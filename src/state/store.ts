@@ -249,4 +249,6 @@ export interface AuditFilter {
   stack?: string;
   resource?: string;
   limit: number;
+  /** Newest first instead of chain order: the latest changes without reading the whole trail. */
+  newestFirst?: boolean;
 }

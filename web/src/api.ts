@@ -73,8 +73,21 @@ export function savedToken(): string | null {
 }
 
 export function saveToken(token: string | null): void {
-  if (token === null) sessionStorage.removeItem(tokenKey);
-  else sessionStorage.setItem(tokenKey, token);
+  if (token === null) {
+    sessionStorage.removeItem(tokenKey);
+    sessionStorage.removeItem(sessionKey);
+  } else sessionStorage.setItem(tokenKey, token);
+}
+
+const sessionKey = "plumb.session";
+
+export function savedSession(): Session | null {
+  const text = sessionStorage.getItem(sessionKey);
+  return text === null ? null : (JSON.parse(text) as Session);
+}
+
+export function saveSession(session: Session): void {
+  sessionStorage.setItem(sessionKey, JSON.stringify(session));
 }
 
 export class ApiError extends Error {

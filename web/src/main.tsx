@@ -4,7 +4,7 @@
 
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { api, ApiError, saveToken, savedToken, type Session } from "./api.js";
+import { api, ApiError, saveSession, savedSession, saveToken, savedToken, type Session } from "./api.js";
 import { DocsPage } from "./docs-page.js";
 import { StackPage } from "./stack-page.js";
 import { StacksPage } from "./stacks-page.js";
@@ -28,6 +28,7 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
     try {
       const session = await api<Session>("/api/v1/session", { token: token.trim() });
       saveToken(token.trim());
+      saveSession(session);
       onSession(session);
     } catch (failure) {
       setError(failure instanceof ApiError && failure.status === 401 ? "That token is not valid." : "The agent cannot be reached.");
@@ -49,13 +50,17 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
 
 function App() {
   const hash = useHash();
-  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  // The session seen at login is shown at once and checked again in the background.
+  const [session, setSession] = useState<Session | null | undefined>(() => (savedToken() === null ? null : savedSession() ?? undefined));
   useEffect(() => {
-    if (savedToken() === null) {
-      setSession(null);
-      return;
-    }
-    api<Session>("/api/v1/session").then(setSession, () => setSession(null));
+    if (savedToken() === null) return;
+    api<Session>("/api/v1/session").then(
+      (current) => {
+        saveSession(current);
+        setSession(current);
+      },
+      () => setSession(null),
+    );
   }, []);
   if (session === undefined) return <p className="loading">Loading…</p>;
   if (session === null) return <Login onSession={setSession} />;

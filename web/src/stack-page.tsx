@@ -19,60 +19,81 @@ function tone(value: string): string {
   return value === "Synced" || value === "Healthy" ? "good" : value === "Failed" || value === "Degraded" ? "bad" : "muted";
 }
 
-function ResourceRow({ resource, depth, onDiff }: { resource: ResourceItem; depth: number; onDiff: (address: string) => void }) {
-  return (
-    <tr data-address={resource.address}>
-      <td style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
-        <span className="kind">{resource.kind}</span> {resource.name}
-      </td>
-      <td>
-        <Badge tone={tone(resource.status)}>{resource.status}</Badge>
-        <Badge tone={tone(resource.health)}>{resource.health}</Badge>
-        {resource.drift === null ? null : <Badge tone="warn" title={resource.drift.join(", ")}>drift: {resource.drift.join(", ")}</Badge>}
-      </td>
-      <td>
-        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>
-          Diff
-        </button>
-      </td>
-    </tr>
-  );
-}
+type TreeRow = { type: "claim"; claim: ClaimItem; depth: number } | { type: "resource"; resource: ResourceItem; depth: number };
 
-function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: string) => void }) {
+/** Claims first, each followed by what it composed (nested claims recursively), then the other resources. */
+function treeRows(data: StackData): TreeRow[] {
   const byAddress = new Map(data.resources.map((resource) => [resource.address, resource]));
   const claims = new Map(data.claims.map((claim) => [claim.address, claim]));
-  const rows: React.ReactNode[] = [];
+  const rows: TreeRow[] = [];
   const placed = new Set<string>();
   const addClaim = (claim: ClaimItem, depth: number) => {
-    rows.push(
-      <tr key={claim.address} className="claim">
-        <td style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
-          <span className="kind">{claim.kind}</span> {claim.name}
-        </td>
-        <td>
-          <Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>{claim.ready ? "Ready" : "Not ready"}</Badge>
-        </td>
-        <td className="muted">{claim.children.length} composed</td>
-      </tr>,
-    );
+    rows.push({ type: "claim", claim, depth });
     for (const child of claim.children) {
       const nested = claims.get(child);
       if (nested !== undefined) addClaim(nested, depth + 1);
       const resource = byAddress.get(child);
       if (resource !== undefined) {
         placed.add(child);
-        rows.push(<ResourceRow key={child} resource={resource} depth={depth + 1} onDiff={onDiff} />);
+        rows.push({ type: "resource", resource, depth: depth + 1 });
       }
     }
   };
   for (const claim of data.claims.filter((item) => item.composite === null)) addClaim(claim, 0);
-  for (const resource of data.resources) if (!placed.has(resource.address)) rows.push(<ResourceRow key={resource.address} resource={resource} depth={0} onDiff={onDiff} />);
+  for (const resource of data.resources) if (!placed.has(resource.address)) rows.push({ type: "resource", resource, depth: 0 });
+  return rows;
+}
+
+const rowHeight = 44;
+const overscan = 10;
+
+function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void }) {
+  const indent = { paddingLeft: `${0.5 + row.depth * 1.25}rem` };
+  if (row.type === "claim") {
+    const { claim } = row;
+    return (
+      <tr className="claim">
+        <td style={indent}><span className="kind">{claim.kind}</span> {claim.name}</td>
+        <td><Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>{claim.ready ? "Ready" : "Not ready"}</Badge></td>
+        <td className="muted">{claim.children.length} composed</td>
+      </tr>
+    );
+  }
+  const { resource } = row;
   return (
-    <div className="scroll">
+    <tr data-address={resource.address}>
+      <td style={indent}><span className="kind">{resource.kind}</span> {resource.name}</td>
+      <td>
+        <Badge tone={tone(resource.status)}>{resource.status}</Badge>
+        <Badge tone={tone(resource.health)}>{resource.health}</Badge>
+        {resource.drift === null ? null : <Badge tone="warn" title={resource.drift.join(", ")}>drift: {resource.drift.join(", ")}</Badge>}
+      </td>
+      <td>
+        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>Diff</button>
+      </td>
+    </tr>
+  );
+}
+
+/**
+ * The resource tree, windowed: only the rows in view (and a few around them)
+ * are in the page, so a stack of thousands of resources renders as fast as one of fifty.
+ */
+function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: string) => void }) {
+  const rows = treeRows(data);
+  const [scrollTop, setScrollTop] = useState(0);
+  const viewport = Math.min(rows.length, 14) * rowHeight;
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const last = Math.min(rows.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  return (
+    <div className="scroll tree" style={{ maxHeight: `${viewport + rowHeight}px` }} onScroll={(event) => setScrollTop(event.currentTarget.scrollTop)}>
       <table className="resources">
         <thead><tr><th scope="col">Resource</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Diff</span></th></tr></thead>
-        <tbody>{rows}</tbody>
+        <tbody>
+          {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * rowHeight}px` }} /> : null}
+          {rows.slice(first, last).map((row) => <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} />)}
+          {last < rows.length ? <tr aria-hidden="true" style={{ height: `${(rows.length - last) * rowHeight}px` }} /> : null}
+        </tbody>
       </table>
     </div>
   );
@@ -124,9 +145,9 @@ export function StackPage({ name, session }: { name: string; session: Session })
         api<{ items: ResourceItem[]; claims: ClaimItem[] }>(`${route}/resources`),
         api<{ items: RunItem[] }>(`${route}/runs?limit=50`),
         api<{ items: StackData["events"] }>(`${route}/events?limit=30`),
-        api<{ items: StackData["changes"] }>(`/api/v1/audit?stack=${encodeURIComponent(name)}&limit=1000`),
+        api<{ items: StackData["changes"] }>(`/api/v1/audit?stack=${encodeURIComponent(name)}&limit=25&order=newest`),
       ]);
-      setData({ stack, resources: resources.items, claims: resources.claims, runs: runs.items, events: events.items.slice(0, 30), changes: audit.items.slice(-25).reverse() });
+      setData({ stack, resources: resources.items, claims: resources.claims, runs: runs.items, events: events.items.slice(0, 30), changes: audit.items });
       setError(null);
     } catch (failure) {
       setError((failure as Error).message);

@@ -1,0 +1,95 @@
+// Benchmark: the dashboard in Debian's Chromium (playwright-core) against an
+// agent holding 5,000 stacks and 100,000 resources (file resources: 4,999
+// stacks × 20 and one stack of 2,000). Measures, from navigation until the
+// page can be used (its rows are on screen and its controls take input):
+// the stacks page, a search typed into it, the 2,000-resource stack page, and a
+// scroll to its last resource (the resource table renders only the rows in view).
+// Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { sleep, startBenchAgent } from "./agent-process.mjs";
+
+const stacks = Number(process.env.PLUMB_BENCH_DASHBOARD_STACKS ?? 5000);
+const perStack = 20;
+const bigStack = 2000;
+const repeats = 5;
+const root = mkdtempSync(path.join(tmpdir(), "plumb-dashboardbench-"));
+const file = (name) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${name}.txt, content: ${name} }\n`;
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+const platform = path.join(root, "platform");
+mkdirSync(path.join(platform, "stacks"), { recursive: true });
+for (const [name, count] of [["small", perStack], ["big", bigStack]]) {
+  mkdirSync(path.join(platform, "apps", name), { recursive: true });
+  writeFileSync(path.join(platform, "apps", name, "files.yaml"), Array.from({ length: count }, (_, index) => file(`f${index}`)).join(""));
+}
+let documents = "";
+for (let index = 0; index < stacks; index++) {
+  const name = index === 0 ? "big" : `stack-${String(index).padStart(4, "0")}`;
+  documents += `---\napiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name}, labels: { team: team-${index % 50} } }\nspec:\n  source: { path: apps/${index === 0 ? "big" : "small"} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(root, "out", name))} } } }\n  sync: { auto: true, interval: 1h, driftInterval: 1h }\n`;
+}
+writeFileSync(path.join(platform, "stacks", "all.yaml"), documents);
+
+const agent = await startBenchAgent(root, "unused", ["--platform", platform, "--path", "stacks", "--workers", "4"], "agent");
+let browser;
+try {
+  const started = Date.now();
+  for (;;) {
+    const ready = await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1");
+    if (ready.total === stacks) break;
+    await sleep(1000);
+  }
+  const convergeSeconds = (Date.now() - started) / 1000;
+  const bigItems = (await agent.api("GET", "/api/v1/stacks/big/resources")).items;
+  const resources = bigItems.length;
+  const lastAddress = bigItems[bigItems.length - 1].address;
+
+  browser = await chromium.launch({ executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const token = (await import("node:fs")).readFileSync(path.join(root, "agent", "token"), "utf8").trim();
+  await context.addInitScript((value) => sessionStorage.setItem("plumb.token", value), token);
+  const page = await context.newPage();
+
+  const timings = { stacks: [], search: [], stack: [], scroll: [] };
+  for (let round = 0; round < repeats; round++) {
+    let begin = Date.now();
+    await page.goto(`${agent.url}/#/`);
+    await page.locator("table.stacks tbody tr").nth(Math.min(50, stacks) - 1).waitFor();
+    await page.getByRole("searchbox").waitFor({ state: "visible" });
+    timings.stacks.push(Date.now() - begin);
+
+    begin = Date.now();
+    await page.getByRole("searchbox").fill(`stack-${String(1 + ((stacks / 5 + round * 7) % (stacks - 1))).padStart(4, "0")}`);
+    await page.waitForFunction(() => document.querySelectorAll("table.stacks tbody tr").length === 1);
+    timings.search.push(Date.now() - begin);
+
+    begin = Date.now();
+    await page.goto("about:blank");
+    await page.goto(`${agent.url}/#/stacks/big`);
+    await page.locator("table.resources tbody tr[data-address]").first().waitFor();
+    await page.getByRole("button", { name: "Sync now" }).waitFor({ state: "visible" });
+    timings.stack.push(Date.now() - begin);
+
+    begin = Date.now();
+    await page.locator(".tree").evaluate((element) => element.scrollTo(0, element.scrollHeight));
+    await page.locator(`tr[data-address="${lastAddress}"]`).waitFor();
+    timings.scroll.push(Date.now() - begin);
+  }
+  console.log(`\nDashboard in Chromium: ${stacks.toLocaleString("en")} stacks, ${((stacks - 1) * perStack + bigStack).toLocaleString("en")} resources (converged in ${convergeSeconds.toFixed(0)} s); median of ${repeats}\n`);
+  console.log("| page | median | min – max | goal |");
+  console.log("| --- | ---: | ---: | --- |");
+  for (const [label, values, goal] of [
+    ["stacks page: 50 rows shown, search usable", timings.stacks, "≤ 1 s"],
+    ["search typed → 1 row", timings.search, ""],
+    [`stack page with ${resources.toLocaleString("en")} resources: rows shown, actions usable`, timings.stack, "≤ 1 s"],
+    ["scroll to its last resource", timings.scroll, ""],
+  ]) {
+    console.log(`| ${label} | ${median(values)} ms | ${Math.min(...values)} – ${Math.max(...values)} ms | ${goal} |`);
+  }
+} finally {
+  await browser?.close();
+  await agent.stop();
+  rmSync(root, { recursive: true, force: true });
+}
