@@ -1,16 +1,21 @@
 // Benchmark: the dashboard in Debian's Chromium (playwright-core) against an
-// agent holding 5,000 stacks and 100,000 resources (file resources: 4,999
-// stacks × 20 and one stack of 2,000). Measures, from navigation until the
+// agent holding 5,000 stacks (file resources: 4,999 stacks × 20 and one stack
+// of 2,000), measured while the agent converges them. Measures, from navigation until the
 // page can be used (its rows are on screen and its controls take input):
 // the stacks page, a search typed into it, the 2,000-resource stack page, and a
 // scroll to its last resource (the resource table renders only the rows in view).
 // Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { sleep, startBenchAgent } from "./agent-process.mjs";
 
+const chromiumPath = process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium";
+if (!existsSync(chromiumPath)) {
+  console.log(`\nDashboard benchmark skipped: no Chromium at ${chromiumPath} (apt-get install chromium, or set PLUMB_CHROMIUM).`);
+  process.exit(0);
+}
 const stacks = Number(process.env.PLUMB_BENCH_DASHBOARD_STACKS ?? 5000);
 const perStack = 20;
 const bigStack = 2000;
@@ -35,20 +40,23 @@ writeFileSync(path.join(platform, "stacks", "all.yaml"), documents);
 const agent = await startBenchAgent(root, "unused", ["--platform", platform, "--path", "stacks", "--workers", "4"], "agent");
 let browser;
 try {
+  // The pages are measured while the agent is still converging the fleet (a first converge
+  // of 5,000 stacks takes about 20 minutes here): the big stack first, then the CPU the
+  // rest takes is load the pages are measured under.
   const started = Date.now();
   for (;;) {
-    const ready = await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1");
-    if (ready.total === stacks) break;
-    await sleep(1000);
+    const big = await agent.api("GET", "/api/v1/stacks/big");
+    if (big.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True")) break;
+    await sleep(500);
   }
   const convergeSeconds = (Date.now() - started) / 1000;
   const bigItems = (await agent.api("GET", "/api/v1/stacks/big/resources")).items;
   const resources = bigItems.length;
   const lastAddress = bigItems[bigItems.length - 1].address;
 
-  browser = await chromium.launch({ executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const token = (await import("node:fs")).readFileSync(path.join(root, "agent", "token"), "utf8").trim();
+  const token = readFileSync(path.join(root, "agent", "token"), "utf8").trim();
   await context.addInitScript((value) => sessionStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
 
@@ -77,7 +85,8 @@ try {
     await page.locator(`tr[data-address="${lastAddress}"]`).waitFor();
     timings.scroll.push(Date.now() - begin);
   }
-  console.log(`\nDashboard in Chromium: ${stacks.toLocaleString("en")} stacks, ${((stacks - 1) * perStack + bigStack).toLocaleString("en")} resources (converged in ${convergeSeconds.toFixed(0)} s); median of ${repeats}\n`);
+  const readyNow = (await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1")).total;
+  console.log(`\nDashboard in Chromium: ${stacks.toLocaleString("en")} stacks listed (the big one ready after ${convergeSeconds.toFixed(0)} s; ${readyNow.toLocaleString("en")} ready when measuring ended, the agent converging the rest meanwhile); median of ${repeats}\n`);
   console.log("| page | median | min – max | goal |");
   console.log("| --- | ---: | ---: | --- |");
   for (const [label, values, goal] of [

@@ -2,7 +2,7 @@
 // a real agent, a real git repository and a real PostgreSQL. Screenshots of
 // every page at 1280 px and at phone width go to test-output/screenshots.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -46,6 +46,9 @@ beforeAll(async () => {
   repository.write("apps/web/role.yaml", role(5));
   repository.write("apps/files/stack.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files }\nspec:\n  providers:\n    default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } }\n`);
   repository.write("apps/files/file.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: readme }\nspec: { path: README.txt, content: hi }\n");
+  for (const name of readdirSync(path.join(repositoryRoot, "examples", "platform", "composites"))) {
+    repository.write(`platform/composites/${name}`, readFileSync(path.join(repositoryRoot, "examples", "platform", "composites", name), "utf8"));
+  }
   firstCommit = repository.commit("first version");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data"), "--platform-interval", "1s"], {
     tokenFile: path.join(work, "token"),
@@ -125,6 +128,7 @@ describe("the dashboard", () => {
     await page.getByRole("button", { name: "Yes, roll back" }).click();
     await eventually(async () => ((await connectionLimit()) === 5 ? true : undefined), 30_000, "rolled back");
     await expect.poll(() => page.locator("h1").textContent(), { timeout: 15_000 }).toContain("Suspended");
+    await expect.poll(() => page.locator(".facts").textContent(), { timeout: 15_000 }).toContain(`Applied${firstCommit.slice(0, 12)}`);
     await shoot(page, "stack");
 
     // Hostile label and commit message were shown as text, never run.
@@ -133,6 +137,7 @@ describe("the dashboard", () => {
 
     await page.getByRole("link", { name: "Docs" }).click();
     await page.getByRole("heading", { name: "Composite kinds" }).waitFor();
+    await page.getByRole("heading", { name: /TeamDatabase/ }).waitFor();
     await shoot(page, "docs");
     expect(problems).toEqual([]);
     await page.close();

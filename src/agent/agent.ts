@@ -665,7 +665,7 @@ export class Agent {
         name,
         labels: document.metadata.labels ?? {},
         metadata: rendered?.definition.metadata ?? document.spec?.metadata ?? {},
-        conditions: (statuses.get(name) ?? (await this.status(name))).conditions,
+        conditions: (statuses.get(name) ?? notCheckedStatus(name)).conditions,
         resources: rendered?.resources ?? [],
         ruleViolations: rendered?.policyViolations ?? [],
       });
@@ -842,18 +842,7 @@ export class Agent {
   // ── status and events ───────────────────────────────────────────────────
 
   async status(stack: string): Promise<StackStatus> {
-    return (
-      (await this.store.getStackStatus(stack)) ?? {
-        stack,
-        suspended: false,
-        conditions: conditionOrder.map((type) => ({ type, status: "Unknown" as const, reason: "NotChecked", message: "", lastTransitionTime: new Date().toISOString() })),
-        lastAppliedRevision: null,
-        lastAttemptedRevision: null,
-        lastAppliedDigest: null,
-        drift: null,
-        updatedAt: new Date().toISOString(),
-      }
-    );
+    return (await this.store.getStackStatus(stack)) ?? notCheckedStatus(stack);
   }
 
   private async writeStatus(status: StackStatus): Promise<void> {
@@ -910,4 +899,19 @@ function refMatches(ref: unknown, pushed: string): boolean {
     if ("tag" in ref || "semver" in ref) return pushed.startsWith("refs/tags/");
   }
   return false;
+}
+
+/** The status of a stack the agent has not looked at yet. */
+export function notCheckedStatus(stack: string): StackStatus {
+  const now = new Date().toISOString();
+  return {
+    stack,
+    suspended: false,
+    conditions: conditionOrder.map((type) => ({ type, status: "Unknown" as const, reason: "NotChecked", message: "", lastTransitionTime: now })),
+    lastAppliedRevision: null,
+    lastAttemptedRevision: null,
+    lastAppliedDigest: null,
+    drift: null,
+    updatedAt: now,
+  };
 }

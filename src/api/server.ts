@@ -13,7 +13,7 @@ import fastifyStatic from "@fastify/static";
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { Agent, AgentNotice } from "../agent/agent.js";
+import { notCheckedStatus, type Agent, type AgentNotice } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/metrics.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
@@ -160,8 +160,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     async (request) => {
       const { q, label, condition: wanted, limit = 50, offset = 0 } = request.query;
       const [labelKey, labelValue] = label === undefined ? [] : (label.split("=") as [string, string]);
+      // One query for every stack's status; stacks not looked at yet get theirs without another.
       const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
-      const all = await Promise.all(agent.stackNames().map((name) => summary(name, statuses.get(name))));
+      const all = await Promise.all(agent.stackNames().map((name) => summary(name, statuses.get(name) ?? notCheckedStatus(name))));
       const filtered = all.filter((item) => {
         if (q !== undefined && !item.name.includes(q)) return false;
         if (labelKey !== undefined && item.labels[labelKey] !== labelValue) return false;
