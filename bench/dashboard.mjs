@@ -57,7 +57,7 @@ try {
   browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const token = readFileSync(path.join(root, "agent", "token"), "utf8").trim();
-  await context.addInitScript((value) => sessionStorage.setItem("plumb.token", value), token);
+  await context.addInitScript((value) => globalThis.sessionStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
 
   const timings = { stacks: [], search: [], stack: [], scroll: [] };
@@ -70,7 +70,7 @@ try {
 
     begin = Date.now();
     await page.getByRole("searchbox").fill(`stack-${String(1 + ((stacks / 5 + round * 7) % (stacks - 1))).padStart(4, "0")}`);
-    await page.waitForFunction(() => document.querySelectorAll("table.stacks tbody tr").length === 1);
+    await page.waitForFunction(() => globalThis.document.querySelectorAll("table.stacks tbody tr").length === 1);
     timings.search.push(Date.now() - begin);
 
     begin = Date.now();

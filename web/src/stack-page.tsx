@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, commitHref, safeHref, subscribe, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
-import { Badge, ConfirmButton, shortRevision, stackState } from "./widgets.js";
+import { Badge, ConfirmButton, shortRevision, stackState, TableCard } from "./widgets.js";
 
 interface StackData {
   stack: StackSummary;
@@ -252,12 +252,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
       </section>
       {diffOf === null ? null : <DiffPanel address={diffOf} changes={changes} onClose={() => setDiffOf(null)} />}
 
-      <section className="card">
-        <h2>Runs</h2>
-        <div className="scroll">
-          <table>
-            <thead><tr><th scope="col">Started</th><th scope="col">Trigger</th><th scope="col">Revision</th><th scope="col">Result</th><th scope="col">Changes</th><th scope="col">By</th></tr></thead>
-            <tbody>
+      <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By"]}>
               {data.runs.map((run) => (
                 <tr key={run.id}>
                   <td>{new Date(run.startedAt).toLocaleString()}</td>
@@ -268,17 +263,9 @@ export function StackPage({ name, session }: { name: string; session: Session })
                   <td>{run.actor ?? "agent"}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      </TableCard>
 
-      <section className="card">
-        <h2>Changes</h2>
-        <div className="scroll">
-          <table>
-            <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Resource</th><th scope="col">Who</th><th scope="col">Commit</th></tr></thead>
-            <tbody>
+      <TableCard title="Changes" headings={["When", "What", "Resource", "Who", "Commit"]}>
               {data.changes.map((change) => (
                 <tr key={change.sequence}>
                   <td>{new Date(change.at).toLocaleString()}</td>
@@ -288,10 +275,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
                   <td>{change.commit === null ? "—" : <><code>{shortRevision(change.commit)}</code> {change.commitMessage}{change.author === null ? null : <span className="muted"> — {change.author}</span>}</>}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      </TableCard>
 
       <section className="card">
         <h2>Events</h2>

@@ -62,3 +62,18 @@ export function ConfirmButton({ label, question, onConfirm, disabled }: { label:
 export function shortRevision(revision: string | null): string {
   return revision === null ? "—" : revision.slice(0, 12);
 }
+
+/** A card holding a scrollable table with column headings. */
+export function TableCard({ title, headings, children }: { title?: string; headings: string[]; children: React.ReactNode }) {
+  return (
+    <section className="card">
+      {title === undefined ? null : <h2>{title}</h2>}
+      <div className="scroll">
+        <table>
+          <thead><tr>{headings.map((heading) => <th key={heading} scope="col">{heading}</th>)}</tr></thead>
+          <tbody>{children}</tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
