@@ -135,6 +135,17 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator(".facts").textContent()).toContain(hostile);
     expect(await page.evaluate(() => (globalThis as unknown as { __xss?: string }).__xss)).toBeUndefined();
 
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByRole("heading", { name: "Audit trail" }).waitFor();
+    await expect.poll(() => page.locator("main table").textContent(), { timeout: 15_000 }).toContain("change.rollback");
+    await page.getByLabel("Kind").selectOption("drift.detected");
+    await expect.poll(async () => [...new Set(await page.locator("main table tbody tr td:nth-child(3)").allTextContents())]).toEqual(["drift.detected"]);
+    await shoot(page, "audit");
+    await page.getByRole("link", { name: "Compliance" }).click();
+    await page.getByRole("heading", { name: "Inventory" }).waitFor();
+    await expect.poll(() => page.locator("main").textContent()).toContain("Drift in the last 30 days");
+    await shoot(page, "compliance");
+
     await page.getByRole("link", { name: "Docs" }).click();
     await page.getByRole("heading", { name: "Composite kinds" }).waitFor();
     await page.getByRole("heading", { name: /TeamDatabase/ }).waitFor();

@@ -5,6 +5,7 @@
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, ApiError, saveSession, savedSession, saveToken, savedToken, type Session } from "./api.js";
+import { AuditPage, CompliancePage } from "./compliance-page.js";
 import { DocsPage } from "./docs-page.js";
 import { StackPage } from "./stack-page.js";
 import { StacksPage } from "./stacks-page.js";
@@ -66,6 +67,7 @@ function App() {
   if (session === null) return <Login onSession={setSession} />;
   const route = hash.replace(/^#/, "");
   const stack = /^\/stacks\/([^/]+)$/.exec(route)?.[1];
+  const pages: Record<string, React.ReactNode> = { "/docs": <DocsPage />, "/compliance": <CompliancePage />, "/audit": <AuditPage /> };
   const logOut = () => {
     saveToken(null);
     setSession(null);
@@ -75,7 +77,9 @@ function App() {
       <header className="top">
         <a href="#/" className="brand">Plumb</a>
         <nav aria-label="Main">
-          <a href="#/" aria-current={stack === undefined && route !== "/docs" ? "page" : undefined}>Stacks</a>
+          <a href="#/" aria-current={stack !== undefined || route === "" || route === "/" ? "page" : undefined}>Stacks</a>
+          <a href="#/compliance" aria-current={route === "/compliance" ? "page" : undefined}>Compliance</a>
+          <a href="#/audit" aria-current={route === "/audit" ? "page" : undefined}>Audit</a>
           <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>Docs</a>
         </nav>
         <span className="who">
@@ -83,7 +87,7 @@ function App() {
           <button type="button" className="link" onClick={logOut}>Log out</button>
         </span>
       </header>
-      {stack !== undefined ? <StackPage name={decodeURIComponent(stack)} session={session} /> : route === "/docs" ? <DocsPage /> : <StacksPage />}
+      {stack !== undefined ? <StackPage name={decodeURIComponent(stack)} session={session} /> : (pages[route] ?? <StacksPage />)}
     </>
   );
 }

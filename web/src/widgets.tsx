@@ -71,7 +71,7 @@ export function TableCard({ title, headings, children }: { title?: string; headi
       <div className="scroll">
         <table>
           <thead><tr>{headings.map((heading) => <th key={heading} scope="col">{heading}</th>)}</tr></thead>
-          <tbody>{children}</tbody>
+          <tbody>{Array.isArray(children) && children.length === 0 ? <tr><td colSpan={headings.length} className="muted">None.</td></tr> : children}</tbody>
         </table>
       </div>
     </section>
