@@ -135,6 +135,17 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator(".facts").textContent()).toContain(hostile);
     expect(await page.evaluate(() => (globalThis as unknown as { __xss?: string }).__xss)).toBeUndefined();
 
+    await page.getByRole("link", { name: "Overview" }).click();
+    const byCondition = page.getByRole("region", { name: "Stacks by condition" });
+    await expect.poll(() => byCondition.textContent(), { timeout: 15_000 }).toMatch(/1Ready/);
+    await expect.poll(() => page.getByRole("img", { name: /Drift found and healed per day/ }).getAttribute("aria-label")).toMatch(/[1-9]\d* found/);
+    await shoot(page, "overview");
+    await page.getByRole("link", { name: "Environments" }).click();
+    const matrix = page.locator("main table");
+    await expect.poll(() => matrix.textContent(), { timeout: 15_000 }).toContain("prod");
+    await expect.poll(() => page.locator("main table tbody tr", { hasText: "web-app" }).textContent()).toContain(firstCommit.slice(0, 12));
+    await shoot(page, "environments");
+
     await page.getByRole("link", { name: "Audit" }).click();
     await page.getByRole("heading", { name: "Audit trail" }).waitFor();
     await expect.poll(() => page.locator("main table").textContent(), { timeout: 15_000 }).toContain("change.rollback");

@@ -7,6 +7,7 @@ import { createRoot } from "react-dom/client";
 import { api, ApiError, saveSession, savedSession, saveToken, savedToken, type Session } from "./api.js";
 import { AuditPage, CompliancePage } from "./compliance-page.js";
 import { DocsPage } from "./docs-page.js";
+import { EnvironmentsPage, OverviewPage } from "./overview-page.js";
 import { StackPage } from "./stack-page.js";
 import { StacksPage } from "./stacks-page.js";
 import "./styles.css";
@@ -65,9 +66,9 @@ function App() {
   }, []);
   if (session === undefined) return <p className="loading">Loading…</p>;
   if (session === null) return <Login onSession={setSession} />;
-  const route = hash.replace(/^#/, "");
+  const route = hash.replace(/^#/, "").split("?")[0] ?? "";
   const stack = /^\/stacks\/([^/]+)$/.exec(route)?.[1];
-  const pages: Record<string, React.ReactNode> = { "/docs": <DocsPage />, "/compliance": <CompliancePage />, "/audit": <AuditPage /> };
+  const pages: Record<string, React.ReactNode> = { "/overview": <OverviewPage />, "/environments": <EnvironmentsPage />, "/docs": <DocsPage />, "/compliance": <CompliancePage />, "/audit": <AuditPage /> };
   const logOut = () => {
     saveToken(null);
     setSession(null);
@@ -78,6 +79,8 @@ function App() {
         <a href="#/" className="brand">Plumb</a>
         <nav aria-label="Main">
           <a href="#/" aria-current={stack !== undefined || route === "" || route === "/" ? "page" : undefined}>Stacks</a>
+          <a href="#/overview" aria-current={route === "/overview" ? "page" : undefined}>Overview</a>
+          <a href="#/environments" aria-current={route === "/environments" ? "page" : undefined}>Environments</a>
           <a href="#/compliance" aria-current={route === "/compliance" ? "page" : undefined}>Compliance</a>
           <a href="#/audit" aria-current={route === "/audit" ? "page" : undefined}>Audit</a>
           <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>Docs</a>

@@ -11,7 +11,8 @@ const conditions = ["", "Ready", "NotReady", "Stalled", "Degraded", "Reconciling
 export function StacksPage() {
   const [query, setQuery] = useState("");
   const [label, setLabel] = useState("");
-  const [condition, setCondition] = useState("");
+  // The overview's tiles link here with ?condition=… in the hash.
+  const [condition, setCondition] = useState(() => new URLSearchParams(window.location.hash.split("?")[1] ?? "").get("condition") ?? "");
   const [offset, setOffset] = useState(0);
   const [result, setResult] = useState<{ total: number; items: StackSummary[] } | null>(null);
   const [error, setError] = useState<string | null>(null);
