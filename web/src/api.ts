@@ -61,6 +61,30 @@ export interface PlanChange {
   diffs: { path: string; before?: unknown; after?: unknown; drift: boolean }[];
 }
 
+/** One event of the audit trail (GET /api/v1/audit). */
+export interface AuditEntry {
+  sequence: number;
+  at: string;
+  kind: string;
+  actor: string;
+  stack: string;
+  resource: string | null;
+  commit: string | null;
+  author: string | null;
+  commitMessage: string | null;
+}
+
+/** GET /api/v1/compliance, the same shape the server's report builder returns. */
+export interface ComplianceReport {
+  generatedAt: string;
+  expiringWithinDays: number;
+  inventory: { team: string; owner: string; complianceLevel: string; resources: number }[];
+  ato: { stack: string; atoDate: string; daysLeft: number; status: "expired" | "expiring" }[];
+  missingMetadata: { stack: string; team: string; resource: string; key: string }[];
+  violations: { stack: string; team: string; resource: string; rule: string; level: string; message: string }[];
+  drift: { stack: string; found: number; healed: number }[];
+}
+
 export interface Session {
   name: string;
   role: "admin" | "read";

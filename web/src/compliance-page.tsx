@@ -2,29 +2,8 @@
 // spreadsheet takes, and the audit trail with filters and an export.
 
 import { useEffect, useState } from "react";
-import { api, savedToken } from "./api.js";
+import { api, savedToken, type AuditEntry, type ComplianceReport } from "./api.js";
 import { Badge, shortRevision, TableCard } from "./widgets.js";
-
-interface ComplianceReport {
-  generatedAt: string;
-  expiringWithinDays: number;
-  inventory: { team: string; owner: string; complianceLevel: string; resources: number }[];
-  ato: { stack: string; atoDate: string; daysLeft: number; status: "expired" | "expiring" }[];
-  missingMetadata: { stack: string; team: string; resource: string; key: string }[];
-  violations: { stack: string; team: string; resource: string; rule: string; level: string; message: string }[];
-  drift: { stack: string; found: number; healed: number }[];
-}
-
-interface AuditEvent {
-  sequence: number;
-  at: string;
-  kind: string;
-  actor: string;
-  stack: string;
-  resource: string | null;
-  commit: string | null;
-  commitMessage: string | null;
-}
 
 /** Downloads an API response as a file: the token goes in a header, so a plain link cannot. */
 async function download(route: string, fileName: string): Promise<void> {
@@ -75,10 +54,10 @@ export function AuditPage() {
   const [resource, setResource] = useState("");
   const [actor, setActor] = useState("");
   const [kind, setKind] = useState("");
-  const [events, setEvents] = useState<AuditEvent[]>([]);
+  const [events, setEvents] = useState<AuditEntry[]>([]);
   const query = new URLSearchParams({ limit: "500", order: "newest", ...(stack.trim() === "" ? {} : { stack: stack.trim() }), ...(resource.trim() === "" ? {} : { resource: resource.trim() }) }).toString();
   useEffect(() => {
-    api<{ items: AuditEvent[] }>(`/api/v1/audit?${query}`).then((result) => setEvents(result.items), () => setEvents([]));
+    api<{ items: AuditEntry[] }>(`/api/v1/audit?${query}`).then((result) => setEvents(result.items), () => setEvents([]));
   }, [query]);
   const shown = events.filter((event) => (actor === "" || event.actor.includes(actor)) && (kind === "" || event.kind === kind));
   const kinds = [...new Set(events.map((event) => event.kind))].sort();

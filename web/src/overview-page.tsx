@@ -3,23 +3,14 @@
 // matrix — which revision each application runs where.
 
 import { useEffect, useState } from "react";
-import { api, type StackSummary } from "./api.js";
+import { api, type AuditEntry, type ComplianceReport, type StackSummary } from "./api.js";
 import { Badge, shortRevision, stackState, TableCard } from "./widgets.js";
-
-interface Change {
-  sequence: number;
-  at: string;
-  kind: string;
-  actor: string;
-  stack: string;
-  resource: string | null;
-}
 
 const conditions = ["Ready", "NotReady", "Stalled", "Degraded", "Reconciling"] as const;
 const day = 86_400_000;
 
 /** Bars per day for the last 30 days: drift found (amber) and healed (green). */
-function DriftChart({ changes }: { changes: Change[] }) {
+function DriftChart({ changes }: { changes: AuditEntry[] }) {
   const today = Math.floor(Date.now() / day);
   const days = Array.from({ length: 30 }, (_, index) => today - 29 + index);
   const count = (kind: string, when: number) => changes.filter((change) => change.kind === kind && Math.floor(Date.parse(change.at) / day) === when).length;
@@ -53,13 +44,13 @@ function DriftChart({ changes }: { changes: Change[] }) {
 
 export function OverviewPage() {
   const [counts, setCounts] = useState<Record<string, number> | null>(null);
-  const [changes, setChanges] = useState<Change[]>([]);
-  const [compliance, setCompliance] = useState<{ ato: { status: string }[]; violations: unknown[]; missingMetadata: unknown[] } | null>(null);
+  const [changes, setChanges] = useState<AuditEntry[]>([]);
+  const [compliance, setCompliance] = useState<ComplianceReport | null>(null);
   useEffect(() => {
     void Promise.all(conditions.map(async (condition) => [condition, (await api<{ total: number }>(`/api/v1/stacks?condition=${condition}&limit=1`)).total] as const)).then((pairs) => setCounts(Object.fromEntries(pairs)));
     const since = new Date(Date.now() - 30 * day).toISOString();
-    api<{ items: Change[] }>(`/api/v1/audit?order=newest&limit=1000&since=${encodeURIComponent(since)}`).then((result) => setChanges(result.items), () => setChanges([]));
-    api<{ ato: { status: string }[]; violations: unknown[]; missingMetadata: unknown[] }>("/api/v1/compliance").then(setCompliance, () => setCompliance(null));
+    api<{ items: AuditEntry[] }>(`/api/v1/audit?order=newest&limit=1000&since=${encodeURIComponent(since)}`).then((result) => setChanges(result.items), () => setChanges([]));
+    api<ComplianceReport>("/api/v1/compliance").then(setCompliance, () => setCompliance(null));
   }, []);
   return (
     <main>

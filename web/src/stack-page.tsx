@@ -3,7 +3,7 @@
 // resource, runs and events — and the actions the token allows, each asking first.
 
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, commitHref, safeHref, subscribe, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
+import { api, commitHref, safeHref, subscribe, type AuditEntry, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
 import { Badge, ConfirmButton, shortRevision, stackState, TableCard } from "./widgets.js";
 
 interface StackData {
@@ -12,7 +12,7 @@ interface StackData {
   claims: ClaimItem[];
   runs: RunItem[];
   events: { id: number; createdAt: string; type: string; message: string; address: string | null }[];
-  changes: { sequence: number; at: string; kind: string; actor: string; resource: string | null; commit: string | null; author: string | null; commitMessage: string | null }[];
+  changes: AuditEntry[];
 }
 
 function tone(value: string): string {
