@@ -740,14 +740,16 @@ export class Agent {
     const addresses = Object.keys(drifted);
     if (addresses.length === 0) {
       if (status.drift !== null && !status.drift.healed) {
-        await this.writeStatus({ ...status, drift: null });
-        await this.setConditions(name, { Ready: ["True", "Succeeded", `revision ${status.lastAppliedRevision ?? ""} is applied`] });
+        await this.setConditions(name, { Ready: ["True", "Succeeded", `revision ${status.lastAppliedRevision ?? ""} is applied`] }, { drift: null });
       }
       return;
     }
     this.options.metrics.driftFound.inc(addresses.length);
     const summary = { checkedAt: new Date().toISOString(), resources: drifted, healed: false };
-    await this.writeStatus({ ...status, drift: summary });
+    const heal = this.holdReason(rendered.definition.sync, status, job.actor !== null, "corrective") === undefined;
+    // The drift and what it means for Ready go out in one write, so no reader sees one without the other.
+    if (heal) await this.writeStatus({ ...status, drift: summary });
+    else await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${this.holdReason(rendered.definition.sync, status, false, "corrective") ?? ""}`] }, { drift: summary });
     await this.record(
       addresses.map((address) => ({
         stack: name,
@@ -758,7 +760,6 @@ export class Agent {
         data: { fields: drifted[address] as string[] },
       })),
     );
-    const heal = this.holdReason(rendered.definition.sync, status, job.actor !== null, "corrective") === undefined;
     if (!heal) {
       // The audit trail gets drift left in place once per new finding, not on every check.
       if (status.drift === null || status.drift.healed || JSON.stringify(status.drift.resources) !== JSON.stringify(drifted)) {
@@ -776,7 +777,6 @@ export class Agent {
           })),
         );
       }
-      await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${this.holdReason(rendered.definition.sync, status, false, "corrective") ?? ""}`] });
       return;
     }
     const plan = await this.planAndApply(managed, rendered, status.lastAppliedRevision ?? rendered.digest, job, "corrective");
@@ -850,7 +850,8 @@ export class Agent {
     this.notices.emit("notice", { type: "status", status: { ...status, updatedAt: new Date().toISOString() } } satisfies AgentNotice);
   }
 
-  private async setConditions(stack: string, changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>): Promise<void> {
+  /** Changes conditions (and, in the same write, any other status fields given in `also`). */
+  private async setConditions(stack: string, changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>, also: Partial<Pick<StackStatus, "drift">> = {}): Promise<void> {
     if (!this.stacks.has(stack)) return;
     const status = await this.status(stack);
     const now = new Date().toISOString();
@@ -861,7 +862,7 @@ export class Agent {
       const [value, reason, message] = change;
       return { type, status: value, reason, message, lastTransitionTime: value === current.status ? current.lastTransitionTime : now };
     });
-    await this.writeStatus({ ...status, conditions });
+    await this.writeStatus({ ...status, ...also, conditions });
   }
 
   private async record(events: EventInput[]): Promise<void> {
