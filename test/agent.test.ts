@@ -203,6 +203,25 @@ describe("plumb agent", () => {
     const stalled = await agent.api<{ items: StackSummary[] }>("GET", "/api/v1/stacks?condition=Stalled");
     expect(stalled.body.items.map((item) => item.name).sort()).toEqual(["bad-interval", "broken"]);
     expect((await agent.api("GET", "/api/v1/stacks?limit=0")).status).toBe(400);
+
+    type Listed = { total: number; items: StackSummary[]; facets: { environments: string[]; teams: string[]; states: Record<string, number> } };
+    const names = async (query: string) => (await agent.api<Listed>("GET", `/api/v1/stacks?${query}`)).body.items.map((item) => item.name);
+    expect(await names("sort=name&order=desc")).toEqual(["manual", "broken", "bad-interval", "app"]);
+    // State puts what needs a person first: the two stalled stacks, then the rest by name.
+    expect((await names("sort=state")).slice(0, 2)).toEqual(["bad-interval", "broken"]);
+    expect(await names("sort=state&order=desc&limit=2&offset=2")).toEqual(["bad-interval", "broken"]);
+    expect(await names("q=BROK")).toEqual(["broken"]);
+    expect(await names("team=web&state=Stalled")).toEqual(["bad-interval", "broken"]);
+    expect(await names("team=nobody")).toEqual([]);
+    expect(await names("environment=prod")).toEqual([]);
+    const listed = (await agent.api<Listed>("GET", "/api/v1/stacks?limit=1")).body;
+    expect(listed.facets.teams).toEqual(["web"]);
+    expect(listed.facets.states.Stalled).toBe(2);
+    expect(Object.values(listed.facets.states).reduce((sum, count) => sum + count, 0)).toBe(4);
+    expect(listed.items[0]?.state).toBe("Ready");
+    const badSort = await agent.api<{ message: string }>("GET", "/api/v1/stacks?sort=colour");
+    expect(badSort.status).toBe(400);
+    expect(badSort.body.message).toContain("sort");
     expect((await agent.api("GET", "/api/v1/stacks/NOT_A_NAME")).status).toBe(400);
     expect((await agent.api("GET", "/api/v1/stacks/missing")).status).toBe(404);
     const openapi = await agent.api<{ openapi: string; paths: Record<string, unknown> }>("GET", "/api/v1/openapi.json");
@@ -270,5 +289,44 @@ describe("plumb agent", () => {
     expect(history.status, history.stderr).toBe(0);
     expect(history.stdout).toMatch(/change\.corrective\s+update\s+agent\s+[0-9a-f]{12} by Ada Author <ada@example\.org> "second revision"\s+\[\/content\]/);
     expect(history.stdout).toContain("change.rollback");
+  });
+
+  it("filters the audit trail by kind, actor and time over the API, exports what the CLI exports, and counts it per day", async () => {
+    type Audit = { items: { sequence: number; kind: string; actor: string; stack: string; at: string }[] };
+    const corrective = (await agent.api<Audit>("GET", "/api/v1/audit?kind=change.corrective&order=newest")).body.items;
+    expect(corrective.length).toBeGreaterThan(0);
+    expect(corrective.every((event) => event.kind === "change.corrective")).toBe(true);
+    const byAdmin = (await agent.api<Audit>("GET", "/api/v1/audit?actor=bootstrap-admin")).body.items;
+    expect(byAdmin.map((event) => event.kind)).toEqual(expect.arrayContaining(["change.rollback", "action"]));
+    expect(byAdmin.every((event) => event.actor === "bootstrap-admin")).toBe(true);
+    const all = (await agent.api<Audit>("GET", "/api/v1/audit?limit=1000")).body.items;
+    const middle = all[Math.floor(all.length / 2)] as Audit["items"][number];
+    const before = (await agent.api<Audit>("GET", `/api/v1/audit?until=${encodeURIComponent(middle.at)}&limit=1000`)).body.items;
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((event) => event.at < middle.at)).toBe(true);
+    const newest = (await agent.api<Audit>("GET", `/api/v1/audit?order=newest&before=${middle.sequence}&limit=3`)).body.items;
+    expect(newest.map((event) => event.sequence)).toEqual([middle.sequence - 1, middle.sequence - 2, middle.sequence - 3]);
+    expect((await agent.api("GET", "/api/v1/audit?until=yesterday")).status).toBe(400);
+
+    const csv = await fetch(`${agent.url}/api/v1/audit/export?format=csv&stack=app`, { headers: { authorization: `Bearer ${agent.adminToken}` } });
+    expect(csv.headers.get("content-type")).toContain("text/csv");
+    const cli = runCli(["audit", "export", "--stack", "app", "--format", "csv", "--data-dir", path.join(work, "data")]);
+    expect(await csv.text()).toBe(cli.stdout);
+    const jsonl = await fetch(`${agent.url}/api/v1/audit/export?kind=change.rollback`, { headers: { authorization: `Bearer ${agent.adminToken}` } });
+    const exported = (await jsonl.text()).trim().split("\n").map((line) => JSON.parse(line) as { kind: string });
+    expect(exported.length).toBeGreaterThan(0);
+    expect(exported.every((event) => event.kind === "change.rollback")).toBe(true);
+
+    const daily = (await agent.api<{ since: string; items: { day: string; kind: string; count: number }[] }>("GET", "/api/v1/audit/daily?days=7")).body;
+    const today = new Date().toISOString().slice(0, 10);
+    const countedToday = daily.items.filter((item) => item.day === today).reduce((sum, item) => sum + item.count, 0);
+    const allAfter = (await agent.api<Audit>("GET", "/api/v1/audit?limit=1000")).body.items;
+    expect(countedToday).toBeGreaterThanOrEqual(all.filter((event) => event.at.startsWith(today)).length);
+    expect(countedToday).toBeLessThanOrEqual(allAfter.filter((event) => event.at.startsWith(today)).length);
+    expect(daily.items.find((item) => item.day === today && item.kind === "change.corrective")?.count).toBeGreaterThan(0);
+
+    const runs = (await agent.api<{ items: { stack: string; startedAt: string }[] }>("GET", "/api/v1/runs?limit=50")).body.items;
+    expect([...new Set(runs.map((run) => run.stack))]).toEqual(expect.arrayContaining(["app", "manual"]));
+    expect(runs.map((run) => run.startedAt)).toEqual([...runs.map((run) => run.startedAt)].sort().reverse());
   });
 });

@@ -9,6 +9,7 @@ import { redactor } from "../secrets/redaction.js";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { Readable } from "node:stream";
 import fastifyStatic from "@fastify/static";
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -16,9 +17,11 @@ import type { Logger } from "pino";
 import { notCheckedStatus, type Agent, type AgentNotice } from "../agent/agent.js";
 import type { AgentMetrics } from "../agent/metrics.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
-import type { ApiToken, StackStatus, TokenRole } from "../state/store.js";
+import { auditExportFormats, auditExportLines } from "../state/audit-export.js";
+import type { ApiToken, AuditFilter, StackStatus, TokenRole } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { reportCsv, reportMarkdown } from "../policy/report.js";
+import { conditionFilters, filterStacks, sortKeys, sortStacks, stackFacets, stackState, stackStates } from "./stack-list.js";
 import { createToken, hashToken } from "./tokens.js";
 import { readPush, verifyWebhook } from "./webhooks.js";
 
@@ -51,15 +54,22 @@ const stackSummary = Type.Object({
   lastAppliedRevision: Type.Union([Type.String(), Type.Null()]),
   lastAttemptedRevision: Type.Union([Type.String(), Type.Null()]),
   drift: Type.Union([Type.Object({ checkedAt: Type.String(), resources: Type.Record(Type.String(), Type.Array(Type.String())), healed: Type.Boolean() }), Type.Null()]),
+  state: Type.Union(stackStates.map((state) => Type.Literal(state)), { description: "One word for the stack: the most pressing of its conditions." }),
+  updatedAt: Type.Union([Type.String(), Type.Null()], { description: "When the agent last wrote this stack's status; null before its first look." }),
   source: Type.Object({ file: Type.String(), repo: Type.Optional(Type.String()), path: Type.Optional(Type.String()) }),
 });
 /** A stack as the API reports it; clients (the CLI, tests) read the same type. */
 export type StackSummary = Static<typeof stackSummary>;
 
 const listQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the stack name." })),
+  q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the stack name, case-insensitive." })),
   label: Type.Optional(Type.String({ maxLength: 200, pattern: "^[^=]+=[^=]*$", description: "key=value" })),
-  condition: Type.Optional(Type.Union([Type.Literal("Ready"), Type.Literal("NotReady"), Type.Literal("Stalled"), Type.Literal("Degraded"), Type.Literal("Reconciling")])),
+  team: Type.Optional(Type.String({ maxLength: 200, description: "The team label's value." })),
+  environment: Type.Optional(Type.String({ maxLength: 200 })),
+  condition: Type.Optional(Type.Union(conditionFilters.map((condition) => Type.Literal(condition)))),
+  state: Type.Optional(Type.Union(stackStates.map((state) => Type.Literal(state)))),
+  sort: Type.Optional(Type.Union(sortKeys.map((key) => Type.Literal(key)), { default: "name", description: "state sorts what needs a person first (Stalled, Degraded, Drifted, …, Ready last)." })),
+  order: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")], { default: "asc" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
@@ -67,10 +77,6 @@ const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1,
 const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }) }, { additionalProperties: false });
 const tokenBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) }, { additionalProperties: false });
 const accepted = Type.Object({ accepted: Type.Boolean(), message: Type.String() });
-
-function conditionIs(status: StackStatus, type: string, value: string): boolean {
-  return status.conditions.some((item) => item.type === type && item.status === value);
-}
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const { agent, metrics } = options;
@@ -127,8 +133,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (!agent.hasStack(name)) throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
   };
 
-  const summary = async (name: string, known?: StackStatus): Promise<Static<typeof stackSummary>> => {
-    const status = known ?? (await agent.status(name));
+  /** `recorded` undefined: the agent has not looked at the stack yet. */
+  const summary = (name: string, recorded: StackStatus | undefined): Static<typeof stackSummary> => {
+    const status = recorded ?? notCheckedStatus(name);
     const platform = agent.platformStack(name);
     const document = platform?.document;
     const source = document?.spec?.source;
@@ -141,6 +148,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       lastAppliedRevision: status.lastAppliedRevision,
       lastAttemptedRevision: status.lastAttemptedRevision,
       drift: status.drift,
+      state: stackState(status),
+      updatedAt: recorded?.updatedAt ?? null,
       source: { file: platform?.file ?? "", ...(source?.repo === undefined ? {} : { repo: source.repo }), ...(source?.path === undefined ? {} : { path: source.path }) },
     };
   };
@@ -156,28 +165,26 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   app.get<{ Querystring: Static<typeof listQuery> }>(
     "/api/v1/stacks",
-    { schema: { summary: "List stacks with filters and paging", querystring: listQuery, response: { 200: Type.Object({ total: Type.Integer(), items: Type.Array(stackSummary), problems: Type.Array(Type.String()) }) } } },
+    {
+      schema: {
+        summary: "List stacks with filters, sorting and paging",
+        querystring: listQuery,
+        response: { 200: Type.Object({ total: Type.Integer(), items: Type.Array(stackSummary), facets: Type.Object({ environments: Type.Array(Type.String()), teams: Type.Array(Type.String()), states: Type.Record(Type.String(), Type.Integer()) }), problems: Type.Array(Type.String()) }) },
+      },
+    },
     async (request) => {
-      const { q, label, condition: wanted, limit = 50, offset = 0 } = request.query;
-      const [labelKey, labelValue] = label === undefined ? [] : (label.split("=") as [string, string]);
+      const { limit = 50, offset = 0, sort, order, ...filters } = request.query;
       // One query for every stack's status; stacks not looked at yet get theirs without another.
       const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
-      const all = await Promise.all(agent.stackNames().map((name) => summary(name, statuses.get(name) ?? notCheckedStatus(name))));
-      const filtered = all.filter((item) => {
-        if (q !== undefined && !item.name.includes(q)) return false;
-        if (labelKey !== undefined && item.labels[labelKey] !== labelValue) return false;
-        const status = { conditions: item.conditions } as StackStatus;
-        if (wanted === "NotReady") return !conditionIs(status, "Ready", "True");
-        if (wanted !== undefined) return conditionIs(status, wanted, "True");
-        return true;
-      });
-      return { total: filtered.length, items: filtered.slice(offset, offset + limit), problems: agent.problems().map((problem) => problem.describe()) };
+      const all = agent.stackNames().map((name) => summary(name, statuses.get(name)));
+      const sorted = sortStacks(filterStacks(all, filters), sort, order);
+      return { total: sorted.length, items: sorted.slice(offset, offset + limit), facets: stackFacets(all), problems: agent.problems().map((problem) => problem.describe()) };
     },
   );
 
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack", { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } }, async (request) => {
     knownStack(request.params.stack);
-    return summary(request.params.stack);
+    return summary(request.params.stack, await store.getStackStatus(request.params.stack));
   });
 
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/resources", { schema: { summary: "Resources with status, health and drift", params: stackName } }, async (request) => {
@@ -273,18 +280,57 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     rollbackBody,
   );
 
-  const auditQuery = Type.Object({
+  const auditFilters = {
     stack: Type.Optional(Type.String({ maxLength: 63 })),
     resource: Type.Optional(Type.String({ maxLength: 600 })),
+    kind: Type.Optional(Type.String({ maxLength: 100, description: "change.intentional, change.corrective, drift.detected, action, …" })),
+    actor: Type.Optional(Type.String({ maxLength: 200, description: "A token's name, agent, or cli:<user>." })),
     since: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events at or after it." })),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: "Only events after this sequence number (paging)." })),
+    until: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events before it." })),
+  };
+  type AuditFilterQuery = { [K in keyof typeof auditFilters]?: string };
+  const storeFilter = (query: AuditFilterQuery): Omit<AuditFilter, "limit"> => {
+    const filter: Omit<AuditFilter, "limit"> = {};
+    for (const key of ["stack", "resource", "kind", "actor"] as const) if (query[key] !== undefined) filter[key] = query[key];
+    for (const key of ["since", "until"] as const) if (query[key] !== undefined) filter[key] = new Date(query[key]).toISOString();
+    return filter;
+  };
+  const auditQuery = Type.Object({
+    ...auditFilters,
+    after: Type.Optional(Type.Integer({ minimum: 0, description: "Only events after this sequence number (paging in chain order)." })),
+    before: Type.Optional(Type.Integer({ minimum: 0, description: "Only events before this sequence number (paging newest first)." })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
     order: Type.Optional(Type.Union([Type.Literal("chain"), Type.Literal("newest")], { default: "chain", description: "chain: oldest first (for export and paging with after); newest: the latest first." })),
   });
   app.get<{ Querystring: Static<typeof auditQuery> }>("/api/v1/audit", { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery } }, async (request) => {
-    const { stack, resource, since, after, limit = 200, order } = request.query;
-    const items = await store.listAudit({ limit, newestFirst: order === "newest", ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(since === undefined ? {} : { since: new Date(since).toISOString() }), ...(after === undefined ? {} : { afterSequence: after }) });
+    const { after, before, limit = 200, order } = request.query;
+    const items = await store.listAudit({ ...storeFilter(request.query), limit, newestFirst: order === "newest", ...(after === undefined ? {} : { afterSequence: after }), ...(before === undefined ? {} : { beforeSequence: before }) });
     return { items };
+  });
+
+  const auditExportQuery = Type.Object({ ...auditFilters, format: Type.Optional(Type.Union(auditExportFormats.map((format) => Type.Literal(format)), { default: "jsonl" })) });
+  app.get<{ Querystring: Static<typeof auditExportQuery> }>("/api/v1/audit/export", { schema: { summary: "Every matching audit event, oldest first, as JSON lines or CSV (what plumb audit export writes)", querystring: auditExportQuery } }, async (request, reply) => {
+    const format = request.query.format ?? "jsonl";
+    const lines = auditExportLines(store, storeFilter(request.query), format);
+    // Streamed bodies skip the onSend hook, so each line passes the redaction layer here.
+    const body = Readable.from((async function* () {
+      for await (const line of lines) yield redactor.redact(line);
+    })());
+    return reply
+      .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8")
+      .header("content-disposition", `attachment; filename="audit.${format}"`)
+      .send(body);
+  });
+
+  const dailyQuery = Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) });
+  app.get<{ Querystring: Static<typeof dailyQuery> }>("/api/v1/audit/daily", { schema: { summary: "Audit events per UTC day and kind over the last days (drift found and healed over time)", querystring: dailyQuery } }, async (request) => {
+    const days = request.query.days ?? 30;
+    const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+    return { since, items: await store.countAuditByDay(since) };
+  });
+
+  app.get<{ Querystring: Static<typeof limitQuery> }>("/api/v1/runs", { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery } }, async (request) => {
+    return { items: await store.listRuns(undefined, request.query.limit ?? 100) };
   });
 
   const complianceQuery = Type.Object({

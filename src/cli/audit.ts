@@ -3,24 +3,10 @@
 // trail as JSON lines or CSV for a SIEM.
 
 import type { Command } from "commander";
-import { csvField } from "../csv.js";
 import { PlumbError } from "../errors.js";
-import { verifyAuditChain, type AuditEvent } from "../state/audit.js";
-import type { AuditFilter, Store } from "../state/store.js";
+import { auditEvents, auditExportLines } from "../state/audit-export.js";
+import { verifyAuditChain } from "../state/audit.js";
 import { action, dataDirectoryOption, openStore } from "./context.js";
-
-const pageSize = 5000;
-
-/** Every matching event in chain order, a page at a time, so an unlimited trail never sits in memory whole. */
-async function* auditEvents(store: Store, filter: Omit<AuditFilter, "limit" | "afterSequence">): AsyncGenerator<AuditEvent> {
-  let afterSequence = 0;
-  for (;;) {
-    const page = await store.listAudit({ ...filter, afterSequence, limit: pageSize });
-    yield* page;
-    if (page.length < pageSize) return;
-    afterSequence = (page[page.length - 1] as AuditEvent).sequence;
-  }
-}
 
 function parseSince(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
@@ -35,8 +21,6 @@ function parseSince(text: string | undefined): string | undefined {
   }
   return new Date(parsed).toISOString();
 }
-
-const csvColumns = ["sequence", "at", "kind", "actor", "stack", "resource", "commit", "author", "commitMessage", "summary", "previousHash", "hash"] as const;
 
 export function registerAudit(program: Command): void {
   const audit = program.command("audit").description("the audit trail: a hash chain of every change, drift finding and action");
@@ -77,11 +61,8 @@ export function registerAudit(program: Command): void {
         const since = parseSince(options.since);
         const store = await openStore(options.dataDir);
         try {
-          if (options.format === "csv") process.stdout.write(`${csvColumns.join(",")}\n`);
           const filter = { ...(since === undefined ? {} : { since }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.resource === undefined ? {} : { resource: options.resource }) };
-          for await (const event of auditEvents(store, filter)) {
-            process.stdout.write(options.format === "jsonl" ? `${JSON.stringify(event)}\n` : `${csvColumns.map((column) => csvField(event[column])).join(",")}\n`);
-          }
+          for await (const line of auditExportLines(store, filter, options.format)) process.stdout.write(line);
         } finally {
           await store.close();
         }

@@ -3,7 +3,7 @@
 
 import { redactor } from "../secrets/redaction.js";
 import { randomUUID } from "node:crypto";
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { HealthStatus } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { auditHash, genesisHash, type AuditEvent, type AuditHead, type AuditInput, type AuditKind } from "./audit.js";
@@ -302,8 +302,10 @@ export class KyselyStore implements Store {
     return rows.map((row) => row.id);
   }
 
-  async listRuns(stack: string, limit: number): Promise<RunRecord[]> {
-    const rows = await this.db.selectFrom("runs").selectAll().where("stack", "=", stack).orderBy("started_at", "desc").limit(limit).execute();
+  async listRuns(stack: string | undefined, limit: number): Promise<RunRecord[]> {
+    let query = this.db.selectFrom("runs").selectAll();
+    if (stack !== undefined) query = query.where("stack", "=", stack);
+    const rows = await query.orderBy("started_at", "desc").limit(limit).execute();
     return rows.map(fromRunRow);
   }
 
@@ -498,6 +500,10 @@ export class KyselyStore implements Store {
     if (filter.since !== undefined) query = query.where("at", ">=", filter.since);
     if (filter.stack !== undefined) query = query.where("stack", "=", filter.stack);
     if (filter.resource !== undefined) query = query.where("resource", "=", filter.resource);
+    if (filter.until !== undefined) query = query.where("at", "<", filter.until);
+    if (filter.beforeSequence !== undefined) query = query.where("sequence", "<", filter.beforeSequence);
+    if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);
+    if (filter.actor !== undefined) query = query.where("actor", "=", filter.actor);
     const rows = await query.orderBy("sequence", filter.newestFirst === true ? "desc" : "asc").limit(filter.limit).execute();
     return rows.map((row) => ({
       sequence: Number(row.sequence),
@@ -513,6 +519,19 @@ export class KyselyStore implements Store {
       previousHash: row.previous_hash,
       hash: row.hash,
     }));
+  }
+
+  async countAuditByDay(since: string): Promise<{ day: string; kind: string; count: number }[]> {
+    // Timestamps are stored as ISO text in UTC, so the day is their first ten characters in both backends.
+    const day = sql<string>`substr(at, 1, 10)`;
+    const rows = await this.db
+      .selectFrom("audit_events")
+      .select([day.as("day"), "kind", (expression) => expression.fn.countAll<number | string>().as("count")])
+      .where("at", ">=", since)
+      .groupBy([day, "kind"])
+      .orderBy(day)
+      .execute();
+    return rows.map((row) => ({ day: row.day, kind: row.kind, count: Number(row.count) }));
   }
 
   async auditHead(): Promise<AuditHead | undefined> {

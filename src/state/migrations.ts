@@ -155,6 +155,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0005-fleet-views": {
+      // The dashboard's fleet-wide recent runs read runs by start time alone.
+      async up(db: Kysely<unknown>) {
+        await db.schema.createIndex("runs_started").on("runs").columns(["started_at"]).execute();
+      },
+    },
   };
 }
 

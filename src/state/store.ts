@@ -205,7 +205,8 @@ export interface Store {
   finishRun(id: string, result: Exclude<RunResult, "running">, error: string | null, planSummary: PlanSummary | null): Promise<void>;
   /** Marks runs left `running` by a process that died as interrupted; returns their ids. */
   interruptRuns(stack: string): Promise<string[]>;
-  listRuns(stack: string, limit: number): Promise<RunRecord[]>;
+  /** Newest first; `stack` undefined lists every stack's runs (the fleet's recent activity). */
+  listRuns(stack: string | undefined, limit: number): Promise<RunRecord[]>;
 
   /** Writes an intent before a change is made. */
   addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string>;
@@ -240,6 +241,8 @@ export interface Store {
   /** Audit events in chain order, after `afterSequence`, optionally from a time or for a stack. */
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
   auditHead(): Promise<AuditHead | undefined>;
+  /** Events per UTC day and kind at or after `since` (ISO), for charts over a fleet's whole trail. */
+  countAuditByDay(since: string): Promise<{ day: string; kind: string; count: number }[]>;
 }
 
 export interface AuditFilter {
@@ -248,6 +251,12 @@ export interface AuditFilter {
   since?: string;
   stack?: string;
   resource?: string;
+  /** ISO timestamp: events before it. */
+  until?: string;
+  /** Events before this sequence number (paging newest first). */
+  beforeSequence?: number;
+  kind?: string;
+  actor?: string;
   limit: number;
   /** Newest first instead of chain order: the latest changes without reading the whole trail. */
   newestFirst?: boolean;
