@@ -17,7 +17,22 @@ export interface StackSummary {
   lastAppliedRevision: string | null;
   lastAttemptedRevision: string | null;
   drift: { checkedAt: string; resources: Record<string, string[]>; healed: boolean } | null;
+  /** One word for the stack, decided by the server so every page and the sort order agree. */
+  state: StackStateWord;
+  updatedAt: string | null;
   source: { file: string; repo?: string; path?: string };
+}
+
+/** In the order the server sorts them by: what needs a person first. */
+export const stackStates = ["Stalled", "Degraded", "Drifted", "NotReady", "Reconciling", "Unknown", "Suspended", "Ready"] as const;
+export type StackStateWord = (typeof stackStates)[number];
+
+/** GET /api/v1/stacks */
+export interface StackList {
+  total: number;
+  items: StackSummary[];
+  facets: { environments: string[]; teams: string[]; states: Record<StackStateWord, number> };
+  problems: string[];
 }
 
 export interface ResourceItem {
@@ -44,6 +59,7 @@ export interface ClaimItem {
 
 export interface RunItem {
   id: string;
+  stack: string;
   trigger: string;
   revision: string | null;
   result: string;

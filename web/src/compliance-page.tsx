@@ -2,19 +2,8 @@
 // spreadsheet takes, and the audit trail with filters and an export.
 
 import { useEffect, useState } from "react";
-import { api, savedToken, type AuditEntry, type ComplianceReport } from "./api.js";
-import { Badge, shortRevision, TableCard } from "./widgets.js";
-
-/** Downloads an API response as a file: the token goes in a header, so a plain link cannot. */
-async function download(route: string, fileName: string): Promise<void> {
-  const response = await fetch(route, { headers: { authorization: `Bearer ${savedToken() ?? ""}` } });
-  const url = URL.createObjectURL(await response.blob());
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = fileName;
-  link.click();
-  URL.revokeObjectURL(url);
-}
+import { api, type AuditEntry, type ComplianceReport } from "./api.js";
+import { BarChart, Badge, countBy, DownloadButton, Field, metadataCoverage, shortRevision, TableCard } from "./widgets.js";
 
 export function CompliancePage() {
   const [report, setReport] = useState<ComplianceReport | null>(null);
@@ -23,13 +12,31 @@ export function CompliancePage() {
     api<ComplianceReport>(`/api/v1/compliance?days=${days}`).then(setReport, () => setReport(null));
   }, [days]);
   if (report === null) return <main><h1>Compliance</h1><p className="loading">Loading…</p></main>;
+  const resources = report.inventory.reduce((sum, row) => sum + row.resources, 0);
+  const coverage = metadataCoverage(report);
   return (
     <main>
       <h1>Compliance</h1>
       <div className="actions">
         <label>ATO dates within <input type="number" min={1} max={3650} value={days} onChange={(event) => setDays(Math.max(1, Number(event.target.value) || 30))} style={{ width: "5rem" }} /> days</label>
-        <button type="button" onClick={() => void download(`/api/v1/compliance?format=csv&days=${days}`, "compliance.csv")}>Download CSV</button>
+        <DownloadButton label="Download CSV" route={`/api/v1/compliance?format=csv&days=${days}`} fileName="compliance.csv" />
       </div>
+      <section className="card" aria-label="Charts">
+        <h2>At a glance</h2>
+        <p>
+          <strong>{coverage}%</strong> of {resources.toLocaleString()} resources carry every required metadata key
+          {report.missingMetadata.length === 0 ? "." : `; ${report.missingMetadata.length.toLocaleString()} key(s) missing.`}
+        </p>
+        <div className="meter" role="meter" aria-valuemin={0} aria-valuemax={100} aria-valuenow={coverage} aria-label="Metadata coverage"><span style={{ width: `${coverage}%` }} /></div>
+        <div className="charts">
+          <BarChart title="Resources by compliance level" rows={countBy(report.inventory, (row) => row.complianceLevel || "(none)", (row) => row.resources)} />
+          <BarChart title="Resources by team" rows={countBy(report.inventory, (row) => row.team || "(none)", (row) => row.resources)} />
+          <BarChart title="ATO dates" tone="bad" rows={countBy(report.ato, (row) => (row.status === "expired" ? "expired" : `expiring within ${days} days`))} />
+          <BarChart title="Rule violations by rule" tone="warn" rows={countBy(report.violations, (row) => `${row.rule} (${row.level})`)} />
+          <BarChart title="Missing metadata by key" tone="warn" rows={countBy(report.missingMetadata, (row) => row.key)} />
+          <BarChart title="Drift healed in the last 30 days, by stack" tone="good" rows={report.drift.filter((row) => row.healed > 0).map((row) => ({ label: row.stack, value: row.healed }))} />
+        </div>
+      </section>
       <TableCard title="ATO dates expired or expiring" headings={["Stack", "ATO date", "Days left", "Status"]}>
         {report.ato.map((row) => <tr key={row.stack}><td>{row.stack}</td><td>{row.atoDate}</td><td>{row.daysLeft}</td><td><Badge tone={row.status === "expired" ? "bad" : "warn"}>{row.status}</Badge></td></tr>)}
       </TableCard>
@@ -42,11 +49,20 @@ export function CompliancePage() {
       <TableCard title="Inventory" headings={["Team", "Owner", "Compliance level", "Resources"]}>
         {report.inventory.map((row) => <tr key={`${row.team}/${row.owner}/${row.complianceLevel}`}><td>{row.team}</td><td>{row.owner}</td><td>{row.complianceLevel}</td><td>{row.resources}</td></tr>)}
       </TableCard>
-      <TableCard title="Drift in the last 30 days" headings={["Stack", "Found", "Healed"]}>
-        {report.drift.filter((row) => row.found > 0).map((row) => <tr key={row.stack}><td>{row.stack}</td><td>{row.found}</td><td>{row.healed}</td></tr>)}
+      <TableCard title="Drift in the last 30 days" headings={["Stack", "Left in place", "Healed"]}>
+        {report.drift.filter((row) => row.found > 0 || row.healed > 0).map((row) => <tr key={row.stack}><td>{row.stack}</td><td>{row.found}</td><td>{row.healed}</td></tr>)}
       </TableCard>
     </main>
   );
+}
+
+const auditKinds = ["change.intentional", "change.corrective", "change.rollback", "drift.detected", "action", "policy.denied", "secret.rotated"];
+const auditPage = 200;
+
+/** A date input's day as the ISO instant it starts (UTC), or the start of the next day for an "until" bound. */
+function dayBound(value: string, next: boolean): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
+  return new Date(Date.parse(`${value}T00:00:00Z`) + (next ? 86_400_000 : 0)).toISOString();
 }
 
 export function AuditPage() {
@@ -54,28 +70,49 @@ export function AuditPage() {
   const [resource, setResource] = useState("");
   const [actor, setActor] = useState("");
   const [kind, setKind] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
   const [events, setEvents] = useState<AuditEntry[]>([]);
-  const query = new URLSearchParams({ limit: "500", order: "newest", ...(stack.trim() === "" ? {} : { stack: stack.trim() }), ...(resource.trim() === "" ? {} : { resource: resource.trim() }) }).toString();
+  const [more, setMore] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const filters = new URLSearchParams();
+  for (const [name, value] of [["stack", stack], ["resource", resource], ["actor", actor], ["kind", kind], ["since", dayBound(from, false)], ["until", dayBound(to, true)]] as const) {
+    if (value !== undefined && value.trim() !== "") filters.set(name, value.trim());
+  }
+  const query = filters.toString();
+  const load = async (before?: number) => {
+    try {
+      const page = await api<{ items: AuditEntry[] }>(`/api/v1/audit?order=newest&limit=${auditPage}${before === undefined ? "" : `&before=${before}`}${query === "" ? "" : `&${query}`}`);
+      setEvents((current) => (before === undefined ? page.items : [...current, ...page.items]));
+      setMore(page.items.length === auditPage);
+      setError(null);
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
   useEffect(() => {
-    api<{ items: AuditEntry[] }>(`/api/v1/audit?${query}`).then((result) => setEvents(result.items), () => setEvents([]));
+    void load();
+    // load reads the filters through query; nothing else changes what it fetches.
   }, [query]);
-  const shown = events.filter((event) => (actor === "" || event.actor.includes(actor)) && (kind === "" || event.kind === kind));
-  const kinds = [...new Set(events.map((event) => event.kind))].sort();
   return (
     <main>
       <h1>Audit trail</h1>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
-        <label>Stack<input value={stack} onChange={(event) => setStack(event.target.value)} /></label>
-        <label>Resource<input value={resource} placeholder="postgres.plumb.dev/v1/Role/app" onChange={(event) => setResource(event.target.value)} /></label>
-        <label>Actor<input value={actor} onChange={(event) => setActor(event.target.value)} /></label>
-        <label>Kind<select value={kind} onChange={(event) => setKind(event.target.value)}><option value="">any</option>{kinds.map((item) => <option key={item}>{item}</option>)}</select></label>
+        <Field label="Stack">{(id) => <input id={id} value={stack} onChange={(event) => setStack(event.target.value)} />}</Field>
+        <Field label="Resource">{(id) => <input id={id} value={resource} placeholder="postgres.plumb.dev/v1/Role/app" onChange={(event) => setResource(event.target.value)} />}</Field>
+        <Field label="Actor">{(id) => <input id={id} value={actor} placeholder="agent" onChange={(event) => setActor(event.target.value)} />}</Field>
+        <Field label="Kind">{(id) => <select id={id} value={kind} onChange={(event) => setKind(event.target.value)}><option value="">any</option>{auditKinds.map((item) => <option key={item}>{item}</option>)}</select>}</Field>
+        <Field label="From">{(id) => <input id={id} type="date" value={from} onChange={(event) => setFrom(event.target.value)} />}</Field>
+        <Field label="To">{(id) => <input id={id} type="date" value={to} onChange={(event) => setTo(event.target.value)} />}</Field>
       </form>
+      {error === null ? null : <p role="alert" className="error">{error}</p>}
       <div className="actions">
-        <button type="button" onClick={() => void download(`/api/v1/audit?${query}`, "audit.json")}>Export JSON</button>
-        <span className="muted">{shown.length} of the latest {events.length} events</span>
+        <DownloadButton label="Export CSV" route={`/api/v1/audit/export?format=csv${query === "" ? "" : `&${query}`}`} fileName="audit.csv" />
+        <DownloadButton label="Export JSON lines" route={`/api/v1/audit/export?format=jsonl${query === "" ? "" : `&${query}`}`} fileName="audit.jsonl" />
+        <span className="muted">{events.length} event(s) shown, newest first; exports hold every match, oldest first</span>
       </div>
       <TableCard headings={["#", "When", "Kind", "Stack", "Resource", "Actor", "Commit"]}>
-        {shown.map((event) => (
+        {events.map((event) => (
           <tr key={event.sequence}>
             <td>{event.sequence}</td>
             <td>{new Date(event.at).toLocaleString()}</td>
@@ -87,6 +124,7 @@ export function AuditPage() {
           </tr>
         ))}
       </TableCard>
+      {more ? <button type="button" onClick={() => void load(events[events.length - 1]?.sequence)}>Show older events</button> : null}
     </main>
   );
 }

@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, commitHref, safeHref, subscribe, type AuditEntry, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
-import { Badge, ConfirmButton, shortRevision, stackState, TableCard } from "./widgets.js";
+import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard } from "./widgets.js";
 
 interface StackData {
   stack: StackSummary;
@@ -258,7 +258,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
                   <td>{new Date(run.startedAt).toLocaleString()}</td>
                   <td>{run.trigger}</td>
                   <td><code>{shortRevision(run.revision)}</code></td>
-                  <td><Badge tone={run.result === "succeeded" ? "good" : run.result === "running" ? "busy" : "bad"}>{run.result}</Badge></td>
+                  <td><Badge tone={runTone(run.result)}>{run.result}</Badge></td>
                   <td>{run.planSummary === null ? "" : ["create", "update", "replace", "delete"].filter((key) => (run.planSummary?.[key] ?? 0) > 0).map((key) => `${run.planSummary?.[key]} ${key}`).join(", ") || "none"}</td>
                   <td>{run.actor ?? "agent"}</td>
                 </tr>

@@ -1,35 +1,65 @@
-// The stacks table: search, filters and paging happen on the server, so the
-// page stays fast with thousands of stacks; the event stream keeps it current.
+// The stacks table: search, filters, sorting and paging happen on the server,
+// so the page stays fast with thousands of stacks; the event stream keeps it
+// current, and the filters live in the URL so a view can be shared.
 
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, subscribe, type StackSummary } from "./api.js";
-import { Badge, shortRevision, stackState } from "./widgets.js";
+import { api, stackStates, subscribe, type StackList } from "./api.js";
+import { ago, Badge, Field, shortRevision, stackState, stateLabel } from "./widgets.js";
 
 const pageSize = 50;
-const conditions = ["", "Ready", "NotReady", "Stalled", "Degraded", "Reconciling"];
+const filterNames = ["q", "team", "environment", "state", "label", "sort", "order", "offset"] as const;
+type Filters = Partial<Record<(typeof filterNames)[number], string>>;
+
+const columns = [
+  { key: "name", label: "Stack" },
+  { key: "state", label: "State" },
+  { key: "environment", label: "Environment" },
+  { key: "team", label: "Team" },
+  { key: undefined, label: "Labels" },
+  { key: "revision", label: "Revision" },
+  { key: "updated", label: "Updated" },
+] as const;
+
+function filtersFromHash(): Filters {
+  const parameters = new URLSearchParams(window.location.hash.split("?")[1] ?? "");
+  const filters: Filters = {};
+  for (const name of filterNames) {
+    const value = parameters.get(name);
+    if (value !== null && value !== "") filters[name] = value;
+  }
+  return filters;
+}
 
 export function StacksPage() {
-  const [query, setQuery] = useState("");
-  const [label, setLabel] = useState("");
-  // The overview's tiles link here with ?condition=… in the hash.
-  const [condition, setCondition] = useState(() => new URLSearchParams(window.location.hash.split("?")[1] ?? "").get("condition") ?? "");
-  const [offset, setOffset] = useState(0);
-  const [result, setResult] = useState<{ total: number; items: StackSummary[] } | null>(null);
+  const [filters, setFilters] = useState<Filters>(filtersFromHash);
+  const [result, setResult] = useState<StackList | null>(null);
   const [error, setError] = useState<string | null>(null);
   const pending = useRef<number | undefined>(undefined);
+  const offset = Number(filters.offset ?? 0);
+
+  /** Changes some filters; any change but paging goes back to the first page. */
+  const change = (changes: Filters) => {
+    const next: Filters = { ...filters, offset: undefined, ...changes };
+    setFilters(next);
+    const query = new URLSearchParams(Object.entries(next).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "")).toString();
+    window.history.replaceState(null, "", `#/${query === "" ? "" : `?${query}`}`);
+  };
 
   const load = useCallback(async () => {
-    const parameters = new URLSearchParams({ limit: String(pageSize), offset: String(offset) });
-    if (query.trim() !== "") parameters.set("q", query.trim());
-    if (/^[^=]+=[^=]*$/.test(label.trim())) parameters.set("label", label.trim());
-    if (condition !== "") parameters.set("condition", condition);
+    const parameters = new URLSearchParams({ limit: String(pageSize) });
+    for (const [name, value] of Object.entries(filters)) {
+      if (value === undefined || value.trim() === "") continue;
+      // A label filter is sent once it reads key=value; half-typed it would only be refused.
+      if (name === "label" && !/^[^=]+=[^=]*$/.test(value.trim())) continue;
+      parameters.set(name, value.trim());
+    }
     try {
-      setResult(await api<{ total: number; items: StackSummary[] }>(`/api/v1/stacks?${parameters.toString()}`));
+      setResult(await api<StackList>(`/api/v1/stacks?${parameters.toString()}`));
       setError(null);
     } catch (failure) {
       setError((failure as Error).message);
     }
-  }, [query, label, condition, offset]);
+  }, [filters]);
 
   useEffect(() => {
     void load();
@@ -52,36 +82,63 @@ export function StacksPage() {
   }, [load]);
 
   const total = result?.total ?? 0;
+  const sort = filters.sort ?? "name";
+  const order = filters.order === "desc" ? "desc" : "asc";
+  const facets = result?.facets;
+  const select = (name: "team" | "environment", label: string, values: string[] | undefined) => (
+    <Field label={label}>
+      {(id) => (
+        <select id={id} value={filters[name] ?? ""} onChange={(event) => change({ [name]: event.target.value })}>
+          <option value="">any</option>
+          {(values ?? []).map((value) => <option key={value} value={value}>{value}</option>)}
+          {filters[name] !== undefined && !(values ?? []).includes(filters[name]) ? <option value={filters[name]}>{filters[name]}</option> : null}
+        </select>
+      )}
+    </Field>
+  );
   return (
     <main>
       <h1>Stacks</h1>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Search
-          <input type="search" placeholder="name" value={query} onChange={(event) => { setQuery(event.target.value); setOffset(0); }} />
-        </label>
-        <label>
-          Label
-          <input type="text" placeholder="team=payments" value={label} onChange={(event) => { setLabel(event.target.value); setOffset(0); }} />
-        </label>
-        <label>
-          Condition
-          <select value={condition} onChange={(event) => { setCondition(event.target.value); setOffset(0); }}>
-            {conditions.map((item) => (
-              <option key={item} value={item}>{item === "" ? "any" : item}</option>
-            ))}
-          </select>
-        </label>
+        <Field label="Search">{(id) => <input id={id} type="search" placeholder="name" value={filters.q ?? ""} onChange={(event) => change({ q: event.target.value })} />}</Field>
+        {select("team", "Team", facets?.teams)}
+        {select("environment", "Environment", facets?.environments)}
+        <Field label="State">
+          {(id) => (
+            <select id={id} value={filters.state ?? ""} onChange={(event) => change({ state: event.target.value })}>
+              <option value="">any</option>
+              {stackStates.map((state) => <option key={state} value={state}>{stateLabel(state)}{facets === undefined ? "" : ` (${facets.states[state]})`}</option>)}
+            </select>
+          )}
+        </Field>
+        <Field label="Label">{(id) => <input id={id} type="text" placeholder="tier=gold" value={filters.label ?? ""} onChange={(event) => change({ label: event.target.value })} />}</Field>
+        <Field label="Sort by" className="phone-only">
+          {(id) => (
+            <select id={id} value={`${sort} ${order}`} onChange={(event) => { const [key, direction] = event.target.value.split(" "); change({ sort: key, order: direction }); }}>
+              {columns.flatMap((column) => (column.key === undefined ? [] : [
+                <option key={`${column.key} asc`} value={`${column.key} asc`}>{column.label} ↑</option>,
+                <option key={`${column.key} desc`} value={`${column.key} desc`}>{column.label} ↓</option>,
+              ]))}
+            </select>
+          )}
+        </Field>
       </form>
       {error === null ? null : <p role="alert" className="error">{error}</p>}
       <table className="stacks">
         <thead>
           <tr>
-            <th scope="col">Stack</th>
-            <th scope="col">State</th>
-            <th scope="col">Environment</th>
-            <th scope="col">Labels</th>
-            <th scope="col">Revision</th>
+            {columns.map((column) => {
+              if (column.key === undefined) return <th key={column.label} scope="col">{column.label}</th>;
+              const active = sort === column.key;
+              return (
+                <th key={column.key} scope="col" aria-sort={active ? (order === "asc" ? "ascending" : "descending") : "none"}>
+                  <button type="button" className="sort" onClick={() => change({ sort: column.key, order: active && order === "asc" ? "desc" : "asc" })}>
+                    {column.label}
+                    <span aria-hidden="true">{active ? (order === "asc" ? " ▲" : " ▼") : ""}</span>
+                  </button>
+                </th>
+              );
+            })}
           </tr>
         </thead>
         <tbody>
@@ -90,10 +147,12 @@ export function StacksPage() {
             return (
               <tr key={stack.name}>
                 <th scope="row"><a href={`#/stacks/${encodeURIComponent(stack.name)}`}>{stack.name}</a></th>
-                <td><Badge tone={state.tone}>{state.label}</Badge>{stack.drift === null ? null : <Badge tone="warn">drift</Badge>}</td>
-                <td>{stack.environment ?? "—"}</td>
-                <td className="labels">{Object.entries(stack.labels).map(([key, value]) => <span key={key} className="label">{key}={value}</span>)}</td>
+                <td><Badge tone={state.tone}>{state.label}</Badge>{stack.drift === null || stack.state === "Drifted" ? null : <Badge tone="warn">drift</Badge>}</td>
+                <td data-label="env">{stack.environment ?? "—"}</td>
+                <td data-label="team">{stack.labels.team ?? "—"}</td>
+                <td className="labels">{Object.entries(stack.labels).filter(([key]) => key !== "team").map(([key, value]) => <span key={key} className="label">{key}={value}</span>)}</td>
                 <td><code>{shortRevision(stack.lastAppliedRevision)}</code></td>
+                <td>{stack.updatedAt === null ? "—" : <time dateTime={stack.updatedAt} title={new Date(stack.updatedAt).toLocaleString()}>{ago(stack.updatedAt)}</time>}</td>
               </tr>
             );
           })}
@@ -101,9 +160,9 @@ export function StacksPage() {
       </table>
       {result !== null && result.items.length === 0 ? <p className="empty">No stacks match.</p> : null}
       <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - pageSize))}>Previous</button>
+        <button type="button" disabled={offset === 0} onClick={() => change({ offset: String(Math.max(0, offset - pageSize)) })}>Previous</button>
         <span>{total === 0 ? "0" : `${offset + 1}–${Math.min(offset + pageSize, total)}`} of {total}</span>
-        <button type="button" disabled={offset + pageSize >= total} onClick={() => setOffset(offset + pageSize)}>Next</button>
+        <button type="button" disabled={offset + pageSize >= total} onClick={() => change({ offset: String(offset + pageSize) })}>Next</button>
       </nav>
     </main>
   );

@@ -1,22 +1,23 @@
 // Small pieces the pages share: condition badges and a button that asks first.
 
-import { useState } from "react";
-import type { Condition, StackSummary } from "./api.js";
+import { useId, useState } from "react";
+import { ApiError, savedToken, type ComplianceReport, type Condition, type StackStateWord, type StackSummary } from "./api.js";
 
 export function conditionOf(stack: StackSummary, type: string): Condition | undefined {
   return stack.conditions.find((condition) => condition.type === type);
 }
 
-/** One word for a stack's state, and the colour class that goes with it. */
+const stateTones: Record<StackStateWord, string> = { Ready: "good", Drifted: "warn", Stalled: "bad", Degraded: "bad", Reconciling: "busy", NotReady: "warn", Unknown: "muted", Suspended: "muted" };
+
+/** Words a person reads for the server's state names. */
+export function stateLabel(state: StackStateWord): string {
+  return state === "NotReady" ? "Not ready" : state;
+}
+
+/** The stack's state word and the colour class that goes with it; "Not ready" says why when the Ready condition does. */
 export function stackState(stack: StackSummary): { label: string; tone: string } {
-  if (stack.suspended) return { label: "Suspended", tone: "muted" };
-  if (conditionOf(stack, "Stalled")?.status === "True") return { label: "Stalled", tone: "bad" };
-  if (conditionOf(stack, "Degraded")?.status === "True") return { label: "Degraded", tone: "bad" };
-  if (conditionOf(stack, "Reconciling")?.status === "True") return { label: "Reconciling", tone: "busy" };
-  const ready = conditionOf(stack, "Ready");
-  if (ready?.status === "True") return { label: "Ready", tone: "good" };
-  if (ready?.reason === "Drifted") return { label: "Drifted", tone: "warn" };
-  return { label: ready?.reason || "Unknown", tone: "muted" };
+  const reason = stack.state === "NotReady" ? conditionOf(stack, "Ready")?.reason : undefined;
+  return { label: reason === undefined || reason === "" ? stateLabel(stack.state) : reason, tone: stateTones[stack.state] };
 }
 
 export function Badge({ tone, children, title }: { tone: string; children: React.ReactNode; title?: string }) {
@@ -59,6 +60,15 @@ export function ConfirmButton({ label, question, onConfirm, disabled }: { label:
   );
 }
 
+/** "just now", "5 min ago", "3 h ago", "2 d ago": how long since an ISO time. */
+export function ago(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86_400)} d ago`;
+}
+
 export function shortRevision(revision: string | null): string {
   return revision === null ? "—" : revision.slice(0, 12);
 }
@@ -75,5 +85,85 @@ export function TableCard({ title, headings, children }: { title?: string; headi
         </table>
       </div>
     </section>
+  );
+}
+
+export function runTone(result: string): string {
+  return result === "succeeded" ? "good" : result === "running" ? "busy" : "bad";
+}
+
+/** Percent of resources that carry every required metadata key (100 when there are none). */
+export function metadataCoverage(report: ComplianceReport): number {
+  const total = report.inventory.reduce((sum, row) => sum + row.resources, 0);
+  const missing = new Set(report.missingMetadata.map((row) => `${row.stack}\u0000${row.resource}`)).size;
+  return total === 0 ? 100 : Math.floor(((total - missing) / total) * 1000) / 10;
+}
+
+/** Horizontal bars, one a row, longest first; plain HTML so it reads at any width and to a screen reader. */
+export function BarChart({ title, rows, tone = "accent", limit = 12 }: { title: string; rows: { label: string; value: number }[]; tone?: string; limit?: number }) {
+  const sorted = [...rows].sort((left, right) => right.value - left.value || left.label.localeCompare(right.label));
+  const shown = sorted.slice(0, limit);
+  const highest = Math.max(1, ...shown.map((row) => row.value));
+  return (
+    <figure className="bars">
+      <figcaption>{title}</figcaption>
+      {shown.length === 0 ? <p className="muted">None.</p> : null}
+      <dl>
+        {shown.map((row) => (
+          <div key={row.label} className="bar-row">
+            <dt title={row.label}>{row.label}</dt>
+            <dd>
+              <span className={`bar ${tone}`} style={{ width: `${(row.value / highest) * 100}%` }} />
+              <span className="value">{row.value.toLocaleString()}</span>
+            </dd>
+          </div>
+        ))}
+      </dl>
+      {sorted.length > shown.length ? <p className="muted">and {sorted.length - shown.length} more</p> : null}
+    </figure>
+  );
+}
+
+/** Sums `value` per key: the rows a bar chart takes. */
+export function countBy<T>(items: readonly T[], key: (item: T) => string, value: (item: T) => number = () => 1): { label: string; value: number }[] {
+  const totals = new Map<string, number>();
+  for (const item of items) totals.set(key(item), (totals.get(key(item)) ?? 0) + value(item));
+  return [...totals].map(([label, total]) => ({ label, value: total }));
+}
+
+/** Saves an API response as a file: the token goes in a header, so a plain link cannot; a refusal is shown beside the button. */
+export function DownloadButton({ label, route, fileName }: { label: string; route: string; fileName: string }) {
+  const [error, setError] = useState<string | null>(null);
+  const save = async () => {
+    try {
+      const response = await fetch(route, { headers: { authorization: `Bearer ${savedToken() ?? ""}` } });
+      if (!response.ok) throw new ApiError(response.status, ((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
+      const url = URL.createObjectURL(await response.blob());
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = fileName;
+      link.click();
+      URL.revokeObjectURL(url);
+      setError(null);
+    } catch (failure) {
+      setError(`${label} failed: ${(failure as Error).message}`);
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void save()}>{label}</button>
+      {error === null ? null : <span role="alert" className="error">{error}</span>}
+    </>
+  );
+}
+
+/** A labelled form control whose label names only the control, not the options inside it. */
+export function Field({ label, className, children }: { label: string; className?: string; children: (id: string) => React.ReactNode }) {
+  const id = useId();
+  return (
+    <div className={`field${className === undefined ? "" : ` ${className}`}`}>
+      <label htmlFor={id}>{label}</label>
+      {children(id)}
+    </div>
   );
 }
