@@ -651,8 +651,8 @@ export class Agent {
     const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
     const audit: AuditEvent[] = [];
     for (let afterSequence = 0; ; ) {
-      const page = await this.store.listAudit({ since, afterSequence, limit: 5000 });
-      audit.push(...page.filter((event) => event.kind === "drift.detected" || event.kind === "change.corrective"));
+      const page = await this.store.listAudit({ since, afterSequence, limit: 5000, kind: ["drift.detected", "change.corrective"] });
+      audit.push(...page);
       if (page.length < 5000) break;
       afterSequence = (page[page.length - 1] as AuditEvent).sequence;
     }

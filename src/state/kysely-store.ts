@@ -502,7 +502,8 @@ export class KyselyStore implements Store {
     if (filter.resource !== undefined) query = query.where("resource", "=", filter.resource);
     if (filter.until !== undefined) query = query.where("at", "<", filter.until);
     if (filter.beforeSequence !== undefined) query = query.where("sequence", "<", filter.beforeSequence);
-    if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);
+    if (typeof filter.kind === "string") query = query.where("kind", "=", filter.kind);
+    else if (filter.kind !== undefined) query = query.where("kind", "in", filter.kind);
     if (filter.actor !== undefined) query = query.where("actor", "=", filter.actor);
     const rows = await query.orderBy("sequence", filter.newestFirst === true ? "desc" : "asc").limit(filter.limit).execute();
     return rows.map((row) => ({

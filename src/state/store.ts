@@ -255,7 +255,8 @@ export interface AuditFilter {
   until?: string;
   /** Events before this sequence number (paging newest first). */
   beforeSequence?: number;
-  kind?: string;
+  /** One kind, or any of several. */
+  kind?: string | readonly string[];
   actor?: string;
   limit: number;
   /** Newest first instead of chain order: the latest changes without reading the whole trail. */

@@ -49,7 +49,7 @@ export function CompliancePage() {
       <TableCard title="Inventory" headings={["Team", "Owner", "Compliance level", "Resources"]}>
         {report.inventory.map((row) => <tr key={`${row.team}/${row.owner}/${row.complianceLevel}`}><td>{row.team}</td><td>{row.owner}</td><td>{row.complianceLevel}</td><td>{row.resources}</td></tr>)}
       </TableCard>
-      <TableCard title="Drift in the last 30 days" headings={["Stack", "Left in place", "Healed"]}>
+      <TableCard title="Drift in the last 30 days" headings={["Stack", "Found", "Healed"]}>
         {report.drift.filter((row) => row.found > 0 || row.healed > 0).map((row) => <tr key={row.stack}><td>{row.stack}</td><td>{row.found}</td><td>{row.healed}</td></tr>)}
       </TableCard>
     </main>
