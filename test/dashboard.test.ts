@@ -28,6 +28,8 @@ function role(limit: number): string {
 async function shoot(page: Page, name: string): Promise<void> {
   for (const [label, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
     await page.setViewportSize({ width, height });
+    // Nothing may widen the page past the screen: at phone width that means sideways scrolling of everything.
+    expect(await page.evaluate(() => globalThis.document.documentElement.scrollWidth), `${name} at ${width} px`).toBeLessThanOrEqual(width);
     await page.screenshot({ path: path.join(screenshots, `${name}-${label}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -141,6 +143,9 @@ describe("the dashboard", () => {
     await eventually(async () => ((await connectionLimit()) === 5 ? true : undefined), 30_000, "rolled back");
     await expect.poll(() => page.locator("h1").textContent(), { timeout: 15_000 }).toContain("Suspended");
     await expect.poll(() => page.locator(".facts").textContent(), { timeout: 15_000 }).toContain(`Applied${firstCommit.slice(0, 12)}`);
+    // The newest run (the rollback) opens to the journal of what it changed.
+    await page.getByRole("button", { name: /^Details/ }).first().click();
+    await expect.poll(() => page.locator("tr.run-detail").textContent(), { timeout: 15_000 }).toMatch(/update\s*postgres\.plumb\.dev\/v1\/Role\/web_app\s*applied/);
     await shoot(page, "stack");
 
     // Hostile label and commit message were shown as text, never run.

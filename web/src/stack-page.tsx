@@ -128,6 +128,51 @@ function DiffPanel({ address, changes, onClose }: { address: string; changes: Pl
   );
 }
 
+interface RunDetail {
+  run: RunItem;
+  changes: { address: string; action: string; state: string; outcome: string | null; at: string }[];
+}
+
+/** One run; "Details" opens its error and the journal of what it changed, fetched when asked for. */
+function RunRows({ stack, run }: { stack: string; run: RunItem }) {
+  const [detail, setDetail] = useState<RunDetail | string | null>(null);
+  const [open, setOpen] = useState(false);
+  const toggle = () => {
+    setOpen(!open);
+    if (!open && detail === null) api<RunDetail>(`/api/v1/stacks/${encodeURIComponent(stack)}/runs/${run.id}`).then(setDetail, (failure: Error) => setDetail(failure.message));
+  };
+  const summary = run.planSummary === null ? "" : ["create", "update", "replace", "delete"].filter((key) => (run.planSummary?.[key] ?? 0) > 0).map((key) => `${run.planSummary?.[key]} ${key}`).join(", ") || "none";
+  return (
+    <>
+      <tr>
+        <td>{new Date(run.startedAt).toLocaleString()}</td>
+        <td>{run.trigger}</td>
+        <td><code>{shortRevision(run.revision)}</code></td>
+        <td><Badge tone={runTone(run.result)}>{run.result}</Badge></td>
+        <td>{summary}</td>
+        <td>{run.actor ?? "agent"}</td>
+        <td><button type="button" className="link" aria-expanded={open} onClick={toggle}>Details<span className="sr-only"> of the run at {new Date(run.startedAt).toLocaleString()}</span></button></td>
+      </tr>
+      {open ? (
+        <tr className="run-detail">
+          <td colSpan={7}>
+            {run.error === null ? null : <p className="message error">{run.error}</p>}
+            {detail === null ? <p className="loading">Loading…</p> : typeof detail === "string" ? <p role="alert" className="error">{detail}</p> : detail.changes.length === 0 ? <p className="muted">This run changed nothing.</p> : (
+              <ul className="events">
+                {detail.changes.map((change) => (
+                  <li key={`${change.address}/${change.at}`}>
+                    <Badge tone={change.state === "applied" ? "good" : change.state === "failed" ? "bad" : "muted"}>{change.action}</Badge> <code>{change.address}</code> <span className="muted">{change.state}{change.outcome === null ? "" : `: ${change.outcome}`}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
+
 export function StackPage({ name, session }: { name: string; session: Session }) {
   const [data, setData] = useState<StackData | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -252,17 +297,8 @@ export function StackPage({ name, session }: { name: string; session: Session })
       </section>
       {diffOf === null ? null : <DiffPanel address={diffOf} changes={changes} onClose={() => setDiffOf(null)} />}
 
-      <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By"]}>
-              {data.runs.map((run) => (
-                <tr key={run.id}>
-                  <td>{new Date(run.startedAt).toLocaleString()}</td>
-                  <td>{run.trigger}</td>
-                  <td><code>{shortRevision(run.revision)}</code></td>
-                  <td><Badge tone={runTone(run.result)}>{run.result}</Badge></td>
-                  <td>{run.planSummary === null ? "" : ["create", "update", "replace", "delete"].filter((key) => (run.planSummary?.[key] ?? 0) > 0).map((key) => `${run.planSummary?.[key]} ${key}`).join(", ") || "none"}</td>
-                  <td>{run.actor ?? "agent"}</td>
-                </tr>
-              ))}
+      <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By", ""]}>
+        {data.runs.map((run) => <RunRows key={run.id} stack={stack.name} run={run} />)}
       </TableCard>
 
       <TableCard title="Changes" headings={["When", "What", "Resource", "Who", "Commit"]}>
