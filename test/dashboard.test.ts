@@ -29,7 +29,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   for (const [label, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
     await page.setViewportSize({ width, height });
     // Nothing may widen the page past the screen: at phone width that means sideways scrolling of everything.
-    expect(await page.evaluate(() => globalThis.document.documentElement.scrollWidth), `${name} at ${width} px`).toBeLessThanOrEqual(width);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth"), `${name} at ${width} px`).toBeLessThanOrEqual(width);
     await page.screenshot({ path: path.join(screenshots, `${name}-${label}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -198,6 +198,41 @@ describe("the dashboard", () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 180_000);
+
+  it("works from the keyboard alone: log in, search, open a stack, back out of a confirmation, open a diff", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    /** Presses Tab until the focused element's accessible text matches, as a keyboard user would. */
+    const tabTo = async (pattern: RegExp) => {
+      for (let presses = 0; presses < 40; presses++) {
+        await page.keyboard.press("Tab");
+        const focused = await page.evaluate<string>("`${document.activeElement.tagName}:${document.activeElement.getAttribute('type') ?? ''}:${document.activeElement.textContent}`");
+        if (pattern.test(focused)) return;
+      }
+      throw new Error(`Tab never reached ${pattern}`);
+    };
+    await page.goto(agent.url);
+    await page.keyboard.type(agent.adminToken);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Stacks" }).waitFor();
+    await tabTo(/^INPUT:search:/);
+    await page.keyboard.type("billing");
+    await expect.poll(() => page.locator("table.stacks tbody tr").count()).toBe(1);
+    await tabTo(/^A::billing-files$/);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: /billing-files/ }).waitFor();
+
+    await tabTo(/^BUTTON:button:Sync now$/);
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate<string>("document.activeElement.textContent")).toBe("Yes, sync now");
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "Sync now" }).waitFor();
+    expect(await page.evaluate<string>("document.activeElement.textContent")).toBe("Sync now");
+
+    await tabTo(/^BUTTON:button:Diff/);
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 }).toContain("In sync");
+    await page.close();
+  }, 60_000);
 
   it("shows no actions to a read-only token", async () => {
     const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "read" } });

@@ -1,6 +1,6 @@
 // Small pieces the pages share: condition badges and a button that asks first.
 
-import { useId, useState } from "react";
+import { useEffect, useId, useRef, useState } from "react";
 import { ApiError, savedToken, type ComplianceReport, type Condition, type StackStateWord, type StackSummary } from "./api.js";
 
 export function conditionOf(stack: StackSummary, type: string): Condition | undefined {
@@ -28,32 +28,39 @@ export function Badge({ tone, children, title }: { tone: string; children: React
   );
 }
 
+/** An action that asks first. Escape or Cancel says no; focus goes back to the action's button either way, so a keyboard user stays in place. */
 export function ConfirmButton({ label, question, onConfirm, disabled }: { label: string; question: string; onConfirm: () => Promise<void>; disabled?: boolean }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  const answered = useRef(false);
+  useEffect(() => {
+    if (asking || !answered.current) return;
+    answered.current = false;
+    button.current?.focus();
+  }, [asking]);
+  const answer = (yes: boolean) => {
+    answered.current = true;
+    setAsking(false);
+    if (!yes) return;
+    setBusy(true);
+    void onConfirm().finally(() => setBusy(false));
+  };
   if (!asking) {
     return (
-      <button type="button" disabled={disabled === true || busy} onClick={() => setAsking(true)}>
+      // While busy the button stays focusable (aria-disabled, not disabled) so focus can come back to it.
+      <button ref={button} type="button" disabled={disabled === true} aria-disabled={busy || undefined} onClick={() => { if (!busy) setAsking(true); }}>
         {label}
       </button>
     );
   }
   return (
-    <span className="confirm" role="group" aria-label={question}>
+    <span className="confirm" role="group" aria-label={question} onKeyDown={(event) => { if (event.key === "Escape") answer(false); }}>
       <span>{question}</span>
-      <button
-        type="button"
-        className="primary"
-        autoFocus
-        onClick={() => {
-          setBusy(true);
-          setAsking(false);
-          void onConfirm().finally(() => setBusy(false));
-        }}
-      >
+      <button type="button" className="primary" autoFocus onClick={() => answer(true)}>
         Yes, {label.toLowerCase()}
       </button>
-      <button type="button" onClick={() => setAsking(false)}>
+      <button type="button" onClick={() => answer(false)}>
         Cancel
       </button>
     </span>
