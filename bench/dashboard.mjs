@@ -9,6 +9,7 @@
 // Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { sleep, startBenchAgent } from "./agent-process.mjs";

@@ -1,9 +1,9 @@
 // What an auditor asks for: the compliance report as tables, with the CSV a
 // spreadsheet takes, and the audit trail with filters and an export.
 
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api, type AuditEntry, type ComplianceReport } from "./api.js";
-import { BarChart, Badge, countBy, DownloadButton, Field, metadataCoverage, shortRevision, TableCard } from "./widgets.js";
+import { BarChart, Badge, countBy, DownloadButton, Field, metadataCoverage, shortRevision, TableCard, useLiveReload } from "./widgets.js";
 
 export function CompliancePage() {
   const [report, setReport] = useState<ComplianceReport | null>(null);
@@ -80,20 +80,26 @@ export function AuditPage() {
     if (value !== undefined && value.trim() !== "") filters.set(name, value.trim());
   }
   const query = filters.toString();
-  const load = async (before?: number) => {
-    try {
-      const page = await api<{ items: AuditEntry[] }>(`/api/v1/audit?order=newest&limit=${auditPage}${before === undefined ? "" : `&before=${before}`}${query === "" ? "" : `&${query}`}`);
-      setEvents((current) => (before === undefined ? page.items : [...current, ...page.items]));
-      setMore(page.items.length === auditPage);
-      setError(null);
-    } catch (failure) {
-      setError((failure as Error).message);
-    }
-  };
-  useEffect(() => {
-    void load();
-    // load reads the filters through query; nothing else changes what it fetches.
-  }, [query]);
+  const load = useCallback(
+    async (before?: number) => {
+      try {
+        const page = await api<{ items: AuditEntry[] }>(`/api/v1/audit?order=newest&limit=${auditPage}${before === undefined ? "" : `&before=${before}`}${query === "" ? "" : `&${query}`}`);
+        setEvents((current) => (before === undefined ? page.items : [...current, ...page.items]));
+        setMore(page.items.length === auditPage);
+        setError(null);
+      } catch (failure) {
+        setError((failure as Error).message);
+      }
+    },
+    [query],
+  );
+  const olderShown = events.length > auditPage;
+  // The newest events follow status changes (at most every 2 s) until older ones are being read.
+  const reload = useCallback(() => {
+    if (!olderShown) void load();
+  }, [load, olderShown]);
+  useEffect(() => void load(), [load]);
+  useLiveReload(reload, 2000);
   return (
     <main>
       <h1>Audit trail</h1>

@@ -2,9 +2,9 @@
 // compliance headline numbers and the latest changes; and the environments
 // matrix — which revision each application runs where.
 
-import { useEffect, useState } from "react";
-import { api, stackStates, subscribe, type AuditEntry, type ComplianceReport, type RunItem, type StackList, type StackSummary } from "./api.js";
-import { ago, Badge, metadataCoverage, runTone, shortRevision, stackState, stateLabel, TableCard } from "./widgets.js";
+import { useCallback, useEffect, useState } from "react";
+import { api, stackStates, type AuditEntry, type ComplianceReport, type RunItem, type StackList, type StackSummary } from "./api.js";
+import { ago, Badge, metadataCoverage, runTone, shortRevision, stackState, stateLabel, TableCard, useLiveReload } from "./widgets.js";
 
 const day = 86_400_000;
 
@@ -60,32 +60,17 @@ export function OverviewPage() {
   const [runs, setRuns] = useState<RunItem[]>([]);
   const [daily, setDaily] = useState<DailyCounts | null>(null);
   const [compliance, setCompliance] = useState<ComplianceReport | null>(null);
+  // Live: the counts, runs, changes and chart follow status changes, at most every 2 s.
+  const load = useCallback(() => {
+    api<StackList>("/api/v1/stacks?limit=1").then(setList, () => setList(null));
+    api<{ items: RunItem[] }>("/api/v1/runs?limit=10").then((result) => setRuns(result.items), () => setRuns([]));
+    api<{ items: AuditEntry[] }>("/api/v1/audit?order=newest&limit=10").then((result) => setChanges(result.items), () => setChanges([]));
+    api<DailyCounts>("/api/v1/audit/daily?days=30").then(setDaily, () => setDaily(null));
+  }, []);
+  useEffect(load, [load]);
+  useLiveReload(load, 2000);
   useEffect(() => {
-    // Live: the counts and the latest runs follow status changes, at most every 2 s.
-    const load = () => {
-      api<StackList>("/api/v1/stacks?limit=1").then(setList, () => setList(null));
-      api<{ items: RunItem[] }>("/api/v1/runs?limit=10").then((result) => setRuns(result.items), () => setRuns([]));
-      api<{ items: AuditEntry[] }>("/api/v1/audit?order=newest&limit=10").then((result) => setChanges(result.items), () => setChanges([]));
-      api<DailyCounts>("/api/v1/audit/daily?days=30").then(setDaily, () => setDaily(null));
-    };
-    load();
     api<ComplianceReport>("/api/v1/compliance").then(setCompliance, () => setCompliance(null));
-    const controller = new AbortController();
-    let pending: number | undefined;
-    subscribe(
-      (type) => {
-        if (type !== "status" || pending !== undefined) return;
-        pending = window.setTimeout(() => {
-          pending = undefined;
-          load();
-        }, 2000);
-      },
-      controller.signal,
-    );
-    return () => {
-      controller.abort();
-      window.clearTimeout(pending);
-    };
   }, []);
   const coverage = compliance === null ? undefined : metadataCoverage(compliance);
   return (
@@ -144,17 +129,20 @@ function applicationOf(stack: StackSummary): string {
 
 export function EnvironmentsPage() {
   const [stacks, setStacks] = useState<StackSummary[] | null>(null);
-  useEffect(() => {
+  // Live too: a new revision anywhere reloads the matrix, at most every 2 s.
+  const load = useCallback(() => {
     void (async () => {
       const all: StackSummary[] = [];
       for (let offset = 0; ; offset += 500) {
-        const page = await api<{ total: number; items: StackSummary[] }>(`/api/v1/stacks?limit=500&offset=${offset}`);
+        const page = await api<StackList>(`/api/v1/stacks?limit=500&offset=${offset}`);
         all.push(...page.items);
         if (all.length >= page.total || page.items.length === 0) break;
       }
       setStacks(all);
     })();
   }, []);
+  useEffect(load, [load]);
+  useLiveReload(load, 2000);
   if (stacks === null) return <main><h1>Environments</h1><p className="loading">Loading…</p></main>;
   const environments = [...new Set(stacks.map((stack) => stack.environment ?? "(none)"))].sort();
   const applications = new Map<string, Map<string, StackSummary>>();

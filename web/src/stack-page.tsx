@@ -2,9 +2,9 @@
 // they composed) with status, health and drift, the desired-vs-live diff of a
 // resource, runs and events — and the actions the token allows, each asking first.
 
-import { useCallback, useEffect, useRef, useState } from "react";
-import { api, commitHref, safeHref, subscribe, type AuditEntry, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
-import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard } from "./widgets.js";
+import { useCallback, useEffect, useState } from "react";
+import { api, commitHref, safeHref, type AuditEntry, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
+import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard, useLiveReload } from "./widgets.js";
 
 interface StackData {
   stack: StackSummary;
@@ -180,7 +180,6 @@ export function StackPage({ name, session }: { name: string; session: Session })
   const [diffOf, setDiffOf] = useState<string | null>(null);
   const [changes, setChanges] = useState<PlanChange[] | null>(null);
   const [rollbackTo, setRollbackTo] = useState("");
-  const pending = useRef<number | undefined>(undefined);
   const route = `/api/v1/stacks/${encodeURIComponent(name)}`;
 
   const load = useCallback(async () => {
@@ -207,22 +206,10 @@ export function StackPage({ name, session }: { name: string; session: Session })
     }
   }, [route]);
 
-  useEffect(() => {
-    void load();
-    const controller = new AbortController();
-    subscribe(
-      () => {
-        if (pending.current !== undefined) return;
-        pending.current = window.setTimeout(() => {
-          pending.current = undefined;
-          void load();
-        }, 300);
-      },
-      controller.signal,
-      name,
-    );
-    return () => controller.abort();
-  }, [load, name]);
+  // Every event of this stack reloads it, at most every 300 ms.
+  const reload = useCallback(() => void load(), [load]);
+  useEffect(reload, [reload]);
+  useLiveReload(reload, 300, name);
 
   useEffect(() => {
     if (diffOf !== null) void loadDiff();

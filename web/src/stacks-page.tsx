@@ -2,9 +2,9 @@
 // so the page stays fast with thousands of stacks; the event stream keeps it
 // current, and the filters live in the URL so a view can be shared.
 
-import { useCallback, useEffect, useRef, useState } from "react";
-import { api, stackStates, subscribe, type StackList } from "./api.js";
-import { ago, Badge, Field, shortRevision, stackState, stateLabel } from "./widgets.js";
+import { useCallback, useEffect, useState } from "react";
+import { api, stackStates, type StackList } from "./api.js";
+import { ago, Badge, Field, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
 
 const pageSize = 50;
 const filterNames = ["q", "team", "environment", "state", "label", "sort", "order", "offset"] as const;
@@ -34,7 +34,6 @@ export function StacksPage() {
   const [filters, setFilters] = useState<Filters>(filtersFromHash);
   const [result, setResult] = useState<StackList | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const pending = useRef<number | undefined>(undefined);
   const offset = Number(filters.offset ?? 0);
 
   /** Changes some filters; any change but paging goes back to the first page. */
@@ -61,25 +60,11 @@ export function StacksPage() {
     }
   }, [filters]);
 
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const reload = useCallback(() => void load(), [load]);
+  useEffect(reload, [reload]);
 
   // A status change anywhere reloads the page in view, at most every 500 ms.
-  useEffect(() => {
-    const controller = new AbortController();
-    subscribe(
-      (type) => {
-        if (type !== "status" || pending.current !== undefined) return;
-        pending.current = window.setTimeout(() => {
-          pending.current = undefined;
-          void load();
-        }, 500);
-      },
-      controller.signal,
-    );
-    return () => controller.abort();
-  }, [load]);
+  useLiveReload(reload, 500);
 
   const total = result?.total ?? 0;
   const sort = filters.sort ?? "name";

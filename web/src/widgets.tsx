@@ -1,7 +1,7 @@
 // Small pieces the pages share: condition badges and a button that asks first.
 
 import { useEffect, useId, useRef, useState } from "react";
-import { ApiError, savedToken, type ComplianceReport, type Condition, type StackStateWord, type StackSummary } from "./api.js";
+import { ApiError, savedToken, subscribe, type ComplianceReport, type Condition, type StackStateWord, type StackSummary } from "./api.js";
 
 export function conditionOf(stack: StackSummary, type: string): Condition | undefined {
   return stack.conditions.find((condition) => condition.type === type);
@@ -173,4 +173,31 @@ export function Field({ label, className, children }: { label: string; className
       {children(id)}
     </div>
   );
+}
+
+/**
+ * Calls `reload` after what the event stream reports (status changes only, or
+ * every event of one stack), at most once per `delayMs`, so a busy fleet does
+ * not turn into a request per event.
+ */
+export function useLiveReload(reload: () => void, delayMs: number, stack?: string): void {
+  useEffect(() => {
+    const controller = new AbortController();
+    let pending: number | undefined;
+    subscribe(
+      (type) => {
+        if ((stack === undefined && type !== "status") || pending !== undefined) return;
+        pending = window.setTimeout(() => {
+          pending = undefined;
+          reload();
+        }, delayMs);
+      },
+      controller.signal,
+      stack,
+    );
+    return () => {
+      controller.abort();
+      window.clearTimeout(pending);
+    };
+  }, [reload, delayMs, stack]);
 }
