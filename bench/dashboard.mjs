@@ -4,8 +4,8 @@
 // them all. Measures, from navigation until the page can be used (its rows are
 // on screen and its controls take input): the stacks page, a search typed into
 // it, a sort by state, the 2,000-resource stack page, a scroll to its last
-// resource (the resource table renders only the rows in view), the Overview
-// and the Compliance page.
+// resource (the resource table renders only the rows in view), the Overview,
+// the Environments matrix and the Compliance page.
 // Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -74,7 +74,7 @@ try {
   await context.addInitScript((value) => globalThis.sessionStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
 
-  const timings = { stacks: [], search: [], sort: [], stack: [], scroll: [], overview: [], compliance: [] };
+  const timings = { stacks: [], search: [], sort: [], stack: [], scroll: [], overview: [], environments: [], compliance: [] };
   for (let round = 0; round < repeats; round++) {
     let begin = Date.now();
     await page.goto(`${agent.url}/#/`);
@@ -115,6 +115,12 @@ try {
 
     begin = Date.now();
     await page.goto("about:blank");
+    await page.goto(`${agent.url}/#/environments`);
+    await page.locator("main table tbody tr").nth(stacks - 1).waitFor({ state: "attached" });
+    timings.environments.push(Date.now() - begin);
+
+    begin = Date.now();
+    await page.goto("about:blank");
     await page.goto(`${agent.url}/#/compliance`);
     await page.getByRole("meter", { name: "Metadata coverage" }).waitFor();
     await page.getByRole("button", { name: "Download CSV" }).waitFor({ state: "visible" });
@@ -130,6 +136,7 @@ try {
     [`stack page with ${resources.toLocaleString("en")} resources: rows shown, actions usable`, timings.stack, "≤ 1 s"],
     ["scroll to its last resource", timings.scroll, ""],
     ["overview: state counts, 10 recent runs, drift chart", timings.overview, ""],
+    [`environments matrix: all ${stacks.toLocaleString("en")} stacks`, timings.environments, ""],
     [`compliance report over ${storedResources.toLocaleString("en")} resources, charts shown`, timings.compliance, ""],
   ]) {
     console.log(`| ${label} | ${median(values)} ms | ${Math.min(...values)} – ${Math.max(...values)} ms | ${goal} |`);
