@@ -74,7 +74,7 @@ try {
   await context.addInitScript((value) => globalThis.sessionStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
 
-  const timings = { stacks: [], search: [], sort: [], stack: [], scroll: [], overview: [], environments: [], compliance: [] };
+  const timings = { stacks: [], search: [], sort: [], stack: [], scroll: [], overview: [], environments: [], environmentsAll: [], compliance: [] };
   for (let round = 0; round < repeats; round++) {
     let begin = Date.now();
     await page.goto(`${agent.url}/#/`);
@@ -116,8 +116,15 @@ try {
     begin = Date.now();
     await page.goto("about:blank");
     await page.goto(`${agent.url}/#/environments`);
-    await page.locator("main table tbody tr").nth(stacks - 1).waitFor({ state: "attached" });
+    await page.locator("main table tbody tr").nth(Math.min(100, stacks) - 1).waitFor();
+    await page.getByRole("searchbox").waitFor({ state: "visible" });
     timings.environments.push(Date.now() - begin);
+    if (stacks > 100) {
+      begin = Date.now();
+      await page.getByRole("button", { name: /^Show all/ }).click();
+      await page.locator("main table tbody tr").nth(stacks - 1).waitFor({ state: "attached" });
+      timings.environmentsAll.push(Date.now() - begin);
+    }
 
     begin = Date.now();
     await page.goto("about:blank");
@@ -136,9 +143,11 @@ try {
     [`stack page with ${resources.toLocaleString("en")} resources: rows shown, actions usable`, timings.stack, "≤ 1 s"],
     ["scroll to its last resource", timings.scroll, ""],
     ["overview: state counts, 10 recent runs, drift chart", timings.overview, ""],
-    [`environments matrix: all ${stacks.toLocaleString("en")} stacks`, timings.environments, ""],
+    [`environments matrix of ${stacks.toLocaleString("en")} stacks: first 100 rows, search usable`, timings.environments, ""],
+    ["… \"Show all\" → every row drawn", timings.environmentsAll, ""],
     [`compliance report over ${storedResources.toLocaleString("en")} resources, charts shown`, timings.compliance, ""],
   ]) {
+    if (values.length === 0) continue;
     console.log(`| ${label} | ${median(values)} ms | ${Math.min(...values)} – ${Math.max(...values)} ms | ${goal} |`);
   }
   console.log(`\nGET /api/v1/stacks?sort=state&limit=50 alone: median ${median(apiTimings).toFixed(0)} ms`);

@@ -219,6 +219,12 @@ describe("plumb agent", () => {
     expect(listed.facets.states.Stalled).toBe(2);
     expect(Object.values(listed.facets.states).reduce((sum, count) => sum + count, 0)).toBe(4);
     expect(listed.items[0]?.state).toBe("Ready");
+    type Matrix = { environments: string[]; applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: string }> }[] };
+    const matrix = (await agent.api<Matrix>("GET", "/api/v1/environments")).body;
+    expect(matrix.environments).toEqual(["(none)"]);
+    expect(matrix.applications.map((application) => application.name)).toEqual(["app", "bad-interval", "broken", "manual"]);
+    expect(matrix.applications[0]?.cells["(none)"]).toMatchObject({ stack: "app", state: "Ready", revision: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    expect((await agent.api<Matrix>("GET", "/api/v1/environments?q=BAD")).body.applications.map((application) => application.name)).toEqual(["bad-interval"]);
     const badSort = await agent.api<{ message: string }>("GET", "/api/v1/stacks?sort=colour");
     expect(badSort.status).toBe(400);
     expect(badSort.body.message).toContain("sort");
@@ -312,10 +318,14 @@ describe("plumb agent", () => {
     expect(csv.headers.get("content-type")).toContain("text/csv");
     const cli = runCli(["audit", "export", "--stack", "app", "--format", "csv", "--data-dir", path.join(work, "data")]);
     expect(await csv.text()).toBe(cli.stdout);
-    const jsonl = await fetch(`${agent.url}/api/v1/audit/export?kind=change.rollback`, { headers: { authorization: `Bearer ${agent.adminToken}` } });
-    const exported = (await jsonl.text()).trim().split("\n").map((line) => JSON.parse(line) as { kind: string });
+    const jsonl = await (await fetch(`${agent.url}/api/v1/audit/export?kind=change.rollback&actor=bootstrap-admin`, { headers: { authorization: `Bearer ${agent.adminToken}` } })).text();
+    const exported = jsonl.trim().split("\n").map((line) => JSON.parse(line) as { kind: string });
     expect(exported.length).toBeGreaterThan(0);
     expect(exported.every((event) => event.kind === "change.rollback")).toBe(true);
+    expect(runCli(["audit", "export", "--kind", "change.rollback", "--actor", "bootstrap-admin", "--until", "0m", "--data-dir", path.join(work, "data")]).stdout).toBe(jsonl);
+    const badUntil = runCli(["audit", "export", "--until", "yesterday", "--data-dir", path.join(work, "data")]);
+    expect(badUntil.status).toBe(1);
+    expect(badUntil.stderr).toContain('--until "yesterday" is neither a date nor an age');
 
     const daily = (await agent.api<{ since: string; items: { day: string; kind: string; count: number }[] }>("GET", "/api/v1/audit/daily?days=7")).body;
     const today = new Date().toISOString().slice(0, 10);

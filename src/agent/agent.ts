@@ -15,6 +15,7 @@ import { applyStackPlan, planStack, type ComplianceOptions, type PlannedStack } 
 import type { CompliancePolicy } from "../policy/compliance.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
 import type { AuditEvent } from "../state/audit.js";
+import { auditEvents } from "../state/audit-export.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -650,12 +651,7 @@ export class Agent {
   async complianceReport(expiringWithinDays: number): Promise<ComplianceReport> {
     const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
     const audit: AuditEvent[] = [];
-    for (let afterSequence = 0; ; ) {
-      const page = await this.store.listAudit({ since, afterSequence, limit: 5000, kind: ["drift.detected", "change.corrective"] });
-      audit.push(...page);
-      if (page.length < 5000) break;
-      afterSequence = (page[page.length - 1] as AuditEvent).sequence;
-    }
+    for await (const event of auditEvents(this.store, { since, kind: ["drift.detected", "change.corrective"] })) audit.push(event);
     const statuses = new Map((await this.store.listStackStatuses()).map((status) => [status.stack, status]));
     const stacks: ReportStack[] = [];
     for (const [name, managed] of this.stacks) {

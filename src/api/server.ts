@@ -21,6 +21,7 @@ import { auditExportFormats, auditExportLines } from "../state/audit-export.js";
 import type { ApiToken, AuditFilter, StackStatus, TokenRole } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { reportCsv, reportMarkdown } from "../policy/report.js";
+import { environmentMatrix } from "./environment-matrix.js";
 import { conditionFilters, filterStacks, sortKeys, sortStacks, stackFacets, stackState, stackStates } from "./stack-list.js";
 import { createToken, hashToken } from "./tokens.js";
 import { readPush, verifyWebhook } from "./webhooks.js";
@@ -154,6 +155,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     };
   };
 
+  /** Every stack's summary from one query for all statuses; stacks not looked at yet get theirs without another. */
+  const everySummary = async (): Promise<Static<typeof stackSummary>[]> => {
+    const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
+    return agent.stackNames().map((name) => summary(name, statuses.get(name)));
+  };
+
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => (agent.stackNames().length > 0 || agent.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" })));
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
@@ -174,13 +181,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
     async (request) => {
       const { limit = 50, offset = 0, sort, order, ...filters } = request.query;
-      // One query for every stack's status; stacks not looked at yet get theirs without another.
-      const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
-      const all = agent.stackNames().map((name) => summary(name, statuses.get(name)));
+      const all = await everySummary();
       const sorted = sortStacks(filterStacks(all, filters), sort, order);
       return { total: sorted.length, items: sorted.slice(offset, offset + limit), facets: stackFacets(all), problems: agent.problems().map((problem) => problem.describe()) };
     },
   );
+
+  const matrixQuery = Type.Object({ q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the application's name, case-insensitive." })) });
+  app.get<{ Querystring: Static<typeof matrixQuery> }>("/api/v1/environments", { schema: { summary: "Applications × environments: the stack, revision and state in each cell (the app label, else the stack name without -<environment>)", querystring: matrixQuery } }, async (request) => {
+    return environmentMatrix(await everySummary(), request.query.q);
+  });
 
   app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack", { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } }, async (request) => {
     knownStack(request.params.stack);

@@ -8,7 +8,8 @@ import { auditEvents, auditExportLines } from "../state/audit-export.js";
 import { verifyAuditChain } from "../state/audit.js";
 import { action, dataDirectoryOption, openStore } from "./context.js";
 
-function parseSince(text: string | undefined): string | undefined {
+/** `--since` / `--until`: an ISO date or date-time, or an age counted back from now. */
+function parseTime(flag: string, text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   const relative = /^([0-9]+)(d|h|m)$/.exec(text);
   if (relative !== null) {
@@ -17,7 +18,7 @@ function parseSince(text: string | undefined): string | undefined {
   }
   const parsed = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(parsed)) {
-    throw new PlumbError("PLUMB_USAGE", `--since "${text}" is neither a date nor an age`, { hint: "use an ISO date such as 2026-01-31 or 2026-01-31T12:00:00Z, or an age such as 7d, 12h or 30m" });
+    throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is neither a date nor an age`, { hint: "use an ISO date such as 2026-01-31 or 2026-01-31T12:00:00Z, or an age such as 7d, 12h or 30m" });
   }
   return new Date(parsed).toISOString();
 }
@@ -51,17 +52,22 @@ export function registerAudit(program: Command): void {
     .description("write the audit trail as JSON lines or CSV, oldest first")
     .option("--since <date-or-age>", "only events at or after this ISO date/time, or this age (7d, 12h, 30m)")
     .option("--stack <name>", "only this stack's events")
+    .option("--until <date-or-age>", "only events before this ISO date/time, or this age")
     .option("--resource <address>", "only this resource's events")
+    .option("--kind <kind>", "only events of this kind: change.intentional, change.corrective, change.rollback, drift.detected, action, policy.denied, secret.rotated")
+    .option("--actor <name>", "only events by this actor: a token's name, agent, or cli:<user>")
     .option("--format <format>", "jsonl or csv", "jsonl")
     .addOption(dataDirectoryOption())
-    .addHelpText("after", "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl")
+    .addHelpText("after", "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl\n  $ plumb audit export --kind change.corrective --since 2026-11-01 --until 2026-12-01")
     .action(
-      action(async (options: { since?: string; stack?: string; resource?: string; format: string; dataDir: string }) => {
+      action(async (options: { since?: string; until?: string; stack?: string; resource?: string; kind?: string; actor?: string; format: string; dataDir: string }) => {
         if (options.format !== "jsonl" && options.format !== "csv") throw new PlumbError("PLUMB_USAGE", `--format "${options.format}" is not jsonl or csv`, { hint: "use --format jsonl or --format csv" });
-        const since = parseSince(options.since);
+        const since = parseTime("--since", options.since);
+        const until = parseTime("--until", options.until);
         const store = await openStore(options.dataDir);
         try {
-          const filter = { ...(since === undefined ? {} : { since }), ...(options.stack === undefined ? {} : { stack: options.stack }), ...(options.resource === undefined ? {} : { resource: options.resource }) };
+          const { stack, resource, kind, actor } = options;
+          const filter = { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(kind === undefined ? {} : { kind }), ...(actor === undefined ? {} : { actor }) };
           for await (const line of auditExportLines(store, filter, options.format)) process.stdout.write(line);
         } finally {
           await store.close();

@@ -1,10 +1,9 @@
-// At a glance: stacks by condition, drift found and healed per day, the
-// compliance headline numbers and the latest changes; and the environments
-// matrix — which revision each application runs where.
+// At a glance: stacks by state, drift per day, the compliance headline
+// numbers, the fleet's recent runs and the latest changes.
 
 import { useCallback, useEffect, useState } from "react";
-import { api, stackStates, type AuditEntry, type ComplianceReport, type RunItem, type StackList, type StackSummary } from "./api.js";
-import { ago, Badge, metadataCoverage, runTone, shortRevision, stackState, stateLabel, TableCard, useLiveReload } from "./widgets.js";
+import { api, stackStates, type AuditEntry, type ComplianceReport, type RunItem, type StackList } from "./api.js";
+import { ago, Badge, metadataCoverage, runTone, shortRevision, stateLabel, TableCard, useLiveReload } from "./widgets.js";
 
 const day = 86_400_000;
 
@@ -114,61 +113,6 @@ export function OverviewPage() {
             <td><a href={`#/stacks/${encodeURIComponent(change.stack)}`}>{change.stack}</a></td>
             <td><code>{change.resource ?? "—"}</code></td>
             <td>{change.actor}</td>
-          </tr>
-        ))}
-      </TableCard>
-    </main>
-  );
-}
-
-/** The application a stack belongs to: its `app` label, else its name without a trailing -<environment>. */
-function applicationOf(stack: StackSummary): string {
-  if (stack.labels.app !== undefined) return stack.labels.app;
-  return stack.environment !== null && stack.name.endsWith(`-${stack.environment}`) ? stack.name.slice(0, -stack.environment.length - 1) : stack.name;
-}
-
-export function EnvironmentsPage() {
-  const [stacks, setStacks] = useState<StackSummary[] | null>(null);
-  // Live too: a new revision anywhere reloads the matrix, at most every 2 s.
-  const load = useCallback(() => {
-    void (async () => {
-      const all: StackSummary[] = [];
-      for (let offset = 0; ; offset += 500) {
-        const page = await api<StackList>(`/api/v1/stacks?limit=500&offset=${offset}`);
-        all.push(...page.items);
-        if (all.length >= page.total || page.items.length === 0) break;
-      }
-      setStacks(all);
-    })();
-  }, []);
-  useEffect(load, [load]);
-  useLiveReload(load, 2000);
-  if (stacks === null) return <main><h1>Environments</h1><p className="loading">Loading…</p></main>;
-  const environments = [...new Set(stacks.map((stack) => stack.environment ?? "(none)"))].sort();
-  const applications = new Map<string, Map<string, StackSummary>>();
-  for (const stack of stacks) {
-    const row = applications.get(applicationOf(stack)) ?? new Map<string, StackSummary>();
-    row.set(stack.environment ?? "(none)", stack);
-    applications.set(applicationOf(stack), row);
-  }
-  return (
-    <main>
-      <h1>Environments</h1>
-      <p className="muted">Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment).</p>
-      <TableCard headings={["Application", ...environments]}>
-        {[...applications.entries()].sort(([left], [right]) => left.localeCompare(right)).map(([application, row]) => (
-          <tr key={application}>
-            <th scope="row">{application}</th>
-            {environments.map((environment) => {
-              const stack = row.get(environment);
-              if (stack === undefined) return <td key={environment} className="muted">—</td>;
-              const state = stackState(stack);
-              return (
-                <td key={environment}>
-                  <a href={`#/stacks/${encodeURIComponent(stack.name)}`}><code>{shortRevision(stack.lastAppliedRevision)}</code></a> <Badge tone={state.tone}>{state.label}</Badge>
-                </td>
-              );
-            })}
           </tr>
         ))}
       </TableCard>

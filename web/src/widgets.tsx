@@ -14,6 +14,10 @@ export function stateLabel(state: StackStateWord): string {
   return state === "NotReady" ? "Not ready" : state;
 }
 
+export function stackStateTone(state: StackStateWord): string {
+  return stateTones[state];
+}
+
 /** The stack's state word and the colour class that goes with it; "Not ready" says why when the Ready condition does. */
 export function stackState(stack: StackSummary): { label: string; tone: string } {
   const reason = stack.state === "NotReady" ? conditionOf(stack, "Ready")?.reason : undefined;

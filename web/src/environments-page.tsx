@@ -1,0 +1,68 @@
+// The environments matrix — which revision each application runs where — from
+// one compact API answer for the whole fleet; a search narrows it and only the
+// first rows are drawn until asked for all.
+
+import { useCallback, useEffect, useState } from "react";
+import { api, type StackStateWord } from "./api.js";
+import { Badge, Field, shortRevision, stackStateTone, stateLabel, TableCard, useLiveReload } from "./widgets.js";
+
+interface EnvironmentMatrix {
+  environments: string[];
+  applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: StackStateWord }> }[];
+}
+
+const firstRows = 100;
+
+export function EnvironmentsPage() {
+  const [matrix, setMatrix] = useState<EnvironmentMatrix | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [query, setQuery] = useState("");
+  const [all, setAll] = useState(false);
+  // Live: a new revision anywhere reloads the matrix, at most every 2 s.
+  const load = useCallback(() => {
+    api<EnvironmentMatrix>("/api/v1/environments").then(
+      (result) => {
+        setMatrix(result);
+        setError(null);
+      },
+      (failure: Error) => setError(failure.message),
+    );
+  }, []);
+  useEffect(load, [load]);
+  useLiveReload(load, 2000);
+  if (matrix === null) return <main><h1>Environments</h1>{error === null ? <p className="loading">Loading…</p> : <p role="alert" className="error">{error}</p>}</main>;
+  const needle = query.trim().toLowerCase();
+  const matching = needle === "" ? matrix.applications : matrix.applications.filter((application) => application.name.toLowerCase().includes(needle));
+  const shown = all ? matching : matching.slice(0, firstRows);
+  return (
+    <main>
+      <h1>Environments</h1>
+      <p className="muted">Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment).</p>
+      <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
+        <Field label="Application">{(id) => <input id={id} type="search" placeholder="name" value={query} onChange={(event) => setQuery(event.target.value)} />}</Field>
+      </form>
+      {error === null ? null : <p role="alert" className="error">{error}</p>}
+      <TableCard headings={["Application", ...matrix.environments]}>
+        {shown.map((application) => (
+          <tr key={application.name}>
+            <th scope="row">{application.name}</th>
+            {matrix.environments.map((environment) => {
+              const cell = application.cells[environment];
+              if (cell === undefined) return <td key={environment} className="muted">—</td>;
+              return (
+                <td key={environment}>
+                  <a href={`#/stacks/${encodeURIComponent(cell.stack)}`} title={cell.stack}><code>{shortRevision(cell.revision)}</code></a> <Badge tone={stackStateTone(cell.state)}>{stateLabel(cell.state)}</Badge>
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+      </TableCard>
+      {shown.length < matching.length ? (
+        <p>
+          Showing {shown.length} of {matching.length} applications. <button type="button" onClick={() => setAll(true)}>Show all {matching.length}</button>
+        </p>
+      ) : null}
+    </main>
+  );
+}
