@@ -211,6 +211,8 @@ describe("the dashboard", () => {
       throw new Error(`Tab never reached ${pattern}`);
     };
     await page.goto(agent.url);
+    // The page renders after load; a person starts typing once the field has the cursor.
+    await expect.poll(() => page.evaluate<string>("document.activeElement.id")).toBe("token");
     await page.keyboard.type(agent.adminToken);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Stacks" }).waitFor();
