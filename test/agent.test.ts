@@ -313,6 +313,14 @@ describe("plumb agent", () => {
     const newest = (await agent.api<Audit>("GET", `/api/v1/audit?order=newest&before=${middle.sequence}&limit=3`)).body.items;
     expect(newest.map((event) => event.sequence)).toEqual([middle.sequence - 1, middle.sequence - 2, middle.sequence - 3]);
     expect((await agent.api("GET", "/api/v1/audit?until=yesterday")).status).toBe(400);
+    // A misspelt kind is refused rather than answered with an empty trail.
+    const misspelt = await agent.api<{ message: string }>("GET", "/api/v1/audit?kind=drift.detect");
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.message).toContain("kind");
+    const misspeltCli = runCli(["audit", "export", "--kind", "drift.detect", "--data-dir", path.join(work, "data")]);
+    expect(misspeltCli.status).toBe(1);
+    expect(misspeltCli.stderr).toContain('--kind "drift.detect" is not a kind of audit event');
+    expect(misspeltCli.stderr).toContain("drift.detected");
 
     const csv = await fetch(`${agent.url}/api/v1/audit/export?format=csv&stack=app`, { headers: { authorization: `Bearer ${agent.adminToken}` } });
     expect(csv.headers.get("content-type")).toContain("text/csv");

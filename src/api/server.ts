@@ -18,6 +18,7 @@ import { notCheckedStatus, type Agent, type AgentNotice } from "../agent/agent.j
 import type { AgentMetrics } from "../agent/metrics.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { auditExportFormats, auditExportLines } from "../state/audit-export.js";
+import { auditKinds } from "../state/audit.js";
 import type { ApiToken, AuditFilter, StackStatus, TokenRole } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { reportCsv, reportMarkdown } from "../policy/report.js";
@@ -293,7 +294,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const auditFilters = {
     stack: Type.Optional(Type.String({ maxLength: 63 })),
     resource: Type.Optional(Type.String({ maxLength: 600 })),
-    kind: Type.Optional(Type.String({ maxLength: 100, description: "change.intentional, change.corrective, drift.detected, action, …" })),
+    kind: Type.Optional(Type.Union(auditKinds.map((kind) => Type.Literal(kind)))),
     actor: Type.Optional(Type.String({ maxLength: 200, description: "A token's name, agent, or cli:<user>." })),
     since: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events at or after it." })),
     until: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events before it." })),

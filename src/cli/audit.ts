@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { PlumbError } from "../errors.js";
 import { auditEvents, auditExportLines } from "../state/audit-export.js";
-import { verifyAuditChain } from "../state/audit.js";
+import { auditKinds, verifyAuditChain } from "../state/audit.js";
 import { action, dataDirectoryOption, openStore } from "./context.js";
 
 /** `--since` / `--until`: an ISO date or date-time, or an age counted back from now. */
@@ -54,7 +54,7 @@ export function registerAudit(program: Command): void {
     .option("--stack <name>", "only this stack's events")
     .option("--until <date-or-age>", "only events before this ISO date/time, or this age")
     .option("--resource <address>", "only this resource's events")
-    .option("--kind <kind>", "only events of this kind: change.intentional, change.corrective, change.rollback, drift.detected, action, policy.denied, secret.rotated")
+    .option("--kind <kind>", `only events of this kind: ${auditKinds.join(", ")}`)
     .option("--actor <name>", "only events by this actor: a token's name, agent, or cli:<user>")
     .option("--format <format>", "jsonl or csv", "jsonl")
     .addOption(dataDirectoryOption())
@@ -62,6 +62,9 @@ export function registerAudit(program: Command): void {
     .action(
       action(async (options: { since?: string; until?: string; stack?: string; resource?: string; kind?: string; actor?: string; format: string; dataDir: string }) => {
         if (options.format !== "jsonl" && options.format !== "csv") throw new PlumbError("PLUMB_USAGE", `--format "${options.format}" is not jsonl or csv`, { hint: "use --format jsonl or --format csv" });
+        if (options.kind !== undefined && !(auditKinds as readonly string[]).includes(options.kind)) {
+          throw new PlumbError("PLUMB_USAGE", `--kind "${options.kind}" is not a kind of audit event`, { hint: `use one of ${auditKinds.join(", ")}` });
+        }
         const since = parseTime("--since", options.since);
         const until = parseTime("--until", options.until);
         const store = await openStore(options.dataDir);

@@ -5,20 +5,22 @@
 import { createHash } from "node:crypto";
 import type { JsonObject, JsonValue } from "../sdk/resource.js";
 
-export type AuditKind =
+export const auditKinds = [
   /** An apply from a commit, a manual sync or the CLI. */
-  | "change.intentional"
+  "change.intentional",
   /** Drift reverted by self-heal. */
-  | "change.corrective"
+  "change.corrective",
   /** Changes applied by a rollback to an earlier revision. */
-  | "change.rollback"
+  "change.rollback",
   /** Drift found and left in place. */
-  | "drift.detected"
+  "drift.detected",
   /** A person acted through the API: sync, refresh, suspend, resume, rollback, token. */
-  | "action"
-  | "policy.denied"
+  "action",
+  "policy.denied",
   /** A secret's value changed in its store and the resources using it were updated; never the value. */
-  | "secret.rotated";
+  "secret.rotated",
+] as const;
+export type AuditKind = (typeof auditKinds)[number];
 
 export interface AuditInput {
   kind: AuditKind;
