@@ -54,6 +54,7 @@ const errorSpecs = {
   PLUMB_PROGRAM: { disposition: "terminal", status: 400 },
   PLUMB_PROGRAM_TYPE: { disposition: "terminal", status: 400 },
   PLUMB_PROGRAM_LIMIT: { disposition: "terminal", status: 400 },
+  PLUMB_SANDBOX_UNAVAILABLE: { disposition: "terminal", status: 503 },
   PLUMB_COMPOSITE: { disposition: "terminal", status: 400 },
   PLUMB_CLAIM: { disposition: "terminal", status: 400 },
   PLUMB_REFERENCE: { disposition: "terminal", status: 400 },

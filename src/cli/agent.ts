@@ -12,6 +12,8 @@ import { parseDuration } from "../agent/schedule.js";
 import { createServer } from "../api/server.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
+import { probeIsolation } from "../render/isolation.js";
+import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactor } from "../secrets/redaction.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
@@ -30,6 +32,7 @@ interface AgentFlags {
   knownHosts?: string;
   programTimeout: string;
   programMemory: string;
+  programsWithoutIsolation?: boolean;
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
@@ -92,6 +95,15 @@ export function registerAgent(program: Command): void {
         const address = await server.listen({ host, port });
         logger.info({ address }, "listening");
         process.stderr.write(`plumb agent listening on ${address}\n`);
+        const isolation = await probeIsolation();
+        if (isolation.available) logger.info("programs and composites run in kernel namespaces (bubblewrap): no network, no host files");
+        else if (flags.programsWithoutIsolation === true) {
+          logger.warn({ reason: isolation.reason }, "programs and composites run WITHOUT kernel isolation (--programs-without-isolation): they can reach the network");
+          process.stderr.write(`warning: programs and composites run without kernel isolation (${isolation.reason}); they can reach the network\n`);
+        } else {
+          logger.warn({ reason: isolation.reason }, "programs and composites cannot be isolated; stacks with programs or claims will be refused");
+          process.stderr.write(`warning: ${isolation.reason}: stacks with programs or composite claims are refused; install bubblewrap or pass --programs-without-isolation\n`);
+        }
         await agent.start();
         await new Promise<void>((resolve) => {
           const shutdown = () => resolve();
@@ -101,6 +113,7 @@ export function registerAgent(program: Command): void {
         logger.info("shutting down");
         await server.close();
         await agent.stop();
+        stopAllSandboxes();
         await store.close();
       }),
     );

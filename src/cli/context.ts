@@ -35,6 +35,7 @@ export interface RenderFlags {
   platform?: string;
   programTimeout: string;
   programMemory: string;
+  programsWithoutIsolation?: boolean;
 }
 
 export interface StackOptions extends RenderFlags {
@@ -49,6 +50,7 @@ function sandboxOptions(): Option[] {
   return [
     new Option("--program-timeout <duration>", "wall-clock limit for a stack's main.ts and the composites' compose functions").env("PLUMB_PROGRAM_TIMEOUT").default(`${defaultSandboxLimits.timeoutMs / 1000}s`),
     new Option("--program-memory <MiB>", "memory limit for the same").env("PLUMB_PROGRAM_MEMORY").default(String(defaultSandboxLimits.memoryMiB)),
+    new Option("--programs-without-isolation", "run programs under Node's permission model alone where the kernel cannot isolate them (no bubblewrap or user namespaces): they can then reach the network").env("PLUMB_PROGRAMS_WITHOUT_ISOLATION"),
   ];
 }
 
@@ -68,14 +70,14 @@ export function withRenderOptions(command: Command): Command {
   return command;
 }
 
-export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "programMemory">): SandboxLimits {
+export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "programMemory" | "programsWithoutIsolation">): SandboxLimits {
   const timeoutMs = parseDuration(options.programTimeout, "--program-timeout");
   const memoryMiB = Number(options.programMemory);
   if (!Number.isInteger(memoryMiB) || memoryMiB < 32 || memoryMiB > 65536) {
     throw new PlumbError("PLUMB_USAGE", `--program-memory "${options.programMemory}" is not a number of MiB between 32 and 65536`, { hint: "e.g. --program-memory 512" });
   }
   if (timeoutMs < 100) throw new PlumbError("PLUMB_USAGE", `--program-timeout ${options.programTimeout} is too short`, { hint: "e.g. --program-timeout 30s" });
-  return { timeoutMs, memoryMiB };
+  return { timeoutMs, memoryMiB, ...(options.programsWithoutIsolation === true ? { withoutKernelIsolation: true } : {}) };
 }
 
 /** Loads the composites and rules of `--platform <dir>`, shown in messages by the path the user gave. */

@@ -2,6 +2,7 @@
 // The `plumb` command line: one entry point, one file per command.
 
 import { Command } from "commander";
+import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactProcessOutput } from "../secrets/redaction.js";
 import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
@@ -19,7 +20,20 @@ const program = new Command()
   .name("plumb")
   .description("Keep live systems true to the resources declared in a stack directory.")
   .version("0.1.0")
-  .showHelpAfterError("(run with --help for usage)");
+  .showHelpAfterError("(run with --help for usage)")
+  // An interrupted one-shot command ends its sandbox processes and removes their
+  // workspaces before it exits; the agent shuts down on its own signal handlers.
+  .hook("preAction", (_program, command) => {
+    if (command.name() === "agent") return;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      process.once(signal, () => {
+        stopAllSandboxes();
+        process.exit(code);
+      });
+    }
+  });
+
+process.on("exit", stopAllSandboxes);
 
 registerValidate(program);
 registerPlan(program);

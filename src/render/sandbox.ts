@@ -1,11 +1,12 @@
 // The parent side of the program sandbox: bundles a stack's program and the
 // platform's composites with esbuild (imports may not leave their directory),
-// runs the bundle in a separate Node process under Node's permission model
-// with an empty environment, a wall-clock limit and a memory limit, and
-// validates the one JSON answer it writes to file descriptor 3.
+// runs the bundle in a separate Node process inside kernel namespaces (see
+// isolation.ts) and under Node's permission model, with an empty environment,
+// a wall-clock limit and a memory limit, and validates the one JSON answer it
+// writes to file descriptor 3.
 
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -17,15 +18,37 @@ import { PlumbError, PlumbErrorList } from "../errors.js";
 import type { SourceSite } from "../sdk/program-scope.js";
 import { sandboxProtocol, type SandboxAnswer, type SandboxRequest } from "./sandbox-runner.js";
 import { checkAgainstSchema, formatFieldPath } from "./schema-check.js";
+import { bubblewrapArguments, isolationFor } from "./isolation.js";
 
 export interface SandboxLimits {
   /** Wall-clock limit for one run, in milliseconds. */
   timeoutMs: number;
   /** Memory limit (V8 heap, and resident size with a margin), in MiB. */
   memoryMiB: number;
+  /**
+   * The operator's explicit choice to run programs under Node's permission
+   * model alone where the kernel cannot isolate them (no bubblewrap, no user
+   * namespaces). Off by default: such a host refuses to run programs.
+   */
+  withoutKernelIsolation?: boolean;
 }
 
 export const defaultSandboxLimits: SandboxLimits = { timeoutMs: 30_000, memoryMiB: 512 };
+
+/** Sandbox processes and their workspaces still alive, so a signal to the CLI can end them. */
+const running = new Set<{ child: ChildProcess; workspace: string }>();
+
+/**
+ * Kills every sandbox process and removes its workspace, synchronously: for
+ * a CLI that is interrupted (SIGINT, SIGTERM) before its promises settle.
+ */
+export function stopAllSandboxes(): void {
+  for (const entry of running) {
+    entry.child.kill("SIGKILL");
+    rmSync(entry.workspace, { recursive: true, force: true });
+  }
+  running.clear();
+}
 
 /** A directory whose files user code may import (and, for the stack, read). */
 export interface SandboxRoot {
@@ -238,17 +261,38 @@ function tail(chunks: Buffer[]): string {
   return text.length > outputTail ? `…${text.slice(-outputTail)}` : text;
 }
 
-function residentMiB(pid: number): number | undefined {
+function residentMiB(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match === null ? undefined : Number(match[1]) / 1024;
+    return match === null ? 0 : Number(match[1]) / 1024;
   } catch {
-    return undefined;
+    return 0;
   }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter((item) => item !== "").map(Number));
+  } catch {
+    return [];
+  }
+}
+
+/** Resident memory of a process and everything below it (bubblewrap's Node process is a grandchild). */
+function treeResidentMiB(pid: number): number {
+  let total = 0;
+  const pending = [pid];
+  for (let visited = 0; pending.length > 0 && visited < 64; visited++) {
+    const current = pending.pop() as number;
+    total += residentMiB(current);
+    pending.push(...childrenOf(current));
+  }
+  return total;
 }
 
 /** Runs user code in the sandbox and returns its validated answer; every failure is a PlumbError naming the subject. */
 export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnswer, { ok: true }>> {
+  const isolation = await isolationFor({ allowWithoutKernel: job.limits.withoutKernelIsolation === true });
   const roots = [realRoot(job.stack), realRoot(job.platformRoot)].filter((item): item is RealRoot => item !== undefined);
   const show = pathDisplay(roots);
   const workspace = await mkdtemp(path.join(tmpdir(), "plumb-sandbox-"));
@@ -258,7 +302,10 @@ export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnsw
     await writeFile(bundlePath, code, { mode: 0o600 });
     const readable = [workspace, ...(job.stack === undefined ? [] : [realpathSync(job.stack.directory)])];
     const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning"];
-    const text = await runProcess([...flags, bundlePath], job.stack?.directory ?? workspace, JSON.stringify(job.request), job);
+    const cwd = job.stack === undefined ? workspace : realpathSync(job.stack.directory);
+    const command = [process.execPath, ...flags, bundlePath];
+    const launch = isolation.mode === "kernel" ? { file: isolation.bwrap, args: bubblewrapArguments(readable, cwd, command) } : { file: process.execPath, args: command.slice(1) };
+    const text = await runProcess(launch, cwd, workspace, JSON.stringify(job.request), job);
     let answer: unknown;
     try {
       answer = JSON.parse(text);
@@ -284,9 +331,11 @@ export function siteLocation(site: SourceSite, show: (file: string) => string): 
   return { file: show(site.file), line: site.line, column: site.column };
 }
 
-function runProcess(args: string[], cwd: string, input: string, job: SandboxJob): Promise<string> {
+function runProcess(launch: { file: string; args: string[] }, cwd: string, workspace: string, input: string, job: SandboxJob): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: {}, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+    const child = spawn(launch.file, launch.args, { cwd, env: {}, stdio: ["pipe", "pipe", "pipe", "pipe"] });
+    const entry = { child, workspace };
+    running.add(entry);
     const answer: Buffer[] = [];
     let answerBytes = 0;
     const stderr: Buffer[] = [];
@@ -299,8 +348,8 @@ function runProcess(args: string[], cwd: string, input: string, job: SandboxJob)
     const seconds = (job.limits.timeoutMs / 1000).toLocaleString("en", { maximumFractionDigits: 1 });
     const timer = setTimeout(() => stop(`did not finish within ${seconds} s`), job.limits.timeoutMs);
     const watchdog = setInterval(() => {
-      const resident = child.pid === undefined ? undefined : residentMiB(child.pid);
-      if (resident !== undefined && resident > job.limits.memoryMiB + residentMargin) stop(`used more than ${job.limits.memoryMiB} MiB of memory`);
+      const resident = child.pid === undefined ? 0 : treeResidentMiB(child.pid);
+      if (resident > job.limits.memoryMiB + residentMargin) stop(`used more than ${job.limits.memoryMiB} MiB of memory`);
     }, 100);
     child.stdout.resume();
     child.stderr.on("data", (chunk: Buffer) => {
@@ -317,11 +366,13 @@ function runProcess(args: string[], cwd: string, input: string, job: SandboxJob)
     child.stdin.on("error", () => undefined);
     child.stdin.end(input);
     child.on("error", (error) => {
+      running.delete(entry);
       clearTimeout(timer);
       clearInterval(watchdog);
       reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: cannot start the sandbox process: ${error.message}`));
     });
     child.on("close", (code, signal) => {
+      running.delete(entry);
       clearTimeout(timer);
       clearInterval(watchdog);
       const output = tail(stderr).trim();

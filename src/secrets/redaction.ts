@@ -15,15 +15,40 @@ export const redactedText = "[redacted]";
  */
 const shortest = 4;
 
+/** Base64 quanta that a value's bytes produce alone, whatever offset it starts at inside a longer encoded text. */
+function base64Fragments(value: string): string[] {
+  const bytes = Buffer.from(value, "utf8");
+  const fragments: string[] = [bytes.toString("base64"), bytes.toString("base64url")];
+  for (let offset = 0; offset < 3; offset++) {
+    const padded = Buffer.concat([Buffer.alloc(offset), bytes]);
+    const whole = Math.floor(padded.length / 3) * 4;
+    // The first quantum mixes in bytes before the value (unless it starts one); the last partial one bytes after it.
+    const middle = padded.toString("base64").slice(offset === 0 ? 0 : 4, whole);
+    if (middle.length >= 8) fragments.push(middle, middle.replaceAll("+", "-").replaceAll("/", "_"));
+  }
+  return fragments;
+}
+
+/** Every spelling of a value that an output channel may give it: JSON (once or twice escaped), URLs, HTML, base64. */
+export function encodedForms(value: string): string[] {
+  const json = JSON.stringify(value).slice(1, -1);
+  const asciiJson = json.replace(/[\u0080-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const html = value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+  const forms = [value, json, JSON.stringify(json).slice(1, -1), asciiJson, encodeURIComponent(value), encodeURIComponent(value).replaceAll("%20", "+"), encodeURI(value), html, ...base64Fragments(value)];
+  return [...new Set(forms)].filter((form) => form.length >= shortest);
+}
+
 export class Redactor {
   private readonly values = new Set<string>();
+  private readonly forms = new Set<string>();
   private pattern: RegExp | undefined;
 
   remember(value: string): void {
     if (value.length < shortest || this.values.has(value)) return;
     this.values.add(value);
+    for (const form of encodedForms(value)) this.forms.add(form);
     // Longest first, so a value containing another is masked whole.
-    const alternatives = [...this.values].sort((left, right) => right.length - left.length).map((item) => item.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    const alternatives = [...this.forms].sort((left, right) => right.length - left.length).map((item) => item.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
     this.pattern = new RegExp(alternatives.join("|"), "g");
   }
 

@@ -1,12 +1,13 @@
 // Kind `Directory`: a directory's existence and permission bits. Deleting one
 // that still holds files Plumb does not manage is refused, never forced.
 
-import { chmod, lstat, mkdir, rmdir } from "node:fs/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
-import { ancestorDirectories, checkRelativePath, formatMode, isMissing, parentDirectoryKeys, parseMode, resolveInsideRoot, validatePathSpec } from "./paths.js";
+import { gone } from "./file.js";
+import { checkRelativePath, formatMode, isMissing, parentDirectoryKeys, parseMode, validatePathSpec } from "./paths.js";
+import { withRoot } from "./root-handle.js";
 
 export const directorySpec = Type.Object(
   {
@@ -22,41 +23,26 @@ export type DirectorySpec = Static<typeof directorySpec>;
 
 const defaultDirectoryMode = 0o755;
 
-/**
- * Creates every missing directory on the way to `relativePath` (including the
- * last segment when `includeLast`), checking each for symlinks first.
- */
-export async function ensureDirectories(connection: FileConnection, relativePath: string, address: string, includeLast: boolean): Promise<void> {
-  const checked = checkRelativePath(relativePath);
-  if ("problem" in checked) return;
-  const directories = ancestorDirectories(checked.normalized);
-  if (includeLast) directories.push(checked.normalized);
-  for (const directory of directories) {
-    const absolutePath = await resolveInsideRoot(connection.root, directory, address);
-    try {
-      await mkdir(absolutePath);
-    } catch (error) {
-      if (!(typeof error === "object" && error !== null && "code" in error && error.code === "EEXIST")) throw error;
+function readLive(connection: FileConnection, target: Target<DirectorySpec>): LiveObject | null {
+  return withRoot(connection.root, (handle) => {
+    const anchored = handle.anchor(target.spec.path, false, target.address);
+    const stats = anchored === undefined ? null : handle.lstat(anchored);
+    if (stats === null) return null;
+    if (!stats.isDirectory()) {
+      throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" exists but is not a directory`, {
+        location: { resource: target.address },
+        hint: "remove or rename what is there, or choose another path",
+      });
     }
-  }
+    return { spec: { path: target.spec.path, mode: formatMode(stats.mode) } };
+  });
 }
 
-async function readLive(connection: FileConnection, target: Target<DirectorySpec>): Promise<LiveObject | null> {
-  const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
-  let stats;
-  try {
-    stats = await lstat(absolutePath);
-  } catch (error) {
-    if (isMissing(error)) return null;
-    throw error;
-  }
-  if (!stats.isDirectory()) {
-    throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" exists but is not a directory`, {
-      location: { resource: target.address },
-      hint: "remove or rename what is there, or choose another path",
-    });
-  }
-  return { spec: { path: target.spec.path, mode: formatMode(stats.mode) } };
+function setMode(connection: FileConnection, target: Target<DirectorySpec>, mode: number, create: boolean): void {
+  withRoot(connection.root, (handle) => {
+    if (create) handle.mkdir(target.spec.path, target.address);
+    handle.chmod(handle.anchor(target.spec.path, false, target.address) ?? gone(target), mode, "directory");
+  });
 }
 
 export const directoryKind = defineKind<DirectorySpec, FileConnection>({
@@ -70,25 +56,26 @@ export const directoryKind = defineKind<DirectorySpec, FileConnection>({
     return "problem" in checked ? [] : [`dir:${checked.normalized}`];
   },
   requires: parentDirectoryKeys,
-  read: readLive,
+  async read(connection, target) {
+    return readLive(connection, target);
+  },
   async create(connection, target) {
     await connection.ensureRoot();
-    await ensureDirectories(connection, target.spec.path, target.address, true);
-    const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
     const mode = target.spec.mode === undefined ? defaultDirectoryMode : parseMode(target.spec.mode);
-    await chmod(absolutePath, mode);
+    setMode(connection, target, mode, true);
     return { spec: { path: target.spec.path, mode: formatMode(mode) } };
   },
   async update(connection, target, live) {
-    const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
     const mode = target.spec.mode === undefined ? String(live.spec.mode) : target.spec.mode;
-    await chmod(absolutePath, parseMode(mode));
+    setMode(connection, target, parseMode(mode), false);
     return { spec: { path: target.spec.path, mode: formatMode(parseMode(mode)) } };
   },
   async delete(connection, target) {
-    const absolutePath = await resolveInsideRoot(connection.root, target.spec.path, target.address);
     try {
-      await rmdir(absolutePath);
+      withRoot(connection.root, (handle) => {
+        const anchored = handle.anchor(target.spec.path, false, target.address);
+        if (anchored !== undefined) handle.rmdir(anchored);
+      });
     } catch (error) {
       if (isMissing(error)) return;
       if (typeof error === "object" && error !== null && "code" in error && error.code === "ENOTEMPTY") {

@@ -1,0 +1,40 @@
+// The redaction layer masks a secret in every spelling an output channel can give it.
+
+import { describe, expect, it } from "vitest";
+import { Redactor, redactedText } from "../src/secrets/redaction.js";
+
+const awkward = ['pa"ss\\word-1', "line\nbreak\ttab-secret", "ünïcødé-pässwörd-✓", "regex.*+?^${}()|[]-meta", "sp ace&amp=x/y+z%41"];
+
+describe("redaction", () => {
+  for (const secret of awkward) {
+    it(`masks ${JSON.stringify(secret)} raw, JSON-escaped, double-escaped, URL-encoded, HTML-escaped and in base64`, () => {
+      const redactor = new Redactor();
+      redactor.remember(secret);
+      const json = JSON.stringify({ message: `failed: ${secret}` });
+      const spellings = [
+        `raw ${secret} end`,
+        json,
+        JSON.stringify({ body: json }),
+        JSON.stringify({ message: secret }).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+        `https://host/?p=${encodeURIComponent(secret)}&q=1`,
+        `form=${encodeURIComponent(secret).replaceAll("%20", "+")}`,
+        `<p>${secret.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;")}</p>`,
+      ];
+      for (let prefix = 0; prefix < 3; prefix++) spellings.push(Buffer.from(`${"x".repeat(prefix)}user:${secret}:tail`).toString("base64"));
+      spellings.push(Buffer.from(`ab${secret}`).toString("base64url"));
+      for (const text of spellings) {
+        const masked = redactor.redact(text);
+        expect(masked, text).toContain(redactedText);
+        expect(masked).not.toContain(secret);
+      }
+      // What stays readable stays readable.
+      expect(redactor.redact('{"message":"all fine"}')).toBe('{"message":"all fine"}');
+    });
+  }
+
+  it("leaves short values alone instead of garbling every output", () => {
+    const redactor = new Redactor();
+    redactor.remember("ab");
+    expect(redactor.redact("abc ab")).toBe("abc ab");
+  });
+});
