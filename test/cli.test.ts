@@ -121,7 +121,7 @@ describe("plumb plan and apply", () => {
     const result = runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("1 change(s) failed, 1 skipped because they depend on a failed one");
-    expect(result.stderr).toMatch(/ {2}file\.plumb\.dev\/v1\/File\/blocked: .*ENOTDIR/);
+    expect(result.stderr).toMatch(/ {2}file\.plumb\.dev\/v1\/File\/blocked: .*"occupied", which is a file, not a directory/);
     expect(result.stdout).toContain("skipped file.plumb.dev/v1/File/child: depends on file.plumb.dev/v1/File/blocked");
     expect(readFileSync(path.join(workspace.outputDir, "independent.txt"), "utf8")).toBe("fine\n");
     expect(existsSync(path.join(workspace.outputDir, "child.txt"))).toBe(false);

@@ -21,7 +21,7 @@ function at(descriptor: number, name: string): string {
 }
 
 function linkRefused(relativePath: string, component: string, address: string): PlumbError {
-  return new PlumbError("PLUMB_PATH_ESCAPE", component === relativePath ? `"${relativePath}" is a symlink; symlinks are never followed` : `path "${relativePath}" goes through "${component}", which is a symlink or not a directory; symlinks are never followed`, {
+  return new PlumbError("PLUMB_PATH_ESCAPE", component === relativePath ? `"${relativePath}" is a symlink; symlinks are never followed` : `path "${relativePath}" goes through the symlink "${component}"; symlinks are never followed`, {
     location: { resource: address },
     hint: "replace the symlink with a real directory or file, or point the resource at a path without links",
   });
@@ -74,33 +74,38 @@ export class RootHandle {
       const name = relative.slice(slash + 1);
       const parent = this.directory(parentPath, create, relativePath, address);
       if (parent === undefined) return undefined;
-      try {
-        descriptor = openSync(at(parent, name), directoryFlags);
-      } catch (error) {
-        const code = errorCode(error);
-        if (code === "ENOENT" && create) {
-          try {
-            mkdirSync(at(parent, name), 0o755);
-          } catch (made) {
-            if (errorCode(made) !== "EEXIST") throw made;
-          }
-          try {
-            descriptor = openSync(at(parent, name), directoryFlags);
-          } catch (again) {
-            if (errorCode(again) === "ELOOP" || errorCode(again) === "ENOTDIR") throw linkRefused(relativePath, relative, address);
-            throw again;
-          }
-        } else if (code === "ENOENT") {
-          return undefined;
-        } else if (code === "ELOOP" || code === "ENOTDIR") {
-          throw linkRefused(relativePath, relative, address);
-        } else if (code === "ENAMETOOLONG") {
-          throw tooLong(relativePath, address);
-        } else throw error;
+      let opened = this.openDirectory(parent, name, relativePath, relative, address);
+      if (opened === undefined && create) {
+        try {
+          mkdirSync(at(parent, name), 0o755);
+        } catch (error) {
+          if (errorCode(error) !== "EEXIST") throw error;
+        }
+        opened = this.openDirectory(parent, name, relativePath, relative, address);
       }
+      if (opened === undefined) return undefined;
+      if (opened === "not-a-directory") {
+        if (!create) return undefined;
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `path "${relativePath}" goes through "${relative}", which is a file, not a directory`, { location: { resource: address }, hint: `remove or rename "${relative}", or choose another path` });
+      }
+      descriptor = opened;
     }
     this.open.set(relative, descriptor);
     return descriptor;
+  }
+
+  /** Opens one directory below `parent` without following a link: its handle, undefined when missing, or "not-a-directory". */
+  private openDirectory(parent: number, name: string, relativePath: string, relative: string, address: string): number | "not-a-directory" | undefined {
+    try {
+      return openSync(at(parent, name), directoryFlags);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOENT") return undefined;
+      if (code === "ENAMETOOLONG") throw tooLong(relativePath, address);
+      if (code !== "ELOOP" && code !== "ENOTDIR") throw error;
+      if (lstatSync(at(parent, name)).isSymbolicLink()) throw linkRefused(relativePath, relative, address);
+      return "not-a-directory";
+    }
   }
 
   /** The parent of a spec path held open; undefined when a parent is missing and `create` is off. */
@@ -118,7 +123,10 @@ export class RootHandle {
     } catch (error) {
       const code = errorCode(error);
       if (code === "ENOENT") return null;
-      if (code === "ELOOP") throw linkRefused(anchored.relativePath, anchored.relativePath, anchored.address);
+      if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(at(anchored.parent, anchored.name)).isSymbolicLink())) throw linkRefused(anchored.relativePath, anchored.relativePath, anchored.address);
+      if (code === "ENOTDIR") {
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" exists but is not a directory`, { location: { resource: anchored.address }, hint: "remove or rename what is there, or choose another path" });
+      }
       if (code === "ENAMETOOLONG") throw tooLong(anchored.relativePath, anchored.address);
       throw error;
     }
