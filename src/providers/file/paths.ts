@@ -2,7 +2,6 @@
 // climbs out of the root. The walk that refuses symlinks is root-handle.ts.
 
 import path from "node:path";
-import { PlumbError } from "../../errors.js";
 import type { SpecProblem } from "../../sdk/provider.js";
 
 /**
