@@ -63,6 +63,8 @@ interface Job {
   actor: string | null;
   /** For rollback: the revision (or render digest) to go back to. */
   revision?: string;
+  /** A person's explicit choice to apply although the stack is suspended or a deny window is open. */
+  override?: boolean;
 }
 
 interface ManagedStack {
@@ -186,20 +188,20 @@ export class Agent {
    * Commit loop now. `force` (a person's sync) plans and applies even when
    * nothing moved; a webhook only makes the loop look at once.
    */
-  requestSync(stack: string, trigger: string, actor: string | null, force = true): void {
+  requestSync(stack: string, trigger: string, actor: string | null, force = true, override = false): void {
     const managed = this.stacks.get(stack);
     if (managed === undefined) return;
     if (force) managed.forced = true;
-    this.enqueue({ stack, kind: "sync", trigger, actor });
+    this.enqueue({ stack, kind: "sync", trigger, actor, ...(override ? { override } : {}) });
   }
 
-  /** Drift loop now (`refresh`). */
+  /** Drift loop now (`refresh`): re-reads and compares; heals only where the stack's own policy would. */
   requestRefresh(stack: string, actor: string | null): void {
     if (this.stacks.has(stack)) this.enqueue({ stack, kind: "drift", trigger: "api", actor });
   }
 
-  requestRollback(stack: string, revision: string, actor: string | null): void {
-    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "rollback", trigger: "rollback", actor, revision });
+  requestRollback(stack: string, revision: string, actor: string | null, override = false): void {
+    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "rollback", trigger: "rollback", actor, revision, ...(override ? { override } : {}) });
   }
 
   /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
@@ -517,7 +519,6 @@ export class Agent {
   private async planAndApply(managed: ManagedStack, rendered: RenderedStack, revision: string, job: Job, change: "intentional" | "corrective" | "rollback"): Promise<Plan | undefined> {
     const name = job.stack;
     const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
-    const manual = job.actor !== null;
     try {
       return await withStackLock(this.store, name, async () => {
         await resolvePendingJournal(this.store, name, connections);
@@ -534,7 +535,7 @@ export class Agent {
           return plan;
         }
         const sync = rendered.definition.sync;
-        const holdReason = this.holdReason(sync, status, manual, change);
+        const holdReason = this.holdReason(sync, status, job, change);
         if (holdReason !== undefined) {
           await this.writeStatus(attempted);
           await this.setConditions(name, { Reconciling: ["False", "OutOfSync", ""], Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`] });
@@ -680,14 +681,22 @@ export class Agent {
     }
   }
 
-  /** Why an automatic apply must wait, or undefined when it may go ahead. */
-  private holdReason(sync: RenderedStack["definition"]["sync"], status: StackStatus, manual: boolean, change: "intentional" | "corrective" | "rollback"): string | undefined {
-    if (manual) return undefined;
-    if (status.suspended) return "the stack is suspended";
+  /**
+   * Why an apply must wait, or undefined when it may go ahead. A person's sync
+   * or rollback may apply where sync.auto or selfHeal is off, but not into a
+   * suspended stack or a deny window unless they override; a refresh only
+   * re-reads, so what it finds is healed only where automatic healing would be.
+   */
+  private holdReason(sync: RenderedStack["definition"]["sync"], status: StackStatus, job: Job, change: "intentional" | "corrective" | "rollback"): string | undefined {
+    if (job.override === true) return undefined;
+    // A rollback suspends the stack itself before it applies.
+    if (status.suspended && change !== "rollback") return "the stack is suspended (resume it, or sync with override)";
+    const window = syncAllowed(sync.windows);
+    if (!window.allowed) return `${window.reason}${job.actor === null ? "" : " (sync with override to apply anyway)"}`;
+    if (job.actor !== null && job.kind !== "drift") return undefined;
     if (sync.auto !== true) return "sync.auto is off; sync by hand to apply";
     if (change === "corrective" && sync.selfHeal !== true) return "sync.selfHeal is off";
-    const window = syncAllowed(sync.windows);
-    return window.allowed ? undefined : window.reason;
+    return undefined;
   }
 
   private scheduleRetry(managed: ManagedStack): void {
@@ -742,10 +751,11 @@ export class Agent {
     }
     this.options.metrics.driftFound.inc(addresses.length);
     const summary = { checkedAt: new Date().toISOString(), resources: drifted, healed: false };
-    const heal = this.holdReason(rendered.definition.sync, status, job.actor !== null, "corrective") === undefined;
+    const holdReason = this.holdReason(rendered.definition.sync, status, job, "corrective");
+    const heal = holdReason === undefined;
     // The drift and what it means for Ready go out in one write, so no reader sees one without the other.
     if (heal) await this.writeStatus({ ...status, drift: summary });
-    else await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${this.holdReason(rendered.definition.sync, status, false, "corrective") ?? ""}`] }, { drift: summary });
+    else await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${holdReason ?? ""}`] }, { drift: summary });
     await this.record(
       addresses.map((address) => ({
         stack: name,

@@ -76,7 +76,9 @@ const listQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
 const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) });
-const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }) }, { additionalProperties: false });
+const overrideField = Type.Optional(Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }));
+const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }), override: overrideField }, { additionalProperties: false });
+const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
 const tokenBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) }, { additionalProperties: false });
 const accepted = Type.Object({ accepted: Type.Boolean(), message: Type.String() });
 
@@ -264,11 +266,17 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       await store.appendAudit([{ kind: "action", actor, stack: request.params.stack, resource: null, commit: null, author: null, commitMessage: null, summary: { action: route.split("/").pop() ?? route, ...(typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {}) } }]);
       return reply.status(202).send({ accepted: true, message });
     });
-  action("/api/v1/stacks/:stack/sync", "Run the commit loop now", (name, actor) => {
-    agent.requestSync(name, "api", actor);
-    return `sync of ${name} queued`;
-  });
-  action("/api/v1/stacks/:stack/refresh", "Run a drift check now", (name, actor) => {
+  action(
+    "/api/v1/stacks/:stack/sync",
+    "Run the commit loop now and apply what it plans; a suspended stack or an open deny window holds it unless override is true",
+    (name, actor, body) => {
+      const override = (body as Static<typeof syncBody> | undefined)?.override === true;
+      agent.requestSync(name, "api", actor, true, override);
+      return `sync of ${name} queued${override ? " (overriding suspension and sync windows)" : ""}`;
+    },
+    syncBody,
+  );
+  action("/api/v1/stacks/:stack/refresh", "Re-read live state and compare now; drift is healed only where selfHeal would heal it", (name, actor) => {
     agent.requestRefresh(name, actor);
     return `drift check of ${name} queued`;
   });
@@ -284,8 +292,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     "/api/v1/stacks/:stack/rollback",
     "Re-apply the recorded render of an earlier revision; automatic sync stays suspended until resumed",
     (name, actor, body) => {
-      const revision = (body as Static<typeof rollbackBody>).revision;
-      agent.requestRollback(name, revision, actor);
+      const { revision, override } = body as Static<typeof rollbackBody>;
+      agent.requestRollback(name, revision, actor, override === true);
       return `rollback of ${name} to ${revision} queued`;
     },
     rollbackBody,

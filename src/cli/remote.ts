@@ -122,15 +122,18 @@ export function registerRemote(program: Command): void {
     }),
   );
 
-  remoteOptions(program.command("sync").description("ask the agent to run a stack's commit loop now").argument("<stack>")).action(
-    action(async (stack: string, flags: RemoteFlags) => {
-      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`)).message}\n`);
-    }),
-  );
+  const overrideText = "apply even though the stack is suspended or a deny window is open (recorded on the audit trail)";
+  remoteOptions(program.command("sync").description("ask the agent to run a stack's commit loop now and apply what it plans").argument("<stack>").option("--override", overrideText))
+    .addHelpText("after", "\nExamples:\n  $ plumb sync payments-prod\n  $ plumb sync payments-prod --override   # inside a deny window, on purpose")
+    .action(
+      action(async (stack: string, flags: RemoteFlags & { override?: boolean }) => {
+        process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`, flags.override === true ? { override: true } : undefined)).message}\n`);
+      }),
+    );
 
-  remoteOptions(program.command("rollback").description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`").argument("<stack>").argument("<revision>", "a commit (at least 7 hex digits) that was applied before")).action(
-    action(async (stack: string, revision: string, flags: RemoteFlags) => {
-      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision })).message}\n`);
+  remoteOptions(program.command("rollback").description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`").argument("<stack>").argument("<revision>", "a commit (at least 7 hex digits) that was applied before").option("--override", overrideText)).action(
+    action(async (stack: string, revision: string, flags: RemoteFlags & { override?: boolean }) => {
+      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision, ...(flags.override === true ? { override: true } : {}) })).message}\n`);
     }),
   );
 
