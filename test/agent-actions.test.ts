@@ -25,12 +25,12 @@ const ready = async (name: string) => (await agent.api<StackSummary>("GET", `/ap
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "plumb-actions-"));
   repository = createTestRepository();
-  for (const [name, sync] of [
+  for (const [name, sync] of <[string, string][]>[
     ["no-heal", "selfHeal: false"],
     ["paused", "selfHeal: true"],
     ["windowed", "selfHeal: true, windows: [ { kind: deny, schedule: '0 0 * * *', duration: 24h } ]"],
   ]) {
-    repository.write(`platform/${name}.yaml`, stackDocument(name, sync as string));
+    repository.write(`platform/${name}.yaml`, stackDocument(name, sync));
     repository.write(`apps/${name}/files.yaml`, `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: "from git\\n" }\n`);
   }
   repository.commit("three stacks");

@@ -80,9 +80,28 @@ describe("crash recovery", () => {
       const runs = await store.listRuns("test", 10);
       expect(runs.filter((run) => run.result === "interrupted").length).toBe(kills.filter((kill) => kill.killed).length);
       expect(runs.some((run) => run.result === "running")).toBe(false);
+
+      // One audit event per change made, killed runs included: each kept file created once,
+      // each pruned file created once and deleted once, nothing else.
+      const audit = await store.listAudit({ stack: "test", limit: 100_000 });
+      const actions = new Map<string, string[]>();
+      for (const event of audit) {
+        expect(event.kind).toBe("change.intentional");
+        actions.set(event.resource as string, [...(actions.get(event.resource as string) ?? []), String(event.summary.action)]);
+      }
+      for (let index = 0; index < 1000; index++) {
+        const address = `file.plumb.dev/v1/File/f${index}`;
+        const made = actions.get(address) ?? [];
+        if (index < 900) expect(made, address).toEqual(["create"]);
+        else expect([[], ["create", "delete"]], address).toContainEqual(made);
+      }
+      for (const event of audit.filter((item) => item.summary.recovered === true)) expect(["adopted", "deleted"]).toContain(event.summary.resolution);
     } finally {
       await store.close();
     }
     expect(runCli(["plan", workspace.stackDir, "--detailed-exitcode", "--data-dir", workspace.dataDir]).status).toBe(0);
+    const verified = runCli(["audit", "verify", "--data-dir", workspace.dataDir]);
+    expect(verified.stdout + verified.stderr).toContain("intact");
+    expect(verified.status).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import type { ProviderConnections } from "./connections.js";
 import { asResourceError } from "./observe.js";
 import type { Plan, ResourceChange } from "./plan.js";
 import { recordFor } from "./records.js";
+import { auditOfChange, type ChangeAuditContext } from "./audit-events.js";
 
 export interface ApplyContext {
   store: Store;
@@ -24,6 +25,8 @@ export interface ApplyContext {
   onProgress?: (progress: ApplyProgress) => void;
   /** Attempts for a transient provider error before the change counts as failed. */
   attempts?: number;
+  /** Who makes these changes and why: each change's audit event commits with its journal entry. */
+  audit: ChangeAuditContext;
 }
 
 export type OutcomeStatus = "succeeded" | "failed" | "skipped";
@@ -198,8 +201,9 @@ async function recordNoops(plan: Plan, context: ApplyContext): Promise<number> {
   return records.length;
 }
 
-export function journalIntent(change: ResourceChange): JournalIntent {
+export function journalIntent(change: ResourceChange, audit?: ChangeAuditContext): JournalIntent {
   return {
+    ...(audit === undefined ? {} : { audit }),
     apiVersion: change.apiVersion,
     kind: change.kind,
     name: change.name,
@@ -224,7 +228,7 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
     events.push({ stack, runId, address: change.address, type: "resource.failed", message: failure.message });
     return { address: change.address, action: change.action, status: "failed", error: failure };
   }
-  const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent: journalIntent(change) });
+  const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent: journalIntent(change, context.audit) });
   const current: Target = { address: change.address, name: change.name, spec: change.targetSpec };
   const desired: Target | undefined = change.desiredSpec === undefined ? undefined : { address: change.address, name: change.name, spec: change.desiredSpec };
   try {
@@ -246,11 +250,12 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
     });
     const fields = change.diffs.map((diff) => diff.path);
     const message = `${pastTense[change.action]}${change.drift ? " (drift corrected)" : ""}`;
+    const audit = auditOfChange(change, stack, context.audit);
     if (live === null) {
-      await store.completeJournalEntry(journalId, "applied", message, { remove: { stack, address: change.address } });
+      await store.completeJournalEntry(journalId, "applied", message, { remove: { stack, address: change.address } }, audit);
     } else {
       const record = recordFor({ ...change, stack }, change.desiredSpec ?? change.targetSpec, live, handler, runId);
-      await store.completeJournalEntry(journalId, "applied", message, { put: record });
+      await store.completeJournalEntry(journalId, "applied", message, { put: record }, audit);
     }
     events.push({ stack, runId, address: change.address, type: `resource.${pastTense[change.action]}`, message, data: { fields, drift: change.drift } });
     return { address: change.address, action: change.action, status: "succeeded" };

@@ -3,17 +3,16 @@
 // call these instead of wiring the stages themselves.
 
 import { randomUUID } from "node:crypto";
-import { userInfo } from "node:os";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { containsOutputReference, substituteOutputReferences } from "../render/output-references.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
-import { containsSecretReference, isSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
+import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
 import type { JsonValue } from "../sdk/resource.js";
 import { enrichResources, violationErrors, type CompliancePolicy } from "../policy/compliance.js";
-import { redactSecrets, type AuditInput, type AuditKind } from "../state/audit.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
+import { changeAuditContext } from "./audit-events.js";
 import type { ProviderConnections } from "./connections.js";
 import { asResourceError, observe, type ObserveTarget } from "./observe.js";
 import { createPlan, type Plan } from "./plan.js";
@@ -190,9 +189,9 @@ export async function applyStackPlan(
       runId,
       concurrency: rendered.definition.sync.concurrency,
       live: planned.live,
+      audit: changeAuditContext(options),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
-    await store.appendAudit(auditOfRun(planned.plan, result, stack, options));
     const failedText = result.failed === 0 ? null : `${result.failed} change(s) failed, ${result.skipped} skipped`;
     await store.finishRun(runId, result.failed === 0 ? "succeeded" : "failed", failedText, planned.plan.summary);
     await store.appendEvents([{ stack, runId, address: null, type: "run.finished", message: failedText ?? `apply succeeded: ${result.succeeded} change(s)` }]);
@@ -201,51 +200,4 @@ export async function applyStackPlan(
     await store.finishRun(runId, "failed", error instanceof Error ? error.message : String(error), planned.plan.summary);
     throw error;
   }
-}
-
-/** One audit event per change that was made, with its field-level summary (secret values redacted). */
-function auditOfRun(plan: Plan, result: ApplyResult, stack: string, options: ApplyRunOptions): AuditInput[] {
-  const kind: AuditKind = options.trigger === "drift" ? "change.corrective" : options.trigger === "rollback" ? "change.rollback" : "change.intentional";
-  const actor = options.actor ?? (options.trigger === "cli" ? `cli:${userInfo().username}` : "agent");
-  const changes = new Map(plan.changes.map((change) => [change.address, change]));
-  const context = { actor, stack, commit: options.revision, author: options.commit?.author ?? null, commitMessage: options.commit?.message ?? null };
-  return result.outcomes
-    .filter((outcome) => outcome.status === "succeeded")
-    .flatMap((outcome) => {
-      const change = changes.get(outcome.address);
-      // A changed digest of a secret reference on an existing resource: the secret was rotated in its store.
-      const rotations: AuditInput[] = outcome.action === "create" ? [] : (change?.diffs ?? []).flatMap((diff) => {
-        if (!diff.path.endsWith("/digest")) return [];
-        const reference = valueAtPointer(change?.desiredSpec, diff.path.slice(0, -"/digest".length));
-        if (!isSecretReference(reference)) return [];
-        return [{ ...context, kind: "secret.rotated" as const, resource: outcome.address, summary: { field: diff.path.slice(0, -"/digest".length), secretRef: { ...reference.secretRef } } }];
-      });
-      return [...rotations, {
-        kind,
-        actor,
-        stack,
-        resource: outcome.address,
-        commit: options.revision,
-        author: options.commit?.author ?? null,
-        commitMessage: options.commit?.message ?? null,
-        summary: {
-          action: outcome.action,
-          trigger: options.trigger,
-          reason: change?.reason ?? "",
-          fields: (change?.diffs ?? []).map((diff) => {
-            const field = diff.path.split("/").pop() ?? "";
-            return { path: diff.path, before: redactSecrets(diff.before, field), after: redactSecrets(diff.after, field) };
-          }),
-        },
-      }];
-    });
-}
-
-function valueAtPointer(value: unknown, pointer: string): unknown {
-  let node = value;
-  for (const segment of pointer.split("/").slice(1).map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))) {
-    if (typeof node !== "object" || node === null) return undefined;
-    node = (node as Record<string, unknown>)[segment];
-  }
-  return node;
 }

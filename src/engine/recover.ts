@@ -7,6 +7,7 @@ import type { EventInput, JournalEntry, ResourceEffect, Store } from "../state/s
 import type { ProviderConnections } from "./connections.js";
 import { diffManagedFields } from "./diff.js";
 import { recordFor } from "./records.js";
+import { auditOfRecovered } from "./audit-events.js";
 
 export type Resolution = "adopted" | "not-applied" | "deleted" | "still-present" | "unresolvable";
 
@@ -25,7 +26,10 @@ export async function resolvePendingJournal(store: Store, stack: string, connect
   const resolved: ResolvedEntry[] = [];
   for (const entry of pending) {
     const result = await resolveEntry(entry, connections);
-    await store.completeJournalEntry(entry.id, "resolved", `${result.resolution}: ${result.message}`, result.effect);
+    // What the interrupted run did make goes on the audit trail now, marked as recovered; what it did not make is planned again.
+    const made = result.made;
+    const audit = made ? [auditOfRecovered(stack, entry.address, entry.action, result.resolution, result.message, entry.intent.audit)] : [];
+    await store.completeJournalEntry(entry.id, "resolved", `${result.resolution}: ${result.message}`, result.effect, audit);
     resolved.push({ address: entry.address, action: entry.action, resolution: result.resolution, message: result.message });
   }
   const events: EventInput[] = resolved.map((entry) => ({
@@ -40,7 +44,8 @@ export async function resolvePendingJournal(store: Store, stack: string, connect
   return resolved;
 }
 
-async function resolveEntry(entry: JournalEntry, connections: ProviderConnections): Promise<{ resolution: Resolution; message: string; effect: ResourceEffect }> {
+/** `made`: the interrupted change did happen (the object is as intended, or gone for a delete). */
+async function resolveEntry(entry: JournalEntry, connections: ProviderConnections): Promise<{ resolution: Resolution; message: string; effect: ResourceEffect; made: boolean }> {
   const { intent } = entry;
   try {
     const handler = connections.handler(intent.apiVersion, intent.kind);
@@ -48,20 +53,20 @@ async function resolveEntry(entry: JournalEntry, connections: ProviderConnection
     const read = (spec: typeof intent.targetSpec) => handler.read(connection, { address: entry.address, name: intent.name, spec });
     if (entry.action === "delete") {
       const live = await read(intent.targetSpec);
-      if (live === null) return { resolution: "deleted", message: "the object is gone; its record is dropped", effect: { remove: { stack: entry.stack, address: entry.address } } };
-      return { resolution: "still-present", message: "the object still exists; the next plan decides again", effect: { none: true } };
+      if (live === null) return { resolution: "deleted", message: "the object is gone; its record is dropped", effect: { remove: { stack: entry.stack, address: entry.address } }, made: true };
+      return { resolution: "still-present", message: "the object still exists; the next plan decides again", effect: { none: true }, made: false };
     }
     const desiredSpec = intent.desiredSpec ?? intent.targetSpec;
     const live = await read(desiredSpec);
-    if (live === null) return { resolution: "not-applied", message: "the change did not happen; the next plan makes it again", effect: { none: true } };
+    if (live === null) return { resolution: "not-applied", message: "the change did not happen; the next plan makes it again", effect: { none: true }, made: false };
     const record = recordFor({ ...intent, stack: entry.stack, address: entry.address }, desiredSpec, live, handler, entry.runId);
     const differing = diffManagedFields(desiredSpec, live.spec, undefined, []);
     const message =
       differing.length === 0
         ? "the object exists as intended and is recorded"
         : `the object exists but ${differing.map((diff) => diff.path.slice(1)).join(", ")} differ; it is recorded and the next plan updates it`;
-    return { resolution: "adopted", message, effect: { put: record } };
+    return { resolution: "adopted", message, effect: { put: record }, made: differing.length === 0 };
   } catch (error) {
-    return { resolution: "unresolvable", message: `could not re-observe: ${errorMessage(error)}`, effect: { none: true } };
+    return { resolution: "unresolvable", message: `could not re-observe: ${errorMessage(error)}`, effect: { none: true }, made: false };
   }
 }

@@ -139,6 +139,44 @@ function fromStatusRow(row: Selectable<StackStatusTable>): StackStatus {
   };
 }
 
+/** Appends to the audit chain inside the caller's transaction, so an event commits with what it records. */
+async function appendAuditIn(transaction: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
+  if (events.length === 0) return;
+  // SQLite has one writer at a time; a PostgreSQL store must lock the head row (FOR UPDATE) here.
+  let head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
+  if (head === undefined) {
+    await transaction.insertInto("audit_head").values({ id: 1, count: 0, hash: genesisHash }).execute();
+    head = { id: 1, count: 0, hash: genesisHash };
+  }
+  let count = Number(head.count);
+  let previous = head.hash;
+  const at = now();
+  // Masked before hashing: the chain must verify against what is stored.
+  const rows = events.map((unmasked) => {
+    const event = redactor.redactDeep(unmasked);
+    count++;
+    const unsigned = { ...event, sequence: count, at, previousHash: previous };
+    const hash = auditHash(unsigned);
+    previous = hash;
+    return {
+      sequence: count,
+      at,
+      kind: event.kind,
+      actor: event.actor,
+      stack: event.stack,
+      resource: event.resource,
+      commit_sha: event.commit,
+      author: event.author,
+      commit_message: event.commitMessage,
+      summary: JSON.stringify(event.summary),
+      previous_hash: unsigned.previousHash,
+      hash,
+    };
+  });
+  for (let start = 0; start < rows.length; start += insertChunk) await transaction.insertInto("audit_events").values(rows.slice(start, start + insertChunk)).execute();
+  await transaction.updateTable("audit_head").set({ count, hash: previous }).where("id", "=", 1).execute();
+}
+
 async function upsertResources(db: Kysely<Database> | Transaction<Database>, records: readonly RecordedResource[]): Promise<void> {
   for (let start = 0; start < records.length; start += insertChunk) {
     const rows = records.slice(start, start + insertChunk).map(toResourceRow);
@@ -330,8 +368,9 @@ export class KyselyStore implements Store {
     return id;
   }
 
-  async completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect): Promise<void> {
+  async completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect, audit: readonly AuditInput[] = []): Promise<void> {
     await this.db.transaction().execute(async (transaction) => {
+      await appendAuditIn(transaction, audit);
       if ("put" in effect) await upsertResources(transaction, [effect.put]);
       if ("remove" in effect) {
         await transaction.deleteFrom("resources").where("stack", "=", effect.remove.stack).where("address", "=", effect.remove.address).execute();
@@ -457,41 +496,7 @@ export class KyselyStore implements Store {
 
   async appendAudit(events: readonly AuditInput[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.transaction().execute(async (transaction) => {
-      // SQLite has one writer at a time; a PostgreSQL store must lock the head row (FOR UPDATE) here.
-      let head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
-      if (head === undefined) {
-        await transaction.insertInto("audit_head").values({ id: 1, count: 0, hash: genesisHash }).execute();
-        head = { id: 1, count: 0, hash: genesisHash };
-      }
-      let count = Number(head.count);
-      let previous = head.hash;
-      const at = now();
-      // Masked before hashing: the chain must verify against what is stored.
-      const rows = events.map((unmasked) => {
-        const event = redactor.redactDeep(unmasked);
-        count++;
-        const unsigned = { ...event, sequence: count, at, previousHash: previous };
-        const hash = auditHash(unsigned);
-        previous = hash;
-        return {
-          sequence: count,
-          at,
-          kind: event.kind,
-          actor: event.actor,
-          stack: event.stack,
-          resource: event.resource,
-          commit_sha: event.commit,
-          author: event.author,
-          commit_message: event.commitMessage,
-          summary: JSON.stringify(event.summary),
-          previous_hash: unsigned.previousHash,
-          hash,
-        };
-      });
-      for (let start = 0; start < rows.length; start += insertChunk) await transaction.insertInto("audit_events").values(rows.slice(start, start + insertChunk)).execute();
-      await transaction.updateTable("audit_head").set({ count, hash: previous }).where("id", "=", 1).execute();
-    });
+    await this.db.transaction().execute((transaction) => appendAuditIn(transaction, events));
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {

@@ -2,7 +2,7 @@
 // CLI; SQLite now, PostgreSQL later, both behind the same Kysely queries.
 
 import type { HealthStatus } from "../sdk/provider.js";
-import type { AuditEvent, AuditHead, AuditInput } from "./audit.js";
+import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
 import type { DeletionPolicy, JsonObject } from "../sdk/resource.js";
 
 export type ChangeAction = "create" | "update" | "replace" | "delete";
@@ -80,6 +80,18 @@ export interface JournalIntent {
   dependsOn: string[];
   prune: boolean;
   deletionPolicy: DeletionPolicy;
+  /** Who made the change and why, so recovery can put an interrupted change on the audit trail. */
+  audit?: JournalAudit;
+}
+
+/** The audit context of a journaled change (the engine's ChangeAuditContext). */
+export interface JournalAudit {
+  kind: AuditKind;
+  actor: string;
+  trigger: string;
+  commit: string | null;
+  author: string | null;
+  commitMessage: string | null;
 }
 
 export interface JournalEntry {
@@ -211,7 +223,8 @@ export interface Store {
   /** Writes an intent before a change is made. */
   addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string>;
   /** Records a change's outcome and its effect on the resources table atomically. */
-  completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect): Promise<void>;
+  /** Ends a journal entry, applies its effect on the resource records and appends its audit events, all in one transaction. */
+  completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect, audit?: readonly AuditInput[]): Promise<void>;
   pendingJournalEntries(stack: string): Promise<JournalEntry[]>;
   listJournal(stack: string, runId?: string): Promise<JournalEntry[]>;
 

@@ -3,6 +3,7 @@
 // deletion outside the provider's root.
 
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,7 +37,8 @@ describe("file provider against links", () => {
     chmodSync(path.join(outside, "victim"), 0o600);
     symlinkSync(path.join(outside, "victim"), path.join(root, "a.txt"));
     // Any temporary name a writer might pick is a planted link too.
-    for (const name of [".a.txt.plumb-tmp", ".plumb-tmp", "a.txt.plumb-tmp"]) symlinkSync(path.join(outside, "victim"), path.join(root, name));
+    const ownTemporary = `.plumb-tmp-${createHash("sha256").update("a.txt").digest("hex").slice(0, 20)}`;
+    for (const name of [".a.txt.plumb-tmp", ".plumb-tmp", "a.txt.plumb-tmp", ownTemporary]) symlinkSync(path.join(outside, "victim"), path.join(root, name));
     await expect(fileKind.read(connection, target("a", { path: "a.txt", content: "" }))).rejects.toThrow(/is a symlink; symlinks are never followed/);
     await fileKind.create(connection, target("a", { path: "a.txt", content: "mine\n", mode: "0644" }));
     expect(readFileSync(path.join(outside, "victim"), "utf8")).toBe("keep\n");

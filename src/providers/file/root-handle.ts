@@ -5,7 +5,7 @@
 // planted beforehand nor one swapped in while Plumb works can lead outside.
 
 import { closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync, type Stats } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { PlumbError } from "../../errors.js";
 import { checkRelativePath, isMissing } from "./paths.js";
 
@@ -155,13 +155,16 @@ export class RootHandle {
    * a random name) in the parent's handle, then a rename within that handle.
    */
   writeFile(anchored: Anchored, content: string, mode: number): void {
-    const temporary = `.plumb-tmp-${randomBytes(8).toString("hex")}`;
+    const temporary = temporaryName(anchored.name);
+    const create = () => openSync(at(anchored.parent, temporary), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
     let descriptor: number;
     try {
-      descriptor = openSync(at(anchored.parent, temporary), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+      descriptor = create();
     } catch (error) {
-      if (errorCode(error) === "ENAMETOOLONG") throw tooLong(anchored.relativePath, anchored.address);
-      throw error;
+      if (errorCode(error) !== "EEXIST") throw error;
+      // Left by a run that was killed, or planted: the name itself is removed, never followed.
+      unlinkSync(at(anchored.parent, temporary));
+      descriptor = create();
     }
     try {
       const bytes = Buffer.from(content, "utf8");
@@ -210,11 +213,14 @@ export class RootHandle {
     }
   }
 
+  /** Removes the name (a link itself, never what it points to) and any temporary file a killed write left for it. */
   unlink(anchored: Anchored): void {
-    try {
-      unlinkSync(at(anchored.parent, anchored.name));
-    } catch (error) {
-      if (errorCode(error) !== "ENOENT") throw error;
+    for (const name of [temporaryName(anchored.name), anchored.name]) {
+      try {
+        unlinkSync(at(anchored.parent, name));
+      } catch (error) {
+        if (errorCode(error) !== "ENOENT") throw error;
+      }
     }
   }
 
@@ -231,6 +237,11 @@ export class RootHandle {
     for (const descriptor of this.open.values()) closeSync(descriptor);
     this.open.clear();
   }
+}
+
+/** One temporary name per file, so a write killed half-way leaves at most one, which the next write of that file replaces. */
+function temporaryName(name: string): string {
+  return `.plumb-tmp-${createHash("sha256").update(name).digest("hex").slice(0, 20)}`;
 }
 
 function checkedPath(relativePath: string, address: string): string {
