@@ -15,6 +15,7 @@ import { PlumbError } from "../errors.js";
 import { probeIsolation } from "../render/isolation.js";
 import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactor } from "../secrets/redaction.js";
+import { lockDataDirectory } from "../state/directory-lock.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
 import { action, dataDirectoryOption, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
@@ -82,6 +83,7 @@ export function registerAgent(program: Command): void {
         const platformIntervalMs = parseDuration(flags.platformInterval, "--platform-interval");
         const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" }, hooks: { streamWrite: (line) => redactor.redact(line) } });
         const dataDirectory = path.resolve(flags.dataDir);
+        const directoryLock = await lockDataDirectory(dataDirectory);
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
@@ -93,6 +95,7 @@ export function registerAgent(program: Command): void {
         }
         const server = await createServer({ agent, metrics, logger, webhookSecret: process.env.PLUMB_WEBHOOK_SECRET, version: program.version() ?? "0.0.0" });
         const address = await server.listen({ host, port });
+        directoryLock.describe({ address });
         logger.info({ address }, "listening");
         process.stderr.write(`plumb agent listening on ${address}\n`);
         const isolation = await probeIsolation();
@@ -115,6 +118,7 @@ export function registerAgent(program: Command): void {
         await agent.stop();
         stopAllSandboxes();
         await store.close();
+        directoryLock.release();
       }),
     );
 }

@@ -4,25 +4,24 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { PlumbError } from "../errors.js";
+import { ownIdentity, processAlive } from "../state/process-identity.js";
 import type { LockHolder, Store } from "../state/store.js";
 
 const lockTtlMs = 60_000;
 const renewEveryMs = 20_000;
 
-/** A lock whose holder ran on this host in a process that no longer exists can be taken over. */
+/**
+ * A lock whose holder ran on this host in a process that no longer exists can
+ * be taken over: a dead pid, a zombie, or a pid now used by another process.
+ */
 function holderIsDead(current: LockHolder): boolean {
-  const [host, pid] = current.holder.split(":");
-  if (host !== hostname() || pid === undefined) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return typeof error === "object" && error !== null && "code" in error && error.code === "ESRCH";
-  }
+  const [host, identity] = current.holder.split(":");
+  if (host !== hostname() || identity === undefined) return false;
+  return !processAlive(identity);
 }
 
 export async function withStackLock<Result>(store: Store, stack: string, work: () => Promise<Result>): Promise<Result> {
-  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
+  const holder = `${hostname()}:${ownIdentity()}:${randomUUID()}`;
   const attempt = await store.acquireLock(stack, holder, lockTtlMs, holderIsDead);
   if (!attempt.acquired) {
     throw new PlumbError("PLUMB_STACK_LOCKED", `stack ${stack} is locked by ${attempt.current.holder} since ${attempt.current.acquiredAt}`, {
