@@ -83,8 +83,14 @@ describe("the dashboard", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const problems: string[] = [];
     page.on("pageerror", (error) => problems.push(error.message));
+    // The whole walk runs under the agent's Content-Security-Policy; a blocked script, style or request is a failure.
+    page.on("console", (message) => {
+      if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
+    });
 
-    await page.goto(agent.url);
+    const first = await page.goto(agent.url);
+    expect(first?.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(first?.headers()["x-content-type-options"]).toBe("nosniff");
     await shoot(page, "login");
     await page.getByLabel("API token").fill("plumb_wrong");
     await page.getByRole("button", { name: "Log in" }).click();

@@ -76,6 +76,19 @@ const listQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
 const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) });
+/**
+ * The dashboard loads only its own scripts, styles and API: no inline script,
+ * no framing, no other origins; responses are never sniffed into another type.
+ */
+export const securityHeaders = {
+  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+} as const;
+
 const overrideField = Type.Optional(Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }));
 const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }), override: overrideField }, { additionalProperties: false });
 const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
@@ -104,6 +117,11 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     }
     request.log.error({ err: errorMessage(error) }, "request failed");
     return reply.status(500).send({ code: "PLUMB_INTERNAL", message: "internal error; the agent's log has the details" });
+  });
+
+  // Every answer, refusals and the dashboard's files included, carries the browser protections.
+  app.addHook("onRequest", async (_request, reply) => {
+    reply.headers(securityHeaders);
   });
 
   // The API needs a bearer token; health, metrics, the (signature-checked) webhook and the dashboard's static files do not.
@@ -374,7 +392,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.get<{ Querystring: { stack?: string } }>("/api/v1/events", { schema: { summary: "Server-sent events: status changes and events as they happen", querystring: Type.Object({ stack: Type.Optional(Type.String({ maxLength: 63 })) }) } }, (request, reply) => {
     reply.hijack();
     const response = reply.raw;
-    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    response.writeHead(200, { ...securityHeaders, "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     response.write(": connected\n\n");
     const wanted = request.query.stack;
     const listener = (notice: AgentNotice) => {
