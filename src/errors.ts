@@ -17,6 +17,7 @@ const errorSpecs = {
   PLUMB_USAGE: { disposition: "terminal", status: 400 },
   PLUMB_FILE_READ: { disposition: "terminal", status: 400 },
   PLUMB_FILE_TOO_LARGE: { disposition: "terminal", status: 413 },
+  PLUMB_MORE_PROBLEMS: { disposition: "terminal", status: 400 },
   PLUMB_PATH_ESCAPE: { disposition: "terminal", status: 400 },
   PLUMB_YAML_SYNTAX: { disposition: "terminal", status: 400 },
   PLUMB_YAML_ALIAS: { disposition: "terminal", status: 400 },
@@ -120,14 +121,23 @@ export class PlumbError extends Error {
   }
 }
 
-/** Several input errors found in one pass, so a user can fix them all at once. */
+/** A report holds at most this many problems; the rest are counted, so one mistake repeated never floods a log. */
+export const maxReportedProblems = 100;
+
+/** The closing entry of a capped report. */
+export function moreProblems(count: number): PlumbError {
+  return new PlumbError("PLUMB_MORE_PROBLEMS", `and ${count.toLocaleString("en")} more problem(s) not shown`, { hint: `fix the ones above first; at most ${maxReportedProblems} are reported at once` });
+}
+
+/** Several input errors found in one pass, so a user can fix them all at once (the first hundred, and a count of the rest). */
 export class PlumbErrorList extends Error {
   readonly errors: readonly PlumbError[];
 
   constructor(errors: readonly PlumbError[]) {
-    super(errors.map((error) => error.describe()).join("\n"));
+    const shown = errors.length > maxReportedProblems + 1 ? [...errors.slice(0, maxReportedProblems), moreProblems(errors.length - maxReportedProblems)] : errors;
+    super(shown.map((error) => error.describe()).join("\n"));
     this.name = "PlumbErrorList";
-    this.errors = errors;
+    this.errors = shown;
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter } from "../src/agent/schedule.js";
+import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter } from "../src/schedule.js";
 import { normalizeRepositoryUrl } from "../src/agent/agent.js";
 import { readPush, verifyWebhook } from "../src/api/webhooks.js";
 import { createHmac } from "node:crypto";

@@ -30,7 +30,7 @@ import { GitMirrors, redactUrl } from "../source/git.js";
 import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
 import type { AgentMetrics } from "./metrics.js";
 import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
-import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter, type Backoff } from "./schedule.js";
+import { backoffDelay, checkSyncPolicy, syncAllowed, withJitter, type Backoff } from "../schedule.js";
 
 export interface AgentOptions {
   store: Store;
@@ -401,13 +401,10 @@ export class Agent {
       appliedKey: undefined,
     };
     try {
-      if (sync.interval !== undefined) managed.intervalMs = parseDuration(sync.interval, where);
-      if (sync.driftInterval !== undefined) managed.driftIntervalMs = parseDuration(sync.driftInterval, where);
-      if (managed.intervalMs < 1000 || managed.driftIntervalMs < 1000) {
-        throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: interval and driftInterval must be at least 1s`, { location: { file: platformStack.file, line: platformStack.line, stack: name }, hint: "use 1s or more, e.g. interval: 1m" });
-      }
-      managed.backoff = backoffOf(sync, where);
-      checkWindows(sync.windows ?? [], where);
+      const timings = checkSyncPolicy(sync, where, { intervalMs: this.defaultIntervalMs, driftIntervalMs: this.defaultDriftIntervalMs });
+      managed.intervalMs = timings.intervalMs;
+      managed.driftIntervalMs = timings.driftIntervalMs;
+      managed.backoff = timings.backoff;
       managed.nextDriftAt = Date.now() + withJitter(managed.driftIntervalMs);
     } catch (error) {
       managed.definitionError = error instanceof PlumbError ? error : new PlumbError("PLUMB_STACK_DEFINITION", errorMessage(error), { location: { stack: name } });

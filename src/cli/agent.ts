@@ -8,7 +8,6 @@ import pino from "pino";
 import { Agent } from "../agent/agent.js";
 import { AgentMetrics } from "../agent/metrics.js";
 import { isSshUrl, type PlatformOrigin, type SshSettings } from "../agent/platform.js";
-import { parseDuration } from "../agent/schedule.js";
 import { createServer } from "../api/server.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
@@ -18,7 +17,7 @@ import { redactor } from "../secrets/redaction.js";
 import { lockDataDirectory } from "../state/directory-lock.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
-import { action, dataDirectoryOption, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
+import { action, dataDirectoryOption, durationFlag, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
 
 interface AgentFlags {
   platform: string;
@@ -80,7 +79,7 @@ export function registerAgent(program: Command): void {
         const origin = platformOrigin(flags);
         const { host, port } = listenAddress(flags.listen);
         const workers = positiveInteger(flags.workers, "--workers");
-        const platformIntervalMs = parseDuration(flags.platformInterval, "--platform-interval");
+        const platformIntervalMs = durationFlag(flags.platformInterval, "--platform-interval");
         const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" }, hooks: { streamWrite: (line) => redactor.redact(line) } });
         const dataDirectory = path.resolve(flags.dataDir);
         const directoryLock = await lockDataDirectory(dataDirectory);

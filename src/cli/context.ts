@@ -7,7 +7,7 @@ import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
 import { scanPlatform } from "../agent/platform.js";
-import { parseDuration } from "../agent/schedule.js";
+import { parseDuration } from "../schedule.js";
 import { SecretStores } from "../secrets/stores.js";
 import { loadPlatformLibrary, type PlatformLibrary } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
@@ -70,8 +70,18 @@ export function withRenderOptions(command: Command): Command {
   return command;
 }
 
+/** A duration given as a flag: a bad one is a usage error naming the flag. */
+export function durationFlag(text: string, flag: string): number {
+  try {
+    return parseDuration(text, flag);
+  } catch (error) {
+    if (error instanceof PlumbError) throw new PlumbError("PLUMB_USAGE", error.message, error.hint === undefined ? {} : { hint: error.hint });
+    throw error;
+  }
+}
+
 export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "programMemory" | "programsWithoutIsolation">): SandboxLimits {
-  const timeoutMs = parseDuration(options.programTimeout, "--program-timeout");
+  const timeoutMs = durationFlag(options.programTimeout, "--program-timeout");
   const memoryMiB = Number(options.programMemory);
   if (!Number.isInteger(memoryMiB) || memoryMiB < 32 || memoryMiB > 65536) {
     throw new PlumbError("PLUMB_USAGE", `--program-memory "${options.programMemory}" is not a number of MiB between 32 and 65536`, { hint: "e.g. --program-memory 512" });

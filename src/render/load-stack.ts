@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { Type } from "@sinclair/typebox";
-import { PlumbError, PlumbErrorList, type ErrorCode } from "../errors.js";
+import { checkSyncPolicy } from "../schedule.js";
+import { maxReportedProblems, moreProblems, PlumbError, PlumbErrorList, type ErrorCode } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import {
   annotations,
@@ -124,22 +125,35 @@ const patchEntry = Type.Object(
 
 const environmentPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** The render's problems: the first hundred in full, the rest only counted (no positions looked up for them). */
 class Problems {
   readonly errors: PlumbError[] = [];
+  private omitted = 0;
+
+  private full(): boolean {
+    if (this.errors.length < maxReportedProblems) return false;
+    this.omitted++;
+    return true;
+  }
+
+  push(...errors: PlumbError[]): void {
+    for (const error of errors) if (!this.full()) this.errors.push(error);
+  }
 
   add(code: ErrorCode, message: string, location: SourcePosition & { resource?: string }, hint?: string): void {
-    this.errors.push(new PlumbError(code, message, { location, ...(hint === undefined ? {} : { hint }) }));
+    if (!this.full()) this.errors.push(new PlumbError(code, message, { location, ...(hint === undefined ? {} : { hint }) }));
   }
 
   addSchema(code: ErrorCode, problems: readonly SchemaProblem[], document: ParsedDocument, basePath: (string | number)[], resource?: string): void {
     for (const problem of problems) {
+      if (this.full()) continue;
       const fullPath = [...basePath, ...problem.path];
       this.add(code, `${formatFieldPath(fullPath)}: ${problem.message}`, { ...document.locate(fullPath), ...(resource === undefined ? {} : { resource }) }, problem.hint);
     }
   }
 
   throwIfAny(): void {
-    if (this.errors.length > 0) throw new PlumbErrorList(this.errors);
+    if (this.errors.length > 0) throw new PlumbErrorList(this.omitted === 0 ? this.errors : [...this.errors, moreProblems(this.omitted)]);
   }
 }
 
@@ -164,7 +178,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     try {
       documentsByFile.set(file.relativePath, parseYamlDocuments(file.relativePath, file.text));
     } catch (error) {
-      if (error instanceof PlumbError) problems.errors.push(error);
+      if (error instanceof PlumbError) problems.push(error);
       else throw error;
     }
   }
@@ -202,6 +216,17 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     const schemaProblems = checkAgainstSchema(stackDocumentSchema, interpolated);
     problems.addSchema("PLUMB_STACK_DEFINITION", schemaProblems, stackDocument, []);
     if (schemaProblems.length === 0) stackDocumentValue = interpolated as StackDocument;
+    // Without a usable Stack every resource would also miss its provider instance; report the cause alone.
+    else problems.throwIfAny();
+    const sync = stackDocumentValue?.spec?.sync;
+    if (sync !== undefined) {
+      try {
+        checkSyncPolicy(sync, "the Stack", { intervalMs: 60_000, driftIntervalMs: 300_000 });
+      } catch (error) {
+        if (!(error instanceof PlumbError)) throw error;
+        problems.add("PLUMB_STACK_DEFINITION", error.message, stackDocument.locate(["spec", "sync"]), error.hint);
+      }
+    }
   }
   if (options.stackOverride !== undefined) {
     const merged = applyMergePatch(stackDocumentValue ?? {}, options.stackOverride.document);
@@ -269,7 +294,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       context: { stack: definition.name, environment: definition.environment ?? null, values, metadata: definition.metadata, labels: definition.labels },
       limits: options.sandboxLimits ?? defaultSandboxLimits,
     });
-    problems.errors.push(...expansion.errors);
+    problems.push(...expansion.errors);
     claims = expansion.claims;
     for (const claim of claims) {
       const existing = candidates.get(claim.address);

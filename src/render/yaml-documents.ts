@@ -43,7 +43,21 @@ interface PositionedDocument {
   locate(path: readonly (string | number)[]): SourcePosition;
 }
 
+/**
+ * More documents than this in one file is refused before parsing: a small
+ * file of many empty or tiny documents would otherwise cost memory and
+ * problems by the hundred thousand.
+ */
+export const maxDocumentsPerFile = 20_000;
+
 export function parseYamlDocuments(file: string, text: string): ParsedDocument[] {
+  // Separators start a line; a count over the cap refuses the file before either parser runs.
+  let separators = 0;
+  for (let at = text.indexOf("---"); at !== -1; at = text.indexOf("---", at + 3)) {
+    if ((at === 0 || text[at - 1] === "\n") && ++separators > maxDocumentsPerFile) {
+      throw new PlumbError("PLUMB_FILE_TOO_LARGE", `holds more than ${maxDocumentsPerFile.toLocaleString("en")} YAML documents`, { location: { file }, hint: "split it into several files" });
+    }
+  }
   if (possibleAlias.test(text)) return parsePositioned(file, text);
   let values: unknown[];
   try {
