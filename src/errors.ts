@@ -43,6 +43,8 @@ const errorSpecs = {
   PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },
   PLUMB_STATE_NOT_FOUND: { disposition: "terminal", status: 404 },
   PLUMB_STORE: { disposition: "transient", status: 500 },
+  PLUMB_STORE_CORRUPT: { disposition: "terminal", status: 500 },
+  PLUMB_STORE_FULL: { disposition: "transient", status: 507 },
   PLUMB_DATA_DIR_LOCKED: { disposition: "terminal", status: 409 },
   PLUMB_SOURCE_INVALID: { disposition: "terminal", status: 400 },
   PLUMB_SOURCE_UNREACHABLE: { disposition: "transient", status: 502 },

@@ -122,7 +122,7 @@ describe("postgres provider", () => {
     expect(planned.stdout).toContain("connectionLimit: 100 → 3  # drift");
     expect(planned.stdout).toContain('memberOf: [] → ["drift_group"]  # drift');
     expect(planned.stdout).toContain('tags.owner: (unset) → "team-a"  # drift');
-    expect(planned.stdout).toContain("+   postgres.plumb.dev/v1/Schema/drift-schema  create: missing from the live system (deleted outside Plumb)");
+    expect(planned.stdout).toContain("+   postgres.plumb.dev/v1/Schema/drift-schema  recreate: missing from the live system (deleted outside Plumb)");
 
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
     const [app] = await server.query("SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = 'drift_app'");
@@ -245,7 +245,7 @@ describe("postgres provider", () => {
     await server.query("CREATE TABLE sales.orders (id int); CREATE TABLE sales.refunds (id int); ALTER TABLE sales.orders OWNER TO shop_owner", [], "shop");
     const afterTables = plumb(["plan", workspace.stackDir]);
     // New tables appeared: ALL TABLES IN SCHEMA no longer holds for every table.
-    expect(afterTables.stdout).toContain("postgres.plumb.dev/v1/Grant/reader-tables  create");
+    expect(afterTables.stdout).toContain("postgres.plumb.dev/v1/Grant/reader-tables  recreate: missing from the live system (deleted outside Plumb)");
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
     const privileges = async () =>
       server.query(
@@ -294,7 +294,7 @@ describe("postgres provider", () => {
     const installed = () => server.query("SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'citext'", [], "ext_db");
     expect(await installed()).toEqual([{ schema: "ext" }]);
     await server.query("DROP EXTENSION citext", [], "ext_db");
-    expect(plumb(["plan", workspace.stackDir]).stdout).toContain("+   postgres.plumb.dev/v1/Extension/citext  create: missing from the live system");
+    expect(plumb(["plan", workspace.stackDir]).stdout).toContain("+   postgres.plumb.dev/v1/Extension/citext  recreate: missing from the live system");
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
     expect(await installed()).toEqual([{ schema: "ext" }]);
   });

@@ -27,6 +27,7 @@ import type { SecretResolver } from "../secrets/references.js";
 import { SecretStores } from "../secrets/stores.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
+import { storeError } from "../state/sqlite.js";
 import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
 import type { AgentMetrics } from "./metrics.js";
 import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
@@ -160,6 +161,12 @@ export class Agent {
 
   platformStack(name: string): PlatformStack | undefined {
     return this.stacks.get(name)?.platform;
+  }
+
+  /** The platform's Stack document's environment, else the one the stack's own Stack document gave its render. */
+  stackEnvironment(name: string): string | null {
+    const managed = this.stacks.get(name);
+    return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;
   }
 
   compositeKinds(): CompositeKind[] {
@@ -876,6 +883,8 @@ export class Agent {
 
 function asPlumbError(error: unknown, stack: string): PlumbError {
   if (error instanceof PlumbError) return error;
+  // The store's own failures (a full disk, a damaged file) say so, not "provider operation".
+  if (typeof error === "object" && error !== null && "code" in error && String(error.code).startsWith("SQLITE_")) return storeError(error, "the state store");
   return new PlumbError("PLUMB_PROVIDER_OPERATION", errorMessage(error), { location: { stack }, cause: error });
 }
 

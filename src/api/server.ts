@@ -76,6 +76,22 @@ const listQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
 const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) });
+interface ValidationProblem {
+  instancePath?: string;
+  message?: string;
+  params?: { allowedValues?: unknown[]; allowedValue?: unknown; additionalProperty?: string };
+}
+
+/** A request that failed its schema, said as what is wrong where, with the allowed values when there is a list. */
+function validationMessage(error: { validation: ValidationProblem[]; validationContext?: string; message?: string }): string {
+  const first = error.validation[0];
+  if (first === undefined) return error.message ?? "invalid request";
+  const where = `${error.validationContext ?? "request"}${first.instancePath === undefined || first.instancePath === "" ? "" : first.instancePath.replaceAll("/", ".")}`;
+  const allowed = first.params?.allowedValues ?? (first.params?.allowedValue === undefined ? undefined : [first.params.allowedValue]);
+  const extra = first.params?.additionalProperty === undefined ? "" : ` (${JSON.stringify(first.params.additionalProperty)})`;
+  return `${where} ${first.message ?? "is invalid"}${extra}${allowed === undefined ? "" : `: ${allowed.map((value) => JSON.stringify(value)).join(", ")}`}`;
+}
+
 /**
  * The dashboard loads only its own scripts, styles and API: no inline script,
  * no framing, no other origins; responses are never sniffed into another type.
@@ -92,7 +108,7 @@ export const securityHeaders = {
 const overrideField = Type.Optional(Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }));
 const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }), override: overrideField }, { additionalProperties: false });
 const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
-const tokenBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) }, { additionalProperties: false });
+const tokenBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }), role: Type.Unsafe<"admin" | "read">({ type: "string", enum: ["admin", "read"], description: "admin: read and act; read: read only." }) }, { additionalProperties: false });
 const accepted = Type.Object({ accepted: Type.Boolean(), message: Type.String() });
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
@@ -111,7 +127,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (error instanceof PlumbError) return reply.status(error.status).send({ code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
     if (error instanceof PlumbErrorList) return reply.status(400).send({ code: "PLUMB_INVALID", message: error.errors.map((item) => item.describe()).join("\n") });
     const fastifyError = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
-    if (fastifyError.validation !== undefined) return reply.status(400).send({ code: "PLUMB_USAGE", message: fastifyError.message ?? "invalid request", hint: "see /api/v1/openapi.json for the request shape" });
+    if (fastifyError.validation !== undefined) return reply.status(400).send({ code: "PLUMB_USAGE", message: validationMessage(fastifyError as { validation: ValidationProblem[]; validationContext?: string; message?: string }), hint: "see /api/v1/openapi.json for the request shape" });
     if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       return reply.status(fastifyError.statusCode).send({ code: fastifyError.code ?? "PLUMB_USAGE", message: fastifyError.message ?? "bad request" });
     }
@@ -164,7 +180,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return {
       name,
       labels: document?.metadata.labels ?? {},
-      environment: document?.spec?.environment ?? null,
+      environment: agent.stackEnvironment(name),
       suspended: status.suspended,
       conditions: status.conditions,
       lastAppliedRevision: status.lastAppliedRevision,

@@ -73,7 +73,7 @@ export function registerAgent(program: Command): void {
     .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
-    .addHelpText("after", "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples/platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks")
+    .addHelpText("after", "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples --path platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks")
     .action(
       action(async (flags: AgentFlags) => {
         const origin = platformOrigin(flags);

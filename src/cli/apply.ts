@@ -4,7 +4,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { withStackLock } from "../engine/lock.js";
 import { planHasChanges } from "../engine/plan.js";
-import { formatPlanText } from "../engine/plan-format.js";
+import { formatPlanText, summaryLine } from "../engine/plan-format.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { PlumbError } from "../errors.js";
@@ -47,7 +47,12 @@ export function registerApply(program: Command): void {
             }
             const planned = await planStack(rendered, store, connections, syncOverrides(options), compliance);
             const { plan } = planned;
-            process.stdout.write(`${formatPlanText(plan, { color: useColor(process.stdout) })}\n`);
+            // Piped with --yes, the plan would only repeat what the progress lines say change by change.
+            if (options.yes === true && process.stdout.isTTY !== true) {
+              process.stdout.write(`${summaryLine(plan)} (plumb plan shows each change)\n`);
+              for (const warning of plan.warnings) process.stdout.write(`warning: ${warning}\n`);
+            }
+            else process.stdout.write(`${formatPlanText(plan, { color: useColor(process.stdout) })}\n`);
             const staleRecords = plan.changes.some((change) => change.recordStale);
             if (!planHasChanges(plan) && !staleRecords) return 0;
             if (planHasChanges(plan) && options.yes !== true) {

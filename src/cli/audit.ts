@@ -30,9 +30,10 @@ export function registerAudit(program: Command): void {
     .command("verify")
     .description("recompute the hash chain; exit 1 naming the first event edited, removed or reordered")
     .addOption(dataDirectoryOption())
+    .addHelpText("after", "\nExamples:\n  $ plumb audit verify\n  $ plumb audit verify --data-dir /var/lib/plumb   # the agent's data directory")
     .action(
       action(async (options: { dataDir: string }) => {
-        const store = await openStore(options.dataDir);
+        const store = await openStore(options.dataDir, { mustExist: true });
         try {
           const verdict = await verifyAuditChain(auditEvents(store, {}), await store.auditHead());
           if (verdict.ok) {
@@ -67,7 +68,7 @@ export function registerAudit(program: Command): void {
         }
         const since = parseTime("--since", options.since);
         const until = parseTime("--until", options.until);
-        const store = await openStore(options.dataDir);
+        const store = await openStore(options.dataDir, { mustExist: true });
         try {
           const { stack, resource, kind, actor } = options;
           const filter = { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(kind === undefined ? {} : { kind }), ...(actor === undefined ? {} : { actor }) };

@@ -110,8 +110,8 @@ export async function render(directory: string, options: RenderFlags): Promise<R
   return renderStack(directory, { registry, sandboxLimits: limits, ...(options.env === undefined ? {} : { environment: options.env }), ...(platform === undefined ? {} : { platform }) });
 }
 
-export async function openStore(dataDirectory: string): Promise<Store> {
-  return openSqliteStore(path.resolve(dataDirectory));
+export async function openStore(dataDirectory: string, options: { mustExist?: boolean } = {}): Promise<Store> {
+  return openSqliteStore(path.resolve(dataDirectory), options);
 }
 
 /** The secret stores: the built-in `local` one, and the SecretStore documents of `--platform <dir>`. */

@@ -143,7 +143,8 @@ export function registerRemote(program: Command): void {
       .description("reports from a running agent")
       .argument("<report>", "compliance")
       .addOption(new Option("--format <format>", "output format").choices(["md", "csv", "json"]).default("md"))
-      .option("--days <n>", "ATO dates within this many days count as expiring", "30"),
+      .option("--days <n>", "ATO dates within this many days count as expiring", "30")
+      .addHelpText("after", "\nExamples:\n  $ plumb report compliance\n  $ plumb report compliance --format csv --days 60 > compliance.csv"),
   ).action(
     action(async (report: string, flags: RemoteFlags & { format: string; days: string }) => {
       if (report !== "compliance") throw new PlumbError("PLUMB_USAGE", `unknown report "${report}"`, { hint: "the report is: compliance" });

@@ -54,10 +54,15 @@ export function registerSecrets(program: Command): void {
   secrets
     .command("keygen")
     .description("make an age identity (private key) and print its recipient (public key)")
-    .requiredOption("-o, --output <file>", "where to write the identity (mode 0600; never overwritten)")
+    .option("-o, --output <file>", "where to write the identity (mode 0600; never overwritten)")
     .addHelpText("after", "\nExample:\n  $ plumb secrets keygen --output ~/.config/plumb/age.key   # prints age1…")
     .action(
-      action(async (options: { output: string }) => {
+      action(async (options: { output?: string }) => {
+        if (options.output === undefined) {
+          throw new PlumbError("PLUMB_USAGE", "secrets keygen needs --output <file>: the file that will hold the new private key (mode 0600), which decrypts your secrets and must stay private", {
+            hint: "e.g. plumb secrets keygen --output ~/.config/plumb/age.key; the public key (age1…) is printed for `secrets encrypt --recipient`",
+          });
+        }
         if (existsSync(options.output)) throw new PlumbError("PLUMB_USAGE", `${options.output} exists; it is not overwritten`, { hint: "choose another file, or remove it yourself" });
         const { identity, recipient } = await generateAgeIdentity();
         await writeFile(options.output, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" });

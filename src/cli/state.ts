@@ -29,7 +29,7 @@ export function registerState(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ plumb state list --stack hello")
     .action(
       action(async (options: { stack?: string; dataDir: string }) => {
-        const store = await openStore(options.dataDir);
+        const store = await openStore(options.dataDir, { mustExist: true });
         try {
           const stacks = await chooseStack(store, options.stack);
           if (stacks.length === 0) process.stdout.write("The state store is empty: nothing has been applied yet.\n");
@@ -52,7 +52,7 @@ export function registerState(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ plumb state show file.plumb.dev/v1/File/readme --stack hello")
     .action(
       action(async (address: string, options: { stack?: string; dataDir: string }) => {
-        const store = await openStore(options.dataDir);
+        const store = await openStore(options.dataDir, { mustExist: true });
         try {
           const stacks = await chooseStack(store, options.stack);
           const found = [];

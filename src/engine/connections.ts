@@ -22,6 +22,10 @@ export class ProviderConnections {
     readonly secrets: SecretResolver = localSecretResolver(),
   ) {}
 
+  get stackName(): string {
+    return this.definition.name;
+  }
+
   /** The handler for a kind; the registry's error lists the known kinds. */
   handler(apiVersion: string, kind: string): AnyKindHandler {
     return this.registry.kind(apiVersion, kind);

@@ -27,39 +27,78 @@ export interface Observation {
   errors: PlumbError[];
 }
 
+/**
+ * One error where many resources failed alike: a wrong password, an
+ * unreachable server or a missing secret is said once for its provider
+ * instance, with the resources it held back counted, not once per resource.
+ */
+function collapse(failures: readonly { address: string; error: unknown }[], instance: string, stack: string | undefined): PlumbError[] {
+  const byMessage = new Map<string, { error: PlumbError; addresses: string[] }>();
+  for (const { address, error } of failures) {
+    const described = asResourceError(error, address);
+    const entry = byMessage.get(described.message);
+    if (entry === undefined) byMessage.set(described.message, { error: described, addresses: [address] });
+    else entry.addresses.push(address);
+  }
+  return [...byMessage.values()].map(({ error, addresses }) => {
+    if (addresses.length === 1) return error;
+    const shown = addresses.slice(0, 3).join(", ");
+    return new PlumbError(error.code, `${error.message} (provider instance "${instance}": ${addresses.length} resources not observed: ${shown}${addresses.length > 3 ? ", …" : ""})`, {
+      location: { ...(stack === undefined ? {} : { stack }) },
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      cause: error,
+    });
+  });
+}
+
 export async function observe(targets: readonly ObserveTarget[], connections: ProviderConnections): Promise<Observation> {
   const byInstance = groupBy(targets, (target) => target.provider);
   const live = new Map<string, LiveObject | null>();
   const errors: PlumbError[] = [];
-  const record = (address: string, object: LiveObject | Error | null) => {
-    if (object instanceof Error) errors.push(asResourceError(object, address));
-    else live.set(address, object);
-  };
   for (const [instance, group] of byInstance) {
-    let opened;
+    const failures: { address: string; error: unknown }[] = [];
+    const record = (address: string, object: LiveObject | Error | null) => {
+      if (object instanceof Error) failures.push({ address, error: object });
+      else live.set(address, object);
+    };
     try {
-      opened = await connections.get(instance, (group[0] as ObserveTarget).address);
-    } catch (error) {
-      for (const target of group) errors.push(asResourceError(error, target.address));
-      continue;
-    }
-    const kindTargets: KindTarget[] = [];
-    for (const target of group) {
-      try {
-        kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec, ...(target.desired === undefined ? {} : { desired: target.desired }) } });
-      } catch (error) {
-        errors.push(asResourceError(error, target.address));
-      }
-    }
-    const providerObserve = opened.provider.observe?.bind(opened.provider);
-    try {
-      const observed = providerObserve === undefined ? await observeByKind(opened.connection, kindTargets) : await providerObserve(opened.connection, kindTargets);
-      for (const { target } of kindTargets) record(target.address, observed.get(target.address) ?? null);
-    } catch (error) {
-      for (const { target } of kindTargets) errors.push(asResourceError(error, target.address));
+      await observeInstance(instance, group, connections, record, failures);
+    } finally {
+      errors.push(...collapse(failures, instance, connections.stackName));
     }
   }
   return { live, errors };
+}
+
+async function observeInstance(
+  instance: string,
+  group: readonly ObserveTarget[],
+  connections: ProviderConnections,
+  record: (address: string, object: LiveObject | Error | null) => void,
+  failures: { address: string; error: unknown }[],
+): Promise<void> {
+  let opened;
+  try {
+    opened = await connections.get(instance, (group[0] as ObserveTarget).address);
+  } catch (error) {
+    for (const target of group) failures.push({ address: target.address, error });
+    return;
+  }
+  const kindTargets: KindTarget[] = [];
+  for (const target of group) {
+    try {
+      kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec, ...(target.desired === undefined ? {} : { desired: target.desired }) } });
+    } catch (error) {
+      failures.push({ address: target.address, error });
+    }
+  }
+  const providerObserve = opened.provider.observe?.bind(opened.provider);
+  try {
+    const observed = providerObserve === undefined ? await observeByKind(opened.connection, kindTargets) : await providerObserve(opened.connection, kindTargets);
+    for (const { target } of kindTargets) record(target.address, observed.get(target.address) ?? null);
+  } catch (error) {
+    for (const { target } of kindTargets) failures.push({ address: target.address, error });
+  }
 }
 
 /** Attaches the resource address to an error that lacks one. */

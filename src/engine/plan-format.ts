@@ -31,8 +31,11 @@ function describeDiff(change: ResourceChange, diff: FieldDiff): string {
 
 export function summaryLine(plan: Plan): string {
   const { create, update, replace, delete: deletions, orphan, retain, noop } = plan.summary;
+  // A create of something Plumb made before and someone deleted is a repair, and reads as one.
+  const recreate = plan.changes.filter((change) => change.action === "create" && change.drift).length;
+  const creates = recreate === 0 ? `${create} to create` : recreate === create ? `${create} to recreate (deleted outside Plumb)` : `${create} to create (${recreate} deleted outside Plumb)`;
   const changes = planHasChanges(plan)
-    ? `${create} to create, ${update} to update, ${replace} to replace, ${deletions} to delete${orphan > 0 ? `, ${orphan} to stop managing` : ""}`
+    ? `${creates}, ${update} to update, ${replace} to replace, ${deletions} to delete${orphan > 0 ? `, ${orphan} to stop managing` : ""}`
     : "no changes";
   const extra = [`${noop} unchanged`, ...(retain > 0 ? [`${retain} retained`] : [])].join(", ");
   return `Plan: ${changes}; ${extra}.`;
@@ -44,7 +47,8 @@ export function formatPlanText(plan: Plan, options: TextOptions): string {
   const lines = [`Stack ${plan.stack}${plan.environment === null ? "" : ` (environment ${plan.environment})`}`, ""];
   for (const change of plan.changes) {
     if (change.action === "noop" && !options.showUnchanged) continue;
-    lines.push(`  ${paint(colors[change.action], `${symbols[change.action].padEnd(3)} ${change.address}`)}  ${change.action}: ${change.reason}`);
+    const verb = change.action === "create" && change.drift ? "recreate" : change.action;
+    lines.push(`  ${paint(colors[change.action], `${symbols[change.action].padEnd(3)} ${change.address}`)}  ${verb}: ${change.reason}`);
     for (const diff of change.diffs) lines.push(`        ${describeDiff(change, diff)}`);
   }
   if (lines.length === 2) lines.push("  Every resource is in sync with the source.");

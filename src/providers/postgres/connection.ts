@@ -61,37 +61,47 @@ export class PostgresConnection {
     return this.secrets.resolve(reference);
   }
 
+  /**
+   * Credentials, checked by one first query before any other connection is
+   * opened: a wrong password or an unreachable server fails once for the
+   * whole instance (one failed login a run, however many databases and
+   * resources wait), and every later call gets the same answer at once.
+   */
   private pool(database: string): Promise<pg.Pool> {
     this.login ??= (async () => {
       const user = typeof this.settings.user === "string" ? this.settings.user : await this.secret(this.settings.user);
       this.userName = user;
-      return { user, password: this.settings.password === undefined ? undefined : await this.secret(this.settings.password) };
+      const credentials = { user, password: this.settings.password === undefined ? undefined : await this.secret(this.settings.password) };
+      await this.openPool(this.settings.database, credentials).query("SELECT 1");
+      return credentials;
     })();
-    return this.login.then(({ user, password }) => {
-      let pool = this.pools.get(database);
-      if (pool !== undefined) {
-        this.pools.delete(database);
-        this.pools.set(database, pool);
-      } else {
-        this.closeIdlePools(maxOpenPools - 1);
-        pool = new pg.Pool({
-          host: this.settings.host,
-          port: this.settings.port,
-          user,
-          database,
-          ...(password === undefined ? {} : { password }),
-          ssl: this.settings.sslmode === "disable" ? false : { rejectUnauthorized: this.settings.sslmode === "verify-full" },
-          max: this.settings.maxConnections,
-          connectionTimeoutMillis: this.settings.connectTimeoutSeconds * 1000,
-          idleTimeoutMillis: 10_000,
-          application_name: "plumb",
-        });
-        // An idle client losing its server must not crash the process; the next query reports it.
-        pool.on("error", () => undefined);
-        this.pools.set(database, pool);
-      }
-      return pool;
-    });
+    return this.login.then((credentials) => this.openPool(database, credentials));
+  }
+
+  private openPool(database: string, { user, password }: { user: string; password: string | undefined }): pg.Pool {
+    let pool = this.pools.get(database);
+    if (pool !== undefined) {
+      this.pools.delete(database);
+      this.pools.set(database, pool);
+    } else {
+      this.closeIdlePools(maxOpenPools - 1);
+      pool = new pg.Pool({
+        host: this.settings.host,
+        port: this.settings.port,
+        user,
+        database,
+        ...(password === undefined ? {} : { password }),
+        ssl: this.settings.sslmode === "disable" ? false : { rejectUnauthorized: this.settings.sslmode === "verify-full" },
+        max: this.settings.maxConnections,
+        connectionTimeoutMillis: this.settings.connectTimeoutSeconds * 1000,
+        idleTimeoutMillis: 10_000,
+        application_name: "plumb",
+      });
+      // An idle client losing its server must not crash the process; the next query reports it.
+      pool.on("error", () => undefined);
+      this.pools.set(database, pool);
+    }
+    return pool;
   }
 
   /** Closes least recently used pools with nothing running until at most `keep` remain. */
