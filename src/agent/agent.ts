@@ -102,6 +102,9 @@ export class Agent {
   private readonly queue: Job[] = [];
   private readonly running = new Set<string>();
   private platformProblems: PlumbError[] = [];
+  /** What was last logged about the platform, so a repeated read logs nothing new. */
+  private platformProblemsKey = "";
+  private keptMissing = "";
   /** The platform's CompliancePolicy; the last good one stays while a new one has problems. */
   private policy: CompliancePolicy | undefined;
   /** The platform's composite kinds and TypeScript rules; the last good set stays while a new one has problems. */
@@ -320,14 +323,26 @@ export class Agent {
       this.platformProblems = scan.problems;
       if (scan.policy !== undefined) this.policy = scan.policy.policy;
       else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
-      for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
+      // Said when they change, not on every read of the platform.
+      const problemsKey = scan.problems.map((problem) => problem.describe()).join("\n");
+      if (problemsKey !== this.platformProblemsKey) for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
+      this.platformProblemsKey = problemsKey;
       for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
       // A Stack that fails to parse looks exactly like one that was removed; with any problem
       // (or nothing found at all) no stack is removed, as an empty render never prunes everything.
       const missing = [...this.stacks.keys()].filter((name) => !scan.stacks.has(name));
       if (missing.length > 0 && (scan.problems.length > 0 || scan.stacks.size === 0)) {
-        this.options.logger.warn({ missing }, "stacks missing from a platform source that has problems or no stacks at all; keeping them until it reads cleanly");
+        const shown = missing.slice(0, 10).join(", ");
+        const kept = new PlumbError("PLUMB_STACK_DEFINITION", `${missing.length} stack(s) are no longer in the platform source (${shown}${missing.length > 10 ? ", …" : ""}), which ${scan.stacks.size === 0 ? "holds no Stack documents at all" : "has problems"}; they are kept, and nothing is pruned, until it reads cleanly`, {
+          hint: scan.stacks.size === 0 ? "check that --platform, --ref and --path point at the Stack documents (a force-push or a wrong path looks like this)" : "fix the problems listed with this one",
+        });
+        this.platformProblems = [...this.platformProblems, kept];
+        // Logged once per change of the missing set, not on every platform read.
+        const key = missing.join(",");
+        if (key !== this.keptMissing) this.options.logger.warn({ missing }, kept.message);
+        this.keptMissing = key;
       } else {
+        this.keptMissing = "";
         for (const name of missing) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
       }
       this.options.metrics.stacks.set({ ready: "total" }, this.stacks.size);
@@ -458,12 +473,14 @@ export class Agent {
       const problem = asPlumbError(error, name);
       const terminal = problem.disposition === "terminal" && problem.code !== "PLUMB_SOURCE_REF_NOT_FOUND";
       this.scheduleRetry(managed);
+      const degraded = status.conditions.find((condition) => condition.type === "Degraded");
+      const repeated = degraded?.reason === "SourceUnavailable" && degraded.message.startsWith(`${problem.message};`);
       await this.setConditions(name, {
         Reconciling: ["False", "SourceUnavailable", ""],
         Degraded: ["True", "SourceUnavailable", `${problem.message}; keeping revision ${status.lastAppliedRevision ?? "(none applied yet)"}, nothing deleted`],
         ...(terminal ? { Stalled: ["True", "InvalidSource", problem.describe()] as const } : {}),
       });
-      await this.record([{ stack: name, runId: null, address: null, type: "source.failed", message: redactUrl(problem.describe()) }]);
+      if (!repeated) await this.record([{ stack: name, runId: null, address: null, type: "source.failed", message: redactUrl(problem.describe()) }]);
       return;
     }
 
@@ -485,7 +502,11 @@ export class Agent {
         Stalled: ["True", "RenderFailed", message],
         Degraded: ["False", "SourceAvailable", ""],
       });
-      await this.record([{ stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } }]);
+      // Once per commit and reason: the commit loop meets the same broken revision on every poll.
+      const stalled = status.conditions.find((condition) => condition.type === "Stalled");
+      if (status.lastAttemptedRevision !== fetched.revision || stalled?.reason !== "RenderFailed" || stalled.message !== message) {
+        await this.record([{ stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } }]);
+      }
       return;
     }
     if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
@@ -530,6 +551,16 @@ export class Agent {
         const status = await this.status(name);
         const plan = planned.plan;
         const attempted = { ...status, lastAttemptedRevision: revision };
+        // An empty render with resources still recorded deletes nothing (allowEmpty is off); that is said, never shown as Ready.
+        const heldEmpty = rendered.resources.length === 0 && plan.summary.retain > 0;
+        if (heldEmpty) {
+          const message = `revision ${revision} renders no resources; ${plan.summary.retain} resource(s) from an earlier revision are kept and nothing is pruned; set sync.allowEmpty: true to prune them`;
+          const before = status.conditions.find((item) => item.type === "Ready");
+          await this.writeStatus(attempted);
+          await this.setConditions(name, { Reconciling: ["False", "EmptyRender", ""], Ready: ["False", "EmptyRender", message] });
+          if (status.lastAttemptedRevision !== revision || before?.reason !== "EmptyRender") await this.record([{ stack: name, runId: null, address: null, type: "render.empty", message }]);
+          return plan;
+        }
         if (!planHasChanges(plan) && !plan.changes.some((item) => item.recordStale)) {
           managed.failures = 0;
           managed.applied = rendered;
