@@ -3,6 +3,7 @@
 import type { JsonValue } from "../sdk/resource.js";
 import type { FieldDiff } from "./diff.js";
 import type { Plan, PlanAction, ResourceChange } from "./plan.js";
+import { escapeMarkdown } from "../markdown.js";
 import { planHasChanges } from "./plan.js";
 
 export type PlanFormat = "text" | "json" | "markdown";
@@ -56,10 +57,6 @@ export function formatPlanText(plan: Plan, options: TextOptions): string {
   for (const warning of plan.warnings) lines.push(paint("33", `warning: ${warning}`));
   lines.push(summaryLine(plan));
   return lines.join("\n");
-}
-
-function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+!|<>]/g, (character) => `\\${character}`);
 }
 
 export function formatPlanMarkdown(plan: Plan): string {

@@ -3,6 +3,7 @@
 // team and rule; drift found and healed per stack; sync health per stack.
 // A pure function of the stacks' renders, the policy, statuses and audit events.
 
+import { escapeMarkdown } from "../markdown.js";
 import { csvField } from "../csv.js";
 import type { DesiredResource } from "../render/load-stack.js";
 import type { AuditEvent } from "../state/audit.js";
@@ -96,7 +97,8 @@ export function reportCsv(report: ComplianceReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-const markdownCell = (value: unknown) => String(value).replace(/\|/g, "\\|").replace(/[\r\n]+/g, " ");
+/** A table cell: HTML and Markdown syntax in labels and names shows as text, never as markup a renderer runs. */
+const markdownCell = (value: unknown) => escapeMarkdown(String(value));
 
 export function reportMarkdown(report: ComplianceReport): string {
   const table = (headings: string[], rows: unknown[][]) =>

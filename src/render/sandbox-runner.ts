@@ -133,6 +133,23 @@ function lockDown(): void {
   for (const name of ["binding", "_linkedBinding", "dlopen", "exit", "abort", "kill", "chdir"]) processEscapes[name] = denied(`process.${name}`);
 }
 
+/** `explain`, for a thrown value that may itself be hostile (a getter that throws, a proxy). */
+function safeExplain(error: unknown): string {
+  try {
+    return String(explain(error));
+  } catch {
+    return "threw a value that cannot be described (reading it threw again)";
+  }
+}
+
+function safeSiteOf(error: unknown): SourceSite | null {
+  try {
+    return siteOf(error);
+  } catch {
+    return null;
+  }
+}
+
 /** Turns Node's permission errors into messages a program author can act on. */
 function explain(error: unknown): string {
   if (!(error instanceof Error)) return `threw ${JSON.stringify(error) ?? String(error)}`;
@@ -204,7 +221,7 @@ async function runRules(rules: readonly PolicyRule[], resources: readonly Resour
         const result = await rule.check(matching.map((resource) => structuredClone(resource)), context);
         found = result === undefined ? [] : Array.isArray(result) ? result.map(String) : [String(result)];
       } catch (error) {
-        found = [`the rule failed: ${explain(error)}`];
+        found = [`the rule failed: ${safeExplain(error)}`];
       }
       for (const message of found) violations.push({ rule: `rule/${rule.name}`, level: rule.level, address: `stack ${context.stack}`, message: `stack ${context.stack} does not meet ${about}: ${message}`, hint: rule.description, fix: null });
       continue;
@@ -214,7 +231,7 @@ async function runRules(rules: readonly PolicyRule[], resources: readonly Resour
       try {
         result = await rule.check(structuredClone(resource), context);
       } catch (error) {
-        result = `the rule failed: ${explain(error)}`;
+        result = `the rule failed: ${safeExplain(error)}`;
       }
       if (result === undefined) continue;
       const finding = typeof result === "string" ? { message: result } : { message: String(result.message), ...(result.fix === undefined ? {} : { fix: plain(result.fix) as Record<string, unknown> }) };
@@ -332,6 +349,6 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
     const violations = rules.length === 0 ? [] : await runRules(rules.map((entry) => entry.rule), views, request.context);
     answer({ protocol: sandboxProtocol, ok: true, composites: described, rules: describedRules, resources, claims, problems, violations });
   } catch (error) {
-    answer({ protocol: sandboxProtocol, ok: false, error: { message: `${phase}: ${explain(error)}`, site: siteOf(error) } });
+    answer({ protocol: sandboxProtocol, ok: false, error: { message: `${phase}: ${safeExplain(error)}`, site: safeSiteOf(error) } });
   }
 }

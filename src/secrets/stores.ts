@@ -36,7 +36,7 @@ export const secretStoreSchema = Type.Object(
         type: Type.Union([Type.Literal("env"), Type.Literal("file"), Type.Literal("age"), Type.Literal("vault")]),
         default: Type.Optional(Type.Boolean({ description: "References without a store use this one." })),
         prefix: Type.Optional(Type.String({ pattern: "^[A-Z][A-Z0-9_]*$", description: "env: variable prefix; default PLUMB_SECRET_." })),
-        directory: Type.Optional(Type.String({ minLength: 1, description: "file: where <name>/<key> files are; age: where <name>.age files are, relative to the platform directory." })),
+        directory: Type.Optional(Type.String({ minLength: 1, description: "file: where <name>/<key> files are; age: where <name>.age files are; both relative to the platform directory." })),
         identityFile: Type.Optional(Type.String({ minLength: 1, description: "age: the identity (private key) file; default $PLUMB_AGE_IDENTITY_FILE." })),
         address: Type.Optional(Type.String({ pattern: "^https?://", description: "vault: e.g. https://vault.example.org:8200" })),
         mount: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$", description: "vault: the KV v2 mount; default secret." })),
@@ -142,7 +142,8 @@ export class SecretStores implements SecretResolver {
       case "env":
         return new EnvironmentStore(name, spec.prefix ?? "PLUMB_SECRET_");
       case "file":
-        return new FileStore(name, path.resolve(spec.directory as string));
+        // Relative to the platform directory, like the age store's: never to wherever the process started.
+        return new FileStore(name, path.resolve(platformDirectory, spec.directory as string));
       case "age":
         return new AgeStore(name, path.resolve(platformDirectory, spec.directory as string), spec.identityFile ?? process.env.PLUMB_AGE_IDENTITY_FILE);
       case "vault":
