@@ -38,3 +38,19 @@ describe("redaction", () => {
     expect(redactor.redact("abc ab")).toBe("abc ab");
   });
 });
+
+describe("redaction of cut-off values", () => {
+  it("masks a secret a server truncated in its message (PostgreSQL cuts names at 63 bytes), raw and JSON-escaped", () => {
+    const redactor = new Redactor();
+    const secret = `CANARY0123456789abcdef-user"q\\b'$1.*+?(ü✓)%20&-and-much-more-after-the-cut`;
+    redactor.remember(secret);
+    const cut = Buffer.from(secret).subarray(0, 63).toString("utf8").replace(/\uFFFD$/, "");
+    for (const text of [`failed for user "${cut}"`, JSON.stringify({ message: `failed for user "${cut}"` })]) {
+      const masked = redactor.redact(text);
+      expect(masked).toContain(redactedText);
+      expect(masked).not.toContain("CANARY0123456789");
+    }
+    // Twelve characters is the shortest start that counts; fewer are ordinary text.
+    expect(redactor.redact("CANARY01234 is a word")).toBe("CANARY01234 is a word");
+  });
+});

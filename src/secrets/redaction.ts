@@ -38,23 +38,62 @@ export function encodedForms(value: string): string[] {
   return [...new Set(forms)].filter((form) => form.length >= shortest);
 }
 
+/** A secret cut off after at least this many characters is still masked (servers truncate names in messages). */
+const truncatedPrefix = 12;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 export class Redactor {
   private readonly values = new Set<string>();
-  private readonly forms = new Set<string>();
+  /** Every spelling of every value by its first characters (all of a short one). */
+  private readonly byStart = new Map<string, string[]>();
   private pattern: RegExp | undefined;
 
   remember(value: string): void {
     if (value.length < shortest || this.values.has(value)) return;
     this.values.add(value);
-    for (const form of encodedForms(value)) this.forms.add(form);
-    // Longest first, so a value containing another is masked whole.
-    const alternatives = [...this.forms].sort((left, right) => right.length - left.length).map((item) => item.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    this.pattern = new RegExp(alternatives.join("|"), "g");
+    for (const form of encodedForms(value)) {
+      const start = form.slice(0, truncatedPrefix);
+      const forms = this.byStart.get(start) ?? [];
+      if (!forms.includes(form)) forms.push(form);
+      this.byStart.set(start, forms);
+    }
+    // Longest start first, so a short value that begins a longer one never cuts the longer match short.
+    const starts = [...this.byStart.keys()].sort((left, right) => right.length - left.length);
+    this.pattern = new RegExp(starts.map(escapeRegExp).join("|"), "g");
   }
 
+  /**
+   * Finds each start of a spelling, then masks as far as the text goes on
+   * agreeing with one: the whole value, or what is left of it where a server
+   * cut it off (at least twelve characters of it).
+   */
   redact(text: string): string {
-    if (this.pattern === undefined || text.length < shortest) return text;
-    return text.replace(this.pattern, redactedText);
+    const pattern = this.pattern;
+    if (pattern === undefined || text.length < shortest) return text;
+    pattern.lastIndex = 0;
+    let output = "";
+    let copied = 0;
+    for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+      const at = match.index;
+      let length = 0;
+      for (const form of this.byStart.get(match[0]) ?? []) {
+        let agree = match[0].length;
+        while (agree < form.length && at + agree < text.length && text[at + agree] === form[agree]) agree++;
+        // A short value counts only whole; a long one from twelve characters on.
+        if ((agree === form.length || agree >= truncatedPrefix) && agree > length) length = agree;
+      }
+      if (length === 0) {
+        pattern.lastIndex = at + 1;
+        continue;
+      }
+      output += text.slice(copied, at) + redactedText;
+      copied = at + length;
+      pattern.lastIndex = copied;
+    }
+    return copied === 0 ? text : output + text.slice(copied);
   }
 
   /** Strings anywhere inside a JSON-like value, keys included. */
