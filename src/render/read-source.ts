@@ -123,7 +123,9 @@ async function listYaml(root: string, relativeDirectory: string): Promise<string
         });
       }
       found.push(relativePath);
-    } else if (entry.isFile() && yamlPattern.test(entry.name)) {
+    } else if (yamlPattern.test(entry.name)) {
+      // A FIFO, socket or device named like YAML is never opened (it could block the render); it is said.
+      if (!entry.isFile()) throw new PlumbError("PLUMB_FILE_READ", "this is not a regular file; it is not read", { location: { file: relativePath }, hint: "remove it, or give it a name that does not end in .yaml" });
       found.push(relativePath);
     }
   }
