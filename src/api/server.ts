@@ -135,6 +135,20 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return reply.status(500).send({ code: "PLUMB_INTERNAL", message: "internal error; the agent's log has the details" });
   });
 
+  // Coercing "1e309" from a query string gives Infinity, which passes "integer" and every bound after it.
+  app.addHook("preHandler", async (request, reply) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        return reply.status(400).send({ code: "PLUMB_USAGE", message: `querystring.${name} must be a finite number`, hint: "see /api/v1/openapi.json for the request shape" });
+      }
+    }
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.status(404).send({ code: "PLUMB_NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`, hint: "the API is under /api/v1; /api/v1/openapi.json lists its routes" }),
+  );
+
   // Every answer, refusals and the dashboard's files included, carries the browser protections.
   app.addHook("onRequest", async (_request, reply) => {
     reply.headers(securityHeaders);
