@@ -1,6 +1,7 @@
 // The Store implemented once with Kysely; the dialect-specific files only open
 // the connection and pick the migration flavour.
 
+import { PlumbError } from "../errors.js";
 import { redactor } from "../secrets/redaction.js";
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
@@ -59,6 +60,22 @@ function toResourceRow(record: RecordedResource): ResourcesTable {
   };
 }
 
+/**
+ * A JSON column as stored; one that does not parse (edited by hand, a bad
+ * disk) is named with its row, so the damage can be found and repaired.
+ */
+function parseStored(text: string, column: string, row: { stack?: string; name?: string; address?: string | null; sequence?: number | string; id?: string | number }): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const identity = [row.stack === undefined ? (row.name === undefined ? undefined : `stack ${row.name}`) : `stack ${row.stack}`, row.address ?? undefined, row.sequence === undefined ? undefined : `audit event #${row.sequence}`, row.id === undefined ? undefined : `row ${row.id}`].filter((part) => part !== undefined).join(", ");
+    throw new PlumbError("PLUMB_STORE_CORRUPT", `the state store's ${column} of ${identity} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+      location: { ...(row.stack === undefined ? {} : { stack: row.stack }), ...(row.address === undefined || row.address === null ? {} : { resource: row.address }) },
+      hint: "the store was edited or damaged: restore it from a backup, or remove that row and apply again",
+    });
+  }
+}
+
 function fromResourceRow(row: Selectable<ResourcesTable>): RecordedResource {
   return {
     stack: row.stack,
@@ -67,13 +84,13 @@ function fromResourceRow(row: Selectable<ResourcesTable>): RecordedResource {
     kind: row.kind,
     name: row.name,
     provider: row.provider,
-    appliedSpec: JSON.parse(row.applied_spec) as JsonObject,
-    managedFields: JSON.parse(row.managed_fields) as string[],
-    outputs: JSON.parse(row.outputs) as JsonObject,
+    appliedSpec: parseStored(row.applied_spec, "applied_spec", row) as JsonObject,
+    managedFields: parseStored(row.managed_fields, "managed_fields", row) as string[],
+    outputs: parseStored(row.outputs, "outputs", row) as JsonObject,
     liveHash: row.live_hash,
     status: row.status as ResourceStatus,
     health: row.health as HealthStatus,
-    dependsOn: JSON.parse(row.depends_on) as string[],
+    dependsOn: parseStored(row.depends_on, "depends_on", row) as string[],
     prune: Number(row.prune) === 1,
     deletionPolicy: row.deletion_policy === "Retain" ? "Retain" : "Delete",
     lastRunId: row.last_run_id,
@@ -89,7 +106,7 @@ function fromRunRow(row: Selectable<RunsTable>): RunRecord {
     revision: row.revision,
     digest: row.digest,
     environment: row.environment,
-    planSummary: row.plan_summary === null ? null : (JSON.parse(row.plan_summary) as PlanSummary),
+    planSummary: row.plan_summary === null ? null : (parseStored(row.plan_summary, "plan_summary", row) as PlanSummary),
     result: row.result as RunResult,
     error: row.error,
     startedAt: row.started_at,
@@ -105,7 +122,7 @@ function fromJournalRow(row: Selectable<JournalTable>): JournalEntry {
     stack: row.stack,
     address: row.address,
     action: row.action as ChangeAction,
-    intent: JSON.parse(row.intent) as JournalEntry["intent"],
+    intent: parseStored(row.intent, "intent", row) as JournalEntry["intent"],
     state: row.state as JournalState,
     outcome: row.outcome,
     createdAt: row.created_at,
@@ -121,7 +138,7 @@ function fromEventRow(row: Selectable<EventsTable>): EventRecord {
     address: row.address,
     type: row.type,
     message: row.message,
-    ...(row.data === null ? {} : { data: JSON.parse(row.data) as JsonObject }),
+    ...(row.data === null ? {} : { data: parseStored(row.data, "data", row) as JsonObject }),
     createdAt: row.created_at,
   };
 }
@@ -130,11 +147,11 @@ function fromStatusRow(row: Selectable<StackStatusTable>): StackStatus {
   return {
     stack: row.stack,
     suspended: Number(row.suspended) === 1,
-    conditions: JSON.parse(row.conditions) as Condition[],
+    conditions: parseStored(row.conditions, "conditions", row) as Condition[],
     lastAppliedRevision: row.last_applied_revision,
     lastAttemptedRevision: row.last_attempted_revision,
     lastAppliedDigest: row.last_applied_digest,
-    drift: row.drift === null ? null : (JSON.parse(row.drift) as DriftSummary),
+    drift: row.drift === null ? null : (parseStored(row.drift, "drift", row) as DriftSummary),
     updatedAt: row.updated_at,
   };
 }
@@ -234,7 +251,7 @@ export class KyselyStore implements Store {
       name: row.name,
       directory: row.directory,
       environment: row.environment,
-      definition: JSON.parse(row.definition) as JsonObject,
+      definition: parseStored(row.definition, "definition", row) as JsonObject,
       updatedAt: row.updated_at,
     }));
   }
@@ -477,7 +494,7 @@ export class KyselyStore implements Store {
 
   async getRender(stack: string, digest: string): Promise<RenderRecord | undefined> {
     const row = await this.db.selectFrom("renders").selectAll().where("stack", "=", stack).where("digest", "=", digest).executeTakeFirst();
-    return row === undefined ? undefined : { stack: row.stack, digest: row.digest, revision: row.revision, rendered: JSON.parse(row.rendered) as JsonObject, createdAt: row.created_at };
+    return row === undefined ? undefined : { stack: row.stack, digest: row.digest, revision: row.revision, rendered: parseStored(row.rendered, "rendered", row) as JsonObject, createdAt: row.created_at };
   }
 
   async createToken(token: ApiToken, tokenHash: string): Promise<void> {
@@ -521,7 +538,7 @@ export class KyselyStore implements Store {
       commit: row.commit_sha,
       author: row.author,
       commitMessage: row.commit_message,
-      summary: JSON.parse(row.summary) as JsonObject,
+      summary: parseStored(row.summary, "summary", row) as JsonObject,
       previousHash: row.previous_hash,
       hash: row.hash,
     }));
