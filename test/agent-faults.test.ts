@@ -244,5 +244,15 @@ describe("plumb agent under faults", () => {
     const runs = await agent.api<{ items: { result: string }[] }>("GET", "/api/v1/stacks/many/runs");
     expect(runs.body.items.map((run) => run.result)).toContain("interrupted");
     expect(readdirSync(directory).filter((name) => name.includes(".tmp") || name.startsWith("."))).toEqual([]);
+    // Every file was created once, by the killed run or the next one, and the trail says so exactly once.
+    const exported = runCli(["audit", "export", "--stack", "many", "--kind", "change.intentional", "--data-dir", path.join(work, "data")]);
+    expect(exported.status, exported.stderr).toBe(0);
+    const creates = new Map<string, number>();
+    for (const line of exported.stdout.trim().split("\n")) {
+      const event = JSON.parse(line) as { resource: string; summary: { action: string } };
+      if (event.summary.action === "create") creates.set(event.resource, (creates.get(event.resource) ?? 0) + 1);
+    }
+    expect(creates.size).toBe(manyFiles);
+    expect([...creates.values()].every((count) => count === 1)).toBe(true);
   });
 });

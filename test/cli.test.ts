@@ -1,7 +1,7 @@
 // The CLI end to end, as a new user would drive it: real processes, a real
 // SQLite store and real files in a temp directory.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, fileResource, repositoryRoot, runCli, type Workspace } from "./helpers.js";
@@ -190,11 +190,41 @@ describe("plumb plan and apply", () => {
   });
 
   it("has help with an example for every command", () => {
-    for (const command of [["validate"], ["plan"], ["apply"], ["state", "list"], ["state", "show"]]) {
+    for (const command of [["validate"], ["plan"], ["apply"], ["state", "list"], ["state", "show"], ["agent"], ["audit", "verify"], ["audit", "export"], ["report"], ["sync"], ["secrets", "keygen"]]) {
       const help = runCli([...command, "--help"]);
       expect(help.status).toBe(0);
       expect(help.stdout).toContain(`$ plumb ${command.join(" ")}`);
     }
+  });
+
+  it("the agent's help example is one that works: a platform directory and its path", () => {
+    expect(runCli(["agent", "--help"]).stdout).toContain("$ plumb agent --platform examples --path platform");
+  });
+
+  it("says what secrets keygen's --output is for when it is missing", () => {
+    const result = runCli(["secrets", "keygen"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("needs --output <file>: the file that will hold the new private key");
+  });
+
+  it("piped apply --yes prints the plan's summary, not every change twice, and says what the times are", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", Array.from({ length: 30 }, (_, index) => fileResource(`f${index}`, `f${index}.txt`, `${index}\n`)).join(""));
+    const result = plumb("apply", workspace.stackDir, "--yes");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("Plan: 30 to create, 0 to update, 0 to replace, 0 to delete; 0 unchanged. (plumb plan shows each change)");
+    expect(result.stdout).not.toContain("create: not in the live system yet");
+    expect(result.stdout).toMatch(/\[ ?1\/30\] created file\.plumb\.dev\/v1\/File\/f\d+ \(took \d+ ms\)/);
+  });
+
+  it("says recreate for what was deleted outside Plumb", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", stackFiles());
+    expect(plumb("apply", workspace.stackDir, "--yes").status).toBe(0);
+    rmSync(path.join(workspace.outputDir, "README.txt"));
+    const planned = plumb("plan", workspace.stackDir);
+    expect(planned.stdout).toContain("recreate: missing from the live system (deleted outside Plumb)");
+    expect(planned.stdout).toContain("Plan: 1 to recreate (deleted outside Plumb)");
   });
 
   it("runs the example stack from the repository", () => {

@@ -206,13 +206,16 @@ describe("postgres provider", () => {
     expect(result.stderr).toContain("PLUMB_SECRET_ABSENT_PASSWORD");
   });
 
-  it("reports a wrong password with the server's address and without the secret", () => {
-    stack("pg-wrongpw", role("wrong_pw_role", "{ login: false }"));
+  it("reports a wrong password once for the instance, with the server's address and without the secret", () => {
+    // Forty-five roles: one failed login, one error naming how many resources it held back.
+    const resources = Array.from({ length: 45 }, (_, index) => role(`wrong_pw_role_${index}`, "{ login: false }")).join("");
+    stack("pg-wrongpw", resources);
     const wrong = "not-the-right-password-42";
     const result = plumb(["plan", workspace.stackDir], { PLUMB_SECRET_PG_ADMIN_PASSWORD: wrong });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`PostgreSQL at 127.0.0.1:${server.port}`);
-    expect(result.stderr).toContain("refused the login");
+    expect(result.stderr.match(/refused the login/g)).toHaveLength(1);
+    expect(result.stderr).toContain('provider instance "main-db": 45 resources not observed');
     expect(result.stderr).not.toContain(wrong);
   });
 

@@ -27,7 +27,11 @@ beforeAll(async () => {
   repository.write("platform/broken.yaml", stack("broken"));
   repository.write("apps/emptied/files.yaml", file("a") + file("b"));
   repository.write("apps/broken/files.yaml", file("c"));
-  repository.commit("two stacks");
+  // A stack whose own Stack document (not the platform's) names its environment.
+  repository.write("platform/own-env.yaml", stack("own-env"));
+  repository.write("apps/own-env/stack.yaml", "apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: own-env }\nspec: { environment: dev }\n");
+  repository.write("apps/own-env/files.yaml", file("d"));
+  repository.commit("three stacks");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data"), "--platform-interval", "1s"], { tokenFile: path.join(work, "token") });
   await eventually(async () => ((await ready("emptied"))?.status === "True" && (await ready("broken"))?.status === "True" ? true : undefined), 30_000, "both applied");
 });
@@ -39,6 +43,14 @@ afterAll(async () => {
 });
 
 describe("agent states", () => {
+  it("puts a stack in the environment its own Stack document names", async () => {
+    const matrix = await eventually(async () => {
+      const answer = await agent.api<{ environments: string[]; applications: { name: string; cells: Record<string, { stack: string }> }[] }>("GET", "/api/v1/environments");
+      return answer.body.environments.includes("dev") ? answer.body : undefined;
+    }, 20_000, "the dev column");
+    expect(matrix.applications.find((row) => row.name === "own-env")?.cells.dev?.stack).toBe("own-env");
+  });
+
   it("says an empty render holds its resources, once, instead of calling it Ready", async () => {
     repository.remove("apps/emptied/files.yaml");
     repository.write("apps/emptied/README.md", "nothing here any more\n");
@@ -59,13 +71,14 @@ describe("agent states", () => {
   it("reports a platform source that lost every Stack document as a problem, and keeps the stacks", async () => {
     repository.remove("platform/emptied.yaml");
     repository.remove("platform/broken.yaml");
+    repository.remove("platform/own-env.yaml");
     repository.write("platform/README.md", "moved elsewhere\n");
     repository.commit("a history without Stack documents");
     const problems = await eventually(async () => {
       const listed = await agent.api<{ problems: string[]; items: StackSummary[] }>("GET", "/api/v1/stacks");
       return listed.body.problems.some((problem) => problem.includes("no longer in the platform source")) ? listed.body : undefined;
     }, 20_000, "the problem reported");
-    expect(problems.items.map((item) => item.name).sort()).toEqual(["broken", "emptied"]);
+    expect(problems.items.map((item) => item.name).sort()).toEqual(["broken", "emptied", "own-env"]);
     expect(problems.problems.join("\n")).toContain("holds no Stack documents at all");
   }, 40_000);
 });
