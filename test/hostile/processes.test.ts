@@ -100,3 +100,28 @@ describe("processes", () => {
     expect(processAlive(String(gone.pid))).toBe(false);
   });
 });
+
+describe("without kernel isolation", () => {
+  it("the agent says so at start and refuses a program stack, naming why, while a YAML stack applies", async () => {
+    scratch = mkdtempSync(path.join(tmpdir(), "plumb-noiso-"));
+    const platform = path.join(scratch, "platform");
+    for (const name of ["program", "plain"]) mkdirSync(path.join(platform, "apps", name), { recursive: true });
+    const stackDocument = (name: string) => `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(scratch, "out", name))} } } }\n  sync: { auto: true }\n`;
+    writeFileSync(path.join(platform, "program.yaml"), stackDocument("program"));
+    writeFileSync(path.join(platform, "plain.yaml"), stackDocument("plain"));
+    writeFileSync(path.join(platform, "apps", "program", "main.ts"), 'import { file } from "plumb/sdk";\nexport default function () { new file.File("f", { path: "f.txt", content: "x" }); }\n');
+    writeFileSync(path.join(platform, "apps", "plain", "f.yaml"), "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: f }\nspec: { path: f.txt, content: x }\n");
+    const agent = await startAgent(["--platform", platform, "--data-dir", path.join(scratch, "data")], { tokenFile: path.join(scratch, "token"), env: { PLUMB_BWRAP: "/nonexistent/bwrap" } });
+    try {
+      await eventually(async () => (agent.output().includes("bubblewrap (bwrap) is not installed at /nonexistent/bwrap: stacks with programs or composite claims are refused") ? true : undefined), 10_000, "the warning at start");
+      const stalled = await eventually(async () => {
+        const summary = await agent.api<{ conditions: { type: string; status: string; message: string }[] }>("GET", "/api/v1/stacks/program");
+        return summary.body.conditions.find((condition) => condition.type === "Stalled" && condition.status === "True");
+      }, 20_000, "the program stack refused");
+      expect(stalled.message).toContain("PLUMB_SANDBOX_UNAVAILABLE");
+      await eventually(async () => (readdirSync(path.join(scratch, "out", "plain")).includes("f.txt") ? true : undefined), 20_000, "the YAML stack applied");
+    } finally {
+      await agent.stop();
+    }
+  }, 60_000);
+});
