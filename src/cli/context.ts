@@ -14,7 +14,7 @@ import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { ComplianceOptions } from "../engine/pipeline.js";
 import { loadPolicyFile } from "../policy/compliance.js";
-import { openSqliteStore } from "../state/sqlite.js";
+import { openSqliteStore, storeError } from "../state/sqlite.js";
 import type { Store } from "../state/store.js";
 
 export const defaultDataDirectory = ".plumb";
@@ -137,7 +137,10 @@ export async function withStackRuntime<Result>(rendered: RenderedStack, options:
 }
 
 export function printError(error: unknown): void {
-  const errors = error instanceof PlumbErrorList ? error.errors : [error];
+  const errors = (error instanceof PlumbErrorList ? error.errors : [error]).map((item) =>
+    // The store's own failures (a full disk, a damaged file) say so with a code and what to do.
+    typeof item === "object" && item !== null && !(item instanceof PlumbError) && "code" in item && String(item.code).startsWith("SQLITE_") ? storeError(item, "the state store") : item,
+  );
   for (const item of errors) {
     if (item instanceof PlumbError) {
       process.stderr.write(`error: ${item.describe()}\n`);

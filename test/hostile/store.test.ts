@@ -3,11 +3,12 @@
 // with the store and how to recover, and a tampered row never makes it write
 // outside a provider's root.
 
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, fileResource, runCli, type Workspace } from "../helpers.js";
+import { cliPath, createWorkspace, fileResource, runCli, type Workspace } from "../helpers.js";
 
 let workspace: Workspace;
 afterEach(() => workspace?.cleanup());
@@ -115,5 +116,21 @@ describe("a tampered state store", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("file.plumb.dev/v1/File/a");
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("a full disk under the state store", () => {
+  it("is named, with the directory to free, and the next run on a roomier disk converges", () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", Array.from({ length: 300 }, (_, index) => fileResource(`f${index}`, `f${index}.txt`, "x".repeat(2000))).join(""));
+    // A 400 kB file system of its own for the data directory (bubblewrap mounts it; nothing else changes).
+    const full = spawnSync("bwrap", ["--dev-bind", "/", "/", "--size", "400000", "--tmpfs", workspace.dataDir, process.execPath, cliPath, "apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(full.status).toBe(1);
+    expect(full.stderr).toContain("PLUMB_STORE_FULL");
+    expect(full.stderr).toContain(`free space on the file system of`);
+    expect(full.stderr).not.toMatch(/\n\s+at /);
+    const roomy = runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]);
+    expect(roomy.status, roomy.stderr).toBe(0);
+    expect(runCli(["plan", workspace.stackDir, "--detailed-exitcode", "--data-dir", workspace.dataDir]).status).toBe(0);
   });
 });
