@@ -16,6 +16,12 @@ const cli = "dist/cli/main.js";
 const dataDir = ".plumb-demo";
 const postgresPort = 55432;
 const secrets = { PLUMB_SECRET_PG_ADMIN_PASSWORD: "demo-admin-password", PLUMB_SECRET_ORDERS_APP_PASSWORD: "demo-app-password" };
+// Programs run in bubblewrap's namespaces. A fresh machine may lack it; the demo's own
+// examples then run under Node's permission model alone, and says so (an agent would refuse).
+if (spawnSync("bwrap", ["--version"]).status !== 0) {
+  secrets.PLUMB_PROGRAMS_WITHOUT_ISOLATION = "1";
+  console.log("\u001b[33mnote: bubblewrap is not installed (Debian: apt-get install bubblewrap), so the demo runs its example programs without kernel isolation; without this note's setting Plumb refuses to.\u001b[0m");
+}
 rmSync(dataDir, { recursive: true, force: true });
 rmSync("out/hello", { recursive: true, force: true });
 
