@@ -5,18 +5,12 @@
 import { userInfo } from "node:os";
 import { isSecretReference } from "../secrets/references.js";
 import type { JsonObject } from "../sdk/resource.js";
-import { redactSecrets, type AuditInput, type AuditKind } from "../state/audit.js";
+import { redactSecrets, type AuditInput } from "../state/audit.js";
+import type { JournalAudit } from "../state/store.js";
 import type { ResourceChange } from "./plan.js";
 
-/** Who made a run's changes and why; kept in each journal entry so recovery can record them. */
-export interface ChangeAuditContext {
-  kind: AuditKind;
-  actor: string;
-  trigger: string;
-  commit: string | null;
-  author: string | null;
-  commitMessage: string | null;
-}
+/** Who made a run's changes and why; kept in each journal entry (as its `audit`) so recovery can record them. */
+export type ChangeAuditContext = JournalAudit;
 
 export function changeAuditContext(options: { trigger: string; revision: string | null; actor?: string | null; commit?: { author: string; message: string } }): ChangeAuditContext {
   return {

@@ -3,7 +3,7 @@
 // data directory is refused naming the first; a dead, zombie or reused pid
 // never keeps a stack lock.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -30,16 +30,22 @@ function sandboxProcesses(marker: string): string[] {
 }
 
 describe("processes", () => {
+  /** `plumb plan` of a program that never ends, once its sandbox process runs; TMPDIR marks its processes. */
+  async function spinningPlan(): Promise<{ child: ChildProcess; temporary: string }> {
+    scratch = mkdtempSync(path.join(tmpdir(), "plumb-signal-"));
+    const stack = path.join(scratch, "stack");
+    const temporary = path.join(scratch, "tmp");
+    mkdirSync(stack);
+    mkdirSync(temporary);
+    writeFileSync(path.join(stack, "main.ts"), "export default function () { for (;;) {} }\n");
+    const child = spawn(process.execPath, [cliPath, "plan", stack, "--program-timeout", "120s"], { env: { ...process.env, TMPDIR: temporary }, stdio: "ignore" });
+    await eventually(async () => (sandboxProcesses(temporary).length > 0 ? true : undefined), 20_000, "the sandbox to start");
+    return { child, temporary };
+  }
+
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`${signal} to plan while a program spins kills the sandbox and removes its workspace`, async () => {
-      scratch = mkdtempSync(path.join(tmpdir(), "plumb-signal-"));
-      const stack = path.join(scratch, "stack");
-      const temporary = path.join(scratch, "tmp");
-      mkdirSync(stack);
-      mkdirSync(temporary);
-      writeFileSync(path.join(stack, "main.ts"), "export default function () { for (;;) {} }\n");
-      const child = spawn(process.execPath, [cliPath, "plan", stack, "--program-timeout", "120s"], { env: { ...process.env, TMPDIR: temporary }, stdio: "ignore" });
-      await eventually(async () => (sandboxProcesses(temporary).length > 0 ? true : undefined), 20_000, "the sandbox to start");
+      const { child, temporary } = await spinningPlan();
       child.kill(signal);
       const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
       expect(code).toBe(signal === "SIGINT" ? 130 : 143);
@@ -49,14 +55,7 @@ describe("processes", () => {
   }
 
   it("SIGKILL of plan still takes the sandbox down with it", async () => {
-    scratch = mkdtempSync(path.join(tmpdir(), "plumb-signal-"));
-    const stack = path.join(scratch, "stack");
-    const temporary = path.join(scratch, "tmp");
-    mkdirSync(stack);
-    mkdirSync(temporary);
-    writeFileSync(path.join(stack, "main.ts"), "export default function () { for (;;) {} }\n");
-    const child = spawn(process.execPath, [cliPath, "plan", stack, "--program-timeout", "120s"], { env: { ...process.env, TMPDIR: temporary }, stdio: "ignore" });
-    await eventually(async () => (sandboxProcesses(temporary).length > 0 ? true : undefined), 20_000, "the sandbox to start");
+    const { child, temporary } = await spinningPlan();
     child.kill("SIGKILL");
     await eventually(async () => (sandboxProcesses(temporary).length === 0 ? true : undefined), 5_000, "no sandbox process left");
   }, 40_000);
