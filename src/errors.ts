@@ -15,6 +15,10 @@ interface ErrorSpec {
 
 const errorSpecs = {
   PLUMB_USAGE: { disposition: "terminal", status: 400 },
+  /** Several input problems at once (a render, a plan): the message lists them. */
+  PLUMB_INVALID: { disposition: "terminal", status: 400 },
+  /** Something Plumb did not expect; the details are in its log, never in the answer. */
+  PLUMB_INTERNAL: { disposition: "transient", status: 500 },
   PLUMB_FILE_READ: { disposition: "terminal", status: 400 },
   PLUMB_FILE_TOO_LARGE: { disposition: "terminal", status: 413 },
   PLUMB_MORE_PROBLEMS: { disposition: "terminal", status: 400 },

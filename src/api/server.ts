@@ -76,6 +76,11 @@ const listQuery = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
 const limitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) });
+/** Every error answer: the code, status and hint of src/errors.ts; `status` only for Fastify's own refusals. */
+function sendError(reply: FastifyReply, error: PlumbError, status = error.status): FastifyReply {
+  return reply.status(status).send({ code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
+}
+
 interface ValidationProblem {
   instancePath?: string;
   message?: string;
@@ -124,15 +129,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof PlumbError) return reply.status(error.status).send({ code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) });
-    if (error instanceof PlumbErrorList) return reply.status(400).send({ code: "PLUMB_INVALID", message: error.errors.map((item) => item.describe()).join("\n") });
+    if (error instanceof PlumbError) return sendError(reply, error);
+    if (error instanceof PlumbErrorList) return sendError(reply, new PlumbError("PLUMB_INVALID", error.errors.map((item) => item.describe()).join("\n")));
     const fastifyError = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
-    if (fastifyError.validation !== undefined) return reply.status(400).send({ code: "PLUMB_USAGE", message: validationMessage(fastifyError as { validation: ValidationProblem[]; validationContext?: string; message?: string }), hint: "see /api/v1/openapi.json for the request shape" });
+    if (fastifyError.validation !== undefined) return sendError(reply, new PlumbError("PLUMB_USAGE", validationMessage(fastifyError as { validation: ValidationProblem[]; validationContext?: string; message?: string }), { hint: "see /api/v1/openapi.json for the request shape" }));
+    // Fastify's own refusals (an oversize body, an unknown media type) keep their status.
     if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-      return reply.status(fastifyError.statusCode).send({ code: fastifyError.code ?? "PLUMB_USAGE", message: fastifyError.message ?? "bad request" });
+      return sendError(reply, new PlumbError("PLUMB_USAGE", fastifyError.message ?? "bad request"), fastifyError.statusCode);
     }
     request.log.error({ err: errorMessage(error) }, "request failed");
-    return reply.status(500).send({ code: "PLUMB_INTERNAL", message: "internal error; the agent's log has the details" });
+    return sendError(reply, new PlumbError("PLUMB_INTERNAL", "internal error; the agent's log has the details"));
   });
 
   // Coercing "1e309" from a query string gives Infinity, which passes "integer" and every bound after it.
@@ -140,13 +146,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const query = request.query as Record<string, unknown> | undefined;
     for (const [name, value] of Object.entries(query ?? {})) {
       if (typeof value === "number" && !Number.isFinite(value)) {
-        return reply.status(400).send({ code: "PLUMB_USAGE", message: `querystring.${name} must be a finite number`, hint: "see /api/v1/openapi.json for the request shape" });
+        return sendError(reply, new PlumbError("PLUMB_USAGE", `querystring.${name} must be a finite number`, { hint: "see /api/v1/openapi.json for the request shape" }));
       }
     }
   });
 
   app.setNotFoundHandler(async (request, reply) =>
-    reply.status(404).send({ code: "PLUMB_NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`, hint: "the API is under /api/v1; /api/v1/openapi.json lists its routes" }),
+    sendError(reply, new PlumbError("PLUMB_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`, { hint: "the API is under /api/v1; /api/v1/openapi.json lists its routes" })),
   );
 
   // Every answer, refusals and the dashboard's files included, carries the browser protections.
@@ -164,7 +170,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
     const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
     if (found === undefined) {
-      await reply.status(401).header("www-authenticate", "Bearer").send({ code: "PLUMB_UNAUTHORIZED", message: "a valid bearer token is required", hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token" });
+      await sendError(reply.header("www-authenticate", "Bearer"), new PlumbError("PLUMB_UNAUTHORIZED", "a valid bearer token is required", { hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token" }));
       return reply;
     }
     request.token = found;
@@ -176,7 +182,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   const requireRole = (role: TokenRole) => async (request: FastifyRequest, reply: FastifyReply) => {
     if (role === "admin" && request.token?.role !== "admin") {
-      await reply.status(403).send({ code: "PLUMB_FORBIDDEN", message: `token "${request.token?.name ?? ""}" is read-only`, hint: "use a token with the admin role for actions" });
+      await sendError(reply, new PlumbError("PLUMB_FORBIDDEN", `token "${request.token?.name ?? ""}" is read-only`, { hint: "use a token with the admin role for actions" }));
       return reply;
     }
   };
@@ -444,16 +450,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxWebhookBytes }, (_request, body, done) => done(null, body));
     scope.post("/hooks/git", { schema: { hide: true } }, async (request, reply) => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      if (options.webhookSecret === undefined) return reply.status(401).send({ code: "PLUMB_UNAUTHORIZED", message: "webhooks are not enabled on this agent", hint: "start the agent with PLUMB_WEBHOOK_SECRET set" });
+      if (options.webhookSecret === undefined) return sendError(reply, new PlumbError("PLUMB_UNAUTHORIZED", "webhooks are not enabled on this agent", { hint: "start the agent with PLUMB_WEBHOOK_SECRET set" }));
       const verdict = verifyWebhook(request.headers, body, options.webhookSecret);
-      if (!verdict.ok) return reply.status(401).send({ code: "PLUMB_UNAUTHORIZED", message: verdict.reason });
+      if (!verdict.ok) return sendError(reply, new PlumbError("PLUMB_UNAUTHORIZED", verdict.reason));
       const event = request.headers["x-github-event"] ?? request.headers["x-gitea-event"] ?? request.headers["x-gitlab-event"];
       if (event === "ping") return reply.status(200).send({ accepted: true, triggered: [] });
       let payload: unknown;
       try {
         payload = JSON.parse(body.toString("utf8"));
       } catch {
-        return reply.status(400).send({ code: "PLUMB_USAGE", message: "the webhook body is not JSON", hint: "configure the webhook to send application/json" });
+        return sendError(reply, new PlumbError("PLUMB_USAGE", "the webhook body is not JSON", { hint: "configure the webhook to send application/json" }));
       }
       const push = readPush(payload);
       if (push === undefined) return reply.status(202).send({ accepted: true, triggered: [], message: "not a push event; nothing to do" });

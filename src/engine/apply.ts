@@ -4,6 +4,7 @@
 // resolves. A failure stops only the changes that depend on it.
 
 import { errorMessage, PlumbError } from "../errors.js";
+import { backoffDelay, type Backoff } from "../schedule.js";
 import type { AnyKindHandler, LiveObject, Target } from "../sdk/provider.js";
 import type { EventInput, JournalIntent, RecordedResource, Store } from "../state/store.js";
 import { Semaphore } from "../sdk/concurrency.js";
@@ -267,13 +268,16 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
   }
 }
 
+/** A transient provider error within one change: a short backoff of its own, through the one backoff rule the scheduler uses. */
+const changeBackoff: Backoff = { limit: undefined, initialMs: 100, factor: 2, maxMs: 2_000 };
+
 async function withRetries<Result>(attempts: number, operation: () => Promise<Result>): Promise<Result> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
       if (attempt >= attempts || !isTransient(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(changeBackoff, attempt)));
     }
   }
 }
