@@ -1,0 +1,116 @@
+// Route group: stacks — the list with filters and facets, the environments
+// matrix, one stack, its resources with claims, its plan preview, and the
+// platform's composite documentation.
+
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { PlumbError } from "../../errors.js";
+import { compositesMarkdown, documentComposite } from "../../render/composite-docs.js";
+import type { RenderedClaim } from "../../render/programs.js";
+import { environmentMatrix } from "../environment-matrix.js";
+import type { RouteContext } from "../route-context.js";
+import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";
+import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
+
+export async function stackRoutes(app: FastifyInstance, { agent, store, knownStack, summary, everySummary }: RouteContext): Promise<void> {
+  app.get<{ Querystring: Static<typeof listQuery> }>(
+    "/api/v1/stacks",
+    {
+      schema: {
+        summary: "List stacks with filters, sorting and paging",
+        querystring: listQuery,
+        response: { 200: Type.Object({ total: Type.Integer(), items: Type.Array(stackSummary), facets: Type.Object({ environments: Type.Array(Type.String()), teams: Type.Array(Type.String()), states: Type.Record(Type.String(), Type.Integer()) }), problems: Type.Array(Type.String()) }) },
+      },
+    },
+    async (request) => {
+      const { limit = 50, offset = 0, sort, order, ...filters } = request.query;
+      const all = await everySummary();
+      const sorted = sortStacks(filterStacks(all, filters), sort, order);
+      return { total: sorted.length, items: sorted.slice(offset, offset + limit), facets: stackFacets(all), problems: agent.problems().map((problem) => problem.describe()) };
+    },
+  );
+
+  const matrixQuery = Type.Object({ q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the application's name, case-insensitive." })) });
+  app.get<{ Querystring: Static<typeof matrixQuery> }>("/api/v1/environments", { schema: { summary: "Applications × environments: the stack, revision and state in each cell (the app label, else the stack name without -<environment>)", querystring: matrixQuery } }, async (request) => {
+    return environmentMatrix(await everySummary(), request.query.q);
+  });
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack", { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } }, async (request) => {
+    knownStack(request.params.stack);
+    return summary(request.params.stack, await store.getStackStatus(request.params.stack));
+  });
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/resources", { schema: { summary: "Resources with status, health and drift", params: stackName } }, async (request) => {
+    const name = request.params.stack;
+    knownStack(name);
+    const [records, status, tree] = await Promise.all([store.listResources(name), agent.status(name), agent.resourceTree(name)]);
+    const items = records.map((record) => ({
+      address: record.address,
+      apiVersion: record.apiVersion,
+      kind: record.kind,
+      name: record.name,
+      provider: record.provider,
+      status: record.status,
+      health: record.health,
+      drift: status.drift?.resources[record.address] ?? null,
+      spec: record.appliedSpec,
+      dependsOn: record.dependsOn,
+      composite: tree.compositeOf.get(record.address) ?? null,
+      updatedAt: record.updatedAt,
+    }));
+    return { items, claims: claimReadiness(tree.claims, items) };
+  });
+
+  app.get("/api/v1/composites", { schema: { summary: "The platform's composite kinds, documented from their schemas" } }, async () => ({ items: agent.compositeKinds().map(documentComposite) }));
+
+  app.get("/api/v1/composites.md", { schema: { summary: "The same documentation as Markdown (what plumb docs prints)" } }, async (_request, reply) => {
+    return reply.type("text/markdown; charset=utf-8").send(compositesMarkdown(agent.compositeKinds()));
+  });
+
+  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/plan", { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } }, async (request) => {
+    const name = request.params.stack;
+    knownStack(name);
+    const preview = await agent.previewPlan(name);
+    if (preview === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, { hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync` });
+    const { plan, revision } = preview;
+    return { revision, summary: plan.summary, warnings: plan.warnings, changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change) };
+  });
+}
+
+interface TreeItem {
+  address: string;
+  status: string;
+  health: string;
+  drift: unknown;
+}
+
+/**
+ * A claim is Ready when every resource it composed (through nested claims too)
+ * is recorded, Synced, Healthy and without drift, as Crossplane reports a
+ * composite ready when its composed resources are.
+ */
+export function claimReadiness(claims: readonly RenderedClaim[], items: readonly TreeItem[]): (RenderedClaim & { ready: boolean; reason: string })[] {
+  const byAddress = new Map(items.map((item) => [item.address, item]));
+  const claimByAddress = new Map(claims.map((claim) => [claim.address, claim]));
+  const notReady = (claim: RenderedClaim): string | undefined => {
+    for (const child of claim.children) {
+      const nested = claimByAddress.get(child);
+      if (nested !== undefined) {
+        const reason = notReady(nested);
+        if (reason !== undefined) return reason;
+        continue;
+      }
+      const item = byAddress.get(child);
+      if (item === undefined) return `${child} is not applied yet`;
+      if (item.status !== "Synced") return `${child} is ${item.status}`;
+      if (item.health !== "Healthy") return `${child} is ${item.health}`;
+      if (item.drift !== null) return `${child} has drifted`;
+    }
+    return undefined;
+  };
+  return claims.map((claim) => {
+    const reason = notReady(claim);
+    return { ...claim, ready: reason === undefined, reason: reason ?? `all ${claim.children.length} composed resources are ready` };
+  });
+}
+
