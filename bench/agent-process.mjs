@@ -10,10 +10,14 @@ const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist"
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startBenchAgent(root, webhookSecret, args, name) {
-  const child = spawn(process.execPath, [cli, "agent", "--listen", "127.0.0.1:0", "--data-dir", path.join(root, name, "data"), "--token-file", path.join(root, name, "token"), ...args], {
-    env: { ...process.env, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, "agent", "--listen", "127.0.0.1:0", "--data-dir", path.join(root, name, "data"), "--token-file", path.join(root, name, "token"), ...args],
+    {
+      env: { ...process.env, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let log = "";
   child.stderr.on("data", (chunk) => (log += chunk));
   for (let waited = 0; !/listening on (http:\S+)/.test(log); waited += 50) {

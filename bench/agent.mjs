@@ -17,7 +17,8 @@ const latencyRounds = Number(process.env.PLUMB_BENCH_LATENCY_ROUNDS ?? 20);
 const root = mkdtempSync(path.join(tmpdir(), "plumb-agentbench-"));
 const webhookSecret = "bench-secret";
 
-const file = (name, filePath, content) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${filePath}, content: ${JSON.stringify(content)} }\n`;
+const file = (name, filePath, content) =>
+  `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${filePath}, content: ${JSON.stringify(content)} }\n`;
 
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
 
@@ -33,9 +34,24 @@ async function latencyBenchmark() {
   const output = path.join(root, "latency", "out");
   mkdirSync(path.join(repository, "platform"), { recursive: true });
   mkdirSync(path.join(repository, "app"), { recursive: true });
-  const git = (...args) => execFileSync("git", args, { cwd: repository, env: { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@example.org", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@example.org", GIT_CONFIG_GLOBAL: "/dev/null" }, encoding: "utf8" }).trim();
+  const git = (...args) =>
+    execFileSync("git", args, {
+      cwd: repository,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "b",
+        GIT_AUTHOR_EMAIL: "b@example.org",
+        GIT_COMMITTER_NAME: "b",
+        GIT_COMMITTER_EMAIL: "b@example.org",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+      },
+      encoding: "utf8",
+    }).trim();
   git("init", "--quiet", "--initial-branch=main");
-  writeFileSync(path.join(repository, "platform", "app.yaml"), `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: app }\nspec:\n  source: { path: app }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(output)} } } }\n  sync: { auto: true, interval: 1h, driftInterval: 1h }\n`);
+  writeFileSync(
+    path.join(repository, "platform", "app.yaml"),
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: app }\nspec:\n  source: { path: app }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(output)} } } }\n  sync: { auto: true, interval: 1h, driftInterval: 1h }\n`,
+  );
   let fixed = "";
   for (let index = 1; index < 1000; index++) fixed += file(`f${index}`, `f${index}.txt`, `content ${index}`);
   writeFileSync(path.join(repository, "app", "fixed.yaml"), fixed);
@@ -47,7 +63,8 @@ async function latencyBenchmark() {
   const agent = await startBenchAgent(root, webhookSecret, ["--platform", url, "--path", "platform"], "latency");
   try {
     const target = path.join(output, "f0.txt");
-    const ready = async () => (await agent.api("GET", "/api/v1/stacks/app")).conditions?.some((condition) => condition.type === "Ready" && condition.status === "True");
+    const ready = async () =>
+      (await agent.api("GET", "/api/v1/stacks/app")).conditions?.some((condition) => condition.type === "Ready" && condition.status === "True");
     while (!(await ready())) await sleep(50);
     const latencies = [];
     for (let round = 1; round <= latencyRounds; round++) {
@@ -55,7 +72,11 @@ async function latencyBenchmark() {
       git("commit", "--quiet", "-am", `round ${round}`);
       const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: url } });
       const started = process.hrtime.bigint();
-      await fetch(`${agent.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` } });
+      await fetch(`${agent.url}/hooks/git`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` },
+      });
       while (readFileSync(target, "utf8") !== `round ${round}`) await sleep(2);
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       await sleep(100);

@@ -21,12 +21,35 @@ export function fleetPlaybook({ teams, port, password, python }) {
   tasks:
 ${[
   task("owner roles", "community.postgresql.postgresql_user", { name: '"team{{ item }}_owner"', role_attr_flags: "NOLOGIN" }),
-  task("login roles", "community.postgresql.postgresql_user", { name: '"team{{ item }}_app"', role_attr_flags: "LOGIN", conn_limit: 10, groups: '["team{{ item }}_owner"]' }),
+  task("login roles", "community.postgresql.postgresql_user", {
+    name: '"team{{ item }}_app"',
+    role_attr_flags: "LOGIN",
+    conn_limit: 10,
+    groups: '["team{{ item }}_owner"]',
+  }),
   task("databases", "community.postgresql.postgresql_db", { name: '"team{{ item }}"', owner: '"team{{ item }}_owner"' }),
-  task("connect grants", "community.postgresql.postgresql_privs", { login_db: '"team{{ item }}"', type: "database", privs: "CONNECT", roles: '"team{{ item }}_app"' }),
+  task("connect grants", "community.postgresql.postgresql_privs", {
+    login_db: '"team{{ item }}"',
+    type: "database",
+    privs: "CONNECT",
+    roles: '"team{{ item }}_app"',
+  }),
   task("api schemas", "community.postgresql.postgresql_schema", { login_db: '"team{{ item }}"', name: "api", owner: '"team{{ item }}_owner"' }),
   task("reports schemas", "community.postgresql.postgresql_schema", { login_db: '"team{{ item }}"', name: "reports", owner: '"team{{ item }}_owner"' }),
-  task("schema usage grants", "community.postgresql.postgresql_privs", { login_db: '"team{{ item }}"', type: "schema", objs: "api,reports", privs: "USAGE", roles: '"team{{ item }}_app"' }),
-  task("table grants", "community.postgresql.postgresql_privs", { login_db: '"team{{ item }}"', type: "table", schema: "api", objs: "ALL_IN_SCHEMA", privs: "SELECT", roles: '"team{{ item }}_app"' }),
+  task("schema usage grants", "community.postgresql.postgresql_privs", {
+    login_db: '"team{{ item }}"',
+    type: "schema",
+    objs: "api,reports",
+    privs: "USAGE",
+    roles: '"team{{ item }}_app"',
+  }),
+  task("table grants", "community.postgresql.postgresql_privs", {
+    login_db: '"team{{ item }}"',
+    type: "table",
+    schema: "api",
+    objs: "ALL_IN_SCHEMA",
+    privs: "SELECT",
+    roles: '"team{{ item }}_app"',
+  }),
 ].join("")}`;
 }

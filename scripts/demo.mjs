@@ -20,7 +20,9 @@ const secrets = { PLUMB_SECRET_PG_ADMIN_PASSWORD: "demo-admin-password", PLUMB_S
 // examples then run under Node's permission model alone, and says so (an agent would refuse).
 if (spawnSync("bwrap", ["--version"]).status !== 0) {
   secrets.PLUMB_PROGRAMS_WITHOUT_ISOLATION = "1";
-  console.log("\u001b[33mnote: bubblewrap is not installed (Debian: apt-get install bubblewrap), so the demo runs its example programs without kernel isolation; without this note's setting Plumb refuses to.\u001b[0m");
+  console.log(
+    "\u001b[33mnote: bubblewrap is not installed (Debian: apt-get install bubblewrap), so the demo runs its example programs without kernel isolation; without this note's setting Plumb refuses to.\u001b[0m",
+  );
 }
 rmSync(dataDir, { recursive: true, force: true });
 rmSync("out/hello", { recursive: true, force: true });
@@ -32,7 +34,10 @@ function heading(text) {
 /** Runs the CLI; commands that keep state get the demo's store. */
 function plumb(title, args, { store = true } = {}) {
   console.log(`\n\u001b[1m$ plumb ${args.join(" ")}\u001b[0m   # ${title}`);
-  const result = spawnSync(process.execPath, [cli, ...args, ...(store ? ["--data-dir", dataDir] : [])], { stdio: "inherit", env: { ...process.env, ...secrets } });
+  const result = spawnSync(process.execPath, [cli, ...args, ...(store ? ["--data-dir", dataDir] : [])], {
+    stdio: "inherit",
+    env: { ...process.env, ...secrets },
+  });
   console.log(`(exit code ${result.status})`);
   return result.status;
 }
@@ -47,13 +52,25 @@ plumb("the drift, field by field", ["plan", "examples/hello"]);
 plumb("revert it", ["apply", "examples/hello", "--yes"]);
 
 heading(`PostgreSQL (embedded server on 127.0.0.1:${postgresPort})`);
-const server = await startEmbeddedPostgres({ port: postgresPort, password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD, directory: path.resolve(dataDir, "postgres") });
-const admin = new pg.Client({ host: "127.0.0.1", port: postgresPort, user: "postgres", password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD, database: "postgres" });
+const server = await startEmbeddedPostgres({
+  port: postgresPort,
+  password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD,
+  directory: path.resolve(dataDir, "postgres"),
+});
+const admin = new pg.Client({
+  host: "127.0.0.1",
+  port: postgresPort,
+  user: "postgres",
+  password: secrets.PLUMB_SECRET_PG_ADMIN_PASSWORD,
+  database: "postgres",
+});
 try {
   plumb("a team's roles, database, schema and grants", ["plan", "examples/postgres"]);
   plumb("create them", ["apply", "examples/postgres", "--yes"]);
   await admin.connect();
-  const roles = await admin.query("SELECT rolname, rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'orders%' ORDER BY 1");
+  const roles = await admin.query(
+    "SELECT rolname, rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'orders%' ORDER BY 1",
+  );
   console.log("\n# what a DBA now sees in pg_roles:");
   console.table(roles.rows);
   await admin.query("ALTER ROLE orders_app CONNECTION LIMIT 1");
@@ -63,17 +80,31 @@ try {
   plumb("what the store remembers", ["state", "list", "--stack", "orders-db"]);
 
   heading("Programs and composites");
-  plumb("a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)", ["validate", "examples/inventory"], { store: false });
+  plumb(
+    "a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)",
+    ["validate", "examples/inventory"],
+    { store: false },
+  );
   plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"], { store: false });
-  plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", ["plan", "examples/teams/payments", "--platform", "examples/platform"]);
+  plumb("a team's five-line TeamDatabase claim, expanded into roles, a database, schemas and grants", [
+    "plan",
+    "examples/teams/payments",
+    "--platform",
+    "examples/platform",
+  ]);
 
   heading("Secrets in Git, encrypted with age");
   const identity = path.resolve(dataDir, "age.key");
   const recipient = execFileSync(process.execPath, [cli, "secrets", "keygen", "--output", identity], { encoding: "utf8" }).trim();
   console.log(`\n\u001b[1m$ plumb secrets keygen --output ${identity}\u001b[0m   # the agent's identity; the recipient is public\n${recipient}`);
-  const encrypted = execFileSync(process.execPath, [cli, "secrets", "encrypt", "-r", recipient], { input: "password: correct-horse-battery-staple\n", encoding: "utf8" });
+  const encrypted = execFileSync(process.execPath, [cli, "secrets", "encrypt", "-r", recipient], {
+    input: "password: correct-horse-battery-staple\n",
+    encoding: "utf8",
+  });
   writeFileSync(path.resolve(dataDir, "orders-db.age"), encrypted);
-  console.log(`\n\u001b[1m$ plumb secrets encrypt -r ${recipient.slice(0, 16)}… < values.yaml\u001b[0m   # safe to commit\n${encrypted.split("\n").slice(0, 2).join("\n")}\n…`);
+  console.log(
+    `\n\u001b[1m$ plumb secrets encrypt -r ${recipient.slice(0, 16)}… < values.yaml\u001b[0m   # safe to commit\n${encrypted.split("\n").slice(0, 2).join("\n")}\n…`,
+  );
   plumb("only the identity's holder reads it", ["secrets", "decrypt", "--identity", identity, path.resolve(dataDir, "orders-db.age")], { store: false });
   await agentDemo();
 } finally {
@@ -86,7 +117,19 @@ async function agentDemo() {
   heading("The agent: GitOps from a git repository");
   const repository = path.resolve(dataDir, "examples-repo");
   cpSync("examples", repository, { recursive: true });
-  const git = (...args) => execFileSync("git", args, { cwd: repository, env: { ...process.env, GIT_AUTHOR_NAME: "Demo", GIT_AUTHOR_EMAIL: "demo@example.org", GIT_COMMITTER_NAME: "Demo", GIT_COMMITTER_EMAIL: "demo@example.org", GIT_CONFIG_GLOBAL: "/dev/null" }, encoding: "utf8" }).trim();
+  const git = (...args) =>
+    execFileSync("git", args, {
+      cwd: repository,
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "Demo",
+        GIT_AUTHOR_EMAIL: "demo@example.org",
+        GIT_COMMITTER_NAME: "Demo",
+        GIT_COMMITTER_EMAIL: "demo@example.org",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+      },
+      encoding: "utf8",
+    }).trim();
   git("init", "--quiet", "--initial-branch=main");
   git("add", "--all");
   git("commit", "--quiet", "-m", "examples");
@@ -94,23 +137,34 @@ async function agentDemo() {
   const webhookSecret = "demo-webhook-secret";
   const tokenFile = path.resolve(dataDir, "admin-token");
   console.log(`\n\u001b[1m$ plumb agent --platform ${url} --path platform\u001b[0m   # in the background`);
-  const agent = spawn(process.execPath, [cli, "agent", "--platform", url, "--path", "platform", "--data-dir", path.resolve(dataDir, "agent"), "--listen", "127.0.0.1:0", "--token-file", tokenFile], {
-    env: { ...process.env, ...secrets, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "inherit", "pipe"],
-  });
+  const agent = spawn(
+    process.execPath,
+    [cli, "agent", "--platform", url, "--path", "platform", "--data-dir", path.resolve(dataDir, "agent"), "--listen", "127.0.0.1:0", "--token-file", tokenFile],
+    {
+      env: { ...process.env, ...secrets, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "inherit", "pipe"],
+    },
+  );
   let log = "";
   agent.stderr.on("data", (chunk) => {
     log += chunk;
     process.stderr.write(chunk);
   });
   try {
-    const address = await waitFor(() => /listening on (http:\S+)/.exec(log)?.[1], "the agent to listen", () => log);
+    const address = await waitFor(
+      () => /listening on (http:\S+)/.exec(log)?.[1],
+      "the agent to listen",
+      () => log,
+    );
     const token = readFileSync(tokenFile, "utf8").trim();
     const remote = { ...process.env, PLUMB_URL: address, PLUMB_TOKEN: token };
     const api = async (route) => (await fetch(`${address}${route}`, { headers: { authorization: `Bearer ${token}` } })).json();
     const ready = async (stack, revision) => {
       const status = await api(`/api/v1/stacks/${stack}`);
-      return status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") && (revision === undefined || status.lastAppliedRevision === revision);
+      return (
+        status.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") &&
+        (revision === undefined || status.lastAppliedRevision === revision)
+      );
     };
     const status = (title, args) => {
       console.log(`\n\u001b[1m$ plumb ${args.join(" ")}\u001b[0m   # ${title}`);
@@ -121,14 +175,24 @@ async function agentDemo() {
     status("the stacks the agent manages", ["status"]);
     const tree = await api("/api/v1/stacks/payments-db/resources");
     console.log("\n# payments-db's claims, from the API (GET /api/v1/stacks/payments-db/resources):");
-    for (const claim of tree.claims) console.log(`#   ${claim.address}: ${claim.ready ? "Ready" : "not ready"}, ${claim.children.length} children${claim.composite === null ? "" : `, composed by ${claim.composite}`}`);
+    for (const claim of tree.claims)
+      console.log(
+        `#   ${claim.address}: ${claim.ready ? "Ready" : "not ready"}, ${claim.children.length} children${claim.composite === null ? "" : `, composed by ${claim.composite}`}`,
+      );
 
-    writeFileSync(path.join(repository, "hello/values.yaml"), readFileSync(path.join(repository, "hello/values.yaml"), "utf8").replace(/greeting: .*/, "greeting: Good evening"));
+    writeFileSync(
+      path.join(repository, "hello/values.yaml"),
+      readFileSync(path.join(repository, "hello/values.yaml"), "utf8").replace(/greeting: .*/, "greeting: Good evening"),
+    );
     git("commit", "--quiet", "-am", "A warmer greeting");
     const commit = git("rev-parse", "HEAD");
     const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: url } });
     const started = Date.now();
-    await fetch(`${address}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` } });
+    await fetch(`${address}/hooks/git`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` },
+    });
     await waitFor(() => ready("hello", commit), "the pushed commit to be applied");
     console.log(`\n# pushed "A warmer greeting" (${commit.slice(0, 12)}) and sent a signed webhook: applied in ${Date.now() - started} ms`);
     console.log(`# out/hello/README.txt now says: ${readFileSync("out/hello/README.txt", "utf8").split("\n")[0]}`);
@@ -136,7 +200,14 @@ async function agentDemo() {
     writeFileSync("out/hello/README.txt", "edited by hand\n");
     await admin.query("ALTER ROLE orders_app CONNECTION LIMIT 1");
     console.log("\n# edited out/hello/README.txt by hand and ran ALTER ROLE orders_app CONNECTION LIMIT 1; waiting for the drift loop (every 5 s)");
-    await waitFor(async () => readFileSync("out/hello/README.txt", "utf8").startsWith("Good evening") && (await admin.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'orders_app'")).rows[0]?.rolconnlimit !== 1, "the drift to be healed", undefined, 30_000);
+    await waitFor(
+      async () =>
+        readFileSync("out/hello/README.txt", "utf8").startsWith("Good evening") &&
+        (await admin.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'orders_app'")).rows[0]?.rolconnlimit !== 1,
+      "the drift to be healed",
+      undefined,
+      30_000,
+    );
     console.log("# both were reverted by the agent without anyone asking");
     status("runs of the hello stack: the commit, then the corrective change", ["history", "hello"]);
     status("orders-db, with its last drift", ["status", "orders-db"]);

@@ -132,7 +132,9 @@ export const maxReportedProblems = 100;
 
 /** The closing entry of a capped report. */
 export function moreProblems(count: number): PlumbError {
-  return new PlumbError("PLUMB_MORE_PROBLEMS", `and ${count.toLocaleString("en")} more problem(s) not shown`, { hint: `fix the ones above first; at most ${maxReportedProblems} are reported at once` });
+  return new PlumbError("PLUMB_MORE_PROBLEMS", `and ${count.toLocaleString("en")} more problem(s) not shown`, {
+    hint: `fix the ones above first; at most ${maxReportedProblems} are reported at once`,
+  });
 }
 
 /** Several input errors found in one pass, so a user can fix them all at once (the first hundred, and a count of the rest). */
@@ -140,7 +142,8 @@ export class PlumbErrorList extends Error {
   readonly errors: readonly PlumbError[];
 
   constructor(errors: readonly PlumbError[]) {
-    const shown = errors.length > maxReportedProblems + 1 ? [...errors.slice(0, maxReportedProblems), moreProblems(errors.length - maxReportedProblems)] : errors;
+    const shown =
+      errors.length > maxReportedProblems + 1 ? [...errors.slice(0, maxReportedProblems), moreProblems(errors.length - maxReportedProblems)] : errors;
     super(shown.map((error) => error.describe()).join("\n"));
     this.name = "PlumbErrorList";
     this.errors = shown;

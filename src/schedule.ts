@@ -23,7 +23,11 @@ export function parseDuration(text: string, where: string, longestMs = longestTi
     throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: "${text}" is not a duration`, { hint: "write it like 30s, 5m or 1h30m" });
   }
   if (total > longestMs) {
-    throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: "${text}" is longer than ${Math.floor(longestMs / 3_600_000)}h, the longest this duration can be`, { hint: "use a shorter duration" });
+    throw new PlumbError(
+      "PLUMB_STACK_DEFINITION",
+      `${where}: "${text}" is longer than ${Math.floor(longestMs / 3_600_000)}h, the longest this duration can be`,
+      { hint: "use a shorter duration" },
+    );
   }
   return total;
 }
@@ -79,9 +83,13 @@ export function checkWindows(windows: readonly SyncWindow[], where: string): voi
     try {
       CronExpressionParser.parse(window.schedule);
     } catch (error) {
-      throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: sync.windows[${index}].schedule "${window.schedule}" is not a cron expression: ${error instanceof Error ? error.message : String(error)}`, {
-        hint: 'use five fields: minute hour day-of-month month day-of-week, e.g. "0 22 * * *"',
-      });
+      throw new PlumbError(
+        "PLUMB_STACK_DEFINITION",
+        `${where}: sync.windows[${index}].schedule "${window.schedule}" is not a cron expression: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          hint: 'use five fields: minute hour day-of-month month day-of-week, e.g. "0 22 * * *"',
+        },
+      );
     }
     parseDuration(window.duration, `${where}: sync.windows[${index}].duration`, longestWindowMs);
   }

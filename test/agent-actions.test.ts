@@ -20,7 +20,8 @@ function stackDocument(name: string, sync: string): string {
 }
 
 const file = (name: string) => path.join(work, "out", name, "greeting.txt");
-const ready = async (name: string) => (await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`)).body.conditions.find((condition) => condition.type === "Ready");
+const ready = async (name: string) =>
+  (await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`)).body.conditions.find((condition) => condition.type === "Ready");
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "plumb-actions-"));
@@ -31,11 +32,20 @@ beforeAll(async () => {
     ["windowed", "selfHeal: true, windows: [ { kind: deny, schedule: '0 0 * * *', duration: 24h } ]"],
   ]) {
     repository.write(`platform/${name}.yaml`, stackDocument(name, sync));
-    repository.write(`apps/${name}/files.yaml`, `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: "from git\\n" }\n`);
+    repository.write(
+      `apps/${name}/files.yaml`,
+      `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: "from git\\n" }\n`,
+    );
   }
   repository.commit("three stacks");
-  agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], { tokenFile: path.join(work, "token") });
-  await eventually(async () => ((await ready("no-heal"))?.status === "True" && (await ready("paused"))?.status === "True" ? true : undefined), 30_000, "two stacks applied");
+  agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
+    tokenFile: path.join(work, "token"),
+  });
+  await eventually(
+    async () => ((await ready("no-heal"))?.status === "True" && (await ready("paused"))?.status === "True" ? true : undefined),
+    30_000,
+    "two stacks applied",
+  );
 });
 
 afterAll(async () => {
@@ -48,10 +58,14 @@ describe("agent actions", () => {
   it("refresh finds drift on a stack without selfHeal and leaves it in place; a sync then applies", async () => {
     writeFileSync(file("no-heal"), "by hand\n");
     expect((await agent.api("POST", "/api/v1/stacks/no-heal/refresh")).status).toBe(202);
-    const found = await eventually(async () => {
-      const condition = await ready("no-heal");
-      return condition?.reason === "Drifted" ? condition : undefined;
-    }, 15_000, "drift reported");
+    const found = await eventually(
+      async () => {
+        const condition = await ready("no-heal");
+        return condition?.reason === "Drifted" ? condition : undefined;
+      },
+      15_000,
+      "drift reported",
+    );
     expect(found.message).toContain("selfHeal is off");
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(readFileSync(file("no-heal"), "utf8")).toBe("by hand\n");
@@ -71,14 +85,21 @@ describe("agent actions", () => {
     expect(overridden.status).toBe(202);
     expect(overridden.body.message).toContain("overriding");
     await eventually(async () => (readFileSync(file("paused"), "utf8") === "from git\n" ? true : undefined), 15_000, "applied with override");
-    const audit = await agent.api<{ items: { kind: string; stack: string; summary: { action?: string; override?: boolean } }[] }>("GET", "/api/v1/audit?stack=paused&kind=action");
+    const audit = await agent.api<{ items: { kind: string; stack: string; summary: { action?: string; override?: boolean } }[] }>(
+      "GET",
+      "/api/v1/audit?stack=paused&kind=action",
+    );
     expect(audit.body.items.map((event) => event.summary)).toContainEqual({ action: "sync", override: true });
   });
 
   it("a deny window holds the first apply and a person's sync; an override applies", async () => {
     await eventually(async () => ((await ready("windowed"))?.message.includes("deny window") === true ? true : undefined), 15_000, "held by the window");
     expect((await agent.api("POST", "/api/v1/stacks/windowed/sync")).status).toBe(202);
-    await eventually(async () => ((await ready("windowed"))?.message.includes("sync with override") === true ? true : undefined), 15_000, "held for a person too");
+    await eventually(
+      async () => ((await ready("windowed"))?.message.includes("sync with override") === true ? true : undefined),
+      15_000,
+      "held for a person too",
+    );
     expect(() => readFileSync(file("windowed"), "utf8")).toThrow(/ENOENT/);
     expect((await agent.api("POST", "/api/v1/stacks/windowed/sync", { body: { override: true } })).status).toBe(202);
     await eventually(async () => (readFileSync(file("windowed"), "utf8") === "from git\n" ? true : undefined), 15_000, "applied with override");

@@ -13,7 +13,6 @@ import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { runCli } from "./helpers.js";
 import { freePort, startPostgres, type PostgresServer } from "./postgres-server.js";
 
-
 let server: PostgresServer;
 let repository: TestRepository;
 let work: string;
@@ -25,7 +24,19 @@ let initialCommit: string;
 const manyFiles = 1500;
 
 async function startDaemon(): Promise<void> {
-  daemon = spawn("git", ["daemon", "--reuseaddr", `--base-path=${path.dirname(repository.directory)}`, "--export-all", `--port=${gitPort}`, "--listen=127.0.0.1", path.dirname(repository.directory)], { stdio: "ignore" });
+  daemon = spawn(
+    "git",
+    [
+      "daemon",
+      "--reuseaddr",
+      `--base-path=${path.dirname(repository.directory)}`,
+      "--export-all",
+      `--port=${gitPort}`,
+      "--listen=127.0.0.1",
+      path.dirname(repository.directory),
+    ],
+    { stdio: "ignore" },
+  );
   await eventually(
     async () => {
       const probe = spawn("git", ["ls-remote", gitUrl()], { stdio: "ignore" });
@@ -72,7 +83,8 @@ spec:
 }
 
 const role = (name: string) => `---\napiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: ${name} }\nspec: { login: true, connectionLimit: 10 }\n`;
-const file = (name: string, content: string) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${name}.txt, content: ${JSON.stringify(content)} }\n`;
+const file = (name: string, content: string) =>
+  `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${name}.txt, content: ${JSON.stringify(content)} }\n`;
 
 async function stack(name: string): Promise<StackSummary> {
   const response = await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`);
@@ -89,7 +101,8 @@ const whenReady = (name: string, revision?: string) =>
     30_000,
     `${name} Ready${revision === undefined ? "" : ` at ${revision}`}`,
   );
-const connectionLimit = async (roleName: string) => (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", [roleName]))[0]?.rolconnlimit;
+const connectionLimit = async (roleName: string) =>
+  (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", [roleName]))[0]?.rolconnlimit;
 
 function launch(): Promise<RunningAgent> {
   return startAgent(["--platform", gitUrl(), "--path", "platform", "--data-dir", path.join(work, "data"), "--workers", "4"], {
@@ -114,7 +127,10 @@ beforeAll(async () => {
   repository.write("apps/files/files.yaml", file("one", "1"));
   repository.write("platform/unowned.yaml", fileStack("unowned").replace(/ {2}metadata: .*\n/, ""));
   repository.write("apps/unowned/files.yaml", file("orphan", "no owner"));
-  repository.write("platform/compliance.yaml", "apiVersion: plumb.dev/v1\nkind: CompliancePolicy\nmetadata: { name: platform }\nspec:\n  keys:\n    owner: { pattern: '@' }\n");
+  repository.write(
+    "platform/compliance.yaml",
+    "apiVersion: plumb.dev/v1\nkind: CompliancePolicy\nmetadata: { name: platform }\nspec:\n  keys:\n    owner: { pattern: '@' }\n",
+  );
   initialCommit = repository.commit("platform with four stacks");
   await startDaemon();
   agent = await launch();
@@ -144,10 +160,17 @@ describe("plumb agent under faults", () => {
       const summary = await stack("unowned");
       return conditionOf(summary, "Stalled")?.reason === "PolicyDenied" ? summary : undefined;
     });
-    expect(conditionOf(unowned, "Stalled")?.message).toMatch(/files\.yaml:\d+ \(file\.plumb\.dev\/v1\/File\/orphan\): policy rule required\/owner denies the sync/);
+    expect(conditionOf(unowned, "Stalled")?.message).toMatch(
+      /files\.yaml:\d+ \(file\.plumb\.dev\/v1\/File\/orphan\): policy rule required\/owner denies the sync/,
+    );
     expect(existsSync(path.join(work, "out", "unowned", "orphan.txt"))).toBe(false);
     const denials = runCli(["audit", "export", "--stack", "unowned", "--data-dir", path.join(work, "data")]);
-    expect(denials.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { kind: string; resource: string }).kind)).toEqual(["policy.denied"]);
+    expect(
+      denials.stdout
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { kind: string; resource: string }).kind),
+    ).toEqual(["policy.denied"]);
 
     await server.query("ALTER ROLE heal_app CONNECTION LIMIT 3");
     await server.query("ALTER ROLE report_app CONNECTION LIMIT 3");
@@ -168,11 +191,19 @@ describe("plumb agent under faults", () => {
 
   it("tags each role with the commit that last changed it, and heals tags removed by hand as a corrective change", async () => {
     const tags = async (roleName: string) => {
-      const [row] = await server.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [roleName]);
+      const [row] = await server.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [
+        roleName,
+      ]);
       const line = (row?.comment ?? "").split("\n").find((text) => text.startsWith("plumb: "));
       return line === undefined ? {} : (JSON.parse(line.slice("plumb: ".length)) as Record<string, string>);
     };
-    expect(await tags("heal_app")).toMatchObject({ owner: "data@example.org", "managed-by": "plumb", stack: "healing", commit: initialCommit, author: "Ada Author <ada@example.org>" });
+    expect(await tags("heal_app")).toMatchObject({
+      owner: "data@example.org",
+      "managed-by": "plumb",
+      stack: "healing",
+      commit: initialCommit,
+      author: "Ada Author <ada@example.org>",
+    });
 
     repository.write("apps/healing/roles.yaml", role("heal_app") + role("heal_two"));
     const second = repository.commit("a second role");
@@ -192,7 +223,10 @@ describe("plumb agent under faults", () => {
     await server.query("COMMENT ON ROLE heal_app IS NULL");
     await eventually(async () => ((await tags("heal_app")).commit === initialCommit ? true : undefined), 15_000, "tags healed");
     const exported = runCli(["audit", "export", "--resource", "postgres.plumb.dev/v1/Role/heal_app", "--data-dir", path.join(work, "data")]);
-    const kinds = exported.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { kind: string }).kind);
+    const kinds = exported.stdout
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { kind: string }).kind);
     expect(kinds).toContain("change.corrective");
   });
 

@@ -10,7 +10,11 @@ export interface RunningAgent {
   process: ChildProcess;
   /** Everything the agent wrote to stdout and stderr so far. */
   output(): string;
-  api<Result = unknown>(method: string, route: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: Buffer | string }): Promise<{ status: number; body: Result }>;
+  api<Result = unknown>(
+    method: string,
+    route: string,
+    options?: { token?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: Buffer | string },
+  ): Promise<{ status: number; body: Result }>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 

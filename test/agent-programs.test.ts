@@ -32,8 +32,8 @@ const fileProviders = (name: string) => `providers: { default: { type: file, con
 const escapes: Record<string, string> = {
   "reads-env": "const token = process.env.PLUMB_SECRET_PG_ADMIN_PASSWORD; void token;",
   "reads-etc": 'readFileSync("/etc/hostname", "utf8");',
-  "reads-data": "readFileSync(DATA, \"utf8\");",
-  "loops": "for (;;) {}",
+  "reads-data": 'readFileSync(DATA, "utf8");',
+  loops: "for (;;) {}",
 };
 
 async function stack(name: string): Promise<StackSummary> {
@@ -56,7 +56,10 @@ beforeAll(async () => {
   writeFileSync(path.join(platform, "platform", "inventory.yaml"), platformStack("inventory-db", "inventory", ""));
   writeFileSync(path.join(platform, "platform", "good.yaml"), platformStack("good", "apps/good", fileProviders("good")));
   mkdirSync(path.join(platform, "apps", "good"), { recursive: true });
-  writeFileSync(path.join(platform, "apps", "good", "main.ts"), 'import { file } from "plumb/sdk";\nexport default function () {\n  new file.File("ok", { path: "ok.txt", content: "fine" });\n}\n');
+  writeFileSync(
+    path.join(platform, "apps", "good", "main.ts"),
+    'import { file } from "plumb/sdk";\nexport default function () {\n  new file.File("ok", { path: "ok.txt", content: "fine" });\n}\n',
+  );
   for (const [name, body] of Object.entries(escapes)) {
     writeFileSync(path.join(platform, "platform", `${name}.yaml`), platformStack(name, `apps/${name}`, fileProviders(name)));
     mkdirSync(path.join(platform, "apps", name), { recursive: true });
@@ -81,15 +84,28 @@ describe("the agent with programs and composites", () => {
     for (const name of ["payments-db", "search-db", "inventory-db", "good"]) {
       await eventually(async () => (condition(await stack(name), "Ready")?.status === "True" ? true : undefined), 60_000, `${name} Ready`);
     }
-    const databases = await server.query<{ datname: string; owner: string }>("SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname IN ('ledger', 'catalog', 'inventory') ORDER BY 1");
+    const databases = await server.query<{ datname: string; owner: string }>(
+      "SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname IN ('ledger', 'catalog', 'inventory') ORDER BY 1",
+    );
     expect(databases).toEqual([
       { datname: "catalog", owner: "catalog_owner" },
       { datname: "inventory", owner: "inventory_owner" },
       { datname: "ledger", owner: "ledger_owner" },
     ]);
-    const ledgerSchemas = await server.query<{ nspname: string; owner: string }>("SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('api', 'audit') ORDER BY 1", [], "ledger");
-    expect(ledgerSchemas).toEqual([{ nspname: "api", owner: "ledger_owner" }, { nspname: "audit", owner: "ledger_owner" }]);
-    const warehouses = await server.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname IN ('north', 'south', 'east') ORDER BY 1", [], "inventory");
+    const ledgerSchemas = await server.query<{ nspname: string; owner: string }>(
+      "SELECT nspname, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname IN ('api', 'audit') ORDER BY 1",
+      [],
+      "ledger",
+    );
+    expect(ledgerSchemas).toEqual([
+      { nspname: "api", owner: "ledger_owner" },
+      { nspname: "audit", owner: "ledger_owner" },
+    ]);
+    const warehouses = await server.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname IN ('north', 'south', 'east') ORDER BY 1",
+      [],
+      "inventory",
+    );
     expect(warehouses.map((row) => row.nspname)).toEqual(["east", "north", "south"]);
     // The nested composite's login can read the ledger's tables.
     const reader = await server.query<{ allowed: boolean }>("SELECT has_schema_privilege('ledger_reporting', 'api', 'USAGE') AS allowed", [], "ledger");
@@ -97,7 +113,10 @@ describe("the agent with programs and composites", () => {
   }, 90_000);
 
   it("shows each claim with its children and readiness, and serves the composites' docs", async () => {
-    const resources = await agent.api<{ items: { address: string; composite: string | null }[]; claims: { address: string; composite: string | null; children: string[]; ready: boolean; origin: { file: string } }[] }>("GET", "/api/v1/stacks/payments-db/resources");
+    const resources = await agent.api<{
+      items: { address: string; composite: string | null }[];
+      claims: { address: string; composite: string | null; children: string[]; ready: boolean; origin: { file: string } }[];
+    }>("GET", "/api/v1/stacks/payments-db/resources");
     expect(resources.status).toBe(200);
     const claims = new Map(resources.body.claims.map((claim) => [claim.address, claim]));
     const team = claims.get("platform.example.org/v1/TeamDatabase/ledger");
@@ -123,13 +142,17 @@ describe("the agent with programs and composites", () => {
       "reads-env": "process.env is not available to programs",
       "reads-etc": "reading /etc/hostname is not allowed",
       "reads-data": `reading ${path.join(work, "data", "plumb.db")} is not allowed`,
-      "loops": "did not finish within 3 s and was stopped",
+      loops: "did not finish within 3 s and was stopped",
     };
     for (const [name, message] of Object.entries(expected)) {
-      const summary = await eventually(async () => {
-        const current = await stack(name);
-        return condition(current, "Stalled")?.status === "True" ? current : undefined;
-      }, 60_000, `${name} Stalled`);
+      const summary = await eventually(
+        async () => {
+          const current = await stack(name);
+          return condition(current, "Stalled")?.status === "True" ? current : undefined;
+        },
+        60_000,
+        `${name} Stalled`,
+      );
       expect(condition(summary, "Stalled")?.message).toContain(message);
       expect(condition(summary, "Stalled")?.message).not.toContain(server.password);
     }

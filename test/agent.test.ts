@@ -13,8 +13,6 @@ import { runCli } from "./helpers.js";
 
 const webhookSecret = "hook-secret-for-tests";
 
-
-
 let repository: TestRepository;
 let work: string;
 let output: string;
@@ -34,10 +32,15 @@ function stackDocument(name: string, sourcePath: string, extra = ""): string {
   ].join("\n");
 }
 
-const greeting = (text: string) => `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: ${JSON.stringify(text)} }\n`;
+const greeting = (text: string) =>
+  `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: greeting }\nspec: { path: greeting.txt, content: ${JSON.stringify(text)} }\n`;
 
 function signedPush(body: string): Record<string, string> {
-  return { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}` };
+  return {
+    "content-type": "application/json",
+    "x-github-event": "push",
+    "x-hub-signature-256": `sha256=${createHmac("sha256", webhookSecret).update(body).digest("hex")}`,
+  };
 }
 
 const condition = (stack: StackSummary, type: string) => stack.conditions.find((item) => item.type === type);
@@ -100,7 +103,10 @@ describe("plumb agent", () => {
     expect(existsSync(path.join(output, "manual", "greeting.txt"))).toBe(false);
 
     const controller = new AbortController();
-    const stream = await fetch(`${agent.url}/api/v1/events?stack=manual`, { headers: { authorization: `Bearer ${agent.adminToken}` }, signal: controller.signal });
+    const stream = await fetch(`${agent.url}/api/v1/events?stack=manual`, {
+      headers: { authorization: `Bearer ${agent.adminToken}` },
+      signal: controller.signal,
+    });
     expect(stream.headers.get("content-type")).toContain("text/event-stream");
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     let streamed = "";
@@ -134,10 +140,14 @@ describe("plumb agent", () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     await eventually(async () => ((await stack("app")).lastAppliedRevision === second ? true : undefined), 5_000, "revision recorded");
     // The commit did not touch the manual stack: it moves to the new revision without observing or planning.
-    const manual = await eventually(async () => {
-      const current = await stack("manual");
-      return current.lastAppliedRevision === second ? current : undefined;
-    }, 5_000, "manual stack at the new revision");
+    const manual = await eventually(
+      async () => {
+        const current = await stack("manual");
+        return current.lastAppliedRevision === second ? current : undefined;
+      },
+      5_000,
+      "manual stack at the new revision",
+    );
     expect(condition(manual, "Ready")?.message).toContain("nothing in this stack changed");
   });
 
@@ -190,7 +200,8 @@ describe("plumb agent", () => {
     expect(created.status).toBe(201);
     const viewer = created.body.token;
     expect((await agent.api("GET", "/api/v1/stacks", { token: viewer })).status).toBe(200);
-    for (const action of ["sync", "refresh", "suspend", "resume"]) expect((await agent.api("POST", `/api/v1/stacks/app/${action}`, { token: viewer })).status, action).toBe(403);
+    for (const action of ["sync", "refresh", "suspend", "resume"])
+      expect((await agent.api("POST", `/api/v1/stacks/app/${action}`, { token: viewer })).status, action).toBe(403);
     expect((await agent.api("POST", "/api/v1/stacks/app/rollback", { token: viewer, body: { revision: firstCommit } })).status).toBe(403);
     expect((await agent.api("POST", "/api/v1/tokens", { token: viewer, body: { name: "x", role: "admin" } })).status).toBe(403);
     expect(agent.output()).not.toContain(viewer);
@@ -219,7 +230,10 @@ describe("plumb agent", () => {
     expect(listed.facets.states.Stalled).toBe(2);
     expect(Object.values(listed.facets.states).reduce((sum, count) => sum + count, 0)).toBe(4);
     expect(listed.items[0]?.state).toBe("Ready");
-    type Matrix = { environments: string[]; applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: string }> }[] };
+    type Matrix = {
+      environments: string[];
+      applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: string }> }[];
+    };
     const matrix = (await agent.api<Matrix>("GET", "/api/v1/environments")).body;
     expect(matrix.environments).toEqual(["(none)"]);
     expect(matrix.applications.map((application) => application.name)).toEqual(["app", "bad-interval", "broken", "manual"]);
@@ -232,15 +246,28 @@ describe("plumb agent", () => {
     expect((await agent.api("GET", "/api/v1/stacks/missing")).status).toBe(404);
     const openapi = await agent.api<{ openapi: string; paths: Record<string, unknown> }>("GET", "/api/v1/openapi.json");
     expect(openapi.body.openapi).toMatch(/^3\./);
-    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(["/api/v1/stacks", "/api/v1/stacks/{stack}/rollback", "/api/v1/stacks/{stack}/resources"]));
+    expect(Object.keys(openapi.body.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/stacks", "/api/v1/stacks/{stack}/rollback", "/api/v1/stacks/{stack}/resources"]),
+    );
   });
 
   it("checks webhook signatures before parsing, caps bodies and survives garbage", async () => {
     const body = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: repository.url } });
     expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "content-type": "application/json" } })).status).toBe(401);
-    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { ...signedPush(body), "x-hub-signature-256": `sha256=${"0".repeat(64)}` } })).status).toBe(401);
+    expect(
+      (
+        await agent.api("POST", "/hooks/git", {
+          token: null,
+          rawBody: body,
+          headers: { ...signedPush(body), "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
+        })
+      ).status,
+    ).toBe(401);
     expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "x-gitlab-token": "wrong" } })).status).toBe(401);
-    expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "x-gitlab-token": webhookSecret, "content-type": "application/json" } })).status).toBe(202);
+    expect(
+      (await agent.api("POST", "/hooks/git", { token: null, rawBody: body, headers: { "x-gitlab-token": webhookSecret, "content-type": "application/json" } }))
+        .status,
+    ).toBe(202);
     const huge = "x".repeat(1024 * 1024 + 10);
     expect((await agent.api("POST", "/hooks/git", { token: null, rawBody: huge, headers: signedPush(huge) })).status).toBe(413);
     const malformed = "{ not json";
@@ -249,11 +276,21 @@ describe("plumb agent", () => {
     const statuses = new Set<number>();
     for (let index = 0; index < 2000; index++) {
       const random = randomBytes(index % 300);
-      const headers: Record<string, string> = index % 3 === 0 ? signedPush(random.toString("latin1")) : { "content-type": index % 2 === 0 ? "application/json" : "text/plain", "x-hub-signature-256": `sha256=${random.toString("hex").slice(0, 64)}` };
-      const response = await agent.api("POST", "/hooks/git", { token: null, rawBody: index % 3 === 0 ? Buffer.from(random.toString("latin1"), "latin1") : random, headers });
+      const headers: Record<string, string> =
+        index % 3 === 0
+          ? signedPush(random.toString("latin1"))
+          : { "content-type": index % 2 === 0 ? "application/json" : "text/plain", "x-hub-signature-256": `sha256=${random.toString("hex").slice(0, 64)}` };
+      const response = await agent.api("POST", "/hooks/git", {
+        token: null,
+        rawBody: index % 3 === 0 ? Buffer.from(random.toString("latin1"), "latin1") : random,
+        headers,
+      });
       statuses.add(response.status);
     }
-    expect([...statuses].every((status) => [202, 400, 401].includes(status)), [...statuses].join(",")).toBe(true);
+    expect(
+      [...statuses].every((status) => [202, 400, 401].includes(status)),
+      [...statuses].join(","),
+    ).toBe(true);
     expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
     expect(agent.process.exitCode).toBeNull();
   });
@@ -281,17 +318,39 @@ describe("plumb agent", () => {
     const events = exported.stdout
       .trim()
       .split("\n")
-      .map((line) => JSON.parse(line) as { kind: string; actor: string; resource: string | null; commit: string | null; author: string | null; commitMessage: string | null; summary: { action?: string } });
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            kind: string;
+            actor: string;
+            resource: string | null;
+            commit: string | null;
+            author: string | null;
+            commitMessage: string | null;
+            summary: { action?: string };
+          },
+      );
     const kinds = new Set(events.map((event) => event.kind));
     expect([...kinds]).toEqual(expect.arrayContaining(["change.intentional", "change.corrective", "change.rollback", "action"]));
     const corrective = events.find((event) => event.kind === "change.corrective");
-    expect(corrective).toMatchObject({ actor: "agent", resource: "file.plumb.dev/v1/File/greeting", author: "Ada Author <ada@example.org>", commitMessage: "second revision" });
-    expect(events.find((event) => event.kind === "change.rollback")).toMatchObject({ actor: "bootstrap-admin", commit: firstCommit, commitMessage: "first revision" });
+    expect(corrective).toMatchObject({
+      actor: "agent",
+      resource: "file.plumb.dev/v1/File/greeting",
+      author: "Ada Author <ada@example.org>",
+      commitMessage: "second revision",
+    });
+    expect(events.find((event) => event.kind === "change.rollback")).toMatchObject({
+      actor: "bootstrap-admin",
+      commit: firstCommit,
+      commitMessage: "first revision",
+    });
     expect(events.filter((event) => event.kind === "action").map((event) => event.summary.action)).toEqual(expect.arrayContaining(["rollback", "resume"]));
     const verified = runCli(["audit", "verify", "--data-dir", dataDir]);
     expect(verified.status, verified.stderr).toBe(0);
 
-    const history = runCli(["history", "app", "--resource", "file.plumb.dev/v1/File/greeting"], { env: { PLUMB_URL: agent.url, PLUMB_TOKEN: agent.adminToken } });
+    const history = runCli(["history", "app", "--resource", "file.plumb.dev/v1/File/greeting"], {
+      env: { PLUMB_URL: agent.url, PLUMB_TOKEN: agent.adminToken },
+    });
     expect(history.status, history.stderr).toBe(0);
     expect(history.stdout).toMatch(/change\.corrective\s+update\s+agent\s+[0-9a-f]{12} by Ada Author <ada@example\.org> "second revision"\s+\[\/content\]/);
     expect(history.stdout).toContain("change.rollback");
@@ -326,11 +385,18 @@ describe("plumb agent", () => {
     expect(csv.headers.get("content-type")).toContain("text/csv");
     const cli = runCli(["audit", "export", "--stack", "app", "--format", "csv", "--data-dir", path.join(work, "data")]);
     expect(await csv.text()).toBe(cli.stdout);
-    const jsonl = await (await fetch(`${agent.url}/api/v1/audit/export?kind=change.rollback&actor=bootstrap-admin`, { headers: { authorization: `Bearer ${agent.adminToken}` } })).text();
-    const exported = jsonl.trim().split("\n").map((line) => JSON.parse(line) as { kind: string });
+    const jsonl = await (
+      await fetch(`${agent.url}/api/v1/audit/export?kind=change.rollback&actor=bootstrap-admin`, { headers: { authorization: `Bearer ${agent.adminToken}` } })
+    ).text();
+    const exported = jsonl
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { kind: string });
     expect(exported.length).toBeGreaterThan(0);
     expect(exported.every((event) => event.kind === "change.rollback")).toBe(true);
-    expect(runCli(["audit", "export", "--kind", "change.rollback", "--actor", "bootstrap-admin", "--until", "0m", "--data-dir", path.join(work, "data")]).stdout).toBe(jsonl);
+    expect(
+      runCli(["audit", "export", "--kind", "change.rollback", "--actor", "bootstrap-admin", "--until", "0m", "--data-dir", path.join(work, "data")]).stdout,
+    ).toBe(jsonl);
     const badUntil = runCli(["audit", "export", "--until", "yesterday", "--data-dir", path.join(work, "data")]);
     expect(badUntil.status).toBe(1);
     expect(badUntil.stderr).toContain('--until "yesterday" is neither a date nor an age');

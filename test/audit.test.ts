@@ -14,9 +14,9 @@ let workspace: Workspace;
 
 beforeAll(() => {
   workspace = createWorkspace({ name: "audited", prune: true });
-  workspace.write("files.yaml", fileResource("a", "a.txt", "one") + fileResource("b", "b.txt", "one") + fileResource("c", "c.txt", "=HYPERLINK(\"x\")"));
+  workspace.write("files.yaml", fileResource("a", "a.txt", "one") + fileResource("b", "b.txt", "one") + fileResource("c", "c.txt", '=HYPERLINK("x")'));
   expect(runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]).status).toBe(0);
-  workspace.write("files.yaml", fileResource("a", "a.txt", "two") + fileResource("b", "b.txt", "one") + fileResource("c", "c.txt", "=HYPERLINK(\"x\")"));
+  workspace.write("files.yaml", fileResource("a", "a.txt", "two") + fileResource("b", "b.txt", "one") + fileResource("c", "c.txt", '=HYPERLINK("x")'));
   expect(runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]).status).toBe(0);
 });
 
@@ -78,7 +78,15 @@ describe("the audit trail", () => {
       ["edited", ["UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2"], /#2.*edited/],
       ["summary", [`UPDATE audit_events SET summary = replace(summary, '"two"', '"one"') WHERE sequence = 4`], /#4.*edited/],
       ["removed", ["DELETE FROM audit_events WHERE sequence = 2"], /#2 is missing.*removed/],
-      ["reordered", ["UPDATE audit_events SET sequence = -1 WHERE sequence = 1", "UPDATE audit_events SET sequence = 1 WHERE sequence = 2", "UPDATE audit_events SET sequence = 2 WHERE sequence = -1"], /#1 does not follow/],
+      [
+        "reordered",
+        [
+          "UPDATE audit_events SET sequence = -1 WHERE sequence = 1",
+          "UPDATE audit_events SET sequence = 1 WHERE sequence = 2",
+          "UPDATE audit_events SET sequence = 2 WHERE sequence = -1",
+        ],
+        /#1 does not follow/,
+      ],
       ["truncated", ["DELETE FROM audit_events WHERE sequence = 4"], /#4 onwards were removed/],
     ];
     for (const [name, statements, expected] of cases) {
@@ -110,6 +118,11 @@ describe("the audit trail", () => {
   });
 
   it("redacts values under secret-looking names", () => {
-    expect(redactSecrets({ login: true, password: "hunter2", nested: { apiToken: "t0k" }, list: [{ secret: 5 }] })).toEqual({ login: true, password: "[redacted]", nested: { apiToken: "[redacted]" }, list: [{ secret: "[redacted]" }] });
+    expect(redactSecrets({ login: true, password: "hunter2", nested: { apiToken: "t0k" }, list: [{ secret: 5 }] })).toEqual({
+      login: true,
+      password: "[redacted]",
+      nested: { apiToken: "[redacted]" },
+      list: [{ secret: "[redacted]" }],
+    });
   });
 });

@@ -116,7 +116,9 @@ describe("plumb plan and apply", () => {
     const dependsOnBlocked = { annotations: { "plumb.dev/depends-on": "file.plumb.dev/v1/File/blocked" } };
     workspace.write(
       "files.yaml",
-      fileResource("blocked", "occupied/inner.txt", "cannot be written\n") + fileResource("child", "child.txt", "waits\n", dependsOnBlocked) + fileResource("independent", "independent.txt", "fine\n"),
+      fileResource("blocked", "occupied/inner.txt", "cannot be written\n") +
+        fileResource("child", "child.txt", "waits\n", dependsOnBlocked) +
+        fileResource("independent", "independent.txt", "fine\n"),
     );
     const result = runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]);
     expect(result.status).toBe(1);
@@ -130,7 +132,11 @@ describe("plumb plan and apply", () => {
   it("renders plans as JSON and Markdown", () => {
     workspace = createWorkspace();
     workspace.write("files.yaml", stackFiles());
-    const json = JSON.parse(plumb("plan", workspace.stackDir, "--format", "json").stdout) as { hasChanges: boolean; summary: { create: number }; changes: { address: string; action: string }[] };
+    const json = JSON.parse(plumb("plan", workspace.stackDir, "--format", "json").stdout) as {
+      hasChanges: boolean;
+      summary: { create: number };
+      changes: { address: string; action: string }[];
+    };
     expect(json.hasChanges).toBe(true);
     expect(json.summary.create).toBe(2);
     expect(json.changes.map((change) => change.action)).toEqual(["create", "create"]);
@@ -164,11 +170,14 @@ describe("plumb plan and apply", () => {
 
   it("prints every render problem with its location and exits 1", () => {
     workspace = createWorkspace();
-    workspace.write("bad.yaml", "apiVersion: file.plumb.dev/v1\nkind: Fiel\nmetadata: { name: a }\n---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: b }\nspec: { path: b }\n");
+    workspace.write(
+      "bad.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: Fiel\nmetadata: { name: a }\n---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: b }\nspec: { path: b }\n",
+    );
     const result = runCli(["validate", workspace.stackDir]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain("error: bad.yaml:2:1 (file.plumb.dev/v1/Fiel/a): unknown kind \"Fiel\"");
-    expect(result.stderr).toContain("error: bad.yaml:8:1 (file.plumb.dev/v1/File/b): spec: missing required field \"content\"");
+    expect(result.stderr).toContain('error: bad.yaml:2:1 (file.plumb.dev/v1/Fiel/a): unknown kind "Fiel"');
+    expect(result.stderr).toContain('error: bad.yaml:8:1 (file.plumb.dev/v1/File/b): spec: missing required field "content"');
     expect(result.stderr).toContain("2 problems found.");
   });
 
@@ -190,7 +199,19 @@ describe("plumb plan and apply", () => {
   });
 
   it("has help with an example for every command", () => {
-    for (const command of [["validate"], ["plan"], ["apply"], ["state", "list"], ["state", "show"], ["agent"], ["audit", "verify"], ["audit", "export"], ["report"], ["sync"], ["secrets", "keygen"]]) {
+    for (const command of [
+      ["validate"],
+      ["plan"],
+      ["apply"],
+      ["state", "list"],
+      ["state", "show"],
+      ["agent"],
+      ["audit", "verify"],
+      ["audit", "export"],
+      ["report"],
+      ["sync"],
+      ["secrets", "keygen"],
+    ]) {
       const help = runCli([...command, "--help"]);
       expect(help.status).toBe(0);
       expect(help.stdout).toContain(`$ plumb ${command.join(" ")}`);
@@ -229,7 +250,9 @@ describe("plumb plan and apply", () => {
 
   it("runs the example stack from the repository", () => {
     workspace = createWorkspace();
-    const result = runCli(["plan", path.join(repositoryRoot, "examples/hello"), "--data-dir", workspace.dataDir, "--detailed-exitcode"], { cwd: workspace.root });
+    const result = runCli(["plan", path.join(repositoryRoot, "examples/hello"), "--data-dir", workspace.dataDir, "--detailed-exitcode"], {
+      cwd: workspace.root,
+    });
     expect(result.status).toBe(2);
     expect(result.stdout).toContain("Plan: 3 to create");
   });
@@ -251,7 +274,10 @@ describe("plumb apply safety", () => {
 
   it("refuses to delete a directory that still holds files Plumb does not manage", () => {
     workspace = createWorkspace({ prune: true });
-    workspace.write("dirs.yaml", "apiVersion: file.plumb.dev/v1\nkind: Directory\nmetadata: { name: data }\nspec: { path: data }\n" + fileResource("keep", "keep.txt", "k"));
+    workspace.write(
+      "dirs.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: Directory\nmetadata: { name: data }\nspec: { path: data }\n" + fileResource("keep", "keep.txt", "k"),
+    );
     expect(plumb("apply", workspace.stackDir, "--yes").status).toBe(0);
     writeFileSync(path.join(workspace.outputDir, "data", "precious.db"), "user data");
     workspace.write("dirs.yaml", fileResource("keep", "keep.txt", "k"));

@@ -47,14 +47,19 @@ function plumb(args: string[], policyFile: string): CliResult {
   return runCli([...args, "--data-dir", workspace.dataDir, "--policy", policyFile], { env: { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password } });
 }
 
-const resource = (kind: string, name: string, spec: string, labels = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata: { name: ${name}${labels === "" ? "" : `, labels: ${labels}`} }\nspec: ${spec}\n`;
+const resource = (kind: string, name: string, spec: string, labels = "") =>
+  `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata: { name: ${name}${labels === "" ? "" : `, labels: ${labels}`} }\nspec: ${spec}\n`;
 
 async function comments(): Promise<Record<string, Record<string, string>>> {
   const rows = await server.query<{ name: string; comment: string | null }>(
     `SELECT 'role/' || rolname AS name, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'cmp_%'
      UNION ALL SELECT 'database/' || datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'cmp_%'`,
   );
-  const schemaRows = await server.query<{ name: string; comment: string | null }>("SELECT 'schema/' || nspname AS name, obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname LIKE 'cmp_%'", [], "cmp_db");
+  const schemaRows = await server.query<{ name: string; comment: string | null }>(
+    "SELECT 'schema/' || nspname AS name, obj_description(oid, 'pg_namespace') AS comment FROM pg_namespace WHERE nspname LIKE 'cmp_%'",
+    [],
+    "cmp_db",
+  );
   const result: Record<string, Record<string, string>> = {};
   for (const row of [...rows, ...schemaRows]) {
     const line = (row.comment ?? "").split("\n").find((text) => text.startsWith("plumb: "));
@@ -78,7 +83,12 @@ describe("compliance metadata", () => {
     const tagged = await comments();
     expect(Object.keys(tagged).sort()).toEqual(["database/cmp_db", "role/cmp_app", "role/cmp_owner", "schema/cmp_api"]);
     for (const [name, tags] of Object.entries(tagged)) {
-      expect(tags, name).toMatchObject({ "compliance/atoDate": "2030-01-01", "compliance/complianceLevel": "moderate", "compliance/managed-by": "plumb", "compliance/stack": "cmp-stack" });
+      expect(tags, name).toMatchObject({
+        "compliance/atoDate": "2030-01-01",
+        "compliance/complianceLevel": "moderate",
+        "compliance/managed-by": "plumb",
+        "compliance/stack": "cmp-stack",
+      });
       expect(tags["compliance/owner"], name).toMatch(/@example\.org$/);
       expect(tags["compliance/source"], name).toBe(path.resolve(workspace.stackDir));
     }
@@ -149,14 +159,20 @@ describe("compliance metadata", () => {
     writeFileSync(policyFile, policy + rules);
     const denied = plumb(["plan", workspace.stackDir], policyFile);
     expect(denied.status).toBe(1);
-    expect(denied.stderr).toContain("db.yaml:2 (postgres.plumb.dev/v1/Role/cmp_greedy): policy rule rule/limit-connections denies the sync: postgres.plumb.dev/v1/Role/cmp_greedy does not meet rule limit-connections (no role may hold more than 100 connections)");
+    expect(denied.stderr).toContain(
+      "db.yaml:2 (postgres.plumb.dev/v1/Role/cmp_greedy): policy rule rule/limit-connections denies the sync: postgres.plumb.dev/v1/Role/cmp_greedy does not meet rule limit-connections (no role may hold more than 100 connections)",
+    );
 
     workspace.write("db.yaml", resource("Role", "cmp_unlimited", "{ login: true }") + resource("Database", "cmp_rules_db", "{ owner: postgres }"));
     const planned = plumb(["plan", workspace.stackDir], policyFile);
     expect(planned.status, planned.stderr).toBe(0);
-    expect(planned.stdout).toContain("policy rule rule/login-needs-limit (remediate): postgres.plumb.dev/v1/Role/cmp_unlimited does not meet rule login-needs-limit; fixed: /connectionLimit = 10");
+    expect(planned.stdout).toContain(
+      "policy rule rule/login-needs-limit (remediate): postgres.plumb.dev/v1/Role/cmp_unlimited does not meet rule login-needs-limit; fixed: /connectionLimit = 10",
+    );
     expect(planned.stdout).toMatch(/connectionLimit: 10/);
-    expect(planned.stdout).toContain("policy rule rule/databases-owned-in-stack (warn): stack cmp-rules does not meet rule databases-owned-in-stack (every Database has an owner Role in the same stack)");
+    expect(planned.stdout).toContain(
+      "policy rule rule/databases-owned-in-stack (warn): stack cmp-rules does not meet rule databases-owned-in-stack (every Database has an owner Role in the same stack)",
+    );
     expect(plumb(["apply", workspace.stackDir, "--yes"], policyFile).status).toBe(0);
     expect(await server.query("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'cmp_unlimited'")).toEqual([{ rolconnlimit: 10 }]);
     await server.query("DROP DATABASE cmp_rules_db");

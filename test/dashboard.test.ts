@@ -26,7 +26,10 @@ function role(limit: number): string {
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
-  for (const [label, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]] as const) {
+  for (const [label, width, height] of [
+    ["desktop", 1280, 900],
+    ["phone", 390, 844],
+  ] as const) {
     await page.setViewportSize({ width, height });
     // Nothing may widen the page past the screen: at phone width that means sideways scrolling of everything.
     expect(await page.evaluate<number>("document.documentElement.scrollWidth"), `${name} at ${width} px`).toBeLessThanOrEqual(width);
@@ -43,10 +46,19 @@ beforeAll(async () => {
     "platform/web.yaml",
     `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web-app, labels: { team: web, note: ${JSON.stringify(hostile)} } }\nspec:\n  source: { path: apps/web }\n  environment: prod\n  sync: { auto: true, selfHeal: false, interval: 1s, driftInterval: 1s }\n`,
   );
-  repository.write("platform/other.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files, labels: { team: billing } }\nspec:\n  source: { path: apps/files }\n  sync: { auto: true, interval: 1h }\n`);
-  repository.write("apps/web/stack.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web-app }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } } }\n`);
+  repository.write(
+    "platform/other.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files, labels: { team: billing } }\nspec:\n  source: { path: apps/files }\n  sync: { auto: true, interval: 1h }\n`,
+  );
+  repository.write(
+    "apps/web/stack.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web-app }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } } }\n`,
+  );
   repository.write("apps/web/role.yaml", role(5));
-  repository.write("apps/files/stack.yaml", `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files }\nspec:\n  providers:\n    default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } }\n`);
+  repository.write(
+    "apps/files/stack.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: billing-files }\nspec:\n  providers:\n    default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } }\n`,
+  );
   repository.write("apps/files/file.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: readme }\nspec: { path: README.txt, content: hi }\n");
   for (const name of readdirSync(path.join(repositoryRoot, "examples", "platform", "composites"))) {
     repository.write(`platform/composites/${name}`, readFileSync(path.join(repositoryRoot, "examples", "platform", "composites", name), "utf8"));
@@ -58,7 +70,15 @@ beforeAll(async () => {
   });
   browser = await chromium.launch({
     executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 120_000);
 
@@ -76,7 +96,8 @@ async function logIn(page: Page, token: string): Promise<void> {
   await page.getByRole("heading", { name: "Stacks" }).waitFor();
 }
 
-const connectionLimit = async () => (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'web_app'"))[0]?.rolconnlimit;
+const connectionLimit = async () =>
+  (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'web_app'"))[0]?.rolconnlimit;
 
 describe("the dashboard", () => {
   it("logs in, finds a stack, follows a commit, a drift, a sync and a rollback live, and renders hostile text as text", async () => {
@@ -150,8 +171,13 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator("h1").textContent(), { timeout: 15_000 }).toContain("Suspended");
     await expect.poll(() => page.locator(".facts").textContent(), { timeout: 15_000 }).toContain(`Applied${firstCommit.slice(0, 12)}`);
     // The newest run (the rollback) opens to the journal of what it changed.
-    await page.getByRole("button", { name: /^Details/ }).first().click();
-    await expect.poll(() => page.locator("tr.run-detail").textContent(), { timeout: 15_000 }).toMatch(/update\s*postgres\.plumb\.dev\/v1\/Role\/web_app\s*applied/);
+    await page
+      .getByRole("button", { name: /^Details/ })
+      .first()
+      .click();
+    await expect
+      .poll(() => page.locator("tr.run-detail").textContent(), { timeout: 15_000 })
+      .toMatch(/update\s*postgres\.plumb\.dev\/v1\/Role\/web_app\s*applied/);
     await shoot(page, "stack");
 
     // Hostile label and commit message were shown as text, never run.
@@ -180,7 +206,9 @@ describe("the dashboard", () => {
     await expect.poll(async () => [...new Set(await page.locator("main table tbody tr td:nth-child(3)").allTextContents())]).toEqual(["drift.detected"]);
     const download = page.waitForEvent("download");
     await page.getByRole("button", { name: "Export CSV" }).click();
-    const csv = readFileSync(await (await download).path(), "utf8").trim().split("\n");
+    const csv = readFileSync(await (await download).path(), "utf8")
+      .trim()
+      .split("\n");
     expect(csv[0]).toMatch(/^sequence,at,kind,/);
     expect(csv.length).toBeGreaterThan(1);
     expect(csv.slice(1).every((line) => line.split(",")[2] === "drift.detected")).toBe(true);
@@ -211,7 +239,9 @@ describe("the dashboard", () => {
     const tabTo = async (pattern: RegExp) => {
       for (let presses = 0; presses < 40; presses++) {
         await page.keyboard.press("Tab");
-        const focused = await page.evaluate<string>("`${document.activeElement.tagName}:${document.activeElement.getAttribute('type') ?? ''}:${document.activeElement.textContent}`");
+        const focused = await page.evaluate<string>(
+          "`${document.activeElement.tagName}:${document.activeElement.getAttribute('type') ?? ''}:${document.activeElement.textContent}`",
+        );
         if (pattern.test(focused)) return;
       }
       throw new Error(`Tab never reached ${pattern}`);
@@ -238,7 +268,9 @@ describe("the dashboard", () => {
 
     await tabTo(/^BUTTON:button:Diff/);
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 }).toContain("In sync");
+    await expect
+      .poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 })
+      .toContain("In sync");
     await page.close();
   }, 60_000);
 

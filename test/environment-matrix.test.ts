@@ -24,11 +24,19 @@ describe("environment matrix", () => {
   });
 
   it("puts each stack in its application's row under its environment, sorted, with a search", () => {
-    const stacks = [stack("search-prod", "prod", {}, "s2"), stack("payments-dev", "dev", {}, "p1"), stack("payments-prod", "prod", {}, "p2"), stack("tools", null)];
+    const stacks = [
+      stack("search-prod", "prod", {}, "s2"),
+      stack("payments-dev", "dev", {}, "p1"),
+      stack("payments-prod", "prod", {}, "p2"),
+      stack("tools", null),
+    ];
     const matrix = environmentMatrix(stacks);
     expect(matrix.environments).toEqual(["(none)", "dev", "prod"]);
     expect(matrix.applications.map((application) => application.name)).toEqual(["payments", "search", "tools"]);
-    expect(matrix.applications[0]?.cells).toEqual({ dev: { stack: "payments-dev", revision: "p1", state: "Ready" }, prod: { stack: "payments-prod", revision: "p2", state: "Ready" } });
+    expect(matrix.applications[0]?.cells).toEqual({
+      dev: { stack: "payments-dev", revision: "p1", state: "Ready" },
+      prod: { stack: "payments-prod", revision: "p2", state: "Ready" },
+    });
     const searched = environmentMatrix(stacks, "PAY");
     expect(searched.applications.map((application) => application.name)).toEqual(["payments"]);
     // The columns stay the fleet's, so a search never hides where else the application could run.

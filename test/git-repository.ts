@@ -18,7 +18,14 @@ export interface TestRepository {
 
 export function createTestRepository(): TestRepository {
   const directory = mkdtempSync(path.join(tmpdir(), "plumb-repo-"));
-  const environment = { ...process.env, GIT_AUTHOR_NAME: "Ada Author", GIT_AUTHOR_EMAIL: "ada@example.org", GIT_COMMITTER_NAME: "Ada Author", GIT_COMMITTER_EMAIL: "ada@example.org", GIT_CONFIG_GLOBAL: "/dev/null" };
+  const environment = {
+    ...process.env,
+    GIT_AUTHOR_NAME: "Ada Author",
+    GIT_AUTHOR_EMAIL: "ada@example.org",
+    GIT_COMMITTER_NAME: "Ada Author",
+    GIT_COMMITTER_EMAIL: "ada@example.org",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+  };
   const git = (...args: string[]) => execFileSync("git", args, { cwd: directory, env: environment, encoding: "utf8" }).trim();
   git("init", "--quiet", "--initial-branch=main");
   return {

@@ -76,7 +76,13 @@ describe("git sources", () => {
 
   it("refuses URLs and refs that git could read as options or commands", () => {
     const marker = path.join(cache, "pwned");
-    for (const url of [`--upload-pack=touch ${marker}`, `ext::sh -c touch% ${marker}`, "https://user:hunter2@example.org/repo.git", "https://example.org/a b.git", "relative/path"]) {
+    for (const url of [
+      `--upload-pack=touch ${marker}`,
+      `ext::sh -c touch% ${marker}`,
+      "https://user:hunter2@example.org/repo.git",
+      "https://example.org/a b.git",
+      "relative/path",
+    ]) {
       expect(() => validateRepositoryUrl(url, "stacks/x.yaml"), url).toThrow(PlumbError);
     }
     expect(() => validateRepositoryUrl("https://user:hunter2@example.org/repo.git", "x")).toThrow(/carries a password/);
@@ -85,7 +91,17 @@ describe("git sources", () => {
     } catch (error) {
       expect(String((error as Error).message)).not.toContain("hunter2");
     }
-    for (const ref of ["-x", "--upload-pack=x", "a..b", "a b", "x^", { branch: "-f" }, { commit: "abc" }, { semver: "not a range" }, { branch: "a", tag: "b" }]) {
+    for (const ref of [
+      "-x",
+      "--upload-pack=x",
+      "a..b",
+      "a b",
+      "x^",
+      { branch: "-f" },
+      { commit: "abc" },
+      { semver: "not a range" },
+      { branch: "a", tag: "b" },
+    ]) {
       expect(() => parseRef(ref, "stacks/x.yaml"), JSON.stringify(ref)).toThrow(PlumbError);
     }
     expect(existsSync(marker)).toBe(false);

@@ -69,7 +69,10 @@ describe("plan", () => {
   it("creates what does not exist, with every field listed", () => {
     const result = plan({ desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), null]]) });
     expect(result.changes[0]?.action).toBe("create");
-    expect(result.changes[0]?.diffs.map((diff) => [diff.path, diff.after])).toEqual([["/path", "a"], ["/content", "x"]]);
+    expect(result.changes[0]?.diffs.map((diff) => [diff.path, diff.after])).toEqual([
+      ["/path", "a"],
+      ["/content", "x"],
+    ]);
     expect(result.summary).toMatchObject({ create: 1, noop: 0 });
   });
 
@@ -130,7 +133,14 @@ describe("plan", () => {
 
   it("deletes what left the stack only with prune on", () => {
     const spec = { path: "gone", content: "x" };
-    const input = { desired: [desired("a", { path: "a", content: "x" })], recorded: [recorded("gone", spec)], live: new Map([[address("gone"), { spec }], [address("a"), null]]) };
+    const input = {
+      desired: [desired("a", { path: "a", content: "x" })],
+      recorded: [recorded("gone", spec)],
+      live: new Map([
+        [address("gone"), { spec }],
+        [address("a"), null],
+      ]),
+    };
     expect(plan(input).changes[1]).toMatchObject({ address: address("gone"), action: "retain" });
     expect(plan({ ...input, sync: { prune: true, allowEmpty: false } }).changes[1]).toMatchObject({ address: address("gone"), action: "delete" });
   });
@@ -172,7 +182,15 @@ describe("plan", () => {
 
   it("stops managing a removed resource whose deletion policy is Retain, leaving it in place", () => {
     const spec = { path: "db", content: "x" };
-    const result = plan({ recorded: [recorded("db", spec, { deletionPolicy: "Retain" })], desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("db"), { spec }], [address("a"), null]]), sync: { prune: true, allowEmpty: false } });
+    const result = plan({
+      recorded: [recorded("db", spec, { deletionPolicy: "Retain" })],
+      desired: [desired("a", { path: "a", content: "x" })],
+      live: new Map([
+        [address("db"), { spec }],
+        [address("a"), null],
+      ]),
+      sync: { prune: true, allowEmpty: false },
+    });
     expect(result.changes[1]).toMatchObject({ address: address("db"), action: "orphan" });
     expect(result.changes[1]?.reason).toContain("left in place and no longer managed");
     expect(result.summary).toMatchObject({ orphan: 1, delete: 0 });

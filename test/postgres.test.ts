@@ -35,13 +35,17 @@ function plumb(args: string[], env: Record<string, string> = {}): CliResult {
 }
 
 const provider = "plumb.dev/provider: main-db";
-const role = (name: string, spec: string, extra = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
-const database = (name: string, spec: string, extra = "") => `---\napiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata:\n  name: ${name}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
-const kindOf = (kind: string) => (name: string, spec: string) => `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
+const role = (name: string, spec: string, extra = "") =>
+  `---\napiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
+const database = (name: string, spec: string, extra = "") =>
+  `---\napiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata:\n  name: ${name}\n  annotations: { ${provider}${extra} }\nspec: ${spec}\n`;
+const kindOf = (kind: string) => (name: string, spec: string) =>
+  `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
 const grant = kindOf("Grant");
 const defaultPrivileges = kindOf("DefaultPrivileges");
 const extension = kindOf("Extension");
-const schema = (name: string, spec: string) => `---\napiVersion: postgres.plumb.dev/v1\nkind: Schema\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
+const schema = (name: string, spec: string) =>
+  `---\napiVersion: postgres.plumb.dev/v1\nkind: Schema\nmetadata:\n  name: ${name}\n  annotations: { ${provider} }\nspec: ${spec}\n`;
 
 describe("postgres provider", () => {
   it("creates roles, a database and a schema in dependency order, then has nothing to do", async () => {
@@ -57,10 +61,18 @@ describe("postgres provider", () => {
     expect(applied.stdout).toContain("4 created");
     const [app] = await server.query("SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = 'orders_app'");
     expect(app).toEqual({ rolcanlogin: true, rolconnlimit: 20 });
-    expect(await server.query("SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'orders_app'")).toEqual([{ rolname: "orders_owner" }]);
-    const [orders] = await server.query("SELECT pg_get_userbyid(datdba) AS owner, datconnlimit, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = 'orders'");
+    expect(
+      await server.query(
+        "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'orders_app'",
+      ),
+    ).toEqual([{ rolname: "orders_owner" }]);
+    const [orders] = await server.query(
+      "SELECT pg_get_userbyid(datdba) AS owner, datconnlimit, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = 'orders'",
+    );
     expect(orders).toEqual({ owner: "orders_owner", datconnlimit: 50, comment: 'plumb: {"team":"orders"}' });
-    expect(await server.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'api'", [], "orders")).toEqual([{ owner: "orders_owner" }]);
+    expect(await server.query("SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = 'api'", [], "orders")).toEqual([
+      { owner: "orders_owner" },
+    ]);
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
   });
 
@@ -80,7 +92,8 @@ describe("postgres provider", () => {
   it("sets a role's expiry, sees it changed by hand as drift, and takes another spelling of the same instant as no change", async () => {
     stack("pg-valid", role("valid_app", '{ login: true, validUntil: "2030-01-01T00:00:00Z" }'));
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
-    const expiry = async () => (await server.query<{ until: string | null }>("SELECT rolvaliduntil::text AS until FROM pg_roles WHERE rolname = 'valid_app'"))[0]?.until;
+    const expiry = async () =>
+      (await server.query<{ until: string | null }>("SELECT rolvaliduntil::text AS until FROM pg_roles WHERE rolname = 'valid_app'"))[0]?.until;
     expect(await expiry()).toMatch(/^2030-01-01 00:00:00/);
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
 
@@ -125,7 +138,9 @@ describe("postgres provider", () => {
     expect(planned.stdout).toContain("+   postgres.plumb.dev/v1/Schema/drift-schema  recreate: missing from the live system (deleted outside Plumb)");
 
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
-    const [app] = await server.query("SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = 'drift_app'");
+    const [app] = await server.query(
+      "SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = 'drift_app'",
+    );
     // The DBA's note stays; Plumb's tags are added after it.
     expect(app).toEqual({ rolcanlogin: true, rolconnlimit: 3, comment: 'a note from the DBA\nplumb: {"owner":"team-a"}' });
     expect(await server.query("SELECT nspname FROM pg_namespace WHERE nspname = 'reports'", [], "drift_db")).toHaveLength(1);
@@ -138,12 +153,16 @@ describe("postgres provider", () => {
     workspace.write("db.yaml", role("other_role", "{ login: false }"));
     const planned = plumb(["plan", workspace.stackDir]);
     expect(planned.stdout).toContain("-   postgres.plumb.dev/v1/Role/prune_role  delete");
-    expect(planned.stdout).toContain("o   postgres.plumb.dev/v1/Database/kept_db  orphan: removed from the stack; its deletion policy is Retain, so it is left in place and no longer managed");
+    expect(planned.stdout).toContain(
+      "o   postgres.plumb.dev/v1/Database/kept_db  orphan: removed from the stack; its deletion policy is Retain, so it is left in place and no longer managed",
+    );
     expect(planned.stdout).toContain("-   postgres.plumb.dev/v1/Database/dropped_db  delete");
     const applied = plumb(["apply", workspace.stackDir, "--yes"]);
     expect(applied.status).toBe(0);
     expect(applied.stdout).toContain("1 no longer managed");
-    const names = (await server.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname IN ('kept_db', 'dropped_db')")).map((row) => row.datname);
+    const names = (await server.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname IN ('kept_db', 'dropped_db')")).map(
+      (row) => row.datname,
+    );
     expect(names).toEqual(["kept_db"]);
     expect(await server.query("SELECT 1 FROM pg_roles WHERE rolname = 'prune_role'")).toHaveLength(0);
     expect(plumb(["state", "list"]).stdout).not.toContain("kept_db");
@@ -161,7 +180,7 @@ describe("postgres provider", () => {
   it("creates a role with a hostile name exactly, and nothing else", async () => {
     await server.query("CREATE ROLE admin");
     const hostile = 'x"; DROP ROLE admin; --';
-    stack("pg-hostile", role(hostile, "{ login: false, tags: { note: \"it's; DROP ROLE admin\" } }"));
+    stack("pg-hostile", role(hostile, '{ login: false, tags: { note: "it\'s; DROP ROLE admin" } }'));
     const applied = plumb(["apply", workspace.stackDir, "--yes"]);
     expect(applied.stderr).toBe("");
     expect(await server.query("SELECT rolname FROM pg_roles WHERE rolname = $1", [hostile])).toHaveLength(1);
@@ -292,9 +311,13 @@ describe("postgres provider", () => {
   });
 
   it("installs an extension and installs it again after it was dropped by hand", async () => {
-    stack("pg-extension", database("ext_db", "{}") + schema("ext-schema", "{ name: ext, database: ext_db }") + extension("citext", "{ database: ext_db, schema: ext }"));
+    stack(
+      "pg-extension",
+      database("ext_db", "{}") + schema("ext-schema", "{ name: ext, database: ext_db }") + extension("citext", "{ database: ext_db, schema: ext }"),
+    );
     expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(0);
-    const installed = () => server.query("SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'citext'", [], "ext_db");
+    const installed = () =>
+      server.query("SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE extname = 'citext'", [], "ext_db");
     expect(await installed()).toEqual([{ schema: "ext" }]);
     await server.query("DROP EXTENSION citext", [], "ext_db");
     expect(plumb(["plan", workspace.stackDir]).stdout).toContain("+   postgres.plumb.dev/v1/Extension/citext  recreate: missing from the live system");

@@ -70,19 +70,25 @@ export default defineComposite({
 describe("programs", () => {
   it("a program and a YAML file declaring the same resources produce the same plan", () => {
     const yaml = workspaceWith({ name: "same" });
-    yaml.write("files.yaml", [
-      "apiVersion: file.plumb.dev/v1\nkind: Directory\nmetadata: { name: docs }\nspec: { path: docs }\n",
-      fileResource("readme", "docs/README.md", "docs"),
-    ].join("---\n"));
+    yaml.write(
+      "files.yaml",
+      [
+        "apiVersion: file.plumb.dev/v1\nkind: Directory\nmetadata: { name: docs }\nspec: { path: docs }\n",
+        fileResource("readme", "docs/README.md", "docs"),
+      ].join("---\n"),
+    );
     const program = workspaceWith({ name: "same" });
-    program.write("main.ts", [
-      'import { file } from "plumb/sdk";',
-      "export default function () {",
-      '  const docs = new file.Directory("docs", { path: "docs" });',
-      '  new file.File("readme", { path: "docs/README.md", content: docs.path });',
-      "}",
-      "",
-    ].join("\n"));
+    program.write(
+      "main.ts",
+      [
+        'import { file } from "plumb/sdk";',
+        "export default function () {",
+        '  const docs = new file.Directory("docs", { path: "docs" });',
+        '  new file.File("readme", { path: "docs/README.md", content: docs.path });',
+        "}",
+        "",
+      ].join("\n"),
+    );
     const plans = [yaml, program].map((workspace) => {
       const result = plumb(workspace, "plan", workspace.stackDir, "--format", "json");
       expect(result.stderr).toBe("");
@@ -97,14 +103,17 @@ describe("programs", () => {
   it("a reference orders the resources and is resolved to the referenced output when applied", () => {
     const workspace = workspaceWith();
     workspace.write("values.yaml", "greeting: hello\n");
-    workspace.write("main.ts", [
-      'import { file, type StackContext } from "plumb/sdk";',
-      "export default function (context: StackContext) {",
-      '  const target = new file.File("zz-target", { path: "target.txt", content: String(context.values.greeting) });',
-      '  new file.File("aa-pointer", { path: "pointer.txt", content: target.path });',
-      "}",
-      "",
-    ].join("\n"));
+    workspace.write(
+      "main.ts",
+      [
+        'import { file, type StackContext } from "plumb/sdk";',
+        "export default function (context: StackContext) {",
+        '  const target = new file.File("zz-target", { path: "target.txt", content: String(context.values.greeting) });',
+        '  new file.File("aa-pointer", { path: "pointer.txt", content: target.path });',
+        "}",
+        "",
+      ].join("\n"),
+    );
     const plan = plumb(workspace, "plan", workspace.stackDir, "--format", "json");
     const changes = (JSON.parse(plan.stdout) as { changes: { address: string }[] }).changes.map((change) => change.address);
     expect(changes.indexOf("file.plumb.dev/v1/File/zz-target")).toBeLessThan(changes.indexOf("file.plumb.dev/v1/File/aa-pointer"));
@@ -117,15 +126,18 @@ describe("programs", () => {
 
   it("type errors fail plumb validate with file:line; schema errors name the program's line without the type check", () => {
     const workspace = workspaceWith();
-    workspace.write("main.ts", [
-      'import { file } from "plumb/sdk";',
-      "export default function () {",
-      '  new file.File("a", { path: "a.txt", content: 42 });',
-      '  const count: number = "three";',
-      "  return count;",
-      "}",
-      "",
-    ].join("\n"));
+    workspace.write(
+      "main.ts",
+      [
+        'import { file } from "plumb/sdk";',
+        "export default function () {",
+        '  new file.File("a", { path: "a.txt", content: 42 });',
+        '  const count: number = "three";',
+        "  return count;",
+        "}",
+        "",
+      ].join("\n"),
+    );
     const checked = runCli(["validate", workspace.stackDir]);
     expect(checked.status).toBe(1);
     expect(checked.stderr).toMatch(/error: main\.ts:3:\d+: Type 'number' is not assignable to type 'string \| Output<string>'/);
@@ -137,44 +149,91 @@ describe("programs", () => {
 
   it("a reference to a resource the stack does not have is named at its line", () => {
     const workspace = workspaceWith();
-    workspace.write("main.ts", [
-      'import { Output, file } from "plumb/sdk";',
-      "export default function () {",
-      '  new file.File("a", { path: "a.txt", content: new Output("file.plumb.dev/v1/File/missing", "path") });',
-      "}",
-      "",
-    ].join("\n"));
+    workspace.write(
+      "main.ts",
+      [
+        'import { Output, file } from "plumb/sdk";',
+        "export default function () {",
+        '  new file.File("a", { path: "a.txt", content: new Output("file.plumb.dev/v1/File/missing", "path") });',
+        "}",
+        "",
+      ].join("\n"),
+    );
     const result = runCli(["validate", workspace.stackDir, "--no-type-check"]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('main.ts:3:3 (file.plumb.dev/v1/File/a): spec.content takes output "path" of file.plumb.dev/v1/File/missing, which is not in this stack [PLUMB_REFERENCE]');
+    expect(result.stderr).toContain(
+      'main.ts:3:3 (file.plumb.dev/v1/File/a): spec.content takes output "path" of file.plumb.dev/v1/File/missing, which is not in this stack [PLUMB_REFERENCE]',
+    );
   });
 });
 
 describe("the sandbox", () => {
   const cases: { title: string; body: string; imports?: string; expected: RegExp; flags?: string[] }[] = [
     { title: "reads process.env", body: "const home = process.env.HOME;", expected: /main\.ts:3:\d+: .*process\.env is not available to programs/ },
-    { title: "reads /etc", imports: 'import { readFileSync } from "node:fs";', body: 'readFileSync("/etc/hostname", "utf8");', expected: /reading \/etc\/hostname is not allowed: a program may read files only inside its own stack directory/ },
-    { title: "reads the data directory", imports: 'import { readdirSync } from "node:fs";', body: "readdirSync(DATA_DIR);", expected: /reading .*\/data is not allowed/ },
-    { title: "starts a process", imports: 'import { execSync } from "node:child_process";', body: 'execSync("id");', expected: /imports "node:child_process": programs and composites may not use the network, processes or workers/ },
-    { title: "imports a file outside its directory", imports: 'import secret from "../data/plumb.db";', body: "void secret;", expected: /imports "\.\.\/data\/plumb\.db", which is outside the stack directory/ },
-    { title: "loops forever", body: "for (;;) {}", expected: /program main\.ts did not finish within 1\.5 s and was stopped \[PLUMB_PROGRAM_LIMIT\]/, flags: ["--program-timeout", "1500ms"] },
-    { title: "allocates without bound", body: "const kept: number[][] = []; for (;;) kept.push(new Array(1e6).fill(7));", expected: /program main\.ts used more than 96 MiB of memory and was stopped/, flags: ["--program-memory", "96", "--program-timeout", "20s"] },
-    { title: "throws", body: 'throw new Error("no database for you");', expected: /error: main\.ts:3:\d+: program main\.ts: running the program: no database for you \[PLUMB_PROGRAM\]/ },
-    { title: "writes junk into the answer channel", imports: 'import { writeSync } from "node:fs";', body: 'writeSync(3, "{ not json\\n");', expected: /the sandbox answered with something that is not JSON/ },
+    {
+      title: "reads /etc",
+      imports: 'import { readFileSync } from "node:fs";',
+      body: 'readFileSync("/etc/hostname", "utf8");',
+      expected: /reading \/etc\/hostname is not allowed: a program may read files only inside its own stack directory/,
+    },
+    {
+      title: "reads the data directory",
+      imports: 'import { readdirSync } from "node:fs";',
+      body: "readdirSync(DATA_DIR);",
+      expected: /reading .*\/data is not allowed/,
+    },
+    {
+      title: "starts a process",
+      imports: 'import { execSync } from "node:child_process";',
+      body: 'execSync("id");',
+      expected: /imports "node:child_process": programs and composites may not use the network, processes or workers/,
+    },
+    {
+      title: "imports a file outside its directory",
+      imports: 'import secret from "../data/plumb.db";',
+      body: "void secret;",
+      expected: /imports "\.\.\/data\/plumb\.db", which is outside the stack directory/,
+    },
+    {
+      title: "loops forever",
+      body: "for (;;) {}",
+      expected: /program main\.ts did not finish within 1\.5 s and was stopped \[PLUMB_PROGRAM_LIMIT\]/,
+      flags: ["--program-timeout", "1500ms"],
+    },
+    {
+      title: "allocates without bound",
+      body: "const kept: number[][] = []; for (;;) kept.push(new Array(1e6).fill(7));",
+      expected: /program main\.ts used more than 96 MiB of memory and was stopped/,
+      flags: ["--program-memory", "96", "--program-timeout", "20s"],
+    },
+    {
+      title: "throws",
+      body: 'throw new Error("no database for you");',
+      expected: /error: main\.ts:3:\d+: program main\.ts: running the program: no database for you \[PLUMB_PROGRAM\]/,
+    },
+    {
+      title: "writes junk into the answer channel",
+      imports: 'import { writeSync } from "node:fs";',
+      body: 'writeSync(3, "{ not json\\n");',
+      expected: /the sandbox answered with something that is not JSON/,
+    },
   ];
   for (const testCase of cases) {
     it(`a program that ${testCase.title} fails with a clear error`, () => {
       const workspace = workspaceWith();
       mkdirSync(workspace.dataDir, { recursive: true });
       writeFileSync(path.join(workspace.dataDir, "plumb.db"), "state");
-      workspace.write("main.ts", [
-        `import { file } from "plumb/sdk";${testCase.imports ?? ""}`,
-        "export default function () {",
-        `  ${testCase.body.replace("DATA_DIR", JSON.stringify(workspace.dataDir))}`,
-        '  new file.File("a", { path: "a.txt", content: "a" });',
-        "}",
-        "",
-      ].join("\n"));
+      workspace.write(
+        "main.ts",
+        [
+          `import { file } from "plumb/sdk";${testCase.imports ?? ""}`,
+          "export default function () {",
+          `  ${testCase.body.replace("DATA_DIR", JSON.stringify(workspace.dataDir))}`,
+          '  new file.File("a", { path: "a.txt", content: "a" });',
+          "}",
+          "",
+        ].join("\n"),
+      );
       const result = runCli(["validate", workspace.stackDir, "--no-type-check", ...(testCase.flags ?? [])]);
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(testCase.expected);
@@ -184,7 +243,10 @@ describe("the sandbox", () => {
 
   it("output a program prints is not mistaken for its answer", () => {
     const workspace = workspaceWith();
-    workspace.write("main.ts", 'import { file } from "plumb/sdk";\nexport default function () {\n  console.log("{\\"protocol\\": \\"plumb.sandbox/v1\\", \\"ok\\": true}");\n  console.error("junk");\n  new file.File("a", { path: "a.txt", content: "a" });\n}\n');
+    workspace.write(
+      "main.ts",
+      'import { file } from "plumb/sdk";\nexport default function () {\n  console.log("{\\"protocol\\": \\"plumb.sandbox/v1\\", \\"ok\\": true}");\n  console.error("junk");\n  new file.File("a", { path: "a.txt", content: "a" });\n}\n',
+    );
     const result = runCli(["validate", workspace.stackDir]);
     expect(result.stderr).toBe("");
     expect(result.stdout).toContain("valid: stack test, 1 resource(s) from 2 file(s)");
@@ -218,7 +280,7 @@ describe("composites", () => {
     const result = runCli(["validate", workspace.stackDir, "--platform", platform]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("error: notes.yaml:6:3 (platform.test/v1/Notes/ideas): spec.count: must be <= 5");
-    expect(result.stderr).toContain("error: notes.yaml:7:3 (platform.test/v1/Notes/ideas): spec.colour: unknown field \"colour\" [PLUMB_CLAIM]");
+    expect(result.stderr).toContain('error: notes.yaml:7:3 (platform.test/v1/Notes/ideas): spec.colour: unknown field "colour" [PLUMB_CLAIM]');
   });
 
   it("deleting a claim prunes its children when prune is on", () => {
@@ -273,22 +335,31 @@ export default [
     const plan = plumb(workspace, "plan", workspace.stackDir, "--platform", platform);
     expect(plan.status, plan.stderr).toBe(0);
     expect(plan.stdout).toContain('mode: "0600"');
-    expect(plan.stdout).toContain("policy rule rule/private-files (remediate): file.plumb.dev/v1/File/a does not meet rule private-files (files are not world-readable): mode is unset; fixed: /mode = \"0600\"");
-    expect(plan.stdout).toContain("policy rule rule/short-content (warn): file.plumb.dev/v1/File/b does not meet rule short-content (content stays short): content is long");
+    expect(plan.stdout).toContain(
+      'policy rule rule/private-files (remediate): file.plumb.dev/v1/File/a does not meet rule private-files (files are not world-readable): mode is unset; fixed: /mode = "0600"',
+    );
+    expect(plan.stdout).toContain(
+      "policy rule rule/short-content (warn): file.plumb.dev/v1/File/b does not meet rule short-content (content stays short): content is long",
+    );
     expect(plumb(workspace, "apply", workspace.stackDir, "--yes", "--platform", platform).status).toBe(0);
     expect(statSync(path.join(workspace.outputDir, "a.txt")).mode & 0o777).toBe(0o600);
 
     workspace.write("more.yaml", fileResource("c", "tmp/c.txt", "c"));
     const denied = runCli(["validate", workspace.stackDir, "--platform", platform]);
     expect(denied.status).toBe(1);
-    expect(denied.stderr).toContain("error: more.yaml:2 (file.plumb.dev/v1/File/c): policy rule rule/no-tmp denies the sync: file.plumb.dev/v1/File/c does not meet rule no-tmp (nothing is written below tmp/): path tmp/c.txt is below tmp/ [PLUMB_POLICY_DENIED]");
-    expect(denied.stderr).toContain("policy rule rule/few-files denies the sync: stack test does not meet rule few-files (at most two files per stack): 3 files");
+    expect(denied.stderr).toContain(
+      "error: more.yaml:2 (file.plumb.dev/v1/File/c): policy rule rule/no-tmp denies the sync: file.plumb.dev/v1/File/c does not meet rule no-tmp (nothing is written below tmp/): path tmp/c.txt is below tmp/ [PLUMB_POLICY_DENIED]",
+    );
+    expect(denied.stderr).toContain(
+      "policy rule rule/few-files denies the sync: stack test does not meet rule few-files (at most two files per stack): 3 files",
+    );
   });
 
   it("a rule that throws counts as not met and says why; a malformed rule module is named", () => {
     const workspace = workspaceWith();
     const platform = writeComposites(workspace, {
-      "boom.rule.ts": 'import { defineRule } from "plumb/sdk";\nexport default defineRule({ name: "boom", description: "explodes", level: "deny", check() { throw new Error("kaboom"); } });\n',
+      "boom.rule.ts":
+        'import { defineRule } from "plumb/sdk";\nexport default defineRule({ name: "boom", description: "explodes", level: "deny", check() { throw new Error("kaboom"); } });\n',
     });
     workspace.write("files.yaml", fileResource("a", "a.txt", "a"));
     const result = runCli(["validate", workspace.stackDir, "--platform", platform]);

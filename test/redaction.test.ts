@@ -44,7 +44,10 @@ describe("redaction of cut-off values", () => {
     const redactor = new Redactor();
     const secret = `CANARY0123456789abcdef-user"q\\b'$1.*+?(ü✓)%20&-and-much-more-after-the-cut`;
     redactor.remember(secret);
-    const cut = Buffer.from(secret).subarray(0, 63).toString("utf8").replace(/\uFFFD$/, "");
+    const cut = Buffer.from(secret)
+      .subarray(0, 63)
+      .toString("utf8")
+      .replace(/\uFFFD$/, "");
     for (const text of [`failed for user "${cut}"`, JSON.stringify({ message: `failed for user "${cut}"` })]) {
       const masked = redactor.redact(text);
       expect(masked).toContain(redactedText);

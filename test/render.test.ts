@@ -45,7 +45,10 @@ describe("render", () => {
     workspace.write("values.yaml", "greeting: hello\nfile: { name: a.txt, mode: '0644' }\n");
     workspace.write("values.prod.yaml", "greeting: welcome\n");
     workspace.write("patches.prod.yaml", "- target: file.plumb.dev/v1/File/app\n  patch: { spec: { mode: '0600' }, metadata: { labels: { tier: gold } } }\n");
-    workspace.write("app.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: app }\nspec:\n  path: ${values.file.name}\n  content: \"${values.greeting} world, not $${values.greeting}\"\n  mode: ${values.file.mode}\n");
+    workspace.write(
+      "app.yaml",
+      'apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: app }\nspec:\n  path: ${values.file.name}\n  content: "${values.greeting} world, not $${values.greeting}"\n  mode: ${values.file.mode}\n',
+    );
     const dev = await renderStack(workspace.stackDir, { registry });
     expect(dev.resources[0]?.spec).toEqual({ path: "a.txt", content: "hello world, not ${values.greeting}", mode: "0644" });
     const prod = await renderStack(workspace.stackDir, { registry, environment: "prod" });
@@ -74,11 +77,14 @@ describe("render", () => {
 
   it("points schema violations at the field, and reports all problems at once", async () => {
     workspace = createWorkspace();
-    workspace.write("x.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: x }\nspec:\n  path: x.txt\n  content: hi\n  mode: 0644\n  colour: red\n");
+    workspace.write(
+      "x.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: x }\nspec:\n  path: x.txt\n  content: hi\n  mode: 0644\n  colour: red\n",
+    );
     const errors = await renderErrors(workspace.stackDir);
     const messages = errors.map((error) => error.describe());
     expect(messages.some((message) => message.startsWith("x.yaml:7:3 (file.plumb.dev/v1/File/x): spec.mode: must be string"))).toBe(true);
-    expect(messages.some((message) => message.startsWith("x.yaml:8:3 (file.plumb.dev/v1/File/x): spec.colour: unknown field \"colour\""))).toBe(true);
+    expect(messages.some((message) => message.startsWith('x.yaml:8:3 (file.plumb.dev/v1/File/x): spec.colour: unknown field "colour"'))).toBe(true);
     expect(errors.every((error) => error.code === "PLUMB_SCHEMA")).toBe(true);
   });
 
@@ -94,7 +100,13 @@ describe("render", () => {
   it("names every resource in a dependency cycle", async () => {
     workspace = createWorkspace();
     const dependsOn = (target: string) => ({ annotations: { "plumb.dev/depends-on": `file.plumb.dev/v1/File/${target}` } });
-    workspace.write("cycle.yaml", fileResource("a", "a", "a", dependsOn("b")) + fileResource("b", "b", "b", dependsOn("c")) + fileResource("c", "c", "c", dependsOn("a")) + fileResource("d", "d", "d"));
+    workspace.write(
+      "cycle.yaml",
+      fileResource("a", "a", "a", dependsOn("b")) +
+        fileResource("b", "b", "b", dependsOn("c")) +
+        fileResource("c", "c", "c", dependsOn("a")) +
+        fileResource("d", "d", "d"),
+    );
     const [error] = await renderErrors(workspace.stackDir);
     expect(error?.code).toBe("PLUMB_DEPENDENCY_CYCLE");
     for (const name of ["a", "b", "c"]) expect(error?.message).toContain(`file.plumb.dev/v1/File/${name}`);
@@ -124,7 +136,9 @@ describe("render", () => {
     for (let level = 1; level < 9; level++) {
       const previous = String.fromCharCode(96 + level);
       const current = String.fromCharCode(97 + level);
-      levels.push(`${current}: &${current} [*${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}]`);
+      levels.push(
+        `${current}: &${current} [*${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}, *${previous}]`,
+      );
     }
     workspace.write("bomb.yaml", `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: bomb }\nspec:\n  ${levels.join("\n  ")}\n`);
     const started = Date.now();
@@ -177,7 +191,10 @@ describe("render", () => {
 
   it("expands a few ordinary YAML aliases", async () => {
     workspace = createWorkspace();
-    workspace.write("x.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: a, labels: &labels { team: core }, annotations: *labels }\nspec: { path: a, content: shared }\n");
+    workspace.write(
+      "x.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: a, labels: &labels { team: core }, annotations: *labels }\nspec: { path: a, content: shared }\n",
+    );
     const rendered = await renderStack(workspace.stackDir, { registry });
     expect(rendered.resources[0]?.labels).toEqual({ team: "core" });
     expect(rendered.resources[0]?.annotations).toEqual({ team: "core" });

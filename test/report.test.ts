@@ -16,10 +16,14 @@ let agent: RunningAgent;
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "plumb-report-"));
   // The examples write below ./out of the working directory: a temp one here.
-  agent = await startAgent(["--platform", path.join(repositoryRoot, "examples"), "--path", "platform", "--data-dir", path.join(work, "data")], { tokenFile: path.join(work, "token"), cwd: work });
+  agent = await startAgent(["--platform", path.join(repositoryRoot, "examples"), "--path", "platform", "--data-dir", path.join(work, "data")], {
+    tokenFile: path.join(work, "token"),
+    cwd: work,
+  });
   await eventually(async () => {
     const list = (await agent.api<{ items: StackSummary[] }>("GET", "/api/v1/stacks")).body.items;
-    const ready = (name: string, type: string) => list.find((item) => item.name === name)?.conditions.some((condition) => condition.type === type && condition.status === "True");
+    const ready = (name: string, type: string) =>
+      list.find((item) => item.name === name)?.conditions.some((condition) => condition.type === type && condition.status === "True");
     return ready("hello", "Ready") && ready("scratch", "Stalled") ? true : undefined;
   });
 });

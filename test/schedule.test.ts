@@ -38,12 +38,20 @@ describe("agent timing", () => {
 
 describe("webhook payloads", () => {
   it("matches repository URLs however the sender spells them", () => {
-    const forms = ["https://git.example.org/Team/Infra.git", "git@git.example.org:team/infra.git", "ssh://git@git.example.org/team/infra", "https://git.example.org/team/infra/"];
+    const forms = [
+      "https://git.example.org/Team/Infra.git",
+      "git@git.example.org:team/infra.git",
+      "ssh://git@git.example.org/team/infra",
+      "https://git.example.org/team/infra/",
+    ];
     expect(new Set(forms.map(normalizeRepositoryUrl)).size).toBe(1);
   });
 
   it("reads GitHub, GitLab and generic pushes and ignores other bodies", () => {
-    expect(readPush({ ref: "refs/heads/main", repository: { clone_url: "https://h/r.git", ssh_url: "git@h:r.git" } })).toEqual({ repositoryUrls: ["https://h/r.git", "git@h:r.git"], ref: "refs/heads/main" });
+    expect(readPush({ ref: "refs/heads/main", repository: { clone_url: "https://h/r.git", ssh_url: "git@h:r.git" } })).toEqual({
+      repositoryUrls: ["https://h/r.git", "git@h:r.git"],
+      ref: "refs/heads/main",
+    });
     expect(readPush({ ref: "refs/tags/v1", project: { git_http_url: "https://gl/r.git" } })?.repositoryUrls).toEqual(["https://gl/r.git"]);
     expect(readPush({ repository: "file:///srv/r", ref: "refs/heads/main" })?.repositoryUrls).toEqual(["file:///srv/r"]);
     for (const body of [null, [], "text", 42, { zen: "ping" }, { repository: { clone_url: 5 } }]) expect(readPush(body)).toBeUndefined();

@@ -50,7 +50,8 @@ async function summary(name: string): Promise<StackSummary> {
   return (await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`)).body;
 }
 const condition = (stack: StackSummary, type: string) => stack.conditions.find((item) => item.type === type);
-const connectionLimit = async () => (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'canary_app'"))[0]?.rolconnlimit;
+const connectionLimit = async () =>
+  (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'canary_app'"))[0]?.rolconnlimit;
 
 beforeAll(async () => {
   vault = await startVaultStandIn();
@@ -62,14 +63,26 @@ beforeAll(async () => {
     mkdirSync(path.dirname(path.join(platform, file)), { recursive: true });
     writeFileSync(path.join(platform, file), text);
   };
-  write("platform/stores.yaml", `apiVersion: plumb.dev/v1\nkind: SecretStore\nmetadata: { name: vault }\nspec:\n  type: vault\n  default: true\n  address: ${vault.address}\n  pathPrefix: plumb/\n  auth: { appRole: { roleId: ${vault.roleId}, secretId: { secretRef: { store: local, name: vault, key: secret-id } } } }\n`);
+  write(
+    "platform/stores.yaml",
+    `apiVersion: plumb.dev/v1\nkind: SecretStore\nmetadata: { name: vault }\nspec:\n  type: vault\n  default: true\n  address: ${vault.address}\n  pathPrefix: plumb/\n  auth: { appRole: { roleId: ${vault.roleId}, secretId: { secretRef: { store: local, name: vault, key: secret-id } } } }\n`,
+  );
   for (const name of ["good", "broken"]) {
-    write(`platform/${name}.yaml`, `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 2s, retry: { backoff: { duration: 2s, max: 5s } } }\n`);
+    write(
+      `platform/${name}.yaml`,
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 2s, retry: { backoff: { duration: 2s, max: 5s } } }\n`,
+    );
   }
   write("apps/good/stack.yaml", stackDocument("good", "postgres"));
-  write("apps/good/role.yaml", "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: canary_app }\nspec: { login: true, connectionLimit: 5, password: { secretRef: { name: app, key: password } } }\n");
+  write(
+    "apps/good/role.yaml",
+    "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: canary_app }\nspec: { login: true, connectionLimit: 5, password: { secretRef: { name: app, key: password } } }\n",
+  );
   write("apps/broken/stack.yaml", stackDocument("broken", "{ secretRef: { name: admin, key: username } }"));
-  write("apps/broken/role.yaml", "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: broken_app }\nspec: { login: true, password: { secretRef: { name: admin, key: password } } }\n");
+  write(
+    "apps/broken/role.yaml",
+    "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: broken_app }\nspec: { login: true, password: { secretRef: { name: admin, key: password } } }\n",
+  );
   agent = await startAgent(["--platform", platform, "--path", "platform", "--data-dir", path.join(work, "data"), "--workers", "2"], {
     tokenFile: path.join(work, "token"),
     env: { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password, PLUMB_SECRET_VAULT_SECRET_ID: vault.secretId, PLUMB_LOG_LEVEL: "debug" },
@@ -105,20 +118,41 @@ describe("a canary in every secret", () => {
     expect(await server.canLogin("canary_app", `${canary}-password-1${awkward}`)).toBe(false);
 
     // A failing apply: PostgreSQL's error names the user, which is a secret.
-    const broken = await eventually(async () => {
-      const current = await summary("broken");
-      const failed = current.conditions.find((item) => item.status === "True" && (item.type === "Stalled" || item.type === "Degraded"));
-      return failed?.message.includes("password authentication failed") === true ? failed : undefined;
-    }, 60_000, "broken fails");
+    const broken = await eventually(
+      async () => {
+        const current = await summary("broken");
+        const failed = current.conditions.find((item) => item.status === "True" && (item.type === "Stalled" || item.type === "Degraded"));
+        return failed?.message.includes("password authentication failed") === true ? failed : undefined;
+      },
+      60_000,
+      "broken fails",
+    );
     expect(broken.message).toContain('user "[redacted]"');
 
     // Every route, as an admin would call it.
     const responses: string[] = [];
     const call = async (method: string, route: string, body?: unknown) => {
-      const response = await fetch(`${agent.url}${route}`, { method, headers: { authorization: `Bearer ${agent.adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const response = await fetch(`${agent.url}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${agent.adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
       responses.push(`${method} ${route} ${response.status}\n${await response.text()}`);
     };
-    for (const route of ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/api/v1/stacks", "/api/v1/audit?limit=1000", "/api/v1/compliance", "/api/v1/compliance?format=csv", "/api/v1/compliance?format=md", "/api/v1/composites", "/api/v1/composites.md"]) await call("GET", route);
+    for (const route of [
+      "/healthz",
+      "/readyz",
+      "/metrics",
+      "/api/v1/openapi.json",
+      "/api/v1/stacks",
+      "/api/v1/audit?limit=1000",
+      "/api/v1/compliance",
+      "/api/v1/compliance?format=csv",
+      "/api/v1/compliance?format=md",
+      "/api/v1/composites",
+      "/api/v1/composites.md",
+    ])
+      await call("GET", route);
     for (const stack of ["good", "broken"]) {
       for (const suffix of ["", "/resources", "/plan", "/runs", "/events"]) await call("GET", `/api/v1/stacks/${stack}${suffix}`);
       const runs = (await agent.api<{ items: { id: string }[] }>("GET", `/api/v1/stacks/${stack}/runs`)).body.items;
@@ -138,11 +172,34 @@ describe("a canary in every secret", () => {
       outputs.push(`$ plumb ${args.join(" ")}\n${result.stdout}${result.stderr}`);
       return result;
     };
-    for (const args of [["status"], ["status", "good"], ["status", "broken"], ["history", "good"], ["history", "broken"], ["history", "good", "--resource", "postgres.plumb.dev/v1/Role/canary_app"], ["diff", "good"], ["report", "compliance"], ["report", "compliance", "--format", "csv"], ["report", "compliance", "--format", "json"]]) await cli(args);
-    for (const args of [["audit", "export", "--format", "jsonl"], ["audit", "export", "--format", "csv"], ["audit", "verify"], ["state", "list"], ["state", "show", "postgres.plumb.dev/v1/Role/canary_app", "--stack", "good"]]) await cli([...args, "--data-dir", dataDir], {});
+    for (const args of [
+      ["status"],
+      ["status", "good"],
+      ["status", "broken"],
+      ["history", "good"],
+      ["history", "broken"],
+      ["history", "good", "--resource", "postgres.plumb.dev/v1/Role/canary_app"],
+      ["diff", "good"],
+      ["report", "compliance"],
+      ["report", "compliance", "--format", "csv"],
+      ["report", "compliance", "--format", "json"],
+    ])
+      await cli(args);
+    for (const args of [
+      ["audit", "export", "--format", "jsonl"],
+      ["audit", "export", "--format", "csv"],
+      ["audit", "verify"],
+      ["state", "list"],
+      ["state", "show", "postgres.plumb.dev/v1/Role/canary_app", "--stack", "good"],
+    ])
+      await cli([...args, "--data-dir", dataDir], {});
     const local = { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password, PLUMB_SECRET_VAULT_SECRET_ID: vault.secretId };
     const platform = path.join(work, "repo", "platform");
-    for (const format of ["text", "json", "markdown"]) await cli(["plan", path.join(work, "repo", "apps", "good"), "--platform", platform, "--data-dir", path.join(work, "cli-data"), "--format", format], local);
+    for (const format of ["text", "json", "markdown"])
+      await cli(
+        ["plan", path.join(work, "repo", "apps", "good"), "--platform", platform, "--data-dir", path.join(work, "cli-data"), "--format", format],
+        local,
+      );
     await cli(["plan", path.join(work, "repo", "apps", "broken"), "--platform", platform, "--data-dir", path.join(work, "cli-data")], local);
     const cliText = outputs.join("\n");
     expect(cliText).toContain("secret.rotated");

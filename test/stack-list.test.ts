@@ -30,7 +30,12 @@ describe("stack list", () => {
   });
 
   it("sorts by state with what needs a person first, ties by name, either direction", () => {
-    const stacks = [listed("ok-b"), listed("drift", { ready: ["False", "Drifted"] }), listed("ok-a"), listed("stuck", { stalled: true, ready: ["False", "Failed"] })];
+    const stacks = [
+      listed("ok-b"),
+      listed("drift", { ready: ["False", "Drifted"] }),
+      listed("ok-a"),
+      listed("stuck", { stalled: true, ready: ["False", "Failed"] }),
+    ];
     expect(sortStacks(stacks, "state").map((stack) => stack.name)).toEqual(["stuck", "drift", "ok-a", "ok-b"]);
     expect(sortStacks(stacks, "state", "desc").map((stack) => stack.name)).toEqual(["ok-a", "ok-b", "drift", "stuck"]);
   });

@@ -182,12 +182,17 @@ export class Agent {
     const rendered = managed === undefined ? undefined : await this.appliedRender(name, managed);
     return {
       claims: rendered?.claims ?? [],
-      compositeOf: new Map((rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const]))),
+      compositeOf: new Map(
+        (rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const])),
+      ),
     };
   }
 
   problems(): PlumbError[] {
-    return [...this.platformProblems, ...[...this.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError]))];
+    return [
+      ...this.platformProblems,
+      ...[...this.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError])),
+    ];
   }
 
   queueDepth(): number {
@@ -239,7 +244,15 @@ export class Agent {
   async setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void> {
     const status = await this.status(stack);
     await this.writeStatus({ ...status, suspended });
-    await this.record([{ stack, runId: null, address: null, type: suspended ? "stack.suspended" : "stack.resumed", message: `${suspended ? "suspended" : "resumed"} by ${actor ?? "the agent"}` }]);
+    await this.record([
+      {
+        stack,
+        runId: null,
+        address: null,
+        type: suspended ? "stack.suspended" : "stack.resumed",
+        message: `${suspended ? "suspended" : "resumed"} by ${actor ?? "the agent"}`,
+      },
+    ]);
     if (!suspended) this.requestSync(stack, "api", actor);
   }
 
@@ -302,7 +315,9 @@ export class Agent {
     } catch (error) {
       // Every expected failure is handled inside; this is the last guard so one stack can never stop the agent.
       this.options.logger.error({ stack: job.stack, job: job.kind, err: errorMessage(error) }, "job failed unexpectedly");
-      await this.setConditions(job.stack, { Reconciling: ["False", "Failed", ""], Stalled: ["True", "InternalError", errorMessage(error)] }).catch(() => undefined);
+      await this.setConditions(job.stack, { Reconciling: ["False", "Failed", ""], Stalled: ["True", "InternalError", errorMessage(error)] }).catch(
+        () => undefined,
+      );
     } finally {
       this.options.metrics.runDuration.observe({ kind: job.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -325,7 +340,8 @@ export class Agent {
       else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
       // Said when they change, not on every read of the platform.
       const problemsKey = scan.problems.map((problem) => problem.describe()).join("\n");
-      if (problemsKey !== this.platformProblemsKey) for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
+      if (problemsKey !== this.platformProblemsKey)
+        for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
       this.platformProblemsKey = problemsKey;
       for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
       // A Stack that fails to parse looks exactly like one that was removed; with any problem
@@ -333,9 +349,16 @@ export class Agent {
       const missing = [...this.stacks.keys()].filter((name) => !scan.stacks.has(name));
       if (missing.length > 0 && (scan.problems.length > 0 || scan.stacks.size === 0)) {
         const shown = missing.slice(0, 10).join(", ");
-        const kept = new PlumbError("PLUMB_STACK_DEFINITION", `${missing.length} stack(s) are no longer in the platform source (${shown}${missing.length > 10 ? ", …" : ""}), which ${scan.stacks.size === 0 ? "holds no Stack documents at all" : "has problems"}; they are kept, and nothing is pruned, until it reads cleanly`, {
-          hint: scan.stacks.size === 0 ? "check that --platform, --ref and --path point at the Stack documents (a force-push or a wrong path looks like this)" : "fix the problems listed with this one",
-        });
+        const kept = new PlumbError(
+          "PLUMB_STACK_DEFINITION",
+          `${missing.length} stack(s) are no longer in the platform source (${shown}${missing.length > 10 ? ", …" : ""}), which ${scan.stacks.size === 0 ? "holds no Stack documents at all" : "has problems"}; they are kept, and nothing is pruned, until it reads cleanly`,
+          {
+            hint:
+              scan.stacks.size === 0
+                ? "check that --platform, --ref and --path point at the Stack documents (a force-push or a wrong path looks like this)"
+                : "fix the problems listed with this one",
+          },
+        );
         this.platformProblems = [...this.platformProblems, kept];
         // Logged once per change of the missing set, not on every platform read.
         const key = missing.join(",");
@@ -368,11 +391,20 @@ export class Agent {
     try {
       const files = await findPlatformFiles(directory);
       const hash = createHash("sha256");
-      for (const file of files) hash.update(file).update("\0").update(await readFile(file)).update("\0");
+      for (const file of files)
+        hash
+          .update(file)
+          .update("\0")
+          .update(await readFile(file))
+          .update("\0");
       const key = hash.digest("hex");
       if (key === this.library?.key) return [];
       const platformPath = this.options.platform.path === "." ? "" : `${this.options.platform.path.replace(/\/+$/, "")}/`;
-      const library = await loadPlatformLibrary(directory, { display: platformPath, limits: this.options.sandboxLimits ?? defaultSandboxLimits, registry: this.options.registry });
+      const library = await loadPlatformLibrary(directory, {
+        display: platformPath,
+        limits: this.options.sandboxLimits ?? defaultSandboxLimits,
+        registry: this.options.registry,
+      });
       this.library = { key, library };
       return [];
     } catch (error) {
@@ -429,12 +461,16 @@ export class Agent {
       managed.backoff = timings.backoff;
       managed.nextDriftAt = Date.now() + withJitter(managed.driftIntervalMs);
     } catch (error) {
-      managed.definitionError = error instanceof PlumbError ? error : new PlumbError("PLUMB_STACK_DEFINITION", errorMessage(error), { location: { stack: name } });
+      managed.definitionError =
+        error instanceof PlumbError ? error : new PlumbError("PLUMB_STACK_DEFINITION", errorMessage(error), { location: { stack: name } });
     }
     this.stacks.set(name, managed);
     void (async () => {
       if (managed.definitionError !== undefined) {
-        await this.setConditions(name, { Ready: ["False", "InvalidDefinition", managed.definitionError.describe()], Stalled: ["True", "InvalidDefinition", managed.definitionError.describe()] });
+        await this.setConditions(name, {
+          Ready: ["False", "InvalidDefinition", managed.definitionError.describe()],
+          Stalled: ["True", "InvalidDefinition", managed.definitionError.describe()],
+        });
         await this.record([{ stack: name, runId: null, address: null, type: "stack.invalid", message: managed.definitionError.describe() }]);
       } else if (existing === undefined) {
         await this.record([{ stack: name, runId: null, address: null, type: "stack.added", message: `managing stack ${name} from ${platformStack.file}` }]);
@@ -505,7 +541,9 @@ export class Agent {
       // Once per commit and reason: the commit loop meets the same broken revision on every poll.
       const stalled = status.conditions.find((condition) => condition.type === "Stalled");
       if (status.lastAttemptedRevision !== fetched.revision || stalled?.reason !== "RenderFailed" || stalled.message !== message) {
-        await this.record([{ stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } }]);
+        await this.record([
+          { stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } },
+        ]);
       }
       return;
     }
@@ -522,7 +560,13 @@ export class Agent {
     }
     // A commit elsewhere in the repository: the same render, definition and policy as the
     // revision applied last need no observe or plan, only the new revision recorded.
-    if (!forced && !interrupted && managed.appliedKey !== undefined && managed.appliedKey === this.renderKey(rendered) && status.lastAppliedDigest === rendered.digest) {
+    if (
+      !forced &&
+      !interrupted &&
+      managed.appliedKey !== undefined &&
+      managed.appliedKey === this.renderKey(rendered) &&
+      status.lastAppliedDigest === rendered.digest
+    ) {
       await this.writeStatus({ ...status, lastAppliedRevision: revision, lastAttemptedRevision: revision });
       const ready = status.conditions.find((condition) => condition.type === "Ready")?.status === "True";
       await this.setConditions(name, {
@@ -541,7 +585,13 @@ export class Agent {
    * Plans `rendered` against live state and applies it when the stack's
    * policy allows; used by commits, drift healing and rollbacks alike.
    */
-  private async planAndApply(managed: ManagedStack, rendered: RenderedStack, revision: string, job: Job, change: "intentional" | "corrective" | "rollback"): Promise<Plan | undefined> {
+  private async planAndApply(
+    managed: ManagedStack,
+    rendered: RenderedStack,
+    revision: string,
+    job: Job,
+    change: "intentional" | "corrective" | "rollback",
+  ): Promise<Plan | undefined> {
     const name = job.stack;
     const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
     try {
@@ -558,7 +608,8 @@ export class Agent {
           const before = status.conditions.find((item) => item.type === "Ready");
           await this.writeStatus(attempted);
           await this.setConditions(name, { Reconciling: ["False", "EmptyRender", ""], Ready: ["False", "EmptyRender", message] });
-          if (status.lastAttemptedRevision !== revision || before?.reason !== "EmptyRender") await this.record([{ stack: name, runId: null, address: null, type: "render.empty", message }]);
+          if (status.lastAttemptedRevision !== revision || before?.reason !== "EmptyRender")
+            await this.record([{ stack: name, runId: null, address: null, type: "render.empty", message }]);
           return plan;
         }
         if (!planHasChanges(plan) && !plan.changes.some((item) => item.recordStale)) {
@@ -566,18 +617,35 @@ export class Agent {
           managed.applied = rendered;
           managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
           await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
-          await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
+          await this.setConditions(name, {
+            Reconciling: ["False", "Succeeded", ""],
+            Ready: ["True", "Succeeded", `revision ${revision} is applied`],
+            Stalled: ["False", "Succeeded", ""],
+            Degraded: ["False", "Succeeded", ""],
+          });
           return plan;
         }
         const sync = rendered.definition.sync;
         const holdReason = this.holdReason(sync, status, job, change);
         if (holdReason !== undefined) {
           await this.writeStatus(attempted);
-          await this.setConditions(name, { Reconciling: ["False", "OutOfSync", ""], Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`] });
+          await this.setConditions(name, {
+            Reconciling: ["False", "OutOfSync", ""],
+            Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`],
+          });
           // Said once per revision and reason, not on every poll.
           const before = status.conditions.find((item) => item.type === "Ready");
           if (status.lastAttemptedRevision !== revision || before?.reason !== "OutOfSync" || !before.message.endsWith(holdReason)) {
-            await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${summaryText(plan)}; not applied: ${holdReason}`, data: { revision, summary: plan.summary as unknown as JsonObject } }]);
+            await this.record([
+              {
+                stack: name,
+                runId: null,
+                address: null,
+                type: "plan.pending",
+                message: `${summaryText(plan)}; not applied: ${holdReason}`,
+                data: { revision, summary: plan.summary as unknown as JsonObject },
+              },
+            ]);
           }
           return plan;
         }
@@ -600,15 +668,29 @@ export class Agent {
             Reconciling: ["False", "ApplyFailed", ""],
             Ready: ["False", "ApplyFailed", `${applied.result.failed} change(s) failed: ${failure?.describe() ?? "see the run"}`],
             Degraded: [transient ? "True" : "False", transient ? "ProviderUnavailable" : "ApplyFailed", transient ? (failure?.message ?? "") : ""],
-            Stalled: [exhausted ? "True" : "False", exhausted ? "RetriesExhausted" : "Retrying", exhausted ? `gave up after ${managed.failures} attempts; a new commit or a manual sync tries again` : ""],
+            Stalled: [
+              exhausted ? "True" : "False",
+              exhausted ? "RetriesExhausted" : "Retrying",
+              exhausted ? `gave up after ${managed.failures} attempts; a new commit or a manual sync tries again` : "",
+            ],
           });
           return plan;
         }
         managed.failures = 0;
         managed.applied = rendered;
         managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
-        await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null });
-        await this.setConditions(name, { Reconciling: ["False", "Succeeded", ""], Ready: ["True", "Succeeded", `revision ${revision} is applied`], Stalled: ["False", "Succeeded", ""], Degraded: ["False", "Succeeded", ""] });
+        await this.writeStatus({
+          ...attempted,
+          lastAppliedRevision: revision,
+          lastAppliedDigest: rendered.digest,
+          drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null,
+        });
+        await this.setConditions(name, {
+          Reconciling: ["False", "Succeeded", ""],
+          Ready: ["True", "Succeeded", `revision ${revision} is applied`],
+          Stalled: ["False", "Succeeded", ""],
+          Degraded: ["False", "Succeeded", ""],
+        });
         return plan;
       });
     } catch (error) {
@@ -641,7 +723,11 @@ export class Agent {
               commit: revision,
               author: commit?.author ?? null,
               commitMessage: commit?.message ?? null,
-              summary: { message: problem.message, ...(problem.location.file === undefined ? {} : { file: problem.location.file }), ...(problem.location.line === undefined ? {} : { line: problem.location.line }) },
+              summary: {
+                message: problem.message,
+                ...(problem.location.file === undefined ? {} : { file: problem.location.file }),
+                ...(problem.location.line === undefined ? {} : { line: problem.location.line }),
+              },
             })),
           );
         }
@@ -654,7 +740,12 @@ export class Agent {
 
   /** Identifies what an apply depends on besides live state: the render, the Stack definition and the policy. */
   private renderKey(rendered: RenderedStack): string {
-    return createHash("sha256").update(rendered.digest).update(JSON.stringify(rendered.definition)).update(JSON.stringify(this.policy ?? null)).update(JSON.stringify(rendered.policyViolations ?? [])).digest("hex");
+    return createHash("sha256")
+      .update(rendered.digest)
+      .update(JSON.stringify(rendered.definition))
+      .update(JSON.stringify(this.policy ?? null))
+      .update(JSON.stringify(rendered.policyViolations ?? []))
+      .digest("hex");
   }
 
   /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
@@ -664,7 +755,11 @@ export class Agent {
     const origin = managed.origin;
     if (origin.kind === "local") return { policy: this.policy, source: origin.directory, commit: null };
     const commit = await this.commitOf(managed, revision);
-    return { policy: this.policy, source: `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`, commit: { sha: revision, author: commit?.author ?? "" } };
+    return {
+      policy: this.policy,
+      source: `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`,
+      commit: { sha: revision, author: commit?.author ?? "" },
+    };
   }
 
   /** Desired (the last applied render, enriched) against live, for the API's plan preview. */
@@ -722,7 +817,12 @@ export class Agent {
    * suspended stack or a deny window unless they override; a refresh only
    * re-reads, so what it finds is healed only where automatic healing would be.
    */
-  private holdReason(sync: RenderedStack["definition"]["sync"], status: StackStatus, job: Job, change: "intentional" | "corrective" | "rollback"): string | undefined {
+  private holdReason(
+    sync: RenderedStack["definition"]["sync"],
+    status: StackStatus,
+    job: Job,
+    change: "intentional" | "corrective" | "rollback",
+  ): string | undefined {
     if (job.override === true) return undefined;
     // A rollback suspends the stack itself before it applies.
     if (status.suspended && change !== "rollback") return "the stack is suspended (resume it, or sync with override)";
@@ -790,7 +890,12 @@ export class Agent {
     const heal = holdReason === undefined;
     // The drift and what it means for Ready go out in one write, so no reader sees one without the other.
     if (heal) await this.writeStatus({ ...status, drift: summary });
-    else await this.setConditions(name, { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${holdReason ?? ""}`] }, { drift: summary });
+    else
+      await this.setConditions(
+        name,
+        { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${holdReason ?? ""}`] },
+        { drift: summary },
+      );
     await this.record(
       addresses.map((address) => ({
         stack: name,
@@ -824,7 +929,16 @@ export class Agent {
     const healed = (await this.status(name)).conditions.find((condition) => condition.type === "Ready")?.status === "True";
     if (plan !== undefined && healed) {
       this.options.metrics.driftHealed.inc(addresses.length);
-      await this.record(addresses.map((address) => ({ stack: name, runId: null, address, type: "drift.healed", message: `${address} reverted to the desired state (corrective change)`, data: { fields: drifted[address] as string[] } })));
+      await this.record(
+        addresses.map((address) => ({
+          stack: name,
+          runId: null,
+          address,
+          type: "drift.healed",
+          message: `${address} reverted to the desired state (corrective change)`,
+          data: { fields: drifted[address] as string[] },
+        })),
+      );
     }
   }
 
@@ -836,16 +950,29 @@ export class Agent {
     if (managed === undefined || wanted === undefined) return;
     const name = job.stack;
     const runs = await this.store.listRuns(name, 1000);
-    const target = runs.find((run) => run.result === "succeeded" && (run.revision === wanted || (wanted.length >= 7 && run.revision?.startsWith(wanted) === true) || run.digest === wanted));
+    const target = runs.find(
+      (run) =>
+        run.result === "succeeded" && (run.revision === wanted || (wanted.length >= 7 && run.revision?.startsWith(wanted) === true) || run.digest === wanted),
+    );
     const record = target === undefined ? undefined : await this.store.getRender(name, target.digest);
     if (target === undefined || record === undefined) {
-      await this.record([{ stack: name, runId: null, address: null, type: "rollback.failed", message: `no successful run of revision ${job.revision} is recorded for ${name}` }]);
+      await this.record([
+        { stack: name, runId: null, address: null, type: "rollback.failed", message: `no successful run of revision ${job.revision} is recorded for ${name}` },
+      ]);
       return;
     }
     // Like Argo CD: after a rollback the stack stops following Git until someone resumes it.
     const status = await this.status(name);
     await this.writeStatus({ ...status, suspended: true });
-    await this.record([{ stack: name, runId: null, address: null, type: "rollback.started", message: `rollback to ${target.revision ?? target.digest} requested by ${job.actor ?? "the agent"}; automatic sync suspended until resumed` }]);
+    await this.record([
+      {
+        stack: name,
+        runId: null,
+        address: null,
+        type: "rollback.started",
+        message: `rollback to ${target.revision ?? target.digest} requested by ${job.actor ?? "the agent"}; automatic sync suspended until resumed`,
+      },
+    ]);
     await this.planAndApply(managed, record.rendered as unknown as RenderedStack, target.revision ?? target.digest, job, "rollback");
   }
 
@@ -856,7 +983,11 @@ export class Agent {
     const policy = managed.platform.document.spec?.deletionPolicy ?? "Orphan";
     const rendered = await this.appliedRender(name, managed);
     if (policy === "Delete" && rendered !== undefined) {
-      const empty: RenderedStack = { ...rendered, resources: [], definition: { ...rendered.definition, sync: { ...rendered.definition.sync, prune: true, allowEmpty: true } } };
+      const empty: RenderedStack = {
+        ...rendered,
+        resources: [],
+        definition: { ...rendered.definition, sync: { ...rendered.definition.sync, prune: true, allowEmpty: true } },
+      };
       const connections = new ProviderConnections(this.options.registry, empty.definition, this.secrets);
       try {
         await withStackLock(this.store, name, async () => {
@@ -877,7 +1008,18 @@ export class Agent {
     );
     this.stacks.delete(name);
     await this.store.removeStack(name);
-    await this.record([{ stack: name, runId: null, address: null, type: "stack.removed", message: policy === "Delete" ? `stack ${name} left the platform repository; its resources were deleted` : `stack ${name} left the platform repository; its ${remaining.length} resource(s) are left in place, no longer managed` }]);
+    await this.record([
+      {
+        stack: name,
+        runId: null,
+        address: null,
+        type: "stack.removed",
+        message:
+          policy === "Delete"
+            ? `stack ${name} left the platform repository; its resources were deleted`
+            : `stack ${name} left the platform repository; its ${remaining.length} resource(s) are left in place, no longer managed`,
+      },
+    ]);
   }
 
   // ── status and events ───────────────────────────────────────────────────
@@ -892,12 +1034,22 @@ export class Agent {
   }
 
   /** Changes conditions (and, in the same write, any other status fields given in `also`). */
-  private async setConditions(stack: string, changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>, also: Partial<Pick<StackStatus, "drift">> = {}): Promise<void> {
+  private async setConditions(
+    stack: string,
+    changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>,
+    also: Partial<Pick<StackStatus, "drift">> = {},
+  ): Promise<void> {
     if (!this.stacks.has(stack)) return;
     const status = await this.status(stack);
     const now = new Date().toISOString();
     const conditions = conditionOrder.map((type): Condition => {
-      const current = status.conditions.find((condition) => condition.type === type) ?? { type, status: "Unknown", reason: "NotChecked", message: "", lastTransitionTime: now };
+      const current = status.conditions.find((condition) => condition.type === type) ?? {
+        type,
+        status: "Unknown",
+        reason: "NotChecked",
+        message: "",
+        lastTransitionTime: now,
+      };
       const change = changes[type];
       if (change === undefined) return current;
       const [value, reason, message] = change;

@@ -5,7 +5,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly runs = new Counter({ name: "plumb_runs_total", help: "Apply runs by trigger and result.", labelNames: ["trigger", "result"], registers: [this.registry] });
+  readonly runs = new Counter({
+    name: "plumb_runs_total",
+    help: "Apply runs by trigger and result.",
+    labelNames: ["trigger", "result"],
+    registers: [this.registry],
+  });
   readonly runDuration = new Histogram({
     name: "plumb_run_duration_seconds",
     help: "Time from the start of a sync or drift check to its end.",

@@ -61,18 +61,43 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === compliancePolicyKind) {
         const schemaProblems = checkAgainstSchema(compliancePolicySchema, value);
         const policyProblems = schemaProblems.length > 0 ? schemaProblems : checkRuleExpressions(value as unknown as CompliancePolicy);
-        for (const problem of policyProblems) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
-        if (policy !== undefined) problems.push(new PlumbError("PLUMB_POLICY_INVALID", `a second CompliancePolicy; the first is in ${policy.file}`, { location: document.position, hint: "keep one CompliancePolicy in the platform repository" }));
+        for (const problem of policyProblems)
+          problems.push(
+            new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, {
+              location: document.locate(problem.path),
+              ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+            }),
+          );
+        if (policy !== undefined)
+          problems.push(
+            new PlumbError("PLUMB_POLICY_INVALID", `a second CompliancePolicy; the first is in ${policy.file}`, {
+              location: document.position,
+              hint: "keep one CompliancePolicy in the platform repository",
+            }),
+          );
         else if (policyProblems.length === 0) policy = { policy: value as unknown as CompliancePolicy, file: document.position.file };
         continue;
       }
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === secretStoreKind) {
         const storeProblems = checkSecretStoreDocument(value);
-        for (const problem of storeProblems) problems.push(new PlumbError("PLUMB_SECRET_STORE", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
+        for (const problem of storeProblems)
+          problems.push(
+            new PlumbError("PLUMB_SECRET_STORE", `${formatFieldPath(problem.path)}: ${problem.message}`, {
+              location: document.locate(problem.path),
+              ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+            }),
+          );
         const store = value as unknown as SecretStoreDocument;
         if (storeProblems.length > 0) continue;
-        if (stores.some((other) => other.metadata.name === store.metadata.name)) problems.push(new PlumbError("PLUMB_SECRET_STORE", `secret store ${store.metadata.name} is declared twice`, { location: document.position }));
-        else if (store.spec.default === true && stores.some((other) => other.spec.default === true)) problems.push(new PlumbError("PLUMB_SECRET_STORE", `two secret stores are marked default`, { location: document.locate(["spec", "default"]), hint: "mark one SecretStore default: true" }));
+        if (stores.some((other) => other.metadata.name === store.metadata.name))
+          problems.push(new PlumbError("PLUMB_SECRET_STORE", `secret store ${store.metadata.name} is declared twice`, { location: document.position }));
+        else if (store.spec.default === true && stores.some((other) => other.spec.default === true))
+          problems.push(
+            new PlumbError("PLUMB_SECRET_STORE", `two secret stores are marked default`, {
+              location: document.locate(["spec", "default"]),
+              hint: "mark one SecretStore default: true",
+            }),
+          );
         else stores.push(store);
         continue;
       }
@@ -80,7 +105,12 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       const schemaProblems = checkAgainstSchema(stackDocumentSchema, value);
       if (schemaProblems.length > 0) {
         for (const problem of schemaProblems) {
-          problems.push(new PlumbError("PLUMB_STACK_DEFINITION", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) }));
+          problems.push(
+            new PlumbError("PLUMB_STACK_DEFINITION", `${formatFieldPath(problem.path)}: ${problem.message}`, {
+              location: document.locate(problem.path),
+              ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+            }),
+          );
         }
         continue;
       }
@@ -114,7 +144,9 @@ export type PlatformOrigin = { kind: "git"; source: GitSource; path: string } | 
 function checkRelativePath(relative: string, where: string): string {
   const normalized = path.posix.normalize(relative.replace(/\\/g, "/"));
   if (path.posix.isAbsolute(normalized) || normalized === ".." || normalized.startsWith("../")) {
-    throw new PlumbError("PLUMB_PATH_ESCAPE", `${where}: source.path "${relative}" leaves the repository`, { hint: "give a path inside the repository, relative to its root" });
+    throw new PlumbError("PLUMB_PATH_ESCAPE", `${where}: source.path "${relative}" leaves the repository`, {
+      hint: "give a path inside the repository, relative to its root",
+    });
   }
   return normalized;
 }

@@ -31,7 +31,8 @@ function validationMessage(error: { validation: ValidationProblem[]; validationC
  * no framing, no other origins; responses are never sniffed into another type.
  */
 export const securityHeaders = {
-  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "no-referrer",
@@ -45,7 +46,13 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (error instanceof PlumbError) return sendError(reply, error);
     if (error instanceof PlumbErrorList) return sendError(reply, new PlumbError("PLUMB_INVALID", error.errors.map((item) => item.describe()).join("\n")));
     const fastifyError = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
-    if (fastifyError.validation !== undefined) return sendError(reply, new PlumbError("PLUMB_USAGE", validationMessage(fastifyError as { validation: ValidationProblem[]; validationContext?: string; message?: string }), { hint: "see /api/v1/openapi.json for the request shape" }));
+    if (fastifyError.validation !== undefined)
+      return sendError(
+        reply,
+        new PlumbError("PLUMB_USAGE", validationMessage(fastifyError as { validation: ValidationProblem[]; validationContext?: string; message?: string }), {
+          hint: "see /api/v1/openapi.json for the request shape",
+        }),
+      );
     // Fastify's own refusals (an oversize body, an unknown media type) keep their status.
     if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       return sendError(reply, new PlumbError("PLUMB_USAGE", fastifyError.message ?? "bad request"), fastifyError.statusCode);
@@ -59,12 +66,20 @@ export function installErrorHandling(app: FastifyInstance): void {
     const query = request.query as Record<string, unknown> | undefined;
     for (const [name, value] of Object.entries(query ?? {})) {
       if (typeof value === "number" && !Number.isFinite(value)) {
-        return sendError(reply, new PlumbError("PLUMB_USAGE", `querystring.${name} must be a finite number`, { hint: "see /api/v1/openapi.json for the request shape" }));
+        return sendError(
+          reply,
+          new PlumbError("PLUMB_USAGE", `querystring.${name} must be a finite number`, { hint: "see /api/v1/openapi.json for the request shape" }),
+        );
       }
     }
   });
 
   app.setNotFoundHandler(async (request, reply) =>
-    sendError(reply, new PlumbError("PLUMB_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`, { hint: "the API is under /api/v1; /api/v1/openapi.json lists its routes" })),
+    sendError(
+      reply,
+      new PlumbError("PLUMB_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}`, {
+        hint: "the API is under /api/v1; /api/v1/openapi.json lists its routes",
+      }),
+    ),
   );
 }

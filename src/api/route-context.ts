@@ -41,7 +41,11 @@ export function routeContext(agent: Agent): RouteContext {
       drift: status.drift,
       state: stackState(status),
       updatedAt: recorded?.updatedAt ?? null,
-      source: { file: platform?.file ?? "", ...(source?.repo === undefined ? {} : { repo: source.repo }), ...(source?.path === undefined ? {} : { path: source.path }) },
+      source: {
+        file: platform?.file ?? "",
+        ...(source?.repo === undefined ? {} : { repo: source.repo }),
+        ...(source?.path === undefined ? {} : { path: source.path }),
+      },
     };
   };
   return {
@@ -49,13 +53,17 @@ export function routeContext(agent: Agent): RouteContext {
     store,
     requireRole: (role) => async (request, reply) => {
       if (role === "admin" && request.token?.role !== "admin") {
-        await sendError(reply, new PlumbError("PLUMB_FORBIDDEN", `token "${request.token?.name ?? ""}" is read-only`, { hint: "use a token with the admin role for actions" }));
+        await sendError(
+          reply,
+          new PlumbError("PLUMB_FORBIDDEN", `token "${request.token?.name ?? ""}" is read-only`, { hint: "use a token with the admin role for actions" }),
+        );
         return reply;
       }
       return undefined;
     },
     knownStack(name) {
-      if (!agent.hasStack(name)) throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
+      if (!agent.hasStack(name))
+        throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
     },
     summary,
     async everySummary() {

@@ -6,7 +6,13 @@ import { conditionFilters, sortKeys, stackStates } from "./stack-list.js";
 
 export const stackName = Type.Object({ stack: Type.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" }) });
 export const errorBody = Type.Object({ code: Type.String(), message: Type.String(), hint: Type.Optional(Type.String()) });
-export const condition = Type.Object({ type: Type.String(), status: Type.String(), reason: Type.String(), message: Type.String(), lastTransitionTime: Type.String() });
+export const condition = Type.Object({
+  type: Type.String(),
+  status: Type.String(),
+  reason: Type.String(),
+  message: Type.String(),
+  lastTransitionTime: Type.String(),
+});
 export const stackSummary = Type.Object({
   name: Type.String(),
   labels: Type.Record(Type.String(), Type.String()),
@@ -15,8 +21,14 @@ export const stackSummary = Type.Object({
   conditions: Type.Array(condition),
   lastAppliedRevision: Type.Union([Type.String(), Type.Null()]),
   lastAttemptedRevision: Type.Union([Type.String(), Type.Null()]),
-  drift: Type.Union([Type.Object({ checkedAt: Type.String(), resources: Type.Record(Type.String(), Type.Array(Type.String())), healed: Type.Boolean() }), Type.Null()]),
-  state: Type.Union(stackStates.map((state) => Type.Literal(state)), { description: "One word for the stack: the most pressing of its conditions." }),
+  drift: Type.Union([
+    Type.Object({ checkedAt: Type.String(), resources: Type.Record(Type.String(), Type.Array(Type.String())), healed: Type.Boolean() }),
+    Type.Null(),
+  ]),
+  state: Type.Union(
+    stackStates.map((state) => Type.Literal(state)),
+    { description: "One word for the stack: the most pressing of its conditions." },
+  ),
   updatedAt: Type.Union([Type.String(), Type.Null()], { description: "When the agent last wrote this stack's status; null before its first look." }),
   source: Type.Object({ file: Type.String(), repo: Type.Optional(Type.String()), path: Type.Optional(Type.String()) }),
 });
@@ -30,7 +42,12 @@ export const listQuery = Type.Object({
   environment: Type.Optional(Type.String({ maxLength: 200 })),
   condition: Type.Optional(Type.Union(conditionFilters.map((condition) => Type.Literal(condition)))),
   state: Type.Optional(Type.Union(stackStates.map((state) => Type.Literal(state)))),
-  sort: Type.Optional(Type.Union(sortKeys.map((key) => Type.Literal(key)), { default: "name", description: "state sorts what needs a person first (Stalled, Degraded, Drifted, …, Ready last)." })),
+  sort: Type.Optional(
+    Type.Union(
+      sortKeys.map((key) => Type.Literal(key)),
+      { default: "name", description: "state sorts what needs a person first (Stalled, Degraded, Drifted, …, Ready last)." },
+    ),
+  ),
   order: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc")], { default: "asc" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),

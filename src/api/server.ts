@@ -46,7 +46,12 @@ declare module "fastify" {
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const { agent, metrics } = options;
   const store = agent.store;
-  const app: FastifyInstance = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, logController: new LogController({ disableRequestLogging: true }), ajv: { customOptions: { coerceTypes: true, removeAdditional: false } } });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: "Plumb API", version: options.version, description: "Stacks, resources, runs, events and actions of a Plumb agent." },
@@ -71,14 +76,21 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
     const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
     if (found === undefined) {
-      await sendError(reply.header("www-authenticate", "Bearer"), new PlumbError("PLUMB_UNAUTHORIZED", "a valid bearer token is required", { hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token" }));
+      await sendError(
+        reply.header("www-authenticate", "Bearer"),
+        new PlumbError("PLUMB_UNAUTHORIZED", "a valid bearer token is required", {
+          hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token",
+        }),
+      );
       return reply;
     }
     request.token = found;
   });
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
-  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => (agent.stackNames().length > 0 || agent.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" })));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) =>
+    agent.stackNames().length > 0 || agent.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
+  );
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
     metrics.queueDepth.set(agent.queueDepth());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -16,7 +16,8 @@ export interface ListedStack {
 export const stackStates = ["Stalled", "Degraded", "Drifted", "NotReady", "Reconciling", "Unknown", "Suspended", "Ready"] as const;
 export type StackState = (typeof stackStates)[number];
 
-const isTrue = (stack: Pick<ListedStack, "conditions">, type: string): boolean => stack.conditions.some((condition) => condition.type === type && condition.status === "True");
+const isTrue = (stack: Pick<ListedStack, "conditions">, type: string): boolean =>
+  stack.conditions.some((condition) => condition.type === type && condition.status === "True");
 
 /** One word for a stack's state, the same everywhere it is shown: the most pressing condition wins. */
 export function stackState(stack: Pick<ListedStack, "suspended" | "conditions">): StackState {

@@ -28,7 +28,9 @@ export function verifyWebhook(headers: Record<string, string | string[] | undefi
   ] as const;
   for (const [sender, value] of prefixed) {
     if (value === undefined) continue;
-    return value.startsWith("sha256=") && safeEqual(value.slice("sha256=".length).toLowerCase(), expected) ? { ok: true, sender } : { ok: false, reason: `the ${sender} signature does not match` };
+    return value.startsWith("sha256=") && safeEqual(value.slice("sha256=".length).toLowerCase(), expected)
+      ? { ok: true, sender }
+      : { ok: false, reason: `the ${sender} signature does not match` };
   }
   const bare = [
     ["gitea", header("x-gitea-signature")],

@@ -36,7 +36,10 @@ interface AgentFlags {
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
-  return { ...(flags.sshKey === undefined ? {} : { sshKeyFile: path.resolve(flags.sshKey) }), ...(flags.knownHosts === undefined ? {} : { knownHostsFile: path.resolve(flags.knownHosts) }) };
+  return {
+    ...(flags.sshKey === undefined ? {} : { sshKeyFile: path.resolve(flags.sshKey) }),
+    ...(flags.knownHosts === undefined ? {} : { knownHostsFile: path.resolve(flags.knownHosts) }),
+  };
 }
 
 function platformOrigin(flags: AgentFlags): PlatformOrigin {
@@ -50,13 +53,15 @@ function platformOrigin(flags: AgentFlags): PlatformOrigin {
 function listenAddress(text: string): { host: string; port: number } {
   const match = /^(.*):([0-9]{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (match === null || port > 65535) throw new PlumbError("PLUMB_USAGE", `--listen "${text}" is not host:port`, { hint: "e.g. --listen 127.0.0.1:8080 (port 0 picks a free one)" });
+  if (match === null || port > 65535)
+    throw new PlumbError("PLUMB_USAGE", `--listen "${text}" is not host:port`, { hint: "e.g. --listen 127.0.0.1:8080 (port 0 picks a free one)" });
   return { host: match[1] === "" ? "127.0.0.1" : (match[1] as string), port };
 }
 
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > 1024) throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is not a whole number from 1 to 1024`, { hint: `e.g. ${flag} 4` });
+  if (!Number.isInteger(value) || value < 1 || value > 1024)
+    throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is not a whole number from 1 to 1024`, { hint: `e.g. ${flag} 4` });
   return value;
 }
 
@@ -73,20 +78,39 @@ export function registerAgent(program: Command): void {
     .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
-    .addHelpText("after", "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples --path platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks")
+    .addHelpText(
+      "after",
+      "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples --path platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks",
+    )
     .action(
       action(async (flags: AgentFlags) => {
         const origin = platformOrigin(flags);
         const { host, port } = listenAddress(flags.listen);
         const workers = positiveInteger(flags.workers, "--workers");
         const platformIntervalMs = durationFlag(flags.platformInterval, "--platform-interval");
-        const logger = pino({ level: process.env.PLUMB_LOG_LEVEL ?? "info", base: { service: "plumb-agent" }, hooks: { streamWrite: (line) => redactor.redact(line) } });
+        const logger = pino({
+          level: process.env.PLUMB_LOG_LEVEL ?? "info",
+          base: { service: "plumb-agent" },
+          hooks: { streamWrite: (line) => redactor.redact(line) },
+        });
         const dataDirectory = path.resolve(flags.dataDir);
         const directoryLock = await lockDataDirectory(dataDirectory);
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
-        const agent = new Agent({ store, registry, secrets, platform: origin, ssh: sshSettings(flags), cacheDirectory: path.join(dataDirectory, "cache"), logger, metrics, workers, platformIntervalMs, sandboxLimits: sandboxLimits(flags) });
+        const agent = new Agent({
+          store,
+          registry,
+          secrets,
+          platform: origin,
+          ssh: sshSettings(flags),
+          cacheDirectory: path.join(dataDirectory, "cache"),
+          logger,
+          metrics,
+          workers,
+          platformIntervalMs,
+          sandboxLimits: sandboxLimits(flags),
+        });
         const token = await bootstrapAdminToken(store);
         if (token !== undefined) {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);
@@ -100,11 +124,16 @@ export function registerAgent(program: Command): void {
         const isolation = await probeIsolation();
         if (isolation.available) logger.info("programs and composites run in kernel namespaces (bubblewrap): no network, no host files");
         else if (flags.programsWithoutIsolation === true) {
-          logger.warn({ reason: isolation.reason }, "programs and composites run WITHOUT kernel isolation (--programs-without-isolation): they can reach the network");
+          logger.warn(
+            { reason: isolation.reason },
+            "programs and composites run WITHOUT kernel isolation (--programs-without-isolation): they can reach the network",
+          );
           process.stderr.write(`warning: programs and composites run without kernel isolation (${isolation.reason}); they can reach the network\n`);
         } else {
           logger.warn({ reason: isolation.reason }, "programs and composites cannot be isolated; stacks with programs or claims will be refused");
-          process.stderr.write(`warning: ${isolation.reason}: stacks with programs or composite claims are refused; install bubblewrap or pass --programs-without-isolation\n`);
+          process.stderr.write(
+            `warning: ${isolation.reason}: stacks with programs or composite claims are refused; install bubblewrap or pass --programs-without-isolation\n`,
+          );
         }
         await agent.start();
         await new Promise<void>((resolve) => {

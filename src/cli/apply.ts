@@ -51,8 +51,7 @@ export function registerApply(program: Command): void {
             if (options.yes === true && process.stdout.isTTY !== true) {
               process.stdout.write(`${summaryLine(plan)} (plumb plan shows each change)\n`);
               for (const warning of plan.warnings) process.stdout.write(`warning: ${warning}\n`);
-            }
-            else process.stdout.write(`${formatPlanText(plan, { color: useColor(process.stdout) })}\n`);
+            } else process.stdout.write(`${formatPlanText(plan, { color: useColor(process.stdout) })}\n`);
             const staleRecords = plan.changes.some((change) => change.recordStale);
             if (!planHasChanges(plan) && !staleRecords) return 0;
             if (planHasChanges(plan) && options.yes !== true) {
@@ -74,9 +73,12 @@ export function registerApply(program: Command): void {
             });
             progress.end();
             const counts = { create: 0, update: 0, replace: 0, delete: 0 };
-            for (const outcome of result.outcomes) if (outcome.status === "succeeded" && outcome.action in counts) counts[outcome.action as keyof typeof counts]++;
+            for (const outcome of result.outcomes)
+              if (outcome.status === "succeeded" && outcome.action in counts) counts[outcome.action as keyof typeof counts]++;
             if (result.failed > 0) {
-              process.stderr.write(`\nApply failed (run ${runId}): ${result.failed} change(s) failed, ${result.skipped} skipped because they depend on a failed one.\n`);
+              process.stderr.write(
+                `\nApply failed (run ${runId}): ${result.failed} change(s) failed, ${result.skipped} skipped because they depend on a failed one.\n`,
+              );
               for (const outcome of result.outcomes) {
                 if (outcome.status === "failed") process.stderr.write(`  ${outcome.address}: ${outcome.error?.describe() ?? "failed"}\n`);
               }
@@ -91,5 +93,3 @@ export function registerApply(program: Command): void {
       }),
     );
 }
-
-

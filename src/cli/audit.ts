@@ -18,7 +18,9 @@ function parseTime(flag: string, text: string | undefined): string | undefined {
   }
   const parsed = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(parsed)) {
-    throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is neither a date nor an age`, { hint: "use an ISO date such as 2026-01-31 or 2026-01-31T12:00:00Z, or an age such as 7d, 12h or 30m" });
+    throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is neither a date nor an age`, {
+      hint: "use an ISO date such as 2026-01-31 or 2026-01-31T12:00:00Z, or an age such as 7d, 12h or 30m",
+    });
   }
   return new Date(parsed).toISOString();
 }
@@ -59,23 +61,45 @@ export function registerAudit(program: Command): void {
     .option("--actor <name>", "only events by this actor: a token's name, agent, or cli:<user>")
     .option("--format <format>", "jsonl or csv", "jsonl")
     .addOption(dataDirectoryOption())
-    .addHelpText("after", "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl\n  $ plumb audit export --kind change.corrective --since 2026-11-01 --until 2026-12-01")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl\n  $ plumb audit export --kind change.corrective --since 2026-11-01 --until 2026-12-01",
+    )
     .action(
-      action(async (options: { since?: string; until?: string; stack?: string; resource?: string; kind?: string; actor?: string; format: string; dataDir: string }) => {
-        if (options.format !== "jsonl" && options.format !== "csv") throw new PlumbError("PLUMB_USAGE", `--format "${options.format}" is not jsonl or csv`, { hint: "use --format jsonl or --format csv" });
-        if (options.kind !== undefined && !(auditKinds as readonly string[]).includes(options.kind)) {
-          throw new PlumbError("PLUMB_USAGE", `--kind "${options.kind}" is not a kind of audit event`, { hint: `use one of ${auditKinds.join(", ")}` });
-        }
-        const since = parseTime("--since", options.since);
-        const until = parseTime("--until", options.until);
-        const store = await openStore(options.dataDir, { mustExist: true });
-        try {
-          const { stack, resource, kind, actor } = options;
-          const filter = { ...(since === undefined ? {} : { since }), ...(until === undefined ? {} : { until }), ...(stack === undefined ? {} : { stack }), ...(resource === undefined ? {} : { resource }), ...(kind === undefined ? {} : { kind }), ...(actor === undefined ? {} : { actor }) };
-          for await (const line of auditExportLines(store, filter, options.format)) process.stdout.write(line);
-        } finally {
-          await store.close();
-        }
-      }),
+      action(
+        async (options: {
+          since?: string;
+          until?: string;
+          stack?: string;
+          resource?: string;
+          kind?: string;
+          actor?: string;
+          format: string;
+          dataDir: string;
+        }) => {
+          if (options.format !== "jsonl" && options.format !== "csv")
+            throw new PlumbError("PLUMB_USAGE", `--format "${options.format}" is not jsonl or csv`, { hint: "use --format jsonl or --format csv" });
+          if (options.kind !== undefined && !(auditKinds as readonly string[]).includes(options.kind)) {
+            throw new PlumbError("PLUMB_USAGE", `--kind "${options.kind}" is not a kind of audit event`, { hint: `use one of ${auditKinds.join(", ")}` });
+          }
+          const since = parseTime("--since", options.since);
+          const until = parseTime("--until", options.until);
+          const store = await openStore(options.dataDir, { mustExist: true });
+          try {
+            const { stack, resource, kind, actor } = options;
+            const filter = {
+              ...(since === undefined ? {} : { since }),
+              ...(until === undefined ? {} : { until }),
+              ...(stack === undefined ? {} : { stack }),
+              ...(resource === undefined ? {} : { resource }),
+              ...(kind === undefined ? {} : { kind }),
+              ...(actor === undefined ? {} : { actor }),
+            };
+            for await (const line of auditExportLines(store, filter, options.format)) process.stdout.write(line);
+          } finally {
+            await store.close();
+          }
+        },
+      ),
     );
 }

@@ -48,9 +48,14 @@ export function policyOption(): Option {
 
 function sandboxOptions(): Option[] {
   return [
-    new Option("--program-timeout <duration>", "wall-clock limit for a stack's main.ts and the composites' compose functions").env("PLUMB_PROGRAM_TIMEOUT").default(`${defaultSandboxLimits.timeoutMs / 1000}s`),
+    new Option("--program-timeout <duration>", "wall-clock limit for a stack's main.ts and the composites' compose functions")
+      .env("PLUMB_PROGRAM_TIMEOUT")
+      .default(`${defaultSandboxLimits.timeoutMs / 1000}s`),
     new Option("--program-memory <MiB>", "memory limit for the same").env("PLUMB_PROGRAM_MEMORY").default(String(defaultSandboxLimits.memoryMiB)),
-    new Option("--programs-without-isolation", "run programs under Node's permission model alone where the kernel cannot isolate them (no bubblewrap or user namespaces): they can then reach the network").env("PLUMB_PROGRAMS_WITHOUT_ISOLATION"),
+    new Option(
+      "--programs-without-isolation",
+      "run programs under Node's permission model alone where the kernel cannot isolate them (no bubblewrap or user namespaces): they can then reach the network",
+    ).env("PLUMB_PROGRAMS_WITHOUT_ISOLATION"),
   ];
 }
 
@@ -84,7 +89,9 @@ export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "pro
   const timeoutMs = durationFlag(options.programTimeout, "--program-timeout");
   const memoryMiB = Number(options.programMemory);
   if (!Number.isInteger(memoryMiB) || memoryMiB < 32 || memoryMiB > 65536) {
-    throw new PlumbError("PLUMB_USAGE", `--program-memory "${options.programMemory}" is not a number of MiB between 32 and 65536`, { hint: "e.g. --program-memory 512" });
+    throw new PlumbError("PLUMB_USAGE", `--program-memory "${options.programMemory}" is not a number of MiB between 32 and 65536`, {
+      hint: "e.g. --program-memory 512",
+    });
   }
   if (timeoutMs < 100) throw new PlumbError("PLUMB_USAGE", `--program-timeout ${options.programTimeout} is too short`, { hint: "e.g. --program-timeout 30s" });
   return { timeoutMs, memoryMiB, ...(options.programsWithoutIsolation === true ? { withoutKernelIsolation: true } : {}) };
@@ -103,11 +110,15 @@ export async function complianceOptions(policyFile: string | undefined, director
   return { policy: await loadPolicyFile(policyFile), source: path.resolve(directory), commit: null };
 }
 
-
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
   const platform = await platformFrom(options.platform, limits);
-  return renderStack(directory, { registry, sandboxLimits: limits, ...(options.env === undefined ? {} : { environment: options.env }), ...(platform === undefined ? {} : { platform }) });
+  return renderStack(directory, {
+    registry,
+    sandboxLimits: limits,
+    ...(options.env === undefined ? {} : { environment: options.env }),
+    ...(platform === undefined ? {} : { platform }),
+  });
 }
 
 export async function openStore(dataDirectory: string, options: { mustExist?: boolean } = {}): Promise<Store> {
@@ -124,7 +135,11 @@ export async function secretStoresFrom(platformDirectory: string | undefined): P
 }
 
 /** Opens the store and provider connections for a rendered stack, and closes both afterwards. */
-export async function withStackRuntime<Result>(rendered: RenderedStack, options: Pick<StackOptions, "dataDir" | "platform">, work: (store: Store, connections: ProviderConnections) => Promise<Result>): Promise<Result> {
+export async function withStackRuntime<Result>(
+  rendered: RenderedStack,
+  options: Pick<StackOptions, "dataDir" | "platform">,
+  work: (store: Store, connections: ProviderConnections) => Promise<Result>,
+): Promise<Result> {
   const secrets = await secretStoresFrom(options.platform);
   const store = await openStore(options.dataDir);
   const connections = new ProviderConnections(registry, rendered.definition, secrets);
@@ -139,7 +154,9 @@ export async function withStackRuntime<Result>(rendered: RenderedStack, options:
 export function printError(error: unknown): void {
   const errors = (error instanceof PlumbErrorList ? error.errors : [error]).map((item) =>
     // The store's own failures (a full disk, a damaged file) say so with a code and what to do.
-    typeof item === "object" && item !== null && !(item instanceof PlumbError) && "code" in item && String(item.code).startsWith("SQLITE_") ? storeError(item, "the state store") : item,
+    typeof item === "object" && item !== null && !(item instanceof PlumbError) && "code" in item && String(item.code).startsWith("SQLITE_")
+      ? storeError(item, "the state store")
+      : item,
   );
   for (const item of errors) {
     if (item instanceof PlumbError) {

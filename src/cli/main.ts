@@ -25,7 +25,10 @@ const program = new Command()
   // workspaces before it exits; the agent shuts down on its own signal handlers.
   .hook("preAction", (_program, command) => {
     if (command.name() === "agent") return;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const) {
       process.once(signal, () => {
         stopAllSandboxes();
         process.exit(code);

@@ -16,7 +16,8 @@ export function progressReporter(): { report: (progress: ApplyProgress) => void;
     report(progress) {
       const counter = `[${String(progress.done).padStart(String(progress.total).length)}/${progress.total}]`;
       let line: string;
-      if (progress.status === "succeeded") line = `${counter} ${progress.action in pastTense ? pastTense[progress.action as keyof typeof pastTense] : progress.action} ${progress.address} (took ${progress.durationMs} ms)`;
+      if (progress.status === "succeeded")
+        line = `${counter} ${progress.action in pastTense ? pastTense[progress.action as keyof typeof pastTense] : progress.action} ${progress.address} (took ${progress.durationMs} ms)`;
       else if (progress.status === "skipped") line = `${counter} skipped ${progress.address}: depends on ${progress.blockedBy ?? "a failed change"}`;
       else line = `${counter} FAILED ${progress.action} ${progress.address}: ${errorMessage(progress.error)}`;
       if (!interactive) {

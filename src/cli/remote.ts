@@ -24,7 +24,8 @@ async function callText(flags: RemoteFlags, route: string): Promise<string> {
 }
 
 async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
-  if (flags.token === undefined) throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", { hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start)" });
+  if (flags.token === undefined)
+    throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", { hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start)" });
   let response: Response;
   try {
     response = await fetch(new URL(route, flags.url), {
@@ -33,9 +34,13 @@ async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: s
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
-    throw new PlumbError("PLUMB_USAGE", `cannot reach the agent at ${flags.url}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, {
-      hint: "start it with `plumb agent`, or point --url / PLUMB_URL at it",
-    });
+    throw new PlumbError(
+      "PLUMB_USAGE",
+      `cannot reach the agent at ${flags.url}: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`,
+      {
+        hint: "start it with `plumb agent`, or point --url / PLUMB_URL at it",
+      },
+    );
   }
   const text = await response.text();
   let parsed: unknown;
@@ -46,12 +51,18 @@ async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: s
   }
   if (!response.ok) {
     const problem = parsed as { code?: string; message?: string; hint?: string };
-    const code = response.status === 401 ? "PLUMB_UNAUTHORIZED" : response.status === 403 ? "PLUMB_FORBIDDEN" : response.status === 404 ? "PLUMB_NOT_FOUND" : "PLUMB_USAGE";
+    const code =
+      response.status === 401
+        ? "PLUMB_UNAUTHORIZED"
+        : response.status === 403
+          ? "PLUMB_FORBIDDEN"
+          : response.status === 404
+            ? "PLUMB_NOT_FOUND"
+            : "PLUMB_USAGE";
     throw new PlumbError(code, `the agent answered ${response.status}: ${problem.message ?? text}`, problem.hint === undefined ? {} : { hint: problem.hint });
   }
   return parsed as Result;
 }
-
 
 const short = (revision: string | null) => (revision === null ? "-" : revision.slice(0, 12));
 const conditionText = (stack: StackSummary) =>
@@ -65,14 +76,24 @@ export function registerRemote(program: Command): void {
     action(async (stack: string | undefined, flags: RemoteFlags) => {
       if (stack !== undefined) {
         const detail = await call<StackSummary>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}`);
-        process.stdout.write(`${detail.name}${detail.suspended ? " (suspended)" : ""}\n  applied:   ${short(detail.lastAppliedRevision)}\n  attempted: ${short(detail.lastAttemptedRevision)}\n`);
-        for (const condition of detail.conditions) process.stdout.write(`  ${condition.type.padEnd(12)} ${condition.status.padEnd(7)} ${condition.reason}${condition.message === "" ? "" : `: ${condition.message}`}\n`);
-        if (detail.drift !== null) for (const [address, fields] of Object.entries(detail.drift.resources)) process.stdout.write(`  drift${detail.drift.healed ? " (healed)" : ""}: ${address} ${fields.join(", ")}\n`);
+        process.stdout.write(
+          `${detail.name}${detail.suspended ? " (suspended)" : ""}\n  applied:   ${short(detail.lastAppliedRevision)}\n  attempted: ${short(detail.lastAttemptedRevision)}\n`,
+        );
+        for (const condition of detail.conditions)
+          process.stdout.write(
+            `  ${condition.type.padEnd(12)} ${condition.status.padEnd(7)} ${condition.reason}${condition.message === "" ? "" : `: ${condition.message}`}\n`,
+          );
+        if (detail.drift !== null)
+          for (const [address, fields] of Object.entries(detail.drift.resources))
+            process.stdout.write(`  drift${detail.drift.healed ? " (healed)" : ""}: ${address} ${fields.join(", ")}\n`);
         return;
       }
       const list = await call<{ items: StackSummary[]; total: number; problems: string[] }>(flags, "GET", "/api/v1/stacks?limit=500");
       process.stdout.write(`${"STACK".padEnd(32)} ${"CONDITIONS".padEnd(24)} ${"APPLIED".padEnd(12)}\n`);
-      for (const item of list.items) process.stdout.write(`${item.name.padEnd(32)} ${(conditionText(item) + (item.suspended ? ",Suspended" : "")).padEnd(24)} ${short(item.lastAppliedRevision)}\n`);
+      for (const item of list.items)
+        process.stdout.write(
+          `${item.name.padEnd(32)} ${(conditionText(item) + (item.suspended ? ",Suspended" : "")).padEnd(24)} ${short(item.lastAppliedRevision)}\n`,
+        );
       for (const problem of list.problems) process.stdout.write(`problem: ${problem}\n`);
     }),
   );
@@ -86,30 +107,57 @@ export function registerRemote(program: Command): void {
   ).action(
     action(async (stack: string, flags: RemoteFlags & { resource?: string }) => {
       if (flags.resource !== undefined) {
-        const trail = await call<{ items: { at: string; kind: string; actor: string; commit: string | null; author: string | null; commitMessage: string | null; summary: { action?: string; fields?: { path: string }[] } }[] }>(
-          flags,
-          "GET",
-          `/api/v1/audit?stack=${encodeURIComponent(stack)}&resource=${encodeURIComponent(flags.resource)}&limit=1000`,
-        );
+        const trail = await call<{
+          items: {
+            at: string;
+            kind: string;
+            actor: string;
+            commit: string | null;
+            author: string | null;
+            commitMessage: string | null;
+            summary: { action?: string; fields?: { path: string }[] };
+          }[];
+        }>(flags, "GET", `/api/v1/audit?stack=${encodeURIComponent(stack)}&resource=${encodeURIComponent(flags.resource)}&limit=1000`);
         if (trail.items.length === 0) process.stdout.write(`No audit events for ${flags.resource} in ${stack}.\n`);
         for (const event of [...trail.items].reverse()) {
           const fields = event.summary.fields?.map((field) => field.path).join(", ") ?? "";
-          const commit = event.commit === null ? "" : `  ${short(event.commit)}${event.author === null ? "" : ` by ${event.author}`}${event.commitMessage === null ? "" : ` "${event.commitMessage}"`}`;
-          process.stdout.write(`${event.at}  ${event.kind.padEnd(18)} ${(event.summary.action ?? "").padEnd(7)} ${event.actor}${commit}${fields === "" ? "" : `  [${fields}]`}\n`);
+          const commit =
+            event.commit === null
+              ? ""
+              : `  ${short(event.commit)}${event.author === null ? "" : ` by ${event.author}`}${event.commitMessage === null ? "" : ` "${event.commitMessage}"`}`;
+          process.stdout.write(
+            `${event.at}  ${event.kind.padEnd(18)} ${(event.summary.action ?? "").padEnd(7)} ${event.actor}${commit}${fields === "" ? "" : `  [${fields}]`}\n`,
+          );
         }
         return;
       }
-      const runs = await call<{ items: { id: string; trigger: string; revision: string | null; result: string; startedAt: string; actor: string | null; planSummary: Record<string, number> | null }[] }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/runs?limit=50`);
+      const runs = await call<{
+        items: {
+          id: string;
+          trigger: string;
+          revision: string | null;
+          result: string;
+          startedAt: string;
+          actor: string | null;
+          planSummary: Record<string, number> | null;
+        }[];
+      }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/runs?limit=50`);
       for (const run of runs.items) {
         const summary = run.planSummary === null ? "" : `+${run.planSummary.create ?? 0} ~${run.planSummary.update ?? 0} -${run.planSummary.delete ?? 0}`;
-        process.stdout.write(`${run.startedAt}  ${short(run.revision).padEnd(12)}  ${run.trigger.padEnd(9)} ${run.result.padEnd(11)} ${summary}${run.actor === null ? "" : `  by ${run.actor}`}\n`);
+        process.stdout.write(
+          `${run.startedAt}  ${short(run.revision).padEnd(12)}  ${run.trigger.padEnd(9)} ${run.result.padEnd(11)} ${summary}${run.actor === null ? "" : `  by ${run.actor}`}\n`,
+        );
       }
     }),
   );
 
   remoteOptions(program.command("diff").description("desired vs live, field by field, for a stack the agent manages").argument("<stack>")).action(
     action(async (stack: string, flags: RemoteFlags) => {
-      const plan = await call<{ changes: { address: string; action: string; diffs: { path: string; before?: unknown; after?: unknown }[] }[] }>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}/plan`);
+      const plan = await call<{ changes: { address: string; action: string; diffs: { path: string; before?: unknown; after?: unknown }[] }[] }>(
+        flags,
+        "GET",
+        `/api/v1/stacks/${encodeURIComponent(stack)}/plan`,
+      );
       if (plan.changes.length === 0) {
         process.stdout.write("No differences: live state matches the applied revision.\n");
         return 0;
@@ -123,17 +171,34 @@ export function registerRemote(program: Command): void {
   );
 
   const overrideText = "apply even though the stack is suspended or a deny window is open (recorded on the audit trail)";
-  remoteOptions(program.command("sync").description("ask the agent to run a stack's commit loop now and apply what it plans").argument("<stack>").option("--override", overrideText))
+  remoteOptions(
+    program
+      .command("sync")
+      .description("ask the agent to run a stack's commit loop now and apply what it plans")
+      .argument("<stack>")
+      .option("--override", overrideText),
+  )
     .addHelpText("after", "\nExamples:\n  $ plumb sync payments-prod\n  $ plumb sync payments-prod --override   # inside a deny window, on purpose")
     .action(
       action(async (stack: string, flags: RemoteFlags & { override?: boolean }) => {
-        process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`, flags.override === true ? { override: true } : undefined)).message}\n`);
+        process.stdout.write(
+          `${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`, flags.override === true ? { override: true } : undefined)).message}\n`,
+        );
       }),
     );
 
-  remoteOptions(program.command("rollback").description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`").argument("<stack>").argument("<revision>", "a commit (at least 7 hex digits) that was applied before").option("--override", overrideText)).action(
+  remoteOptions(
+    program
+      .command("rollback")
+      .description("re-apply an earlier revision of a stack; automatic sync stays suspended until `resume`")
+      .argument("<stack>")
+      .argument("<revision>", "a commit (at least 7 hex digits) that was applied before")
+      .option("--override", overrideText),
+  ).action(
     action(async (stack: string, revision: string, flags: RemoteFlags & { override?: boolean }) => {
-      process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision, ...(flags.override === true ? { override: true } : {}) })).message}\n`);
+      process.stdout.write(
+        `${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision, ...(flags.override === true ? { override: true } : {}) })).message}\n`,
+      );
     }),
   );
 
@@ -148,7 +213,8 @@ export function registerRemote(program: Command): void {
   ).action(
     action(async (report: string, flags: RemoteFlags & { format: string; days: string }) => {
       if (report !== "compliance") throw new PlumbError("PLUMB_USAGE", `unknown report "${report}"`, { hint: "the report is: compliance" });
-      if (!/^[0-9]{1,4}$/.test(flags.days) || Number(flags.days) < 1) throw new PlumbError("PLUMB_USAGE", `--days "${flags.days}" is not a number of days`, { hint: "e.g. --days 30" });
+      if (!/^[0-9]{1,4}$/.test(flags.days) || Number(flags.days) < 1)
+        throw new PlumbError("PLUMB_USAGE", `--days "${flags.days}" is not a number of days`, { hint: "e.g. --days 30" });
       const route = `/api/v1/compliance?days=${flags.days}&format=${flags.format}`;
       const body = flags.format === "json" ? `${JSON.stringify(await call<unknown>(flags, "GET", route), null, 2)}\n` : await callText(flags, route);
       process.stdout.write(body);

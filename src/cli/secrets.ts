@@ -31,7 +31,12 @@ async function recipientsFrom(options: { recipient?: string[]; recipientsFile?: 
   const recipients = [...(options.recipient ?? [])];
   if (options.recipientsFile !== undefined) {
     const text = await readInput(options.recipientsFile);
-    recipients.push(...text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#")));
+    recipients.push(
+      ...text
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== "" && !line.startsWith("#")),
+    );
   }
   return recipients;
 }
@@ -59,11 +64,16 @@ export function registerSecrets(program: Command): void {
     .action(
       action(async (options: { output?: string }) => {
         if (options.output === undefined) {
-          throw new PlumbError("PLUMB_USAGE", "secrets keygen needs --output <file>: the file that will hold the new private key (mode 0600), which decrypts your secrets and must stay private", {
-            hint: "e.g. plumb secrets keygen --output ~/.config/plumb/age.key; the public key (age1…) is printed for `secrets encrypt --recipient`",
-          });
+          throw new PlumbError(
+            "PLUMB_USAGE",
+            "secrets keygen needs --output <file>: the file that will hold the new private key (mode 0600), which decrypts your secrets and must stay private",
+            {
+              hint: "e.g. plumb secrets keygen --output ~/.config/plumb/age.key; the public key (age1…) is printed for `secrets encrypt --recipient`",
+            },
+          );
         }
-        if (existsSync(options.output)) throw new PlumbError("PLUMB_USAGE", `${options.output} exists; it is not overwritten`, { hint: "choose another file, or remove it yourself" });
+        if (existsSync(options.output))
+          throw new PlumbError("PLUMB_USAGE", `${options.output} exists; it is not overwritten`, { hint: "choose another file, or remove it yourself" });
         const { identity, recipient } = await generateAgeIdentity();
         await writeFile(options.output, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" });
         process.stdout.write(`${recipient}\n`);
@@ -111,14 +121,17 @@ export function registerSecrets(program: Command): void {
     .action(
       action(async (file: string, options: { identity?: string; recipient?: string[]; recipientsFile?: string }) => {
         const recipients = await recipientsFrom(options);
-        const plaintext = existsSync(file) ? await decryptWithIdentities(await readFile(file, "utf8"), await readIdentities(identityFile(options.identity)), file) : "";
+        const plaintext = existsSync(file)
+          ? await decryptWithIdentities(await readFile(file, "utf8"), await readIdentities(identityFile(options.identity)), file)
+          : "";
         const workspace = await mkdtemp(path.join(tmpdir(), "plumb-secrets-"));
         try {
           const draft = path.join(workspace, `${path.basename(file, ".age")}.yaml`);
           await writeFile(draft, plaintext, { mode: 0o600 });
           const editor = process.env.VISUAL ?? process.env.EDITOR ?? "vi";
           const edited = spawnSync("sh", ["-c", `${editor} "$1"`, "editor", draft], { stdio: "inherit" });
-          if (edited.status !== 0) throw new PlumbError("PLUMB_USAGE", `the editor (${editor}) exited with ${edited.status ?? edited.signal}; ${file} is unchanged`);
+          if (edited.status !== 0)
+            throw new PlumbError("PLUMB_USAGE", `the editor (${editor}) exited with ${edited.status ?? edited.signal}; ${file} is unchanged`);
           const text = await readFile(draft, "utf8");
           parseSecretValues(text, file);
           await writeFile(file, await encryptForRecipients(text, recipients), { mode: 0o644 });
@@ -140,7 +153,10 @@ export function registerSecrets(program: Command): void {
       action(async (storeName: string, name: string, key: string, options: { platform?: string }) => {
         const store = (await secretStoresFrom(options.platform)).writable(storeName);
         const value = (await readInput(undefined)).replace(/\r?\n$/, "");
-        if (value === "") throw new PlumbError("PLUMB_USAGE", "the value on stdin is empty; nothing was written", { hint: "pipe the value in: printf '%s' \"$VALUE\" | plumb secrets set …" });
+        if (value === "")
+          throw new PlumbError("PLUMB_USAGE", "the value on stdin is empty; nothing was written", {
+            hint: "pipe the value in: printf '%s' \"$VALUE\" | plumb secrets set …",
+          });
         await store.set(name, key, value);
         process.stdout.write(`wrote ${name}/${key} to store ${storeName}\n`);
       }),

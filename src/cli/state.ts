@@ -61,10 +61,14 @@ export function registerState(program: Command): void {
             if (record !== undefined) found.push(record);
           }
           if (found.length === 0) {
-            throw new PlumbError("PLUMB_STATE_NOT_FOUND", `no resource ${address} in the state store`, { hint: "run `plumb state list` to see the recorded addresses" });
+            throw new PlumbError("PLUMB_STATE_NOT_FOUND", `no resource ${address} in the state store`, {
+              hint: "run `plumb state list` to see the recorded addresses",
+            });
           }
           if (found.length > 1) {
-            throw new PlumbError("PLUMB_USAGE", `${address} exists in several stacks: ${found.map((record) => record.stack).join(", ")}`, { hint: "pick one with --stack" });
+            throw new PlumbError("PLUMB_USAGE", `${address} exists in several stacks: ${found.map((record) => record.stack).join(", ")}`, {
+              hint: "pick one with --stack",
+            });
           }
           process.stdout.write(stringify(found[0]));
         } finally {

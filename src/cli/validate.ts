@@ -13,7 +13,10 @@ export function registerValidate(program: Command): void {
     .description("check a stack's YAML, program types, schemas, addresses and dependencies without contacting any system")
     .argument("<dir>", "the stack directory")
     .option("--no-type-check", "skip type-checking main.ts (schemas are still checked)")
-    .addHelpText("after", "\nExamples:\n  $ plumb validate examples/hello --env prod\n  $ plumb validate examples/hello --policy examples/platform/compliance.yaml\n  $ plumb validate examples/teams/payments --platform examples/platform")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ plumb validate examples/hello --env prod\n  $ plumb validate examples/hello --policy examples/platform/compliance.yaml\n  $ plumb validate examples/teams/payments --platform examples/platform",
+    )
     .action(
       action(async (directory: string, options: RenderFlags & { typeCheck: boolean }) => {
         if (options.typeCheck && hasProgram(directory)) {
@@ -24,14 +27,25 @@ export function registerValidate(program: Command): void {
         const violations = [...rendered.policyViolations];
         if (options.policy !== undefined) {
           const policy = await loadPolicyFile(options.policy);
-          violations.push(...enrichResources(rendered.resources, new Map(), policy, { stack: rendered.definition.name, source: directory, commit: null, metadata: rendered.definition.metadata }, (resource) => registry.kind(resource.apiVersion, resource.kind).tagField).violations);
+          violations.push(
+            ...enrichResources(
+              rendered.resources,
+              new Map(),
+              policy,
+              { stack: rendered.definition.name, source: directory, commit: null, metadata: rendered.definition.metadata },
+              (resource) => registry.kind(resource.apiVersion, resource.kind).tagField,
+            ).violations,
+          );
         }
-        for (const violation of violations.filter((item) => item.level !== "deny")) process.stdout.write(`${violation.level === "warn" ? "warning" : "remediated"}: policy rule ${violation.rule}: ${violation.message}\n`);
+        for (const violation of violations.filter((item) => item.level !== "deny"))
+          process.stdout.write(`${violation.level === "warn" ? "warning" : "remediated"}: policy rule ${violation.rule}: ${violation.message}\n`);
         const denied = await violationErrors(violations, rendered.resources, directory, rendered.definition.name);
         if (denied.length > 0) throw new PlumbErrorList(denied);
         const environment = rendered.definition.environment === undefined ? "" : ` (environment ${rendered.definition.environment})`;
         const claims = rendered.claims.length === 0 ? "" : ` and ${rendered.claims.length} composite claim(s)`;
-        process.stdout.write(`valid: stack ${rendered.definition.name}${environment}, ${rendered.resources.length} resource(s)${claims} from ${rendered.files.length} file(s)\n`);
+        process.stdout.write(
+          `valid: stack ${rendered.definition.name}${environment}, ${rendered.resources.length} resource(s)${claims} from ${rendered.files.length} file(s)\n`,
+        );
       }),
     );
 }

@@ -87,9 +87,7 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
     type: "resource.orphaned",
     message: "no longer managed; the live object is left in place (deletion policy Retain)",
   }));
-  const work = plan.changes.filter(
-    (change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense,
-  );
+  const work = plan.changes.filter((change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense);
   const byAddress = new Map(work.map((change) => [change.address, change]));
   const deletionsWaitingOn = new Map<string, string[]>();
   for (const change of work) {
@@ -196,7 +194,9 @@ async function recordNoops(plan: Plan, context: ApplyContext): Promise<number> {
     if (change.action !== "noop" || !change.recordStale || change.desiredSpec === undefined) continue;
     const live = context.live.get(change.address);
     if (live === undefined || live === null) continue;
-    records.push(recordFor({ ...change, stack: context.stack }, change.desiredSpec, live, context.connections.handler(change.apiVersion, change.kind), context.runId));
+    records.push(
+      recordFor({ ...change, stack: context.stack }, change.desiredSpec, live, context.connections.handler(change.apiVersion, change.kind), context.runId),
+    );
   }
   await context.store.putResources(records);
   return records.length;
@@ -239,7 +239,9 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
           return handler.create(connection, desired as Target);
         case "update": {
           const observed = context.live.get(change.address);
-          return observed === null || observed === undefined ? handler.create(connection, desired as Target) : handler.update(connection, desired as Target, observed);
+          return observed === null || observed === undefined
+            ? handler.create(connection, desired as Target)
+            : handler.update(connection, desired as Target, observed);
         }
         case "replace":
           await handler.delete(connection, current);

@@ -12,7 +12,12 @@ import type { ResourceChange } from "./plan.js";
 /** Who made a run's changes and why; kept in each journal entry (as its `audit`) so recovery can record them. */
 export type ChangeAuditContext = JournalAudit;
 
-export function changeAuditContext(options: { trigger: string; revision: string | null; actor?: string | null; commit?: { author: string; message: string } }): ChangeAuditContext {
+export function changeAuditContext(options: {
+  trigger: string;
+  revision: string | null;
+  actor?: string | null;
+  commit?: { author: string; message: string };
+}): ChangeAuditContext {
   return {
     kind: options.trigger === "drift" ? "change.corrective" : options.trigger === "rollback" ? "change.rollback" : "change.intentional",
     actor: options.actor ?? (options.trigger === "cli" ? `cli:${userInfo().username}` : "agent"),
@@ -25,7 +30,10 @@ export function changeAuditContext(options: { trigger: string; revision: string 
 
 function valueAtPointer(value: unknown, pointer: string): unknown {
   let node = value;
-  for (const segment of pointer.split("/").slice(1).map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))) {
+  for (const segment of pointer
+    .split("/")
+    .slice(1)
+    .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))) {
     if (typeof node !== "object" || node === null) return undefined;
     node = (node as Record<string, unknown>)[segment];
   }
@@ -43,7 +51,9 @@ export function auditOfChange(change: ResourceChange, stack: string, context: Ch
           if (!diff.path.endsWith("/digest")) return [];
           const reference = valueAtPointer(change.desiredSpec, diff.path.slice(0, -"/digest".length));
           if (!isSecretReference(reference)) return [];
-          return [{ ...base, kind: "secret.rotated" as const, summary: { field: diff.path.slice(0, -"/digest".length), secretRef: { ...reference.secretRef } } }];
+          return [
+            { ...base, kind: "secret.rotated" as const, summary: { field: diff.path.slice(0, -"/digest".length), secretRef: { ...reference.secretRef } } },
+          ];
         });
   const summary: JsonObject = {
     action: change.action,
@@ -58,7 +68,14 @@ export function auditOfChange(change: ResourceChange, stack: string, context: Ch
 }
 
 /** The audit event for a change an interrupted run made, found and adopted by recovery. */
-export function auditOfRecovered(stack: string, address: string, action: string, resolution: string, message: string, context: ChangeAuditContext | undefined): AuditInput {
+export function auditOfRecovered(
+  stack: string,
+  address: string,
+  action: string,
+  resolution: string,
+  message: string,
+  context: ChangeAuditContext | undefined,
+): AuditInput {
   return {
     kind: context?.kind ?? "change.intentional",
     actor: context?.actor ?? "agent",

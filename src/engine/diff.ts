@@ -59,14 +59,15 @@ export function managedFieldPaths(spec: JsonObject, prefix = ""): string[] {
  * applied last) tells drift apart from intended change; `replaceOn` lists
  * top-level fields whose change forces replacement.
  */
-export function diffManagedFields(
-  desired: JsonObject,
-  live: JsonObject,
-  applied: JsonObject | undefined,
-  replaceOn: readonly string[],
-): FieldDiff[] {
+export function diffManagedFields(desired: JsonObject, live: JsonObject, applied: JsonObject | undefined, replaceOn: readonly string[]): FieldDiff[] {
   const diffs: FieldDiff[] = [];
-  const walk = (desiredValue: JsonObject, liveValue: JsonValue | undefined, appliedValue: JsonValue | undefined, prefix: string, topLevel: string | undefined) => {
+  const walk = (
+    desiredValue: JsonObject,
+    liveValue: JsonValue | undefined,
+    appliedValue: JsonValue | undefined,
+    prefix: string,
+    topLevel: string | undefined,
+  ) => {
     for (const [key, value] of Object.entries(desiredValue)) {
       const path = `${prefix}/${escapeSegment(key)}`;
       const top = topLevel ?? key;

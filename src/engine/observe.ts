@@ -43,11 +43,15 @@ function collapse(failures: readonly { address: string; error: unknown }[], inst
   return [...byMessage.values()].map(({ error, addresses }) => {
     if (addresses.length === 1) return error;
     const shown = addresses.slice(0, 3).join(", ");
-    return new PlumbError(error.code, `${error.message} (provider instance "${instance}": ${addresses.length} resources not observed: ${shown}${addresses.length > 3 ? ", …" : ""})`, {
-      location: { ...(stack === undefined ? {} : { stack }) },
-      ...(error.hint === undefined ? {} : { hint: error.hint }),
-      cause: error,
-    });
+    return new PlumbError(
+      error.code,
+      `${error.message} (provider instance "${instance}": ${addresses.length} resources not observed: ${shown}${addresses.length > 3 ? ", …" : ""})`,
+      {
+        location: { ...(stack === undefined ? {} : { stack }) },
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+        cause: error,
+      },
+    );
   });
 }
 
@@ -87,14 +91,18 @@ async function observeInstance(
   const kindTargets: KindTarget[] = [];
   for (const target of group) {
     try {
-      kindTargets.push({ handler: connections.handler(target.apiVersion, target.kind), target: { address: target.address, name: target.name, spec: target.spec, ...(target.desired === undefined ? {} : { desired: target.desired }) } });
+      kindTargets.push({
+        handler: connections.handler(target.apiVersion, target.kind),
+        target: { address: target.address, name: target.name, spec: target.spec, ...(target.desired === undefined ? {} : { desired: target.desired }) },
+      });
     } catch (error) {
       failures.push({ address: target.address, error });
     }
   }
   const providerObserve = opened.provider.observe?.bind(opened.provider);
   try {
-    const observed = providerObserve === undefined ? await observeByKind(opened.connection, kindTargets) : await providerObserve(opened.connection, kindTargets);
+    const observed =
+      providerObserve === undefined ? await observeByKind(opened.connection, kindTargets) : await providerObserve(opened.connection, kindTargets);
     for (const { target } of kindTargets) record(target.address, observed.get(target.address) ?? null);
   } catch (error) {
     for (const { target } of kindTargets) failures.push({ address: target.address, error });
@@ -105,7 +113,11 @@ async function observeInstance(
 export function asResourceError(error: unknown, address: string): PlumbError {
   if (error instanceof PlumbError) {
     if (error.location.resource !== undefined) return error;
-    return new PlumbError(error.code, error.message, { location: { ...error.location, resource: address }, ...(error.hint === undefined ? {} : { hint: error.hint }), cause: error });
+    return new PlumbError(error.code, error.message, {
+      location: { ...error.location, resource: address },
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+      cause: error,
+    });
   }
   return new PlumbError("PLUMB_PROVIDER_OPERATION", errorMessage(error), { location: { resource: address }, cause: error });
 }

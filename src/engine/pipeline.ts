@@ -34,7 +34,13 @@ export interface ComplianceOptions {
   commit: { sha: string; author: string } | null;
 }
 
-export async function planStack(rendered: RenderedStack, store: Store, connections: ProviderConnections, overrides: SyncOverrides = {}, compliance?: ComplianceOptions): Promise<PlannedStack> {
+export async function planStack(
+  rendered: RenderedStack,
+  store: Store,
+  connections: ProviderConnections,
+  overrides: SyncOverrides = {},
+  compliance?: ComplianceOptions,
+): Promise<PlannedStack> {
   const stack = rendered.definition.name;
   const recorded = await store.listResources(stack);
   const recordedByAddress = new Map(recorded.map((record) => [record.address, record]));
@@ -53,13 +59,21 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
   // The platform's TypeScript rules ran at render time (in the sandbox); CEL rules and metadata run here.
   const violations = [...(rendered.policyViolations ?? [])];
   if (compliance !== undefined) {
-    const enriched = enrichResources(desired, recordedByAddress, compliance.policy, { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata }, (resource) => connections.handler(resource.apiVersion, resource.kind).tagField);
+    const enriched = enrichResources(
+      desired,
+      recordedByAddress,
+      compliance.policy,
+      { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata },
+      (resource) => connections.handler(resource.apiVersion, resource.kind).tagField,
+    );
     desired = enriched.resources;
     violations.push(...enriched.violations);
   }
   const denied = await violationErrors(violations, desired, rendered.directory, stack);
   if (denied.length > 0) throw new PlumbErrorList(denied);
-  const warnings = violations.filter((violation) => violation.level !== "deny").map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
+  const warnings = violations
+    .filter((violation) => violation.level !== "deny")
+    .map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,
@@ -82,7 +96,11 @@ export async function planStack(rendered: RenderedStack, store: Store, connectio
  * referenced resource's kind knows from its (resolved) desired spec, else the
  * outputs recorded when it was last applied.
  */
-function resolveOutputReferences(resources: readonly DesiredResource[], recorded: Map<string, RecordedResource>, connections: ProviderConnections): DesiredResource[] {
+function resolveOutputReferences(
+  resources: readonly DesiredResource[],
+  recorded: Map<string, RecordedResource>,
+  connections: ProviderConnections,
+): DesiredResource[] {
   const resolved = new Map<string, DesiredResource>();
   const errors: PlumbError[] = [];
   const lookup = (address: string, output: string): JsonValue | undefined => {
@@ -98,10 +116,14 @@ function resolveOutputReferences(resources: readonly DesiredResource[], recorded
     const { spec, unresolved } = substituteOutputReferences(resource.spec, lookup);
     for (const reference of unresolved) {
       errors.push(
-        new PlumbError("PLUMB_REFERENCE", `spec.${reference.path.join(".")} takes output "${reference.output}" of ${reference.resource}, which is not known yet`, {
-          location: { resource: resource.address },
-          hint: `${reference.resource} must be applied before its "${reference.output}" is known; check the output's name`,
-        }),
+        new PlumbError(
+          "PLUMB_REFERENCE",
+          `spec.${reference.path.join(".")} takes output "${reference.output}" of ${reference.resource}, which is not known yet`,
+          {
+            location: { resource: resource.address },
+            hint: `${reference.resource} must be applied before its "${reference.output}" is known; check the output's name`,
+          },
+        ),
       );
     }
     resolved.set(resource.address, { ...resource, spec });

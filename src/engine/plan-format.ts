@@ -34,7 +34,12 @@ export function summaryLine(plan: Plan): string {
   const { create, update, replace, delete: deletions, orphan, retain, noop } = plan.summary;
   // A create of something Plumb made before and someone deleted is a repair, and reads as one.
   const recreate = plan.changes.filter((change) => change.action === "create" && change.drift).length;
-  const creates = recreate === 0 ? `${create} to create` : recreate === create ? `${create} to recreate (deleted outside Plumb)` : `${create} to create (${recreate} deleted outside Plumb)`;
+  const creates =
+    recreate === 0
+      ? `${create} to create`
+      : recreate === create
+        ? `${create} to recreate (deleted outside Plumb)`
+        : `${create} to create (${recreate} deleted outside Plumb)`;
   const changes = planHasChanges(plan)
     ? `${creates}, ${update} to update, ${replace} to replace, ${deletions} to delete${orphan > 0 ? `, ${orphan} to stop managing` : ""}`
     : "no changes";

@@ -161,12 +161,22 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
       recorded.prune !== resource.prune ||
       recorded.deletionPolicy !== resource.deletionPolicy ||
       recorded.status !== "Synced";
-    return { ...base, action: "noop", reason: recorded === undefined ? "already matches; adopted into the state" : "in sync", diffs, drift: false, recordStale };
+    return {
+      ...base,
+      action: "noop",
+      reason: recorded === undefined ? "already matches; adopted into the state" : "in sync",
+      diffs,
+      drift: false,
+      recordStale,
+    };
   }
   const drift = diffs.every((diff) => diff.drift);
   const replace = diffs.some((diff) => diff.forcesReplacement);
   if (replace && resource.deletionPolicy === "Retain") {
-    const fields = diffs.filter((diff) => diff.forcesReplacement).map((diff) => diff.path.slice(1)).join(", ");
+    const fields = diffs
+      .filter((diff) => diff.forcesReplacement)
+      .map((diff) => diff.path.slice(1))
+      .join(", ");
     throw new PlumbError("PLUMB_DELETION_PROTECTED", `changing ${fields} would replace ${resource.address}, destroying the data it holds`, {
       location: { resource: resource.address },
       hint: `revert the change, or add the annotation ${annotations.deletionPolicy}: Delete to allow the replacement`,
@@ -174,7 +184,18 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
   }
   const fields = diffs.map((diff) => diff.path.slice(1)).join(", ");
   const reason = drift ? `drift: ${fields} changed outside Plumb` : `${fields} changed in the source`;
-  return { ...base, action: replace ? "replace" : "update", reason: replace ? `${reason}; a changed ${diffs.filter((diff) => diff.forcesReplacement).map((diff) => diff.path.slice(1)).join(", ")} cannot be applied in place` : reason, diffs, drift };
+  return {
+    ...base,
+    action: replace ? "replace" : "update",
+    reason: replace
+      ? `${reason}; a changed ${diffs
+          .filter((diff) => diff.forcesReplacement)
+          .map((diff) => diff.path.slice(1))
+          .join(", ")} cannot be applied in place`
+      : reason,
+    diffs,
+    drift,
+  };
 }
 
 export function valueAtPointer(spec: JsonObject, pointer: string): JsonObject[string] | undefined {

@@ -39,13 +39,22 @@ export async function resolvePendingJournal(store: Store, stack: string, connect
     type: "journal.resolved",
     message: `interrupted ${entry.action} resolved: ${entry.resolution} (${entry.message})`,
   }));
-  events.push({ stack, runId: null, address: null, type: "run.recovered", message: `resolved ${resolved.length} pending journal entr${resolved.length === 1 ? "y" : "ies"} from interrupted run(s) ${interruptedRuns.join(", ")}` });
+  events.push({
+    stack,
+    runId: null,
+    address: null,
+    type: "run.recovered",
+    message: `resolved ${resolved.length} pending journal entr${resolved.length === 1 ? "y" : "ies"} from interrupted run(s) ${interruptedRuns.join(", ")}`,
+  });
   await store.appendEvents(events);
   return resolved;
 }
 
 /** `made`: the interrupted change did happen (the object is as intended, or gone for a delete). */
-async function resolveEntry(entry: JournalEntry, connections: ProviderConnections): Promise<{ resolution: Resolution; message: string; effect: ResourceEffect; made: boolean }> {
+async function resolveEntry(
+  entry: JournalEntry,
+  connections: ProviderConnections,
+): Promise<{ resolution: Resolution; message: string; effect: ResourceEffect; made: boolean }> {
   const { intent } = entry;
   try {
     const handler = connections.handler(intent.apiVersion, intent.kind);
@@ -53,12 +62,19 @@ async function resolveEntry(entry: JournalEntry, connections: ProviderConnection
     const read = (spec: typeof intent.targetSpec) => handler.read(connection, { address: entry.address, name: intent.name, spec });
     if (entry.action === "delete") {
       const live = await read(intent.targetSpec);
-      if (live === null) return { resolution: "deleted", message: "the object is gone; its record is dropped", effect: { remove: { stack: entry.stack, address: entry.address } }, made: true };
+      if (live === null)
+        return {
+          resolution: "deleted",
+          message: "the object is gone; its record is dropped",
+          effect: { remove: { stack: entry.stack, address: entry.address } },
+          made: true,
+        };
       return { resolution: "still-present", message: "the object still exists; the next plan decides again", effect: { none: true }, made: false };
     }
     const desiredSpec = intent.desiredSpec ?? intent.targetSpec;
     const live = await read(desiredSpec);
-    if (live === null) return { resolution: "not-applied", message: "the change did not happen; the next plan makes it again", effect: { none: true }, made: false };
+    if (live === null)
+      return { resolution: "not-applied", message: "the change did not happen; the next plan makes it again", effect: { none: true }, made: false };
     const record = recordFor({ ...intent, stack: entry.stack, address: entry.address }, desiredSpec, live, handler, entry.runId);
     const differing = diffManagedFields(desiredSpec, live.spec, undefined, []);
     const message =

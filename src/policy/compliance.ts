@@ -27,7 +27,9 @@ const keyRule = Type.Object(
     notPast: Type.Optional(Type.Boolean({ description: "With format date: a date before today is a violation (an expired ATO)." })),
     default: Type.Optional(Type.String({ description: "Used when neither the Stack nor a label gives a value." })),
     overridable: Type.Optional(Type.Boolean({ description: "A resource label of the same name may override the Stack's value. Default false." })),
-    level: Type.Optional(Type.Union([Type.Literal("deny"), Type.Literal("warn")], { description: "deny stops the sync; warn reports and applies. Default deny." })),
+    level: Type.Optional(
+      Type.Union([Type.Literal("deny"), Type.Literal("warn")], { description: "deny stops the sync; warn reports and applies. Default deny." }),
+    ),
     description: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
@@ -37,11 +39,23 @@ const ruleSchema = Type.Object(
   {
     name: Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }),
     description: Type.Optional(Type.String()),
-    level: Type.Union([Type.Literal("deny"), Type.Literal("warn"), Type.Literal("remediate")], { description: "deny stops the sync; warn reports; remediate applies `remediate` to the resource and shows it in the plan." }),
-    scope: Type.Optional(Type.Union([Type.Literal("resource"), Type.Literal("stack")], { description: "resource (default): `resource` and `stack` are bound; stack: `resources` and `stack`, evaluated once." })),
-    kinds: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "Kinds the rule looks at (Role, or postgres.plumb.dev/v1/Role); default all." })),
+    level: Type.Union([Type.Literal("deny"), Type.Literal("warn"), Type.Literal("remediate")], {
+      description: "deny stops the sync; warn reports; remediate applies `remediate` to the resource and shows it in the plan.",
+    }),
+    scope: Type.Optional(
+      Type.Union([Type.Literal("resource"), Type.Literal("stack")], {
+        description: "resource (default): `resource` and `stack` are bound; stack: `resources` and `stack`, evaluated once.",
+      }),
+    ),
+    kinds: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: "Kinds the rule looks at (Role, or postgres.plumb.dev/v1/Role); default all." }),
+    ),
     expression: Type.String({ minLength: 1, maxLength: 4000, description: "A CEL expression that must be true." }),
-    remediate: Type.Optional(Type.Record(Type.String({ pattern: "^(/[^/]+)+$" }), Type.Unknown(), { description: "For level remediate: JSON pointers into spec and the values to set." })),
+    remediate: Type.Optional(
+      Type.Record(Type.String({ pattern: "^(/[^/]+)+$" }), Type.Unknown(), {
+        description: "For level remediate: JSON pointers into spec and the values to set.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -53,7 +67,12 @@ export const compliancePolicySchema = Type.Object(
     metadata: Type.Object({ name: Type.String({ minLength: 1 }) }, { additionalProperties: true }),
     spec: Type.Object(
       {
-        tagPrefix: Type.Optional(Type.String({ pattern: "^([A-Za-z0-9][A-Za-z0-9_.-]{0,30}/)?$", description: "Prefix of every tag key Plumb writes, e.g. compliance/. Default none." })),
+        tagPrefix: Type.Optional(
+          Type.String({
+            pattern: "^([A-Za-z0-9][A-Za-z0-9_.-]{0,30}/)?$",
+            description: "Prefix of every tag key Plumb writes, e.g. compliance/. Default none.",
+          }),
+        ),
         keys: Type.Record(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,40}$" }), keyRule),
         rules: Type.Optional(Type.Array(ruleSchema)),
       },
@@ -88,7 +107,8 @@ export function checkRuleExpressions(policy: CompliancePolicy): SchemaProblem[] 
     } catch (error) {
       problems.push({ path: ["spec", "rules", index, "expression"], message: `not a CEL expression: ${firstLine(error)}` });
     }
-    if (rule.level === "remediate" && rule.remediate === undefined) problems.push({ path: ["spec", "rules", index], message: "a remediate rule needs `remediate`: the fields to set" });
+    if (rule.level === "remediate" && rule.remediate === undefined)
+      problems.push({ path: ["spec", "rules", index], message: "a remediate rule needs `remediate`: the fields to set" });
   }
   return problems;
 }
@@ -105,7 +125,9 @@ function ruleMatches(rule: PolicyRule, resource: DesiredResource): boolean {
 function evaluateRule(rule: PolicyRule, context: Record<string, unknown>): { met: boolean; why: string } {
   try {
     const result = compiled(rule)(context);
-    return result === true ? { met: true, why: "" } : { met: false, why: result === false ? "" : ` (the expression gave ${JSON.stringify(result)}, not a boolean)` };
+    return result === true
+      ? { met: true, why: "" }
+      : { met: false, why: result === false ? "" : ` (the expression gave ${JSON.stringify(result)}, not a boolean)` };
   } catch (error) {
     return { met: false, why: ` (the expression could not be evaluated: ${firstLine(error)})` };
   }
@@ -113,7 +135,10 @@ function evaluateRule(rule: PolicyRule, context: Record<string, unknown>): { met
 
 export function setAtPointer(spec: JsonObject, pointer: string, value: unknown): JsonObject {
   const result: JsonObject = structuredClone(spec);
-  const keys = pointer.slice(1).split("/").map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const keys = pointer
+    .slice(1)
+    .split("/")
+    .map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
   let node: JsonObject = result;
   for (const key of keys.slice(0, -1)) {
     const next = node[key];
@@ -217,7 +242,13 @@ export function enrichResources(
       }
       const problem = checkValue(key, rule, value, today);
       if (problem !== undefined) {
-        violations.push({ rule: `valid/${key}`, level, address: resource.address, message: `${resource.address}: ${problem}`, hint: fromLabel !== undefined ? `fix the "${key}" label` : `fix spec.metadata.${key} in the Stack` });
+        violations.push({
+          rule: `valid/${key}`,
+          level,
+          address: resource.address,
+          message: `${resource.address}: ${problem}`,
+          hint: fromLabel !== undefined ? `fix the "${key}" label` : `fix spec.metadata.${key} in the Stack`,
+        });
       }
       metadata[key] = value;
     }
@@ -225,25 +256,56 @@ export function enrichResources(
     if (rules.length > 0) {
       const stackContext = { name: context.stack, metadata: context.metadata };
       for (const rule of rules) {
-        const { met, why } = evaluateRule(rule, { resource: { apiVersion: resource.apiVersion, kind: resource.kind, name: resource.name, address: resource.address, labels: resource.labels, annotations: resource.annotations, spec: resource.spec, metadata }, stack: stackContext });
+        const { met, why } = evaluateRule(rule, {
+          resource: {
+            apiVersion: resource.apiVersion,
+            kind: resource.kind,
+            name: resource.name,
+            address: resource.address,
+            labels: resource.labels,
+            annotations: resource.annotations,
+            spec: resource.spec,
+            metadata,
+          },
+          stack: stackContext,
+        });
         if (met) continue;
         const explanation = `${resource.address} does not meet rule ${rule.name}${rule.description === undefined ? "" : ` (${rule.description})`}${why}`;
         if (rule.level === "remediate" && rule.remediate !== undefined) {
           let spec = resource.spec;
           for (const [pointer, value] of Object.entries(rule.remediate)) spec = setAtPointer(spec, pointer, value);
           resource = { ...resource, spec };
-          violations.push({ rule: `rule/${rule.name}`, level: "remediate", address: resource.address, message: `${explanation}; fixed: ${Object.entries(rule.remediate).map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`).join(", ")}`, hint: "change the resource in Git to match the rule" });
+          violations.push({
+            rule: `rule/${rule.name}`,
+            level: "remediate",
+            address: resource.address,
+            message: `${explanation}; fixed: ${Object.entries(rule.remediate)
+              .map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`)
+              .join(", ")}`,
+            hint: "change the resource in Git to match the rule",
+          });
         } else {
-          violations.push({ rule: `rule/${rule.name}`, level: rule.level === "remediate" ? "warn" : rule.level, address: resource.address, message: explanation, hint: rule.description ?? `make the expression true: ${rule.expression}` });
+          violations.push({
+            rule: `rule/${rule.name}`,
+            level: rule.level === "remediate" ? "warn" : rule.level,
+            address: resource.address,
+            message: explanation,
+            hint: rule.description ?? `make the expression true: ${rule.expression}`,
+          });
         }
       }
     }
     const tagField = tagFieldOf(resource);
     if (tagField === undefined) return resource;
     const previous = recorded.get(resource.address);
-    const intentUnchanged = previous !== undefined && canonicalJson(withoutOwnedTags(previous.appliedSpec, tagField, owned)) === canonicalJson(withoutOwnedTags(resource.spec, tagField, owned));
+    const intentUnchanged =
+      previous !== undefined &&
+      canonicalJson(withoutOwnedTags(previous.appliedSpec, tagField, owned)) === canonicalJson(withoutOwnedTags(resource.spec, tagField, owned));
     const previousTags = (previous?.appliedSpec[tagField] ?? {}) as Record<string, string>;
-    const commit = intentUnchanged && previousTags[`${prefix}commit`] !== undefined ? { sha: previousTags[`${prefix}commit`] as string, author: previousTags[`${prefix}author`] ?? "" } : context.commit;
+    const commit =
+      intentUnchanged && previousTags[`${prefix}commit`] !== undefined
+        ? { sha: previousTags[`${prefix}commit`] as string, author: previousTags[`${prefix}author`] ?? "" }
+        : context.commit;
     const userTags = (resource.spec[tagField] ?? {}) as Record<string, string>;
     const tags: Record<string, string> = { ...userTags };
     for (const [key, value] of Object.entries(metadata)) tags[`${prefix}${key}`] = value.slice(0, 1024);
@@ -257,15 +319,36 @@ export function enrichResources(
     return { ...resource, spec: { ...resource.spec, [tagField]: tags } };
   });
   for (const rule of (policy.spec.rules ?? []).filter((item) => item.scope === "stack")) {
-    const view = enriched.filter((resource) => ruleMatches(rule, resource)).map((resource) => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.name, address: resource.address, labels: resource.labels, spec: resource.spec }));
+    const view = enriched
+      .filter((resource) => ruleMatches(rule, resource))
+      .map((resource) => ({
+        apiVersion: resource.apiVersion,
+        kind: resource.kind,
+        name: resource.name,
+        address: resource.address,
+        labels: resource.labels,
+        spec: resource.spec,
+      }));
     const { met, why } = evaluateRule(rule, { resources: view, stack: { name: context.stack, metadata: context.metadata } });
-    if (!met) violations.push({ rule: `rule/${rule.name}`, level: rule.level === "remediate" ? "warn" : rule.level, address: `stack ${context.stack}`, message: `stack ${context.stack} does not meet rule ${rule.name}${rule.description === undefined ? "" : ` (${rule.description})`}${why}`, hint: rule.description ?? `make the expression true: ${rule.expression}` });
+    if (!met)
+      violations.push({
+        rule: `rule/${rule.name}`,
+        level: rule.level === "remediate" ? "warn" : rule.level,
+        address: `stack ${context.stack}`,
+        message: `stack ${context.stack} does not meet rule ${rule.name}${rule.description === undefined ? "" : ` (${rule.description})`}${why}`,
+        hint: rule.description ?? `make the expression true: ${rule.expression}`,
+      });
   }
   return { resources: enriched, violations };
 }
 
 /** Turns deny violations into errors with the file and line the resource came from. */
-export async function violationErrors(violations: readonly Violation[], resources: readonly DesiredResource[], directory: string, stack: string): Promise<PlumbError[]> {
+export async function violationErrors(
+  violations: readonly Violation[],
+  resources: readonly DesiredResource[],
+  directory: string,
+  stack: string,
+): Promise<PlumbError[]> {
   const byAddress = new Map(resources.map((resource) => [resource.address, resource]));
   const lines = new Map<string, number>();
   // Resources declared in TypeScript know their line; a YAML document's line needs its file parsed for positions.
@@ -288,7 +371,12 @@ export async function violationErrors(violations: readonly Violation[], resource
     const line = resource === undefined ? undefined : await lineOf(resource);
     errors.push(
       new PlumbError("PLUMB_POLICY_DENIED", `policy rule ${violation.rule} denies the sync: ${violation.message}`, {
-        location: { stack, resource: violation.address, ...(resource === undefined ? {} : { file: resource.origin.file }), ...(line === undefined ? {} : { line }) },
+        location: {
+          stack,
+          resource: violation.address,
+          ...(resource === undefined ? {} : { file: resource.origin.file }),
+          ...(line === undefined ? {} : { line }),
+        },
         hint: violation.hint,
       }),
     );
@@ -302,7 +390,9 @@ export async function loadPolicyFile(file: string): Promise<CompliancePolicy> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new PlumbError("PLUMB_FILE_READ", `cannot read the policy file ${file}: ${error instanceof Error ? error.message : String(error)}`, { hint: "check the --policy path" });
+    throw new PlumbError("PLUMB_FILE_READ", `cannot read the policy file ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: "check the --policy path",
+    });
   }
   const documents = parseYamlDocuments(file, text).filter((document) => {
     const value = document.value as { kind?: unknown } | null;
@@ -310,12 +400,23 @@ export async function loadPolicyFile(file: string): Promise<CompliancePolicy> {
   });
   const document = documents[0];
   if (document === undefined || documents.length > 1) {
-    throw new PlumbError("PLUMB_POLICY_INVALID", `${file} must hold exactly one CompliancePolicy document, not ${documents.length}`, { location: { file }, hint: "see the README's Compliance section for its shape" });
+    throw new PlumbError("PLUMB_POLICY_INVALID", `${file} must hold exactly one CompliancePolicy document, not ${documents.length}`, {
+      location: { file },
+      hint: "see the README's Compliance section for its shape",
+    });
   }
   const schemaProblems = checkAgainstSchema(compliancePolicySchema, document.value);
   const problems = schemaProblems.length > 0 ? schemaProblems : checkRuleExpressions(document.value as CompliancePolicy);
   if (problems.length > 0) {
-    throw new PlumbErrorList(problems.map((problem) => new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, { location: document.locate(problem.path), ...(problem.hint === undefined ? {} : { hint: problem.hint }) })));
+    throw new PlumbErrorList(
+      problems.map(
+        (problem) =>
+          new PlumbError("PLUMB_POLICY_INVALID", `${formatFieldPath(problem.path)}: ${problem.message}`, {
+            location: document.locate(problem.path),
+            ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+          }),
+      ),
+    );
   }
   return document.value as CompliancePolicy;
 }

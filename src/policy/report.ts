@@ -34,9 +34,23 @@ export interface ComplianceReport {
 
 const dayMs = 86_400_000;
 
-export function buildComplianceReport(stacks: readonly ReportStack[], policy: CompliancePolicy | undefined, audit: readonly AuditEvent[], options: { today: string; expiringWithinDays: number }): ComplianceReport {
+export function buildComplianceReport(
+  stacks: readonly ReportStack[],
+  policy: CompliancePolicy | undefined,
+  audit: readonly AuditEvent[],
+  options: { today: string; expiringWithinDays: number },
+): ComplianceReport {
   const inventory = new Map<string, { team: string; owner: string; complianceLevel: string; resources: number }>();
-  const report: ComplianceReport = { generatedAt: new Date().toISOString(), expiringWithinDays: options.expiringWithinDays, inventory: [], ato: [], missingMetadata: [], violations: [], drift: [], health: [] };
+  const report: ComplianceReport = {
+    generatedAt: new Date().toISOString(),
+    expiringWithinDays: options.expiringWithinDays,
+    inventory: [],
+    ato: [],
+    missingMetadata: [],
+    violations: [],
+    drift: [],
+    health: [],
+  };
   const todayMs = Date.parse(options.today);
   // One pass over the audit events, not one per stack.
   const driftByStack = new Map<string, { found: number; healed: number }>();
@@ -49,7 +63,16 @@ export function buildComplianceReport(stacks: readonly ReportStack[], policy: Co
   }
   for (const stack of stacks) {
     const team = stack.labels.team ?? "(no team)";
-    const enriched = policy === undefined ? undefined : enrichResources(stack.resources, new Map(), policy, { stack: stack.name, source: "", commit: null, metadata: stack.metadata, today: options.today }, () => undefined);
+    const enriched =
+      policy === undefined
+        ? undefined
+        : enrichResources(
+            stack.resources,
+            new Map(),
+            policy,
+            { stack: stack.name, source: "", commit: null, metadata: stack.metadata, today: options.today },
+            () => undefined,
+          );
     for (const resource of stack.resources) {
       const owner = (resource.labels.owner ?? stack.metadata.owner) || "(none)";
       const level = stack.metadata.complianceLevel ?? policy?.spec.keys.complianceLevel?.default ?? "(none)";
@@ -59,8 +82,16 @@ export function buildComplianceReport(stacks: readonly ReportStack[], policy: Co
       inventory.set(key, entry);
     }
     for (const violation of [...stack.ruleViolations, ...(enriched?.violations ?? [])]) {
-      report.violations.push({ stack: stack.name, team, resource: violation.address, rule: violation.rule, level: violation.level, message: violation.message });
-      if (violation.rule.startsWith("required/")) report.missingMetadata.push({ stack: stack.name, team, resource: violation.address, key: violation.rule.slice("required/".length) });
+      report.violations.push({
+        stack: stack.name,
+        team,
+        resource: violation.address,
+        rule: violation.rule,
+        level: violation.level,
+        message: violation.message,
+      });
+      if (violation.rule.startsWith("required/"))
+        report.missingMetadata.push({ stack: stack.name, team, resource: violation.address, key: violation.rule.slice("required/".length) });
     }
     const atoDate = stack.metadata.atoDate;
     if (atoDate !== undefined && !Number.isNaN(Date.parse(atoDate))) {
@@ -89,11 +120,13 @@ export function reportCsv(report: ComplianceReport): string {
   const lines = ["section,stack,team,owner,resource,key,value,detail"];
   const row = (...cells: unknown[]) => lines.push(cells.map(csvField).join(","));
   for (const item of report.inventory) row("inventory", "", item.team, item.owner, "", "complianceLevel", item.complianceLevel, `${item.resources} resources`);
-  for (const item of report.ato) row(`ato-${item.status}`, item.stack, "", "", "", "atoDate", item.atoDate, item.daysLeft < 0 ? `${-item.daysLeft} days ago` : `in ${item.daysLeft} days`);
+  for (const item of report.ato)
+    row(`ato-${item.status}`, item.stack, "", "", "", "atoDate", item.atoDate, item.daysLeft < 0 ? `${-item.daysLeft} days ago` : `in ${item.daysLeft} days`);
   for (const item of report.missingMetadata) row("missing-metadata", item.stack, item.team, "", item.resource, item.key, "", "");
   for (const item of report.violations) row("violation", item.stack, item.team, "", item.resource, item.rule, item.level, item.message);
   for (const item of report.drift) row("drift-30d", item.stack, "", "", "", "found/healed", `${item.found}/${item.healed}`, "");
-  for (const item of report.health) row("health", item.stack, "", "", "", "Ready", item.ready, `${item.reason}${item.stalled ? " stalled" : ""}${item.degraded ? " degraded" : ""}`);
+  for (const item of report.health)
+    row("health", item.stack, "", "", "", "Ready", item.ready, `${item.reason}${item.stalled ? " stalled" : ""}${item.degraded ? " degraded" : ""}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -102,20 +135,40 @@ const markdownCell = (value: unknown) => escapeMarkdown(String(value));
 
 export function reportMarkdown(report: ComplianceReport): string {
   const table = (headings: string[], rows: unknown[][]) =>
-    rows.length === 0 ? "_none_\n" : `| ${headings.join(" | ")} |\n| ${headings.map(() => "---").join(" | ")} |\n${rows.map((cells) => `| ${cells.map(markdownCell).join(" | ")} |`).join("\n")}\n`;
+    rows.length === 0
+      ? "_none_\n"
+      : `| ${headings.join(" | ")} |\n| ${headings.map(() => "---").join(" | ")} |\n${rows.map((cells) => `| ${cells.map(markdownCell).join(" | ")} |`).join("\n")}\n`;
   return [
     `# Compliance report\n\nGenerated ${report.generatedAt}.\n`,
     "## Inventory\n",
-    table(["team", "owner", "compliance level", "resources"], report.inventory.map((item) => [item.team, item.owner, item.complianceLevel, item.resources])),
+    table(
+      ["team", "owner", "compliance level", "resources"],
+      report.inventory.map((item) => [item.team, item.owner, item.complianceLevel, item.resources]),
+    ),
     `## ATO dates expired or expiring within ${report.expiringWithinDays} days\n`,
-    table(["stack", "ATO date", "days left", "status"], report.ato.map((item) => [item.stack, item.atoDate, item.daysLeft, item.status])),
+    table(
+      ["stack", "ATO date", "days left", "status"],
+      report.ato.map((item) => [item.stack, item.atoDate, item.daysLeft, item.status]),
+    ),
     "## Resources missing required metadata\n",
-    table(["stack", "team", "resource", "missing"], report.missingMetadata.map((item) => [item.stack, item.team, item.resource, item.key])),
+    table(
+      ["stack", "team", "resource", "missing"],
+      report.missingMetadata.map((item) => [item.stack, item.team, item.resource, item.key]),
+    ),
     "## Policy violations\n",
-    table(["stack", "team", "resource", "rule", "level", "message"], report.violations.map((item) => [item.stack, item.team, item.resource, item.rule, item.level, item.message])),
+    table(
+      ["stack", "team", "resource", "rule", "level", "message"],
+      report.violations.map((item) => [item.stack, item.team, item.resource, item.rule, item.level, item.message]),
+    ),
     "## Drift in the last 30 days\n",
-    table(["stack", "found", "healed"], report.drift.map((item) => [item.stack, item.found, item.healed])),
+    table(
+      ["stack", "found", "healed"],
+      report.drift.map((item) => [item.stack, item.found, item.healed]),
+    ),
     "## Sync health\n",
-    table(["stack", "Ready", "reason", "stalled", "degraded"], report.health.map((item) => [item.stack, item.ready, item.reason, item.stalled, item.degraded])),
+    table(
+      ["stack", "Ready", "reason", "stalled", "degraded"],
+      report.health.map((item) => [item.stack, item.ready, item.reason, item.stalled, item.degraded]),
+    ),
   ].join("\n");
 }

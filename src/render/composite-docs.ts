@@ -40,10 +40,18 @@ function typeOf(schema: Schema): string {
 function constraintsOf(schema: Schema): string[] {
   const found: string[] = [];
   if (Array.isArray(schema.enum)) found.push(`one of ${schema.enum.map((value) => JSON.stringify(value)).join(", ")}`);
-  if (Array.isArray(schema.anyOf) && (schema.anyOf as Schema[]).every((option) => option.const !== undefined)) found.push(`one of ${(schema.anyOf as Schema[]).map((option) => JSON.stringify(option.const)).join(", ")}`);
+  if (Array.isArray(schema.anyOf) && (schema.anyOf as Schema[]).every((option) => option.const !== undefined))
+    found.push(`one of ${(schema.anyOf as Schema[]).map((option) => JSON.stringify(option.const)).join(", ")}`);
   if (typeof schema.pattern === "string") found.push(`matches \`${schema.pattern}\``);
   if (typeof schema.format === "string") found.push(`format ${schema.format}`);
-  for (const [key, words] of [["minimum", "at least"], ["maximum", "at most"], ["minLength", "at least … character(s)"], ["maxLength", "at most … character(s)"], ["minItems", "at least … item(s)"], ["maxItems", "at most … item(s)"]] as const) {
+  for (const [key, words] of [
+    ["minimum", "at least"],
+    ["maximum", "at most"],
+    ["minLength", "at least … character(s)"],
+    ["maxLength", "at most … character(s)"],
+    ["minItems", "at least … item(s)"],
+    ["maxItems", "at most … item(s)"],
+  ] as const) {
     const value = schema[key];
     if (typeof value === "number") found.push(words.includes("…") ? words.replace("…", String(value)) : `${words} ${value}`);
   }
@@ -74,7 +82,12 @@ export function documentComposite(kind: CompositeKind): CompositeDoc {
   fieldsOf(kind.schema as Schema, "", fields);
   const examples = kind.examples.filter(isPlainObject).map((example, index) => ({
     title: typeof example.title === "string" ? example.title : `Example ${index + 1}`,
-    yaml: stringify({ apiVersion: kind.apiVersion, kind: kind.kind, metadata: { name: typeof example.name === "string" ? example.name : "example" }, spec: example.spec ?? {} }),
+    yaml: stringify({
+      apiVersion: kind.apiVersion,
+      kind: kind.kind,
+      metadata: { name: typeof example.name === "string" ? example.name : "example" },
+      spec: example.spec ?? {},
+    }),
   }));
   return { apiVersion: kind.apiVersion, kind: kind.kind, description: kind.description, file: kind.file, fields, examples };
 }
@@ -88,10 +101,21 @@ export function compositesMarkdown(kinds: readonly CompositeKind[]): string {
   if (kinds.length === 0) return "# Composite kinds\n\nThe platform defines no composite kinds.\n";
   const lines = ["# Composite kinds", "", ...kinds.map((kind) => `- [${kind.kind}](#${kind.kind.toLowerCase()}) — \`${kind.apiVersion}\``), ""];
   for (const doc of kinds.map(documentComposite)) {
-    lines.push(`## ${doc.kind}`, "", `\`apiVersion: ${doc.apiVersion}\` · defined in \`${doc.file}\``, "", doc.description, "", "| field | type | required | default | description |", "| --- | --- | --- | --- | --- |");
+    lines.push(
+      `## ${doc.kind}`,
+      "",
+      `\`apiVersion: ${doc.apiVersion}\` · defined in \`${doc.file}\``,
+      "",
+      doc.description,
+      "",
+      "| field | type | required | default | description |",
+      "| --- | --- | --- | --- | --- |",
+    );
     for (const field of doc.fields) {
       const description = [field.description, ...field.constraints.map((constraint) => `(${constraint})`)].filter((part) => part !== "").join(" ");
-      lines.push(`| \`spec.${cell(field.path)}\` | ${cell(field.type)} | ${field.required ? "yes" : "no"} | ${field.default === undefined ? "" : `\`${cell(JSON.stringify(field.default))}\``} | ${cell(description)} |`);
+      lines.push(
+        `| \`spec.${cell(field.path)}\` | ${cell(field.type)} | ${field.required ? "yes" : "no"} | ${field.default === undefined ? "" : `\`${cell(JSON.stringify(field.default))}\``} | ${cell(description)} |`,
+      );
     }
     for (const example of doc.examples) lines.push("", `### ${example.title}`, "", "```yaml", example.yaml.trimEnd(), "```");
     lines.push("");

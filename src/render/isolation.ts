@@ -98,11 +98,13 @@ export function probeIsolation(): Promise<Probe> {
   probed ??= (async () => {
     if (process.platform !== "linux") return { available: false, reason: `kernel isolation needs Linux namespaces; this is ${process.platform}`, bwrap: "" };
     const bwrap = findBubblewrap();
-    if (bwrap === undefined) return { available: false, reason: `bubblewrap (bwrap) is not installed${process.env.PLUMB_BWRAP ? ` at ${process.env.PLUMB_BWRAP}` : ""}`, bwrap: "" };
+    if (bwrap === undefined)
+      return { available: false, reason: `bubblewrap (bwrap) is not installed${process.env.PLUMB_BWRAP ? ` at ${process.env.PLUMB_BWRAP}` : ""}`, bwrap: "" };
     const check = "require('net'); process.stdout.write(String(Object.keys(require('os').networkInterfaces()).join(',')))";
     const result = await run(bwrap, bubblewrapArguments([], "/", [process.execPath, "-e", check]));
     if (!result.ok) return { available: false, reason: `bubblewrap cannot create namespaces here: ${result.output.split("\n")[0] ?? ""}`, bwrap };
-    if (result.output !== "lo" && result.output !== "") return { available: false, reason: `the sandbox still sees network interfaces (${result.output})`, bwrap };
+    if (result.output !== "lo" && result.output !== "")
+      return { available: false, reason: `the sandbox still sees network interfaces (${result.output})`, bwrap };
     return { available: true, reason: "", bwrap };
   })();
   return probed;

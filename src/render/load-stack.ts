@@ -104,7 +104,12 @@ const resourceShape = Type.Object(
     kind: Type.String({ pattern: "^[A-Z][A-Za-z0-9]{0,62}$", description: "A kind such as File, starting with a capital letter." }),
     metadata: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 253, pattern: "^[^\\u0000-\\u001f\\u007f]+$", description: "Any printable text, unique per apiVersion and kind in the stack." }),
+        name: Type.String({
+          minLength: 1,
+          maxLength: 253,
+          pattern: "^[^\\u0000-\\u001f\\u007f]+$",
+          description: "Any printable text, unique per apiVersion and kind in the stack.",
+        }),
         labels: Type.Optional(Type.Record(Type.String(), Type.String())),
         annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
       },
@@ -148,7 +153,12 @@ class Problems {
     for (const problem of problems) {
       if (this.full()) continue;
       const fullPath = [...basePath, ...problem.path];
-      this.add(code, `${formatFieldPath(fullPath)}: ${problem.message}`, { ...document.locate(fullPath), ...(resource === undefined ? {} : { resource }) }, problem.hint);
+      this.add(
+        code,
+        `${formatFieldPath(fullPath)}: ${problem.message}`,
+        { ...document.locate(fullPath), ...(resource === undefined ? {} : { resource }) },
+        problem.hint,
+      );
     }
   }
 
@@ -200,13 +210,20 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   if (stackDocuments.length > 1) {
     const [first, ...rest] = stackDocuments as [ParsedDocument, ...ParsedDocument[]];
     for (const extra of rest) {
-      problems.add("PLUMB_STACK_DEFINITION", `a second Stack document; the first is at ${first.position.file}:${first.position.line}`, extra.position, "keep one Stack document per stack directory");
+      problems.add(
+        "PLUMB_STACK_DEFINITION",
+        `a second Stack document; the first is at ${first.position.file}:${first.position.line}`,
+        extra.position,
+        "keep one Stack document per stack directory",
+      );
     }
   }
   const stackDocument = stackDocuments[0];
   const rawEnvironment = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.spec) ? stackDocument.value.spec.environment : undefined;
   const environment =
-    options.environment ?? options.stackOverride?.document.spec?.environment ?? (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
+    options.environment ??
+    options.stackOverride?.document.spec?.environment ??
+    (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
 
   const values = loadValues(documentsByFile, environment, problems);
 
@@ -232,7 +249,12 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     const merged = applyMergePatch(stackDocumentValue ?? {}, options.stackOverride.document);
     const mergeProblems = checkAgainstSchema(stackDocumentSchema, merged);
     for (const problem of mergeProblems) {
-      problems.add("PLUMB_STACK_DEFINITION", `${formatFieldPath(problem.path)}: ${problem.message} (the platform's Stack merged over ${stackDocument?.position.file ?? "no Stack document in the directory"})`, { file: options.stackOverride.file, line: 1, column: 1 }, problem.hint);
+      problems.add(
+        "PLUMB_STACK_DEFINITION",
+        `${formatFieldPath(problem.path)}: ${problem.message} (the platform's Stack merged over ${stackDocument?.position.file ?? "no Stack document in the directory"})`,
+        { file: options.stackOverride.file, line: 1, column: 1 },
+        problem.hint,
+      );
     }
     stackDocumentValue = mergeProblems.length === 0 ? (merged as StackDocument) : undefined;
   }
@@ -248,7 +270,12 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       problems.addSchema("PLUMB_RESOURCE_SHAPE", shapeProblems, document, []);
       continue;
     }
-    const shaped = interpolated as { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: JsonObject };
+    const shaped = interpolated as {
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: JsonObject;
+    };
     const resource: Resource = {
       apiVersion: shaped.apiVersion,
       kind: shaped.kind,
@@ -279,7 +306,10 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     if (!compositeKinds.has(compositeKey(candidate.resource.apiVersion, candidate.resource.kind))) continue;
     candidates.delete(candidate.address);
     const { apiVersion, kind, metadata, spec } = candidate.resource;
-    yamlClaims.push({ claim: { apiVersion, kind, name: metadata.name, labels: metadata.labels, annotations: metadata.annotations, spec }, document: candidate.document });
+    yamlClaims.push({
+      claim: { apiVersion, kind, name: metadata.name, labels: metadata.labels, annotations: metadata.annotations, spec },
+      document: candidate.document,
+    });
   }
   let claims: RenderedClaim[] = [];
   const policyViolations: Violation[] = [];
@@ -289,7 +319,15 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       directory,
       program,
       claims: yamlClaims,
-      resources: [...candidates.values()].map(({ resource, address }) => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, address, labels: resource.metadata.labels, annotations: resource.metadata.annotations, spec: resource.spec })),
+      resources: [...candidates.values()].map(({ resource, address }) => ({
+        apiVersion: resource.apiVersion,
+        kind: resource.kind,
+        name: resource.metadata.name,
+        address,
+        labels: resource.metadata.labels,
+        annotations: resource.metadata.annotations,
+        spec: resource.spec,
+      })),
       platform: options.platform,
       context: { stack: definition.name, environment: definition.environment ?? null, values, metadata: definition.metadata, labels: definition.labels },
       limits: options.sandboxLimits ?? defaultSandboxLimits,
@@ -298,7 +336,12 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     claims = expansion.claims;
     for (const claim of claims) {
       const existing = candidates.get(claim.address);
-      if (existing !== undefined) problems.add("PLUMB_DUPLICATE_ADDRESS", `${claim.address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { file: claim.origin.file, line: claim.origin.line ?? 1, column: 1, resource: claim.address });
+      if (existing !== undefined)
+        problems.add(
+          "PLUMB_DUPLICATE_ADDRESS",
+          `${claim.address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`,
+          { file: claim.origin.file, line: claim.origin.line ?? 1, column: 1, resource: claim.address },
+        );
     }
     for (const { value, document } of expansion.resources) {
       const shapeProblems = checkAgainstSchema(resourceShape, { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: value.spec });
@@ -310,7 +353,12 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       const address = resourceAddress(resource);
       const existing = candidates.get(address);
       if (existing !== undefined) {
-        problems.add("PLUMB_DUPLICATE_ADDRESS", `${address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`, { ...document.position, resource: address }, "rename one of them: an address (apiVersion/kind/name) must be unique in a stack");
+        problems.add(
+          "PLUMB_DUPLICATE_ADDRESS",
+          `${address} is declared twice; the first is at ${existing.document.position.file}:${existing.document.position.line}`,
+          { ...document.position, resource: address },
+          "rename one of them: an address (apiVersion/kind/name) must be unique in a stack",
+        );
         continue;
       }
       candidates.set(address, { resource, address, document, composite: value.composite });
@@ -331,7 +379,9 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const predictOutput = (address: string, output: string): JsonValue | undefined => {
     const target = candidates.get(address);
     if (target === undefined) return undefined;
-    const value = options.registry.findKind(target.resource.apiVersion, target.resource.kind)?.outputs?.(target.resource.spec, target.resource.metadata.name)[output];
+    const value = options.registry.findKind(target.resource.apiVersion, target.resource.kind)?.outputs?.(target.resource.spec, target.resource.metadata.name)[
+      output
+    ];
     return value === undefined || containsOutputReference(value) ? undefined : value;
   };
   for (const candidate of candidates.values()) {
@@ -375,7 +425,12 @@ function interpolateDocument(document: ParsedDocument, values: JsonObject, probl
   const found: InterpolationProblem[] = [];
   const result = interpolate(document.value, values, [], found);
   for (const problem of found) {
-    problems.add("PLUMB_VALUES", `${formatFieldPath(problem.path)}: ${problem.message}`, document.locate(problem.path), "define the value in values.yaml or values.<env>.yaml, or write $${...} for a literal");
+    problems.add(
+      "PLUMB_VALUES",
+      `${formatFieldPath(problem.path)}: ${problem.message}`,
+      document.locate(problem.path),
+      "define the value in values.yaml or values.<env>.yaml, or write $${...} for a literal",
+    );
   }
   return result;
 }
@@ -387,7 +442,12 @@ function loadValues(documentsByFile: Map<string, ParsedDocument[]>, environment:
     const documents = documentsByFile.get(name);
     if (documents === undefined) continue;
     if (documents.length > 1) {
-      problems.add("PLUMB_VALUES", "a values file holds exactly one YAML document", (documents[1] as ParsedDocument).position, "merge the documents into one mapping");
+      problems.add(
+        "PLUMB_VALUES",
+        "a values file holds exactly one YAML document",
+        (documents[1] as ParsedDocument).position,
+        "merge the documents into one mapping",
+      );
       continue;
     }
     const document = documents[0];
@@ -429,13 +489,24 @@ function applyPatches(
             "PLUMB_PATCH",
             `patch target ${target} is not a resource of this stack`,
             document.locate([...entryPath, "target"]),
-            parsed === undefined ? "write the target as apiVersion/kind/name, e.g. file.plumb.dev/v1/File/readme" : "check the spelling of the apiVersion, kind and name",
+            parsed === undefined
+              ? "write the target as apiVersion/kind/name, e.g. file.plumb.dev/v1/File/readme"
+              : "check the spelling of the apiVersion, kind and name",
           );
           continue;
         }
         const patched = applyMergePatch(candidate.resource, patch) as Resource;
-        if (patched.apiVersion !== candidate.resource.apiVersion || patched.kind !== candidate.resource.kind || patched.metadata?.name !== candidate.resource.metadata.name) {
-          problems.add("PLUMB_PATCH", `a patch may not change the apiVersion, kind or name of ${target}`, document.locate([...entryPath, "patch"]), "declare a new resource instead");
+        if (
+          patched.apiVersion !== candidate.resource.apiVersion ||
+          patched.kind !== candidate.resource.kind ||
+          patched.metadata?.name !== candidate.resource.metadata.name
+        ) {
+          problems.add(
+            "PLUMB_PATCH",
+            `a patch may not change the apiVersion, kind or name of ${target}`,
+            document.locate([...entryPath, "patch"]),
+            "declare a new resource instead",
+          );
           continue;
         }
         candidate.resource = {
@@ -461,7 +532,12 @@ function checkProviderInstances(definition: StackDefinition, document: ParsedDoc
       );
       continue;
     }
-    problems.addSchema("PLUMB_PROVIDER_CONFIG", checkAgainstSchema(provider.configSchema, declared.config ?? {}), document, ["spec", "providers", instance, "config"]);
+    problems.addSchema("PLUMB_PROVIDER_CONFIG", checkAgainstSchema(provider.configSchema, declared.config ?? {}), document, [
+      "spec",
+      "providers",
+      instance,
+      "config",
+    ]);
   }
 }
 
@@ -485,7 +561,12 @@ function checkResource(
   let valid = true;
   for (const [key, value] of Object.entries(resource.metadata.annotations)) {
     if (key.startsWith("plumb.dev/") && !knownAnnotations.includes(key)) {
-      problems.add("PLUMB_RESOURCE_SHAPE", `unknown annotation "${key}"`, at(["metadata", "annotations", key]), `Plumb's annotations are ${knownAnnotations.join(", ")}`);
+      problems.add(
+        "PLUMB_RESOURCE_SHAPE",
+        `unknown annotation "${key}"`,
+        at(["metadata", "annotations", key]),
+        `Plumb's annotations are ${knownAnnotations.join(", ")}`,
+      );
       valid = false;
     }
     if (key === annotations.deletionPolicy && value !== "Delete" && value !== "Retain") {
@@ -524,9 +605,14 @@ function checkResource(
   }
 
   // Output references are checked with the value they will have, where it is known before apply.
-  const { spec: checkedSpec, unresolved } = containsOutputReference(resource.spec) ? substituteOutputReferences(resource.spec, predictOutput) : { spec: resource.spec, unresolved: [] };
+  const { spec: checkedSpec, unresolved } = containsOutputReference(resource.spec)
+    ? substituteOutputReferences(resource.spec, predictOutput)
+    : { spec: resource.spec, unresolved: [] };
   const unresolvedFields = new Set(unresolved.map((reference) => formatFieldPath(reference.path)));
-  const schemaProblems = checkAgainstSchema(handler.schema, checkedSpec).filter((problem) => !/^missing required field/.test(problem.message) || !unresolvedFields.has(formatFieldPath([...problem.path, /"(.*)"/.exec(problem.message)?.[1] ?? ""])));
+  const schemaProblems = checkAgainstSchema(handler.schema, checkedSpec).filter(
+    (problem) =>
+      !/^missing required field/.test(problem.message) || !unresolvedFields.has(formatFieldPath([...problem.path, /"(.*)"/.exec(problem.message)?.[1] ?? ""])),
+  );
   if (schemaProblems.length > 0) {
     for (const problem of schemaProblems) {
       const fieldPath = ["spec", ...problem.path];
@@ -534,7 +620,7 @@ function checkResource(
     }
     return undefined;
   }
-  for (const problem of unresolved.length > 0 ? [] : handler.validate?.(checkedSpec, resource.metadata.name) ?? []) {
+  for (const problem of unresolved.length > 0 ? [] : (handler.validate?.(checkedSpec, resource.metadata.name) ?? [])) {
     const fieldPath = ["spec", ...problem.path.split("/").filter((segment) => segment !== "")];
     problems.add("PLUMB_SCHEMA", `${formatFieldPath(fieldPath)}: ${problem.message}`, at(fieldPath), problem.hint);
     valid = false;
@@ -545,7 +631,12 @@ function checkResource(
   if (dependsOnText !== undefined) {
     for (const dependency of dependsOnText.split(/[\s,]+/).filter((item) => item !== "")) {
       if (parseAddress(dependency) === undefined) {
-        problems.add("PLUMB_UNKNOWN_DEPENDENCY", `"${dependency}" is not a resource address`, at(["metadata", "annotations", annotations.dependsOn]), "write addresses as apiVersion/kind/name, separated by commas");
+        problems.add(
+          "PLUMB_UNKNOWN_DEPENDENCY",
+          `"${dependency}" is not a resource address`,
+          at(["metadata", "annotations", annotations.dependsOn]),
+          "write addresses as apiVersion/kind/name, separated by commas",
+        );
         valid = false;
       } else {
         dependsOn.push(dependency);
@@ -565,7 +656,8 @@ function checkResource(
       provider: instance,
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",
-      deletionPolicy: (resource.metadata.annotations[annotations.deletionPolicy] as DeletionPolicy | undefined) ?? (handler.dataHolding === true ? "Retain" : "Delete"),
+      deletionPolicy:
+        (resource.metadata.annotations[annotations.deletionPolicy] as DeletionPolicy | undefined) ?? (handler.dataHolding === true ? "Retain" : "Delete"),
       origin: { file: document.file, document: document.index, ...(document.line === undefined ? {} : { line: document.line }) },
       composite: candidate.composite,
     },
@@ -587,10 +679,14 @@ function addReferenceDependencies(desired: DesiredResource[], documentOf: Map<st
         continue;
       }
       errors.push(
-        new PlumbError("PLUMB_REFERENCE", `${formatFieldPath(["spec", ...reference.path])} takes output "${reference.output}" of ${reference.resource}, which is not in this stack`, {
-          location: { ...(documentOf.get(resource.address) as ParsedDocument).locate(["spec", ...reference.path]), resource: resource.address },
-          hint: "refer to a resource declared in the same stack (program or YAML)",
-        }),
+        new PlumbError(
+          "PLUMB_REFERENCE",
+          `${formatFieldPath(["spec", ...reference.path])} takes output "${reference.output}" of ${reference.resource}, which is not in this stack`,
+          {
+            location: { ...(documentOf.get(resource.address) as ParsedDocument).locate(["spec", ...reference.path]), resource: resource.address },
+            hint: "refer to a resource declared in the same stack (program or YAML)",
+          },
+        ),
       );
     }
   }
@@ -598,7 +694,11 @@ function addReferenceDependencies(desired: DesiredResource[], documentOf: Map<st
 }
 
 /** Checks explicit edges and adds the implicit ones (a file waits for its directory). */
-function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, { provides: string[]; requires: string[] }>, documentOf: Map<string, ParsedDocument>): void {
+function addImplicitDependencies(
+  desired: DesiredResource[],
+  keys: Map<string, { provides: string[]; requires: string[] }>,
+  documentOf: Map<string, ParsedDocument>,
+): void {
   const addresses = new Set(desired.map((resource) => resource.address));
   const providers = new Map<string, string>();
   for (const [address, { provides }] of keys) for (const key of provides) providers.set(key, address);
@@ -608,13 +708,18 @@ function addImplicitDependencies(desired: DesiredResource[], keys: Map<string, {
       if (!addresses.has(dependency)) {
         errors.push(
           new PlumbError("PLUMB_UNKNOWN_DEPENDENCY", `depends on ${dependency}, which is not in this stack`, {
-            location: { ...(documentOf.get(resource.address) as ParsedDocument).locate(["metadata", "annotations", annotations.dependsOn]), resource: resource.address },
+            location: {
+              ...(documentOf.get(resource.address) as ParsedDocument).locate(["metadata", "annotations", annotations.dependsOn]),
+              resource: resource.address,
+            },
             hint: "fix the address in plumb.dev/depends-on, or add that resource to the stack",
           }),
         );
       }
     }
-    const implicit = (keys.get(resource.address)?.requires ?? []).map((key) => providers.get(key)).filter((address): address is string => address !== undefined && address !== resource.address);
+    const implicit = (keys.get(resource.address)?.requires ?? [])
+      .map((key) => providers.get(key))
+      .filter((address): address is string => address !== undefined && address !== resource.address);
     resource.dependsOn = [...new Set([...resource.dependsOn, ...implicit])].sort();
   }
   if (errors.length > 0) throw new PlumbErrorList(errors);

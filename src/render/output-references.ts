@@ -44,7 +44,10 @@ export function findOutputReferences(spec: JsonObject): OutputReference[] {
  * Puts the value of every reference `lookup` knows in place. References it
  * does not know are removed from the copy and listed in `unresolved`.
  */
-export function substituteOutputReferences(spec: JsonObject, lookup: (resource: string, output: string) => JsonValue | undefined): { spec: JsonObject; unresolved: OutputReference[] } {
+export function substituteOutputReferences(
+  spec: JsonObject,
+  lookup: (resource: string, output: string) => JsonValue | undefined,
+): { spec: JsonObject; unresolved: OutputReference[] } {
   const unresolved: OutputReference[] = [];
   const walk = (value: JsonValue, at: (string | number)[]): JsonValue | undefined => {
     const reference = asReference(value);

@@ -59,17 +59,28 @@ export async function findPlatformFiles(directory: string): Promise<string[]> {
   try {
     await walk(path.resolve(directory));
   } catch (error) {
-    throw new PlumbError("PLUMB_COMPOSITE", `cannot read the platform directory ${directory}: ${(error as Error).message}`, { hint: "point --platform at the directory holding *.composite.ts and *.rule.ts files" });
+    throw new PlumbError("PLUMB_COMPOSITE", `cannot read the platform directory ${directory}: ${(error as Error).message}`, {
+      hint: "point --platform at the directory holding *.composite.ts and *.rule.ts files",
+    });
   }
   return found;
 }
 
 /** Finds and describes the platform's composites and rules below `directory`. */
-export async function loadPlatformLibrary(directory: string, options: { display: string; limits: SandboxLimits; registry: ProviderRegistry }): Promise<PlatformLibrary> {
+export async function loadPlatformLibrary(
+  directory: string,
+  options: { display: string; limits: SandboxLimits; registry: ProviderRegistry },
+): Promise<PlatformLibrary> {
   const root: SandboxRoot = { directory: path.resolve(directory), display: options.display };
   const files = await findPlatformFiles(root.directory);
   if (files.length === 0) return { root, files, composites: [], rules: [] };
-  const answer = await runInSandbox({ platformRoot: root, platformFiles: files, request: { mode: "describe" }, limits: options.limits, subject: "the platform's composites and rules" });
+  const answer = await runInSandbox({
+    platformRoot: root,
+    platformFiles: files,
+    request: { mode: "describe" },
+    limits: options.limits,
+    subject: "the platform's composites and rules",
+  });
   const errors: PlumbError[] = [];
   const seen = new Map<string, string>();
   const composites: CompositeKind[] = [];
@@ -77,7 +88,12 @@ export async function loadPlatformLibrary(directory: string, options: { display:
     const at = { location: { file: described.file } };
     const key = compositeKey(described.apiVersion, described.kind);
     if (!apiVersionPattern.test(described.apiVersion)) {
-      errors.push(new PlumbError("PLUMB_COMPOSITE", `apiVersion "${described.apiVersion}" of ${described.kind} is not group/version`, { ...at, hint: "write it like platform.example.org/v1" }));
+      errors.push(
+        new PlumbError("PLUMB_COMPOSITE", `apiVersion "${described.apiVersion}" of ${described.kind} is not group/version`, {
+          ...at,
+          hint: "write it like platform.example.org/v1",
+        }),
+      );
       continue;
     }
     if (!kindPattern.test(described.kind)) {
@@ -85,7 +101,12 @@ export async function loadPlatformLibrary(directory: string, options: { display:
       continue;
     }
     if (options.registry.providerForGroup(apiGroup(described.apiVersion)) !== undefined) {
-      errors.push(new PlumbError("PLUMB_COMPOSITE", `${key} uses the API group of a provider`, { ...at, hint: "give composites a group of the platform's own, e.g. platform.example.org/v1" }));
+      errors.push(
+        new PlumbError("PLUMB_COMPOSITE", `${key} uses the API group of a provider`, {
+          ...at,
+          hint: "give composites a group of the platform's own, e.g. platform.example.org/v1",
+        }),
+      );
       continue;
     }
     const first = seen.get(key);
@@ -101,7 +122,14 @@ export async function loadPlatformLibrary(directory: string, options: { display:
       errors.push(new PlumbError("PLUMB_COMPOSITE", `the schema of ${key} is not a valid JSON Schema: ${(error as Error).message}`, at));
       continue;
     }
-    composites.push({ apiVersion: described.apiVersion, kind: described.kind, description: described.description, schema, examples: described.examples, file: described.file });
+    composites.push({
+      apiVersion: described.apiVersion,
+      kind: described.kind,
+      description: described.description,
+      schema,
+      examples: described.examples,
+      file: described.file,
+    });
   }
   const ruleNames = new Map<string, string>();
   for (const rule of answer.rules) {

@@ -96,7 +96,9 @@ export async function expandProgramAndClaims(options: {
   const declaredAt = new Map<string, SourcePosition>();
   const positionOf = (value: EmittedResource): SourcePosition => {
     if (value.site !== null) return siteLocation(value.site, show);
-    const claim = yamlClaimOf(value) ?? (value.composite === null ? undefined : yamlClaimOf(answer.claims.find((item) => item.address === value.composite) ?? { input: null }));
+    const claim =
+      yamlClaimOf(value) ??
+      (value.composite === null ? undefined : yamlClaimOf(answer.claims.find((item) => item.address === value.composite) ?? { input: null }));
     return claim?.document.position ?? (value.composite === null ? undefined : declaredAt.get(value.composite)) ?? { file: programFile, line: 1, column: 1 };
   };
   const claims: RenderedClaim[] = [];
@@ -127,10 +129,16 @@ export async function expandProgramAndClaims(options: {
   for (const claim of claims) if (claim.composite !== null) byAddress.get(claim.composite)?.children.push(claim.address);
 
   const errors = answer.problems.map((problem) => {
-    const location = problem.input !== null
-      ? (options.claims[problem.input] as YamlClaim).document.locate(["spec", ...problem.path])
-      : problem.site !== null ? siteLocation(problem.site, show) : declaredAt.get(problem.claim) ?? { file: programFile, line: 1, column: 1 };
-    return new PlumbError("PLUMB_CLAIM", `${formatFieldPath(["spec", ...problem.path])}: ${problem.message}`, { location: { ...location, resource: problem.claim }, ...(problem.hint === undefined ? {} : { hint: problem.hint }) });
+    const location =
+      problem.input !== null
+        ? (options.claims[problem.input] as YamlClaim).document.locate(["spec", ...problem.path])
+        : problem.site !== null
+          ? siteLocation(problem.site, show)
+          : (declaredAt.get(problem.claim) ?? { file: programFile, line: 1, column: 1 });
+    return new PlumbError("PLUMB_CLAIM", `${formatFieldPath(["spec", ...problem.path])}: ${problem.message}`, {
+      location: { ...location, resource: problem.claim },
+      ...(problem.hint === undefined ? {} : { hint: problem.hint }),
+    });
   });
 
   const resources = answer.resources.map((value, index) => {

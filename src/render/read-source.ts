@@ -45,7 +45,11 @@ export async function readYamlFiles(directory: string): Promise<SourceFile[]> {
         });
       }
       const stats = await handle.stat();
-      if (!stats.isFile()) throw new PlumbError("PLUMB_FILE_READ", "this is not a regular file", { location: { file: relativePath }, hint: "remove it, or give it a name that does not end in .yaml" });
+      if (!stats.isFile())
+        throw new PlumbError("PLUMB_FILE_READ", "this is not a regular file", {
+          location: { file: relativePath },
+          hint: "remove it, or give it a name that does not end in .yaml",
+        });
       totalBytes = checkSize(relativePath, stats.size, totalBytes);
       files.push({ relativePath, text: decodeUtf8(await handle.readFile(), relativePath) });
     } finally {
@@ -111,7 +115,10 @@ async function listYaml(root: string, relativeDirectory: string): Promise<string
         const target = await realpath(path.join(root, relativePath)).catch(() => undefined);
         const targetStats = target === undefined ? undefined : await stat(target).catch(() => undefined);
         if (target !== undefined && targetStats?.isDirectory() === true && target !== root && !target.startsWith(root + path.sep)) {
-          throw new PlumbError("PLUMB_PATH_ESCAPE", "this symlink leads to a directory outside the stack; it is not followed", { location: { file: relativePath }, hint: "copy what the stack needs into it instead of linking" });
+          throw new PlumbError("PLUMB_PATH_ESCAPE", "this symlink leads to a directory outside the stack; it is not followed", {
+            location: { file: relativePath },
+            hint: "copy what the stack needs into it instead of linking",
+          });
         }
         continue;
       }
@@ -125,7 +132,11 @@ async function listYaml(root: string, relativeDirectory: string): Promise<string
       found.push(relativePath);
     } else if (yamlPattern.test(entry.name)) {
       // A FIFO, socket or device named like YAML is never opened (it could block the render); it is said.
-      if (!entry.isFile()) throw new PlumbError("PLUMB_FILE_READ", "this is not a regular file; it is not read", { location: { file: relativePath }, hint: "remove it, or give it a name that does not end in .yaml" });
+      if (!entry.isFile())
+        throw new PlumbError("PLUMB_FILE_READ", "this is not a regular file; it is not read", {
+          location: { file: relativePath },
+          hint: "remove it, or give it a name that does not end in .yaml",
+        });
       found.push(relativePath);
     }
   }

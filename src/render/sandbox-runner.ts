@@ -115,7 +115,8 @@ const denied = (what: string) => () => {
 
 /** Closes what Node's permission model leaves open; runs before any user code is loaded. */
 function lockDown(): void {
-  const environmentMessage = "process.env is not available to programs: they run without environment variables or credentials; pass settings through values.yaml (context.values) instead";
+  const environmentMessage =
+    "process.env is not available to programs: they run without environment variables or credentials; pass settings through values.yaml (context.values) instead";
   const empty = Object.freeze({});
   Object.defineProperty(process, "env", {
     // Node's own modules read process.env (console colours, say); they get an empty one.
@@ -169,7 +170,8 @@ function explain(error: unknown): string {
     }
   }
   const dynamicRequire = /^Dynamic require of "(.+)" is not supported$/.exec(error.message);
-  if (dynamicRequire !== null) return `require("${dynamicRequire[1]}") is not available: programs are ES modules; write import … from "${dynamicRequire[1]}" at the top of the file`;
+  if (dynamicRequire !== null)
+    return `require("${dynamicRequire[1]}") is not available: programs are ES modules; write import … from "${dynamicRequire[1]}" at the top of the file`;
   return error.message;
 }
 
@@ -196,7 +198,13 @@ function answer(value: SandboxAnswer): void {
 function isComposite(value: unknown): value is CompositeDefinition<TSchema> {
   if (typeof value !== "object" || value === null) return false;
   const candidate = value as Record<string, unknown>;
-  return typeof candidate.apiVersion === "string" && typeof candidate.kind === "string" && typeof candidate.compose === "function" && typeof candidate.schema === "object" && candidate.schema !== null;
+  return (
+    typeof candidate.apiVersion === "string" &&
+    typeof candidate.kind === "string" &&
+    typeof candidate.compose === "function" &&
+    typeof candidate.schema === "object" &&
+    candidate.schema !== null
+  );
 }
 
 function isRule(value: unknown): value is PolicyRule {
@@ -218,12 +226,23 @@ async function runRules(rules: readonly PolicyRule[], resources: readonly Resour
     if (rule.scope === "stack") {
       let found: string[];
       try {
-        const result = await rule.check(matching.map((resource) => structuredClone(resource)), context);
+        const result = await rule.check(
+          matching.map((resource) => structuredClone(resource)),
+          context,
+        );
         found = result === undefined ? [] : Array.isArray(result) ? result.map(String) : [String(result)];
       } catch (error) {
         found = [`the rule failed: ${safeExplain(error)}`];
       }
-      for (const message of found) violations.push({ rule: `rule/${rule.name}`, level: rule.level, address: `stack ${context.stack}`, message: `stack ${context.stack} does not meet ${about}: ${message}`, hint: rule.description, fix: null });
+      for (const message of found)
+        violations.push({
+          rule: `rule/${rule.name}`,
+          level: rule.level,
+          address: `stack ${context.stack}`,
+          message: `stack ${context.stack} does not meet ${about}: ${message}`,
+          hint: rule.description,
+          fix: null,
+        });
       continue;
     }
     for (const resource of matching) {
@@ -234,13 +253,22 @@ async function runRules(rules: readonly PolicyRule[], resources: readonly Resour
         result = `the rule failed: ${safeExplain(error)}`;
       }
       if (result === undefined) continue;
-      const finding = typeof result === "string" ? { message: result } : { message: String(result.message), ...(result.fix === undefined ? {} : { fix: plain(result.fix) as Record<string, unknown> }) };
+      const finding =
+        typeof result === "string"
+          ? { message: result }
+          : { message: String(result.message), ...(result.fix === undefined ? {} : { fix: plain(result.fix) as Record<string, unknown> }) };
       const fixed = rule.level === "remediate" && finding.fix !== undefined;
       violations.push({
         rule: `rule/${rule.name}`,
         level: fixed ? "remediate" : rule.level === "remediate" ? "warn" : rule.level,
         address: resource.address,
-        message: `${resource.address} does not meet ${about}: ${finding.message}${fixed ? `; fixed: ${Object.entries(finding.fix ?? {}).map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`).join(", ")}` : ""}`,
+        message: `${resource.address} does not meet ${about}: ${finding.message}${
+          fixed
+            ? `; fixed: ${Object.entries(finding.fix ?? {})
+                .map(([pointer, value]) => `${pointer} = ${JSON.stringify(value)}`)
+                .join(", ")}`
+            : ""
+        }`,
         hint: fixed ? "change the resource in Git to match the rule" : rule.description,
         fix: fixed ? (finding.fix ?? null) : null,
       });
@@ -267,7 +295,10 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
       for (const definition of exported) {
         if (isComposite(definition)) composites.set(`${definition.apiVersion}/${definition.kind}`, { file: entry.file, definition });
         else if (isRule(definition)) rules.push({ file: entry.file, rule: definition });
-        else throw new Error(`${entry.file}: the default export must be defineComposite({ apiVersion, kind, description, schema, compose }), defineRule({ name, level, description, check }), or a list of them`);
+        else
+          throw new Error(
+            `${entry.file}: the default export must be defineComposite({ apiVersion, kind, description, schema, compose }), defineRule({ name, level, description, check }), or a list of them`,
+          );
       }
     }
     const described: DescribedComposite[] = [...composites.values()].map(({ file, definition }) => ({
@@ -278,7 +309,13 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
       schema: plain(definition.schema),
       examples: (plain(definition.examples ?? []) as unknown[]) ?? [],
     }));
-    const describedRules: DescribedRule[] = rules.map(({ file, rule }) => ({ file, name: rule.name, level: rule.level, scope: rule.scope ?? "resource", description: typeof rule.description === "string" ? rule.description : "" }));
+    const describedRules: DescribedRule[] = rules.map(({ file, rule }) => ({
+      file,
+      name: rule.name,
+      level: rule.level,
+      scope: rule.scope ?? "resource",
+      description: typeof rule.description === "string" ? rule.description : "",
+    }));
     if (request.mode === "describe") {
       answer({ protocol: sandboxProtocol, ok: true, composites: described, rules: describedRules, resources: [], claims: [], problems: [], violations: [] });
       return;
@@ -320,7 +357,14 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
       const address = `${declaration.apiVersion}/${declaration.kind}/${declaration.name}`;
       claims.push({ ...emitted, address });
       if (depth >= request.maxDepth) {
-        problems.push({ claim: address, path: [], message: `composites nest deeper than ${request.maxDepth} levels`, hint: "a compose function probably declares a claim of its own kind", site: declaration.site, input });
+        problems.push({
+          claim: address,
+          path: [],
+          message: `composites nest deeper than ${request.maxDepth} levels`,
+          hint: "a compose function probably declares a claim of its own kind",
+          site: declaration.site,
+          input,
+        });
         continue;
       }
       const schemaProblems = checkAndFillDefaults(found.definition.schema, emitted.spec);
@@ -329,7 +373,14 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
         continue;
       }
       phase = `composing ${address}`;
-      const claimView = { apiVersion: declaration.apiVersion, kind: declaration.kind, name: declaration.name, address, labels: declaration.labels, spec: emitted.spec as never };
+      const claimView = {
+        apiVersion: declaration.apiVersion,
+        kind: declaration.kind,
+        name: declaration.name,
+        address,
+        labels: declaration.labels,
+        spec: emitted.spec as never,
+      };
       const { declared } = await collectAsync(async () => found.definition.compose(claimView, request.context));
       for (const child of declared) queue.push({ declaration: child, composite: address, input: null, depth: depth + 1 });
     }
@@ -346,7 +397,14 @@ export async function runSandbox(modules: SandboxModules): Promise<void> {
         spec: (resource.spec ?? {}) as Record<string, unknown>,
       })),
     ];
-    const violations = rules.length === 0 ? [] : await runRules(rules.map((entry) => entry.rule), views, request.context);
+    const violations =
+      rules.length === 0
+        ? []
+        : await runRules(
+            rules.map((entry) => entry.rule),
+            views,
+            request.context,
+          );
     answer({ protocol: sandboxProtocol, ok: true, composites: described, rules: describedRules, resources, claims, problems, violations });
   } catch (error) {
     answer({ protocol: sandboxProtocol, ok: false, error: { message: `${phase}: ${safeExplain(error)}`, site: safeSiteOf(error) } });

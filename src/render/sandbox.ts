@@ -114,7 +114,9 @@ function realRoot(root: SandboxRoot | undefined): RealRoot | undefined {
  * real paths are looked up once, as a render shows thousands of paths.
  */
 export function pathDisplay(roots: readonly (SandboxRoot | undefined)[]): (file: string) => string {
-  const bases = roots.flatMap((candidate) => (candidate === undefined ? [] : [path.resolve(candidate.directory), safeRealpath(candidate.directory)].map((base) => ({ base, display: candidate.display }))));
+  const bases = roots.flatMap((candidate) =>
+    candidate === undefined ? [] : [path.resolve(candidate.directory), safeRealpath(candidate.directory)].map((base) => ({ base, display: candidate.display })),
+  );
   return (file) => {
     if (!path.isAbsolute(file)) return file;
     const match = bases.find(({ base }) => inside(base, file));
@@ -134,7 +136,10 @@ function safeRealpath(file: string): string {
 function importGuard(roots: RealRoot[]): Plugin {
   // Plumb's own files (the SDK, the runner and their packages) resolve normally, even when a user directory contains them.
   const trusted = [path.join(root, "src"), path.join(root, "node_modules")];
-  const rootOf = (file: string) => (trusted.some((directory) => inside(directory, file)) ? undefined : roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file)));
+  const rootOf = (file: string) =>
+    trusted.some((directory) => inside(directory, file))
+      ? undefined
+      : roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file));
   return {
     name: "plumb-import-guard",
     setup(build) {
@@ -146,16 +151,35 @@ function importGuard(roots: RealRoot[]): Plugin {
         const bare = args.path.startsWith("node:") ? args.path.slice(5) : args.path;
         if (builtinModules.includes(bare)) {
           if (allowedBuiltins.has(bare)) return { path: args.path, external: true };
-          return { errors: [{ text: `imports "${args.path}": programs and composites may not use the network, processes or workers`, detail: `allowed Node modules: ${[...allowedBuiltins].map((name) => `node:${name}`).join(", ")}` }] };
+          return {
+            errors: [
+              {
+                text: `imports "${args.path}": programs and composites may not use the network, processes or workers`,
+                detail: `allowed Node modules: ${[...allowedBuiltins].map((name) => `node:${name}`).join(", ")}`,
+              },
+            ],
+          };
         }
         if (!args.path.startsWith("./") && !args.path.startsWith("../")) {
-          return { errors: [{ text: `imports "${args.path}": only files inside ${userRoot.display === "" ? "the stack directory" : userRoot.display}, plumb/sdk and node:${[...allowedBuiltins].join("/")} can be imported` }] };
+          return {
+            errors: [
+              {
+                text: `imports "${args.path}": only files inside ${userRoot.display === "" ? "the stack directory" : userRoot.display}, plumb/sdk and node:${[...allowedBuiltins].join("/")} can be imported`,
+              },
+            ],
+          };
         }
         const resolved = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: { inner: true } });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         const real = safeRealpath(resolved.path);
         if (!inside(userRoot.real, real)) {
-          return { errors: [{ text: `imports "${args.path}", which is outside ${userRoot.display === "" ? "the stack directory" : userRoot.display} (symlinks and ../ may not lead out)` }] };
+          return {
+            errors: [
+              {
+                text: `imports "${args.path}", which is outside ${userRoot.display === "" ? "the stack directory" : userRoot.display} (symlinks and ../ may not lead out)`,
+              },
+            ],
+          };
         }
         return { path: real };
       });
@@ -179,10 +203,34 @@ const answerSchema = Type.Union([
   Type.Object({
     protocol: Type.Literal(sandboxProtocol),
     ok: Type.Literal(true),
-    composites: Type.Array(Type.Object({ file: Type.String(), apiVersion: Type.String(), kind: Type.String(), description: Type.String(), schema: Type.Unknown(), examples: Type.Array(Type.Unknown()) })),
-    rules: Type.Array(Type.Object({ file: Type.String(), name: Type.String(), level: levelSchema, scope: Type.Union([Type.Literal("resource"), Type.Literal("stack")]), description: Type.String() })),
+    composites: Type.Array(
+      Type.Object({
+        file: Type.String(),
+        apiVersion: Type.String(),
+        kind: Type.String(),
+        description: Type.String(),
+        schema: Type.Unknown(),
+        examples: Type.Array(Type.Unknown()),
+      }),
+    ),
+    rules: Type.Array(
+      Type.Object({
+        file: Type.String(),
+        name: Type.String(),
+        level: levelSchema,
+        scope: Type.Union([Type.Literal("resource"), Type.Literal("stack")]),
+        description: Type.String(),
+      }),
+    ),
     violations: Type.Array(
-      Type.Object({ rule: Type.String(), level: levelSchema, address: Type.String(), message: Type.String(), hint: Type.String(), fix: Type.Union([Type.Null(), Type.Record(Type.String({ pattern: "^/" }), Type.Unknown())]) }),
+      Type.Object({
+        rule: Type.String(),
+        level: levelSchema,
+        address: Type.String(),
+        message: Type.String(),
+        hint: Type.String(),
+        fix: Type.Union([Type.Null(), Type.Record(Type.String({ pattern: "^/" }), Type.Unknown())]),
+      }),
     ),
     resources: Type.Array(emittedSchema),
     claims: Type.Array(Type.Intersect([emittedSchema, Type.Object({ address: Type.String() })])),
@@ -230,7 +278,9 @@ async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) =
   for (const file of [...job.platformFiles, ...(job.program === undefined ? [] : [job.program])]) {
     const real = safeRealpath(file);
     if (!roots.some((candidate) => inside(candidate.real, real))) {
-      throw new PlumbError("PLUMB_PATH_ESCAPE", `${show(file)} is a symlink to a place outside its directory; it is not run`, { location: { file: show(file) } });
+      throw new PlumbError("PLUMB_PATH_ESCAPE", `${show(file)} is a symlink to a place outside its directory; it is not run`, {
+        location: { file: show(file) },
+      });
     }
   }
   try {
@@ -272,7 +322,12 @@ function residentMiB(pid: number): number {
 
 function childrenOf(pid: number): number[] {
   try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter((item) => item !== "").map(Number));
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, "utf8")
+        .split(" ")
+        .filter((item) => item !== "")
+        .map(Number),
+    );
   } catch {
     return [];
   }
@@ -301,20 +356,34 @@ export async function runInSandbox(job: SandboxJob): Promise<Extract<SandboxAnsw
     const code = await bundle(job, roots, show, bundlePath);
     await writeFile(bundlePath, code, { mode: 0o600 });
     const readable = [workspace, ...(job.stack === undefined ? [] : [realpathSync(job.stack.directory)])];
-    const flags = [...permissionFlags(readable), `--max-old-space-size=${job.limits.memoryMiB}`, "--enable-source-maps", "--disable-warning=ExperimentalWarning"];
+    const flags = [
+      ...permissionFlags(readable),
+      `--max-old-space-size=${job.limits.memoryMiB}`,
+      "--enable-source-maps",
+      "--disable-warning=ExperimentalWarning",
+    ];
     const cwd = job.stack === undefined ? workspace : realpathSync(job.stack.directory);
     const command = [process.execPath, ...flags, bundlePath];
-    const launch = isolation.mode === "kernel" ? { file: isolation.bwrap, args: bubblewrapArguments(readable, cwd, command) } : { file: process.execPath, args: command.slice(1) };
+    const launch =
+      isolation.mode === "kernel"
+        ? { file: isolation.bwrap, args: bubblewrapArguments(readable, cwd, command) }
+        : { file: process.execPath, args: command.slice(1) };
     const text = await runProcess(launch, cwd, workspace, JSON.stringify(job.request), job);
     let answer: unknown;
     try {
       answer = JSON.parse(text);
     } catch {
-      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox answered with something that is not JSON`, { hint: "user code must not write to file descriptor 3" });
+      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox answered with something that is not JSON`, {
+        hint: "user code must not write to file descriptor 3",
+      });
     }
     const problems = checkAgainstSchema(answerSchema, answer);
     if (problems.length > 0) {
-      throw new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox's answer is malformed at ${formatFieldPath((problems[0] as { path: (string | number)[] }).path)}: ${(problems[0] as { message: string }).message}`, { hint: "user code must not write to file descriptor 3" });
+      throw new PlumbError(
+        "PLUMB_PROGRAM",
+        `${job.subject}: the sandbox's answer is malformed at ${formatFieldPath((problems[0] as { path: (string | number)[] }).path)}: ${(problems[0] as { message: string }).message}`,
+        { hint: "user code must not write to file descriptor 3" },
+      );
     }
     const valid = answer as SandboxAnswer;
     if (!valid.ok) {
@@ -381,17 +450,29 @@ function runProcess(launch: { file: string; args: string[] }, cwd: string, works
         const reason = stopped ?? `used more than ${job.limits.memoryMiB} MiB of memory`;
         const hint = reason.startsWith("did not finish")
           ? "look for an endless loop or a wait that never ends; the limit is --program-timeout"
-          : reason.startsWith("used more") ? "look for a loop that keeps allocating; the limit is --program-memory" : undefined;
+          : reason.startsWith("used more")
+            ? "look for a loop that keeps allocating; the limit is --program-memory"
+            : undefined;
         reject(new PlumbError("PLUMB_PROGRAM_LIMIT", `${job.subject} ${reason} and was stopped`, hint === undefined ? {} : { hint }));
         return;
       }
       if (code === 13 && answer.length === 0) {
-        reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: its promise never settled (nothing was left to wait for)`, { hint: "await only promises that resolve; the default export must finish" }));
+        reject(
+          new PlumbError("PLUMB_PROGRAM", `${job.subject}: its promise never settled (nothing was left to wait for)`, {
+            hint: "await only promises that resolve; the default export must finish",
+          }),
+        );
         return;
       }
       if (code !== 0 || answer.length === 0) {
         const last = output.split("\n").slice(-6).join("\n");
-        reject(new PlumbError("PLUMB_PROGRAM", `${job.subject}: the sandbox process ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} without an answer${last === "" ? "" : `:\n${last}`}`, { hint: "a program must return (or resolve) after declaring its resources; process.exit is not allowed" }));
+        reject(
+          new PlumbError(
+            "PLUMB_PROGRAM",
+            `${job.subject}: the sandbox process ${signal === null ? `exited with code ${code}` : `was killed by ${signal}`} without an answer${last === "" ? "" : `:\n${last}`}`,
+            { hint: "a program must return (or resolve) after declaring its resources; process.exit is not allowed" },
+          ),
+        );
         return;
       }
       resolve(Buffer.concat(answer).toString("utf8"));

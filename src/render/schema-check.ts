@@ -73,11 +73,17 @@ function describeError(error: ErrorObject): SchemaProblem {
     case "type":
       return withHint({ path, message: `must be ${String((error.params as { type: string }).type)}, not ${typeName(error.data)}` }, description);
     case "enum":
-      return { path, message: `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((value) => JSON.stringify(value)).join(", ")}` };
+      return {
+        path,
+        message: `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((value) => JSON.stringify(value)).join(", ")}`,
+      };
     case "const":
       return { path, message: `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}` };
     case "pattern":
-      return withHint({ path, message: `${JSON.stringify(error.data)} does not match the pattern ${String((error.params as { pattern: string }).pattern)}` }, description);
+      return withHint(
+        { path, message: `${JSON.stringify(error.data)} does not match the pattern ${String((error.params as { pattern: string }).pattern)}` },
+        description,
+      );
     default:
       return withHint({ path, message: error.message ?? `fails the "${error.keyword}" check` }, description);
   }

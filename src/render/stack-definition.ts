@@ -23,7 +23,9 @@ export const syncPolicySchema = Type.Object(
     retry: Type.Optional(
       Type.Object(
         {
-          limit: Type.Optional(Type.Integer({ minimum: 0, description: "Retries before the stack is Stalled until the next commit or a manual sync; default: retry forever." })),
+          limit: Type.Optional(
+            Type.Integer({ minimum: 0, description: "Retries before the stack is Stalled until the next commit or a manual sync; default: retry forever." }),
+          ),
           backoff: Type.Optional(
             Type.Object({ duration, factor: Type.Optional(Type.Number({ minimum: 1 })), max: Type.Optional(duration) }, { additionalProperties: false }),
           ),

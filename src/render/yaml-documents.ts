@@ -55,7 +55,10 @@ export function parseYamlDocuments(file: string, text: string): ParsedDocument[]
   let separators = 0;
   for (let at = text.indexOf("---"); at !== -1; at = text.indexOf("---", at + 3)) {
     if ((at === 0 || text[at - 1] === "\n") && ++separators > maxDocumentsPerFile) {
-      throw new PlumbError("PLUMB_FILE_TOO_LARGE", `holds more than ${maxDocumentsPerFile.toLocaleString("en")} YAML documents`, { location: { file }, hint: "split it into several files" });
+      throw new PlumbError("PLUMB_FILE_TOO_LARGE", `holds more than ${maxDocumentsPerFile.toLocaleString("en")} YAML documents`, {
+        location: { file },
+        hint: "split it into several files",
+      });
     }
   }
   if (possibleAlias.test(text)) return parsePositioned(file, text);

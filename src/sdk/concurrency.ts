@@ -1,7 +1,11 @@
 // Small helpers for running async work with a bound on how much runs at once.
 
 /** Runs `work` over `items` with at most `limit` in flight; results keep input order. */
-export async function mapWithConcurrency<Item, Result>(items: readonly Item[], limit: number, work: (item: Item, index: number) => Promise<Result>): Promise<Result[]> {
+export async function mapWithConcurrency<Item, Result>(
+  items: readonly Item[],
+  limit: number,
+  work: (item: Item, index: number) => Promise<Result>,
+): Promise<Result[]> {
   const results = new Array<Result>(items.length);
   let next = 0;
   const worker = async () => {

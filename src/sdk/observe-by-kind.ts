@@ -10,7 +10,9 @@ const readConcurrency = 32;
 
 /** The default: each kind's bulk `list` where it has one, else `read` one by one with bounded concurrency. */
 export async function observeByKind(connection: unknown, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>> {
-  const byKind = new Map([...groupBy(targets, (item) => item.handler)].map(([handler, items]): [AnyKindHandler, Target[]] => [handler, items.map((item) => item.target)]));
+  const byKind = new Map(
+    [...groupBy(targets, (item) => item.handler)].map(([handler, items]): [AnyKindHandler, Target[]] => [handler, items.map((item) => item.target)]),
+  );
   const observed = new Map<string, LiveObject | Error>();
   for (const [handler, group] of byKind) {
     if (handler.list !== undefined) {
@@ -32,4 +34,3 @@ export async function observeByKind(connection: unknown, targets: readonly KindT
   }
   return observed;
 }
-

@@ -47,7 +47,9 @@ export async function collectAsync<T>(run: () => Promise<T>): Promise<{ result: 
 
 export function declare(declaration: Declaration): void {
   if (open === undefined) {
-    throw new Error(`${declaration.kind} "${declaration.name}" was declared outside a program or a composite's compose function; declare resources while Plumb runs your code`);
+    throw new Error(
+      `${declaration.kind} "${declaration.name}" was declared outside a program or a composite's compose function; declare resources while Plumb runs your code`,
+    );
   }
   open.push(declaration);
 }
@@ -77,7 +79,10 @@ function originalPosition(file: string, line: number, column: number): SourceSit
   let site = mapped.get(key);
   if (site === undefined) {
     const entry = findSourceMap(file)?.findEntry(line - 1, column - 1);
-    site = entry === undefined || !("originalSource" in entry) ? { file, line, column } : { file: entry.originalSource.replace(/^file:\/\//, ""), line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+    site =
+      entry === undefined || !("originalSource" in entry)
+        ? { file, line, column }
+        : { file: entry.originalSource.replace(/^file:\/\//, ""), line: entry.originalLine + 1, column: entry.originalColumn + 1 };
     mapped.set(key, site);
   }
   return site;

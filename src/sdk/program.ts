@@ -64,7 +64,8 @@ export abstract class Declared {
     this.address = `${apiVersion}/${kind}/${resourceName}`;
     const annotations: Record<string, string> = { ...options.annotations };
     if (options.provider !== undefined) annotations["plumb.dev/provider"] = options.provider;
-    if (options.dependsOn !== undefined && options.dependsOn.length > 0) annotations["plumb.dev/depends-on"] = options.dependsOn.map((item) => item.address).join(",");
+    if (options.dependsOn !== undefined && options.dependsOn.length > 0)
+      annotations["plumb.dev/depends-on"] = options.dependsOn.map((item) => item.address).join(",");
     if (options.prune !== undefined) annotations["plumb.dev/prune"] = String(options.prune);
     if (options.deletionPolicy !== undefined) annotations["plumb.dev/deletion-policy"] = options.deletionPolicy;
     declare({ apiVersion, kind, name: resourceName, spec: spec ?? {}, labels: { ...options.labels }, annotations, site: callerSite() });

@@ -4,7 +4,16 @@
 // reaches one of them by accident (a provider error echoing a user name or a
 // connection string) comes out as [redacted].
 
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow, PrimitiveValueListNode, ValueNode } from "kysely";
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+  PrimitiveValueListNode,
+  ValueNode,
+} from "kysely";
 import { OperationNodeTransformer } from "kysely";
 
 export const redactedText = "[redacted]";
@@ -34,7 +43,17 @@ export function encodedForms(value: string): string[] {
   const json = JSON.stringify(value).slice(1, -1);
   const asciiJson = json.replace(/[\u0080-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const html = value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
-  const forms = [value, json, JSON.stringify(json).slice(1, -1), asciiJson, encodeURIComponent(value), encodeURIComponent(value).replaceAll("%20", "+"), encodeURI(value), html, ...base64Fragments(value)];
+  const forms = [
+    value,
+    json,
+    JSON.stringify(json).slice(1, -1),
+    asciiJson,
+    encodeURIComponent(value),
+    encodeURIComponent(value).replaceAll("%20", "+"),
+    encodeURI(value),
+    html,
+    ...base64Fragments(value),
+  ];
   return [...new Set(forms)].filter((form) => form.length >= shortest);
 }
 
@@ -145,6 +164,10 @@ export class RedactionPlugin implements KyselyPlugin {
 export function redactProcessOutput(): void {
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => write(typeof chunk === "string" ? redactor.redact(chunk) : chunk instanceof Uint8Array ? redactor.redact(Buffer.from(chunk).toString("utf8")) : chunk, ...rest)) as typeof stream.write;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(
+        typeof chunk === "string" ? redactor.redact(chunk) : chunk instanceof Uint8Array ? redactor.redact(Buffer.from(chunk).toString("utf8")) : chunk,
+        ...rest,
+      )) as typeof stream.write;
   }
 }

@@ -41,7 +41,10 @@ export function environmentVariableFor(reference: SecretReference): string {
  * Looks a secret up in `PLUMB_SECRET_<NAME>_<KEY>`, then in the file
  * `<directory>/<name>/<key>` (one trailing newline dropped).
  */
-export function localSecretResolver(environment: NodeJS.ProcessEnv = process.env, directory: string | undefined = environment.PLUMB_SECRETS_DIR): SecretResolver {
+export function localSecretResolver(
+  environment: NodeJS.ProcessEnv = process.env,
+  directory: string | undefined = environment.PLUMB_SECRETS_DIR,
+): SecretResolver {
   return {
     async resolve(reference) {
       const variable = environmentVariableFor(reference);

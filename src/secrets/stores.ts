@@ -36,7 +36,12 @@ export const secretStoreSchema = Type.Object(
         type: Type.Union([Type.Literal("env"), Type.Literal("file"), Type.Literal("age"), Type.Literal("vault")]),
         default: Type.Optional(Type.Boolean({ description: "References without a store use this one." })),
         prefix: Type.Optional(Type.String({ pattern: "^[A-Z][A-Z0-9_]*$", description: "env: variable prefix; default PLUMB_SECRET_." })),
-        directory: Type.Optional(Type.String({ minLength: 1, description: "file: where <name>/<key> files are; age: where <name>.age files are; both relative to the platform directory." })),
+        directory: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description: "file: where <name>/<key> files are; age: where <name>.age files are; both relative to the platform directory.",
+          }),
+        ),
         identityFile: Type.Optional(Type.String({ minLength: 1, description: "age: the identity (private key) file; default $PLUMB_AGE_IDENTITY_FILE." })),
         address: Type.Optional(Type.String({ pattern: "^https?://", description: "vault: e.g. https://vault.example.org:8200" })),
         mount: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$", description: "vault: the KV v2 mount; default secret." })),
@@ -45,7 +50,15 @@ export const secretStoreSchema = Type.Object(
         auth: Type.Optional(
           Type.Union([
             Type.Object({ token: reference }, { additionalProperties: false }),
-            Type.Object({ appRole: Type.Object({ roleId: Type.String({ minLength: 1 }), secretId: reference, mount: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$" })) }, { additionalProperties: false }) }, { additionalProperties: false }),
+            Type.Object(
+              {
+                appRole: Type.Object(
+                  { roleId: Type.String({ minLength: 1 }), secretId: reference, mount: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.-]+$" })) },
+                  { additionalProperties: false },
+                ),
+              },
+              { additionalProperties: false },
+            ),
           ]),
         ),
       },
@@ -62,7 +75,8 @@ export function checkSecretStoreDocument(value: unknown): { path: (string | numb
   const problems = checkAgainstSchema(secretStoreSchema, value);
   if (problems.length > 0) return problems;
   const { spec, metadata } = value as SecretStoreDocument;
-  const need = (field: keyof SecretStoreDocument["spec"]) => (spec[field] === undefined ? [{ path: ["spec", field], message: `a ${spec.type} store needs spec.${field}` }] : []);
+  const need = (field: keyof SecretStoreDocument["spec"]) =>
+    spec[field] === undefined ? [{ path: ["spec", field], message: `a ${spec.type} store needs spec.${field}` }] : [];
   if (metadata.name === localStoreName) return [{ path: ["metadata", "name"], message: `"${localStoreName}" is the built-in store's name` }];
   if (spec.type === "file") return need("directory");
   if (spec.type === "age") return need("directory");
@@ -80,7 +94,10 @@ class EnvironmentStore implements SecretStore {
   async get(name: string, key: string): Promise<string> {
     const variable = environmentVariableFor({ secretRef: { name, key } }).replace(/^PLUMB_SECRET_/, this.prefix);
     const value = process.env[variable];
-    if (value === undefined) throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `secret ${name}/${key} is not set in store ${this.name}`, { hint: `set the environment variable ${variable}` });
+    if (value === undefined)
+      throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `secret ${name}/${key} is not set in store ${this.name}`, {
+        hint: `set the environment variable ${variable}`,
+      });
     return value;
   }
 }
@@ -95,7 +112,8 @@ class FileStore implements SecretStore {
   ) {}
 
   private file(name: string, key: string): string {
-    if (!segment.test(name) || !segment.test(key)) throw new PlumbError("PLUMB_USAGE", `"${name}/${key}" is not a secret name and key`, { hint: "use letters, digits, '.', '_' and '-'" });
+    if (!segment.test(name) || !segment.test(key))
+      throw new PlumbError("PLUMB_USAGE", `"${name}/${key}" is not a secret name and key`, { hint: "use letters, digits, '.', '_' and '-'" });
     return path.join(this.directory, name, key);
   }
 
@@ -104,7 +122,9 @@ class FileStore implements SecretStore {
       return (await readFile(this.file(name, key), "utf8")).replace(/\r?\n$/, "");
     } catch (error) {
       if ((error as { code?: string }).code !== "ENOENT") throw error;
-      throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `secret ${name}/${key} is not in store ${this.name}`, { hint: `write it with: plumb secrets set ${this.name} ${name} ${key} < value-file` });
+      throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `secret ${name}/${key} is not in store ${this.name}`, {
+        hint: `write it with: plumb secrets set ${this.name} ${name} ${key} < value-file`,
+      });
     }
   }
 
@@ -147,10 +167,23 @@ export class SecretStores implements SecretResolver {
       case "age":
         return new AgeStore(name, path.resolve(platformDirectory, spec.directory as string), spec.identityFile ?? process.env.PLUMB_AGE_IDENTITY_FILE);
       case "vault":
-        return new VaultStore(name, { address: spec.address as string, mount: spec.mount ?? "secret", pathPrefix: spec.pathPrefix ?? "", ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }), auth: spec.auth as NonNullable<SecretStoreDocument["spec"]["auth"]> }, (credential: SecretReference) => {
-          if (credential.secretRef.store === name) throw new PlumbError("PLUMB_SECRET_STORE", `store ${name} cannot hold its own credentials`, { hint: "keep the Vault token or AppRole secret id in another store, e.g. local" });
-          return this.resolve(credential);
-        });
+        return new VaultStore(
+          name,
+          {
+            address: spec.address as string,
+            mount: spec.mount ?? "secret",
+            pathPrefix: spec.pathPrefix ?? "",
+            ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
+            auth: spec.auth as NonNullable<SecretStoreDocument["spec"]["auth"]>,
+          },
+          (credential: SecretReference) => {
+            if (credential.secretRef.store === name)
+              throw new PlumbError("PLUMB_SECRET_STORE", `store ${name} cannot hold its own credentials`, {
+                hint: "keep the Vault token or AppRole secret id in another store, e.g. local",
+              });
+            return this.resolve(credential);
+          },
+        );
     }
   }
 
@@ -161,10 +194,13 @@ export class SecretStores implements SecretResolver {
   /** A writable store by name, or an error that says which are. */
   writable(name: string): SecretStore & Required<Pick<SecretStore, "set">> {
     const store = this.stores.get(name);
-    if (store === undefined) throw new PlumbError("PLUMB_SECRET_STORE", `there is no secret store "${name}"`, { hint: `stores: ${this.storeNames().join(", ")}` });
+    if (store === undefined)
+      throw new PlumbError("PLUMB_SECRET_STORE", `there is no secret store "${name}"`, { hint: `stores: ${this.storeNames().join(", ")}` });
     if (!("set" in store) || store.set === undefined) {
       const type = "type" in store ? store.type : "local";
-      throw new PlumbError("PLUMB_SECRET_STORE", `store ${name} (${type}) cannot be written by Plumb`, { hint: type === "age" ? "edit the encrypted file with plumb secrets edit and commit it" : "write to a file or vault store" });
+      throw new PlumbError("PLUMB_SECRET_STORE", `store ${name} (${type}) cannot be written by Plumb`, {
+        hint: type === "age" ? "edit the encrypted file with plumb secrets edit and commit it" : "write to a file or vault store",
+      });
     }
     return store as SecretStore & Required<Pick<SecretStore, "set">>;
   }
@@ -173,7 +209,11 @@ export class SecretStores implements SecretResolver {
     const name = secret.secretRef.store ?? this.defaultName;
     const store = this.stores.get(name);
     if (store === undefined) {
-      throw new PlumbError("PLUMB_SECRET_STORE", `secret ${secret.secretRef.name}/${secret.secretRef.key} names store "${name}", which the platform does not declare`, { hint: `stores: ${this.storeNames().join(", ")}` });
+      throw new PlumbError(
+        "PLUMB_SECRET_STORE",
+        `secret ${secret.secretRef.name}/${secret.secretRef.key} names store "${name}", which the platform does not declare`,
+        { hint: `stores: ${this.storeNames().join(", ")}` },
+      );
     }
     if (store === this.local) return this.local.resolve(secret);
     return remembered(await (store as SecretStore).get(secret.secretRef.name, secret.secretRef.key));

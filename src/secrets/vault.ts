@@ -38,10 +38,17 @@ export class VaultStore implements SecretStore {
     if (this.settings.namespace !== undefined) headers["x-vault-namespace"] = this.settings.namespace;
     let response: Response;
     try {
-      response = await fetch(`${this.settings.address.replace(/\/+$/, "")}/v1/${route}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(requestTimeoutMs) });
+      response = await fetch(`${this.settings.address.replace(/\/+$/, "")}/v1/${route}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new PlumbError("PLUMB_SECRET_STORE_UNAVAILABLE", `vault store ${this.name}: cannot reach ${this.settings.address} (${cause})`, { hint: "check the address and that Vault is up; Plumb retries" });
+      throw new PlumbError("PLUMB_SECRET_STORE_UNAVAILABLE", `vault store ${this.name}: cannot reach ${this.settings.address} (${cause})`, {
+        hint: "check the address and that Vault is up; Plumb retries",
+      });
     }
     const text = await response.text();
     let parsed: VaultResponse["body"];
@@ -57,10 +64,19 @@ export class VaultStore implements SecretStore {
     const auth = this.settings.auth;
     if ("token" in auth) return this.credential(auth.token);
     const mount = auth.appRole.mount ?? "approle";
-    const response = await this.send("POST", `auth/${mount}/login`, { role_id: auth.appRole.roleId, secret_id: await this.credential(auth.appRole.secretId) }, undefined);
+    const response = await this.send(
+      "POST",
+      `auth/${mount}/login`,
+      { role_id: auth.appRole.roleId, secret_id: await this.credential(auth.appRole.secretId) },
+      undefined,
+    );
     const token = response.body?.auth?.client_token;
     if (response.status !== 200 || typeof token !== "string") {
-      throw new PlumbError("PLUMB_SECRET_STORE", `vault store ${this.name}: AppRole login at auth/${mount} failed (HTTP ${response.status}${this.errors(response)})`, { hint: "check the role id and the secret id the SecretStore points at" });
+      throw new PlumbError(
+        "PLUMB_SECRET_STORE",
+        `vault store ${this.name}: AppRole login at auth/${mount} failed (HTTP ${response.status}${this.errors(response)})`,
+        { hint: "check the role id and the secret id the SecretStore points at" },
+      );
     }
     return token;
   }
@@ -80,15 +96,20 @@ export class VaultStore implements SecretStore {
     }
     if (response.status === 403) {
       this.token = undefined;
-      throw new PlumbError("PLUMB_SECRET_STORE", `vault store ${this.name}: permission denied for ${route} (the token expired or its policy does not allow it)`, {
-        hint: "token auth cannot renew itself: give the store a fresh token, or use AppRole auth, which logs in again",
-      });
+      throw new PlumbError(
+        "PLUMB_SECRET_STORE",
+        `vault store ${this.name}: permission denied for ${route} (the token expired or its policy does not allow it)`,
+        {
+          hint: "token auth cannot renew itself: give the store a fresh token, or use AppRole auth, which logs in again",
+        },
+      );
     }
     return response;
   }
 
   private route(kind: "data", name: string): string {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/.test(name)) throw new PlumbError("PLUMB_USAGE", `"${name}" is not a secret name`, { hint: "use letters, digits, '.', '_' and '-'" });
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$/.test(name))
+      throw new PlumbError("PLUMB_USAGE", `"${name}" is not a secret name`, { hint: "use letters, digits, '.', '_' and '-'" });
     return `${this.settings.mount}/${kind}/${this.settings.pathPrefix}${name}`;
   }
 
@@ -96,16 +117,28 @@ export class VaultStore implements SecretStore {
     const route = this.route("data", name);
     const response = await this.authorized("GET", route);
     if (response.status === 404) return undefined;
-    if (response.status !== 200) throw new PlumbError("PLUMB_SECRET_STORE_UNAVAILABLE", `vault store ${this.name}: reading ${route} answered HTTP ${response.status}${this.errors(response)}`);
+    if (response.status !== 200)
+      throw new PlumbError(
+        "PLUMB_SECRET_STORE_UNAVAILABLE",
+        `vault store ${this.name}: reading ${route} answered HTTP ${response.status}${this.errors(response)}`,
+      );
     return { values: response.body?.data?.data ?? {}, version: response.body?.data?.metadata?.version ?? 0 };
   }
 
   async get(name: string, key: string): Promise<string> {
     const found = await this.read(name);
     const where = `${this.settings.mount}/${this.settings.pathPrefix}${name}`;
-    if (found === undefined) throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `vault store ${this.name} has no secret at ${where}`, { hint: `write it: plumb secrets set ${this.name} ${name} ${key} < value-file` });
+    if (found === undefined)
+      throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `vault store ${this.name} has no secret at ${where}`, {
+        hint: `write it: plumb secrets set ${this.name} ${name} ${key} < value-file`,
+      });
     const value = found.values[key];
-    if (typeof value !== "string") throw new PlumbError("PLUMB_SECRET_NOT_FOUND", `the secret at ${where} in vault store ${this.name} has no ${typeof value === "undefined" ? "" : "text "}key ${key}`, { hint: `its keys: ${Object.keys(found.values).join(", ") || "(none)"}` });
+    if (typeof value !== "string")
+      throw new PlumbError(
+        "PLUMB_SECRET_NOT_FOUND",
+        `the secret at ${where} in vault store ${this.name} has no ${typeof value === "undefined" ? "" : "text "}key ${key}`,
+        { hint: `its keys: ${Object.keys(found.values).join(", ") || "(none)"}` },
+      );
     return value;
   }
 
@@ -114,6 +147,9 @@ export class VaultStore implements SecretStore {
     const found = await this.read(name);
     const route = this.route("data", name);
     const response = await this.authorized("POST", route, { options: { cas: found?.version ?? 0 }, data: { ...(found?.values ?? {}), [key]: value } });
-    if (response.status !== 200 && response.status !== 204) throw new PlumbError("PLUMB_SECRET_STORE", `vault store ${this.name}: writing ${route} answered HTTP ${response.status}${this.errors(response)}`, { hint: response.status === 400 ? "someone else wrote it at the same time; try again" : "check the token's policy" });
+    if (response.status !== 200 && response.status !== 204)
+      throw new PlumbError("PLUMB_SECRET_STORE", `vault store ${this.name}: writing ${route} answered HTTP ${response.status}${this.errors(response)}`, {
+        hint: response.status === 400 ? "someone else wrote it at the same time; try again" : "check the token's policy",
+      });
   }
 }

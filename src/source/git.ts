@@ -83,7 +83,7 @@ export function parseRef(ref: unknown, where: string): GitRef {
     if (key === "semver" && typeof value === "string" && semver.validRange(value) !== null) return { semver: value };
   }
   throw new PlumbError("PLUMB_SOURCE_INVALID", `${where}: ref ${JSON.stringify(ref)} is not understood`, {
-    hint: "write a branch or tag name, or exactly one of { branch }, { tag }, { semver: \">=1.2.0 <2\" } or { commit: <40 hex digits> }",
+    hint: 'write a branch or tag name, or exactly one of { branch }, { tag }, { semver: ">=1.2.0 <2" } or { commit: <40 hex digits> }',
   });
 }
 
@@ -101,7 +101,8 @@ export function redactUrl(text: string): string {
 }
 
 function quoteForShell(value: string, what: string): string {
-  if (/['\p{Cc}]/u.test(value)) throw new PlumbError("PLUMB_SOURCE_INVALID", `${what} path contains a quote or control character`, { hint: "move the file to a plain path" });
+  if (/['\p{Cc}]/u.test(value))
+    throw new PlumbError("PLUMB_SOURCE_INVALID", `${what} path contains a quote or control character`, { hint: "move the file to a plain path" });
   return `'${value}'`;
 }
 
@@ -171,16 +172,21 @@ export class GitMirrors {
     if (knownHostsFile !== undefined) ssh.push("-o", `UserKnownHostsFile=${quoteForShell(knownHostsFile, "the known_hosts")}`);
     environment.GIT_SSH_COMMAND = ssh.join(" ");
     return new Promise((resolve, reject) => {
-      execFile("git", ["-c", "protocol.ext.allow=never", ...args], { env: environment, timeout: this.timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error === null) {
-          resolve({ stdout });
-          return;
-        }
-        const secrets = [token].filter((value): value is string => value !== undefined && value !== "");
-        let detail = redactUrl(String(stderr).trim() || error.message);
-        for (const secret of secrets) detail = detail.split(secret).join("[redacted]");
-        reject(Object.assign(new Error(detail.split("\n").slice(-6).join("\n")), { exitCode: error.code, killed: error.killed }));
-      });
+      execFile(
+        "git",
+        ["-c", "protocol.ext.allow=never", ...args],
+        { env: environment, timeout: this.timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          if (error === null) {
+            resolve({ stdout });
+            return;
+          }
+          const secrets = [token].filter((value): value is string => value !== undefined && value !== "");
+          let detail = redactUrl(String(stderr).trim() || error.message);
+          for (const secret of secrets) detail = detail.split(secret).join("[redacted]");
+          reject(Object.assign(new Error(detail.split("\n").slice(-6).join("\n")), { exitCode: error.code, killed: error.killed }));
+        },
+      );
     });
   }
 
@@ -197,7 +203,13 @@ export class GitMirrors {
     const ref = source.ref;
     if ("commit" in ref) return { commit: ref.commit, refName: ref.commit };
     const patterns =
-      "branch" in ref ? [`refs/heads/${ref.branch}`] : "tag" in ref ? [`refs/tags/${ref.tag}`, `refs/tags/${ref.tag}^{}`] : "name" in ref ? [`refs/heads/${ref.name}`, `refs/tags/${ref.name}`, `refs/tags/${ref.name}^{}`] : [];
+      "branch" in ref
+        ? [`refs/heads/${ref.branch}`]
+        : "tag" in ref
+          ? [`refs/tags/${ref.tag}`, `refs/tags/${ref.tag}^{}`]
+          : "name" in ref
+            ? [`refs/heads/${ref.name}`, `refs/tags/${ref.name}`, `refs/tags/${ref.name}^{}`]
+            : [];
     let listing: GitResult;
     try {
       listing = await this.git(["ls-remote", ...("semver" in ref ? ["--tags"] : []), "--", source.url, ...patterns], source);
@@ -242,7 +254,10 @@ export class GitMirrors {
         await this.git(["init", "--bare", "--quiet", "--", mirror], source);
       }
       try {
-        await this.git(["--git-dir", mirror, "fetch", "--quiet", "--prune", "--no-tags", "--", source.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], source);
+        await this.git(
+          ["--git-dir", mirror, "fetch", "--quiet", "--prune", "--no-tags", "--", source.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+          source,
+        );
       } catch (error) {
         throw this.unreachable(source, error);
       }
@@ -255,7 +270,9 @@ export class GitMirrors {
         }
       }
       if (!(await this.hasCommit(source, mirror, commit))) {
-        throw new PlumbError("PLUMB_SOURCE_REF_NOT_FOUND", `${redactUrl(source.url)} has no commit ${commit}`, { hint: "check the commit id in the Stack's source" });
+        throw new PlumbError("PLUMB_SOURCE_REF_NOT_FOUND", `${redactUrl(source.url)} has no commit ${commit}`, {
+          hint: "check the commit id in the Stack's source",
+        });
       }
     });
   }
@@ -277,15 +294,22 @@ export class GitMirrors {
     const args = ["--git-dir", mirror];
     const environment: Record<string, string> = {};
     if (verify.mode === "ssh") {
-      if (verify.allowedSignersFile === undefined) throw new PlumbError("PLUMB_SOURCE_INVALID", "ssh signature verification needs allowedSignersFile", { hint: "point verify.allowedSignersFile at an ssh-keygen allowed signers file" });
+      if (verify.allowedSignersFile === undefined)
+        throw new PlumbError("PLUMB_SOURCE_INVALID", "ssh signature verification needs allowedSignersFile", {
+          hint: "point verify.allowedSignersFile at an ssh-keygen allowed signers file",
+        });
       args.push("-c", "gpg.format=ssh", "-c", `gpg.ssh.allowedSignersFile=${verify.allowedSignersFile}`);
     } else if (verify.gnupgHome !== undefined) environment.GNUPGHOME = verify.gnupgHome;
     try {
       await this.git([...args, "verify-commit", commit], source, environment);
     } catch (error) {
-      throw new PlumbError("PLUMB_SOURCE_VERIFY", `commit ${commit} of ${redactUrl(source.url)} is not signed by a trusted key: ${error instanceof Error ? error.message : String(error)}`, {
-        hint: "sign the commit with a key listed in the source's verify settings; Plumb keeps the last verified revision meanwhile",
-      });
+      throw new PlumbError(
+        "PLUMB_SOURCE_VERIFY",
+        `commit ${commit} of ${redactUrl(source.url)} is not signed by a trusted key: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          hint: "sign the commit with a key listed in the source's verify settings; Plumb keeps the last verified revision meanwhile",
+        },
+      );
     }
   }
 
@@ -328,6 +352,10 @@ export class GitMirrors {
     } catch {
       return;
     }
-    await Promise.all(entries.filter((entry) => commitPattern.test(entry) && !keep.has(entry)).map((entry) => rm(path.join(directory, entry), { recursive: true, force: true })));
+    await Promise.all(
+      entries
+        .filter((entry) => commitPattern.test(entry) && !keep.has(entry))
+        .map((entry) => rm(path.join(directory, entry), { recursive: true, force: true })),
+    );
   }
 }

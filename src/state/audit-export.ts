@@ -24,7 +24,11 @@ export async function* auditEvents(store: Store, filter: Omit<AuditFilter, "limi
 const csvColumns = ["sequence", "at", "kind", "actor", "stack", "resource", "commit", "author", "commitMessage", "summary", "previousHash", "hash"] as const;
 
 /** The export's lines, each ending in a newline; CSV starts with its header. */
-export async function* auditExportLines(store: Store, filter: Omit<AuditFilter, "limit" | "afterSequence" | "newestFirst">, format: AuditExportFormat): AsyncGenerator<string> {
+export async function* auditExportLines(
+  store: Store,
+  filter: Omit<AuditFilter, "limit" | "afterSequence" | "newestFirst">,
+  format: AuditExportFormat,
+): AsyncGenerator<string> {
   if (format === "csv") yield `${csvColumns.join(",")}\n`;
   for await (const event of auditEvents(store, filter)) {
     yield format === "jsonl" ? `${JSON.stringify(event)}\n` : `${csvColumns.map((column) => csvField(event[column])).join(",")}\n`;

@@ -81,14 +81,29 @@ export async function verifyAuditChain(events: AsyncIterable<AuditEvent> | Itera
     if (event.sequence !== expected) {
       return event.sequence > expected
         ? { ok: false, count: expected - 1, sequence: expected, problem: `event #${expected} is missing (the next one is #${event.sequence}): removed` }
-        : { ok: false, count: expected - 1, sequence: event.sequence, problem: `event #${event.sequence} appears again after #${expected - 1}: duplicated or reordered` };
+        : {
+            ok: false,
+            count: expected - 1,
+            sequence: event.sequence,
+            problem: `event #${event.sequence} appears again after #${expected - 1}: duplicated or reordered`,
+          };
     }
     if (event.previousHash !== previous) {
-      return { ok: false, count: expected - 1, sequence: event.sequence, problem: `event #${event.sequence} does not follow #${expected - 1} (its predecessor hash differs): reordered or an earlier event was replaced` };
+      return {
+        ok: false,
+        count: expected - 1,
+        sequence: event.sequence,
+        problem: `event #${event.sequence} does not follow #${expected - 1} (its predecessor hash differs): reordered or an earlier event was replaced`,
+      };
     }
     const { hash, ...rest } = event;
     if (auditHash(rest) !== hash) {
-      return { ok: false, count: expected - 1, sequence: event.sequence, problem: `event #${event.sequence} (${event.kind}, ${event.stack}${event.resource === null ? "" : ` ${event.resource}`}, ${event.at}) was edited: its content no longer matches its hash` };
+      return {
+        ok: false,
+        count: expected - 1,
+        sequence: event.sequence,
+        problem: `event #${event.sequence} (${event.kind}, ${event.stack}${event.resource === null ? "" : ` ${event.resource}`}, ${event.at}) was edited: its content no longer matches its hash`,
+      };
     }
     previous = hash;
     expected++;
@@ -96,7 +111,12 @@ export async function verifyAuditChain(events: AsyncIterable<AuditEvent> | Itera
   const count = expected - 1;
   if (head !== undefined && (head.count !== count || head.hash !== previous)) {
     return head.count > count
-      ? { ok: false, count, sequence: count + 1, problem: `the trail ends at #${count} but ${head.count} events were written: #${count + 1} onwards were removed` }
+      ? {
+          ok: false,
+          count,
+          sequence: count + 1,
+          problem: `the trail ends at #${count} but ${head.count} events were written: #${count + 1} onwards were removed`,
+        }
       : { ok: false, count, sequence: count, problem: `the trail's last event #${count} is not the one last written (head says #${head.count})` };
   }
   return { ok: true, count, head: previous };

@@ -64,15 +64,33 @@ function toResourceRow(record: RecordedResource): ResourcesTable {
  * A JSON column as stored; one that does not parse (edited by hand, a bad
  * disk) is named with its row, so the damage can be found and repaired.
  */
-function parseStored(text: string, column: string, row: { stack?: string; name?: string; address?: string | null; sequence?: number | string; id?: string | number }): unknown {
+function parseStored(
+  text: string,
+  column: string,
+  row: { stack?: string; name?: string; address?: string | null; sequence?: number | string; id?: string | number },
+): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const identity = [row.stack === undefined ? (row.name === undefined ? undefined : `stack ${row.name}`) : `stack ${row.stack}`, row.address ?? undefined, row.sequence === undefined ? undefined : `audit event #${row.sequence}`, row.id === undefined ? undefined : `row ${row.id}`].filter((part) => part !== undefined).join(", ");
-    throw new PlumbError("PLUMB_STORE_CORRUPT", `the state store's ${column} of ${identity} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, {
-      location: { ...(row.stack === undefined ? {} : { stack: row.stack }), ...(row.address === undefined || row.address === null ? {} : { resource: row.address }) },
-      hint: "the store was edited or damaged: restore it from a backup, or remove that row and apply again",
-    });
+    const identity = [
+      row.stack === undefined ? (row.name === undefined ? undefined : `stack ${row.name}`) : `stack ${row.stack}`,
+      row.address ?? undefined,
+      row.sequence === undefined ? undefined : `audit event #${row.sequence}`,
+      row.id === undefined ? undefined : `row ${row.id}`,
+    ]
+      .filter((part) => part !== undefined)
+      .join(", ");
+    throw new PlumbError(
+      "PLUMB_STORE_CORRUPT",
+      `the state store's ${column} of ${identity} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        location: {
+          ...(row.stack === undefined ? {} : { stack: row.stack }),
+          ...(row.address === undefined || row.address === null ? {} : { resource: row.address }),
+        },
+        hint: "the store was edited or damaged: restore it from a backup, or remove that row and apply again",
+      },
+    );
   }
 }
 
@@ -190,7 +208,11 @@ async function appendAuditIn(transaction: Transaction<Database>, events: readonl
       hash,
     };
   });
-  for (let start = 0; start < rows.length; start += insertChunk) await transaction.insertInto("audit_events").values(rows.slice(start, start + insertChunk)).execute();
+  for (let start = 0; start < rows.length; start += insertChunk)
+    await transaction
+      .insertInto("audit_events")
+      .values(rows.slice(start, start + insertChunk))
+      .execute();
   await transaction.updateTable("audit_head").set({ count, hash: previous }).where("id", "=", 1).execute();
 }
 
@@ -237,11 +259,19 @@ export class KyselyStore implements Store {
   }
 
   async saveStack(stack: Omit<StackRecord, "updatedAt">): Promise<void> {
-    const row = { name: stack.name, directory: stack.directory, environment: stack.environment, definition: JSON.stringify(stack.definition), updated_at: now() };
+    const row = {
+      name: stack.name,
+      directory: stack.directory,
+      environment: stack.environment,
+      definition: JSON.stringify(stack.definition),
+      updated_at: now(),
+    };
     await this.db
       .insertInto("stacks")
       .values(row)
-      .onConflict((conflict) => conflict.column("name").doUpdateSet({ directory: row.directory, environment: row.environment, definition: row.definition, updated_at: row.updated_at }))
+      .onConflict((conflict) =>
+        conflict.column("name").doUpdateSet({ directory: row.directory, environment: row.environment, definition: row.definition, updated_at: row.updated_at }),
+      )
       .execute();
   }
 
@@ -275,7 +305,11 @@ export class KyselyStore implements Store {
     if (addresses.length === 0) return;
     await this.db.transaction().execute(async (transaction) => {
       for (let start = 0; start < addresses.length; start += insertChunk) {
-        await transaction.deleteFrom("resources").where("stack", "=", stack).where("address", "in", addresses.slice(start, start + insertChunk)).execute();
+        await transaction
+          .deleteFrom("resources")
+          .where("stack", "=", stack)
+          .where("address", "in", addresses.slice(start, start + insertChunk))
+          .execute();
       }
     });
   }
@@ -385,7 +419,13 @@ export class KyselyStore implements Store {
     return id;
   }
 
-  async completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect, audit: readonly AuditInput[] = []): Promise<void> {
+  async completeJournalEntry(
+    id: string,
+    state: Exclude<JournalState, "pending">,
+    outcome: string,
+    effect: ResourceEffect,
+    audit: readonly AuditInput[] = [],
+  ): Promise<void> {
     await this.db.transaction().execute(async (transaction) => {
       await appendAuditIn(transaction, audit);
       if ("put" in effect) await upsertResources(transaction, [effect.put]);
@@ -494,11 +534,22 @@ export class KyselyStore implements Store {
 
   async getRender(stack: string, digest: string): Promise<RenderRecord | undefined> {
     const row = await this.db.selectFrom("renders").selectAll().where("stack", "=", stack).where("digest", "=", digest).executeTakeFirst();
-    return row === undefined ? undefined : { stack: row.stack, digest: row.digest, revision: row.revision, rendered: parseStored(row.rendered, "rendered", row) as JsonObject, createdAt: row.created_at };
+    return row === undefined
+      ? undefined
+      : {
+          stack: row.stack,
+          digest: row.digest,
+          revision: row.revision,
+          rendered: parseStored(row.rendered, "rendered", row) as JsonObject,
+          createdAt: row.created_at,
+        };
   }
 
   async createToken(token: ApiToken, tokenHash: string): Promise<void> {
-    await this.db.insertInto("api_tokens").values({ id: token.id, name: token.name, token_hash: tokenHash, role: token.role, created_at: token.createdAt }).execute();
+    await this.db
+      .insertInto("api_tokens")
+      .values({ id: token.id, name: token.name, token_hash: tokenHash, role: token.role, created_at: token.createdAt })
+      .execute();
   }
 
   async findToken(tokenHash: string): Promise<ApiToken | undefined> {
@@ -507,7 +558,10 @@ export class KyselyStore implements Store {
   }
 
   async countTokens(): Promise<number> {
-    const row = await this.db.selectFrom("api_tokens").select((expression) => expression.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom("api_tokens")
+      .select((expression) => expression.fn.countAll<number>().as("count"))
+      .executeTakeFirstOrThrow();
     return Number(row.count);
   }
 
@@ -527,7 +581,10 @@ export class KyselyStore implements Store {
     if (typeof filter.kind === "string") query = query.where("kind", "=", filter.kind);
     else if (filter.kind !== undefined) query = query.where("kind", "in", filter.kind);
     if (filter.actor !== undefined) query = query.where("actor", "=", filter.actor);
-    const rows = await query.orderBy("sequence", filter.newestFirst === true ? "desc" : "asc").limit(filter.limit).execute();
+    const rows = await query
+      .orderBy("sequence", filter.newestFirst === true ? "desc" : "asc")
+      .limit(filter.limit)
+      .execute();
     return rows.map((row) => ({
       sequence: Number(row.sequence),
       at: row.at,

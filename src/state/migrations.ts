@@ -69,7 +69,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("journal_stack_state").on("journal").columns(["stack", "state"]).execute();
         await db.schema
           .createTable("events")
-          .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (column) => (dialect === "postgres" ? column.primaryKey() : column.primaryKey().autoIncrement()))
+          .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (column) =>
+            dialect === "postgres" ? column.primaryKey() : column.primaryKey().autoIncrement(),
+          )
           .addColumn("stack", "text", (column) => column.notNull())
           .addColumn("run_id", "text")
           .addColumn("address", "text")
@@ -170,9 +172,13 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === "Error");
-    throw new PlumbError("PLUMB_STORE", `state store migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-      hint: "the store may have been written by a newer Plumb; use that version or restore a backup",
-    });
+    throw new PlumbError(
+      "PLUMB_STORE",
+      `state store migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+        hint: "the store may have been written by a newer Plumb; use that version or restore a backup",
+      },
+    );
   }
 }

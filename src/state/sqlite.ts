@@ -26,7 +26,10 @@ export function storeError(error: unknown, file: string): PlumbError {
     });
   }
   if (code === "SQLITE_FULL" || /disk is full/i.test(message)) {
-    return new PlumbError("PLUMB_STORE_FULL", `the disk holding the state store ${file} is full; nothing was written`, { cause: error, hint: `free space on the file system of ${path.dirname(file)}, then run again` });
+    return new PlumbError("PLUMB_STORE_FULL", `the disk holding the state store ${file} is full; nothing was written`, {
+      cause: error,
+      hint: `free space on the file system of ${path.dirname(file)}, then run again`,
+    });
   }
   return new PlumbError("PLUMB_STORE", `cannot open the state store at ${file}: ${message}`, {
     cause: error,

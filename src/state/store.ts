@@ -209,7 +209,12 @@ export interface Store {
    * Takes the stack's lock unless someone else holds an unexpired one that
    * `canSteal` does not release; returns the current holder when refused.
    */
-  acquireLock(stack: string, holder: string, ttlMs: number, canSteal: (current: LockHolder) => boolean): Promise<{ acquired: true } | { acquired: false; current: LockHolder }>;
+  acquireLock(
+    stack: string,
+    holder: string,
+    ttlMs: number,
+    canSteal: (current: LockHolder) => boolean,
+  ): Promise<{ acquired: true } | { acquired: false; current: LockHolder }>;
   renewLock(stack: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLock(stack: string, holder: string): Promise<void>;
 
@@ -224,7 +229,13 @@ export interface Store {
   addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string>;
   /** Records a change's outcome and its effect on the resources table atomically. */
   /** Ends a journal entry, applies its effect on the resource records and appends its audit events, all in one transaction. */
-  completeJournalEntry(id: string, state: Exclude<JournalState, "pending">, outcome: string, effect: ResourceEffect, audit?: readonly AuditInput[]): Promise<void>;
+  completeJournalEntry(
+    id: string,
+    state: Exclude<JournalState, "pending">,
+    outcome: string,
+    effect: ResourceEffect,
+    audit?: readonly AuditInput[],
+  ): Promise<void>;
   pendingJournalEntries(stack: string): Promise<JournalEntry[]>;
   listJournal(stack: string, runId?: string): Promise<JournalEntry[]>;
 

@@ -19,9 +19,18 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "plumb-hostile-api-"));
   const platform = path.join(work, "platform");
   mkdirSync(path.join(platform, "apps", "web"), { recursive: true });
-  writeFileSync(path.join(platform, "web.yaml"), `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web }\nspec:\n  source: { path: apps/web }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } } }\n`);
-  writeFileSync(path.join(platform, "apps", "web", "f.yaml"), "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: f }\nspec: { path: f.txt, content: x }\n");
-  agent = await startAgent(["--platform", platform, "--data-dir", path.join(work, "data")], { tokenFile: path.join(work, "token"), env: { PLUMB_WEBHOOK_SECRET: secret } });
+  writeFileSync(
+    path.join(platform, "web.yaml"),
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web }\nspec:\n  source: { path: apps/web }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(work, "out"))} } } }\n`,
+  );
+  writeFileSync(
+    path.join(platform, "apps", "web", "f.yaml"),
+    "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: f }\nspec: { path: f.txt, content: x }\n",
+  );
+  agent = await startAgent(["--platform", platform, "--data-dir", path.join(work, "data")], {
+    tokenFile: path.join(work, "token"),
+    env: { PLUMB_WEBHOOK_SECRET: secret },
+  });
 });
 
 afterAll(async () => {
@@ -55,22 +64,112 @@ const attempts: Attempt[] = [
   { name: "a stack name that climbs", method: "GET", route: "/api/v1/stacks/..%2F..%2Fetc%2Fpasswd", status: 400, message: /stack/ },
   { name: "a stack name with a NUL", method: "GET", route: "/api/v1/stacks/web%00", status: 400, message: /stack/ },
   { name: "a run id that is not one", method: "GET", route: "/api/v1/stacks/web/runs/'%20OR%201=1--", status: 400, message: /run/ },
-  { name: "a token with an unknown role", method: "POST", route: "/api/v1/tokens", body: { name: "x", role: "root" }, status: 400, message: /role must be equal to one of the allowed values: "admin", "read"/ },
+  {
+    name: "a token with an unknown role",
+    method: "POST",
+    route: "/api/v1/tokens",
+    body: { name: "x", role: "root" },
+    status: 400,
+    message: /role must be equal to one of the allowed values: "admin", "read"/,
+  },
   { name: "a token name with a newline", method: "POST", route: "/api/v1/tokens", body: { name: "evil\nname", role: "read" }, status: 400, message: /name/ },
-  { name: "a body that is not JSON", method: "POST", route: "/api/v1/tokens", rawBody: '{"name": "x", "role": ', headers: { "content-type": "application/json" }, status: 400 },
-  { name: "a body of 1 MiB", method: "POST", route: "/api/v1/tokens", rawBody: JSON.stringify({ name: "x".repeat(1 << 20), role: "read" }), headers: { "content-type": "application/json" }, status: 413 },
-  { name: "a body of the wrong type", method: "POST", route: "/api/v1/tokens", rawBody: "name=x&role=admin", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415 },
-  { name: "a prototype-polluting body", method: "POST", route: "/api/v1/stacks/web/sync", rawBody: '{"__proto__": {"admin": true}, "override": false}', headers: { "content-type": "application/json" }, status: 400 },
+  {
+    name: "a body that is not JSON",
+    method: "POST",
+    route: "/api/v1/tokens",
+    rawBody: '{"name": "x", "role": ',
+    headers: { "content-type": "application/json" },
+    status: 400,
+  },
+  {
+    name: "a body of 1 MiB",
+    method: "POST",
+    route: "/api/v1/tokens",
+    rawBody: JSON.stringify({ name: "x".repeat(1 << 20), role: "read" }),
+    headers: { "content-type": "application/json" },
+    status: 413,
+  },
+  {
+    name: "a body of the wrong type",
+    method: "POST",
+    route: "/api/v1/tokens",
+    rawBody: "name=x&role=admin",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    status: 415,
+  },
+  {
+    name: "a prototype-polluting body",
+    method: "POST",
+    route: "/api/v1/stacks/web/sync",
+    rawBody: '{"__proto__": {"admin": true}, "override": false}',
+    headers: { "content-type": "application/json" },
+    status: 400,
+  },
   { name: "an override that is not a flag", method: "POST", route: "/api/v1/stacks/web/sync", body: { override: "yes" }, status: 400, message: /override/ },
-  { name: "a rollback to something that is not a commit", method: "POST", route: "/api/v1/stacks/web/rollback", body: { revision: "HEAD~1; rm -rf /" }, status: 400, message: /revision/ },
+  {
+    name: "a rollback to something that is not a commit",
+    method: "POST",
+    route: "/api/v1/stacks/web/rollback",
+    body: { revision: "HEAD~1; rm -rf /" },
+    status: 400,
+    message: /revision/,
+  },
   { name: "a token of 8 KiB", method: "GET", route: "/api/v1/stacks", token: "plumb_".padEnd(8 * 1024, "A"), status: 401 },
   { name: "a token that is almost right", method: "GET", route: "/api/v1/stacks", token: "plumb_", status: 401 },
   { name: "an event stream for a name of 1,000 characters", method: "GET", route: `/api/v1/events?stack=${"a".repeat(1000)}`, status: 400, message: /stack/ },
-  { name: "an unsigned webhook", method: "POST", route: "/hooks/git", rawBody: '{"ref":"refs/heads/main"}', headers: { "content-type": "application/json", "x-github-event": "push" }, token: null, status: 401, message: /not signed/ },
-  { name: "a webhook signed with another secret", method: "POST", route: "/hooks/git", rawBody: "{}", headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": `sha256=${createHmac("sha256", "other").update("{}").digest("hex")}` }, token: null, status: 401, message: /does not match/ },
-  { name: "a signed webhook that is not JSON", method: "POST", route: "/hooks/git", rawBody: "not json", headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sign("not json") }, token: null, status: 400, message: /not JSON/ },
-  { name: "a webhook over the 1 MiB cap", method: "POST", route: "/hooks/git", rawBody: "x".repeat((1 << 20) + 1), headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sign("x") }, token: null, status: 413, mayClose: true },
-  { name: "a GitLab token that is a prefix of the secret", method: "POST", route: "/hooks/git", rawBody: "{}", headers: { "content-type": "application/json", "x-gitlab-token": secret.slice(0, 6) }, token: null, status: 401 },
+  {
+    name: "an unsigned webhook",
+    method: "POST",
+    route: "/hooks/git",
+    rawBody: '{"ref":"refs/heads/main"}',
+    headers: { "content-type": "application/json", "x-github-event": "push" },
+    token: null,
+    status: 401,
+    message: /not signed/,
+  },
+  {
+    name: "a webhook signed with another secret",
+    method: "POST",
+    route: "/hooks/git",
+    rawBody: "{}",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-hub-signature-256": `sha256=${createHmac("sha256", "other").update("{}").digest("hex")}`,
+    },
+    token: null,
+    status: 401,
+    message: /does not match/,
+  },
+  {
+    name: "a signed webhook that is not JSON",
+    method: "POST",
+    route: "/hooks/git",
+    rawBody: "not json",
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sign("not json") },
+    token: null,
+    status: 400,
+    message: /not JSON/,
+  },
+  {
+    name: "a webhook over the 1 MiB cap",
+    method: "POST",
+    route: "/hooks/git",
+    rawBody: "x".repeat((1 << 20) + 1),
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sign("x") },
+    token: null,
+    status: 413,
+    mayClose: true,
+  },
+  {
+    name: "a GitLab token that is a prefix of the secret",
+    method: "POST",
+    route: "/hooks/git",
+    rawBody: "{}",
+    headers: { "content-type": "application/json", "x-gitlab-token": secret.slice(0, 6) },
+    token: null,
+    status: 401,
+  },
   { name: "a route that does not exist", method: "GET", route: "/api/v1/%2e%2e/%2e%2e/etc/passwd", status: 404, message: /no route/ },
   { name: "headers of 32 KiB", method: "GET", route: "/api/v1/stacks", headers: { "x-padding": "p".repeat(32 * 1024) }, status: 431 },
 ];

@@ -51,7 +51,11 @@ describe("file provider against links", () => {
     writeFileSync(path.join(outside, "b.txt"), "keep\n");
     symlinkSync(outside, path.join(root, "d"));
     await expect(fileKind.create(connection, target("b", { path: "d/b.txt", content: "x" }))).rejects.toThrow(/goes through the symlink "d"/);
-    await expect(fileKind.update(connection, target("b", { path: "d/b.txt", content: "keep\n", mode: "0777" }), { spec: { path: "d/b.txt", content: "keep\n", mode: "0644" } })).rejects.toThrow(/symlink/);
+    await expect(
+      fileKind.update(connection, target("b", { path: "d/b.txt", content: "keep\n", mode: "0777" }), {
+        spec: { path: "d/b.txt", content: "keep\n", mode: "0644" },
+      }),
+    ).rejects.toThrow(/symlink/);
     await expect(fileKind.delete(connection, target("b", { path: "d/b.txt", content: "" }))).rejects.toThrow(/symlink/);
     await expect(directoryKind.create(connection, target("c", { path: "d/c", mode: "0700" }))).rejects.toThrow(/symlink/);
     await expect(directoryKind.update(connection, target("d", { path: "d", mode: "0700" }), { spec: { path: "d", mode: "0755" } })).rejects.toThrow(/symlink/);
@@ -62,15 +66,19 @@ describe("file provider against links", () => {
 
   it("writes nothing outside the root while another process swaps a directory for a link thousands of times", async () => {
     const { root, outside, connection } = await setup();
-    const swapper = spawn(process.execPath, [
-      "-e",
-      `const fs = require("fs"); const d = ${JSON.stringify(path.join(root, "sub"))}; const o = ${JSON.stringify(outside)};
+    const swapper = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("fs"); const d = ${JSON.stringify(path.join(root, "sub"))}; const o = ${JSON.stringify(outside)};
        const end = Date.now() + 20000;
        while (Date.now() < end) {
          try { fs.rmSync(d, { recursive: true, force: true }); fs.mkdirSync(d); } catch {}
          try { fs.rmSync(d, { recursive: true, force: true }); fs.symlinkSync(o, d); } catch {}
        }`,
-    ], { stdio: "ignore" });
+      ],
+      { stdio: "ignore" },
+    );
     let written = 0;
     let refused = 0;
     try {

@@ -38,7 +38,10 @@ describe("processes", () => {
     mkdirSync(stack);
     mkdirSync(temporary);
     writeFileSync(path.join(stack, "main.ts"), "export default function () { for (;;) {} }\n");
-    const child = spawn(process.execPath, [cliPath, "plan", stack, "--program-timeout", "120s"], { env: { ...process.env, TMPDIR: temporary }, stdio: "ignore" });
+    const child = spawn(process.execPath, [cliPath, "plan", stack, "--program-timeout", "120s"], {
+      env: { ...process.env, TMPDIR: temporary },
+      stdio: "ignore",
+    });
     await eventually(async () => (sandboxProcesses(temporary).length > 0 ? true : undefined), 20_000, "the sandbox to start");
     return { child, temporary };
   }
@@ -87,11 +90,15 @@ describe("processes", () => {
     expect(processAlive("0")).toBe(false);
     // A child that is never reaped stays a zombie while its parent sleeps.
     const parent = spawn("sh", ["-c", "sleep 0 & exec sleep 5"], { stdio: "ignore" });
-    const zombie = await eventually(async () => {
-      const listed = spawnSync("ps", ["-o", "pid=,stat=", "--ppid", String(parent.pid)], { encoding: "utf8" }).stdout.trim();
-      const match = /^(\d+)\s+Z/.exec(listed);
-      return match === null ? undefined : Number(match[1]);
-    }, 5_000, "a zombie");
+    const zombie = await eventually(
+      async () => {
+        const listed = spawnSync("ps", ["-o", "pid=,stat=", "--ppid", String(parent.pid)], { encoding: "utf8" }).stdout.trim();
+        const match = /^(\d+)\s+Z/.exec(listed);
+        return match === null ? undefined : Number(match[1]);
+      },
+      5_000,
+      "a zombie",
+    );
     expect(processAlive(String(zombie))).toBe(false);
     parent.kill("SIGKILL");
     const gone = spawn("true");
@@ -105,18 +112,39 @@ describe("without kernel isolation", () => {
     scratch = mkdtempSync(path.join(tmpdir(), "plumb-noiso-"));
     const platform = path.join(scratch, "platform");
     for (const name of ["program", "plain"]) mkdirSync(path.join(platform, "apps", name), { recursive: true });
-    const stackDocument = (name: string) => `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(scratch, "out", name))} } } }\n  sync: { auto: true }\n`;
+    const stackDocument = (name: string) =>
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(scratch, "out", name))} } } }\n  sync: { auto: true }\n`;
     writeFileSync(path.join(platform, "program.yaml"), stackDocument("program"));
     writeFileSync(path.join(platform, "plain.yaml"), stackDocument("plain"));
-    writeFileSync(path.join(platform, "apps", "program", "main.ts"), 'import { file } from "plumb/sdk";\nexport default function () { new file.File("f", { path: "f.txt", content: "x" }); }\n');
-    writeFileSync(path.join(platform, "apps", "plain", "f.yaml"), "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: f }\nspec: { path: f.txt, content: x }\n");
-    const agent = await startAgent(["--platform", platform, "--data-dir", path.join(scratch, "data")], { tokenFile: path.join(scratch, "token"), env: { PLUMB_BWRAP: "/nonexistent/bwrap" } });
+    writeFileSync(
+      path.join(platform, "apps", "program", "main.ts"),
+      'import { file } from "plumb/sdk";\nexport default function () { new file.File("f", { path: "f.txt", content: "x" }); }\n',
+    );
+    writeFileSync(
+      path.join(platform, "apps", "plain", "f.yaml"),
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: f }\nspec: { path: f.txt, content: x }\n",
+    );
+    const agent = await startAgent(["--platform", platform, "--data-dir", path.join(scratch, "data")], {
+      tokenFile: path.join(scratch, "token"),
+      env: { PLUMB_BWRAP: "/nonexistent/bwrap" },
+    });
     try {
-      await eventually(async () => (agent.output().includes("bubblewrap (bwrap) is not installed at /nonexistent/bwrap: stacks with programs or composite claims are refused") ? true : undefined), 10_000, "the warning at start");
-      const stalled = await eventually(async () => {
-        const summary = await agent.api<{ conditions: { type: string; status: string; message: string }[] }>("GET", "/api/v1/stacks/program");
-        return summary.body.conditions.find((condition) => condition.type === "Stalled" && condition.status === "True");
-      }, 20_000, "the program stack refused");
+      await eventually(
+        async () =>
+          agent.output().includes("bubblewrap (bwrap) is not installed at /nonexistent/bwrap: stacks with programs or composite claims are refused")
+            ? true
+            : undefined,
+        10_000,
+        "the warning at start",
+      );
+      const stalled = await eventually(
+        async () => {
+          const summary = await agent.api<{ conditions: { type: string; status: string; message: string }[] }>("GET", "/api/v1/stacks/program");
+          return summary.body.conditions.find((condition) => condition.type === "Stalled" && condition.status === "True");
+        },
+        20_000,
+        "the program stack refused",
+      );
       expect(stalled.message).toContain("PLUMB_SANDBOX_UNAVAILABLE");
       await eventually(async () => (readdirSync(path.join(scratch, "out", "plain")).includes("f.txt") ? true : undefined), 20_000, "the YAML stack applied");
     } finally {

@@ -35,7 +35,11 @@ describe("a tampered state store", () => {
     rmSync(`${database()}-wal`, { force: true });
     rmSync(`${database()}-shm`, { force: true });
     writeFileSync(database(), "this is not a database ".repeat(1000));
-    for (const args of [["plan", workspace.stackDir], ["audit", "verify"], ["state", "list"]]) {
+    for (const args of [
+      ["plan", workspace.stackDir],
+      ["audit", "verify"],
+      ["state", "list"],
+    ]) {
       const result = runCli([...args, "--data-dir", workspace.dataDir]);
       expect(result.status, args.join(" ")).toBe(1);
       expect(result.stderr).toContain("is damaged");
@@ -92,8 +96,29 @@ describe("a tampered state store", () => {
     const connection = new BetterSqlite3(database());
     const run = connection.prepare("SELECT id FROM runs LIMIT 1").get() as { id: string };
     connection
-      .prepare("INSERT INTO journal (id, run_id, stack, address, action, intent, state, outcome, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)")
-      .run("tampered", run.id, "test", "file.plumb.dev/v1/File/evil", "create", JSON.stringify({ apiVersion: "file.plumb.dev/v1", kind: "File", name: "evil", provider: "default", targetSpec: { path: "../../evil.txt", content: "x" }, desiredSpec: { path: "../../evil.txt", content: "x" }, dependsOn: [], prune: true, deletionPolicy: "Delete" }), new Date().toISOString(), new Date().toISOString());
+      .prepare(
+        "INSERT INTO journal (id, run_id, stack, address, action, intent, state, outcome, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', NULL, ?, ?)",
+      )
+      .run(
+        "tampered",
+        run.id,
+        "test",
+        "file.plumb.dev/v1/File/evil",
+        "create",
+        JSON.stringify({
+          apiVersion: "file.plumb.dev/v1",
+          kind: "File",
+          name: "evil",
+          provider: "default",
+          targetSpec: { path: "../../evil.txt", content: "x" },
+          desiredSpec: { path: "../../evil.txt", content: "x" },
+          dependsOn: [],
+          prune: true,
+          deletionPolicy: "Delete",
+        }),
+        new Date().toISOString(),
+        new Date().toISOString(),
+      );
     connection.close();
     const result = runCli(["apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir]);
     expect(result.stdout).toContain("unresolvable");
@@ -124,7 +149,26 @@ describe("a full disk under the state store", () => {
     workspace = createWorkspace();
     workspace.write("files.yaml", Array.from({ length: 300 }, (_, index) => fileResource(`f${index}`, `f${index}.txt`, "x".repeat(2000))).join(""));
     // A 400 kB file system of its own for the data directory (bubblewrap mounts it; nothing else changes).
-    const full = spawnSync("bwrap", ["--dev-bind", "/", "/", "--size", "400000", "--tmpfs", workspace.dataDir, process.execPath, cliPath, "apply", workspace.stackDir, "--yes", "--data-dir", workspace.dataDir], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    const full = spawnSync(
+      "bwrap",
+      [
+        "--dev-bind",
+        "/",
+        "/",
+        "--size",
+        "400000",
+        "--tmpfs",
+        workspace.dataDir,
+        process.execPath,
+        cliPath,
+        "apply",
+        workspace.stackDir,
+        "--yes",
+        "--data-dir",
+        workspace.dataDir,
+      ],
+      { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } },
+    );
     expect(full.status).toBe(1);
     expect(full.stderr).toContain("PLUMB_STORE_FULL");
     expect(full.stderr).toContain(`free space on the file system of`);

@@ -161,7 +161,10 @@ export function subscribe(onEvent: (type: string, data: unknown) => void, signal
   const connect = async () => {
     while (!signal.aborted) {
       try {
-        const response = await fetch(`/api/v1/events${stack === undefined ? "" : `?stack=${encodeURIComponent(stack)}`}`, { headers: { authorization: `Bearer ${savedToken() ?? ""}` }, signal });
+        const response = await fetch(`/api/v1/events${stack === undefined ? "" : `?stack=${encodeURIComponent(stack)}`}`, {
+          headers: { authorization: `Bearer ${savedToken() ?? ""}` },
+          signal,
+        });
         const reader = (response.body as ReadableStream<Uint8Array>).getReader();
         const decoder = new TextDecoder();
         let buffer = "";

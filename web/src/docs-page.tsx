@@ -15,7 +15,10 @@ interface CompositeDoc {
 export function DocsPage() {
   const [items, setItems] = useState<CompositeDoc[] | null>(null);
   useEffect(() => {
-    api<{ items: CompositeDoc[] }>("/api/v1/composites").then((result) => setItems(result.items), () => setItems([]));
+    api<{ items: CompositeDoc[] }>("/api/v1/composites").then(
+      (result) => setItems(result.items),
+      () => setItems([]),
+    );
   }, []);
   return (
     <main>
@@ -23,15 +26,27 @@ export function DocsPage() {
       {items !== null && items.length === 0 ? <p className="empty">The platform defines no composite kinds.</p> : null}
       {(items ?? []).map((doc) => (
         <section key={`${doc.apiVersion}/${doc.kind}`} className="card">
-          <h2>{doc.kind} <code>{doc.apiVersion}</code></h2>
+          <h2>
+            {doc.kind} <code>{doc.apiVersion}</code>
+          </h2>
           <p>{doc.description}</p>
           <div className="scroll">
             <table>
-              <thead><tr><th scope="col">Field</th><th scope="col">Type</th><th scope="col">Required</th><th scope="col">Default</th><th scope="col">Description</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Field</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Required</th>
+                  <th scope="col">Default</th>
+                  <th scope="col">Description</th>
+                </tr>
+              </thead>
               <tbody>
                 {doc.fields.map((field) => (
                   <tr key={field.path}>
-                    <td><code>spec.{field.path}</code></td>
+                    <td>
+                      <code>spec.{field.path}</code>
+                    </td>
                     <td>{field.type}</td>
                     <td>{field.required ? "yes" : "no"}</td>
                     <td>{field.default === undefined ? "" : <code>{JSON.stringify(field.default)}</code>}</td>

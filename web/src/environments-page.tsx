@@ -30,28 +30,56 @@ export function EnvironmentsPage() {
   }, []);
   useEffect(load, [load]);
   useLiveReload(load, 2000);
-  if (matrix === null) return <main><h1>Environments</h1>{error === null ? <p className="loading">Loading…</p> : <p role="alert" className="error">{error}</p>}</main>;
+  if (matrix === null)
+    return (
+      <main>
+        <h1>Environments</h1>
+        {error === null ? (
+          <p className="loading">Loading…</p>
+        ) : (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+      </main>
+    );
   const needle = query.trim().toLowerCase();
   const matching = needle === "" ? matrix.applications : matrix.applications.filter((application) => application.name.toLowerCase().includes(needle));
   const shown = all ? matching : matching.slice(0, firstRows);
   return (
     <main>
       <h1>Environments</h1>
-      <p className="muted">Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment).</p>
+      <p className="muted">
+        Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment).
+      </p>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
-        <Field label="Application">{(id) => <input id={id} type="search" placeholder="name" value={query} onChange={(event) => setQuery(event.target.value)} />}</Field>
+        <Field label="Application">
+          {(id) => <input id={id} type="search" placeholder="name" value={query} onChange={(event) => setQuery(event.target.value)} />}
+        </Field>
       </form>
-      {error === null ? null : <p role="alert" className="error">{error}</p>}
+      {error === null ? null : (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       <TableCard headings={["Application", ...matrix.environments]}>
         {shown.map((application) => (
           <tr key={application.name}>
             <th scope="row">{application.name}</th>
             {matrix.environments.map((environment) => {
               const cell = application.cells[environment];
-              if (cell === undefined) return <td key={environment} className="muted">—</td>;
+              if (cell === undefined)
+                return (
+                  <td key={environment} className="muted">
+                    —
+                  </td>
+                );
               return (
                 <td key={environment}>
-                  <a href={`#/stacks/${encodeURIComponent(cell.stack)}`} title={cell.stack}><code>{shortRevision(cell.revision)}</code></a> <Badge tone={stackStateTone(cell.state)}>{stateLabel(cell.state)}</Badge>
+                  <a href={`#/stacks/${encodeURIComponent(cell.stack)}`} title={cell.stack}>
+                    <code>{shortRevision(cell.revision)}</code>
+                  </a>{" "}
+                  <Badge tone={stackStateTone(cell.state)}>{stateLabel(cell.state)}</Badge>
                 </td>
               );
             })}
@@ -60,7 +88,10 @@ export function EnvironmentsPage() {
       </TableCard>
       {shown.length < matching.length ? (
         <p>
-          Showing {shown.length} of {matching.length} applications. <button type="button" onClick={() => setAll(true)}>Show all {matching.length}</button>
+          Showing {shown.length} of {matching.length} applications.{" "}
+          <button type="button" onClick={() => setAll(true)}>
+            Show all {matching.length}
+          </button>
         </p>
       ) : null}
     </main>

@@ -43,9 +43,17 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
         <h1>Plumb</h1>
         <label htmlFor="token">API token</label>
         <input id="token" type="password" autoComplete="off" value={token} onChange={(event) => setToken(event.target.value)} autoFocus />
-        <p className="hint">The agent printed an admin token on its first start; <code>POST /api/v1/tokens</code> makes more.</p>
-        {error === null ? null : <p role="alert" className="error">{error}</p>}
-        <button type="submit" disabled={token.trim() === ""}>Log in</button>
+        <p className="hint">
+          The agent printed an admin token on its first start; <code>POST /api/v1/tokens</code> makes more.
+        </p>
+        {error === null ? null : (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={token.trim() === ""}>
+          Log in
+        </button>
       </form>
     </main>
   );
@@ -54,7 +62,7 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
 function App() {
   const hash = useHash();
   // The session seen at login is shown at once and checked again in the background.
-  const [session, setSession] = useState<Session | null | undefined>(() => (savedToken() === null ? null : savedSession() ?? undefined));
+  const [session, setSession] = useState<Session | null | undefined>(() => (savedToken() === null ? null : (savedSession() ?? undefined)));
   useEffect(() => {
     if (savedToken() === null) return;
     api<Session>("/api/v1/session").then(
@@ -69,7 +77,13 @@ function App() {
   if (session === null) return <Login onSession={setSession} />;
   const route = hash.replace(/^#/, "").split("?")[0] ?? "";
   const stack = /^\/stacks\/([^/]+)$/.exec(route)?.[1];
-  const pages: Record<string, React.ReactNode> = { "/overview": <OverviewPage />, "/environments": <EnvironmentsPage />, "/docs": <DocsPage />, "/compliance": <CompliancePage />, "/audit": <AuditPage /> };
+  const pages: Record<string, React.ReactNode> = {
+    "/overview": <OverviewPage />,
+    "/environments": <EnvironmentsPage />,
+    "/docs": <DocsPage />,
+    "/compliance": <CompliancePage />,
+    "/audit": <AuditPage />,
+  };
   const logOut = () => {
     saveToken(null);
     setSession(null);
@@ -77,18 +91,34 @@ function App() {
   return (
     <>
       <header className="top">
-        <a href="#/" className="brand">Plumb</a>
+        <a href="#/" className="brand">
+          Plumb
+        </a>
         <nav aria-label="Main">
-          <a href="#/" aria-current={stack !== undefined || route === "" || route === "/" ? "page" : undefined}>Stacks</a>
-          <a href="#/overview" aria-current={route === "/overview" ? "page" : undefined}>Overview</a>
-          <a href="#/environments" aria-current={route === "/environments" ? "page" : undefined}>Environments</a>
-          <a href="#/compliance" aria-current={route === "/compliance" ? "page" : undefined}>Compliance</a>
-          <a href="#/audit" aria-current={route === "/audit" ? "page" : undefined}>Audit</a>
-          <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>Docs</a>
+          <a href="#/" aria-current={stack !== undefined || route === "" || route === "/" ? "page" : undefined}>
+            Stacks
+          </a>
+          <a href="#/overview" aria-current={route === "/overview" ? "page" : undefined}>
+            Overview
+          </a>
+          <a href="#/environments" aria-current={route === "/environments" ? "page" : undefined}>
+            Environments
+          </a>
+          <a href="#/compliance" aria-current={route === "/compliance" ? "page" : undefined}>
+            Compliance
+          </a>
+          <a href="#/audit" aria-current={route === "/audit" ? "page" : undefined}>
+            Audit
+          </a>
+          <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>
+            Docs
+          </a>
         </nav>
         <span className="who">
           {session.name} <span className="role">{session.role}</span>
-          <button type="button" className="link" onClick={logOut}>Log out</button>
+          <button type="button" className="link" onClick={logOut}>
+            Log out
+          </button>
         </span>
       </header>
       {stack !== undefined ? <StackPage name={decodeURIComponent(stack)} session={session} /> : (pages[route] ?? <StacksPage />)}

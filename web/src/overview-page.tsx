@@ -40,8 +40,13 @@ function DriftChart({ daily }: { daily: DailyCounts }) {
         })}
         <line x1="0" x2={width} y1={height} y2={height} className="axis" />
       </svg>
-      <div className="ticks"><span>{days[0]}</span><span>today</span></div>
-      <figcaption><span className="key found" /> left in place ({sum(found)}) <span className="key healed" /> healed ({sum(healed)})</figcaption>
+      <div className="ticks">
+        <span>{days[0]}</span>
+        <span>today</span>
+      </div>
+      <figcaption>
+        <span className="key found" /> left in place ({sum(found)}) <span className="key healed" /> healed ({sum(healed)})
+      </figcaption>
     </figure>
   );
 }
@@ -62,8 +67,14 @@ export function OverviewPage() {
   // Live: the counts, runs, changes and chart follow status changes, at most every 2 s.
   const load = useCallback(() => {
     api<StackList>("/api/v1/stacks?limit=1").then(setList, () => setList(null));
-    api<{ items: RunItem[] }>("/api/v1/runs?limit=10").then((result) => setRuns(result.items), () => setRuns([]));
-    api<{ items: AuditEntry[] }>("/api/v1/audit?order=newest&limit=10").then((result) => setChanges(result.items), () => setChanges([]));
+    api<{ items: RunItem[] }>("/api/v1/runs?limit=10").then(
+      (result) => setRuns(result.items),
+      () => setRuns([]),
+    );
+    api<{ items: AuditEntry[] }>("/api/v1/audit?order=newest&limit=10").then(
+      (result) => setChanges(result.items),
+      () => setChanges([]),
+    );
     api<DailyCounts>("/api/v1/audit/daily?days=30").then(setDaily, () => setDaily(null));
   }, []);
   useEffect(load, [load]);
@@ -88,19 +99,44 @@ export function OverviewPage() {
         {daily === null ? <p className="loading">Loading…</p> : <DriftChart daily={daily} />}
       </section>
       <section className="tiles" aria-label="Compliance at a glance">
-        <a className="tile" href="#/compliance"><span className="number">{coverage === undefined ? "…" : `${coverage}%`}</span><span>Resources with all required metadata</span></a>
-        <a className="tile" href="#/compliance"><span className="number">{compliance?.ato.filter((row) => row.status === "expired").length ?? "…"}</span><span>ATO expired</span></a>
-        <a className="tile" href="#/compliance"><span className="number">{compliance?.ato.filter((row) => row.status === "expiring").length ?? "…"}</span><span>ATO expiring in 30 days</span></a>
-        <a className="tile" href="#/compliance"><span className="number">{compliance?.violations.length ?? "…"}</span><span>Rule violations</span></a>
+        <a className="tile" href="#/compliance">
+          <span className="number">{coverage === undefined ? "…" : `${coverage}%`}</span>
+          <span>Resources with all required metadata</span>
+        </a>
+        <a className="tile" href="#/compliance">
+          <span className="number">{compliance?.ato.filter((row) => row.status === "expired").length ?? "…"}</span>
+          <span>ATO expired</span>
+        </a>
+        <a className="tile" href="#/compliance">
+          <span className="number">{compliance?.ato.filter((row) => row.status === "expiring").length ?? "…"}</span>
+          <span>ATO expiring in 30 days</span>
+        </a>
+        <a className="tile" href="#/compliance">
+          <span className="number">{compliance?.violations.length ?? "…"}</span>
+          <span>Rule violations</span>
+        </a>
       </section>
       <TableCard title="Recent runs" headings={["Started", "Stack", "Trigger", "Result", "Revision", "Took"]}>
         {runs.map((run) => (
           <tr key={run.id}>
-            <td><time dateTime={run.startedAt} title={new Date(run.startedAt).toLocaleString()}>{ago(run.startedAt)}</time></td>
-            <td><a href={`#/stacks/${encodeURIComponent(run.stack)}`}>{run.stack}</a></td>
-            <td>{run.trigger}{run.actor === null ? "" : ` by ${run.actor}`}</td>
-            <td><Badge tone={runTone(run.result)}>{run.result}</Badge></td>
-            <td><code>{shortRevision(run.revision)}</code></td>
+            <td>
+              <time dateTime={run.startedAt} title={new Date(run.startedAt).toLocaleString()}>
+                {ago(run.startedAt)}
+              </time>
+            </td>
+            <td>
+              <a href={`#/stacks/${encodeURIComponent(run.stack)}`}>{run.stack}</a>
+            </td>
+            <td>
+              {run.trigger}
+              {run.actor === null ? "" : ` by ${run.actor}`}
+            </td>
+            <td>
+              <Badge tone={runTone(run.result)}>{run.result}</Badge>
+            </td>
+            <td>
+              <code>{shortRevision(run.revision)}</code>
+            </td>
             <td>{duration(run)}</td>
           </tr>
         ))}
@@ -108,10 +144,18 @@ export function OverviewPage() {
       <TableCard title="Latest changes" headings={["When", "What", "Stack", "Resource", "Who"]}>
         {changes.map((change) => (
           <tr key={change.sequence}>
-            <td><time dateTime={change.at} title={new Date(change.at).toLocaleString()}>{ago(change.at)}</time></td>
+            <td>
+              <time dateTime={change.at} title={new Date(change.at).toLocaleString()}>
+                {ago(change.at)}
+              </time>
+            </td>
             <td>{change.kind}</td>
-            <td><a href={`#/stacks/${encodeURIComponent(change.stack)}`}>{change.stack}</a></td>
-            <td><code>{change.resource ?? "—"}</code></td>
+            <td>
+              <a href={`#/stacks/${encodeURIComponent(change.stack)}`}>{change.stack}</a>
+            </td>
+            <td>
+              <code>{change.resource ?? "—"}</code>
+            </td>
             <td>{change.actor}</td>
           </tr>
         ))}

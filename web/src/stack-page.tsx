@@ -3,7 +3,18 @@
 // resource, runs and events — and the actions the token allows, each asking first.
 
 import { useCallback, useEffect, useState } from "react";
-import { api, commitHref, safeHref, type AuditEntry, type ClaimItem, type PlanChange, type ResourceItem, type RunItem, type Session, type StackSummary } from "./api.js";
+import {
+  api,
+  commitHref,
+  safeHref,
+  type AuditEntry,
+  type ClaimItem,
+  type PlanChange,
+  type ResourceItem,
+  type RunItem,
+  type Session,
+  type StackSummary,
+} from "./api.js";
 import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard, useLiveReload } from "./widgets.js";
 
 interface StackData {
@@ -53,8 +64,14 @@ function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void 
     const { claim } = row;
     return (
       <tr className="claim">
-        <td style={indent}><span className="kind">{claim.kind}</span> {claim.name}</td>
-        <td><Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>{claim.ready ? "Ready" : "Not ready"}</Badge></td>
+        <td style={indent}>
+          <span className="kind">{claim.kind}</span> {claim.name}
+        </td>
+        <td>
+          <Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>
+            {claim.ready ? "Ready" : "Not ready"}
+          </Badge>
+        </td>
         <td className="muted">{claim.children.length} composed</td>
       </tr>
     );
@@ -62,14 +79,22 @@ function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void 
   const { resource } = row;
   return (
     <tr data-address={resource.address}>
-      <td style={indent}><span className="kind">{resource.kind}</span> {resource.name}</td>
+      <td style={indent}>
+        <span className="kind">{resource.kind}</span> {resource.name}
+      </td>
       <td>
         <Badge tone={tone(resource.status)}>{resource.status}</Badge>
         <Badge tone={tone(resource.health)}>{resource.health}</Badge>
-        {resource.drift === null ? null : <Badge tone="warn" title={resource.drift.join(", ")}>drift: {resource.drift.join(", ")}</Badge>}
+        {resource.drift === null ? null : (
+          <Badge tone="warn" title={resource.drift.join(", ")}>
+            drift: {resource.drift.join(", ")}
+          </Badge>
+        )}
       </td>
       <td>
-        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>Diff</button>
+        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>
+          Diff
+        </button>
       </td>
     </tr>
   );
@@ -88,10 +113,20 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
   return (
     <div className="scroll tree" style={{ maxHeight: `${viewport + rowHeight}px` }} onScroll={(event) => setScrollTop(event.currentTarget.scrollTop)}>
       <table className="resources">
-        <thead><tr><th scope="col">Resource</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Diff</span></th></tr></thead>
+        <thead>
+          <tr>
+            <th scope="col">Resource</th>
+            <th scope="col">Status</th>
+            <th scope="col">
+              <span className="sr-only">Diff</span>
+            </th>
+          </tr>
+        </thead>
         <tbody>
           {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * rowHeight}px` }} /> : null}
-          {rows.slice(first, last).map((row) => <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} />)}
+          {rows.slice(first, last).map((row) => (
+            <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} />
+          ))}
           {last < rows.length ? <tr aria-hidden="true" style={{ height: `${(rows.length - last) * rowHeight}px` }} /> : null}
         </tbody>
       </table>
@@ -104,20 +139,43 @@ function DiffPanel({ address, changes, onClose }: { address: string; changes: Pl
   return (
     <section className="card diff" aria-label={`Diff of ${address}`}>
       <header>
-        <h2>Desired vs live: <code>{address}</code></h2>
-        <button type="button" onClick={onClose}>Close</button>
+        <h2>
+          Desired vs live: <code>{address}</code>
+        </h2>
+        <button type="button" onClick={onClose}>
+          Close
+        </button>
       </header>
-      {changes === null ? <p>Loading…</p> : change === undefined ? <p className="good-text">In sync: live matches what Git declares.</p> : (
+      {changes === null ? (
+        <p>Loading…</p>
+      ) : change === undefined ? (
+        <p className="good-text">In sync: live matches what Git declares.</p>
+      ) : (
         <>
-          <p>{change.action}: {change.reason}</p>
+          <p>
+            {change.action}: {change.reason}
+          </p>
           <table>
-            <thead><tr><th scope="col">Field</th><th scope="col">Live</th><th scope="col">Desired</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">Live</th>
+                <th scope="col">Desired</th>
+              </tr>
+            </thead>
             <tbody>
               {change.diffs.map((diff) => (
                 <tr key={diff.path}>
-                  <td><code>{diff.path}</code>{diff.drift ? <Badge tone="warn">drift</Badge> : null}</td>
-                  <td><code>{diff.before === undefined ? "(absent)" : JSON.stringify(diff.before)}</code></td>
-                  <td><code>{diff.after === undefined ? "(absent)" : JSON.stringify(diff.after)}</code></td>
+                  <td>
+                    <code>{diff.path}</code>
+                    {diff.drift ? <Badge tone="warn">drift</Badge> : null}
+                  </td>
+                  <td>
+                    <code>{diff.before === undefined ? "(absent)" : JSON.stringify(diff.before)}</code>
+                  </td>
+                  <td>
+                    <code>{diff.after === undefined ? "(absent)" : JSON.stringify(diff.after)}</code>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -139,29 +197,57 @@ function RunRows({ stack, run }: { stack: string; run: RunItem }) {
   const [open, setOpen] = useState(false);
   const toggle = () => {
     setOpen(!open);
-    if (!open && detail === null) api<RunDetail>(`/api/v1/stacks/${encodeURIComponent(stack)}/runs/${run.id}`).then(setDetail, (failure: Error) => setDetail(failure.message));
+    if (!open && detail === null)
+      api<RunDetail>(`/api/v1/stacks/${encodeURIComponent(stack)}/runs/${run.id}`).then(setDetail, (failure: Error) => setDetail(failure.message));
   };
-  const summary = run.planSummary === null ? "" : ["create", "update", "replace", "delete"].filter((key) => (run.planSummary?.[key] ?? 0) > 0).map((key) => `${run.planSummary?.[key]} ${key}`).join(", ") || "none";
+  const summary =
+    run.planSummary === null
+      ? ""
+      : ["create", "update", "replace", "delete"]
+          .filter((key) => (run.planSummary?.[key] ?? 0) > 0)
+          .map((key) => `${run.planSummary?.[key]} ${key}`)
+          .join(", ") || "none";
   return (
     <>
       <tr>
         <td>{new Date(run.startedAt).toLocaleString()}</td>
         <td>{run.trigger}</td>
-        <td><code>{shortRevision(run.revision)}</code></td>
-        <td><Badge tone={runTone(run.result)}>{run.result}</Badge></td>
+        <td>
+          <code>{shortRevision(run.revision)}</code>
+        </td>
+        <td>
+          <Badge tone={runTone(run.result)}>{run.result}</Badge>
+        </td>
         <td>{summary}</td>
         <td>{run.actor ?? "agent"}</td>
-        <td><button type="button" className="link" aria-expanded={open} onClick={toggle}>Details<span className="sr-only"> of the run at {new Date(run.startedAt).toLocaleString()}</span></button></td>
+        <td>
+          <button type="button" className="link" aria-expanded={open} onClick={toggle}>
+            Details<span className="sr-only"> of the run at {new Date(run.startedAt).toLocaleString()}</span>
+          </button>
+        </td>
       </tr>
       {open ? (
         <tr className="run-detail">
           <td colSpan={7}>
             {run.error === null ? null : <p className="message error">{run.error}</p>}
-            {detail === null ? <p className="loading">Loading…</p> : typeof detail === "string" ? <p role="alert" className="error">{detail}</p> : detail.changes.length === 0 ? <p className="muted">This run changed nothing.</p> : (
+            {detail === null ? (
+              <p className="loading">Loading…</p>
+            ) : typeof detail === "string" ? (
+              <p role="alert" className="error">
+                {detail}
+              </p>
+            ) : detail.changes.length === 0 ? (
+              <p className="muted">This run changed nothing.</p>
+            ) : (
               <ul className="events">
                 {detail.changes.map((change) => (
                   <li key={`${change.address}/${change.at}`}>
-                    <Badge tone={change.state === "applied" ? "good" : change.state === "failed" ? "bad" : "muted"}>{change.action}</Badge> <code>{change.address}</code> <span className="muted">{change.state}{change.outcome === null ? "" : `: ${change.outcome}`}</span>
+                    <Badge tone={change.state === "applied" ? "good" : change.state === "failed" ? "bad" : "muted"}>{change.action}</Badge>{" "}
+                    <code>{change.address}</code>{" "}
+                    <span className="muted">
+                      {change.state}
+                      {change.outcome === null ? "" : `: ${change.outcome}`}
+                    </span>
                   </li>
                 ))}
               </ul>
@@ -225,43 +311,117 @@ export function StackPage({ name, session }: { name: string; session: Session })
     void load();
   };
 
-  if (error !== null && data === null) return <main><p role="alert" className="error">{error}</p></main>;
-  if (data === null) return <main><p className="loading">Loading…</p></main>;
+  if (error !== null && data === null)
+    return (
+      <main>
+        <p role="alert" className="error">
+          {error}
+        </p>
+      </main>
+    );
+  if (data === null)
+    return (
+      <main>
+        <p className="loading">Loading…</p>
+      </main>
+    );
   const { stack } = data;
   const state = stackState(stack);
-  const revisions = [...new Set(data.runs.filter((run) => run.result === "succeeded" && run.revision !== null && run.revision !== stack.lastAppliedRevision).map((run) => run.revision as string))];
+  const revisions = [
+    ...new Set(
+      data.runs
+        .filter((run) => run.result === "succeeded" && run.revision !== null && run.revision !== stack.lastAppliedRevision)
+        .map((run) => run.revision as string),
+    ),
+  ];
   const repo = safeHref(stack.source.repo);
   const commit = commitHref(stack.source.repo, stack.lastAppliedRevision);
   return (
     <main>
-      <p className="crumbs"><a href="#/">Stacks</a> / {stack.name}</p>
-      <h1>{stack.name} <Badge tone={state.tone}>{state.label}</Badge></h1>
+      <p className="crumbs">
+        <a href="#/">Stacks</a> / {stack.name}
+      </p>
+      <h1>
+        {stack.name} <Badge tone={state.tone}>{state.label}</Badge>
+      </h1>
       <dl className="facts">
-        <dt>Environment</dt><dd>{stack.environment ?? "—"}</dd>
-        <dt>Applied</dt><dd>{commit === undefined ? <code>{shortRevision(stack.lastAppliedRevision)}</code> : <a href={commit} rel="noreferrer noopener" target="_blank"><code>{shortRevision(stack.lastAppliedRevision)}</code></a>}</dd>
-        <dt>Attempted</dt><dd><code>{shortRevision(stack.lastAttemptedRevision)}</code></dd>
-        <dt>Source</dt><dd>{repo === undefined ? stack.source.repo ?? stack.source.file : <a href={repo} rel="noreferrer noopener" target="_blank">{stack.source.repo}</a>}{stack.source.path === undefined ? null : <> · <code>{stack.source.path}</code></>}</dd>
-        <dt>Labels</dt><dd className="labels">{Object.entries(stack.labels).map(([key, value]) => <span key={key} className="label">{key}={value}</span>)}</dd>
+        <dt>Environment</dt>
+        <dd>{stack.environment ?? "—"}</dd>
+        <dt>Applied</dt>
+        <dd>
+          {commit === undefined ? (
+            <code>{shortRevision(stack.lastAppliedRevision)}</code>
+          ) : (
+            <a href={commit} rel="noreferrer noopener" target="_blank">
+              <code>{shortRevision(stack.lastAppliedRevision)}</code>
+            </a>
+          )}
+        </dd>
+        <dt>Attempted</dt>
+        <dd>
+          <code>{shortRevision(stack.lastAttemptedRevision)}</code>
+        </dd>
+        <dt>Source</dt>
+        <dd>
+          {repo === undefined ? (
+            (stack.source.repo ?? stack.source.file)
+          ) : (
+            <a href={repo} rel="noreferrer noopener" target="_blank">
+              {stack.source.repo}
+            </a>
+          )}
+          {stack.source.path === undefined ? null : (
+            <>
+              {" "}
+              · <code>{stack.source.path}</code>
+            </>
+          )}
+        </dd>
+        <dt>Labels</dt>
+        <dd className="labels">
+          {Object.entries(stack.labels).map(([key, value]) => (
+            <span key={key} className="label">
+              {key}={value}
+            </span>
+          ))}
+        </dd>
       </dl>
 
       {session.role === "admin" ? (
         <section className="actions" aria-label="Actions">
           <ConfirmButton label="Sync now" question={`Sync ${stack.name} now?`} onConfirm={act("sync")} />
           <ConfirmButton label="Refresh" question={`Re-read ${stack.name}'s live state?`} onConfirm={act("refresh")} />
-          {stack.suspended ? <ConfirmButton label="Resume" question={`Resume ${stack.name}?`} onConfirm={act("resume")} /> : <ConfirmButton label="Suspend" question={`Suspend ${stack.name}?`} onConfirm={act("suspend")} />}
+          {stack.suspended ? (
+            <ConfirmButton label="Resume" question={`Resume ${stack.name}?`} onConfirm={act("resume")} />
+          ) : (
+            <ConfirmButton label="Suspend" question={`Suspend ${stack.name}?`} onConfirm={act("suspend")} />
+          )}
           <span className="rollback">
             <label>
               Roll back to
               <select value={rollbackTo} onChange={(event) => setRollbackTo(event.target.value)}>
                 <option value="">choose a revision</option>
-                {revisions.map((revision) => <option key={revision} value={revision}>{shortRevision(revision)}</option>)}
+                {revisions.map((revision) => (
+                  <option key={revision} value={revision}>
+                    {shortRevision(revision)}
+                  </option>
+                ))}
               </select>
             </label>
-            <ConfirmButton label="Roll back" question={`Roll ${stack.name} back to ${shortRevision(rollbackTo)}? It is suspended afterwards.`} disabled={rollbackTo === ""} onConfirm={act("rollback", { revision: rollbackTo })} />
+            <ConfirmButton
+              label="Roll back"
+              question={`Roll ${stack.name} back to ${shortRevision(rollbackTo)}? It is suspended afterwards.`}
+              disabled={rollbackTo === ""}
+              onConfirm={act("rollback", { revision: rollbackTo })}
+            />
           </span>
         </section>
       ) : null}
-      {notice === null ? null : <p role="status" className="notice">{notice}</p>}
+      {notice === null ? null : (
+        <p role="status" className="notice">
+          {notice}
+        </p>
+      )}
 
       <section className="card">
         <h2>Conditions</h2>
@@ -270,7 +430,14 @@ export function StackPage({ name, session }: { name: string; session: Session })
             {stack.conditions.map((condition) => (
               <tr key={condition.type}>
                 <th scope="row">{condition.type}</th>
-                <td><Badge tone={condition.status === "True" ? (condition.type === "Ready" ? "good" : condition.type === "Reconciling" ? "busy" : "bad") : "muted"}>{condition.status}</Badge> {condition.reason}</td>
+                <td>
+                  <Badge
+                    tone={condition.status === "True" ? (condition.type === "Ready" ? "good" : condition.type === "Reconciling" ? "busy" : "bad") : "muted"}
+                  >
+                    {condition.status}
+                  </Badge>{" "}
+                  {condition.reason}
+                </td>
                 <td className="message">{condition.message}</td>
               </tr>
             ))}
@@ -279,25 +446,46 @@ export function StackPage({ name, session }: { name: string; session: Session })
       </section>
 
       <section className="card">
-        <h2>Resources <span className="count">{data.resources.length}</span></h2>
-        <ResourceTree data={data} onDiff={(address) => { setChanges(null); setDiffOf(address); }} />
+        <h2>
+          Resources <span className="count">{data.resources.length}</span>
+        </h2>
+        <ResourceTree
+          data={data}
+          onDiff={(address) => {
+            setChanges(null);
+            setDiffOf(address);
+          }}
+        />
       </section>
       {diffOf === null ? null : <DiffPanel address={diffOf} changes={changes} onClose={() => setDiffOf(null)} />}
 
       <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By", ""]}>
-        {data.runs.map((run) => <RunRows key={run.id} stack={stack.name} run={run} />)}
+        {data.runs.map((run) => (
+          <RunRows key={run.id} stack={stack.name} run={run} />
+        ))}
       </TableCard>
 
       <TableCard title="Changes" headings={["When", "What", "Resource", "Who", "Commit"]}>
-              {data.changes.map((change) => (
-                <tr key={change.sequence}>
-                  <td>{new Date(change.at).toLocaleString()}</td>
-                  <td>{change.kind}</td>
-                  <td><code>{change.resource ?? "—"}</code></td>
-                  <td>{change.actor}</td>
-                  <td>{change.commit === null ? "—" : <><code>{shortRevision(change.commit)}</code> {change.commitMessage}{change.author === null ? null : <span className="muted"> — {change.author}</span>}</>}</td>
-                </tr>
-              ))}
+        {data.changes.map((change) => (
+          <tr key={change.sequence}>
+            <td>{new Date(change.at).toLocaleString()}</td>
+            <td>{change.kind}</td>
+            <td>
+              <code>{change.resource ?? "—"}</code>
+            </td>
+            <td>{change.actor}</td>
+            <td>
+              {change.commit === null ? (
+                "—"
+              ) : (
+                <>
+                  <code>{shortRevision(change.commit)}</code> {change.commitMessage}
+                  {change.author === null ? null : <span className="muted"> — {change.author}</span>}
+                </>
+              )}
+            </td>
+          </tr>
+        ))}
       </TableCard>
 
       <section className="card">

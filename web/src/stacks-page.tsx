@@ -75,7 +75,11 @@ export function StacksPage() {
       {(id) => (
         <select id={id} value={filters[name] ?? ""} onChange={(event) => change({ [name]: event.target.value })}>
           <option value="">any</option>
-          {(values ?? []).map((value) => <option key={value} value={value}>{value}</option>)}
+          {(values ?? []).map((value) => (
+            <option key={value} value={value}>
+              {value}
+            </option>
+          ))}
           {filters[name] !== undefined && !(values ?? []).includes(filters[name]) ? <option value={filters[name]}>{filters[name]}</option> : null}
         </select>
       )}
@@ -85,35 +89,70 @@ export function StacksPage() {
     <main>
       <h1>Stacks</h1>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
-        <Field label="Search">{(id) => <input id={id} type="search" placeholder="name" value={filters.q ?? ""} onChange={(event) => change({ q: event.target.value })} />}</Field>
+        <Field label="Search">
+          {(id) => <input id={id} type="search" placeholder="name" value={filters.q ?? ""} onChange={(event) => change({ q: event.target.value })} />}
+        </Field>
         {select("team", "Team", facets?.teams)}
         {select("environment", "Environment", facets?.environments)}
         <Field label="State">
           {(id) => (
             <select id={id} value={filters.state ?? ""} onChange={(event) => change({ state: event.target.value })}>
               <option value="">any</option>
-              {stackStates.map((state) => <option key={state} value={state}>{stateLabel(state)}{facets === undefined ? "" : ` (${facets.states[state]})`}</option>)}
+              {stackStates.map((state) => (
+                <option key={state} value={state}>
+                  {stateLabel(state)}
+                  {facets === undefined ? "" : ` (${facets.states[state]})`}
+                </option>
+              ))}
             </select>
           )}
         </Field>
-        <Field label="Label">{(id) => <input id={id} type="text" placeholder="tier=gold" value={filters.label ?? ""} onChange={(event) => change({ label: event.target.value })} />}</Field>
+        <Field label="Label">
+          {(id) => (
+            <input id={id} type="text" placeholder="tier=gold" value={filters.label ?? ""} onChange={(event) => change({ label: event.target.value })} />
+          )}
+        </Field>
         <Field label="Sort by" className="phone-only">
           {(id) => (
-            <select id={id} value={`${sort} ${order}`} onChange={(event) => { const [key, direction] = event.target.value.split(" "); change({ sort: key, order: direction }); }}>
-              {columns.flatMap((column) => (column.key === undefined ? [] : [
-                <option key={`${column.key} asc`} value={`${column.key} asc`}>{column.label} ↑</option>,
-                <option key={`${column.key} desc`} value={`${column.key} desc`}>{column.label} ↓</option>,
-              ]))}
+            <select
+              id={id}
+              value={`${sort} ${order}`}
+              onChange={(event) => {
+                const [key, direction] = event.target.value.split(" ");
+                change({ sort: key, order: direction });
+              }}
+            >
+              {columns.flatMap((column) =>
+                column.key === undefined
+                  ? []
+                  : [
+                      <option key={`${column.key} asc`} value={`${column.key} asc`}>
+                        {column.label} ↑
+                      </option>,
+                      <option key={`${column.key} desc`} value={`${column.key} desc`}>
+                        {column.label} ↓
+                      </option>,
+                    ],
+              )}
             </select>
           )}
         </Field>
       </form>
-      {error === null ? null : <p role="alert" className="error">{error}</p>}
+      {error === null ? null : (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       <table className="stacks">
         <thead>
           <tr>
             {columns.map((column) => {
-              if (column.key === undefined) return <th key={column.label} scope="col">{column.label}</th>;
+              if (column.key === undefined)
+                return (
+                  <th key={column.label} scope="col">
+                    {column.label}
+                  </th>
+                );
               const active = sort === column.key;
               return (
                 <th key={column.key} scope="col" aria-sort={active ? (order === "asc" ? "ascending" : "descending") : "none"}>
@@ -131,13 +170,36 @@ export function StacksPage() {
             const state = stackState(stack);
             return (
               <tr key={stack.name}>
-                <th scope="row"><a href={`#/stacks/${encodeURIComponent(stack.name)}`}>{stack.name}</a></th>
-                <td><Badge tone={state.tone}>{state.label}</Badge>{stack.drift === null || stack.state === "Drifted" ? null : <Badge tone="warn">drift</Badge>}</td>
+                <th scope="row">
+                  <a href={`#/stacks/${encodeURIComponent(stack.name)}`}>{stack.name}</a>
+                </th>
+                <td>
+                  <Badge tone={state.tone}>{state.label}</Badge>
+                  {stack.drift === null || stack.state === "Drifted" ? null : <Badge tone="warn">drift</Badge>}
+                </td>
                 <td data-label="env">{stack.environment ?? "—"}</td>
                 <td data-label="team">{stack.labels.team ?? "—"}</td>
-                <td className="labels">{Object.entries(stack.labels).filter(([key]) => key !== "team").map(([key, value]) => <span key={key} className="label">{key}={value}</span>)}</td>
-                <td><code>{shortRevision(stack.lastAppliedRevision)}</code></td>
-                <td>{stack.updatedAt === null ? "—" : <time dateTime={stack.updatedAt} title={new Date(stack.updatedAt).toLocaleString()}>{ago(stack.updatedAt)}</time>}</td>
+                <td className="labels">
+                  {Object.entries(stack.labels)
+                    .filter(([key]) => key !== "team")
+                    .map(([key, value]) => (
+                      <span key={key} className="label">
+                        {key}={value}
+                      </span>
+                    ))}
+                </td>
+                <td>
+                  <code>{shortRevision(stack.lastAppliedRevision)}</code>
+                </td>
+                <td>
+                  {stack.updatedAt === null ? (
+                    "—"
+                  ) : (
+                    <time dateTime={stack.updatedAt} title={new Date(stack.updatedAt).toLocaleString()}>
+                      {ago(stack.updatedAt)}
+                    </time>
+                  )}
+                </td>
               </tr>
             );
           })}
@@ -145,9 +207,15 @@ export function StacksPage() {
       </table>
       {result !== null && result.items.length === 0 ? <p className="empty">No stacks match.</p> : null}
       <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={offset === 0} onClick={() => change({ offset: String(Math.max(0, offset - pageSize)) })}>Previous</button>
-        <span>{total === 0 ? "0" : `${offset + 1}–${Math.min(offset + pageSize, total)}`} of {total}</span>
-        <button type="button" disabled={offset + pageSize >= total} onClick={() => change({ offset: String(offset + pageSize) })}>Next</button>
+        <button type="button" disabled={offset === 0} onClick={() => change({ offset: String(Math.max(0, offset - pageSize)) })}>
+          Previous
+        </button>
+        <span>
+          {total === 0 ? "0" : `${offset + 1}–${Math.min(offset + pageSize, total)}`} of {total}
+        </span>
+        <button type="button" disabled={offset + pageSize >= total} onClick={() => change({ offset: String(offset + pageSize) })}>
+          Next
+        </button>
       </nav>
     </main>
   );

@@ -7,7 +7,16 @@ export function conditionOf(stack: StackSummary, type: string): Condition | unde
   return stack.conditions.find((condition) => condition.type === type);
 }
 
-const stateTones: Record<StackStateWord, string> = { Ready: "good", Drifted: "warn", Stalled: "bad", Degraded: "bad", Reconciling: "busy", NotReady: "warn", Unknown: "muted", Suspended: "muted" };
+const stateTones: Record<StackStateWord, string> = {
+  Ready: "good",
+  Drifted: "warn",
+  Stalled: "bad",
+  Degraded: "bad",
+  Reconciling: "busy",
+  NotReady: "warn",
+  Unknown: "muted",
+  Suspended: "muted",
+};
 
 /** Words a person reads for the server's state names. */
 export function stateLabel(state: StackStateWord): string {
@@ -33,7 +42,17 @@ export function Badge({ tone, children, title }: { tone: string; children: React
 }
 
 /** An action that asks first. Escape or Cancel says no; focus goes back to the action's button either way, so a keyboard user stays in place. */
-export function ConfirmButton({ label, question, onConfirm, disabled }: { label: string; question: string; onConfirm: () => Promise<void>; disabled?: boolean }) {
+export function ConfirmButton({
+  label,
+  question,
+  onConfirm,
+  disabled,
+}: {
+  label: string;
+  question: string;
+  onConfirm: () => Promise<void>;
+  disabled?: boolean;
+}) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
@@ -53,13 +72,28 @@ export function ConfirmButton({ label, question, onConfirm, disabled }: { label:
   if (!asking) {
     return (
       // While busy the button stays focusable (aria-disabled, not disabled) so focus can come back to it.
-      <button ref={button} type="button" disabled={disabled === true} aria-disabled={busy || undefined} onClick={() => { if (!busy) setAsking(true); }}>
+      <button
+        ref={button}
+        type="button"
+        disabled={disabled === true}
+        aria-disabled={busy || undefined}
+        onClick={() => {
+          if (!busy) setAsking(true);
+        }}
+      >
         {label}
       </button>
     );
   }
   return (
-    <span className="confirm" role="group" aria-label={question} onKeyDown={(event) => { if (event.key === "Escape") answer(false); }}>
+    <span
+      className="confirm"
+      role="group"
+      aria-label={question}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") answer(false);
+      }}
+    >
       <span>{question}</span>
       <button type="button" className="primary" autoFocus onClick={() => answer(true)}>
         Yes, {label.toLowerCase()}
@@ -91,8 +125,26 @@ export function TableCard({ title, headings, children }: { title?: string; headi
       {title === undefined ? null : <h2>{title}</h2>}
       <div className="scroll">
         <table>
-          <thead><tr>{headings.map((heading) => <th key={heading} scope="col">{heading}</th>)}</tr></thead>
-          <tbody>{Array.isArray(children) && children.length === 0 ? <tr><td colSpan={headings.length} className="muted">None.</td></tr> : children}</tbody>
+          <thead>
+            <tr>
+              {headings.map((heading) => (
+                <th key={heading} scope="col">
+                  {heading}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {Array.isArray(children) && children.length === 0 ? (
+              <tr>
+                <td colSpan={headings.length} className="muted">
+                  None.
+                </td>
+              </tr>
+            ) : (
+              children
+            )}
+          </tbody>
         </table>
       </div>
     </section>
@@ -111,7 +163,17 @@ export function metadataCoverage(report: ComplianceReport): number {
 }
 
 /** Horizontal bars, one a row, longest first; plain HTML so it reads at any width and to a screen reader. */
-export function BarChart({ title, rows, tone = "accent", limit = 12 }: { title: string; rows: { label: string; value: number }[]; tone?: string; limit?: number }) {
+export function BarChart({
+  title,
+  rows,
+  tone = "accent",
+  limit = 12,
+}: {
+  title: string;
+  rows: { label: string; value: number }[];
+  tone?: string;
+  limit?: number;
+}) {
   const sorted = [...rows].sort((left, right) => right.value - left.value || left.label.localeCompare(right.label));
   const shown = sorted.slice(0, limit);
   const highest = Math.max(1, ...shown.map((row) => row.value));
@@ -148,7 +210,8 @@ export function DownloadButton({ label, route, fileName }: { label: string; rout
   const save = async () => {
     try {
       const response = await fetch(route, { headers: { authorization: `Bearer ${savedToken() ?? ""}` } });
-      if (!response.ok) throw new ApiError(response.status, ((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
+      if (!response.ok)
+        throw new ApiError(response.status, ((await response.json().catch(() => ({}))) as { message?: string }).message ?? `HTTP ${response.status}`);
       const url = URL.createObjectURL(await response.blob());
       const link = document.createElement("a");
       link.href = url;
@@ -162,8 +225,14 @@ export function DownloadButton({ label, route, fileName }: { label: string; rout
   };
   return (
     <>
-      <button type="button" onClick={() => void save()}>{label}</button>
-      {error === null ? null : <span role="alert" className="error">{error}</span>}
+      <button type="button" onClick={() => void save()}>
+        {label}
+      </button>
+      {error === null ? null : (
+        <span role="alert" className="error">
+          {error}
+        </span>
+      )}
     </>
   );
 }

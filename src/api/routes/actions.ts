@@ -8,19 +8,53 @@ import type { JsonObject } from "../../sdk/resource.js";
 import type { RouteContext } from "../route-context.js";
 import { accepted, errorBody, stackName } from "../schemas.js";
 
-const overrideField = Type.Optional(Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }));
-const rollbackBody = Type.Object({ revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }), override: overrideField }, { additionalProperties: false });
+const overrideField = Type.Optional(
+  Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }),
+);
+const rollbackBody = Type.Object(
+  {
+    revision: Type.String({ minLength: 7, maxLength: 64, pattern: "^[0-9a-f]+$", description: "A commit (or render digest) that was applied before." }),
+    override: overrideField,
+  },
+  { additionalProperties: false },
+);
 const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
 
 export async function actionRoutes(app: FastifyInstance, { agent, store, knownStack, requireRole }: RouteContext): Promise<void> {
   const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
-    app.post<{ Params: Static<typeof stackName> }>(route, { preHandler: requireRole("admin"), schema: { summary: description, params: stackName, ...(body === undefined ? {} : { body }), response: { 202: accepted, 403: errorBody, 404: errorBody } } }, async (request, reply) => {
-      knownStack(request.params.stack);
-      const actor = request.token?.name ?? "unknown";
-      const message = await run(request.params.stack, actor, request.body);
-      await store.appendAudit([{ kind: "action", actor, stack: request.params.stack, resource: null, commit: null, author: null, commitMessage: null, summary: { action: route.split("/").pop() ?? route, ...(typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {}) } }]);
-      return reply.status(202).send({ accepted: true, message });
-    });
+    app.post<{ Params: Static<typeof stackName> }>(
+      route,
+      {
+        preHandler: requireRole("admin"),
+        schema: {
+          summary: description,
+          params: stackName,
+          ...(body === undefined ? {} : { body }),
+          response: { 202: accepted, 403: errorBody, 404: errorBody },
+        },
+      },
+      async (request, reply) => {
+        knownStack(request.params.stack);
+        const actor = request.token?.name ?? "unknown";
+        const message = await run(request.params.stack, actor, request.body);
+        await store.appendAudit([
+          {
+            kind: "action",
+            actor,
+            stack: request.params.stack,
+            resource: null,
+            commit: null,
+            author: null,
+            commitMessage: null,
+            summary: {
+              action: route.split("/").pop() ?? route,
+              ...(typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {}),
+            },
+          },
+        ]);
+        return reply.status(202).send({ accepted: true, message });
+      },
+    );
   action(
     "/api/v1/stacks/:stack/sync",
     "Run the commit loop now and apply what it plans; a suspended stack or an open deny window holds it unless override is true",

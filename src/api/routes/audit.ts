@@ -32,43 +32,81 @@ export async function auditRoutes(app: FastifyInstance, { agent, store }: RouteC
     after: Type.Optional(Type.Integer({ minimum: 0, description: "Only events after this sequence number (paging in chain order)." })),
     before: Type.Optional(Type.Integer({ minimum: 0, description: "Only events before this sequence number (paging newest first)." })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),
-    order: Type.Optional(Type.Union([Type.Literal("chain"), Type.Literal("newest")], { default: "chain", description: "chain: oldest first (for export and paging with after); newest: the latest first." })),
+    order: Type.Optional(
+      Type.Union([Type.Literal("chain"), Type.Literal("newest")], {
+        default: "chain",
+        description: "chain: oldest first (for export and paging with after); newest: the latest first.",
+      }),
+    ),
   });
-  app.get<{ Querystring: Static<typeof auditQuery> }>("/api/v1/audit", { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery } }, async (request) => {
-    const { after, before, limit = 200, order } = request.query;
-    const items = await store.listAudit({ ...storeFilter(request.query), limit, newestFirst: order === "newest", ...(after === undefined ? {} : { afterSequence: after }), ...(before === undefined ? {} : { beforeSequence: before }) });
-    return { items };
-  });
+  app.get<{ Querystring: Static<typeof auditQuery> }>(
+    "/api/v1/audit",
+    { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery } },
+    async (request) => {
+      const { after, before, limit = 200, order } = request.query;
+      const items = await store.listAudit({
+        ...storeFilter(request.query),
+        limit,
+        newestFirst: order === "newest",
+        ...(after === undefined ? {} : { afterSequence: after }),
+        ...(before === undefined ? {} : { beforeSequence: before }),
+      });
+      return { items };
+    },
+  );
 
-  const auditExportQuery = Type.Object({ ...auditFilters, format: Type.Optional(Type.Union(auditExportFormats.map((format) => Type.Literal(format)), { default: "jsonl" })) });
-  app.get<{ Querystring: Static<typeof auditExportQuery> }>("/api/v1/audit/export", { schema: { summary: "Every matching audit event, oldest first, as JSON lines or CSV (what plumb audit export writes)", querystring: auditExportQuery } }, async (request, reply) => {
-    const format = request.query.format ?? "jsonl";
-    const lines = auditExportLines(store, storeFilter(request.query), format);
-    // Streamed bodies skip the onSend hook, so each line passes the redaction layer here.
-    const body = Readable.from((async function* () {
-      for await (const line of lines) yield redactor.redact(line);
-    })());
-    return reply
-      .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8")
-      .header("content-disposition", `attachment; filename="audit.${format}"`)
-      .send(body);
+  const auditExportQuery = Type.Object({
+    ...auditFilters,
+    format: Type.Optional(
+      Type.Union(
+        auditExportFormats.map((format) => Type.Literal(format)),
+        { default: "jsonl" },
+      ),
+    ),
   });
+  app.get<{ Querystring: Static<typeof auditExportQuery> }>(
+    "/api/v1/audit/export",
+    { schema: { summary: "Every matching audit event, oldest first, as JSON lines or CSV (what plumb audit export writes)", querystring: auditExportQuery } },
+    async (request, reply) => {
+      const format = request.query.format ?? "jsonl";
+      const lines = auditExportLines(store, storeFilter(request.query), format);
+      // Streamed bodies skip the onSend hook, so each line passes the redaction layer here.
+      const body = Readable.from(
+        (async function* () {
+          for await (const line of lines) yield redactor.redact(line);
+        })(),
+      );
+      return reply
+        .type(format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8")
+        .header("content-disposition", `attachment; filename="audit.${format}"`)
+        .send(body);
+    },
+  );
 
   const dailyQuery = Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) });
-  app.get<{ Querystring: Static<typeof dailyQuery> }>("/api/v1/audit/daily", { schema: { summary: "Audit events per UTC day and kind over the last days (drift found and healed over time)", querystring: dailyQuery } }, async (request) => {
-    const days = request.query.days ?? 30;
-    const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-    return { since, items: await store.countAuditByDay(since) };
-  });
+  app.get<{ Querystring: Static<typeof dailyQuery> }>(
+    "/api/v1/audit/daily",
+    { schema: { summary: "Audit events per UTC day and kind over the last days (drift found and healed over time)", querystring: dailyQuery } },
+    async (request) => {
+      const days = request.query.days ?? 30;
+      const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+      return { since, items: await store.countAuditByDay(since) };
+    },
+  );
 
   const complianceQuery = Type.Object({
     days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, default: 30, description: "ATO dates within this many days count as expiring." })),
     format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv"), Type.Literal("md")], { default: "json" })),
   });
-  app.get<{ Querystring: Static<typeof complianceQuery> }>("/api/v1/compliance", { schema: { summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health", querystring: complianceQuery } }, async (request, reply) => {
-    const report = await agent.complianceReport(request.query.days ?? 30);
-    if (request.query.format === "csv") return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
-    if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));
-    return report;
-  });
+  app.get<{ Querystring: Static<typeof complianceQuery> }>(
+    "/api/v1/compliance",
+    { schema: { summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health", querystring: complianceQuery } },
+    async (request, reply) => {
+      const report = await agent.complianceReport(request.query.days ?? 30);
+      if (request.query.format === "csv")
+        return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
+      if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));
+      return report;
+    },
+  );
 }

@@ -9,22 +9,37 @@ import { securityHeaders } from "../responses.js";
 import type { RouteContext } from "../route-context.js";
 
 export async function eventStreamRoutes(app: FastifyInstance, { agent }: RouteContext): Promise<void> {
-  app.get<{ Querystring: { stack?: string } }>("/api/v1/events", { schema: { summary: "Server-sent events: status changes and events as they happen", querystring: Type.Object({ stack: Type.Optional(Type.String({ maxLength: 63 })) }) } }, (request, reply) => {
-    reply.hijack();
-    const response = reply.raw;
-    response.writeHead(200, { ...securityHeaders, "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
-    response.write(": connected\n\n");
-    const wanted = request.query.stack;
-    const listener = (notice: AgentNotice) => {
-      const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
-      if (wanted !== undefined && stack !== wanted) return;
-      response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
-    };
-    agent.notices.on("notice", listener);
-    const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
-    request.raw.on("close", () => {
-      clearInterval(heartbeat);
-      agent.notices.off("notice", listener);
-    });
-  });
+  app.get<{ Querystring: { stack?: string } }>(
+    "/api/v1/events",
+    {
+      schema: {
+        summary: "Server-sent events: status changes and events as they happen",
+        querystring: Type.Object({ stack: Type.Optional(Type.String({ maxLength: 63 })) }),
+      },
+    },
+    (request, reply) => {
+      reply.hijack();
+      const response = reply.raw;
+      response.writeHead(200, {
+        ...securityHeaders,
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
+      response.write(": connected\n\n");
+      const wanted = request.query.stack;
+      const listener = (notice: AgentNotice) => {
+        const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
+        if (wanted !== undefined && stack !== wanted) return;
+        response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
+      };
+      agent.notices.on("notice", listener);
+      const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
+      request.raw.on("close", () => {
+        clearInterval(heartbeat);
+        agent.notices.off("notice", listener);
+      });
+    },
+  );
 }

@@ -8,10 +8,14 @@ import type { RouteContext } from "../route-context.js";
 import { limitQuery, stackName } from "../schemas.js";
 
 export async function historyRoutes(app: FastifyInstance, { store, knownStack }: RouteContext): Promise<void> {
-  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>("/api/v1/stacks/:stack/runs", { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery } }, async (request) => {
-    knownStack(request.params.stack);
-    return { items: await store.listRuns(request.params.stack, request.query.limit ?? 100) };
-  });
+  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>(
+    "/api/v1/stacks/:stack/runs",
+    { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery } },
+    async (request) => {
+      knownStack(request.params.stack);
+      return { items: await store.listRuns(request.params.stack, request.query.limit ?? 100) };
+    },
+  );
 
   app.get<{ Params: Static<typeof stackName> & { run: string } }>(
     "/api/v1/stacks/:stack/runs/:run",
@@ -21,16 +25,27 @@ export async function historyRoutes(app: FastifyInstance, { store, knownStack }:
       const run = (await store.listRuns(request.params.stack, 1000)).find((item) => item.id === request.params.run);
       if (run === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `no run ${request.params.run} in stack ${request.params.stack}`);
       const journal = await store.listJournal(request.params.stack, run.id);
-      return { run, changes: journal.map((entry) => ({ address: entry.address, action: entry.action, state: entry.state, outcome: entry.outcome, at: entry.updatedAt })) };
+      return {
+        run,
+        changes: journal.map((entry) => ({ address: entry.address, action: entry.action, state: entry.state, outcome: entry.outcome, at: entry.updatedAt })),
+      };
     },
   );
 
-  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>("/api/v1/stacks/:stack/events", { schema: { summary: "Events, newest first", params: stackName, querystring: limitQuery } }, async (request) => {
-    knownStack(request.params.stack);
-    return { items: await store.listEvents(request.params.stack, request.query.limit ?? 100) };
-  });
+  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>(
+    "/api/v1/stacks/:stack/events",
+    { schema: { summary: "Events, newest first", params: stackName, querystring: limitQuery } },
+    async (request) => {
+      knownStack(request.params.stack);
+      return { items: await store.listEvents(request.params.stack, request.query.limit ?? 100) };
+    },
+  );
 
-  app.get<{ Querystring: Static<typeof limitQuery> }>("/api/v1/runs", { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery } }, async (request) => {
-    return { items: await store.listRuns(undefined, request.query.limit ?? 100) };
-  });
+  app.get<{ Querystring: Static<typeof limitQuery> }>(
+    "/api/v1/runs",
+    { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery } },
+    async (request) => {
+      return { items: await store.listRuns(undefined, request.query.limit ?? 100) };
+    },
+  );
 }

@@ -19,62 +19,109 @@ export async function stackRoutes(app: FastifyInstance, { agent, store, knownSta
       schema: {
         summary: "List stacks with filters, sorting and paging",
         querystring: listQuery,
-        response: { 200: Type.Object({ total: Type.Integer(), items: Type.Array(stackSummary), facets: Type.Object({ environments: Type.Array(Type.String()), teams: Type.Array(Type.String()), states: Type.Record(Type.String(), Type.Integer()) }), problems: Type.Array(Type.String()) }) },
+        response: {
+          200: Type.Object({
+            total: Type.Integer(),
+            items: Type.Array(stackSummary),
+            facets: Type.Object({
+              environments: Type.Array(Type.String()),
+              teams: Type.Array(Type.String()),
+              states: Type.Record(Type.String(), Type.Integer()),
+            }),
+            problems: Type.Array(Type.String()),
+          }),
+        },
       },
     },
     async (request) => {
       const { limit = 50, offset = 0, sort, order, ...filters } = request.query;
       const all = await everySummary();
       const sorted = sortStacks(filterStacks(all, filters), sort, order);
-      return { total: sorted.length, items: sorted.slice(offset, offset + limit), facets: stackFacets(all), problems: agent.problems().map((problem) => problem.describe()) };
+      return {
+        total: sorted.length,
+        items: sorted.slice(offset, offset + limit),
+        facets: stackFacets(all),
+        problems: agent.problems().map((problem) => problem.describe()),
+      };
     },
   );
 
   const matrixQuery = Type.Object({ q: Type.Optional(Type.String({ maxLength: 200, description: "Substring of the application's name, case-insensitive." })) });
-  app.get<{ Querystring: Static<typeof matrixQuery> }>("/api/v1/environments", { schema: { summary: "Applications × environments: the stack, revision and state in each cell (the app label, else the stack name without -<environment>)", querystring: matrixQuery } }, async (request) => {
-    return environmentMatrix(await everySummary(), request.query.q);
-  });
+  app.get<{ Querystring: Static<typeof matrixQuery> }>(
+    "/api/v1/environments",
+    {
+      schema: {
+        summary: "Applications × environments: the stack, revision and state in each cell (the app label, else the stack name without -<environment>)",
+        querystring: matrixQuery,
+      },
+    },
+    async (request) => {
+      return environmentMatrix(await everySummary(), request.query.q);
+    },
+  );
 
-  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack", { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } }, async (request) => {
-    knownStack(request.params.stack);
-    return summary(request.params.stack, await store.getStackStatus(request.params.stack));
-  });
+  app.get<{ Params: Static<typeof stackName> }>(
+    "/api/v1/stacks/:stack",
+    { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } },
+    async (request) => {
+      knownStack(request.params.stack);
+      return summary(request.params.stack, await store.getStackStatus(request.params.stack));
+    },
+  );
 
-  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/resources", { schema: { summary: "Resources with status, health and drift", params: stackName } }, async (request) => {
-    const name = request.params.stack;
-    knownStack(name);
-    const [records, status, tree] = await Promise.all([store.listResources(name), agent.status(name), agent.resourceTree(name)]);
-    const items = records.map((record) => ({
-      address: record.address,
-      apiVersion: record.apiVersion,
-      kind: record.kind,
-      name: record.name,
-      provider: record.provider,
-      status: record.status,
-      health: record.health,
-      drift: status.drift?.resources[record.address] ?? null,
-      spec: record.appliedSpec,
-      dependsOn: record.dependsOn,
-      composite: tree.compositeOf.get(record.address) ?? null,
-      updatedAt: record.updatedAt,
-    }));
-    return { items, claims: claimReadiness(tree.claims, items) };
-  });
+  app.get<{ Params: Static<typeof stackName> }>(
+    "/api/v1/stacks/:stack/resources",
+    { schema: { summary: "Resources with status, health and drift", params: stackName } },
+    async (request) => {
+      const name = request.params.stack;
+      knownStack(name);
+      const [records, status, tree] = await Promise.all([store.listResources(name), agent.status(name), agent.resourceTree(name)]);
+      const items = records.map((record) => ({
+        address: record.address,
+        apiVersion: record.apiVersion,
+        kind: record.kind,
+        name: record.name,
+        provider: record.provider,
+        status: record.status,
+        health: record.health,
+        drift: status.drift?.resources[record.address] ?? null,
+        spec: record.appliedSpec,
+        dependsOn: record.dependsOn,
+        composite: tree.compositeOf.get(record.address) ?? null,
+        updatedAt: record.updatedAt,
+      }));
+      return { items, claims: claimReadiness(tree.claims, items) };
+    },
+  );
 
-  app.get("/api/v1/composites", { schema: { summary: "The platform's composite kinds, documented from their schemas" } }, async () => ({ items: agent.compositeKinds().map(documentComposite) }));
+  app.get("/api/v1/composites", { schema: { summary: "The platform's composite kinds, documented from their schemas" } }, async () => ({
+    items: agent.compositeKinds().map(documentComposite),
+  }));
 
   app.get("/api/v1/composites.md", { schema: { summary: "The same documentation as Markdown (what plumb docs prints)" } }, async (_request, reply) => {
     return reply.type("text/markdown; charset=utf-8").send(compositesMarkdown(agent.compositeKinds()));
   });
 
-  app.get<{ Params: Static<typeof stackName> }>("/api/v1/stacks/:stack/plan", { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } }, async (request) => {
-    const name = request.params.stack;
-    knownStack(name);
-    const preview = await agent.previewPlan(name);
-    if (preview === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, { hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync` });
-    const { plan, revision } = preview;
-    return { revision, summary: plan.summary, warnings: plan.warnings, changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change) };
-  });
+  app.get<{ Params: Static<typeof stackName> }>(
+    "/api/v1/stacks/:stack/plan",
+    { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } },
+    async (request) => {
+      const name = request.params.stack;
+      knownStack(name);
+      const preview = await agent.previewPlan(name);
+      if (preview === undefined)
+        throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, {
+          hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync`,
+        });
+      const { plan, revision } = preview;
+      return {
+        revision,
+        summary: plan.summary,
+        warnings: plan.warnings,
+        changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change),
+      };
+    },
+  );
 }
 
 interface TreeItem {
@@ -113,4 +160,3 @@ export function claimReadiness(claims: readonly RenderedClaim[], items: readonly
     return { ...claim, ready: reason === undefined, reason: reason ?? `all ${claim.children.length} composed resources are ready` };
   });
 }
-

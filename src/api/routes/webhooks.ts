@@ -16,7 +16,11 @@ export async function webhookRoutes(app: FastifyInstance, { agent, webhookSecret
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxWebhookBytes }, (_request, body, done) => done(null, body));
   app.post("/hooks/git", { schema: { hide: true } }, async (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    if (webhookSecret === undefined) return sendError(reply, new PlumbError("PLUMB_UNAUTHORIZED", "webhooks are not enabled on this agent", { hint: "start the agent with PLUMB_WEBHOOK_SECRET set" }));
+    if (webhookSecret === undefined)
+      return sendError(
+        reply,
+        new PlumbError("PLUMB_UNAUTHORIZED", "webhooks are not enabled on this agent", { hint: "start the agent with PLUMB_WEBHOOK_SECRET set" }),
+      );
     const verdict = verifyWebhook(request.headers, body, webhookSecret);
     if (!verdict.ok) return sendError(reply, new PlumbError("PLUMB_UNAUTHORIZED", verdict.reason));
     const event = request.headers["x-github-event"] ?? request.headers["x-gitea-event"] ?? request.headers["x-gitlab-event"];

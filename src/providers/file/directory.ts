@@ -12,9 +12,7 @@ import { withRoot } from "./root-handle.js";
 export const directorySpec = Type.Object(
   {
     path: Type.String({ minLength: 1, maxLength: 4096, description: "Path relative to the provider's root." }),
-    mode: Type.Optional(
-      Type.String({ pattern: "^0?[0-7]{3}$", description: "Permission bits as an octal string, e.g. \"0755\". Unset: not managed." }),
-    ),
+    mode: Type.Optional(Type.String({ pattern: "^0?[0-7]{3}$", description: 'Permission bits as an octal string, e.g. "0755". Unset: not managed.' })),
   },
   { additionalProperties: false },
 );
@@ -81,7 +79,7 @@ export const directoryKind = defineKind<DirectorySpec, FileConnection>({
       if (typeof error === "object" && error !== null && "code" in error && error.code === "ENOTEMPTY") {
         throw new PlumbError("PLUMB_PROVIDER_OPERATION", `directory "${target.spec.path}" is not empty: it holds files Plumb does not manage`, {
           location: { resource: target.address },
-          hint: "move those files away, or keep the directory with the annotation plumb.dev/prune: \"false\"",
+          hint: 'move those files away, or keep the directory with the annotation plumb.dev/prune: "false"',
         });
       }
       throw error;

@@ -18,9 +18,7 @@ export const fileSpec = Type.Object(
   {
     path: Type.String({ minLength: 1, maxLength: 4096, description: "Path relative to the provider's root." }),
     content: Type.String({ description: "The file's full content (UTF-8)." }),
-    mode: Type.Optional(
-      Type.String({ pattern: modePattern, description: "Permission bits as an octal string, e.g. \"0644\". Unset: not managed." }),
-    ),
+    mode: Type.Optional(Type.String({ pattern: modePattern, description: 'Permission bits as an octal string, e.g. "0644". Unset: not managed.' })),
   },
   { additionalProperties: false },
 );

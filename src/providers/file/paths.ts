@@ -12,19 +12,24 @@ export function checkRelativePath(relativePath: string): { normalized: string } 
   const fail = (message: string, hint: string) => ({ problem: { path: "/path", message, hint } });
   if (relativePath.includes("\0")) return fail("path contains a NUL byte", "remove the NUL character from the path");
   // eslint-disable-next-line no-control-regex
-  if (/[\u0001-\u001f\u007f]/.test(relativePath)) return fail(`path ${JSON.stringify(relativePath)} contains a control character (a newline, tab or similar)`, "use printable characters in file names");
+  if (/[\u0001-\u001f\u007f]/.test(relativePath))
+    return fail(`path ${JSON.stringify(relativePath)} contains a control character (a newline, tab or similar)`, "use printable characters in file names");
   if (path.posix.isAbsolute(relativePath) || path.win32.isAbsolute(relativePath)) {
-    return fail(`path "${relativePath}" is absolute; paths are relative to the provider's root`, "write the path relative to the provider instance's root, e.g. \"config/app.conf\"");
+    return fail(
+      `path "${relativePath}" is absolute; paths are relative to the provider's root`,
+      'write the path relative to the provider instance\'s root, e.g. "config/app.conf"',
+    );
   }
   const normalized = path.posix.normalize(relativePath.replaceAll("\\", "/"));
   if (normalized === "." || normalized === "./" || normalized === "") {
     return fail(`path "${relativePath}" names the provider's root itself`, "name a file or directory below the root");
   }
   if (normalized === ".." || normalized.startsWith("../")) {
-    return fail(`path "${relativePath}" resolves outside the provider's root`, "remove the \"..\" segments that climb above the root");
+    return fail(`path "${relativePath}" resolves outside the provider's root`, 'remove the ".." segments that climb above the root');
   }
   const long = normalized.split("/").find((segment) => Buffer.byteLength(segment, "utf8") > 255);
-  if (long !== undefined) return fail(`path "${relativePath}" has a name of ${Buffer.byteLength(long, "utf8")} bytes; file systems allow 255`, "shorten that name");
+  if (long !== undefined)
+    return fail(`path "${relativePath}" has a name of ${Buffer.byteLength(long, "utf8")} bytes; file systems allow 255`, "shorten that name");
   if (Buffer.byteLength(normalized, "utf8") > 4000) return fail("path is longer than 4,000 bytes", "shorten the path");
   return { normalized: normalized.replace(/\/+$/, "") };
 }

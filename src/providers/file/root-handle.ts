@@ -4,7 +4,22 @@
 // relative to its parent's handle (/proc/self/fd/N/name), so neither a symlink
 // planted beforehand nor one swapped in while Plumb works can lead outside.
 
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { PlumbError } from "../../errors.js";
 import { checkRelativePath, isMissing } from "./paths.js";
@@ -21,10 +36,16 @@ function at(descriptor: number, name: string): string {
 }
 
 function linkRefused(relativePath: string, component: string, address: string): PlumbError {
-  return new PlumbError("PLUMB_PATH_ESCAPE", component === relativePath ? `"${relativePath}" is a symlink; symlinks are never followed` : `path "${relativePath}" goes through the symlink "${component}"; symlinks are never followed`, {
-    location: { resource: address },
-    hint: "replace the symlink with a real directory or file, or point the resource at a path without links",
-  });
+  return new PlumbError(
+    "PLUMB_PATH_ESCAPE",
+    component === relativePath
+      ? `"${relativePath}" is a symlink; symlinks are never followed`
+      : `path "${relativePath}" goes through the symlink "${component}"; symlinks are never followed`,
+    {
+      location: { resource: address },
+      hint: "replace the symlink with a real directory or file, or point the resource at a path without links",
+    },
+  );
 }
 
 function tooLong(relativePath: string, address: string): PlumbError {
@@ -86,7 +107,10 @@ export class RootHandle {
       if (opened === undefined) return undefined;
       if (opened === "not-a-directory") {
         if (!create) return undefined;
-        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `path "${relativePath}" goes through "${relative}", which is a file, not a directory`, { location: { resource: address }, hint: `remove or rename "${relative}", or choose another path` });
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `path "${relativePath}" goes through "${relative}", which is a file, not a directory`, {
+          location: { resource: address },
+          hint: `remove or rename "${relative}", or choose another path`,
+        });
       }
       descriptor = opened;
     }
@@ -123,9 +147,13 @@ export class RootHandle {
     } catch (error) {
       const code = errorCode(error);
       if (code === "ENOENT") return null;
-      if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(at(anchored.parent, anchored.name)).isSymbolicLink())) throw linkRefused(anchored.relativePath, anchored.relativePath, anchored.address);
+      if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(at(anchored.parent, anchored.name)).isSymbolicLink()))
+        throw linkRefused(anchored.relativePath, anchored.relativePath, anchored.address);
       if (code === "ENOTDIR") {
-        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" exists but is not a directory`, { location: { resource: anchored.address }, hint: "remove or rename what is there, or choose another path" });
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" exists but is not a directory`, {
+          location: { resource: anchored.address },
+          hint: "remove or rename what is there, or choose another path",
+        });
       }
       if (code === "ENAMETOOLONG") throw tooLong(anchored.relativePath, anchored.address);
       throw error;
@@ -168,7 +196,7 @@ export class RootHandle {
     }
     try {
       const bytes = Buffer.from(content, "utf8");
-      for (let written = 0; written < bytes.length; ) written += writeSync(descriptor, bytes, written, bytes.length - written);
+      for (let written = 0; written < bytes.length;) written += writeSync(descriptor, bytes, written, bytes.length - written);
       fchmodSync(descriptor, mode);
     } catch (error) {
       closeSync(descriptor);
@@ -181,7 +209,10 @@ export class RootHandle {
     } catch (error) {
       unlinkSync(at(anchored.parent, temporary));
       if (errorCode(error) === "EISDIR" || errorCode(error) === "ENOTEMPTY") {
-        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is a directory; refusing to replace it with a file`, { location: { resource: anchored.address }, hint: "remove the directory, or choose another path" });
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is a directory; refusing to replace it with a file`, {
+          location: { resource: anchored.address },
+          hint: "remove the directory, or choose another path",
+        });
       }
       if (errorCode(error) === "ENAMETOOLONG") throw tooLong(anchored.relativePath, anchored.address);
       throw error;
@@ -191,11 +222,15 @@ export class RootHandle {
   /** Changes the mode of the object through a handle of the object itself (a link is refused, never followed). */
   chmod(anchored: Anchored, mode: number, expect: "file" | "directory"): void {
     const descriptor = this.openObject(anchored, expect === "directory" ? constants.O_RDONLY | constants.O_DIRECTORY : constants.O_RDONLY);
-    if (descriptor === null) throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is gone`, { location: { resource: anchored.address }, hint: "plan again" });
+    if (descriptor === null)
+      throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is gone`, { location: { resource: anchored.address }, hint: "plan again" });
     try {
       const stats = fstatSync(descriptor);
       if (expect === "file" ? !stats.isFile() : !stats.isDirectory()) {
-        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is no longer a ${expect === "file" ? "regular file" : "directory"}`, { location: { resource: anchored.address }, hint: "remove what is there, or choose another path" });
+        throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is no longer a ${expect === "file" ? "regular file" : "directory"}`, {
+          location: { resource: anchored.address },
+          hint: "remove what is there, or choose another path",
+        });
       }
       fchmodSync(descriptor, mode);
     } finally {

@@ -33,7 +33,14 @@ export function liveTags(comment: string | null): Record<string, string> {
 }
 
 /** COMMENT ON … that keeps the human part of the current comment and replaces Plumb's tags. */
-export async function writeTags(connection: PostgresConnection, database: string | undefined, objectType: string, quotedName: string, tags: Record<string, string>, currentComment: string | null): Promise<void> {
+export async function writeTags(
+  connection: PostgresConnection,
+  database: string | undefined,
+  objectType: string,
+  quotedName: string,
+  tags: Record<string, string>,
+  currentComment: string | null,
+): Promise<void> {
   const comment = composeComment(parseComment(currentComment).human, tags);
   await connection.query(database, `COMMENT ON ${objectType} ${quotedName} IS ${comment === null ? "NULL" : quoteLiteral(comment)}`);
 }
@@ -73,7 +80,12 @@ export async function readBack<Spec>(list: BulkRead<Spec>, connection: PostgresC
 }
 
 /** A catalog query in one database; undefined when that database does not exist (yet), so nothing in it does. */
-export async function queryInDatabase<Row extends Record<string, unknown>>(connection: PostgresConnection, database: string | undefined, text: string, parameters: unknown[]): Promise<Row[] | undefined> {
+export async function queryInDatabase<Row extends Record<string, unknown>>(
+  connection: PostgresConnection,
+  database: string | undefined,
+  text: string,
+  parameters: unknown[],
+): Promise<Row[] | undefined> {
   try {
     return await connection.query<Row>(database, text, parameters);
   } catch (error) {

@@ -174,10 +174,14 @@ export class PostgresConnection {
         cause: error,
       });
     }
-    const failure = new PlumbError(transientSqlStates.test(code) ? "PLUMB_PROVIDER_TRANSIENT" : "PLUMB_PROVIDER_OPERATION", `${where}: ${message}${code === "" ? "" : ` (SQLSTATE ${code})`}`, {
-      location: { stack: this.stack },
-      cause: error,
-    });
+    const failure = new PlumbError(
+      transientSqlStates.test(code) ? "PLUMB_PROVIDER_TRANSIENT" : "PLUMB_PROVIDER_OPERATION",
+      `${where}: ${message}${code === "" ? "" : ` (SQLSTATE ${code})`}`,
+      {
+        location: { stack: this.stack },
+        cause: error,
+      },
+    );
     return Object.assign(failure, { sqlState: code });
   }
 

@@ -11,7 +11,9 @@ export const databaseSpec = Type.Object(
     name: objectNameSchema,
     owner: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
     encoding: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_]+$", description: "e.g. UTF8; fixed at creation." })),
-    locale: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_.@-]+$", description: "Sets both LC_COLLATE and LC_CTYPE, e.g. C or en_US.UTF-8; fixed at creation." })),
+    locale: Type.Optional(
+      Type.String({ pattern: "^[A-Za-z0-9_.@-]+$", description: "Sets both LC_COLLATE and LC_CTYPE, e.g. C or en_US.UTF-8; fixed at creation." }),
+    ),
     template: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: "Database to copy; default template1. Only used at creation." })),
     connectionLimit: Type.Optional(Type.Integer({ minimum: -1 })),
     allowConnections: Type.Optional(Type.Boolean()),
@@ -43,7 +45,8 @@ const databaseQuery = `
 
 function liveFromRow(row: DatabaseRow, target: Target<DatabaseSpec>): LiveObject {
   const desired = target.desired ?? target.spec;
-  const encodingMatches = desired.encoding !== undefined && desired.encoding.replace(/[-_]/g, "").toUpperCase() === row.encoding.replace(/[-_]/g, "").toUpperCase();
+  const encodingMatches =
+    desired.encoding !== undefined && desired.encoding.replace(/[-_]/g, "").toUpperCase() === row.encoding.replace(/[-_]/g, "").toUpperCase();
   return {
     spec: compact({
       name: target.spec.name,
@@ -118,8 +121,11 @@ export const databaseKind = defineKind<DatabaseSpec, PostgresConnection>({
   },
   async update(connection, target, live) {
     const name = quoteIdentifier(objectName(target));
-    const changed = new Set(Object.keys(target.spec).filter((field) => JSON.stringify(target.spec[field as keyof DatabaseSpec]) !== JSON.stringify(live.spec[field])));
-    if (changed.has("owner") && target.spec.owner !== undefined) await connection.query(undefined, `ALTER DATABASE ${name} OWNER TO ${quoteIdentifier(target.spec.owner)}`);
+    const changed = new Set(
+      Object.keys(target.spec).filter((field) => JSON.stringify(target.spec[field as keyof DatabaseSpec]) !== JSON.stringify(live.spec[field])),
+    );
+    if (changed.has("owner") && target.spec.owner !== undefined)
+      await connection.query(undefined, `ALTER DATABASE ${name} OWNER TO ${quoteIdentifier(target.spec.owner)}`);
     const options = settableOptions(target.spec, changed);
     if (options.length > 0) await connection.query(undefined, `ALTER DATABASE ${name} WITH ${options.join(" ")}`);
     if (changed.has("tags") && target.spec.tags !== undefined) {

@@ -89,14 +89,22 @@ export const defaultPrivilegesKind = defineKind<DefaultPrivilegesSpec, PostgresC
       hint: `privileges for ${plural[spec.objectType].toLowerCase()}: ${allPrivileges[spec.objectType].join(", ")} (or ALL)`,
     }));
   },
-  requires: (spec) => [`role:${spec.role}`, `role:${spec.owner}`, `database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
+  requires: (spec) => [
+    `role:${spec.role}`,
+    `role:${spec.owner}`,
+    `database:${spec.database}`,
+    ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`]),
+  ],
   list: readDefaults,
   read: readOne(readDefaults),
   create: writeDefaults,
   update: (connection, target) => writeDefaults(connection, target),
   async delete(connection, target) {
     try {
-      await connection.query(target.spec.database, `${prefix(target.spec)} REVOKE ALL ON ${plural[target.spec.objectType]} FROM ${quoteIdentifier(target.spec.role)}`);
+      await connection.query(
+        target.spec.database,
+        `${prefix(target.spec)} REVOKE ALL ON ${plural[target.spec.objectType]} FROM ${quoteIdentifier(target.spec.role)}`,
+      );
     } catch (error) {
       if (!["3D000", "42704", "3F000"].includes(sqlStateOf(error) ?? "")) throw error;
     }

@@ -36,12 +36,15 @@ async function readExtensions(connection: PostgresConnection, targets: readonly 
     const byName = new Map(rows.map((row) => [row.extname, row]));
     for (const target of group) {
       const row = byName.get(objectName(target));
-      if (row !== undefined) live.set(target.address, { spec: compact({ name: target.spec.name, database, schema: row.schema, version: row.extversion }), outputs: { version: row.extversion } });
+      if (row !== undefined)
+        live.set(target.address, {
+          spec: compact({ name: target.spec.name, database, schema: row.schema, version: row.extversion }),
+          outputs: { version: row.extversion },
+        });
     }
   }
   return live;
 }
-
 
 export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
   kind: "Extension",

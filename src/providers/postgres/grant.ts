@@ -16,7 +16,11 @@ export const grantSpec = Type.Object(
     objectType: Type.Union([Type.Literal("database"), Type.Literal("schema"), Type.Literal("table"), Type.Literal("sequence"), Type.Literal("function")]),
     schema: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: "Required unless objectType is database." })),
     objects: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, uniqueItems: true, description: "Tables, sequences or functions by name; omitted: ALL … IN SCHEMA." }),
+      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+        minItems: 1,
+        uniqueItems: true,
+        description: "Tables, sequences or functions by name; omitted: ALL … IN SCHEMA.",
+      }),
     ),
     privileges: Type.Array(privilegeSchema, { minItems: 1, uniqueItems: true }),
     withGrantOption: Type.Optional(Type.Boolean()),
@@ -85,7 +89,8 @@ function liveFromRows(rows: readonly AclRow[], target: Target<GrantSpec>): LiveO
     if (row.object_schema !== scope || (spec.objects !== undefined && !spec.objects.includes(row.object_name))) continue;
     const held = objects.get(row.object_name) ?? new Map<string, boolean>();
     objects.set(row.object_name, held);
-    if (row.grantee === spec.role && row.privilege_type !== null) held.set(row.privilege_type, (held.get(row.privilege_type) ?? false) || row.is_grantable === true);
+    if (row.grantee === spec.role && row.privilege_type !== null)
+      held.set(row.privilege_type, (held.get(row.privilege_type) ?? false) || row.is_grantable === true);
   }
   if (spec.objects !== undefined) for (const name of spec.objects) if (!objects.has(name)) objects.set(name, new Map());
   const covered = [...objects.values()];
@@ -109,7 +114,9 @@ async function readGrants(connection: PostgresConnection, targets: readonly Targ
   for (const group of groups.values()) {
     const first = group[0] as Target<GrantSpec>;
     const database = first.spec.objectType === "database" ? undefined : first.spec.database;
-    const rows = await queryInDatabase<AclRow>(connection, database, aclQuery(first.spec.objectType), [[...new Set(group.map((target) => scopeName(target.spec)))]]);
+    const rows = await queryInDatabase<AclRow>(connection, database, aclQuery(first.spec.objectType), [
+      [...new Set(group.map((target) => scopeName(target.spec)))],
+    ]);
     if (rows === undefined) continue;
     for (const target of group) {
       const object = liveFromRows(rows, target);
@@ -127,10 +134,14 @@ function objectClause(spec: GrantSpec): string {
     case "schema":
       return `SCHEMA ${schema}`;
     case "function":
-      return spec.objects === undefined ? `ALL FUNCTIONS IN SCHEMA ${schema}` : `FUNCTION ${spec.objects.map((name) => `${schema}.${quoteIdentifier(name)}`).join(", ")}`;
+      return spec.objects === undefined
+        ? `ALL FUNCTIONS IN SCHEMA ${schema}`
+        : `FUNCTION ${spec.objects.map((name) => `${schema}.${quoteIdentifier(name)}`).join(", ")}`;
     default: {
       const plural = spec.objectType === "table" ? "TABLES" : "SEQUENCES";
-      return spec.objects === undefined ? `ALL ${plural} IN SCHEMA ${schema}` : `${spec.objectType.toUpperCase()} ${spec.objects.map((name) => `${schema}.${quoteIdentifier(name)}`).join(", ")}`;
+      return spec.objects === undefined
+        ? `ALL ${plural} IN SCHEMA ${schema}`
+        : `${spec.objectType.toUpperCase()} ${spec.objects.map((name) => `${schema}.${quoteIdentifier(name)}`).join(", ")}`;
     }
   }
 }
@@ -158,7 +169,8 @@ export const grantKind = defineKind<GrantSpec, PostgresConnection>({
       message: `${privilege} does not apply to a ${spec.objectType}`,
       hint: `privileges for a ${spec.objectType}: ${allPrivileges[spec.objectType].join(", ")} (or ALL)`,
     }));
-    if (spec.objectType !== "database" && spec.schema === undefined) problems.push({ path: "/schema", message: `a ${spec.objectType} grant needs a schema`, hint: "set spec.schema" });
+    if (spec.objectType !== "database" && spec.schema === undefined)
+      problems.push({ path: "/schema", message: `a ${spec.objectType} grant needs a schema`, hint: "set spec.schema" });
     if ((spec.objectType === "database" || spec.objectType === "schema") && spec.objects !== undefined) {
       problems.push({ path: "/objects", message: `objects only apply to tables, sequences and functions`, hint: "remove spec.objects" });
     }

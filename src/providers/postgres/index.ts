@@ -20,7 +20,9 @@ export const postgresProviderConfig = Type.Object(
   {
     host: Type.String({ minLength: 1, description: "Server host name or address." }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: "Default 5432." })),
-    user: Type.Union([Type.String({ minLength: 1 }), secretReferenceSchema], { description: "A role allowed to create roles and databases: a name, or { secretRef } to one in a secret store." }),
+    user: Type.Union([Type.String({ minLength: 1 }), secretReferenceSchema], {
+      description: "A role allowed to create roles and databases: a name, or { secretRef } to one in a secret store.",
+    }),
     password: Type.Optional(secretReferenceSchema),
     database: Type.Optional(Type.String({ minLength: 1, description: "Database to connect to for cluster-wide objects; default postgres." })),
     sslmode: Type.Optional(Type.Union([Type.Literal("disable"), Type.Literal("require"), Type.Literal("verify-full")], { description: "Default disable." })),

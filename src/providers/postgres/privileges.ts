@@ -13,7 +13,9 @@ export const allPrivileges = {
 export type ObjectType = keyof typeof allPrivileges;
 
 export const privilegeSchema = Type.Union(
-  ["ALL", "CREATE", "CONNECT", "TEMPORARY", "USAGE", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "EXECUTE"].map((name) => Type.Literal(name)),
+  ["ALL", "CREATE", "CONNECT", "TEMPORARY", "USAGE", "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "EXECUTE"].map((name) =>
+    Type.Literal(name),
+  ),
 );
 
 /** The privileges a list stands for, `ALL` expanded, in a fixed order. */

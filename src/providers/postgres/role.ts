@@ -72,7 +72,14 @@ function validUntilMatches(desired: string | undefined, live: number): boolean {
 function liveFromRow(row: RoleRow, target: Target<RoleSpec>): LiveObject {
   const desired = target.desired ?? target.spec;
   const expiry = row.rolvaliduntil === null ? undefined : expiryTime(row.rolvaliduntil);
-  const validUntil = expiry === undefined ? undefined : validUntilMatches(desired.validUntil, expiry) ? desired.validUntil : Number.isFinite(expiry) ? new Date(expiry).toISOString() : "infinity";
+  const validUntil =
+    expiry === undefined
+      ? undefined
+      : validUntilMatches(desired.validUntil, expiry)
+        ? desired.validUntil
+        : Number.isFinite(expiry)
+          ? new Date(expiry).toISOString()
+          : "infinity";
   return {
     spec: compact({
       name: target.spec.name,
@@ -118,7 +125,11 @@ async function readRoles(connection: PostgresConnection, targets: readonly Targe
 }
 
 async function currentComment(connection: PostgresConnection, name: string): Promise<string | null> {
-  const rows = await connection.query<{ comment: string | null }>(undefined, "SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [name]);
+  const rows = await connection.query<{ comment: string | null }>(
+    undefined,
+    "SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1",
+    [name],
+  );
   return rows[0]?.comment ?? null;
 }
 
@@ -128,7 +139,6 @@ async function syncMemberships(connection: PostgresConnection, name: string, des
   for (const group of desired) if (!live.includes(group)) await connection.query(undefined, `GRANT ${quoteIdentifier(group)} TO ${quoted}`);
   for (const group of live) if (!desired.includes(group)) await connection.query(undefined, `REVOKE ${quoteIdentifier(group)} FROM ${quoted}`);
 }
-
 
 export const roleKind = defineKind<RoleSpec, PostgresConnection>({
   kind: "Role",
@@ -153,11 +163,14 @@ export const roleKind = defineKind<RoleSpec, PostgresConnection>({
   },
   async update(connection, target, live) {
     const name = objectName(target);
-    const changed = new Set(Object.keys(target.spec).filter((field) => JSON.stringify(target.spec[field as keyof RoleSpec]) !== JSON.stringify(live.spec[field])));
+    const changed = new Set(
+      Object.keys(target.spec).filter((field) => JSON.stringify(target.spec[field as keyof RoleSpec]) !== JSON.stringify(live.spec[field])),
+    );
     const attributes = await attributeClause(connection, target.spec, changed);
     if (attributes !== "") await connection.query(undefined, `ALTER ROLE ${quoteIdentifier(name)} WITH ${attributes}`);
     if (changed.has("memberOf")) await syncMemberships(connection, name, target.spec.memberOf, (live.spec.memberOf as string[] | undefined) ?? []);
-    if (changed.has("tags") && target.spec.tags !== undefined) await writeTags(connection, undefined, "ROLE", quoteIdentifier(name), target.spec.tags, await currentComment(connection, name));
+    if (changed.has("tags") && target.spec.tags !== undefined)
+      await writeTags(connection, undefined, "ROLE", quoteIdentifier(name), target.spec.tags, await currentComment(connection, name));
     return readBack(readRoles, connection, target, `role "${objectName(target)}"`);
   },
   async delete(connection, target) {

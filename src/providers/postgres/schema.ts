@@ -3,7 +3,19 @@
 
 import { Type, type Static } from "@sinclair/typebox";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
-import { checkIdentifier, compact, groupByDatabase, liveTags, objectName, objectNameSchema, queryInDatabase, readBack, readOne, tagsSchema, writeTags } from "./common.js";
+import {
+  checkIdentifier,
+  compact,
+  groupByDatabase,
+  liveTags,
+  objectName,
+  objectNameSchema,
+  queryInDatabase,
+  readBack,
+  readOne,
+  tagsSchema,
+  writeTags,
+} from "./common.js";
 import { quoteIdentifier, sqlStateOf, type PostgresConnection } from "./connection.js";
 
 export const schemaSpec = Type.Object(
@@ -46,7 +58,6 @@ async function readSchemas(connection: PostgresConnection, targets: readonly Tar
   }
   return live;
 }
-
 
 async function currentComment(connection: PostgresConnection, target: Target<SchemaSpec>): Promise<string | null> {
   const rows = await connection.query<SchemaRow>(target.spec.database, schemaQuery, [[objectName(target)]]);
