@@ -4,7 +4,7 @@
 // shared worker pool. A stack's failure only ever changes that stack's status.
 
 import { createHash } from "node:crypto";
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -28,10 +28,12 @@ import { SecretStores } from "../secrets/stores.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
 import { storeError } from "../state/sqlite.js";
-import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
+import type { ConditionType, EventInput, StackStatus, Store } from "../state/store.js";
+import { notCheckedStatus, StackStatusBook, type ConditionChange } from "./stack-status.js";
+import { holdReason } from "./sync-gate.js";
 import type { AgentMetrics } from "./metrics.js";
 import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
-import { backoffDelay, checkSyncPolicy, syncAllowed, withJitter, type Backoff } from "../schedule.js";
+import { backoffDelay, checkSyncPolicy, withJitter, type Backoff } from "../schedule.js";
 
 export interface AgentOptions {
   store: Store;
@@ -91,12 +93,10 @@ interface ManagedStack {
 }
 
 /** A change on the event stream: a stored event, or a stack's new status. */
-export type AgentNotice = { type: "event"; event: StoredEvent } | { type: "status"; status: StackStatus };
-
-const conditionOrder: ConditionType[] = ["Ready", "Reconciling", "Stalled", "Degraded"];
 
 export class Agent {
-  readonly notices = new EventEmitter();
+  /** Statuses, conditions and events of the stacks, and the live stream of their changes. */
+  private readonly book: StackStatusBook;
   readonly mirrors: GitMirrors;
   private readonly stacks = new Map<string, ManagedStack>();
   private readonly queue: Job[] = [];
@@ -130,11 +130,12 @@ export class Agent {
     this.defaultIntervalMs = options.defaultIntervalMs ?? 60_000;
     this.defaultDriftIntervalMs = options.defaultDriftIntervalMs ?? 300_000;
     this.secrets = new SecretStores([], { platformDirectory: "." }, options.secrets);
-    this.notices.setMaxListeners(0);
-    // Every stored event, also those the engine appends during an apply, goes to the live stream.
-    options.store.onEvents((events) => {
-      for (const event of events) this.notices.emit("notice", { type: "event", event } satisfies AgentNotice);
-    });
+    this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
+  }
+
+  /** Status writes and events as they happen, for the event stream. */
+  get notices(): EventEmitter {
+    return this.book.notices;
   }
 
   get store(): Store {
@@ -626,23 +627,23 @@ export class Agent {
           return plan;
         }
         const sync = rendered.definition.sync;
-        const holdReason = this.holdReason(sync, status, job, change);
-        if (holdReason !== undefined) {
+        const waitReason = holdReason(sync, status, job, change);
+        if (waitReason !== undefined) {
           await this.writeStatus(attempted);
           await this.setConditions(name, {
             Reconciling: ["False", "OutOfSync", ""],
-            Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${holdReason}`],
+            Ready: ["False", "OutOfSync", `${summaryText(plan)} waiting: ${waitReason}`],
           });
           // Said once per revision and reason, not on every poll.
           const before = status.conditions.find((item) => item.type === "Ready");
-          if (status.lastAttemptedRevision !== revision || before?.reason !== "OutOfSync" || !before.message.endsWith(holdReason)) {
+          if (status.lastAttemptedRevision !== revision || before?.reason !== "OutOfSync" || !before.message.endsWith(waitReason)) {
             await this.record([
               {
                 stack: name,
                 runId: null,
                 address: null,
                 type: "plan.pending",
-                message: `${summaryText(plan)}; not applied: ${holdReason}`,
+                message: `${summaryText(plan)}; not applied: ${waitReason}`,
                 data: { revision, summary: plan.summary as unknown as JsonObject },
               },
             ]);
@@ -811,29 +812,6 @@ export class Agent {
     }
   }
 
-  /**
-   * Why an apply must wait, or undefined when it may go ahead. A person's sync
-   * or rollback may apply where sync.auto or selfHeal is off, but not into a
-   * suspended stack or a deny window unless they override; a refresh only
-   * re-reads, so what it finds is healed only where automatic healing would be.
-   */
-  private holdReason(
-    sync: RenderedStack["definition"]["sync"],
-    status: StackStatus,
-    job: Job,
-    change: "intentional" | "corrective" | "rollback",
-  ): string | undefined {
-    if (job.override === true) return undefined;
-    // A rollback suspends the stack itself before it applies.
-    if (status.suspended && change !== "rollback") return "the stack is suspended (resume it, or sync with override)";
-    const window = syncAllowed(sync.windows);
-    if (!window.allowed) return `${window.reason}${job.actor === null ? "" : " (sync with override to apply anyway)"}`;
-    if (job.actor !== null && job.kind !== "drift") return undefined;
-    if (sync.auto !== true) return "sync.auto is off; sync by hand to apply";
-    if (change === "corrective" && sync.selfHeal !== true) return "sync.selfHeal is off";
-    return undefined;
-  }
-
   private scheduleRetry(managed: ManagedStack): void {
     managed.failures++;
     managed.forced = true;
@@ -886,14 +864,14 @@ export class Agent {
     }
     this.options.metrics.driftFound.inc(addresses.length);
     const summary = { checkedAt: new Date().toISOString(), resources: drifted, healed: false };
-    const holdReason = this.holdReason(rendered.definition.sync, status, job, "corrective");
-    const heal = holdReason === undefined;
+    const waitReason = holdReason(rendered.definition.sync, status, job, "corrective");
+    const heal = waitReason === undefined;
     // The drift and what it means for Ready go out in one write, so no reader sees one without the other.
     if (heal) await this.writeStatus({ ...status, drift: summary });
     else
       await this.setConditions(
         name,
-        { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${holdReason ?? ""}`] },
+        { Ready: ["False", "Drifted", `${addresses.length} resource(s) drifted; not healed: ${waitReason ?? ""}`] },
         { drift: summary },
       );
     await this.record(
@@ -1025,42 +1003,23 @@ export class Agent {
   // ── status and events ───────────────────────────────────────────────────
 
   async status(stack: string): Promise<StackStatus> {
-    return (await this.store.getStackStatus(stack)) ?? notCheckedStatus(stack);
+    return this.book.status(stack);
   }
 
   private async writeStatus(status: StackStatus): Promise<void> {
-    await this.store.putStackStatus(status);
-    this.notices.emit("notice", { type: "status", status: { ...status, updatedAt: new Date().toISOString() } } satisfies AgentNotice);
+    await this.book.write(status);
   }
 
-  /** Changes conditions (and, in the same write, any other status fields given in `also`). */
   private async setConditions(
     stack: string,
-    changes: Partial<Record<ConditionType, readonly [Condition["status"], string, string]>>,
+    changes: Partial<Record<ConditionType, ConditionChange>>,
     also: Partial<Pick<StackStatus, "drift">> = {},
   ): Promise<void> {
-    if (!this.stacks.has(stack)) return;
-    const status = await this.status(stack);
-    const now = new Date().toISOString();
-    const conditions = conditionOrder.map((type): Condition => {
-      const current = status.conditions.find((condition) => condition.type === type) ?? {
-        type,
-        status: "Unknown",
-        reason: "NotChecked",
-        message: "",
-        lastTransitionTime: now,
-      };
-      const change = changes[type];
-      if (change === undefined) return current;
-      const [value, reason, message] = change;
-      return { type, status: value, reason, message, lastTransitionTime: value === current.status ? current.lastTransitionTime : now };
-    });
-    await this.writeStatus({ ...status, ...also, conditions });
+    await this.book.setConditions(stack, changes, also);
   }
 
   private async record(events: EventInput[]): Promise<void> {
-    await this.store.appendEvents(events);
-    for (const event of events) this.options.logger.info({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
+    await this.book.record(events);
   }
 }
 
@@ -1097,17 +1056,4 @@ function refMatches(ref: unknown, pushed: string): boolean {
   return false;
 }
 
-/** The status of a stack the agent has not looked at yet. */
-export function notCheckedStatus(stack: string): StackStatus {
-  const now = new Date().toISOString();
-  return {
-    stack,
-    suspended: false,
-    conditions: conditionOrder.map((type) => ({ type, status: "Unknown" as const, reason: "NotChecked", message: "", lastTransitionTime: now })),
-    lastAppliedRevision: null,
-    lastAttemptedRevision: null,
-    lastAppliedDigest: null,
-    drift: null,
-    updatedAt: now,
-  };
-}
+export { notCheckedStatus, type AgentNotice } from "./stack-status.js";
