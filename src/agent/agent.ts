@@ -5,34 +5,32 @@
 
 import { createHash } from "node:crypto";
 import type { EventEmitter } from "node:events";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { ProviderConnections } from "../engine/connections.js";
 import { withStackLock } from "../engine/lock.js";
 import { planHasChanges, type Plan } from "../engine/plan.js";
 import { applyStackPlan, planStack, type ComplianceOptions, type PlannedStack } from "../engine/pipeline.js";
-import type { CompliancePolicy } from "../policy/compliance.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
 import type { AuditEvent } from "../state/audit.js";
 import { auditEvents } from "../state/audit-export.js";
 import { resolvePendingJournal } from "../engine/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import { findPlatformFiles, loadPlatformLibrary, type CompositeKind, type PlatformLibrary } from "../render/platform-library.js";
+import type { CompositeKind } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import type { RenderedClaim } from "../render/programs.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
-import { SecretStores } from "../secrets/stores.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { GitMirrors, redactUrl } from "../source/git.js";
 import { storeError } from "../state/sqlite.js";
 import type { ConditionType, EventInput, StackStatus, Store } from "../state/store.js";
+import { PlatformSource } from "./platform-source.js";
 import { notCheckedStatus, StackStatusBook, type ConditionChange } from "./stack-status.js";
 import { holdReason } from "./sync-gate.js";
 import type { AgentMetrics } from "./metrics.js";
-import { scanPlatform, stackOrigin, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
+import { stackOrigin, type PlatformOrigin, type PlatformStack, type SshSettings, type StackOrigin } from "./platform.js";
 import { backoffDelay, checkSyncPolicy, withJitter, type Backoff } from "../schedule.js";
 
 export interface AgentOptions {
@@ -101,19 +99,8 @@ export class Agent {
   private readonly stacks = new Map<string, ManagedStack>();
   private readonly queue: Job[] = [];
   private readonly running = new Set<string>();
-  private platformProblems: PlumbError[] = [];
-  /** What was last logged about the platform, so a repeated read logs nothing new. */
-  private platformProblemsKey = "";
-  private keptMissing = "";
-  /** The platform's CompliancePolicy; the last good one stays while a new one has problems. */
-  private policy: CompliancePolicy | undefined;
-  /** The platform's composite kinds and TypeScript rules; the last good set stays while a new one has problems. */
-  private library: { key: string; library: PlatformLibrary } | undefined;
-  /** The platform's secret stores; the last good set stays while the documents have problems. */
-  private secrets: SecretStores;
-  private storesKey = "";
-  private platformRevision: string | null = null;
-  private platformCheckout: string | undefined;
+  /** The platform repository: its Stack documents, policy, secret stores, composites and rules, and their problems. */
+  private readonly platform: PlatformSource;
   private nextPlatformAt = 0;
   private platformBusy = false;
   private timer: NodeJS.Timeout | undefined;
@@ -129,7 +116,15 @@ export class Agent {
     this.platformIntervalMs = options.platformIntervalMs ?? 30_000;
     this.defaultIntervalMs = options.defaultIntervalMs ?? 60_000;
     this.defaultDriftIntervalMs = options.defaultDriftIntervalMs ?? 300_000;
-    this.secrets = new SecretStores([], { platformDirectory: "." }, options.secrets);
+    this.platform = new PlatformSource({
+      origin: options.platform,
+      mirrors: this.mirrors,
+      registry: options.registry,
+      secrets: options.secrets,
+      sandboxLimits: options.sandboxLimits,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
   }
 
@@ -174,7 +169,7 @@ export class Agent {
   }
 
   compositeKinds(): CompositeKind[] {
-    return this.library?.library.composites ?? [];
+    return this.platform.library?.library.composites ?? [];
   }
 
   /** The claims of the stack's applied render, and which claim each resource was composed from. */
@@ -191,7 +186,7 @@ export class Agent {
 
   problems(): PlumbError[] {
     return [
-      ...this.platformProblems,
+      ...this.platform.problems,
       ...[...this.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError])),
     ];
   }
@@ -331,106 +326,16 @@ export class Agent {
     this.platformBusy = true;
     this.nextPlatformAt = Date.now() + withJitter(this.platformIntervalMs);
     try {
-      const directory = await this.platformDirectory();
-      if (directory === undefined) return;
-      const scan = await scanPlatform(directory);
-      scan.problems.push(...(await this.refreshLibrary(directory)));
-      this.refreshStores(scan, directory);
-      this.platformProblems = scan.problems;
-      if (scan.policy !== undefined) this.policy = scan.policy.policy;
-      else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;
-      // Said when they change, not on every read of the platform.
-      const problemsKey = scan.problems.map((problem) => problem.describe()).join("\n");
-      if (problemsKey !== this.platformProblemsKey)
-        for (const problem of scan.problems) this.options.logger.warn({ problem: problem.describe() }, "platform repository problem");
-      this.platformProblemsKey = problemsKey;
-      for (const [name, stack] of scan.stacks) this.upsertStack(name, stack);
-      // A Stack that fails to parse looks exactly like one that was removed; with any problem
-      // (or nothing found at all) no stack is removed, as an empty render never prunes everything.
-      const missing = [...this.stacks.keys()].filter((name) => !scan.stacks.has(name));
-      if (missing.length > 0 && (scan.problems.length > 0 || scan.stacks.size === 0)) {
-        const shown = missing.slice(0, 10).join(", ");
-        const kept = new PlumbError(
-          "PLUMB_STACK_DEFINITION",
-          `${missing.length} stack(s) are no longer in the platform source (${shown}${missing.length > 10 ? ", …" : ""}), which ${scan.stacks.size === 0 ? "holds no Stack documents at all" : "has problems"}; they are kept, and nothing is pruned, until it reads cleanly`,
-          {
-            hint:
-              scan.stacks.size === 0
-                ? "check that --platform, --ref and --path point at the Stack documents (a force-push or a wrong path looks like this)"
-                : "fix the problems listed with this one",
-          },
-        );
-        this.platformProblems = [...this.platformProblems, kept];
-        // Logged once per change of the missing set, not on every platform read.
-        const key = missing.join(",");
-        if (key !== this.keptMissing) this.options.logger.warn({ missing }, kept.message);
-        this.keptMissing = key;
-      } else {
-        this.keptMissing = "";
-        for (const name of missing) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
-      }
+      const reading = await this.platform.read([...this.stacks.keys()]);
+      if (reading === undefined) return;
+      for (const [name, stack] of reading.stacks) this.upsertStack(name, stack);
+      for (const name of reading.removed) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
       this.options.metrics.stacks.set({ ready: "total" }, this.stacks.size);
     } catch (error) {
       this.options.logger.error({ err: errorMessage(error) }, "cannot read the platform source; keeping the stacks as they are");
     } finally {
       this.platformBusy = false;
       if (this.activeWorkers === 0 && this.queue.length === 0) this.wakeIdle();
-    }
-  }
-
-  /** Rebuilds the secret stores when their documents (or the platform checkout) changed and read cleanly. */
-  private refreshStores(scan: PlatformScan, directory: string): void {
-    if (scan.problems.some((problem) => problem.code === "PLUMB_SECRET_STORE")) return;
-    const key = JSON.stringify([directory, scan.stores]);
-    if (key === this.storesKey) return;
-    this.secrets = new SecretStores(scan.stores, { platformDirectory: directory }, this.options.secrets);
-    this.storesKey = key;
-  }
-
-  /** Re-describes the platform's composites and rules when their files changed; returns the problems found. */
-  private async refreshLibrary(directory: string): Promise<PlumbError[]> {
-    try {
-      const files = await findPlatformFiles(directory);
-      const hash = createHash("sha256");
-      for (const file of files)
-        hash
-          .update(file)
-          .update("\0")
-          .update(await readFile(file))
-          .update("\0");
-      const key = hash.digest("hex");
-      if (key === this.library?.key) return [];
-      const platformPath = this.options.platform.path === "." ? "" : `${this.options.platform.path.replace(/\/+$/, "")}/`;
-      const library = await loadPlatformLibrary(directory, {
-        display: platformPath,
-        limits: this.options.sandboxLimits ?? defaultSandboxLimits,
-        registry: this.options.registry,
-      });
-      this.library = { key, library };
-      return [];
-    } catch (error) {
-      if (error instanceof PlumbErrorList) return [...error.errors];
-      return [error instanceof PlumbError ? error : new PlumbError("PLUMB_COMPOSITE", `the platform's composites and rules: ${errorMessage(error)}`)];
-    }
-  }
-
-  /** The platform's files: a local directory, or a checkout of the platform repository's current commit. */
-  private async platformDirectory(): Promise<string | undefined> {
-    const platform = this.options.platform;
-    if (platform.kind === "local") return path.join(platform.root, platform.path);
-    try {
-      const { commit } = await this.mirrors.resolve(platform.source);
-      if (commit !== this.platformRevision || this.platformCheckout === undefined) {
-        await this.mirrors.ensureCommit(platform.source, commit);
-        await this.mirrors.verifyCommit(platform.source, commit);
-        this.platformCheckout = await this.mirrors.checkout(platform.source, commit);
-        this.platformRevision = commit;
-      }
-      return path.join(this.platformCheckout, platform.path);
-    } catch (error) {
-      this.options.metrics.gitErrors.inc();
-      this.options.logger.warn({ err: errorMessage(error) }, "platform source unavailable; keeping the last good revision");
-      return this.platformCheckout === undefined ? undefined : path.join(this.platformCheckout, platform.path);
     }
   }
 
@@ -482,7 +387,7 @@ export class Agent {
   // ── the commit loop ──────────────────────────────────────────────────────
 
   private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
-    const origin = await stackOrigin(managed.platform, this.options.platform, this.secrets, this.options.ssh);
+    const origin = await stackOrigin(managed.platform, this.options.platform, this.platform.secrets, this.options.ssh);
     managed.origin = origin;
     if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
     const source = origin.source;
@@ -527,7 +432,7 @@ export class Agent {
         registry: this.options.registry,
         stackOverride: { document: managed.platform.document, file: managed.platform.file },
         sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
-        ...(this.library === undefined ? {} : { platform: this.library.library }),
+        ...(this.platform.library === undefined ? {} : { platform: this.platform.library.library }),
       });
     } catch (error) {
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
@@ -594,7 +499,7 @@ export class Agent {
     change: "intentional" | "corrective" | "rollback",
   ): Promise<Plan | undefined> {
     const name = job.stack;
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.platform.secrets);
     try {
       return await withStackLock(this.store, name, async () => {
         await resolvePendingJournal(this.store, name, connections);
@@ -744,20 +649,20 @@ export class Agent {
     return createHash("sha256")
       .update(rendered.digest)
       .update(JSON.stringify(rendered.definition))
-      .update(JSON.stringify(this.policy ?? null))
+      .update(JSON.stringify(this.platform.policy ?? null))
       .update(JSON.stringify(rendered.policyViolations ?? []))
       .digest("hex");
   }
 
   /** What the enrich stage needs for this stack at `revision`; undefined without a CompliancePolicy. */
   private async complianceFor(managed: ManagedStack, revision: string): Promise<ComplianceOptions | undefined> {
-    if (this.policy === undefined) return undefined;
-    managed.origin ??= await stackOrigin(managed.platform, this.options.platform, this.secrets, this.options.ssh);
+    if (this.platform.policy === undefined) return undefined;
+    managed.origin ??= await stackOrigin(managed.platform, this.options.platform, this.platform.secrets, this.options.ssh);
     const origin = managed.origin;
-    if (origin.kind === "local") return { policy: this.policy, source: origin.directory, commit: null };
+    if (origin.kind === "local") return { policy: this.platform.policy, source: origin.directory, commit: null };
     const commit = await this.commitOf(managed, revision);
     return {
-      policy: this.policy,
+      policy: this.platform.policy,
       source: `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`,
       commit: { sha: revision, author: commit?.author ?? "" },
     };
@@ -770,7 +675,7 @@ export class Agent {
     const rendered = await this.appliedRender(name, managed);
     if (rendered === undefined) return undefined;
     const status = await this.status(name);
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.platform.secrets);
     try {
       const { plan } = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
       return { revision: status.lastAppliedRevision, plan };
@@ -798,7 +703,7 @@ export class Agent {
         ruleViolations: rendered?.policyViolations ?? [],
       });
     }
-    return buildComplianceReport(stacks, this.policy, audit, { today: new Date().toISOString().slice(0, 10), expiringWithinDays });
+    return buildComplianceReport(stacks, this.platform.policy, audit, { today: new Date().toISOString().slice(0, 10), expiringWithinDays });
   }
 
   /** Author and subject of a commit the mirror holds; undefined for local sources or unknown commits. */
@@ -837,7 +742,7 @@ export class Agent {
     const rendered = await this.appliedRender(name, managed);
     if (rendered === undefined) return;
     const status = await this.status(name);
-    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.secrets);
+    const connections = new ProviderConnections(this.options.registry, rendered.definition, this.platform.secrets);
     let planned: PlannedStack;
     try {
       planned = await planStack(rendered, this.store, connections, {}, await this.complianceFor(managed, status.lastAppliedRevision ?? rendered.digest));
@@ -966,7 +871,7 @@ export class Agent {
         resources: [],
         definition: { ...rendered.definition, sync: { ...rendered.definition.sync, prune: true, allowEmpty: true } },
       };
-      const connections = new ProviderConnections(this.options.registry, empty.definition, this.secrets);
+      const connections = new ProviderConnections(this.options.registry, empty.definition, this.platform.secrets);
       try {
         await withStackLock(this.store, name, async () => {
           const planned = await planStack(empty, this.store, connections, { prune: true, allowEmpty: true });
