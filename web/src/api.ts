@@ -1,31 +1,15 @@
 // The dashboard's only way to data: the public REST API and its event stream,
 // with the token the user logged in with (kept for the browser tab only).
 
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
+// The server's own schemas and list order: one definition, never a copy.
+import type { StackSummary } from "../../src/api/schemas.js";
+import { stackStates, type StackState } from "../../src/api/stack-list.js";
 
-export interface StackSummary {
-  name: string;
-  labels: Record<string, string>;
-  environment: string | null;
-  suspended: boolean;
-  conditions: Condition[];
-  lastAppliedRevision: string | null;
-  lastAttemptedRevision: string | null;
-  drift: { checkedAt: string; resources: Record<string, string[]>; healed: boolean } | null;
-  /** One word for the stack, decided by the server so every page and the sort order agree. */
-  state: StackStateWord;
-  updatedAt: string | null;
-  source: { file: string; repo?: string; path?: string };
-}
-
+export type { StackSummary };
+export type Condition = StackSummary["conditions"][number];
 /** In the order the server sorts them by: what needs a person first. */
-export const stackStates = ["Stalled", "Degraded", "Drifted", "NotReady", "Reconciling", "Unknown", "Suspended", "Ready"] as const;
-export type StackStateWord = (typeof stackStates)[number];
+export { stackStates };
+export type StackStateWord = StackState;
 
 /** GET /api/v1/stacks */
 export interface StackList {
