@@ -1,4 +1,4 @@
-// Plumb as a library: the stages the CLI (and later the agent) wire together.
+// Plumb as a library: the stages the CLI and the agent wire together.
 
 export { PlumbError, PlumbErrorList, errorMessage } from "./errors.js";
 export { renderStack, type DesiredResource, type RenderedStack, type RenderOptions } from "./render/load-stack.js";

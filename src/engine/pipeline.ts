@@ -1,5 +1,5 @@
 // Runs the stages in order for one stack: observe and plan against a rendered
-// stack, and apply a plan with a run record. The CLI (and later the agent)
+// stack, and apply a plan with a run record. The CLI and the agent
 // call these instead of wiring the stages themselves.
 
 import { randomUUID } from "node:crypto";

@@ -1,4 +1,4 @@
-// The Stack document (DESIGN §1): a stack's name, environment, provider
+// The Stack document: a stack's name, environment, provider
 // instances, sync policy and metadata. It may sit in the stack directory itself.
 
 import { Type, type Static } from "@sinclair/typebox";

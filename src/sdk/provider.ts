@@ -1,4 +1,4 @@
-// The provider contract (DESIGN §1): what a module must declare and implement to
+// The provider contract: what a module must declare and implement to
 // let Plumb manage one kind of live system. Provider authors import this file.
 
 import type { TSchema } from "@sinclair/typebox";

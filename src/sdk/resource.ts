@@ -1,4 +1,4 @@
-// The Resource noun (DESIGN §1): KRM-shaped objects, their addresses and the
+// The Resource noun: KRM-shaped objects, their addresses and the
 // plumb.dev/* annotations the engine reads.
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

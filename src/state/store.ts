@@ -1,5 +1,5 @@
-// The state store interface (DESIGN §3): one contract for the engine, agent and
-// CLI; SQLite now, PostgreSQL later, both behind the same Kysely queries.
+// The state store interface: one contract for the engine, agent and CLI, over
+// the embedded SQLite store through Kysely (a PostgreSQL backend is to share the queries).
 
 import type { HealthStatus } from "../sdk/provider.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
@@ -50,7 +50,7 @@ export interface PlanSummary {
 export interface RunRecord {
   id: string;
   stack: string;
-  /** What started the run: `cli`, later `poll`, `webhook`, `drift`, `api`. */
+  /** What started the run: `cli`, `poll`, `webhook`, `api`, `drift`, `rollback`, `platform`. */
   trigger: string;
   /** The commit, when the source is a git checkout. */
   revision: string | null;
