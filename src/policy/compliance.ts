@@ -4,11 +4,12 @@
 // with automatic keys (managed-by, stack, source, and the commit and author
 // that last changed that resource's desired spec).
 
+import { setAtPointer, type Violation } from "../policy-finding.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError, PlumbErrorList } from "../errors.js";
-import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../render/schema-check.js";
+import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../schema-check.js";
 import type { DesiredResource } from "../render/load-stack.js";
 import { canonicalJson } from "../state/audit.js";
 import type { RecordedResource } from "../state/store.js";
@@ -133,22 +134,6 @@ function evaluateRule(rule: PolicyRule, context: Record<string, unknown>): { met
   }
 }
 
-export function setAtPointer(spec: JsonObject, pointer: string, value: unknown): JsonObject {
-  const result: JsonObject = structuredClone(spec);
-  const keys = pointer
-    .slice(1)
-    .split("/")
-    .map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
-  let node: JsonObject = result;
-  for (const key of keys.slice(0, -1)) {
-    const next = node[key];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
-    node = node[key] as JsonObject;
-  }
-  node[keys[keys.length - 1] as string] = value as JsonObject[string];
-  return result;
-}
-
 /** Where the stack's files came from, for the automatic tags. */
 export interface EnrichContext {
   stack: string;
@@ -160,15 +145,6 @@ export interface EnrichContext {
   metadata: Record<string, string>;
   /** Today, for `notPast` (injectable for tests). */
   today?: string;
-}
-
-export interface Violation {
-  rule: string;
-  /** remediate: the rule fixed the resource; the fix is in its desired spec. */
-  level: "deny" | "warn" | "remediate";
-  address: string;
-  message: string;
-  hint: string;
 }
 
 export interface EnrichResult {
@@ -420,3 +396,5 @@ export async function loadPolicyFile(file: string): Promise<CompliancePolicy> {
   }
   return document.value as CompliancePolicy;
 }
+
+export type { Violation } from "../policy-finding.js";

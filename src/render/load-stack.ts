@@ -22,13 +22,13 @@ import {
   type SourcePosition,
 } from "../sdk/resource.js";
 import { compositeKey, type PlatformLibrary } from "./platform-library.js";
-import { setAtPointer, type Violation } from "../policy/compliance.js";
+import { setAtPointer, type Violation } from "../policy-finding.js";
 import { orderGraph } from "./graph.js";
 import { containsOutputReference, findOutputReferences, substituteOutputReferences } from "./output-references.js";
 import { expandProgramAndClaims, hasProgram, programFile, type RenderedClaim, type YamlClaim } from "./programs.js";
 import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
-import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "./schema-check.js";
+import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../schema-check.js";
 import {
   completeStackDefinition,
   stackApiVersion,

@@ -10,7 +10,7 @@ import { PlumbError, PlumbErrorList } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import { apiGroup } from "../sdk/resource.js";
 import { runInSandbox, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
-import { checkAgainstSchema } from "./schema-check.js";
+import { checkAgainstSchema } from "../schema-check.js";
 
 export interface CompositeKind {
   apiVersion: string;

@@ -12,7 +12,7 @@ import type { PlatformLibrary } from "./platform-library.js";
 import { pathDisplay, runInSandbox, siteLocation, type SandboxLimits, type SandboxRoot } from "./sandbox.js";
 import type { EmittedResource, InputClaim, RuleViolation } from "./sandbox-runner.js";
 import type { ResourceView } from "../sdk/program.js";
-import { formatFieldPath } from "./schema-check.js";
+import { formatFieldPath } from "../schema-check.js";
 import type { ParsedDocument } from "./yaml-documents.js";
 
 export const programFile = "main.ts";

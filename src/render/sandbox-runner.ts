@@ -9,7 +9,7 @@ import { readFileSync, writeSync } from "node:fs";
 import type { TSchema } from "@sinclair/typebox";
 import type { CompositeDefinition, PolicyRule, ResourceView, RuleResult, StackContext } from "../sdk/program.js";
 import { captureCallSites, collectAsync, type Declaration, type SourceSite } from "../sdk/program-scope.js";
-import { checkAndFillDefaults } from "./schema-check.js";
+import { checkAndFillDefaults } from "../schema-check.js";
 
 export const sandboxProtocol = "plumb.sandbox/v1";
 

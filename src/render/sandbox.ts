@@ -17,7 +17,7 @@ import type { Message, Plugin } from "esbuild";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import type { SourceSite } from "../sdk/program-scope.js";
 import { sandboxProtocol, type SandboxAnswer, type SandboxRequest } from "./sandbox-runner.js";
-import { checkAgainstSchema, formatFieldPath } from "./schema-check.js";
+import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
 import { bubblewrapArguments, isolationFor } from "./isolation.js";
 
 export interface SandboxLimits {

@@ -2,7 +2,7 @@
 // let Plumb manage one kind of live system. Provider authors import this file.
 
 import type { TSchema } from "@sinclair/typebox";
-import type { SecretResolver } from "../secrets/references.js";
+import type { SecretResolver } from "./secret-reference.js";
 import type { JsonObject } from "./resource.js";
 
 /** What Plumb observed of one object in a live system. */

@@ -6,31 +6,12 @@
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../errors.js";
 import { redactor } from "./redaction.js";
 import type { JsonObject, JsonValue } from "../sdk/resource.js";
 
-const segment = Type.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$", description: "Letters, digits, '.', '_' and '-'." });
-
-export const secretReferenceSchema = Type.Object(
-  {
-    secretRef: Type.Object({ store: Type.Optional(segment), name: segment, key: segment }, { additionalProperties: false }),
-    /** Added by Plumb before planning: a salted digest of the value, never the value. */
-    digest: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false, description: "A reference to a secret: { secretRef: { store, name, key } }; store defaults to the platform's default store." },
-);
-
-export type SecretReference = Static<typeof secretReferenceSchema>;
-
-export function isSecretReference(value: unknown): value is SecretReference {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && "secretRef" in value;
-}
-
-export interface SecretResolver {
-  resolve(reference: SecretReference): Promise<string>;
-}
+export { isSecretReference, secretReferenceSchema, type SecretReference, type SecretResolver } from "../sdk/secret-reference.js";
+import { isSecretReference, type SecretReference, type SecretResolver } from "../sdk/secret-reference.js";
 
 export function environmentVariableFor(reference: SecretReference): string {
   const part = (text: string) => text.toUpperCase().replace(/[^A-Z0-9]/g, "_");

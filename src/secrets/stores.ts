@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../errors.js";
-import { checkAgainstSchema } from "../render/schema-check.js";
+import { checkAgainstSchema } from "../schema-check.js";
 import { AgeStore } from "./age.js";
 import { environmentVariableFor, localSecretResolver, remembered, secretReferenceSchema, type SecretReference, type SecretResolver } from "./references.js";
 import { VaultStore } from "./vault.js";
