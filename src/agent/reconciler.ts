@@ -26,7 +26,7 @@ import { scheduleRetry, type Job, type ManagedStack } from "./managed-stack.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { PlatformSource } from "./platform-source.js";
 import { stackOrigin, type PlatformOrigin, type SshSettings, type StackOrigin } from "./platform.js";
-import { notCheckedStatus, type ConditionChange, type StackStatusBook } from "./stack-status.js";
+import { appliedConditions, notCheckedStatus, type ConditionChange, type StackStatusBook } from "./stack-status.js";
 import { holdReason } from "./sync-gate.js";
 
 export interface ReconcilerOptions {
@@ -216,16 +216,9 @@ export class StackReconciler {
           return plan;
         }
         if (!planHasChanges(plan) && !plan.changes.some((item) => item.recordStale)) {
-          managed.failures = 0;
-          managed.applied = rendered;
-          managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
+          this.markApplied(managed, rendered, change);
           await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
-          await this.setConditions(name, {
-            Reconciling: ["False", "Succeeded", ""],
-            Ready: ["True", "Succeeded", `revision ${revision} is applied`],
-            Stalled: ["False", "Succeeded", ""],
-            Degraded: ["False", "Succeeded", ""],
-          });
+          await this.setConditions(name, appliedConditions(revision));
           return plan;
         }
         const sync = rendered.definition.sync;
@@ -279,21 +272,14 @@ export class StackReconciler {
           });
           return plan;
         }
-        managed.failures = 0;
-        managed.applied = rendered;
-        managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
+        this.markApplied(managed, rendered, change);
         await this.writeStatus({
           ...attempted,
           lastAppliedRevision: revision,
           lastAppliedDigest: rendered.digest,
           drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null,
         });
-        await this.setConditions(name, {
-          Reconciling: ["False", "Succeeded", ""],
-          Ready: ["True", "Succeeded", `revision ${revision} is applied`],
-          Stalled: ["False", "Succeeded", ""],
-          Degraded: ["False", "Succeeded", ""],
-        });
+        await this.setConditions(name, appliedConditions(revision));
         return plan;
       });
     } catch (error) {
@@ -339,6 +325,13 @@ export class StackReconciler {
     } finally {
       await connections.closeAll();
     }
+  }
+
+  /** What a successful apply leaves on the stack: no failures counted, the render the drift loop compares against. */
+  private markApplied(managed: ManagedStack, rendered: RenderedStack, change: "intentional" | "corrective" | "rollback"): void {
+    managed.failures = 0;
+    managed.applied = rendered;
+    managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;
   }
 
   /** Identifies what an apply depends on besides live state: the render, the Stack definition and the policy. */

@@ -15,6 +15,16 @@ export type ConditionChange = readonly [Condition["status"], string, string];
 
 const conditionOrder: ConditionType[] = ["Ready", "Reconciling", "Stalled", "Degraded"];
 
+/** Every condition after `revision` was applied in full: Ready, nothing reconciling, stalled or degraded. */
+export function appliedConditions(revision: string): Partial<Record<ConditionType, ConditionChange>> {
+  return {
+    Reconciling: ["False", "Succeeded", ""],
+    Ready: ["True", "Succeeded", `revision ${revision} is applied`],
+    Stalled: ["False", "Succeeded", ""],
+    Degraded: ["False", "Succeeded", ""],
+  };
+}
+
 /** The status of a stack the agent has not looked at yet. */
 export function notCheckedStatus(stack: string): StackStatus {
   const now = new Date().toISOString();
