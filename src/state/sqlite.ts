@@ -14,6 +14,8 @@ import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
 export const sqliteFileName = "plumb.db";
+/** Held (an exclusive SQLite lock on a file of its own) while a process migrates the store. */
+const migrationLockFileName = "migrate.lock";
 
 /** A store error that says what is wrong with the file and what to do: damaged, disk full, or not writable. */
 export function storeError(error: unknown, file: string): PlumbError {
@@ -56,11 +58,18 @@ export async function openSqliteStore(dataDirectory: string, options: { mustExis
     throw storeError(error, file);
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new RedactionPlugin()] });
+  // Processes that open a new store at once migrate one after another: SQLite's
+  // migrations take no lock of their own, so the second would create the same tables.
+  let guard: BetterSqlite3.Database | undefined;
   try {
+    guard = new BetterSqlite3(path.join(dataDirectory, migrationLockFileName), { timeout: 30_000 });
+    guard.exec("BEGIN EXCLUSIVE");
     await migrateToLatest(db as unknown as Kysely<unknown>, "sqlite");
   } catch (error) {
     await db.destroy();
     throw error instanceof PlumbError ? error : storeError(error, file);
+  } finally {
+    guard?.close();
   }
   return new KyselyStore(db, async () => {});
 }

@@ -201,9 +201,22 @@ describe.concurrent("hostile programs", () => {
         const temporary = path.join(scratch, `tmp-${index}`);
         mkdirSync(temporary);
         const before = connections;
-        const result = await runCliAsync(["plan", directory, "--detailed-exitcode", "--program-timeout", item.timeout ?? "20s", "--program-memory", "96"], {
-          env: { PLUMB_HOSTILE_CANARY: canary, TMPDIR: temporary },
-        });
+        const result = await runCliAsync(
+          [
+            "plan",
+            directory,
+            "--detailed-exitcode",
+            "--data-dir",
+            path.join(scratch, `data-${index}`),
+            "--program-timeout",
+            item.timeout ?? "20s",
+            "--program-memory",
+            "96",
+          ],
+          {
+            env: { PLUMB_HOSTILE_CANARY: canary, TMPDIR: temporary },
+          },
+        );
         const output = `${result.stdout}${result.stderr}`;
         expect(output).toMatch(item.expect);
         // Refused or harmless, it is an answer: exit 0 or 2 (a plan) or 1 (an error), never a crash.

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync,
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { cliPath, createWorkspace, fileResource, runCli, type Workspace } from "../helpers.js";
+import { cliPath, createWorkspace, fileResource, runCli, runCliAsync, type Workspace } from "../helpers.js";
 
 let workspace: Workspace;
 afterEach(() => workspace?.cleanup());
@@ -141,6 +141,18 @@ describe("a tampered state store", () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("file.plumb.dev/v1/File/a");
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("a new state store opened by several processes at once", () => {
+  it("is migrated once, and every process gets its answer", async () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", fileResource("a", "a.txt", "one\n"));
+    const results = await Promise.all(Array.from({ length: 12 }, () => runCliAsync(["plan", workspace.stackDir, "--data-dir", workspace.dataDir])));
+    for (const result of results) {
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    }
   });
 });
 
