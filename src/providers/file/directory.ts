@@ -5,9 +5,8 @@ import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
-import { gone } from "./file.js";
 import { checkRelativePath, formatMode, isMissing, parentDirectoryKeys, parseMode, validatePathSpec } from "./paths.js";
-import { withRoot } from "./root-handle.js";
+import { gone, withRoot } from "./root-handle.js";
 
 export const directorySpec = Type.Object(
   {
@@ -39,7 +38,7 @@ function readLive(connection: FileConnection, target: Target<DirectorySpec>): Li
 function setMode(connection: FileConnection, target: Target<DirectorySpec>, mode: number, create: boolean): void {
   withRoot(connection.root, (handle) => {
     if (create) handle.mkdir(target.spec.path, target.address);
-    handle.chmod(handle.anchor(target.spec.path, false, target.address) ?? gone(target), mode, "directory");
+    handle.chmod(handle.anchor(target.spec.path, false, target.address) ?? gone(target.spec.path, target.address), mode, "directory");
   });
 }
 

@@ -5,12 +5,7 @@ import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { FileConnection } from "./index.js";
 import { formatMode, parentDirectoryKeys, parseMode, validatePathSpec } from "./paths.js";
-import { withRoot, type Anchored, type RootHandle } from "./root-handle.js";
-
-/** A path whose parent vanished between observe and apply. */
-export function gone(target: Target<{ path: string }>): never {
-  throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${target.spec.path}" is gone`, { location: { resource: target.address }, hint: "plan again" });
-}
+import { gone, withRoot, type Anchored, type RootHandle } from "./root-handle.js";
 
 const modePattern = "^0?[0-7]{3}$";
 
@@ -77,7 +72,9 @@ export const fileKind = defineKind<FileSpec, FileConnection>({
   async update(connection, target, live) {
     if (live.spec.content !== target.spec.content) return writeFile(connection, target);
     const mode = target.spec.mode === undefined ? String(live.spec.mode) : target.spec.mode;
-    withRoot(connection.root, (handle) => handle.chmod(handle.anchor(target.spec.path, false, target.address) ?? gone(target), parseMode(mode), "file"));
+    withRoot(connection.root, (handle) =>
+      handle.chmod(handle.anchor(target.spec.path, false, target.address) ?? gone(target.spec.path, target.address), parseMode(mode), "file"),
+    );
     return { spec: { ...live.spec, mode: formatMode(parseMode(mode)) } };
   },
   async delete(connection, target) {

@@ -7,7 +7,6 @@
 import {
   closeSync,
   constants,
-  existsSync,
   fchmodSync,
   fstatSync,
   lstatSync,
@@ -72,10 +71,6 @@ export class RootHandle {
   private readonly open = new Map<string, number>();
 
   constructor(private readonly root: string) {}
-
-  static available(): boolean {
-    return existsSync("/proc/self/fd");
-  }
 
   /** The handle of `relative` ("" is the root), creating missing directories when `create` is set. */
   private directory(relative: string, create: boolean, relativePath: string, address: string): number | undefined {
@@ -222,8 +217,7 @@ export class RootHandle {
   /** Changes the mode of the object through a handle of the object itself (a link is refused, never followed). */
   chmod(anchored: Anchored, mode: number, expect: "file" | "directory"): void {
     const descriptor = this.openObject(anchored, expect === "directory" ? constants.O_RDONLY | constants.O_DIRECTORY : constants.O_RDONLY);
-    if (descriptor === null)
-      throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${anchored.relativePath}" is gone`, { location: { resource: anchored.address }, hint: "plan again" });
+    if (descriptor === null) gone(anchored.relativePath, anchored.address);
     try {
       const stats = fstatSync(descriptor);
       if (expect === "file" ? !stats.isFile() : !stats.isDirectory()) {
@@ -272,6 +266,11 @@ export class RootHandle {
     for (const descriptor of this.open.values()) closeSync(descriptor);
     this.open.clear();
   }
+}
+
+/** A path whose parent vanished between observe and apply. */
+export function gone(relativePath: string, address: string): never {
+  throw new PlumbError("PLUMB_PROVIDER_OPERATION", `"${relativePath}" is gone`, { location: { resource: address }, hint: "plan again" });
 }
 
 /** One temporary name per file, so a write killed half-way leaves at most one, which the next write of that file replaces. */
