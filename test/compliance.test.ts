@@ -3,7 +3,7 @@
 // rule, resource and file:line, warnings let the sync through, and a tag
 // removed by hand is drift that apply heals.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
@@ -117,6 +117,16 @@ describe("compliance metadata", () => {
     const validated = runCli(["validate", workspace.stackDir, "--policy", policyFile]);
     expect(validated.status).toBe(1);
     expect(validated.stderr).toContain("required/owner");
+  });
+
+  it("denies before any live system is read: a stack whose server is down still gets the rule, not a connection error", async () => {
+    const policyFile = stack("cmp-deny-offline", "", resource("Role", "cmp_offline", "{ login: false }"));
+    const stackFile = path.join(workspace.stackDir, "stack.yaml");
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace(`port: ${server.port}`, "port: 1"));
+    const result = plumb(["plan", workspace.stackDir], policyFile);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("db.yaml:2 (postgres.plumb.dev/v1/Role/cmp_offline): policy rule required/owner denies the sync");
+    expect(result.stderr).not.toMatch(/ECONNREFUSED|cannot connect|PLUMB_PROVIDER_UNAVAILABLE/);
   });
 
   it("lets a warn rule through and says so in the plan", async () => {

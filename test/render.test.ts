@@ -25,6 +25,20 @@ async function renderErrors(directory: string, environment?: string): Promise<Pl
 }
 
 describe("render", () => {
+  it("records the line each YAML document's content starts on, past comments, separators and empty documents, with or without aliases", async () => {
+    workspace = createWorkspace();
+    const body = (name: string, path: string): string =>
+      `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${path}, content: x }\n`;
+    workspace.write("lines.yaml", `# a comment\n\n${body("one", "1.txt")}---\n---\n# only a comment\n\n${body("two", "2.txt")}--- \n${body("three", "3.txt")}`);
+    workspace.write("alias.yaml", `---\n# anchors take the positioned parser\n${body("four", "&p 4.txt")}`);
+    const rendered = await renderStack(workspace.stackDir, { registry });
+    const lineOf = (name: string) => rendered.resources.find((resource) => resource.name === name)?.origin;
+    expect(lineOf("one")).toEqual({ file: "lines.yaml", document: 0, line: 3 });
+    expect(lineOf("two")).toEqual({ file: "lines.yaml", document: 2, line: 11 });
+    expect(lineOf("three")).toEqual({ file: "lines.yaml", document: 3, line: 16 });
+    expect(lineOf("four")).toEqual({ file: "alias.yaml", document: 0, line: 3 });
+  });
+
   it("loads multi-document YAML in path order with dependency order on top", async () => {
     workspace = createWorkspace();
     workspace.write("b.yaml", fileResource("second", "b.txt", "b") + fileResource("third", "sub/c.txt", "c"));

@@ -12,7 +12,7 @@ import { SecretStores } from "../secrets/stores.js";
 import { loadPlatformLibrary, type PlatformLibrary } from "../render/platform-library.js";
 import { renderStack, type RenderedStack } from "../render/load-stack.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
-import type { ComplianceOptions } from "../engine/pipeline.js";
+import type { ComplianceOptions } from "../policy/stage.js";
 import { loadPolicyFile } from "../policy/compliance.js";
 import { openSqliteStore, storeError } from "../state/sqlite.js";
 import type { Store } from "../state/store.js";

@@ -3,7 +3,8 @@
 
 import type { Command } from "commander";
 import { PlumbErrorList } from "../errors.js";
-import { enrichResources, loadPolicyFile, violationErrors } from "../policy/compliance.js";
+import { loadPolicyFile } from "../policy/compliance.js";
+import { runPolicyStage } from "../policy/stage.js";
 import { hasProgram } from "../render/programs.js";
 import { typeCheckProgram } from "../render/type-check.js";
 import { action, registry, render, withRenderOptions, type RenderFlags } from "./context.js";
@@ -24,23 +25,16 @@ export function registerValidate(program: Command): void {
           if (typeErrors.length > 0) throw new PlumbErrorList(typeErrors);
         }
         const rendered = await render(directory, options);
-        const violations = [...rendered.policyViolations];
-        if (options.policy !== undefined) {
-          const policy = await loadPolicyFile(options.policy);
-          violations.push(
-            ...enrichResources(
-              rendered.resources,
-              new Map(),
-              policy,
-              { stack: rendered.definition.name, source: directory, commit: null, metadata: rendered.definition.metadata },
-              (resource) => registry.kind(resource.apiVersion, resource.kind).tagField,
-            ).violations,
-          );
-        }
-        for (const violation of violations.filter((item) => item.level !== "deny"))
-          process.stdout.write(`${violation.level === "warn" ? "warning" : "remediated"}: policy rule ${violation.rule}: ${violation.message}\n`);
-        const denied = await violationErrors(violations, rendered.resources, directory, rendered.definition.name);
-        if (denied.length > 0) throw new PlumbErrorList(denied);
+        const policy = options.policy === undefined ? undefined : await loadPolicyFile(options.policy);
+        const { findings } = runPolicyStage(
+          rendered,
+          rendered.resources,
+          new Map(),
+          policy === undefined ? undefined : { policy, source: directory, commit: null },
+          (resource) => registry.kind(resource.apiVersion, resource.kind).tagField,
+        );
+        for (const finding of findings)
+          process.stdout.write(`${finding.level === "warn" ? "warning" : "remediated"}: policy rule ${finding.rule}: ${finding.message}\n`);
         const environment = rendered.definition.environment === undefined ? "" : ` (environment ${rendered.definition.environment})`;
         const claims = rendered.claims.length === 0 ? "" : ` and ${rendered.claims.length} composite claim(s)`;
         process.stdout.write(

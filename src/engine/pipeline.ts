@@ -9,7 +9,7 @@ import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
 import type { JsonValue } from "../sdk/resource.js";
-import { enrichResources, violationErrors, type CompliancePolicy } from "../policy/compliance.js";
+import { runPolicyStage, type ComplianceOptions } from "../policy/stage.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
 import { changeAuditContext } from "./audit-events.js";
@@ -25,13 +25,6 @@ export interface SyncOverrides {
 export interface PlannedStack {
   plan: Plan;
   live: Map<string, LiveObject | null>;
-}
-
-/** The platform's compliance policy and where this render came from, for the enrich stage. */
-export interface ComplianceOptions {
-  policy: CompliancePolicy;
-  source: string;
-  commit: { sha: string; author: string } | null;
 }
 
 export async function planStack(
@@ -53,27 +46,19 @@ export async function planStack(
   for (const record of recorded) {
     if (!desiredAddresses.has(record.address)) targets.push(targetOfRecord(record));
   }
+  // Policy runs before any live system is read: a denied stack costs no observe.
+  const digested = await withDigests(resources, stack, connections.secrets);
+  const policy = runPolicyStage(
+    rendered,
+    digested,
+    recordedByAddress,
+    compliance,
+    (resource) => connections.handler(resource.apiVersion, resource.kind).tagField,
+  );
+  const desired = policy.resources;
+  const warnings = policy.findings.map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
-  let desired = await withDigests(resources, stack, connections.secrets);
-  // The platform's TypeScript rules ran at render time (in the sandbox); CEL rules and metadata run here.
-  const violations = [...(rendered.policyViolations ?? [])];
-  if (compliance !== undefined) {
-    const enriched = enrichResources(
-      desired,
-      recordedByAddress,
-      compliance.policy,
-      { stack, source: compliance.source, commit: compliance.commit, metadata: rendered.definition.metadata },
-      (resource) => connections.handler(resource.apiVersion, resource.kind).tagField,
-    );
-    desired = enriched.resources;
-    violations.push(...enriched.violations);
-  }
-  const denied = await violationErrors(violations, desired, rendered.directory, stack);
-  if (denied.length > 0) throw new PlumbErrorList(denied);
-  const warnings = violations
-    .filter((violation) => violation.level !== "deny")
-    .map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,

@@ -6,7 +6,6 @@
 
 import { setAtPointer, type Violation } from "../policy-finding.js";
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../schema-check.js";
@@ -318,46 +317,23 @@ export function enrichResources(
   return { resources: enriched, violations };
 }
 
-/** Turns deny violations into errors with the file and line the resource came from. */
-export async function violationErrors(
-  violations: readonly Violation[],
-  resources: readonly DesiredResource[],
-  directory: string,
-  stack: string,
-): Promise<PlumbError[]> {
+/** Turns deny violations into errors with the file and line render recorded for the resource. */
+export function violationErrors(violations: readonly Violation[], resources: readonly DesiredResource[], stack: string): PlumbError[] {
   const byAddress = new Map(resources.map((resource) => [resource.address, resource]));
-  const lines = new Map<string, number>();
-  // Resources declared in TypeScript know their line; a YAML document's line needs its file parsed for positions.
-  const lineOf = async (resource: DesiredResource): Promise<number | undefined> => {
-    if (resource.origin.line !== undefined) return resource.origin.line;
-    const key = `${resource.origin.file}#${resource.origin.document}`;
-    if (!lines.has(key)) {
-      try {
-        const documents = parseYamlDocuments(resource.origin.file, await readFile(path.join(directory, resource.origin.file), "utf8"));
-        for (const document of documents) lines.set(`${resource.origin.file}#${document.index}`, document.position.line);
-      } catch {
-        // The file changed or vanished since render: report without a line.
-      }
-    }
-    return lines.get(key);
-  };
-  const errors: PlumbError[] = [];
-  for (const violation of violations.filter((item) => item.level === "deny")) {
-    const resource = byAddress.get(violation.address);
-    const line = resource === undefined ? undefined : await lineOf(resource);
-    errors.push(
-      new PlumbError("PLUMB_POLICY_DENIED", `policy rule ${violation.rule} denies the sync: ${violation.message}`, {
+  return violations
+    .filter((violation) => violation.level === "deny")
+    .map((violation) => {
+      const origin = byAddress.get(violation.address)?.origin;
+      return new PlumbError("PLUMB_POLICY_DENIED", `policy rule ${violation.rule} denies the sync: ${violation.message}`, {
         location: {
           stack,
           resource: violation.address,
-          ...(resource === undefined ? {} : { file: resource.origin.file }),
-          ...(line === undefined ? {} : { line }),
+          ...(origin === undefined ? {} : { file: origin.file }),
+          ...(origin?.line === undefined ? {} : { line: origin.line }),
         },
         hint: violation.hint,
-      }),
-    );
-  }
-  return errors;
+      });
+    });
 }
 
 /** Reads a CompliancePolicy from a YAML file (the CLI's --policy); problems come with file:line. */

@@ -59,8 +59,8 @@ export interface DesiredResource {
   deletionPolicy: DeletionPolicy;
   /**
    * The file and the document in it (0-based, empty documents counted) that
-   * declared it; for a program or a composite, also the line of TypeScript
-   * that declared it (a YAML document's line would cost a second parse).
+   * declared it, and the line: where the YAML document's content starts, or
+   * the line of TypeScript that declared it.
    */
   origin: { file: string; document: number; line?: number };
   /** The composite claim it was composed from, or null. */

@@ -1,7 +1,8 @@
 // Parses YAML text into plain values, and says where any field was written.
-// Values come from js-yaml, which is fast; positions come from the `yaml`
-// parser, which keeps every node's range but is ten times slower, so it runs
-// only for a file whose positions are needed (an error) or that uses aliases.
+// Values come from js-yaml, which is fast, with each document's first line;
+// positions of fields come from the `yaml` parser, which keeps every node's
+// range but is ten times slower, so it runs only for a file whose field
+// positions are needed (an error) or that uses aliases.
 
 import jsYaml from "js-yaml";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
@@ -32,7 +33,7 @@ export interface ParsedDocument {
    * or the nearest ancestor that exists when the path is not in the source.
    */
   locate(path: readonly (string | number)[]): SourcePosition;
-  /** The start line, when it is known without parsing the file again (declared in TypeScript). */
+  /** The line its content starts on (for a resource declared in TypeScript, the line of the call). */
   readonly line?: number;
 }
 
@@ -63,8 +64,16 @@ export function parseYamlDocuments(file: string, text: string): ParsedDocument[]
   }
   if (possibleAlias.test(text)) return parsePositioned(file, text);
   let values: unknown[];
+  // The loader reports each node it opens; a document's first is its root, on the line its content starts.
+  const startLines = new Map<number, number>();
+  let depth = 0;
+  const listener = (event: jsYaml.EventType, state: jsYaml.State): void => {
+    if (event === "close") depth -= 1;
+    // `documents` (those loaded so far) is the loader's own field, not in its published types.
+    else if (depth++ === 0) startLines.set((state as jsYaml.State & { documents: unknown[] }).documents.length, state.line + 1);
+  };
   try {
-    values = jsYaml.loadAll(text, undefined, { schema: jsYaml.CORE_SCHEMA, filename: file });
+    values = jsYaml.loadAll(text, undefined, { schema: jsYaml.CORE_SCHEMA, filename: file, listener });
   } catch (error) {
     // The positioned parser gives the same error with a precise position.
     parsePositioned(file, text);
@@ -81,10 +90,12 @@ export function parseYamlDocuments(file: string, text: string): ParsedDocument[]
   const documents: ParsedDocument[] = [];
   values.forEach((value, index) => {
     if (value === null || value === undefined) return;
+    const line = startLines.get(index);
     documents.push({
       file,
       index,
       value,
+      ...(line === undefined ? {} : { line }),
       get position() {
         return positionedDocument(index)?.position ?? { file, line: 1, column: 1 };
       },
@@ -131,7 +142,8 @@ function parsePositioned(file: string, text: string): (ParsedDocument & Position
       }
       throw new PlumbError("PLUMB_YAML_SYNTAX", `cannot read YAML document: ${message}`, { location: positionAt(root.range?.[0] ?? 0) });
     }
-    parsed.push({ file, index, value, position: positionAt(root.range?.[0] ?? 0), locate: (path) => positionAt(locateOffset(root, path)) });
+    const position = positionAt(root.range?.[0] ?? 0);
+    parsed.push({ file, index, value, position, line: position.line, locate: (path) => positionAt(locateOffset(root, path)) });
   });
   return parsed;
 }
