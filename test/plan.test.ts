@@ -1,7 +1,7 @@
 // The plan stage as a pure function: many small cases over desired, recorded and live state.
 
 import { describe, expect, it } from "vitest";
-import { createPlan, type PlanInput } from "../src/engine/plan.js";
+import { createPlan, type PlanInput } from "../src/engine/plan/plan.js";
 import type { DesiredResource } from "../src/render/load-stack.js";
 import type { LiveObject } from "../src/sdk/provider.js";
 import type { JsonObject } from "../src/sdk/resource.js";

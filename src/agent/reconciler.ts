@@ -7,11 +7,12 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { Logger } from "pino";
 import { ProviderConnections } from "../engine/connections.js";
-import { withStackLock } from "../engine/lock.js";
-import { planHasChanges, type Plan } from "../engine/plan.js";
+import { withStackLock } from "../engine/apply/lock.js";
+import { planHasChanges, type Plan } from "../engine/plan/plan.js";
 import { applyStackPlan, planStack, type PlannedStack } from "../engine/pipeline.js";
 import type { ComplianceOptions } from "../policy/stage.js";
-import { resolvePendingJournal } from "../engine/recover.js";
+import { auditOfDriftLeft, auditOfPolicyDenial } from "../engine/record/audit-events.js";
+import { resolvePendingJournal } from "../engine/apply/recover.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -304,22 +305,7 @@ export class StackReconciler {
         await this.record([{ stack: name, runId: null, address: null, type: denied.length > 0 ? "policy.denied" : "plan.failed", message }]);
         if (denied.length > 0) {
           const commit = await this.commitOf(managed, revision);
-          await this.store.appendAudit(
-            denied.map((problem) => ({
-              kind: "policy.denied" as const,
-              actor: job.actor ?? "agent",
-              stack: name,
-              resource: problem.location.resource ?? null,
-              commit: revision,
-              author: commit?.author ?? null,
-              commitMessage: commit?.message ?? null,
-              summary: {
-                message: problem.message,
-                ...(problem.location.file === undefined ? {} : { file: problem.location.file }),
-                ...(problem.location.line === undefined ? {} : { line: problem.location.line }),
-              },
-            })),
-          );
+          await this.store.appendAudit(auditOfPolicyDenial(name, job.actor ?? "agent", { revision, ...(commit ?? {}) }, denied));
         }
       }
       return undefined;
@@ -477,18 +463,7 @@ export class StackReconciler {
       // The audit trail gets drift left in place once per new finding, not on every check.
       if (status.drift === null || status.drift.healed || JSON.stringify(status.drift.resources) !== JSON.stringify(drifted)) {
         const commit = status.lastAppliedRevision === null ? undefined : await this.commitOf(managed, status.lastAppliedRevision);
-        await this.store.appendAudit(
-          addresses.map((address) => ({
-            kind: "drift.detected" as const,
-            actor: "agent",
-            stack: name,
-            resource: address,
-            commit: status.lastAppliedRevision,
-            author: commit?.author ?? null,
-            commitMessage: commit?.message ?? null,
-            summary: { fields: drifted[address] as string[], healed: false },
-          })),
-        );
+        await this.store.appendAudit(auditOfDriftLeft(name, { revision: status.lastAppliedRevision, ...(commit ?? {}) }, drifted));
       }
       return;
     }

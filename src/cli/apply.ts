@@ -2,11 +2,11 @@
 
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { withStackLock } from "../engine/lock.js";
-import { planHasChanges } from "../engine/plan.js";
-import { formatPlanText, summaryLine } from "../engine/plan-format.js";
+import { withStackLock } from "../engine/apply/lock.js";
+import { planHasChanges } from "../engine/plan/plan.js";
+import { formatPlanText, summaryLine } from "../engine/plan/plan-format.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
-import { resolvePendingJournal } from "../engine/recover.js";
+import { resolvePendingJournal } from "../engine/apply/recover.js";
 import { PlumbError } from "../errors.js";
 import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
 import { addSyncFlags, syncOverrides, type SyncFlags } from "./plan.js";

@@ -1,8 +1,8 @@
 // `plumb plan <dir>`: what apply would change, without changing anything.
 
 import { Option, type Command } from "commander";
-import { planHasChanges } from "../engine/plan.js";
-import { formatPlan, type PlanFormat } from "../engine/plan-format.js";
+import { planHasChanges } from "../engine/plan/plan.js";
+import { formatPlan, type PlanFormat } from "../engine/plan/plan-format.js";
 import { planStack } from "../engine/pipeline.js";
 import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
 

@@ -1,7 +1,7 @@
 // Apply progress: a single live counter on a terminal, one plain line per
 // change when output goes to a pipe or a file.
 
-import { pastTense, type ApplyProgress } from "../engine/apply.js";
+import { pastTense, type ApplyProgress } from "../engine/apply/apply.js";
 import { errorMessage } from "../errors.js";
 
 export function progressReporter(): { report: (progress: ApplyProgress) => void; end: () => void } {

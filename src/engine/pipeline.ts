@@ -1,8 +1,8 @@
-// Runs the stages in order for one stack: observe and plan against a rendered
-// stack, and apply a plan with a run record. The CLI and the agent
-// call these instead of wiring the stages themselves.
+// Runs the stages in order for one stack: policy, observe and plan against a
+// rendered stack (observe/, plan/), and apply (apply/) inside a run record
+// (record/). The CLI and the agent call these instead of wiring the stages
+// themselves.
 
-import { randomUUID } from "node:crypto";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { containsOutputReference, substituteOutputReferences } from "../render/output-references.js";
 import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
@@ -11,11 +11,12 @@ import type { LiveObject } from "../sdk/provider.js";
 import type { JsonValue } from "../sdk/resource.js";
 import { runPolicyStage, type ComplianceOptions } from "../policy/stage.js";
 import type { RecordedResource, Store } from "../state/store.js";
-import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply.js";
-import { changeAuditContext } from "./audit-events.js";
+import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply/apply.js";
+import { changeAuditContext } from "./record/audit-events.js";
+import { finishRun, startRun } from "./record/runs.js";
 import type { ProviderConnections } from "./connections.js";
-import { asResourceError, observe, type ObserveTarget } from "./observe.js";
-import { createPlan, type Plan } from "./plan.js";
+import { asResourceError, observe, type ObserveTarget } from "./observe/observe.js";
+import { createPlan, type Plan } from "./plan/plan.js";
 
 export interface SyncOverrides {
   prune?: boolean;
@@ -165,29 +166,9 @@ export async function applyStackPlan(
   connections: ProviderConnections,
   options: ApplyRunOptions,
 ): Promise<AppliedRun> {
-  const runId = randomUUID();
   const stack = rendered.definition.name;
-  await store.saveStack({
-    name: stack,
-    directory: rendered.directory,
-    environment: rendered.definition.environment ?? null,
-    definition: JSON.parse(JSON.stringify(rendered.definition)),
-  });
-  await store.createRun({
-    id: runId,
-    stack,
-    trigger: options.trigger,
-    revision: options.revision,
-    digest: rendered.digest,
-    environment: rendered.definition.environment ?? null,
-    planSummary: planned.plan.summary,
-    result: "running",
-    error: null,
-    startedAt: new Date().toISOString(),
-    finishedAt: null,
-    actor: options.actor ?? null,
-  });
-  await store.appendEvents([{ stack, runId, address: null, type: "run.started", message: `apply started (${options.trigger})` }]);
+  const summary = planned.plan.summary;
+  const runId = await startRun(store, rendered, summary, { trigger: options.trigger, revision: options.revision, actor: options.actor ?? null });
   try {
     const result = await applyPlan(planned.plan, {
       store,
@@ -199,12 +180,10 @@ export async function applyStackPlan(
       audit: changeAuditContext(options),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
-    const failedText = result.failed === 0 ? null : `${result.failed} change(s) failed, ${result.skipped} skipped`;
-    await store.finishRun(runId, result.failed === 0 ? "succeeded" : "failed", failedText, planned.plan.summary);
-    await store.appendEvents([{ stack, runId, address: null, type: "run.finished", message: failedText ?? `apply succeeded: ${result.succeeded} change(s)` }]);
+    await finishRun(store, stack, runId, summary, result);
     return { runId, result };
   } catch (error) {
-    await store.finishRun(runId, "failed", error instanceof Error ? error.message : String(error), planned.plan.summary);
+    await finishRun(store, stack, runId, summary, error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
 }

@@ -5,6 +5,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { JsonObject } from "../../sdk/resource.js";
+import { auditOfAction } from "../../engine/record/audit-events.js";
 import type { RouteContext } from "../route-context.js";
 import { accepted, errorBody, stackName } from "../schemas.js";
 
@@ -37,21 +38,8 @@ export async function actionRoutes(app: FastifyInstance, { agent, store, knownSt
         knownStack(request.params.stack);
         const actor = request.token?.name ?? "unknown";
         const message = await run(request.params.stack, actor, request.body);
-        await store.appendAudit([
-          {
-            kind: "action",
-            actor,
-            stack: request.params.stack,
-            resource: null,
-            commit: null,
-            author: null,
-            commitMessage: null,
-            summary: {
-              action: route.split("/").pop() ?? route,
-              ...(typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {}),
-            },
-          },
-        ]);
+        const details = typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {};
+        await store.appendAudit([auditOfAction(actor, request.params.stack, route.split("/").pop() ?? route, details)]);
         return reply.status(202).send({ accepted: true, message });
       },
     );

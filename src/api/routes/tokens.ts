@@ -4,6 +4,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { errorMessage, PlumbError } from "../../errors.js";
+import { auditOfAction } from "../../engine/record/audit-events.js";
 import type { RouteContext } from "../route-context.js";
 import { createToken } from "../tokens.js";
 
@@ -30,18 +31,7 @@ export async function tokenRoutes(app: FastifyInstance, { store, requireRole }: 
           ? new PlumbError("PLUMB_USAGE", `a token named ${request.body.name} exists`, { hint: "choose another name" })
           : error;
       });
-      await store.appendAudit([
-        {
-          kind: "action",
-          actor: request.token?.name ?? "unknown",
-          stack: "(api)",
-          resource: null,
-          commit: null,
-          author: null,
-          commitMessage: null,
-          summary: { action: "token.create", name: record.name, role: record.role },
-        },
-      ]);
+      await store.appendAudit([auditOfAction(request.token?.name ?? "unknown", "(api)", "token.create", { name: record.name, role: record.role })]);
       return reply.status(201).send({ ...record, token });
     },
   );

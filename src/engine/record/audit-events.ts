@@ -1,13 +1,15 @@
-// The record stage's audit events for changes: one per change made (and one
-// more when the change rotated a secret), built in one place for apply and for
-// the recovery of an interrupted run, with secret values redacted.
+// The record stage's audit events, every kind built here and nowhere else:
+// one per change made (and one more when the change rotated a secret), for
+// apply and for the recovery of an interrupted run, with secret values
+// redacted; a policy denial; drift left in place; a person's action.
 
 import { userInfo } from "node:os";
-import { isSecretReference } from "../secrets/references.js";
-import type { JsonObject } from "../sdk/resource.js";
-import { redactSecrets, type AuditInput } from "../state/audit.js";
-import type { JournalAudit } from "../state/store.js";
-import type { ResourceChange } from "./plan.js";
+import type { PlumbError } from "../../errors.js";
+import { isSecretReference } from "../../secrets/references.js";
+import type { JsonObject } from "../../sdk/resource.js";
+import { redactSecrets, type AuditInput } from "../../state/audit.js";
+import type { JournalAudit } from "../../state/store.js";
+import type { ResourceChange } from "../plan/plan.js";
 
 /** Who made a run's changes and why; kept in each journal entry (as its `audit`) so recovery can record them. */
 export type ChangeAuditContext = JournalAudit;
@@ -86,4 +88,48 @@ export function auditOfRecovered(
     commitMessage: context?.commitMessage ?? null,
     summary: { action, trigger: context?.trigger ?? "unknown", recovered: true, resolution, reason: message, fields: [] },
   };
+}
+
+/** A commit's identity on the audit trail: the revision, and its author and subject when the mirror knows them. */
+export interface AuditCommit {
+  revision: string | null;
+  author?: string;
+  message?: string;
+}
+
+function commitFields(commit: AuditCommit): Pick<AuditInput, "commit" | "author" | "commitMessage"> {
+  return { commit: commit.revision, author: commit.author ?? null, commitMessage: commit.message ?? null };
+}
+
+/** One event per resource a policy rule denied, with the rule's message and the file and line of the resource. */
+export function auditOfPolicyDenial(stack: string, actor: string, commit: AuditCommit, denials: readonly PlumbError[]): AuditInput[] {
+  return denials.map((problem) => ({
+    kind: "policy.denied",
+    actor,
+    stack,
+    resource: problem.location.resource ?? null,
+    ...commitFields(commit),
+    summary: {
+      message: problem.message,
+      ...(problem.location.file === undefined ? {} : { file: problem.location.file }),
+      ...(problem.location.line === undefined ? {} : { line: problem.location.line }),
+    },
+  }));
+}
+
+/** One event per drifted resource the stack's policy left in place, with the fields that differ. */
+export function auditOfDriftLeft(stack: string, commit: AuditCommit, drifted: Readonly<Record<string, readonly string[]>>): AuditInput[] {
+  return Object.entries(drifted).map(([address, fields]) => ({
+    kind: "drift.detected",
+    actor: "agent",
+    stack,
+    resource: address,
+    ...commitFields(commit),
+    summary: { fields: [...fields], healed: false },
+  }));
+}
+
+/** A person's action through the API (sync, refresh, suspend, resume, rollback, a token made); `stack` is "(api)" for none. */
+export function auditOfAction(actor: string, stack: string, action: string, details: JsonObject = {}): AuditInput {
+  return { kind: "action", actor, stack, resource: null, commit: null, author: null, commitMessage: null, summary: { action, ...details } };
 }

@@ -1,10 +1,10 @@
 // Builds the store's record of a resource from what was applied and what the
 // live system reported back.
 
-import type { AnyKindHandler, LiveObject } from "../sdk/provider.js";
-import type { JsonObject } from "../sdk/resource.js";
-import type { RecordedResource } from "../state/store.js";
-import { hashSpec, managedFieldPaths } from "./diff.js";
+import type { AnyKindHandler, LiveObject } from "../../sdk/provider.js";
+import type { JsonObject } from "../../sdk/resource.js";
+import type { RecordedResource } from "../../state/store.js";
+import { hashSpec, managedFieldPaths } from "../plan/diff.js";
 
 export type RecordSource = Pick<RecordedResource, "stack" | "address" | "apiVersion" | "kind" | "name" | "provider" | "dependsOn" | "prune" | "deletionPolicy">;
 

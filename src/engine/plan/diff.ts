@@ -2,7 +2,7 @@
 // compared, lists are compared whole, and hashes are key-order independent.
 
 import { createHash } from "node:crypto";
-import type { JsonObject, JsonValue } from "../sdk/resource.js";
+import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 
 export interface FieldDiff {
   /** JSON pointer inside `spec`, e.g. `/content`. */

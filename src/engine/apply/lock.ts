@@ -3,9 +3,9 @@
 
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { PlumbError } from "../errors.js";
-import { ownIdentity, processAlive } from "../state/process-identity.js";
-import type { LockHolder, Store } from "../state/store.js";
+import { PlumbError } from "../../errors.js";
+import { ownIdentity, processAlive } from "../../state/process-identity.js";
+import type { LockHolder, Store } from "../../state/store.js";
 
 const lockTtlMs = 60_000;
 const renewEveryMs = 20_000;

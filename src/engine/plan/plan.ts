@@ -2,11 +2,11 @@
 // to one action per resource with field-level diffs. It does no I/O: the same
 // inputs always give the same plan.
 
-import type { DesiredResource } from "../render/load-stack.js";
-import type { LiveObject } from "../sdk/provider.js";
-import { PlumbError } from "../errors.js";
-import { annotations, type DeletionPolicy, type JsonObject } from "../sdk/resource.js";
-import type { PlanSummary, RecordedResource } from "../state/store.js";
+import type { DesiredResource } from "../../render/load-stack.js";
+import type { LiveObject } from "../../sdk/provider.js";
+import { PlumbError } from "../../errors.js";
+import { annotations, type DeletionPolicy, type JsonObject } from "../../sdk/resource.js";
+import type { PlanSummary, RecordedResource } from "../../state/store.js";
 import { deepEqual, diffManagedFields, hashSpec, managedFieldPaths, type FieldDiff } from "./diff.js";
 
 /**

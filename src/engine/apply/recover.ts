@@ -2,12 +2,12 @@
 // re-observe each object, adopt what was made, and leave the rest for the plan
 // to retry, so a crash leaves neither orphans nor duplicates.
 
-import { errorMessage } from "../errors.js";
-import type { EventInput, JournalEntry, ResourceEffect, Store } from "../state/store.js";
-import type { ProviderConnections } from "./connections.js";
-import { diffManagedFields } from "./diff.js";
-import { recordFor } from "./records.js";
-import { auditOfRecovered } from "./audit-events.js";
+import { errorMessage } from "../../errors.js";
+import type { EventInput, JournalEntry, ResourceEffect, Store } from "../../state/store.js";
+import type { ProviderConnections } from "../connections.js";
+import { diffManagedFields } from "../plan/diff.js";
+import { recordFor } from "../record/resource-records.js";
+import { auditOfRecovered } from "../record/audit-events.js";
 
 export type Resolution = "adopted" | "not-applied" | "deleted" | "still-present" | "unresolvable";
 

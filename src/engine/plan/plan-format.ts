@@ -1,9 +1,9 @@
 // Renders a plan for people (text, markdown for pull requests) and machines (json).
 
-import type { JsonValue } from "../sdk/resource.js";
+import type { JsonValue } from "../../sdk/resource.js";
 import type { FieldDiff } from "./diff.js";
 import type { Plan, PlanAction, ResourceChange } from "./plan.js";
-import { escapeMarkdown } from "../markdown.js";
+import { escapeMarkdown } from "../../markdown.js";
 import { planHasChanges } from "./plan.js";
 
 export type PlanFormat = "text" | "json" | "markdown";

@@ -2,12 +2,12 @@
 // or the state store knows, in bulk where the kind can list, else one by one
 // with bounded concurrency.
 
-import { errorMessage, PlumbError } from "../errors.js";
-import { groupBy } from "../sdk/group-by.js";
-import { observeByKind } from "../sdk/observe-by-kind.js";
-import type { KindTarget, LiveObject } from "../sdk/provider.js";
-import type { JsonObject } from "../sdk/resource.js";
-import type { ProviderConnections } from "./connections.js";
+import { errorMessage, PlumbError } from "../../errors.js";
+import { groupBy } from "../../sdk/group-by.js";
+import { observeByKind } from "../../sdk/observe-by-kind.js";
+import type { KindTarget, LiveObject } from "../../sdk/provider.js";
+import type { JsonObject } from "../../sdk/resource.js";
+import type { ProviderConnections } from "../connections.js";
 
 export interface ObserveTarget {
   address: string;

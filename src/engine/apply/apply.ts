@@ -3,16 +3,16 @@
 // outcome after, so a process killed mid-apply leaves a record the next run
 // resolves. A failure stops only the changes that depend on it.
 
-import { errorMessage, PlumbError } from "../errors.js";
-import { backoffDelay, type Backoff } from "../schedule.js";
-import type { AnyKindHandler, LiveObject, Target } from "../sdk/provider.js";
-import type { EventInput, JournalIntent, RecordedResource, Store } from "../state/store.js";
-import { Semaphore } from "../sdk/concurrency.js";
-import type { ProviderConnections } from "./connections.js";
-import { asResourceError } from "./observe.js";
-import type { Plan, ResourceChange } from "./plan.js";
-import { recordFor } from "./records.js";
-import { auditOfChange, type ChangeAuditContext } from "./audit-events.js";
+import { errorMessage, PlumbError } from "../../errors.js";
+import { backoffDelay, type Backoff } from "../../schedule.js";
+import type { AnyKindHandler, LiveObject, Target } from "../../sdk/provider.js";
+import type { EventInput, JournalIntent, RecordedResource, Store } from "../../state/store.js";
+import { Semaphore } from "../../sdk/concurrency.js";
+import type { ProviderConnections } from "../connections.js";
+import { asResourceError } from "../observe/observe.js";
+import type { Plan, ResourceChange } from "../plan/plan.js";
+import { recordFor } from "../record/resource-records.js";
+import { auditOfChange, type ChangeAuditContext } from "../record/audit-events.js";
 
 export interface ApplyContext {
   store: Store;
