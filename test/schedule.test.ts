@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay, backoffOf, checkWindows, parseDuration, syncAllowed, withJitter } from "../src/schedule.js";
-import { normalizeRepositoryUrl } from "../src/agent/agent.js";
+import { normalizeRepositoryUrl } from "../src/agent/push-match.js";
 import { readPush, verifyWebhook } from "../src/api/webhooks.js";
 import { createHmac } from "node:crypto";
 

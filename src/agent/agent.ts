@@ -1,26 +1,30 @@
-// The reconciler: reads Stack documents from the platform source, and for each
-// stack runs the commit loop (source → render → plan → apply) and the drift loop
-// (observe → plan against the last applied render → report or heal) on one
-// shared worker pool. A stack's failure only ever changes that stack's status.
+// The agent's queue and scheduler: keeps the managed stacks in step with the
+// platform source, starts each stack's commit loop and drift loop on its
+// interval (with jitter, and backoff after failures), takes requests from the
+// API and webhooks, and runs the jobs on one worker pool, one job per stack at
+// a time. The loops themselves live in reconciler.ts, drift-loop.ts and
+// rollback-removal.ts; a stack's failure only ever changes that stack's status.
 
-import type { EventEmitter } from "node:events";
 import path from "node:path";
 import type { Logger } from "pino";
 import { errorMessage, PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { CompositeKind } from "../render/platform-library.js";
-import type { RenderedClaim } from "../render/programs.js";
 import type { SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { GitMirrors } from "../source/git.js";
-import type { ConditionType, EventInput, StackStatus, Store } from "../state/store.js";
-import { PlatformSource } from "./platform-source.js";
-import { StackReconciler } from "./reconciler.js";
-import type { Job, ManagedStack } from "./managed-stack.js";
-import { StackStatusBook, type ConditionChange } from "./stack-status.js";
-import type { AgentMetrics } from "./metrics.js";
-import type { PlatformOrigin, PlatformStack, SshSettings } from "./platform.js";
+import type { EventInput, StackStatus, Store } from "../state/store.js";
 import { checkSyncPolicy, withJitter } from "../schedule.js";
+import { DriftLoop } from "./drift-loop.js";
+import type { Job, ManagedStack } from "./managed-stack.js";
+import type { AgentMetrics } from "./metrics.js";
+import { PlatformSource } from "./platform-source.js";
+import type { PlatformOrigin, PlatformStack, SshSettings } from "./platform.js";
+import { normalizeRepositoryUrl, refMatches } from "./push-match.js";
+import { StackQueries, type AgentCommands } from "./queries.js";
+import { StackReconciler } from "./reconciler.js";
+import { RollbackAndRemoval } from "./rollback-removal.js";
+import type { StackContext } from "./stack-context.js";
+import { StackStatusBook } from "./stack-status.js";
 
 export interface AgentOptions {
   store: Store;
@@ -44,11 +48,15 @@ export interface AgentOptions {
   sandboxLimits?: SandboxLimits;
 }
 
-export class Agent {
+export class Agent implements AgentCommands {
   /** Statuses, conditions and events of the stacks, and the live stream of their changes. */
   private readonly book: StackStatusBook;
-  /** Commit loop, drift loop, rollback and removal of one stack at a time. */
+  /** The commit loop of one stack at a time; the drift loop and rollback apply through it. */
   private readonly reconciler: StackReconciler;
+  private readonly drift: DriftLoop;
+  private readonly lifecycle: RollbackAndRemoval;
+  /** What the API reads: stacks, statuses, previews, the compliance report. */
+  readonly queries: StackQueries;
   readonly mirrors: GitMirrors;
   private readonly stacks = new Map<string, ManagedStack>();
   private readonly queue: Job[] = [];
@@ -80,7 +88,7 @@ export class Agent {
       metrics: options.metrics,
     });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
-    this.reconciler = new StackReconciler({
+    const context: StackContext = {
       store: options.store,
       book: this.book,
       platform: this.platform,
@@ -92,16 +100,11 @@ export class Agent {
       sandboxLimits: options.sandboxLimits,
       metrics: options.metrics,
       logger: options.logger,
-    });
-  }
-
-  /** Status writes and events as they happen, for the event stream. */
-  get notices(): EventEmitter {
-    return this.book.notices;
-  }
-
-  get store(): Store {
-    return this.options.store;
+    };
+    this.reconciler = new StackReconciler(context);
+    this.drift = new DriftLoop(context, this.reconciler);
+    this.lifecycle = new RollbackAndRemoval(context, this.reconciler);
+    this.queries = new StackQueries(context, () => this.queue.length);
   }
 
   /** Reads the platform once, then keeps every loop going until `stop`. */
@@ -115,61 +118,6 @@ export class Agent {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue.length = 0;
     while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  stackNames(): string[] {
-    return [...this.stacks.keys()].sort();
-  }
-
-  hasStack(name: string): boolean {
-    return this.stacks.has(name);
-  }
-
-  platformStack(name: string): PlatformStack | undefined {
-    return this.stacks.get(name)?.platform;
-  }
-
-  /** The platform's Stack document's environment, else the one the stack's own Stack document gave its render. */
-  stackEnvironment(name: string): string | null {
-    const managed = this.stacks.get(name);
-    return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;
-  }
-
-  compositeKinds(): CompositeKind[] {
-    return this.platform.library?.library.composites ?? [];
-  }
-
-  /** The claims of the stack's applied render, and which claim each resource was composed from. */
-  async resourceTree(name: string): Promise<{ claims: RenderedClaim[]; compositeOf: Map<string, string> }> {
-    const managed = this.stacks.get(name);
-    const rendered = managed === undefined ? undefined : await this.reconciler.appliedRender(name, managed);
-    return {
-      claims: rendered?.claims ?? [],
-      compositeOf: new Map(
-        (rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const])),
-      ),
-    };
-  }
-
-  /** Desired (the last applied render, enriched) against live, for the API's plan preview. */
-  previewPlan(name: string): ReturnType<StackReconciler["previewPlan"]> {
-    return this.reconciler.previewPlan(name);
-  }
-
-  /** The compliance report over every stack's newest render (applied, or denied by policy). */
-  complianceReport(expiringWithinDays: number): ReturnType<StackReconciler["complianceReport"]> {
-    return this.reconciler.complianceReport(expiringWithinDays);
-  }
-
-  problems(): PlumbError[] {
-    return [
-      ...this.platform.problems,
-      ...[...this.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError])),
-    ];
-  }
-
-  queueDepth(): number {
-    return this.queue.length;
   }
 
   /**
@@ -215,7 +163,7 @@ export class Agent {
   }
 
   async setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void> {
-    const status = await this.status(stack);
+    const status = await this.book.status(stack);
     await this.writeStatus({ ...status, suspended });
     await this.record([
       {
@@ -282,15 +230,13 @@ export class Agent {
     const started = process.hrtime.bigint();
     try {
       if (job.kind === "sync") await this.reconciler.sync(job);
-      else if (job.kind === "drift") await this.reconciler.driftCheck(job);
-      else if (job.kind === "rollback") await this.reconciler.rollback(job);
-      else await this.reconciler.removeStack(job);
+      else if (job.kind === "drift") await this.drift.driftCheck(job);
+      else if (job.kind === "rollback") await this.lifecycle.rollback(job);
+      else await this.lifecycle.removeStack(job);
     } catch (error) {
       // Every expected failure is handled inside; this is the last guard so one stack can never stop the agent.
       this.options.logger.error({ stack: job.stack, job: job.kind, err: errorMessage(error) }, "job failed unexpectedly");
-      await this.setConditions(job.stack, { Reconciling: ["False", "Failed", ""], Stalled: ["True", "InternalError", errorMessage(error)] }).catch(
-        () => undefined,
-      );
+      await this.book.report(job.stack, { kind: "internal-error", message: errorMessage(error) }).catch(() => undefined);
     } finally {
       this.options.metrics.runDuration.observe({ kind: job.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -350,10 +296,7 @@ export class Agent {
     this.stacks.set(name, managed);
     void (async () => {
       if (managed.definitionError !== undefined) {
-        await this.setConditions(name, {
-          Ready: ["False", "InvalidDefinition", managed.definitionError.describe()],
-          Stalled: ["True", "InvalidDefinition", managed.definitionError.describe()],
-        });
+        await this.book.report(name, { kind: "invalid-definition", message: managed.definitionError.describe() });
         await this.record([{ stack: name, runId: null, address: null, type: "stack.invalid", message: managed.definitionError.describe() }]);
       } else if (existing === undefined) {
         await this.record([{ stack: name, runId: null, address: null, type: "stack.added", message: `managing stack ${name} from ${platformStack.file}` }]);
@@ -361,24 +304,10 @@ export class Agent {
     })().catch((error: unknown) => this.options.logger.error({ stack: name, err: errorMessage(error) }, "cannot record the stack"));
   }
 
-  // ── the commit loop ──────────────────────────────────────────────────────
-
   // ── status and events ───────────────────────────────────────────────────
-
-  async status(stack: string): Promise<StackStatus> {
-    return this.book.status(stack);
-  }
 
   private async writeStatus(status: StackStatus): Promise<void> {
     await this.book.write(status);
-  }
-
-  private async setConditions(
-    stack: string,
-    changes: Partial<Record<ConditionType, ConditionChange>>,
-    also: Partial<Pick<StackStatus, "drift">> = {},
-  ): Promise<void> {
-    await this.book.setConditions(stack, changes, also);
   }
 
   private async record(events: EventInput[]): Promise<void> {
@@ -386,25 +315,3 @@ export class Agent {
   }
 }
 
-/** Compares repository URLs the way hosting services spell them in webhooks. */
-export function normalizeRepositoryUrl(url: string): string {
-  return url
-    .trim()
-    .replace(/^[a-z+]+:\/\/(?:[^@/]+@)?/i, "")
-    .replace(/^[^@/]+@([^:/]+):/, "$1/")
-    .replace(/\.git$/, "")
-    .replace(/\/+$/, "")
-    .toLowerCase();
-}
-
-function refMatches(ref: unknown, pushed: string): boolean {
-  if (ref === undefined) return pushed === "refs/heads/main";
-  if (typeof ref === "string") return pushed === `refs/heads/${ref}` || pushed === `refs/tags/${ref}`;
-  if (typeof ref === "object" && ref !== null) {
-    if ("branch" in ref) return pushed === `refs/heads/${String(ref.branch)}`;
-    if ("tag" in ref || "semver" in ref) return pushed.startsWith("refs/tags/");
-  }
-  return false;
-}
-
-export { notCheckedStatus, type AgentNotice } from "./stack-status.js";

@@ -1,29 +1,17 @@
-// A stack's status as the agent keeps it: conditions (Ready, Reconciling,
-// Stalled, Degraded — Flux's set), revisions and drift in the store, every
-// write announced on the live stream, and the stack's events, logged as they
-// are recorded.
+// A stack's status as the agent keeps it: conditions (computed in
+// conditions.ts from what a step found), revisions and drift in the store,
+// every write announced on the live stream, and the stack's events, logged as
+// they are recorded.
 
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { Condition, ConditionType, EventInput, StackStatus, StoredEvent, Store } from "../state/store.js";
+import { conditionsFor, type ReconcileOutcome } from "./conditions.js";
 
 /** What the event stream carries: a status write or a stored event. */
 export type AgentNotice = { type: "event"; event: StoredEvent } | { type: "status"; status: StackStatus };
 
-/** A condition change: status, reason, message. */
-export type ConditionChange = readonly [Condition["status"], string, string];
-
 const conditionOrder: ConditionType[] = ["Ready", "Reconciling", "Stalled", "Degraded"];
-
-/** Every condition after `revision` was applied in full: Ready, nothing reconciling, stalled or degraded. */
-export function appliedConditions(revision: string): Partial<Record<ConditionType, ConditionChange>> {
-  return {
-    Reconciling: ["False", "Succeeded", ""],
-    Ready: ["True", "Succeeded", `revision ${revision} is applied`],
-    Stalled: ["False", "Succeeded", ""],
-    Degraded: ["False", "Succeeded", ""],
-  };
-}
 
 /** The status of a stack the agent has not looked at yet. */
 export function notCheckedStatus(stack: string): StackStatus {
@@ -65,9 +53,14 @@ export class StackStatusBook {
     this.notices.emit("notice", { type: "status", status: { ...status, updatedAt: new Date().toISOString() } } satisfies AgentNotice);
   }
 
-  /** Changes conditions (and, in the same write, any other status fields given in `also`); a condition's transition time moves only when its status does. */
-  async setConditions(stack: string, changes: Partial<Record<ConditionType, ConditionChange>>, also: Partial<Pick<StackStatus, "drift">> = {}): Promise<void> {
+  /**
+   * Sets the conditions `outcome` means (and, in the same write, any other
+   * status fields given in `also`); a condition's transition time moves only
+   * when its status does.
+   */
+  async report(stack: string, outcome: ReconcileOutcome, also: Partial<Pick<StackStatus, "drift">> = {}): Promise<void> {
     if (!this.managed(stack)) return;
+    const changes = conditionsFor(outcome);
     const status = await this.status(stack);
     const now = new Date().toISOString();
     const conditions = conditionOrder.map((type): Condition => {

@@ -1,9 +1,11 @@
-// What every route group is given: the agent, its store, the stack checks and
-// summaries they share, and the role check for actions.
+// What every route group is given: the agent's read model (queries) and the
+// actions it accepts (commands), its store, the stack checks and summaries
+// they share, and the role check for actions.
 
 import type { Static } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { notCheckedStatus, type Agent } from "../agent/agent.js";
+import type { AgentCommands, StackQueries } from "../agent/queries.js";
+import { notCheckedStatus } from "../agent/stack-status.js";
 import { PlumbError } from "../errors.js";
 import type { StackStatus, Store, TokenRole } from "../state/store.js";
 import { sendError } from "./responses.js";
@@ -11,7 +13,8 @@ import type { stackSummary } from "./schemas.js";
 import { stackState } from "./stack-list.js";
 
 export interface RouteContext {
-  agent: Agent;
+  queries: StackQueries;
+  commands: AgentCommands;
   store: Store;
   /** A preHandler that refuses tokens below `role`. */
   requireRole(role: TokenRole): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
@@ -23,17 +26,17 @@ export interface RouteContext {
   everySummary(): Promise<Static<typeof stackSummary>[]>;
 }
 
-export function routeContext(agent: Agent): RouteContext {
-  const store = agent.store;
+export function routeContext(queries: StackQueries, commands: AgentCommands): RouteContext {
+  const store = queries.store;
   const summary = (name: string, recorded: StackStatus | undefined): Static<typeof stackSummary> => {
     const status = recorded ?? notCheckedStatus(name);
-    const platform = agent.platformStack(name);
+    const platform = queries.platformStack(name);
     const document = platform?.document;
     const source = document?.spec?.source;
     return {
       name,
       labels: document?.metadata.labels ?? {},
-      environment: agent.stackEnvironment(name),
+      environment: queries.stackEnvironment(name),
       suspended: status.suspended,
       conditions: status.conditions,
       lastAppliedRevision: status.lastAppliedRevision,
@@ -49,7 +52,8 @@ export function routeContext(agent: Agent): RouteContext {
     };
   };
   return {
-    agent,
+    queries,
+    commands,
     store,
     requireRole: (role) => async (request, reply) => {
       if (role === "admin" && request.token?.role !== "admin") {
@@ -62,13 +66,13 @@ export function routeContext(agent: Agent): RouteContext {
       return undefined;
     },
     knownStack(name) {
-      if (!agent.hasStack(name))
+      if (!queries.hasStack(name))
         throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
     },
     summary,
     async everySummary() {
       const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
-      return agent.stackNames().map((name) => summary(name, statuses.get(name)));
+      return queries.stackNames().map((name) => summary(name, statuses.get(name)));
     },
   };
 }

@@ -7,7 +7,7 @@
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { Agent } from "../agent/agent.js";
+import type { AgentCommands, StackQueries } from "../agent/queries.js";
 import type { AgentMetrics } from "../agent/metrics.js";
 import { PlumbError } from "../errors.js";
 import { redactor } from "../secrets/redaction.js";
@@ -29,7 +29,10 @@ export { claimReadiness } from "./routes/stacks.js";
 export { securityHeaders } from "./responses.js";
 
 export interface ServerOptions {
-  agent: Agent;
+  /** What the API reads. */
+  queries: StackQueries;
+  /** What the API and webhooks may ask of the agent. */
+  commands: AgentCommands;
   metrics: AgentMetrics;
   logger: Logger;
   /** Shared secret for webhook signatures; webhooks are refused without one. */
@@ -44,8 +47,8 @@ declare module "fastify" {
 }
 
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { agent, metrics } = options;
-  const store = agent.store;
+  const { queries, metrics } = options;
+  const store = queries.store;
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
@@ -89,15 +92,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) =>
-    agent.stackNames().length > 0 || agent.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
+    queries.stackNames().length > 0 || queries.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
   );
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-    metrics.queueDepth.set(agent.queueDepth());
+    metrics.queueDepth.set(queries.queueDepth());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  const context = routeContext(agent);
+  const context = routeContext(queries, options.commands);
   await app.register(dashboardRoutes);
   await app.register(tokenRoutes, context);
   await app.register(stackRoutes, context);

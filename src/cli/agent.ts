@@ -116,7 +116,14 @@ export function registerAgent(program: Command): void {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);
           if (flags.tokenFile !== undefined) await writeFile(flags.tokenFile, `${token}\n`, { mode: 0o600 });
         }
-        const server = await createServer({ agent, metrics, logger, webhookSecret: process.env.PLUMB_WEBHOOK_SECRET, version: program.version() ?? "0.0.0" });
+        const server = await createServer({
+          queries: agent.queries,
+          commands: agent,
+          metrics,
+          logger,
+          webhookSecret: process.env.PLUMB_WEBHOOK_SECRET,
+          version: program.version() ?? "0.0.0",
+        });
         const address = await server.listen({ host, port });
         directoryLock.describe({ address });
         logger.info({ address }, "listening");

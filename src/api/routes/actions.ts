@@ -21,7 +21,7 @@ const rollbackBody = Type.Object(
 );
 const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
 
-export async function actionRoutes(app: FastifyInstance, { agent, store, knownStack, requireRole }: RouteContext): Promise<void> {
+export async function actionRoutes(app: FastifyInstance, { commands, store, knownStack, requireRole }: RouteContext): Promise<void> {
   const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
     app.post<{ Params: Static<typeof stackName> }>(
       route,
@@ -48,21 +48,21 @@ export async function actionRoutes(app: FastifyInstance, { agent, store, knownSt
     "Run the commit loop now and apply what it plans; a suspended stack or an open deny window holds it unless override is true",
     (name, actor, body) => {
       const override = (body as Static<typeof syncBody> | undefined)?.override === true;
-      agent.requestSync(name, "api", actor, true, override);
+      commands.requestSync(name, "api", actor, true, override);
       return `sync of ${name} queued${override ? " (overriding suspension and sync windows)" : ""}`;
     },
     syncBody,
   );
   action("/api/v1/stacks/:stack/refresh", "Re-read live state and compare now; drift is healed only where selfHeal would heal it", (name, actor) => {
-    agent.requestRefresh(name, actor);
+    commands.requestRefresh(name, actor);
     return `drift check of ${name} queued`;
   });
   action("/api/v1/stacks/:stack/suspend", "Stop automatic applies", async (name, actor) => {
-    await agent.setSuspended(name, true, actor);
+    await commands.setSuspended(name, true, actor);
     return `${name} suspended`;
   });
   action("/api/v1/stacks/:stack/resume", "Resume automatic applies", async (name, actor) => {
-    await agent.setSuspended(name, false, actor);
+    await commands.setSuspended(name, false, actor);
     return `${name} resumed`;
   });
   action(
@@ -70,7 +70,7 @@ export async function actionRoutes(app: FastifyInstance, { agent, store, knownSt
     "Re-apply the recorded render of an earlier revision; automatic sync stays suspended until resumed",
     (name, actor, body) => {
       const { revision, override } = body as Static<typeof rollbackBody>;
-      agent.requestRollback(name, revision, actor, override === true);
+      commands.requestRollback(name, revision, actor, override === true);
       return `rollback of ${name} to ${revision} queued`;
     },
     rollbackBody,

@@ -11,7 +11,7 @@ import { auditKinds } from "../../state/audit.js";
 import type { AuditFilter } from "../../state/store.js";
 import type { RouteContext } from "../route-context.js";
 
-export async function auditRoutes(app: FastifyInstance, { agent, store }: RouteContext): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, { queries, store }: RouteContext): Promise<void> {
   const auditFilters = {
     stack: Type.Optional(Type.String({ maxLength: 63 })),
     resource: Type.Optional(Type.String({ maxLength: 600 })),
@@ -102,7 +102,7 @@ export async function auditRoutes(app: FastifyInstance, { agent, store }: RouteC
     "/api/v1/compliance",
     { schema: { summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health", querystring: complianceQuery } },
     async (request, reply) => {
-      const report = await agent.complianceReport(request.query.days ?? 30);
+      const report = await queries.complianceReport(request.query.days ?? 30);
       if (request.query.format === "csv")
         return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
       if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));

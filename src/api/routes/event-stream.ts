@@ -3,12 +3,12 @@
 
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { AgentNotice } from "../../agent/agent.js";
+import type { AgentNotice } from "../../agent/stack-status.js";
 import { redactor } from "../../secrets/redaction.js";
 import { securityHeaders } from "../responses.js";
 import type { RouteContext } from "../route-context.js";
 
-export async function eventStreamRoutes(app: FastifyInstance, { agent }: RouteContext): Promise<void> {
+export async function eventStreamRoutes(app: FastifyInstance, { queries }: RouteContext): Promise<void> {
   app.get<{ Querystring: { stack?: string } }>(
     "/api/v1/events",
     {
@@ -34,11 +34,11 @@ export async function eventStreamRoutes(app: FastifyInstance, { agent }: RouteCo
         if (wanted !== undefined && stack !== wanted) return;
         response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
       };
-      agent.notices.on("notice", listener);
+      queries.notices.on("notice", listener);
       const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
       request.raw.on("close", () => {
         clearInterval(heartbeat);
-        agent.notices.off("notice", listener);
+        queries.notices.off("notice", listener);
       });
     },
   );

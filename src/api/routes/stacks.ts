@@ -12,7 +12,7 @@ import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";
 import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
 
-export async function stackRoutes(app: FastifyInstance, { agent, store, knownStack, summary, everySummary }: RouteContext): Promise<void> {
+export async function stackRoutes(app: FastifyInstance, { queries, store, knownStack, summary, everySummary }: RouteContext): Promise<void> {
   app.get<{ Querystring: Static<typeof listQuery> }>(
     "/api/v1/stacks",
     {
@@ -41,7 +41,7 @@ export async function stackRoutes(app: FastifyInstance, { agent, store, knownSta
         total: sorted.length,
         items: sorted.slice(offset, offset + limit),
         facets: stackFacets(all),
-        problems: agent.problems().map((problem) => problem.describe()),
+        problems: queries.problems().map((problem) => problem.describe()),
       };
     },
   );
@@ -75,7 +75,7 @@ export async function stackRoutes(app: FastifyInstance, { agent, store, knownSta
     async (request) => {
       const name = request.params.stack;
       knownStack(name);
-      const [records, status, tree] = await Promise.all([store.listResources(name), agent.status(name), agent.resourceTree(name)]);
+      const [records, status, tree] = await Promise.all([store.listResources(name), queries.status(name), queries.resourceTree(name)]);
       const items = records.map((record) => ({
         address: record.address,
         apiVersion: record.apiVersion,
@@ -95,11 +95,11 @@ export async function stackRoutes(app: FastifyInstance, { agent, store, knownSta
   );
 
   app.get("/api/v1/composites", { schema: { summary: "The platform's composite kinds, documented from their schemas" } }, async () => ({
-    items: agent.compositeKinds().map(documentComposite),
+    items: queries.compositeKinds().map(documentComposite),
   }));
 
   app.get("/api/v1/composites.md", { schema: { summary: "The same documentation as Markdown (what plumb docs prints)" } }, async (_request, reply) => {
-    return reply.type("text/markdown; charset=utf-8").send(compositesMarkdown(agent.compositeKinds()));
+    return reply.type("text/markdown; charset=utf-8").send(compositesMarkdown(queries.compositeKinds()));
   });
 
   app.get<{ Params: Static<typeof stackName> }>(
@@ -108,7 +108,7 @@ export async function stackRoutes(app: FastifyInstance, { agent, store, knownSta
     async (request) => {
       const name = request.params.stack;
       knownStack(name);
-      const preview = await agent.previewPlan(name);
+      const preview = await queries.previewPlan(name);
       if (preview === undefined)
         throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, {
           hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync`,

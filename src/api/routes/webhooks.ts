@@ -11,7 +11,7 @@ import { readPush, verifyWebhook } from "../webhooks.js";
 
 const maxWebhookBytes = 1024 * 1024;
 
-export async function webhookRoutes(app: FastifyInstance, { agent, webhookSecret }: RouteContext & { webhookSecret: string | undefined }): Promise<void> {
+export async function webhookRoutes(app: FastifyInstance, { commands, webhookSecret }: RouteContext & { webhookSecret: string | undefined }): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxWebhookBytes }, (_request, body, done) => done(null, body));
   app.post("/hooks/git", { schema: { hide: true } }, async (request, reply) => {
@@ -33,7 +33,7 @@ export async function webhookRoutes(app: FastifyInstance, { agent, webhookSecret
     }
     const push = readPush(payload);
     if (push === undefined) return reply.status(202).send({ accepted: true, triggered: [], message: "not a push event; nothing to do" });
-    const triggered = [...new Set(push.repositoryUrls.flatMap((url) => agent.notifyPush(url, push.ref)))];
+    const triggered = [...new Set(push.repositoryUrls.flatMap((url) => commands.notifyPush(url, push.ref)))];
     request.log.info({ sender: verdict.sender, ref: push.ref, triggered }, "webhook");
     return reply.status(202).send({ accepted: true, triggered });
   });

@@ -1,0 +1,141 @@
+// The agent's read model for the API and the dashboard: stacks, statuses,
+// composite kinds, problems, plan previews and the compliance report. Nothing
+// here changes a stack; the API reads through this and acts only through
+// AgentCommands.
+
+import type { EventEmitter } from "node:events";
+import { ProviderConnections } from "../engine/connections.js";
+import { planStack } from "../engine/pipeline.js";
+import type { Plan } from "../engine/plan/plan.js";
+import type { PlumbError } from "../errors.js";
+import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
+import type { RenderedClaim } from "../render/programs.js";
+import type { CompositeKind } from "../render/platform-library.js";
+import { auditEvents } from "../state/audit-export.js";
+import type { AuditEvent } from "../state/audit.js";
+import type { StackStatus, Store } from "../state/store.js";
+import type { PlatformStack } from "./platform.js";
+import { appliedRender, complianceFor, type StackContext } from "./stack-context.js";
+import { notCheckedStatus } from "./stack-status.js";
+
+/** What a person (through the API) or a webhook may ask of the agent. */
+export interface AgentCommands {
+  /** Commit loop now; `force` plans and applies even when nothing moved, `override` passes suspension and deny windows. */
+  requestSync(stack: string, trigger: string, actor: string | null, force?: boolean, override?: boolean): void;
+  /** Drift loop now: re-reads and compares; heals only where the stack's own policy would. */
+  requestRefresh(stack: string, actor: string | null): void;
+  requestRollback(stack: string, revision: string, actor: string | null, override?: boolean): void;
+  setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void>;
+  /** A push to `url` at `ref`: the platform and the stacks reading that repository look now; returns what was triggered. */
+  notifyPush(url: string, ref: string | undefined): string[];
+}
+
+export class StackQueries {
+  constructor(
+    private readonly context: StackContext,
+    private readonly waitingJobs: () => number,
+  ) {}
+
+  get store(): Store {
+    return this.context.store;
+  }
+
+  /** Status writes and events as they happen, for the event stream. */
+  get notices(): EventEmitter {
+    return this.context.book.notices;
+  }
+
+  stackNames(): string[] {
+    return [...this.context.stacks.keys()].sort();
+  }
+
+  hasStack(name: string): boolean {
+    return this.context.stacks.has(name);
+  }
+
+  platformStack(name: string): PlatformStack | undefined {
+    return this.context.stacks.get(name)?.platform;
+  }
+
+  status(stack: string): Promise<StackStatus> {
+    return this.context.book.status(stack);
+  }
+
+  /** The platform's Stack document's environment, else the one the stack's own Stack document gave its render. */
+  stackEnvironment(name: string): string | null {
+    const managed = this.context.stacks.get(name);
+    return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;
+  }
+
+  compositeKinds(): CompositeKind[] {
+    return this.context.platform.library?.library.composites ?? [];
+  }
+
+  /** The platform's problems and every stack whose definition is unusable. */
+  problems(): PlumbError[] {
+    return [
+      ...this.context.platform.problems,
+      ...[...this.context.stacks.values()].flatMap((managed) => (managed.definitionError === undefined ? [] : [managed.definitionError])),
+    ];
+  }
+
+  queueDepth(): number {
+    return this.waitingJobs();
+  }
+
+  /** The claims of the stack's applied render, and which claim each resource was composed from. */
+  async resourceTree(name: string): Promise<{ claims: RenderedClaim[]; compositeOf: Map<string, string> }> {
+    const managed = this.context.stacks.get(name);
+    const rendered = managed === undefined ? undefined : await appliedRender(this.context, name, managed);
+    return {
+      claims: rendered?.claims ?? [],
+      compositeOf: new Map(
+        (rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const])),
+      ),
+    };
+  }
+
+  /** Desired (the last applied render, enriched) against live, for the API's plan preview. */
+  async previewPlan(name: string): Promise<{ revision: string | null; plan: Plan } | undefined> {
+    const managed = this.context.stacks.get(name);
+    if (managed === undefined) return undefined;
+    const rendered = await appliedRender(this.context, name, managed);
+    if (rendered === undefined) return undefined;
+    const status = await this.context.book.status(name);
+    const connections = new ProviderConnections(this.context.registry, rendered.definition, this.context.platform.secrets);
+    try {
+      const { plan } = await planStack(
+        rendered,
+        this.context.store,
+        connections,
+        {},
+        await complianceFor(this.context, managed, status.lastAppliedRevision ?? rendered.digest),
+      );
+      return { revision: status.lastAppliedRevision, plan };
+    } finally {
+      await connections.closeAll();
+    }
+  }
+
+  /** The compliance report over every stack's newest render (applied, or denied by policy). */
+  async complianceReport(expiringWithinDays: number): Promise<ComplianceReport> {
+    const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    const audit: AuditEvent[] = [];
+    for await (const event of auditEvents(this.context.store, { since, kind: ["drift.detected", "change.corrective"] })) audit.push(event);
+    const statuses = new Map((await this.context.store.listStackStatuses()).map((status) => [status.stack, status]));
+    const stacks: ReportStack[] = [];
+    for (const [name, managed] of this.context.stacks) {
+      const rendered = managed.lastRendered ?? (await appliedRender(this.context, name, managed));
+      const document = managed.platform.document;
+      stacks.push({
+        name,
+        labels: document.metadata.labels ?? {},
+        metadata: rendered?.definition.metadata ?? document.spec?.metadata ?? {},
+        conditions: (statuses.get(name) ?? notCheckedStatus(name)).conditions,
+        resources: rendered?.resources ?? [],
+        ruleViolations: rendered?.policyViolations ?? [],
+      });
+    }
+    return buildComplianceReport(stacks, this.context.platform.policy, audit, { today: new Date().toISOString().slice(0, 10), expiringWithinDays });
+  }
+}
