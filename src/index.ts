@@ -1,7 +1,8 @@
 // Plumb as a library: the stages the CLI and the agent wire together.
 
 export { PlumbError, PlumbErrorList, errorMessage } from "./errors.js";
-export { renderStack, type DesiredResource, type RenderedStack, type RenderOptions } from "./render/load-stack.js";
+export { renderStack, type RenderOptions } from "./render/load-stack.js";
+export type { DesiredResource, RenderedClaim, RenderedStack } from "./stack-model.js";
 export { loadPlatformLibrary, type CompositeKind, type PlatformLibrary } from "./render/platform-library.js";
 export { defaultSandboxLimits, type SandboxLimits } from "./render/sandbox.js";
 export { defaultRegistry, ProviderRegistry } from "./providers/registry.js";

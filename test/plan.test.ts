@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { createPlan, type PlanInput } from "../src/engine/plan/plan.js";
-import type { DesiredResource } from "../src/render/load-stack.js";
+import type { DesiredResource } from "../src/stack-model.js";
 import type { LiveObject } from "../src/sdk/provider.js";
 import type { JsonObject } from "../src/sdk/resource.js";
 import type { RecordedResource } from "../src/state/store.js";

@@ -2,7 +2,7 @@
 // render the drift loop compares against) and the jobs its queue runs.
 
 import type { PlumbError } from "../errors.js";
-import type { RenderedStack } from "../render/load-stack.js";
+import type { RenderedStack } from "../stack-model.js";
 import { backoffDelay, type Backoff } from "../schedule.js";
 import type { PlatformStack, StackOrigin } from "./platform.js";
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { readYamlFiles } from "../render/read-source.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
-import { stackApiVersion, stackDocumentSchema, stackKind, type StackDocument } from "../render/stack-definition.js";
+import { stackApiVersion, stackDocumentSchema, stackKind, type StackDocument } from "../stack-definition.js";
 import { isPlainObject } from "../render/values.js";
 import { parseYamlDocuments } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";

@@ -9,7 +9,7 @@ import { planStack } from "../engine/pipeline.js";
 import type { Plan } from "../engine/plan/plan.js";
 import type { PlumbError } from "../errors.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
-import type { RenderedClaim } from "../render/programs.js";
+import type { RenderedClaim } from "../stack-model.js";
 import type { CompositeKind } from "../render/platform-library.js";
 import { auditEvents } from "../state/audit-export.js";
 import type { AuditEvent } from "../state/audit.js";

@@ -6,7 +6,7 @@
 import { ProviderConnections } from "../engine/connections.js";
 import { withStackLock } from "../engine/apply/lock.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
-import type { RenderedStack } from "../render/load-stack.js";
+import type { RenderedStack } from "../stack-model.js";
 import type { Job } from "./managed-stack.js";
 import type { StackReconciler } from "./reconciler.js";
 import { appliedRender, asPlumbError, type StackContext } from "./stack-context.js";

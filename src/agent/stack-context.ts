@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { errorMessage, PlumbError } from "../errors.js";
 import type { ComplianceOptions } from "../policy/stage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { RenderedStack } from "../render/load-stack.js";
+import type { RenderedStack } from "../stack-model.js";
 import type { SandboxLimits } from "../render/sandbox.js";
 import { redactUrl, type GitMirrors } from "../source/git.js";
 import { storeError } from "../state/sqlite.js";

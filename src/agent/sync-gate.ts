@@ -2,7 +2,7 @@
 // policy, its status and who asked: the one place suspension, sync windows,
 // sync.auto, selfHeal and a person's override meet.
 
-import type { RenderedStack } from "../render/load-stack.js";
+import type { RenderedStack } from "../stack-model.js";
 import { syncAllowed } from "../schedule.js";
 import type { StackStatus } from "../state/store.js";
 

@@ -3,7 +3,7 @@
 
 import { PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { StackDefinition } from "../render/stack-definition.js";
+import type { StackDefinition } from "../stack-definition.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import type { JsonObject } from "../sdk/resource.js";
 import { localSecretResolver, type SecretResolver } from "../secrets/references.js";

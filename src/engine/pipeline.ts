@@ -5,7 +5,7 @@
 
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { containsOutputReference, substituteOutputReferences } from "../render/output-references.js";
-import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
+import type { DesiredResource, RenderedStack } from "../stack-model.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
 import type { JsonValue } from "../sdk/resource.js";

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import { checkAgainstSchema, formatFieldPath, type SchemaProblem } from "../schema-check.js";
-import type { DesiredResource } from "../render/load-stack.js";
+import type { DesiredResource } from "../stack-model.js";
 import { canonicalJson } from "../state/audit.js";
 import type { RecordedResource } from "../state/store.js";
 import type { JsonObject } from "../sdk/resource.js";

@@ -5,7 +5,7 @@
 
 import { escapeMarkdown } from "../markdown.js";
 import { csvField } from "../csv.js";
-import type { DesiredResource } from "../render/load-stack.js";
+import type { DesiredResource } from "../stack-model.js";
 import type { AuditEvent } from "../state/audit.js";
 import type { Condition } from "../state/store.js";
 import { enrichResources, type CompliancePolicy, type Violation } from "./compliance.js";

@@ -6,7 +6,7 @@
 
 import { PlumbErrorList } from "../errors.js";
 import type { Violation } from "../policy-finding.js";
-import type { DesiredResource, RenderedStack } from "../render/load-stack.js";
+import type { DesiredResource, RenderedStack } from "../stack-model.js";
 import type { RecordedResource } from "../state/store.js";
 import { enrichResources, violationErrors, type CompliancePolicy } from "./compliance.js";
 

@@ -14,25 +14,11 @@ import type { EmittedResource, InputClaim, RuleViolation } from "./sandbox-runne
 import type { ResourceView } from "../sdk/program.js";
 import { formatFieldPath } from "../schema-check.js";
 import type { ParsedDocument } from "./yaml-documents.js";
+import type { RenderedClaim } from "../stack-model.js";
 
 export const programFile = "main.ts";
 /** How deep composites may nest (a claim composing a claim composing …). */
 const maxCompositeDepth = 8;
-
-/** A claim as render reports it: for the store, the API and the dashboard's resource tree. */
-export interface RenderedClaim {
-  address: string;
-  apiVersion: string;
-  kind: string;
-  name: string;
-  spec: JsonObject;
-  /** The claim it was composed from, for nested composites. */
-  composite: string | null;
-  /** Addresses of what it composed directly (resources and claims). */
-  children: string[];
-  /** A YAML claim's file and document index; a declared claim's file and line. */
-  origin: { file: string; document?: number; line?: number };
-}
 
 /** A claim found in YAML, with the document it came from. */
 export interface YamlClaim {

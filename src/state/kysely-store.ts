@@ -1,16 +1,14 @@
 // The Store implemented once with Kysely; the dialect-specific files only open
 // the connection and pick the migration flavour.
 
-import { PlumbError } from "../errors.js";
-import { redactor } from "../secrets/redaction.js";
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
-import type { HealthStatus } from "../sdk/provider.js";
+import { sql, type Kysely } from "kysely";
 import type { JsonObject } from "../sdk/resource.js";
-import { auditHash, genesisHash, type AuditEvent, type AuditHead, type AuditInput, type AuditKind } from "./audit.js";
-import type { Database, EventsTable, JournalTable, ResourcesTable, RunsTable, StackStatusTable } from "./schema.js";
+import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
+import type { Database } from "./schema.js";
+import { appendAuditIn, upsertResources } from "./batch-writes.js";
+import { fromEventRow, fromJournalRow, fromResourceRow, fromRunRow, fromStatusRow, insertChunk, now, parseStored } from "./rows.js";
 import type {
-  ChangeAction,
   EventInput,
   EventRecord,
   JournalEntry,
@@ -19,7 +17,6 @@ import type {
   PlanSummary,
   RecordedResource,
   ResourceEffect,
-  ResourceStatus,
   RenderRecord,
   RunRecord,
   StackStatus,
@@ -27,223 +24,10 @@ import type {
   AuditFilter,
   ApiToken,
   TokenRole,
-  Condition,
-  DriftSummary,
   RunResult,
   StackRecord,
   Store,
 } from "./store.js";
-
-const now = () => new Date().toISOString();
-/** Rows per multi-row insert: well under SQLite's bound-parameter limit. */
-const insertChunk = 200;
-
-function toResourceRow(record: RecordedResource): ResourcesTable {
-  return {
-    stack: record.stack,
-    address: record.address,
-    api_version: record.apiVersion,
-    kind: record.kind,
-    name: record.name,
-    provider: record.provider,
-    applied_spec: JSON.stringify(record.appliedSpec),
-    managed_fields: JSON.stringify(record.managedFields),
-    outputs: JSON.stringify(record.outputs),
-    live_hash: record.liveHash,
-    status: record.status,
-    health: record.health,
-    depends_on: JSON.stringify(record.dependsOn),
-    prune: record.prune ? 1 : 0,
-    deletion_policy: record.deletionPolicy,
-    last_run_id: record.lastRunId,
-    updated_at: record.updatedAt,
-  };
-}
-
-/**
- * A JSON column as stored; one that does not parse (edited by hand, a bad
- * disk) is named with its row, so the damage can be found and repaired.
- */
-function parseStored(
-  text: string,
-  column: string,
-  row: { stack?: string; name?: string; address?: string | null; sequence?: number | string; id?: string | number },
-): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const identity = [
-      row.stack === undefined ? (row.name === undefined ? undefined : `stack ${row.name}`) : `stack ${row.stack}`,
-      row.address ?? undefined,
-      row.sequence === undefined ? undefined : `audit event #${row.sequence}`,
-      row.id === undefined ? undefined : `row ${row.id}`,
-    ]
-      .filter((part) => part !== undefined)
-      .join(", ");
-    throw new PlumbError(
-      "PLUMB_STORE_CORRUPT",
-      `the state store's ${column} of ${identity} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-      {
-        location: {
-          ...(row.stack === undefined ? {} : { stack: row.stack }),
-          ...(row.address === undefined || row.address === null ? {} : { resource: row.address }),
-        },
-        hint: "the store was edited or damaged: restore it from a backup, or remove that row and apply again",
-      },
-    );
-  }
-}
-
-function fromResourceRow(row: Selectable<ResourcesTable>): RecordedResource {
-  return {
-    stack: row.stack,
-    address: row.address,
-    apiVersion: row.api_version,
-    kind: row.kind,
-    name: row.name,
-    provider: row.provider,
-    appliedSpec: parseStored(row.applied_spec, "applied_spec", row) as JsonObject,
-    managedFields: parseStored(row.managed_fields, "managed_fields", row) as string[],
-    outputs: parseStored(row.outputs, "outputs", row) as JsonObject,
-    liveHash: row.live_hash,
-    status: row.status as ResourceStatus,
-    health: row.health as HealthStatus,
-    dependsOn: parseStored(row.depends_on, "depends_on", row) as string[],
-    prune: Number(row.prune) === 1,
-    deletionPolicy: row.deletion_policy === "Retain" ? "Retain" : "Delete",
-    lastRunId: row.last_run_id,
-    updatedAt: row.updated_at,
-  };
-}
-
-function fromRunRow(row: Selectable<RunsTable>): RunRecord {
-  return {
-    id: row.id,
-    stack: row.stack,
-    trigger: row.trigger,
-    revision: row.revision,
-    digest: row.digest,
-    environment: row.environment,
-    planSummary: row.plan_summary === null ? null : (parseStored(row.plan_summary, "plan_summary", row) as PlanSummary),
-    result: row.result as RunResult,
-    error: row.error,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    actor: row.actor,
-  };
-}
-
-function fromJournalRow(row: Selectable<JournalTable>): JournalEntry {
-  return {
-    id: row.id,
-    runId: row.run_id,
-    stack: row.stack,
-    address: row.address,
-    action: row.action as ChangeAction,
-    intent: parseStored(row.intent, "intent", row) as JournalEntry["intent"],
-    state: row.state as JournalState,
-    outcome: row.outcome,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function fromEventRow(row: Selectable<EventsTable>): EventRecord {
-  return {
-    id: Number(row.id),
-    stack: row.stack,
-    runId: row.run_id,
-    address: row.address,
-    type: row.type,
-    message: row.message,
-    ...(row.data === null ? {} : { data: parseStored(row.data, "data", row) as JsonObject }),
-    createdAt: row.created_at,
-  };
-}
-
-function fromStatusRow(row: Selectable<StackStatusTable>): StackStatus {
-  return {
-    stack: row.stack,
-    suspended: Number(row.suspended) === 1,
-    conditions: parseStored(row.conditions, "conditions", row) as Condition[],
-    lastAppliedRevision: row.last_applied_revision,
-    lastAttemptedRevision: row.last_attempted_revision,
-    lastAppliedDigest: row.last_applied_digest,
-    drift: row.drift === null ? null : (parseStored(row.drift, "drift", row) as DriftSummary),
-    updatedAt: row.updated_at,
-  };
-}
-
-/** Appends to the audit chain inside the caller's transaction, so an event commits with what it records. */
-async function appendAuditIn(transaction: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
-  if (events.length === 0) return;
-  // SQLite has one writer at a time; a PostgreSQL store must lock the head row (FOR UPDATE) here.
-  let head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
-  if (head === undefined) {
-    await transaction.insertInto("audit_head").values({ id: 1, count: 0, hash: genesisHash }).execute();
-    head = { id: 1, count: 0, hash: genesisHash };
-  }
-  let count = Number(head.count);
-  let previous = head.hash;
-  const at = now();
-  // Masked before hashing: the chain must verify against what is stored.
-  const rows = events.map((unmasked) => {
-    const event = redactor.redactDeep(unmasked);
-    count++;
-    const unsigned = { ...event, sequence: count, at, previousHash: previous };
-    const hash = auditHash(unsigned);
-    previous = hash;
-    return {
-      sequence: count,
-      at,
-      kind: event.kind,
-      actor: event.actor,
-      stack: event.stack,
-      resource: event.resource,
-      commit_sha: event.commit,
-      author: event.author,
-      commit_message: event.commitMessage,
-      summary: JSON.stringify(event.summary),
-      previous_hash: unsigned.previousHash,
-      hash,
-    };
-  });
-  for (let start = 0; start < rows.length; start += insertChunk)
-    await transaction
-      .insertInto("audit_events")
-      .values(rows.slice(start, start + insertChunk))
-      .execute();
-  await transaction.updateTable("audit_head").set({ count, hash: previous }).where("id", "=", 1).execute();
-}
-
-async function upsertResources(db: Kysely<Database> | Transaction<Database>, records: readonly RecordedResource[]): Promise<void> {
-  for (let start = 0; start < records.length; start += insertChunk) {
-    const rows = records.slice(start, start + insertChunk).map(toResourceRow);
-    await db
-      .insertInto("resources")
-      .values(rows)
-      .onConflict((conflict) =>
-        conflict.columns(["stack", "address"]).doUpdateSet((update) => ({
-          api_version: update.ref("excluded.api_version"),
-          kind: update.ref("excluded.kind"),
-          name: update.ref("excluded.name"),
-          provider: update.ref("excluded.provider"),
-          applied_spec: update.ref("excluded.applied_spec"),
-          managed_fields: update.ref("excluded.managed_fields"),
-          outputs: update.ref("excluded.outputs"),
-          live_hash: update.ref("excluded.live_hash"),
-          status: update.ref("excluded.status"),
-          health: update.ref("excluded.health"),
-          depends_on: update.ref("excluded.depends_on"),
-          prune: update.ref("excluded.prune"),
-          deletion_policy: update.ref("excluded.deletion_policy"),
-          last_run_id: update.ref("excluded.last_run_id"),
-          updated_at: update.ref("excluded.updated_at"),
-        })),
-      )
-      .execute();
-  }
-}
 
 export class KyselyStore implements Store {
   private readonly eventListeners = new Set<(events: readonly StoredEvent[]) => void>();

@@ -6,7 +6,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { PlumbError } from "../../errors.js";
 import { compositesMarkdown, documentComposite } from "../../render/composite-docs.js";
-import type { RenderedClaim } from "../../render/programs.js";
+import type { RenderedClaim } from "../../stack-model.js";
 import { environmentMatrix } from "../environment-matrix.js";
 import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";

@@ -2,7 +2,7 @@
 // to one action per resource with field-level diffs. It does no I/O: the same
 // inputs always give the same plan.
 
-import type { DesiredResource } from "../../render/load-stack.js";
+import type { DesiredResource } from "../../stack-model.js";
 import type { LiveObject } from "../../sdk/provider.js";
 import { PlumbError } from "../../errors.js";
 import { annotations, type DeletionPolicy, type JsonObject } from "../../sdk/resource.js";

@@ -3,7 +3,7 @@
 // visible, and is finished with its result and a closing event.
 
 import { randomUUID } from "node:crypto";
-import type { RenderedStack } from "../../render/load-stack.js";
+import type { RenderedStack } from "../../stack-model.js";
 import type { PlanSummary, Store } from "../../state/store.js";
 import type { ApplyResult } from "../apply/apply.js";
 
