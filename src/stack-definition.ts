@@ -2,7 +2,7 @@
 // instances, sync policy and metadata. It may sit in the stack directory itself.
 
 import { Type, type Static } from "@sinclair/typebox";
-import { secretReferenceSchema } from "./secrets/references.js";
+import { secretReferenceSchema } from "./sdk/secret-reference.js";
 
 export const stackApiVersion = "plumb.dev/v1";
 export const stackKind = "Stack";

@@ -314,4 +314,3 @@ export class Agent implements AgentCommands {
     await this.book.record(events);
   }
 }
-

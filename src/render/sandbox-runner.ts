@@ -10,104 +10,18 @@ import type { TSchema } from "@sinclair/typebox";
 import type { CompositeDefinition, PolicyRule, ResourceView, RuleResult, StackContext } from "../sdk/program.js";
 import { captureCallSites, collectAsync, type Declaration, type SourceSite } from "../sdk/program-scope.js";
 import { checkAndFillDefaults } from "../schema-check.js";
-
-export const sandboxProtocol = "plumb.sandbox/v1";
-
-/** A claim read from YAML, sent in by the parent. */
-export interface InputClaim {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  spec: unknown;
-  /** Index in the parent's list, so it can point at the YAML document. */
-  input: number;
-}
-
-export type SandboxRequest =
-  | { mode: "describe" }
-  | {
-      mode: "render";
-      context: StackContext;
-      program: boolean;
-      claims: InputClaim[];
-      /** The stack's YAML resources, for the platform's policy rules. */
-      resources: ResourceView[];
-      maxDepth: number;
-    };
-
-export interface DescribedComposite {
-  file: string;
-  apiVersion: string;
-  kind: string;
-  description: string;
-  schema: unknown;
-  examples: unknown[];
-}
-
-export interface DescribedRule {
-  file: string;
-  name: string;
-  level: "deny" | "warn" | "remediate";
-  scope: "resource" | "stack";
-  description: string;
-}
-
-/** A rule's finding; `fix` (JSON pointer → value) only from a remediate rule. */
-export interface RuleViolation {
-  rule: string;
-  level: "deny" | "warn" | "remediate";
-  address: string;
-  message: string;
-  hint: string;
-  fix: Record<string, unknown> | null;
-}
-
-export interface EmittedResource {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
-  spec: unknown;
-  site: SourceSite | null;
-  /** The claim it was composed from. */
-  composite: string | null;
-  /** Set when the resource is an input claim itself (never for provider resources). */
-  input: number | null;
-}
-
-export interface EmittedClaim extends EmittedResource {
-  address: string;
-}
-
-export interface ClaimProblem {
-  claim: string;
-  /** Path inside the claim's spec. */
-  path: (string | number)[];
-  message: string;
-  hint?: string;
-  site: SourceSite | null;
-  input: number | null;
-}
-
-export type SandboxAnswer =
-  | {
-      protocol: typeof sandboxProtocol;
-      ok: true;
-      composites: DescribedComposite[];
-      rules: DescribedRule[];
-      resources: EmittedResource[];
-      claims: EmittedClaim[];
-      problems: ClaimProblem[];
-      violations: RuleViolation[];
-    }
-  | { protocol: typeof sandboxProtocol; ok: false; error: { message: string; site: SourceSite | null } };
-
-export interface SandboxModules {
-  program?: () => Promise<{ default?: unknown }>;
-  /** The platform's `*.composite.ts` and `*.rule.ts` modules. */
-  platform: { file: string; load: () => Promise<{ default?: unknown }> }[];
-}
+import {
+  sandboxProtocol,
+  type ClaimProblem,
+  type EmittedClaim,
+  type EmittedResource,
+  type RuleViolation,
+  type SandboxAnswer,
+  type SandboxModules,
+  type SandboxRequest,
+  type DescribedComposite,
+  type DescribedRule,
+} from "./sandbox-protocol.js";
 
 const denied = (what: string) => () => {
   throw new Error(`${what} is not available to programs and composites: they only declare resources; Plumb's engine does the I/O`);

@@ -6,19 +6,17 @@
 // writes to file descriptor 3.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Type } from "@sinclair/typebox";
-import type { Message, Plugin } from "esbuild";
-import { PlumbError, PlumbErrorList } from "../errors.js";
+import { PlumbError } from "../errors.js";
 import type { SourceSite } from "../sdk/program-scope.js";
-import { sandboxProtocol, type SandboxAnswer, type SandboxRequest } from "./sandbox-runner.js";
+import { sandboxProtocol, type SandboxAnswer, type SandboxRequest } from "./sandbox-protocol.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
 import { bubblewrapArguments, isolationFor } from "./isolation.js";
+import { bundle, pathDisplay, realRoot, type RealRoot } from "./sandbox-bundle.js";
 
 export interface SandboxLimits {
   /** Wall-clock limit for one run, in milliseconds. */
@@ -72,120 +70,10 @@ export interface SandboxJob {
 }
 
 /** Node builtins user code may import: none of them reach the network or start processes. */
-const allowedBuiltins = new Set(["assert", "buffer", "crypto", "events", "fs", "fs/promises", "path", "querystring", "string_decoder", "url", "util"]);
 const answerCap = 256 * 1024 * 1024;
 const outputTail = 8 * 1024;
 /** Node's own resident memory on top of the heap limit before the watchdog stops the process. */
 const residentMargin = 160;
-
-/** The directory of Plumb's package.json, from wherever this module was bundled to. */
-export function packageRoot(): string {
-  let directory = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(directory, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "plumb") return directory;
-    const parent = path.dirname(directory);
-    if (parent === directory) throw new Error("cannot find Plumb's package directory");
-    directory = parent;
-  }
-}
-
-const root = packageRoot();
-export const sdkEntry = path.join(root, "src", "sdk", "program.ts");
-const runnerEntry = path.join(root, "src", "render", "sandbox-runner.ts");
-
-function inside(directory: string, file: string): boolean {
-  const relative = path.relative(directory, file);
-  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
-}
-
-interface RealRoot extends SandboxRoot {
-  real: string;
-}
-
-function realRoot(root: SandboxRoot | undefined): RealRoot | undefined {
-  if (root === undefined) return undefined;
-  return { ...root, real: realpathSync(root.directory) };
-}
-
-/**
- * Shows absolute paths from stack traces and esbuild as the user knows them:
- * relative to the root they are under, after its display prefix. The roots'
- * real paths are looked up once, as a render shows thousands of paths.
- */
-export function pathDisplay(roots: readonly (SandboxRoot | undefined)[]): (file: string) => string {
-  const bases = roots.flatMap((candidate) =>
-    candidate === undefined ? [] : [path.resolve(candidate.directory), safeRealpath(candidate.directory)].map((base) => ({ base, display: candidate.display })),
-  );
-  return (file) => {
-    if (!path.isAbsolute(file)) return file;
-    const match = bases.find(({ base }) => inside(base, file));
-    return match === undefined ? file : match.display + path.relative(match.base, file).split(path.sep).join("/");
-  };
-}
-
-function safeRealpath(file: string): string {
-  try {
-    return realpathSync(file);
-  } catch {
-    return file;
-  }
-}
-
-/** Keeps user code's imports inside its own directory, away from Plumb's code and the network. */
-function importGuard(roots: RealRoot[]): Plugin {
-  // Plumb's own files (the SDK, the runner and their packages) resolve normally, even when a user directory contains them.
-  const trusted = [path.join(root, "src"), path.join(root, "node_modules")];
-  const rootOf = (file: string) =>
-    trusted.some((directory) => inside(directory, file))
-      ? undefined
-      : roots.find((candidate) => inside(candidate.real, file) || inside(path.resolve(candidate.directory), file));
-  return {
-    name: "plumb-import-guard",
-    setup(build) {
-      build.onResolve({ filter: /.*/ }, async (args) => {
-        if ((args.pluginData as { inner?: boolean } | undefined)?.inner === true) return undefined;
-        if (args.path === "plumb/sdk") return { path: sdkEntry };
-        const userRoot = rootOf(args.importer);
-        if (userRoot === undefined) return undefined;
-        const bare = args.path.startsWith("node:") ? args.path.slice(5) : args.path;
-        if (builtinModules.includes(bare)) {
-          if (allowedBuiltins.has(bare)) return { path: args.path, external: true };
-          return {
-            errors: [
-              {
-                text: `imports "${args.path}": programs and composites may not use the network, processes or workers`,
-                detail: `allowed Node modules: ${[...allowedBuiltins].map((name) => `node:${name}`).join(", ")}`,
-              },
-            ],
-          };
-        }
-        if (!args.path.startsWith("./") && !args.path.startsWith("../")) {
-          return {
-            errors: [
-              {
-                text: `imports "${args.path}": only files inside ${userRoot.display === "" ? "the stack directory" : userRoot.display}, plumb/sdk and node:${[...allowedBuiltins].join("/")} can be imported`,
-              },
-            ],
-          };
-        }
-        const resolved = await build.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: { inner: true } });
-        if (resolved.errors.length > 0) return { errors: resolved.errors };
-        const real = safeRealpath(resolved.path);
-        if (!inside(userRoot.real, real)) {
-          return {
-            errors: [
-              {
-                text: `imports "${args.path}", which is outside ${userRoot.display === "" ? "the stack directory" : userRoot.display} (symlinks and ../ may not lead out)`,
-              },
-            ],
-          };
-        }
-        return { path: real };
-      });
-    },
-  };
-}
 
 const levelSchema = Type.Union([Type.Literal("deny"), Type.Literal("warn"), Type.Literal("remediate")]);
 const siteSchema = Type.Union([Type.Null(), Type.Object({ file: Type.String(), line: Type.Integer(), column: Type.Integer() })]);
@@ -251,59 +139,6 @@ const answerSchema = Type.Union([
 function permissionFlags(readable: string[]): string[] {
   const major = Number(process.versions.node.split(".")[0]);
   return [major >= 22 ? "--permission" : "--experimental-permission", ...readable.map((directory) => `--allow-fs-read=${directory}`)];
-}
-
-function esbuildErrors(messages: readonly Message[], show: (file: string) => string, subject: string): PlumbError[] {
-  return messages.map((message) => {
-    const where = message.location;
-    const file = where === null || where.file === "" ? undefined : show(path.resolve(root, where.file));
-    return new PlumbError("PLUMB_PROGRAM", `${subject}: ${message.text}`, {
-      location: { ...(file === undefined ? {} : { file }), ...(where === null ? {} : { line: where.line, column: where.column + 1 }) },
-      ...(message.notes[0]?.text === undefined ? {} : { hint: message.notes[0].text }),
-    });
-  });
-}
-
-/** Bundles for `bundlePath`: the source map's paths are relative to where the bundle runs from. */
-async function bundle(job: SandboxJob, roots: RealRoot[], show: (file: string) => string, bundlePath: string): Promise<string> {
-  const { build } = await import("esbuild");
-  const imports = job.platformFiles.map((file) => `{ file: ${JSON.stringify(show(file))}, load: () => import(${JSON.stringify(file)}) }`).join(",\n");
-  const entry = [
-    `import { runSandbox } from ${JSON.stringify(runnerEntry)};`,
-    `await runSandbox({`,
-    job.program === undefined ? "" : `  program: () => import(${JSON.stringify(job.program)}),`,
-    `  platform: [${imports}],`,
-    `});`,
-  ].join("\n");
-  for (const file of [...job.platformFiles, ...(job.program === undefined ? [] : [job.program])]) {
-    const real = safeRealpath(file);
-    if (!roots.some((candidate) => inside(candidate.real, real))) {
-      throw new PlumbError("PLUMB_PATH_ESCAPE", `${show(file)} is a symlink to a place outside its directory; it is not run`, {
-        location: { file: show(file) },
-      });
-    }
-  }
-  try {
-    const result = await build({
-      stdin: { contents: entry, resolveDir: root, sourcefile: "plumb-sandbox-entry.ts", loader: "ts" },
-      absWorkingDir: root,
-      bundle: true,
-      write: false,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      sourcemap: "inline",
-      outfile: bundlePath,
-      logLevel: "silent",
-      plugins: [importGuard(roots)],
-      loader: { ".ts": "ts", ".mts": "ts", ".js": "js", ".mjs": "js", ".json": "json" },
-    });
-    return (result.outputFiles[0] as { text: string }).text;
-  } catch (error) {
-    const failure = error as { errors?: Message[] };
-    if (Array.isArray(failure.errors)) throw new PlumbErrorList(esbuildErrors(failure.errors, show, job.subject));
-    throw error;
-  }
 }
 
 function tail(chunks: Buffer[]): string {

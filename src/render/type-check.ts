@@ -7,7 +7,7 @@ import path from "node:path";
 import type { CompilerOptions } from "typescript";
 import { PlumbError } from "../errors.js";
 import { programFile } from "./programs.js";
-import { pathDisplay, sdkEntry } from "./sandbox.js";
+import { pathDisplay, sdkEntry } from "./sandbox-bundle.js";
 
 export async function typeCheckProgram(directory: string): Promise<PlumbError[]> {
   const { default: ts } = await import("typescript");

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
-import { packageRoot } from "../../render/sandbox.js";
+import { packageRoot } from "../../package-root.js";
 
 export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   const root = path.join(packageRoot(), "dist", "web");
