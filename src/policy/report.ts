@@ -9,6 +9,9 @@ import type { DesiredResource } from "../stack-model.js";
 import type { AuditEvent } from "../state/audit.js";
 import type { Condition } from "../state/store.js";
 import { enrichResources, type CompliancePolicy, type Violation } from "./compliance.js";
+import type { ComplianceReport } from "./report-schema.js";
+
+export type { ComplianceReport };
 
 export interface ReportStack {
   name: string;
@@ -19,17 +22,6 @@ export interface ReportStack {
   resources: readonly DesiredResource[];
   /** What the platform's TypeScript rules found in that render. */
   ruleViolations: readonly Violation[];
-}
-
-export interface ComplianceReport {
-  generatedAt: string;
-  expiringWithinDays: number;
-  inventory: { team: string; owner: string; complianceLevel: string; resources: number }[];
-  ato: { stack: string; atoDate: string; daysLeft: number; status: "expired" | "expiring" }[];
-  missingMetadata: { stack: string; team: string; resource: string; key: string }[];
-  violations: { stack: string; team: string; resource: string; rule: string; level: string; message: string }[];
-  drift: { stack: string; found: number; healed: number }[];
-  health: { stack: string; ready: string; reason: string; stalled: boolean; degraded: boolean }[];
 }
 
 const dayMs = 86_400_000;

@@ -11,84 +11,11 @@ export type Condition = StackSummary["conditions"][number];
 export { stackStates };
 export type StackStateWord = StackState;
 
-/** GET /api/v1/stacks */
-export interface StackList {
-  total: number;
-  items: StackSummary[];
-  facets: { environments: string[]; teams: string[]; states: Record<StackStateWord, number> };
-  problems: string[];
-}
+import type { AuditEntry, ClaimItem, PlanChange, ResourceItem, RunItem, Session, StackList } from "../../src/api/response-schemas.js";
+/** GET /api/v1/compliance: what the server's report builder returns. */
+import type { ComplianceReport } from "../../src/policy/report-schema.js";
 
-export interface ResourceItem {
-  address: string;
-  kind: string;
-  name: string;
-  status: string;
-  health: string;
-  drift: string[] | null;
-  composite: string | null;
-  spec: unknown;
-  updatedAt: string;
-}
-
-export interface ClaimItem {
-  address: string;
-  kind: string;
-  name: string;
-  composite: string | null;
-  children: string[];
-  ready: boolean;
-  reason: string;
-}
-
-export interface RunItem {
-  id: string;
-  stack: string;
-  trigger: string;
-  revision: string | null;
-  result: string;
-  error: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  actor: string | null;
-  planSummary: Record<string, number> | null;
-}
-
-export interface PlanChange {
-  address: string;
-  action: string;
-  reason: string;
-  diffs: { path: string; before?: unknown; after?: unknown; drift: boolean }[];
-}
-
-/** One event of the audit trail (GET /api/v1/audit). */
-export interface AuditEntry {
-  sequence: number;
-  at: string;
-  kind: string;
-  actor: string;
-  stack: string;
-  resource: string | null;
-  commit: string | null;
-  author: string | null;
-  commitMessage: string | null;
-}
-
-/** GET /api/v1/compliance, the same shape the server's report builder returns. */
-export interface ComplianceReport {
-  generatedAt: string;
-  expiringWithinDays: number;
-  inventory: { team: string; owner: string; complianceLevel: string; resources: number }[];
-  ato: { stack: string; atoDate: string; daysLeft: number; status: "expired" | "expiring" }[];
-  missingMetadata: { stack: string; team: string; resource: string; key: string }[];
-  violations: { stack: string; team: string; resource: string; rule: string; level: string; message: string }[];
-  drift: { stack: string; found: number; healed: number }[];
-}
-
-export interface Session {
-  name: string;
-  role: "admin" | "read";
-}
+export type { AuditEntry, ClaimItem, ComplianceReport, PlanChange, ResourceItem, RunItem, Session, StackList };
 
 const tokenKey = "plumb.token";
 

@@ -203,7 +203,7 @@ function RunRows({ stack, run }: { stack: string; run: RunItem }) {
   const summary =
     run.planSummary === null
       ? ""
-      : ["create", "update", "replace", "delete"]
+      : (["create", "update", "replace", "delete"] as const)
           .filter((key) => (run.planSummary?.[key] ?? 0) > 0)
           .map((key) => `${run.planSummary?.[key]} ${key}`)
           .join(", ") || "none";

@@ -5,10 +5,12 @@ import { Readable } from "node:stream";
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { reportCsv, reportMarkdown } from "../../policy/report.js";
+import { complianceReportSchema } from "../../policy/report-schema.js";
 import { redactor } from "../../secrets/redaction.js";
 import { auditExportFormats, auditExportLines } from "../../state/audit-export.js";
 import { auditKinds } from "../../state/audit.js";
 import type { AuditFilter } from "../../state/store.js";
+import { auditList } from "../response-schemas.js";
 import type { RouteContext } from "../route-context.js";
 
 export async function auditRoutes(app: FastifyInstance, { queries, store }: RouteContext): Promise<void> {
@@ -41,7 +43,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
   });
   app.get<{ Querystring: Static<typeof auditQuery> }>(
     "/api/v1/audit",
-    { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery } },
+    { schema: { summary: "The audit trail in chain order (or newest first), with filters", querystring: auditQuery, response: { 200: auditList } } },
     async (request) => {
       const { after, before, limit = 200, order } = request.query;
       const items = await store.listAudit({
@@ -100,7 +102,13 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
   });
   app.get<{ Querystring: Static<typeof complianceQuery> }>(
     "/api/v1/compliance",
-    { schema: { summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health", querystring: complianceQuery } },
+    {
+      schema: {
+        summary: "The compliance report: inventory, ATO dates, missing metadata, violations, drift, health (JSON; csv and md as text)",
+        querystring: complianceQuery,
+        response: { 200: complianceReportSchema },
+      },
+    },
     async (request, reply) => {
       const report = await queries.complianceReport(request.query.days ?? 30);
       if (request.query.format === "csv")

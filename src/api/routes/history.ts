@@ -5,12 +5,13 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { PlumbError } from "../../errors.js";
 import type { RouteContext } from "../route-context.js";
+import { runList } from "../response-schemas.js";
 import { limitQuery, stackName } from "../schemas.js";
 
 export async function historyRoutes(app: FastifyInstance, { store, knownStack }: RouteContext): Promise<void> {
   app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof limitQuery> }>(
     "/api/v1/stacks/:stack/runs",
-    { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery } },
+    { schema: { summary: "Runs, newest first", params: stackName, querystring: limitQuery, response: { 200: runList } } },
     async (request) => {
       knownStack(request.params.stack);
       return { items: await store.listRuns(request.params.stack, request.query.limit ?? 100) };
@@ -43,7 +44,7 @@ export async function historyRoutes(app: FastifyInstance, { store, knownStack }:
 
   app.get<{ Querystring: Static<typeof limitQuery> }>(
     "/api/v1/runs",
-    { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery } },
+    { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery, response: { 200: runList } } },
     async (request) => {
       return { items: await store.listRuns(undefined, request.query.limit ?? 100) };
     },

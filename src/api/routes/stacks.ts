@@ -8,6 +8,7 @@ import { PlumbError } from "../../errors.js";
 import { compositesMarkdown, documentComposite } from "../../render/composite-docs.js";
 import type { RenderedClaim } from "../../stack-model.js";
 import { environmentMatrix } from "../environment-matrix.js";
+import { planPreview, resourceList, stackList } from "../response-schemas.js";
 import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";
 import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
@@ -20,16 +21,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
         summary: "List stacks with filters, sorting and paging",
         querystring: listQuery,
         response: {
-          200: Type.Object({
-            total: Type.Integer(),
-            items: Type.Array(stackSummary),
-            facets: Type.Object({
-              environments: Type.Array(Type.String()),
-              teams: Type.Array(Type.String()),
-              states: Type.Record(Type.String(), Type.Integer()),
-            }),
-            problems: Type.Array(Type.String()),
-          }),
+          200: stackList,
         },
       },
     },
@@ -71,7 +63,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
 
   app.get<{ Params: Static<typeof stackName> }>(
     "/api/v1/stacks/:stack/resources",
-    { schema: { summary: "Resources with status, health and drift", params: stackName } },
+    { schema: { summary: "Resources with status, health and drift", params: stackName, response: { 200: resourceList, 404: errorBody } } },
     async (request) => {
       const name = request.params.stack;
       knownStack(name);
@@ -104,7 +96,13 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
 
   app.get<{ Params: Static<typeof stackName> }>(
     "/api/v1/stacks/:stack/plan",
-    { schema: { summary: "Plan preview: desired (last applied render) against live state, field by field", params: stackName } },
+    {
+      schema: {
+        summary: "Plan preview: desired (last applied render) against live state, field by field",
+        params: stackName,
+        response: { 200: planPreview, 404: errorBody },
+      },
+    },
     async (request) => {
       const name = request.params.stack;
       knownStack(name);

@@ -5,6 +5,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { errorMessage, PlumbError } from "../../errors.js";
 import { auditOfAction } from "../../engine/record/audit-events.js";
+import { session } from "../response-schemas.js";
 import type { RouteContext } from "../route-context.js";
 import { createToken } from "../tokens.js";
 
@@ -17,10 +18,14 @@ const tokenBody = Type.Object(
 );
 
 export async function tokenRoutes(app: FastifyInstance, { store, requireRole }: RouteContext): Promise<void> {
-  app.get("/api/v1/session", { schema: { summary: "The calling token's name and role, for clients that show or hide actions" } }, async (request) => ({
-    name: request.token?.name ?? "",
-    role: request.token?.role ?? "read",
-  }));
+  app.get(
+    "/api/v1/session",
+    { schema: { summary: "The calling token's name and role, for clients that show or hide actions", response: { 200: session } } },
+    async (request) => ({
+      name: request.token?.name ?? "",
+      role: request.token?.role ?? "read",
+    }),
+  );
 
   app.post<{ Body: Static<typeof tokenBody> }>(
     "/api/v1/tokens",

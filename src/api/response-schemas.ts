@@ -1,0 +1,141 @@
+// The response bodies of the API's read routes as schemas: Fastify serialises
+// each answer through them, the OpenAPI document describes them, and the
+// dashboard takes its types from them (Static<…>), so the three cannot drift.
+
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { stackSummary } from "./schemas.js";
+
+const nullable = <Schema extends TSchema>(schema: Schema) => Type.Union([schema, Type.Null()]);
+const count = Type.Integer({ minimum: 0 });
+
+/** GET /api/v1/stacks */
+export const stackList = Type.Object({
+  total: count,
+  items: Type.Array(stackSummary),
+  facets: Type.Object({
+    environments: Type.Array(Type.String()),
+    teams: Type.Array(Type.String()),
+    states: Type.Record(Type.String(), count),
+  }),
+  problems: Type.Array(Type.String(), { description: "The platform's problems and every stack whose definition is unusable." }),
+});
+export type StackList = Static<typeof stackList>;
+
+export const resourceItem = Type.Object({
+  address: Type.String(),
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  name: Type.String(),
+  provider: Type.String(),
+  status: Type.Union([Type.Literal("Synced"), Type.Literal("Failed")]),
+  health: Type.Union([Type.Literal("Healthy"), Type.Literal("Progressing"), Type.Literal("Degraded"), Type.Literal("Unknown")]),
+  drift: nullable(Type.Array(Type.String(), { description: "The drifted fields (JSON pointers), or (missing)." })),
+  spec: Type.Unknown({ description: "The spec applied last, secrets as references." }),
+  dependsOn: Type.Array(Type.String()),
+  composite: nullable(Type.String({ description: "The claim it was composed from." })),
+  updatedAt: Type.String(),
+});
+export type ResourceItem = Static<typeof resourceItem>;
+
+export const claimItem = Type.Object({
+  address: Type.String(),
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  name: Type.String(),
+  spec: Type.Unknown(),
+  composite: nullable(Type.String()),
+  children: Type.Array(Type.String()),
+  origin: Type.Object({ file: Type.String(), document: Type.Optional(Type.Integer()), line: Type.Optional(Type.Integer()) }),
+  ready: Type.Boolean(),
+  reason: Type.String({ description: "Why it is not ready; empty when it is." }),
+});
+export type ClaimItem = Static<typeof claimItem>;
+
+/** GET /api/v1/stacks/:stack/resources */
+export const resourceList = Type.Object({ items: Type.Array(resourceItem), claims: Type.Array(claimItem) });
+
+export const planSummary = Type.Object({
+  create: count,
+  update: count,
+  replace: count,
+  delete: count,
+  orphan: count,
+  retain: count,
+  noop: count,
+});
+
+export const runItem = Type.Object({
+  id: Type.String(),
+  stack: Type.String(),
+  trigger: Type.String({ description: "cli, poll, webhook, api, drift, rollback or platform." }),
+  revision: nullable(Type.String()),
+  digest: Type.String(),
+  environment: nullable(Type.String()),
+  planSummary: nullable(planSummary),
+  result: Type.Union([Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed"), Type.Literal("interrupted")]),
+  error: nullable(Type.String()),
+  startedAt: Type.String(),
+  finishedAt: nullable(Type.String()),
+  actor: nullable(Type.String()),
+});
+export type RunItem = Static<typeof runItem>;
+
+/** GET /api/v1/runs and /api/v1/stacks/:stack/runs */
+export const runList = Type.Object({ items: Type.Array(runItem) });
+
+export const planChange = Type.Object({
+  address: Type.String(),
+  apiVersion: Type.String(),
+  kind: Type.String(),
+  name: Type.String(),
+  provider: Type.String(),
+  action: Type.Union(["create", "update", "replace", "delete", "orphan", "retain", "noop"].map((action) => Type.Literal(action))),
+  reason: Type.String(),
+  diffs: Type.Array(
+    Type.Object({
+      path: Type.String(),
+      before: Type.Optional(Type.Unknown()),
+      after: Type.Optional(Type.Unknown()),
+      forcesReplacement: Type.Boolean(),
+      drift: Type.Boolean(),
+    }),
+  ),
+  dependsOn: Type.Array(Type.String()),
+  prune: Type.Boolean(),
+  deletionPolicy: Type.String(),
+  drift: Type.Boolean(),
+  recordStale: Type.Boolean(),
+  liveHash: nullable(Type.String()),
+});
+export type PlanChange = Static<typeof planChange>;
+
+/** GET /api/v1/stacks/:stack/plan */
+export const planPreview = Type.Object({
+  revision: nullable(Type.String()),
+  summary: planSummary,
+  warnings: Type.Array(Type.String()),
+  changes: Type.Array(planChange),
+});
+
+export const auditEntry = Type.Object({
+  sequence: Type.Integer({ minimum: 1 }),
+  at: Type.String(),
+  kind: Type.String(),
+  actor: Type.String(),
+  stack: Type.String(),
+  resource: nullable(Type.String()),
+  commit: nullable(Type.String()),
+  author: nullable(Type.String()),
+  commitMessage: nullable(Type.String()),
+  summary: Type.Unknown({ description: "What changed, field by field, secret values replaced by [redacted]." }),
+  previousHash: Type.String(),
+  hash: Type.String(),
+});
+export type AuditEntry = Static<typeof auditEntry>;
+
+/** GET /api/v1/audit */
+export const auditList = Type.Object({ items: Type.Array(auditEntry) });
+
+/** GET /api/v1/session */
+export const session = Type.Object({ name: Type.String(), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) });
+export type Session = Static<typeof session>;
