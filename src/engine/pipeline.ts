@@ -13,6 +13,7 @@ import { runPolicyStage, type ComplianceOptions } from "../policy/stage.js";
 import type { RecordedResource, Store } from "../state/store.js";
 import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply/apply.js";
 import { changeAuditContext } from "./record/audit-events.js";
+import { recordHealth } from "./record/health.js";
 import { finishRun, startRun } from "./record/runs.js";
 import type { ProviderConnections } from "./connections.js";
 import { asResourceError, observe, type ObserveTarget } from "./observe/observe.js";
@@ -60,6 +61,7 @@ export async function planStack(
   const warnings = policy.findings.map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
+  await recordHealth(store, recorded, observation.live, (record) => connections.handler(record.apiVersion, record.kind));
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,

@@ -4,13 +4,19 @@
 import { PlumbError } from "../errors.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import { fileProvider } from "./file/index.js";
+import { kubernetesProvider } from "./kubernetes/index.js";
 import { postgresProvider } from "./postgres/index.js";
 
 export class ProviderRegistry {
   private readonly byGroup = new Map<string, AnyProvider>();
   private readonly byType = new Map<string, AnyProvider>();
+  /** The provider of every apiVersion outside Plumb's groups, if one is registered. */
+  readonly foreign: AnyProvider | undefined;
 
   constructor(providers: readonly AnyProvider[]) {
+    const foreign = providers.filter((provider) => provider.foreignObjects === true);
+    if (foreign.length > 1) throw new Error(`two providers serve foreign objects: ${foreign.map((provider) => provider.type).join(", ")}`);
+    this.foreign = foreign[0];
     for (const provider of providers) {
       if (this.byGroup.has(provider.group)) throw new Error(`two providers claim the API group ${provider.group}`);
       if (this.byType.has(provider.type)) throw new Error(`two providers claim the type ${provider.type}`);
@@ -21,6 +27,22 @@ export class ProviderRegistry {
 
   providerForGroup(group: string): AnyProvider | undefined {
     return this.byGroup.get(group);
+  }
+
+  /** The provider that serves `apiVersion`: its group's, else the foreign-object provider for groups outside Plumb's. */
+  providerForApiVersion(apiVersion: string): AnyProvider | undefined {
+    const slash = apiVersion.indexOf("/");
+    // Without a group, only a version names the core group ("v1").
+    if (slash < 0) return /^v\d+((alpha|beta)\d+)?$/.test(apiVersion) ? this.foreign : undefined;
+    const group = apiVersion.slice(0, slash);
+    const provider = this.byGroup.get(group);
+    if (provider !== undefined) return provider === this.foreign ? undefined : provider;
+    return isPlumbGroup(group) ? undefined : this.foreign;
+  }
+
+  /** A plain manifest of a system outside Plumb's groups (a Kubernetes object), when a provider serves those. */
+  isForeign(apiVersion: string): boolean {
+    return this.foreign !== undefined && this.providerForApiVersion(apiVersion) === this.foreign;
   }
 
   providerForType(type: string): AnyProvider | undefined {
@@ -35,6 +57,7 @@ export class ProviderRegistry {
   knownKinds(): string[] {
     const known: string[] = [];
     for (const provider of this.byGroup.values()) {
+      if (provider === this.foreign) continue;
       for (const kind of provider.kinds) known.push(`${provider.group}/${provider.version} ${kind.kind}`);
     }
     return known.sort();
@@ -42,11 +65,11 @@ export class ProviderRegistry {
 
   /** The handler for `apiVersion` + `kind`, if a provider serves it. */
   findKind(apiVersion: string, kind: string): AnyKindHandler | undefined {
-    const slash = apiVersion.indexOf("/");
-    const group = slash < 0 ? apiVersion : apiVersion.slice(0, slash);
-    const version = slash < 0 ? "" : apiVersion.slice(slash + 1);
-    const provider = this.byGroup.get(group);
-    return provider !== undefined && provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
+    const provider = this.providerForApiVersion(apiVersion);
+    if (provider === undefined) return undefined;
+    if (provider === this.foreign) return provider.kinds[0];
+    const version = apiVersion.slice(apiVersion.indexOf("/") + 1);
+    return provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
   }
 
   /** The handler for `apiVersion` + `kind`, or a PLUMB_UNKNOWN_KIND error that lists the known ones. */
@@ -64,6 +87,11 @@ export class ProviderRegistry {
   }
 }
 
+/** Plumb's own API groups: a typo in one is an unknown kind, never a foreign object. */
+function isPlumbGroup(group: string): boolean {
+  return group === "plumb.dev" || group.endsWith(".plumb.dev");
+}
+
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, kubernetesProvider]);
 }

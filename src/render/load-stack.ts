@@ -17,6 +17,7 @@ import type { DesiredResource, RenderedClaim, RenderedStack } from "../stack-mod
 import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
 import { applyPatches, interpolateDocument, loadValues } from "./overlays.js";
+import { manifestResource, manifestShape, type ManifestValue } from "./manifests.js";
 import { Problems } from "./problems.js";
 import { addImplicitDependencies, addReferenceDependencies, checkProviderInstances, checkResource, resourceShape, type Candidate } from "./resource-check.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
@@ -141,23 +142,29 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const candidates = new Map<string, Candidate>();
   for (const document of resourceDocuments) {
     const interpolated = interpolateDocument(document, values, problems);
-    const shapeProblems = checkAgainstSchema(resourceShape, interpolated);
+    const apiVersion = (interpolated as { apiVersion?: unknown } | null)?.apiVersion;
+    const foreign = typeof apiVersion === "string" && options.registry.isForeign(apiVersion);
+    const shapeProblems = checkAgainstSchema(foreign ? manifestShape : resourceShape, interpolated);
     if (shapeProblems.length > 0) {
       problems.addSchema("PLUMB_RESOURCE_SHAPE", shapeProblems, document, []);
       continue;
     }
-    const shaped = interpolated as {
-      apiVersion: string;
-      kind: string;
-      metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-      spec?: JsonObject;
-    };
-    const resource: Resource = {
-      apiVersion: shaped.apiVersion,
-      kind: shaped.kind,
-      metadata: { name: shaped.metadata.name, labels: shaped.metadata.labels ?? {}, annotations: shaped.metadata.annotations ?? {} },
-      spec: shaped.spec ?? {},
-    };
+    let resource: Resource;
+    if (foreign) resource = manifestResource(interpolated as ManifestValue);
+    else {
+      const shaped = interpolated as {
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+        spec?: JsonObject;
+      };
+      resource = {
+        apiVersion: shaped.apiVersion,
+        kind: shaped.kind,
+        metadata: { name: shaped.metadata.name, labels: shaped.metadata.labels ?? {}, annotations: shaped.metadata.annotations ?? {} },
+        spec: shaped.spec ?? {},
+      };
+    }
     const address = resourceAddress(resource);
     const existing = candidates.get(address);
     if (existing !== undefined) {
@@ -169,7 +176,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       );
       continue;
     }
-    candidates.set(address, { resource, address, document, composite: null });
+    candidates.set(address, { resource, address, document, composite: null, foreign });
   }
 
   // Patches apply to what the directory declares (claims included); composed resources follow their claim.

@@ -21,6 +21,7 @@ import type { DesiredResource } from "../stack-model.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
 import type { StackDefinition } from "../stack-definition.js";
 import type { ParsedDocument } from "./yaml-documents.js";
+import { defaultManifestInstance } from "./manifests.js";
 import type { Problems } from "./problems.js";
 
 export const resourceShape = Type.Object(
@@ -50,6 +51,8 @@ export interface Candidate {
   address: string;
   document: ParsedDocument;
   composite: string | null;
+  /** A plain manifest (a Kubernetes object): its spec is the whole document. */
+  foreign?: boolean;
 }
 
 export function checkProviderInstances(definition: StackDefinition, document: ParsedDocument, registry: ProviderRegistry, problems: Problems): void {
@@ -111,10 +114,14 @@ export function checkResource(
     }
   }
 
-  const instance = resource.metadata.annotations[annotations.provider] ?? defaultProviderInstance;
+  const foreign = candidate.foreign === true;
+  // Fields of a plain manifest are named from its root; a Plumb resource's from its spec.
+  const specPath = (path: readonly (string | number)[]) => (foreign ? [...path] : ["spec", ...path]);
+  const instance =
+    resource.metadata.annotations[annotations.provider] ?? (foreign ? defaultManifestInstance(definition, registry) : undefined) ?? defaultProviderInstance;
   const declared = definition.providers[instance];
   const group = apiGroup(resource.apiVersion);
-  const providerForGroup = registry.providerForGroup(group);
+  const providerForGroup = registry.providerForApiVersion(resource.apiVersion);
   if (declared === undefined) {
     const declaredNames = Object.keys(definition.providers);
     problems.add(
@@ -126,10 +133,10 @@ export function checkResource(
         : `declared instances: ${declaredNames.join(", ")}; pick one with the annotation ${annotations.provider}`,
     );
     valid = false;
-  } else if (registry.providerForType(declared.type)?.group !== group) {
+  } else if (registry.providerForType(declared.type) !== providerForGroup) {
     problems.add(
       "PLUMB_PROVIDER_INSTANCE",
-      `provider instance "${instance}" is of type "${declared.type}", which does not serve ${group}`,
+      `provider instance "${instance}" is of type "${declared.type}", which does not serve ${resource.apiVersion}`,
       at(["apiVersion"]),
       `point ${annotations.provider} at an instance of type "${providerForGroup?.type ?? "?"}"`,
     );
@@ -147,13 +154,13 @@ export function checkResource(
   );
   if (schemaProblems.length > 0) {
     for (const problem of schemaProblems) {
-      const fieldPath = ["spec", ...problem.path];
+      const fieldPath = specPath(problem.path);
       problems.add("PLUMB_SCHEMA", `${formatFieldPath(fieldPath)}: ${problem.message}`, at(fieldPath), problem.hint);
     }
     return undefined;
   }
   for (const problem of unresolved.length > 0 ? [] : (handler.validate?.(checkedSpec, resource.metadata.name) ?? [])) {
-    const fieldPath = ["spec", ...problem.path.split("/").filter((segment) => segment !== "")];
+    const fieldPath = specPath(problem.path.split("/").filter((segment) => segment !== ""));
     problems.add("PLUMB_SCHEMA", `${formatFieldPath(fieldPath)}: ${problem.message}`, at(fieldPath), problem.hint);
     valid = false;
   }
@@ -176,6 +183,7 @@ export function checkResource(
     }
   }
   if (!valid) return undefined;
+  const keyScope = providerForGroup?.group ?? group;
   return {
     resource: {
       address,
@@ -193,9 +201,10 @@ export function checkResource(
       origin: { file: document.file, document: document.index, ...(document.line === undefined ? {} : { line: document.line }) },
       composite: candidate.composite,
     },
+    // Keys are scoped by the serving provider: a Namespace (core group) provides what a Deployment (apps) requires.
     keys: {
-      provides: (handler.provides?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
-      requires: (handler.requires?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${group}|${instance}|${key}`),
+      provides: (handler.provides?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${keyScope}|${instance}|${key}`),
+      requires: (handler.requires?.(resource.spec, resource.metadata.name) ?? []).map((key) => `${keyScope}|${instance}|${key}`),
     },
   };
 }

@@ -32,6 +32,12 @@ export interface Target<Spec = JsonObject> {
    * name, a list's order); never use it to find the object.
    */
   desired?: Spec;
+  /**
+   * Set when applying: the change only reverts drift, every field it sets was
+   * applied by Plumb before and changed outside it. A system that tracks who
+   * owns a field (Kubernetes' field managers) may take those fields back.
+   */
+  corrective?: boolean;
 }
 
 /** A problem a kind finds in a spec that its JSON Schema cannot express. */
@@ -103,6 +109,12 @@ export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
   connect(config: Config, context: ConnectContext): Promise<Connection>;
   close?(connection: Connection): Promise<void>;
   kinds: readonly KindHandler<never, Connection>[];
+  /**
+   * Serves every apiVersion outside Plumb's own groups (`*.plumb.dev`) with
+   * its first kind handler: a resource's spec is then its whole manifest (a
+   * Kubernetes cluster). At most one registered provider may say so.
+   */
+  foreignObjects?: boolean;
   /**
    * Observes targets of several kinds at once, when the system is cheaper to
    * read by location than by kind (one connection per database for all kinds

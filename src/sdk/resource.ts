@@ -29,6 +29,8 @@ export const annotations = {
   dependsOn: "plumb.dev/depends-on",
   prune: "plumb.dev/prune",
   deletionPolicy: "plumb.dev/deletion-policy",
+  /** Kubernetes objects: take over fields another field manager owns (server-side apply's force). */
+  forceConflicts: "plumb.dev/force-conflicts",
 } as const;
 
 /**
@@ -61,6 +63,12 @@ export interface ParsedAddress {
  */
 export function parseAddress(address: string): ParsedAddress | undefined {
   const parts = address.split("/");
+  // The core Kubernetes group has no name: `v1/ConfigMap/team-a/settings`.
+  if (parts.length >= 3 && /^v\d+((alpha|beta)\d+)?$/.test(parts[0] ?? "") && /^[A-Z]/.test(parts[1] ?? "")) {
+    const [version, kind] = parts as [string, string];
+    const name = parts.slice(2).join("/");
+    return name === "" ? undefined : { apiVersion: version, group: "", version, kind, name };
+  }
   if (parts.length < 4) return undefined;
   const [group, version, kind] = parts as [string, string, string];
   const name = parts.slice(3).join("/");

@@ -231,7 +231,10 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
   }
   const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent: journalIntent(change, context.audit) });
   const current: Target = { address: change.address, name: change.name, spec: change.targetSpec };
-  const desired: Target | undefined = change.desiredSpec === undefined ? undefined : { address: change.address, name: change.name, spec: change.desiredSpec };
+  const desired: Target | undefined =
+    change.desiredSpec === undefined
+      ? undefined
+      : { address: change.address, name: change.name, spec: change.desiredSpec, ...(change.drift ? { corrective: true } : {}) };
   try {
     const live = await withRetries(context.attempts ?? 3, async () => {
       switch (change.action) {
