@@ -241,4 +241,56 @@ spec:
     expect(offline.status).toBe(1);
     expect(offline.stderr).toMatch(/cannot (read the CA file|reach the Kubernetes API server)/);
   });
+
+  it("writes the compliance metadata on every object: annotations, and labels where the value fits one", async () => {
+    stack("kube-tags", { "all.yaml": namespace("tags") + configMap("tags", "owned", "{ a: b }") });
+    workspace.write(
+      "stack.yaml",
+      readFileSync(path.join(workspace.stackDir, "stack.yaml"), "utf8") + "  metadata: { owner: payments@example.org, complianceLevel: high }\n",
+    );
+    const policyFile = path.join(workspace.root, "policy.yaml");
+    writeFileSync(
+      policyFile,
+      "apiVersion: plumb.dev/v1\nkind: CompliancePolicy\nmetadata: { name: platform }\nspec:\n  tagPrefix: compliance.example.org/\n  keys:\n    owner: { pattern: '^[^@]+@[^@]+$' }\n    complianceLevel: { enum: [low, moderate, high] }\n",
+    );
+    const applied = plumb(["apply", workspace.stackDir, "--yes", "--policy", policyFile]);
+    expect(applied.stderr).toBe("");
+    const metadata = (await get("/api/v1/namespaces/tags/configmaps/owned"))?.metadata as {
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    };
+    expect(metadata.annotations).toMatchObject({
+      "compliance.example.org/owner": "payments@example.org",
+      "compliance.example.org/complianceLevel": "high",
+      "compliance.example.org/stack": "kube-tags",
+    });
+    // An e-mail address cannot be a label value; the level and the stack can.
+    expect(metadata.labels["compliance.example.org/owner"]).toBeUndefined();
+    expect(metadata.labels).toMatchObject({ "compliance.example.org/complianceLevel": "high", "compliance.example.org/managed-by": "plumb" });
+    const again = plumb(["plan", workspace.stackDir, "--detailed-exitcode", "--policy", policyFile]);
+    expect(again.stdout).toContain("Plan: no changes");
+    expect(again.status).toBe(0);
+  });
+
+  it("refuses hostile folders with a clear error, and takes a large one in stride", async () => {
+    stack("kube-hostile", { "huge.yaml": configMap("a", "huge", `{ blob: "${"x".repeat(9 * 1024 * 1024)}" }`) });
+    const huge = runCli(["validate", workspace.stackDir]);
+    expect(huge.status).toBe(1);
+    expect(huge.stderr).toContain("huge.yaml: file is 9.0 MiB, over the 8.0 MiB limit");
+    workspace.remove("huge.yaml");
+    workspace.write("slash.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a/b, namespace: x }\n");
+    const slash = runCli(["validate", workspace.stackDir]);
+    expect(slash.status).toBe(1);
+    expect(slash.stderr).toMatch(/slash\.yaml:3:\d+.*metadata\.name/);
+    workspace.remove("slash.yaml");
+    for (let file = 0; file < 3; file++) {
+      let text = "";
+      for (let index = file * 16_667; index < Math.min(50_000, (file + 1) * 16_667); index++)
+        text += configMap(`ns${index % 20}`, `c${index}`, `{ k: v${index} }`);
+      workspace.write(`many-${file}.yaml`, text);
+    }
+    const many = runCli(["validate", workspace.stackDir]);
+    expect(many.stderr).toBe("");
+    expect(many.stdout).toContain("valid: stack kube-hostile, 50000 resource(s)");
+  });
 });

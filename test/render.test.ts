@@ -25,6 +25,30 @@ async function renderErrors(directory: string, environment?: string): Promise<Pl
 }
 
 describe("render", () => {
+  it("takes plain Kubernetes manifests as they are when the stack has a kubernetes instance, and keeps Plumb's groups strict", async () => {
+    workspace = createWorkspace();
+    workspace.write(
+      "stack.yaml",
+      "apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: team }\nspec:\n  providers:\n    cluster: { type: kubernetes, config: { kubeconfig: /nonexistent } }\n",
+    );
+    workspace.write(
+      "k8s.yaml",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: team-a }\ndata: { mode: blue }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: team-a }\n",
+    );
+    const rendered = await renderStack(workspace.stackDir, { registry });
+    const settings = rendered.resources.find((resource) => resource.kind === "ConfigMap");
+    expect(settings).toMatchObject({
+      address: "v1/ConfigMap/team-a/settings",
+      name: "team-a/settings",
+      provider: "cluster",
+      dependsOn: ["v1/Namespace/team-a"],
+      spec: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "team-a" }, data: { mode: "blue" } },
+    });
+    workspace.write("typo.yaml", "apiVersion: file.plumb.dev/v9\nkind: File\nmetadata: { name: x }\nspec: { path: x, content: x }\n");
+    const [error] = await renderErrors(workspace.stackDir);
+    expect(error?.code).toBe("PLUMB_UNKNOWN_KIND");
+  });
+
   it("records the line each YAML document's content starts on, past comments, separators and empty documents, with or without aliases", async () => {
     workspace = createWorkspace();
     const body = (name: string, path: string): string =>

@@ -40,14 +40,6 @@ export async function planStack(
   const recorded = await store.listResources(stack);
   const recordedByAddress = new Map(recorded.map((record) => [record.address, record]));
   const resources = resolveOutputReferences(rendered.resources, recordedByAddress, connections);
-  const desiredAddresses = new Set<string>();
-  const targets: ObserveTarget[] = resources.map((resource) => {
-    desiredAddresses.add(resource.address);
-    return { ...resource, spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec, desired: resource.spec };
-  });
-  for (const record of recorded) {
-    if (!desiredAddresses.has(record.address)) targets.push(targetOfRecord(record));
-  }
   // Policy runs before any live system is read: a denied stack costs no observe.
   const digested = await withDigests(resources, stack, connections.secrets);
   const policy = runPolicyStage(
@@ -59,6 +51,16 @@ export async function planStack(
   );
   const desired = policy.resources;
   const warnings = policy.findings.map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
+  // Observe finds each object by what was applied last and reads it in the spelling of what is wanted now (tags included).
+  const desiredByAddress = new Map(desired.map((resource) => [resource.address, resource]));
+  const targets: ObserveTarget[] = resources.map((resource) => ({
+    ...resource,
+    spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec,
+    desired: desiredByAddress.get(resource.address)?.spec ?? resource.spec,
+  }));
+  for (const record of recorded) {
+    if (!desiredByAddress.has(record.address)) targets.push(targetOfRecord(record));
+  }
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
   await recordHealth(store, recorded, observation.live, (record) => connections.handler(record.apiVersion, record.kind));

@@ -63,18 +63,22 @@ export class ProviderRegistry {
     return known.sort();
   }
 
-  /** The handler for `apiVersion` + `kind`, if a provider serves it. */
-  findKind(apiVersion: string, kind: string): AnyKindHandler | undefined {
+  /**
+   * The handler for `apiVersion` + `kind`, if a provider serves it; `foreign:
+   * false` leaves out the foreign-object provider (for a stack that declares
+   * no instance of it, where an unknown group is an unknown kind).
+   */
+  findKind(apiVersion: string, kind: string, { foreign = true }: { foreign?: boolean } = {}): AnyKindHandler | undefined {
     const provider = this.providerForApiVersion(apiVersion);
     if (provider === undefined) return undefined;
-    if (provider === this.foreign) return provider.kinds[0];
+    if (provider === this.foreign) return foreign ? provider.kinds[0] : undefined;
     const version = apiVersion.slice(apiVersion.indexOf("/") + 1);
     return provider.version === version ? provider.kinds.find((candidate) => candidate.kind === kind) : undefined;
   }
 
   /** The handler for `apiVersion` + `kind`, or a PLUMB_UNKNOWN_KIND error that lists the known ones. */
-  kind(apiVersion: string, kind: string): AnyKindHandler {
-    const handler = this.findKind(apiVersion, kind);
+  kind(apiVersion: string, kind: string, options: { foreign?: boolean } = {}): AnyKindHandler {
+    const handler = this.findKind(apiVersion, kind, options);
     if (handler === undefined) {
       const providerGroup = this.byGroup.has(apiVersion.split("/")[0] ?? "");
       throw new PlumbError("PLUMB_UNKNOWN_KIND", `unknown kind "${kind}" in apiVersion "${apiVersion}"`, {

@@ -138,12 +138,17 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const definition = completeStackDefinition(stackDocumentValue, stackNameFromDirectory(path.basename(path.resolve(directory))), environment);
   if (stackDocumentValue !== undefined && stackDocument !== undefined) checkProviderInstances(definition, stackDocument, options.registry, problems);
 
-  // Resources: values, shape, addresses.
+  // Resources: values, shape, addresses. A manifest of a group outside Plumb's is a foreign object (a
+  // Kubernetes object) when the stack declares an instance of the provider serving those, and is not a composite's claim.
+  const compositeKinds = new Set((options.platform?.composites ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
+  const foreignType = options.registry.foreign?.type;
+  const servesForeign = Object.values(definition.providers).some((declared) => declared.type === foreignType);
   const candidates = new Map<string, Candidate>();
   for (const document of resourceDocuments) {
     const interpolated = interpolateDocument(document, values, problems);
-    const apiVersion = (interpolated as { apiVersion?: unknown } | null)?.apiVersion;
-    const foreign = typeof apiVersion === "string" && options.registry.isForeign(apiVersion);
+    const { apiVersion, kind } = (interpolated ?? {}) as { apiVersion?: unknown; kind?: unknown };
+    const foreign =
+      servesForeign && typeof apiVersion === "string" && options.registry.isForeign(apiVersion) && !compositeKinds.has(compositeKey(apiVersion, String(kind)));
     const shapeProblems = checkAgainstSchema(foreign ? manifestShape : resourceShape, interpolated);
     if (shapeProblems.length > 0) {
       problems.addSchema("PLUMB_RESOURCE_SHAPE", shapeProblems, document, []);
@@ -183,7 +188,6 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   applyPatches(documentsByFile, environment, values, candidates, problems);
 
   const program = hasProgram(directory);
-  const compositeKinds = new Set((options.platform?.composites ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
   const yamlClaims: YamlClaim[] = [];
   for (const candidate of candidates.values()) {
     if (!compositeKinds.has(compositeKey(candidate.resource.apiVersion, candidate.resource.kind))) continue;

@@ -87,7 +87,7 @@ export function checkResource(
   const at = (fieldPath: (string | number)[]) => ({ ...document.locate(fieldPath), resource: address });
   let handler;
   try {
-    handler = registry.kind(resource.apiVersion, resource.kind);
+    handler = registry.kind(resource.apiVersion, resource.kind, { foreign: candidate.foreign === true });
   } catch (error) {
     if (!(error instanceof PlumbError)) throw error;
     problems.add(error.code, error.message, at(["kind"]), error.hint);
