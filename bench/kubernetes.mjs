@@ -1,10 +1,11 @@
 // Benchmark: 1,000 Kubernetes objects across 20 namespaces (ConfigMaps,
-// Services, Deployments, Roles, RoleBindings) on a real kube-apiserver from
+// headless Services, Deployments, Roles, RoleBindings) on a real kube-apiserver from
 // ../shared/tools/kube, side by side in one run with the machine's kubectl:
 // cold apply (Plumb against `kubectl apply --server-side`), and the no-op
 // check (Plumb's observe + plan against `kubectl diff`), with the requests
 // each made, counted by the API server itself. Needs Debian's etcd-server;
-// the kubectl column is skipped without kubectl.
+// the kubectl column is skipped without kubectl. Services are headless: the
+// test server's service range (a /24) has no room for both runs' addresses.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
@@ -56,7 +57,7 @@ function manifests(prefix) {
     for (let i = 0; i < perNamespace / 5; i++) {
       documents.push(`apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings-${i}, namespace: ${ns} }\ndata: { mode: blue, index: "${i}" }\n`);
       documents.push(
-        `apiVersion: v1\nkind: Service\nmetadata: { name: web-${i}, namespace: ${ns} }\nspec: { selector: { app: web-${i} }, ports: [ { port: 80, targetPort: 8080, protocol: TCP } ] }\n`,
+        `apiVersion: v1\nkind: Service\nmetadata: { name: web-${i}, namespace: ${ns} }\nspec: { clusterIP: None, selector: { app: web-${i} }, ports: [ { port: 80, targetPort: 8080, protocol: TCP } ] }\n`,
       );
       documents.push(`apiVersion: apps/v1
 kind: Deployment
@@ -113,6 +114,10 @@ function kubectl(args, kubeconfig) {
   return { seconds: seconds(started), status: result.status, stderr: result.stderr };
 }
 
+if (spawnSync("sh", ["-c", "command -v etcd"]).status !== 0) {
+  console.log("\nPlumb Kubernetes benchmark: skipped, etcd is not installed (apt-get install etcd-server)");
+  process.exit(0);
+}
 const rows = [];
 const server = start(path.join(root, "kube"));
 try {
