@@ -41,6 +41,7 @@ export function withJitter(milliseconds: number, random: () => number = Math.ran
 export interface TimedSyncPolicy {
   interval?: string;
   driftInterval?: string;
+  healthTimeout?: string;
   retry?: { limit?: number; backoff?: { duration?: string; factor?: number; max?: string } };
   windows?: readonly SyncWindow[];
 }
@@ -98,8 +99,12 @@ export function checkWindows(windows: readonly SyncWindow[], where: string): voi
 export interface SyncTimings {
   intervalMs: number;
   driftIntervalMs: number;
+  /** How long resources may stay Progressing after an apply before the stack is Stalled. */
+  healthTimeoutMs: number;
   backoff: Backoff;
 }
+
+export const defaultHealthTimeoutMs = 600_000;
 
 /**
  * Every check a Stack's sync policy needs beyond its schema: durations a
@@ -112,9 +117,10 @@ export function checkSyncPolicy(sync: TimedSyncPolicy, where: string, defaults: 
   if (intervalMs < 1000 || driftIntervalMs < 1000) {
     throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: interval and driftInterval must be at least 1s`, { hint: "use 1s or more, e.g. interval: 1m" });
   }
+  const healthTimeoutMs = sync.healthTimeout === undefined ? defaultHealthTimeoutMs : parseDuration(sync.healthTimeout, `${where}: sync.healthTimeout`);
   const backoff = backoffOf(sync, where);
   checkWindows(sync.windows ?? [], where);
-  return { intervalMs, driftIntervalMs, backoff };
+  return { intervalMs, driftIntervalMs, healthTimeoutMs, backoff };
 }
 
 function isOpen(window: SyncWindow, now: Date): boolean {

@@ -19,6 +19,10 @@ export const syncPolicySchema = Type.Object(
     allowEmpty: Type.Optional(Type.Boolean({ description: "Let a render with no resources prune everything. Default false." })),
     interval: Type.Optional(duration),
     driftInterval: Type.Optional(duration),
+    healthTimeout: Type.Optional({
+      ...duration,
+      description: "How long resources may stay Progressing after an apply before the stack is Stalled (HealthTimeout). Default 10m.",
+    }),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "Changes applied at once per provider instance. Default 8." })),
     retry: Type.Optional(
       Type.Object(

@@ -18,6 +18,8 @@ const outcomes: ReconcileOutcome[] = [
   { kind: "applied", revision: "def" },
   { kind: "apply-failed", failed: 1, failure: "denied", transient: false, transientMessage: "", attempts: 1, exhausted: false },
   { kind: "apply-failed", failed: 2, failure: "timeout", transient: true, transientMessage: "timeout", attempts: 6, exhausted: true },
+  { kind: "unhealthy", revision: "def", progressing: ["apps/v1/Deployment/a/web (0 of 2 updated)"], degraded: [], timedOut: undefined },
+  { kind: "unhealthy", revision: "def", progressing: ["apps/v1/Deployment/a/web"], degraded: ["batch/v1/Job/a/once (backoff limit)"], timedOut: "10m" },
   { kind: "plan-failed", reason: "PolicyDenied", message: "rule x denies", transient: false },
   { kind: "plan-failed", reason: "ProviderUnavailable", message: "connection refused", transient: true },
   { kind: "observe-failed", message: "connection refused" },

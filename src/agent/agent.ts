@@ -13,7 +13,7 @@ import type { SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { GitMirrors } from "../source/git.js";
 import type { EventInput, StackStatus, Store } from "../state/store.js";
-import { checkSyncPolicy, withJitter } from "../schedule.js";
+import { checkSyncPolicy, defaultHealthTimeoutMs, withJitter } from "../schedule.js";
 import { DriftLoop } from "./drift-loop.js";
 import type { Job, ManagedStack } from "./managed-stack.js";
 import type { AgentMetrics } from "./metrics.js";
@@ -272,6 +272,7 @@ export class Agent implements AgentCommands {
       definitionError: undefined,
       intervalMs: this.defaultIntervalMs,
       driftIntervalMs: this.defaultDriftIntervalMs,
+      healthTimeoutMs: defaultHealthTimeoutMs,
       backoff: { limit: undefined, initialMs: 5_000, factor: 2, maxMs: 180_000 },
       nextSyncAt: 0,
       nextDriftAt: Date.now() + this.defaultDriftIntervalMs,
@@ -287,6 +288,7 @@ export class Agent implements AgentCommands {
       const timings = checkSyncPolicy(sync, where, { intervalMs: this.defaultIntervalMs, driftIntervalMs: this.defaultDriftIntervalMs });
       managed.intervalMs = timings.intervalMs;
       managed.driftIntervalMs = timings.driftIntervalMs;
+      managed.healthTimeoutMs = timings.healthTimeoutMs;
       managed.backoff = timings.backoff;
       managed.nextDriftAt = Date.now() + withJitter(managed.driftIntervalMs);
     } catch (error) {

@@ -30,6 +30,8 @@ export type ReconcileOutcome =
   | { kind: "applying"; plan: string; change: string }
   /** `revision` is applied in full. */
   | { kind: "applied"; revision: string }
+  /** `revision` is applied but resources are not healthy yet (a rollout under way) or no longer (a failed Job). */
+  | { kind: "unhealthy"; revision: string | null; progressing: readonly string[]; degraded: readonly string[]; timedOut: string | undefined }
   | { kind: "apply-failed"; failed: number; failure: string; transient: boolean; transientMessage: string; attempts: number; exhausted: boolean }
   | { kind: "plan-failed"; reason: PlanFailure; message: string; transient: boolean }
   /** The drift loop could not read live state. */
@@ -81,6 +83,27 @@ export function conditionsFor(outcome: ReconcileOutcome): ConditionChanges {
         Stalled: ["False", "Succeeded", ""],
         Degraded: ["False", "Succeeded", ""],
       };
+    case "unhealthy": {
+      const listed = (items: readonly string[]) => `${items.slice(0, 3).join("; ")}${items.length > 3 ? `; and ${items.length - 3} more` : ""}`;
+      const waiting = [...outcome.degraded, ...outcome.progressing];
+      return {
+        Reconciling: ["False", "Succeeded", ""],
+        Ready: [
+          "False",
+          outcome.degraded.length > 0 ? "ResourcesDegraded" : "Progressing",
+          `revision ${outcome.revision ?? "(local)"} is applied; ${waiting.length} resource(s) not healthy: ${listed(waiting)}`,
+        ],
+        Degraded: outcome.degraded.length > 0 ? ["True", "ResourcesDegraded", listed(outcome.degraded)] : ["False", "Succeeded", ""],
+        Stalled:
+          outcome.timedOut === undefined
+            ? ["False", "Succeeded", ""]
+            : [
+                "True",
+                "HealthTimeout",
+                `resources still not healthy after ${outcome.timedOut}: ${listed(outcome.progressing)}; a new commit or a manual sync tries again`,
+              ],
+      };
+    }
     case "apply-failed":
       return {
         Reconciling: ["False", "ApplyFailed", ""],

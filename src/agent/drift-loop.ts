@@ -56,6 +56,10 @@ export class DriftLoop {
       if (status.drift !== null && !status.drift.healed) {
         await this.context.book.report(name, { kind: "drift-cleared", revision: status.lastAppliedRevision }, { drift: null });
       }
+      // Observe just recorded each resource's health: a rollout that finished makes the stack Ready.
+      const ready = status.conditions.find((condition) => condition.type === "Ready");
+      if (planned.healthChanged > 0 || ready?.reason === "Progressing" || ready?.reason === "ResourcesDegraded")
+        await this.reconciler.reportHealth(managed, name, status.lastAppliedRevision);
       return;
     }
     this.context.metrics.driftFound.inc(addresses.length);

@@ -25,6 +25,8 @@ export interface ManagedStack {
   definitionError: PlumbError | undefined;
   intervalMs: number;
   driftIntervalMs: number;
+  /** How long resources may stay Progressing after an apply before the stack is Stalled. */
+  healthTimeoutMs: number;
   backoff: Backoff;
   nextSyncAt: number;
   nextDriftAt: number;

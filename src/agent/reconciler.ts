@@ -182,6 +182,7 @@ export class StackReconciler {
           this.markApplied(managed, rendered, change);
           await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
           await this.report(name, { kind: "applied", revision });
+          await this.reportHealth(managed, name, revision);
           return plan;
         }
         const sync = rendered.definition.sync;
@@ -239,6 +240,7 @@ export class StackReconciler {
           drift: change === "corrective" ? { ...(status.drift ?? { checkedAt: new Date().toISOString(), resources: {} }), healed: true } : null,
         });
         await this.report(name, { kind: "applied", revision });
+        await this.reportHealth(managed, name, revision);
         return plan;
       });
     } catch (error) {
@@ -266,6 +268,29 @@ export class StackReconciler {
     }
   }
 
+  /**
+   * After an apply, and after each drift check: a stack is Ready only when its
+   * resources are healthy as well as applied. Resources still Progressing
+   * past the stack's healthTimeout stall it; a Degraded one degrades it.
+   */
+  async reportHealth(managed: ManagedStack, name: string, revision: string | null): Promise<void> {
+    const records = await this.store.listResources(name);
+    const describe = (record: (typeof records)[number]) =>
+      typeof record.outputs.healthMessage === "string" ? `${record.address} (${record.outputs.healthMessage})` : record.address;
+    const progressing = records.filter((record) => record.health === "Progressing").map(describe);
+    const degraded = records.filter((record) => record.health === "Degraded").map(describe);
+    const ready = (await this.status(name)).conditions.find((condition) => condition.type === "Ready");
+    const waitingOnHealth = ready?.status === "False" && (ready.reason === "Progressing" || ready.reason === "ResourcesDegraded");
+    if (progressing.length === 0 && degraded.length === 0) {
+      if (waitingOnHealth) await this.report(name, { kind: "applied", revision: revision ?? "(local)" });
+      return;
+    }
+    // The wait is counted from when the stack first went unready for its resources' health.
+    const since = waitingOnHealth ? Date.parse(ready.lastTransitionTime) : Date.now();
+    const timedOut = progressing.length > 0 && Date.now() - since > managed.healthTimeoutMs ? formatDuration(managed.healthTimeoutMs) : undefined;
+    await this.report(name, { kind: "unhealthy", revision, progressing, degraded, timedOut });
+  }
+
   /** What a successful apply leaves on the stack: no failures counted, the render the drift loop compares against. */
   private markApplied(managed: ManagedStack, rendered: RenderedStack, change: "intentional" | "corrective" | "rollback"): void {
     managed.failures = 0;
@@ -282,6 +307,10 @@ export class StackReconciler {
       .update(JSON.stringify(rendered.policyViolations ?? []))
       .digest("hex");
   }
+}
+
+function formatDuration(milliseconds: number): string {
+  return milliseconds % 60_000 === 0 ? `${milliseconds / 60_000}m` : `${Math.round(milliseconds / 1000)}s`;
 }
 
 function summaryText(plan: Plan): string {

@@ -27,6 +27,8 @@ export interface SyncOverrides {
 export interface PlannedStack {
   plan: Plan;
   live: Map<string, LiveObject | null>;
+  /** Resources whose recorded health this observe changed. */
+  healthChanged: number;
 }
 
 export async function planStack(
@@ -63,7 +65,7 @@ export async function planStack(
   }
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
-  await recordHealth(store, recorded, observation.live, (record) => connections.handler(record.apiVersion, record.kind));
+  const healthChanged = await recordHealth(store, recorded, observation.live, (record) => connections.handler(record.apiVersion, record.kind));
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,
@@ -78,7 +80,7 @@ export async function planStack(
     },
   });
   plan.warnings.push(...warnings);
-  return { plan, live: observation.live };
+  return { plan, live: observation.live, healthChanged };
 }
 
 /**

@@ -1,0 +1,92 @@
+// The agent with Kubernetes stacks, against a real kube-apiserver: a stack is
+// Ready only once its objects are healthy (a Deployment's rollout, reported
+// here by the test as the missing controller would), a rollout that never
+// finishes stalls it after its healthTimeout, and a stack whose cluster is
+// unreachable is degraded while its neighbour stays Ready.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StackSummary } from "../src/api/server.js";
+import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
+import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { useKube } from "./kube-server.js";
+
+const kube = useKube();
+let work: string;
+let repository: TestRepository;
+let agent: RunningAgent;
+
+const stack = (name: string, config: string, healthTimeout = "1h") =>
+  `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  source: { path: apps/${name} }\n  providers: { cluster: { type: kubernetes, config: ${config} } }\n  sync: { auto: true, prune: true, selfHeal: true, interval: 1s, driftInterval: 1s, healthTimeout: ${healthTimeout} }\n`;
+const deployment = (ns: string) =>
+  `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${ns} }\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: ${ns} }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: web } }\n  template: { metadata: { labels: { app: web } }, spec: { containers: [ { name: web, image: "nginx:1.25" } ] } }\n`;
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), "plumb-kube-agent-"));
+  repository = createTestRepository();
+  const kubeconfig = `{ kubeconfig: ${JSON.stringify(kube.kubeconfig)} }`;
+  repository.write("platform/rollout.yaml", stack("rollout", kubeconfig));
+  repository.write("apps/rollout/app.yaml", deployment("rollout"));
+  repository.write("platform/stuck.yaml", stack("stuck", kubeconfig, "3s"));
+  repository.write("apps/stuck/app.yaml", deployment("stuck"));
+  repository.write("platform/offline.yaml", stack("offline", `{ server: "https://127.0.0.1:1", ca: ${JSON.stringify(kube.caFile)} }`));
+  repository.write("apps/offline/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: default }\ndata: { a: b }\n");
+  repository.commit("three stacks on two clusters");
+  agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
+    tokenFile: path.join(work, "token"),
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  repository?.cleanup();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+async function condition(name: string, type: string): Promise<StackSummary["conditions"][number] | undefined> {
+  const { body } = await agent.api<StackSummary>("GET", `/api/v1/stacks/${name}`);
+  return body.conditions?.find((item) => item.type === type);
+}
+
+describe("the agent with Kubernetes stacks", () => {
+  it("holds Ready until the Deployment has rolled out, then says Ready", async () => {
+    const waiting = await eventually(async () => {
+      const ready = await condition("rollout", "Ready");
+      return ready?.reason === "Progressing" ? ready : undefined;
+    });
+    expect(waiting.status).toBe("False");
+    expect(waiting.message).toContain("apps/v1/Deployment/rollout/web");
+    // Written as the deployment controller would, once its pods are available.
+    const live = await kube.call<Record<string, unknown>>("GET", "/apis/apps/v1/namespaces/rollout/deployments/web");
+    const reported = await kube.call("PUT", "/apis/apps/v1/namespaces/rollout/deployments/web/status", {
+      ...live.body,
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1, readyReplicas: 1 },
+    });
+    expect(reported.status).toBe(200);
+    const ready = await eventually(async () => {
+      const current = await condition("rollout", "Ready");
+      return current?.status === "True" ? current : undefined;
+    });
+    expect(ready.reason).toBe("Succeeded");
+  });
+
+  it("stalls a stack whose rollout outlasts its healthTimeout", async () => {
+    const stalled = await eventually(async () => {
+      const current = await condition("stuck", "Stalled");
+      return current?.status === "True" ? current : undefined;
+    });
+    expect(stalled.reason).toBe("HealthTimeout");
+    expect(stalled.message).toContain("still not healthy after 3s");
+  });
+
+  it("degrades only the stack whose cluster cannot be reached", async () => {
+    const degraded = await eventually(async () => {
+      const current = await condition("offline", "Degraded");
+      return current?.status === "True" ? current : undefined;
+    });
+    expect(degraded.message).toContain("cannot reach the Kubernetes API server https://127.0.0.1:1");
+    expect((await condition("rollout", "Degraded"))?.status).not.toBe("True");
+  });
+});
