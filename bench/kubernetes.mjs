@@ -4,7 +4,9 @@
 // cold apply (Plumb against `kubectl apply --server-side`), and the no-op
 // check (Plumb's observe + plan against `kubectl diff`), with the requests
 // each made, counted by the API server itself. Needs Debian's etcd-server;
-// the kubectl column is skipped without kubectl. Services are headless: the
+// the kubectl column is skipped without kubectl. Then one agent holding 100
+// stacks × 100 ConfigMaps (10,000 objects) on the same server: converge, a
+// drift sweep of every stack, and its resident memory. Services are headless: the
 // test server's service range (a /24) has no room for both runs' addresses.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { applyStackPlan, defaultRegistry, openSqliteStore, planStack, ProviderConnections, renderStack } from "../dist/index.js";
+import { sleep, startBenchAgent } from "./agent-process.mjs";
 
 const tools = path.resolve(import.meta.dirname, "..", "..", "shared", "tools", "kube");
 const namespaces = Number(process.env.PLUMB_BENCH_NAMESPACES ?? 20);
@@ -118,6 +121,53 @@ if (spawnSync("sh", ["-c", "command -v etcd"]).status !== 0) {
   console.log("\nPlumb Kubernetes benchmark: skipped, etcd is not installed (apt-get install etcd-server)");
   process.exit(0);
 }
+const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
+/** One agent, 100 stacks of 100 ConfigMaps each in their own namespace: converge, sweep, memory. */
+async function agentFleet(server) {
+  const stacks = 100;
+  const platform = path.join(root, "fleet", "platform");
+  mkdirSync(path.join(platform, "stacks"), { recursive: true });
+  for (let stack = 0; stack < stacks; stack++) {
+    const directory = path.join(platform, "apps", `k${stack}`);
+    mkdirSync(directory, { recursive: true });
+    const documents = [`apiVersion: v1\nkind: Namespace\nmetadata: { name: fleet-${stack} }\n`];
+    for (let index = 0; index < 99; index++)
+      documents.push(
+        `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c${index}, namespace: fleet-${stack} }\ndata: { stack: "${stack}", index: "${index}" }\n`,
+      );
+    writeFileSync(path.join(directory, "objects.yaml"), documents.join("---\n"));
+    writeFileSync(
+      path.join(platform, "stacks", `k${stack}.yaml`),
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: k${stack} }\nspec:\n  source: { path: apps/k${stack} }\n  providers: { cluster: { type: kubernetes, config: { kubeconfig: ${JSON.stringify(server.KUBECONFIG)} } } }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 1h }\n`,
+    );
+  }
+  const agent = await startBenchAgent(root, "unused", ["--platform", platform, "--path", "stacks", "--workers", "4"], "fleet");
+  try {
+    const started = Date.now();
+    for (;;) {
+      const list = await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1");
+      if (list.total >= stacks) break;
+      if (Date.now() - started > 600_000) throw new Error(`only ${list.total} of ${stacks} stacks Ready after 10 minutes`);
+      await sleep(500);
+    }
+    const convergeSeconds = (Date.now() - started) / 1000;
+    const metric = async () => Number(/^plumb_run_duration_seconds_count\{kind="drift"\} (\S+)$/m.exec(await agent.api("GET", "/metrics"))?.[1] ?? 0);
+    const before = await metric();
+    const sweepStarted = Date.now();
+    for (let stack = 0; stack < stacks; stack++) await agent.api("POST", `/api/v1/stacks/k${stack}/refresh`);
+    while ((await metric()) < before + stacks) await sleep(100);
+    const sweepSeconds = (Date.now() - sweepStarted) / 1000;
+    return [
+      [`agent: first converge of ${stacks} stacks × 100 objects`, convergeSeconds, ""],
+      [`agent: drift sweep of ${stacks} stacks (10,000 objects)`, sweepSeconds, ""],
+      ["agent: RSS after the sweep", NaN, `${rssMiB(agent.child.pid).toFixed(0)} MiB (goal < 300 MiB)`],
+    ];
+  } finally {
+    await agent.stop();
+  }
+}
+
 const rows = [];
 const server = start(path.join(root, "kube"));
 try {
@@ -160,6 +210,7 @@ try {
       `${afterDiff - afterApply} requests; Plumb ${(noop.planSeconds / diff.seconds).toFixed(2)}× (goal ≤ 0.25×)`,
     ]);
   } else rows.push(["kubectl", NaN, "skipped: kubectl is not installed"]);
+  rows.push(...(await agentFleet(server)));
 } finally {
   execFileSync(path.join(tools, "stop.sh"), [path.join(root, "kube")]);
   rmSync(root, { recursive: true, force: true });

@@ -104,12 +104,16 @@ export class Agent implements AgentCommands {
     this.reconciler = new StackReconciler(context);
     this.drift = new DriftLoop(context, this.reconciler);
     this.lifecycle = new RollbackAndRemoval(context, this.reconciler);
-    this.queries = new StackQueries(context, () => this.queue.length);
+    this.queries = new StackQueries(context, () => this.queue.length, () => this.platformRead);
   }
+
+  /** True once the platform source has been read the first time (its stacks are known, or its problems). */
+  private platformRead = false;
 
   /** Reads the platform once, then keeps every loop going until `stop`. */
   async start(): Promise<void> {
     await this.refreshPlatform();
+    this.platformRead = true;
     this.timer = setInterval(() => this.tick(), 100);
   }
 

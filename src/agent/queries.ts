@@ -34,7 +34,13 @@ export class StackQueries {
   constructor(
     private readonly context: StackContext,
     private readonly waitingJobs: () => number,
+    private readonly platformRead: () => boolean,
   ) {}
+
+  /** Ready to answer for its stacks: the platform source has been read once (the API listens before that). */
+  ready(): boolean {
+    return this.platformRead();
+  }
 
   get store(): Store {
     return this.context.store;

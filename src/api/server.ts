@@ -92,7 +92,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) =>
-    queries.stackNames().length > 0 || queries.problems().length > 0 ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
+    queries.ready() ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
   );
   app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
     metrics.queueDepth.set(queries.queueDepth());

@@ -230,7 +230,9 @@ describe("hostile requests", () => {
 
   it("kept answering, kept no token it refused, and logged no stack trace", async () => {
     expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
-    expect((await agent.api("GET", "/api/v1/stacks/web")).status).toBe(200);
+    const web = await agent.api("GET", "/api/v1/stacks/web");
+    // Seen once under a loaded CI run (a 404 here); the answer and the agent's log say why next time.
+    expect(web.status, `${JSON.stringify(web.body)}\n${agent.output().slice(-4000)}`).toBe(200);
     expect(agent.output()).not.toMatch(/\n\s+at .*\(|"level":50/);
     expect(agent.output()).not.toContain("A".repeat(64));
   });
