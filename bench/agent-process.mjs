@@ -25,6 +25,11 @@ export async function startBenchAgent(root, webhookSecret, args, name) {
     await sleep(50);
   }
   const url = /listening on (http:\S+)/.exec(log)[1];
+  // The API listens before the first read of the platform; measure from when the agent says it is ready.
+  for (let waited = 0; (await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200; waited += 50) {
+    if (waited > 60_000 || child.exitCode !== null) throw new Error(`agent did not become ready:\n${log}`);
+    await sleep(50);
+  }
   const token = readFileSync(path.join(root, name, "token"), "utf8").trim();
   const api = async (method, route) => {
     const response = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${token}` } });

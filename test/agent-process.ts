@@ -43,6 +43,12 @@ export async function startAgent(args: readonly string[], options: { env?: Recor
     });
   });
   const adminToken = readFileSync(options.tokenFile, "utf8").trim();
+  // The API listens before the first read of the platform; a test starts once the agent says it is ready, as a load balancer would.
+  const readyBy = Date.now() + 60_000;
+  while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
+    if (Date.now() > readyBy || child.exitCode !== null) throw new Error(`agent did not become ready:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return {
     url,
     adminToken,

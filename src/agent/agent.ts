@@ -104,7 +104,11 @@ export class Agent implements AgentCommands {
     this.reconciler = new StackReconciler(context);
     this.drift = new DriftLoop(context, this.reconciler);
     this.lifecycle = new RollbackAndRemoval(context, this.reconciler);
-    this.queries = new StackQueries(context, () => this.queue.length, () => this.platformRead);
+    this.queries = new StackQueries(
+      context,
+      () => this.queue.length,
+      () => this.platformRead,
+    );
   }
 
   /** True once the platform source has been read the first time (its stacks are known, or its problems). */
