@@ -293,4 +293,29 @@ spec:
     expect(many.stderr).toBe("");
     expect(many.stdout).toContain("valid: stack kube-hostile, 50000 resource(s)");
   });
+
+  it("applies Kubernetes objects a program declares with the SDK, in the order their references and namespaces give", async () => {
+    stack("kube-program", {
+      "main.ts": `import { k8s } from "plumb/sdk";
+
+export default function space(): void {
+  const namespace = new k8s.Namespace("prog", { labels: { team: "prog" } });
+  new k8s.ConfigMap("prog", "settings", { mode: "blue" });
+  new k8s.Object(
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader", namespace: "prog" }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] },
+    { dependsOn: [namespace] },
+  );
+}
+`,
+    });
+    const applied = plumb(["apply", workspace.stackDir, "--yes"]);
+    expect(applied.stderr).toBe("");
+    expect(applied.status).toBe(0);
+    expect(applied.stdout.indexOf("v1/Namespace/prog")).toBeLessThan(applied.stdout.indexOf("v1/ConfigMap/prog/settings"));
+    expect((await get("/api/v1/namespaces/prog/configmaps/settings"))?.data).toEqual({ mode: "blue" });
+    expect((await get("/apis/rbac.authorization.k8s.io/v1/namespaces/prog/roles/reader"))?.rules).toEqual([
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
+    ]);
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+  });
 });

@@ -231,12 +231,21 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
         );
     }
     for (const { value, document } of expansion.resources) {
-      const shapeProblems = checkAgainstSchema(resourceShape, { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: value.spec });
+      // A Kubernetes object declared in TypeScript (k8s.Object): its spec is its manifest.
+      const foreign = servesForeign && options.registry.isForeign(value.apiVersion) && !compositeKinds.has(compositeKey(value.apiVersion, value.kind));
+      const shapeProblems = foreign
+        ? checkAgainstSchema(manifestShape, value.spec)
+        : checkAgainstSchema(resourceShape, { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: value.spec });
       if (shapeProblems.length > 0) {
         problems.addSchema("PLUMB_RESOURCE_SHAPE", shapeProblems, document, []);
         continue;
       }
-      const resource: Resource = { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: (value.spec ?? {}) as JsonObject };
+      let resource: Resource = { apiVersion: value.apiVersion, kind: value.kind, metadata: value.metadata, spec: (value.spec ?? {}) as JsonObject };
+      if (foreign) {
+        const manifest = manifestResource(value.spec as unknown as ManifestValue);
+        // Plumb's own annotations (depends-on, provider, prune) come from the declaration's options.
+        resource = { ...manifest, metadata: { ...manifest.metadata, annotations: { ...manifest.metadata.annotations, ...value.metadata.annotations } } };
+      }
       const address = resourceAddress(resource);
       const existing = candidates.get(address);
       if (existing !== undefined) {
@@ -248,7 +257,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
         );
         continue;
       }
-      candidates.set(address, { resource, address, document, composite: value.composite });
+      candidates.set(address, { resource, address, document, composite: value.composite, foreign });
     }
     for (const { fix, ...violation } of expansion.violations) {
       policyViolations.push(violation);

@@ -149,6 +149,42 @@ export namespace file {
   }
 }
 
+/** A Kubernetes object as its manifest: any apiVersion the cluster serves. */
+export interface KubernetesManifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+/** Options of a Kubernetes object: labels and annotations are the manifest's own. */
+export type KubernetesOptions = Omit<ResourceOptions, "labels" | "annotations">;
+
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace k8s {
+  /** Any Kubernetes object, for the Stack's `kubernetes` provider instance; its name carries its namespace. */
+  export class Object extends Declared {
+    constructor(manifest: KubernetesManifest, options: KubernetesOptions = {}) {
+      const metadata = manifest?.metadata;
+      if (typeof metadata?.name !== "string" || metadata.name === "")
+        throw new TypeError(`${String(manifest?.kind)}: metadata.name must be a non-empty string`);
+      const name = metadata.namespace === undefined ? metadata.name : `${metadata.namespace}/${metadata.name}`;
+      super(manifest.apiVersion, manifest.kind, name, manifest, { ...options, labels: { ...metadata.labels }, annotations: { ...metadata.annotations } });
+    }
+  }
+  export class Namespace extends Object {
+    constructor(name: string, options: KubernetesOptions & { labels?: Record<string, string> } = {}) {
+      const { labels, ...rest } = options;
+      super({ apiVersion: "v1", kind: "Namespace", metadata: { name, ...(labels === undefined ? {} : { labels }) } }, rest);
+    }
+  }
+  export class ConfigMap extends Object {
+    constructor(namespace: string, name: string, data: Record<string, string>, options: KubernetesOptions = {}) {
+      super({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data }, options);
+    }
+  }
+}
+
 /** A claim of a platform composite kind (TeamDatabase, say), declared from a program. */
 export class Claim<Spec = Record<string, unknown>> extends Declared {
   constructor(apiVersion: string, kind: string, name: string, spec: Spec, options?: ResourceOptions) {
