@@ -4,7 +4,7 @@
 // prune, health from statuses a test writes as the missing controllers would,
 // a Secret from a secret reference that leaks nowhere, and bad input.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
@@ -317,5 +317,54 @@ export default function space(): void {
       { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
     ]);
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+  });
+
+  it("expands a platform composite into Kubernetes objects: a TeamSpace claim becomes a namespace, a quota and a role binding", async () => {
+    stack("kube-composite", {
+      "blue.yaml": "apiVersion: platform.example.org/v1\nkind: TeamSpace\nmetadata: { name: blue }\nspec: { team: blue, cpu: '3' }\n",
+    });
+    const platform = path.join(workspace.root, "platform");
+    mkdirSync(path.join(platform, "composites"), { recursive: true });
+    writeFileSync(
+      path.join(platform, "composites", "team-space.composite.ts"),
+      `import { Type, defineComposite, k8s } from "plumb/sdk";
+
+export default defineComposite({
+  apiVersion: "platform.example.org/v1",
+  kind: "TeamSpace",
+  description: "A team's namespace, its CPU quota and its group's edit rights there.",
+  schema: Type.Object(
+    { team: Type.String({ pattern: "^[a-z][a-z0-9-]{0,40}$" }), cpu: Type.String({ default: "2" }) },
+    { additionalProperties: false },
+  ),
+  compose(claim) {
+    const { team, cpu } = claim.spec;
+    const namespace = new k8s.Namespace(team, { labels: { team } });
+    new k8s.Object({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "compute", namespace: team }, spec: { hard: { "requests.cpu": cpu } } });
+    new k8s.Object(
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: team + "-edit", namespace: team },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+        subjects: [{ kind: "Group", name: team, apiGroup: "rbac.authorization.k8s.io" }],
+      },
+      { dependsOn: [namespace] },
+    );
+  },
+});
+`,
+    );
+    const applied = plumb(["apply", workspace.stackDir, "--yes", "--platform", platform]);
+    expect(applied.stderr).toBe("");
+    expect(applied.status).toBe(0);
+    expect((await get("/api/v1/namespaces/blue"))?.metadata).toMatchObject({
+      labels: expect.objectContaining({ team: "blue", "plumb.dev/stack": "kube-composite" }),
+    });
+    expect(((await get("/api/v1/namespaces/blue/resourcequotas/compute"))?.spec as { hard: Record<string, string> }).hard).toEqual({ "requests.cpu": "3" });
+    expect((await get("/apis/rbac.authorization.k8s.io/v1/namespaces/blue/rolebindings/blue-edit"))?.subjects).toEqual([
+      { kind: "Group", name: "blue", apiGroup: "rbac.authorization.k8s.io" },
+    ]);
+    expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode", "--platform", platform]).status).toBe(0);
   });
 });
