@@ -17,7 +17,7 @@ import type { DesiredResource, RenderedClaim, RenderedStack } from "../stack-mod
 import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
 import { applyPatches, interpolateDocument, loadValues } from "./overlays.js";
-import { manifestResource, manifestShape, type ManifestValue } from "./manifests.js";
+import { manifestResource, type ManifestValue } from "./manifests.js";
 import { Problems } from "./problems.js";
 import { addImplicitDependencies, addReferenceDependencies, checkProviderInstances, checkResource, resourceShape, type Candidate } from "./resource-check.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
@@ -143,6 +143,8 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const compositeKinds = new Set((options.platform?.composites ?? []).map((kind) => compositeKey(kind.apiVersion, kind.kind)));
   const foreignType = options.registry.foreign?.type;
   const servesForeign = Object.values(definition.providers).some((declared) => declared.type === foreignType);
+  // A plain manifest's shape is the foreign provider's one kind schema: its name and namespace make the address.
+  const manifestShape = options.registry.foreign?.kinds[0]?.schema ?? resourceShape;
   const candidates = new Map<string, Candidate>();
   for (const document of resourceDocuments) {
     const interpolated = interpolateDocument(document, values, problems);

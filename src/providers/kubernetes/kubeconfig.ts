@@ -8,6 +8,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { PlumbError } from "../../errors.js";
 import type { SecretReference, SecretResolver } from "../../sdk/secret-reference.js";
+import { remembered } from "../../secrets/references.js";
 
 export interface ClusterAccess {
   server: string;
@@ -88,9 +89,10 @@ async function fromKubeconfig(file: string, contextName: string | undefined): Pr
   return {
     server: cluster.server,
     ...(ca === undefined ? {} : { ca }),
-    ...(token === undefined ? {} : { token: token.trim() }),
+    // A kubeconfig's credentials are secrets too: the redaction layer masks them wherever they might surface.
+    ...(token === undefined ? {} : { token: remembered(token.trim()) }),
     ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
+    ...(key === undefined ? {} : { key: remembered(key) }),
     ...(cluster["insecure-skip-tls-verify"] === true ? { insecureSkipTlsVerify: true } : {}),
     ...(context.namespace === undefined ? {} : { namespace: context.namespace }),
   };
@@ -105,7 +107,7 @@ export async function clusterAccess(config: AccessConfig, secrets: SecretResolve
     return {
       server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
       ca: await readText(path.join(serviceAccountDirectory, "ca.crt"), "the service account CA"),
-      token: (await readText(path.join(serviceAccountDirectory, "token"), "the service account token")).trim(),
+      token: remembered((await readText(path.join(serviceAccountDirectory, "token"), "the service account token")).trim()),
     };
   }
   if (config.kubeconfig !== undefined) return fromKubeconfig(config.kubeconfig, config.context);

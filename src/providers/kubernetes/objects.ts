@@ -20,13 +20,18 @@ export const stackLabel = "plumb.dev/stack";
 export const forceConflictsAnnotation = annotations.forceConflicts;
 const fieldManager = "plumb";
 
+/**
+ * A Kubernetes object, written as its manifest. Render checks a plain manifest
+ * against this before anything else: its name becomes part of the address
+ * (`<namespace>/<name>`), so it may not hold a slash.
+ */
 export const manifestSchema = Type.Object(
   {
-    apiVersion: Type.String({ minLength: 1 }),
-    kind: Type.String({ minLength: 1 }),
+    apiVersion: Type.String({ minLength: 1, description: "group/version, or v1 for the core group" }),
+    kind: Type.String({ pattern: "^[A-Z][A-Za-z0-9]{0,62}$", description: "A kind such as Deployment." }),
     metadata: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 253 }),
+        name: Type.String({ minLength: 1, maxLength: 253, pattern: "^[^\\u0000-\\u001f\\u007f/]+$", description: "The object's name." }),
         namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" })),
         labels: Type.Optional(Type.Record(Type.String(), Type.String())),
         annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
