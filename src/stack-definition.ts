@@ -23,6 +23,12 @@ export const syncPolicySchema = Type.Object(
       ...duration,
       description: "How long resources may stay Progressing after an apply before the stack is Stalled (HealthTimeout). Default 10m.",
     }),
+    preventDrift: Type.Optional(
+      Type.Boolean({
+        description:
+          "Refuse, at the Kubernetes API server's admission, changes to fields this stack manages by anyone but Plumb (agent only; needs the agent's --admission-listen). Default false.",
+      }),
+    ),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "Changes applied at once per provider instance. Default 8." })),
     retry: Type.Optional(
       Type.Object(

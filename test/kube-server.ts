@@ -20,6 +20,8 @@ export interface KubeServer {
   caFile: string;
   /** One request as the cluster admin; the parsed answer and its status. */
   call<T = Record<string, unknown>>(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: T }>;
+  /** The same as user alice (group team-a), who has only what RBAC grants her: a person who is not Plumb. */
+  callAsAlice<T = Record<string, unknown>>(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: T }>;
   stop(): void;
 }
 
@@ -36,35 +38,37 @@ export function startKube(): KubeServer {
   const agent = new Agent({ ca, keepAlive: true });
   const server = values.KUBE_SERVER as string;
   const token = values.KUBE_TOKEN as string;
+  const send = <T>(bearer: string, method: string, apiPath: string, body?: unknown, contentType = "application/json") =>
+    new Promise<{ status: number; body: T }>((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const outgoing = request(
+        new URL(apiPath, server),
+        {
+          method,
+          agent,
+          headers: { authorization: `Bearer ${bearer}`, accept: "application/json", ...(payload === undefined ? {} : { "content-type": contentType }) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            resolve({ status: response.statusCode ?? 0, body: (text === "" ? {} : JSON.parse(text)) as T });
+          });
+        },
+      );
+      outgoing.on("error", reject);
+      outgoing.end(payload);
+    });
   return {
     directory,
     kubeconfig: values.KUBECONFIG as string,
     server,
     token,
     caFile: values.KUBE_CA as string,
-    call(method, apiPath, body, contentType = "application/json") {
-      return new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const outgoing = request(
-          new URL(apiPath, server),
-          {
-            method,
-            agent,
-            headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(payload === undefined ? {} : { "content-type": contentType }) },
-          },
-          (response) => {
-            const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => chunks.push(chunk));
-            response.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8");
-              resolve({ status: response.statusCode ?? 0, body: (text === "" ? {} : JSON.parse(text)) as never });
-            });
-          },
-        );
-        outgoing.on("error", reject);
-        outgoing.end(payload);
-      });
-    },
+    call: (method, apiPath, body, contentType) => send(token, method, apiPath, body, contentType),
+    // start.sh gives alice the admin token with "-user" appended.
+    callAsAlice: (method, apiPath, body, contentType) => send(`${token}-user`, method, apiPath, body, contentType),
     stop() {
       agent.destroy();
       execFileSync(path.join(tools, "stop.sh"), [directory]);

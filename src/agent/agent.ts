@@ -9,11 +9,13 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { errorMessage, PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
+import type { AdmissionEndpoint } from "../render/admission-guards.js";
 import type { SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { GitMirrors } from "../source/git.js";
 import type { EventInput, StackStatus, Store } from "../state/store.js";
 import { checkSyncPolicy, defaultHealthTimeoutMs, withJitter } from "../schedule.js";
+import { AdmissionReviews } from "./admission.js";
 import { DriftLoop } from "./drift-loop.js";
 import type { Job, ManagedStack } from "./managed-stack.js";
 import type { AgentMetrics } from "./metrics.js";
@@ -46,6 +48,8 @@ export interface AgentOptions {
   defaultDriftIntervalMs?: number;
   /** Limits for programs and compose functions; default defaultSandboxLimits. */
   sandboxLimits?: SandboxLimits;
+  /** Where this agent serves admission requests (sync.preventDrift); none by default. */
+  admission?: AdmissionEndpoint;
 }
 
 export class Agent implements AgentCommands {
@@ -57,6 +61,8 @@ export class Agent implements AgentCommands {
   private readonly lifecycle: RollbackAndRemoval;
   /** What the API reads: stacks, statuses, previews, the compliance report. */
   readonly queries: StackQueries;
+  /** Answers the live systems' admission requests for stacks with sync.preventDrift. */
+  readonly admission: AdmissionReviews;
   readonly mirrors: GitMirrors;
   private readonly stacks = new Map<string, ManagedStack>();
   private readonly queue: Job[] = [];
@@ -98,12 +104,14 @@ export class Agent implements AgentCommands {
       origin: options.platform,
       ssh: options.ssh,
       sandboxLimits: options.sandboxLimits,
+      admission: options.admission,
       metrics: options.metrics,
       logger: options.logger,
     };
     this.reconciler = new StackReconciler(context);
     this.drift = new DriftLoop(context, this.reconciler);
     this.lifecycle = new RollbackAndRemoval(context, this.reconciler);
+    this.admission = new AdmissionReviews(context);
     this.queries = new StackQueries(
       context,
       () => this.queue.length,

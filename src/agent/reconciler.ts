@@ -26,6 +26,9 @@ import { asPlumbError, commitOf, complianceFor, type StackContext } from "./stac
 import { holdReason } from "./sync-gate.js";
 
 export class StackReconciler {
+  /** Stacks told once that they ask for drift prevention this agent does not serve. */
+  private readonly unguarded = new Set<string>();
+
   constructor(private readonly options: StackContext) {}
 
   private get store(): Store {
@@ -102,6 +105,7 @@ export class StackReconciler {
         registry: this.options.registry,
         stackOverride: { document: managed.platform.document, file: managed.platform.file },
         sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
+        ...(this.options.admission === undefined ? {} : { admission: this.options.admission }),
         ...(this.platform.library === undefined ? {} : { platform: this.platform.library.library }),
       });
     } catch (error) {
@@ -120,6 +124,19 @@ export class StackReconciler {
     }
     if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
     managed.lastRendered = rendered;
+    if (rendered.definition.sync.preventDrift === true && this.options.admission === undefined && !this.unguarded.has(name)) {
+      this.unguarded.add(name);
+      await this.record([
+        {
+          stack: name,
+          runId: null,
+          address: null,
+          type: "admission.unavailable",
+          message:
+            "sync.preventDrift is set but this agent serves no admission webhook (start it with --admission-listen); drift is still found and healed by the drift loop",
+        },
+      ]);
+    }
     const revision = fetched.revision ?? rendered.digest;
     // Nothing new to apply. Drift is the drift loop's business: re-applying here would
     // revert it even where selfHeal is off.

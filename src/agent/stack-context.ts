@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { errorMessage, PlumbError } from "../errors.js";
 import type { ComplianceOptions } from "../policy/stage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
+import type { AdmissionEndpoint } from "../render/admission-guards.js";
 import type { RenderedStack } from "../stack-model.js";
 import type { SandboxLimits } from "../render/sandbox.js";
 import { redactUrl, type GitMirrors } from "../source/git.js";
@@ -15,7 +16,7 @@ import type { Store } from "../state/store.js";
 import type { ManagedStack } from "./managed-stack.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { PlatformSource } from "./platform-source.js";
-import { stackOrigin, type PlatformOrigin, type SshSettings } from "./platform.js";
+import { stackOrigin, type PlatformOrigin, type SshSettings, type StackOrigin } from "./platform.js";
 import type { StackStatusBook } from "./stack-status.js";
 
 export interface StackContext {
@@ -29,6 +30,8 @@ export interface StackContext {
   origin: PlatformOrigin;
   ssh: SshSettings | undefined;
   sandboxLimits: SandboxLimits | undefined;
+  /** The agent's admission webhook, for stacks with sync.preventDrift; undefined when it serves none. */
+  admission: AdmissionEndpoint | undefined;
   metrics: AgentMetrics;
   logger: Logger;
 }
@@ -62,11 +65,13 @@ export async function complianceFor(context: StackContext, managed: ManagedStack
   const origin = managed.origin;
   if (origin.kind === "local") return { policy, source: origin.directory, commit: null };
   const commit = await commitOf(context, managed, revision);
-  return {
-    policy,
-    source: `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`,
-    commit: { sha: revision, author: commit?.author ?? "" },
-  };
+  return { policy, source: sourceLabel(origin), commit: { sha: revision, author: commit?.author ?? "" } };
+}
+
+/** Where a stack comes from, as people read it: a directory, or a repository URL (credentials removed) and path. */
+export function sourceLabel(origin: StackOrigin): string {
+  if (origin.kind === "local") return origin.directory;
+  return `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`;
 }
 
 export function asPlumbError(error: unknown, stack: string): PlumbError {

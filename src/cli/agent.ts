@@ -8,7 +8,11 @@ import pino from "pino";
 import { Agent } from "../agent/agent.js";
 import { AgentMetrics } from "../agent/metrics.js";
 import { isSshUrl, type PlatformOrigin, type SshSettings } from "../agent/platform.js";
+import type { FastifyInstance } from "fastify";
+import { createAdmissionServer, type AdmissionServerOptions } from "../api/admission-server.js";
+import { admissionTls } from "../api/admission-tls.js";
 import { createServer } from "../api/server.js";
+import type { AdmissionEndpoint } from "../render/admission-guards.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
 import { probeIsolation } from "../render/isolation.js";
@@ -33,6 +37,11 @@ interface AgentFlags {
   programTimeout: string;
   programMemory: string;
   programsWithoutIsolation?: boolean;
+  admissionListen?: string;
+  admissionUrl?: string;
+  admissionTlsCert?: string;
+  admissionTlsKey?: string;
+  admissionCa?: string;
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
@@ -50,12 +59,56 @@ function platformOrigin(flags: AgentFlags): PlatformOrigin {
   return { kind: "local", root: path.resolve(flags.platform), path: flags.path };
 }
 
-function listenAddress(text: string): { host: string; port: number } {
+function listenAddress(text: string, flag = "--listen"): { host: string; port: number } {
   const match = /^(.*):([0-9]{1,5})$/.exec(text);
   const port = Number(match?.[2]);
   if (match === null || port > 65535)
-    throw new PlumbError("PLUMB_USAGE", `--listen "${text}" is not host:port`, { hint: "e.g. --listen 127.0.0.1:8080 (port 0 picks a free one)" });
+    throw new PlumbError("PLUMB_USAGE", `${flag} "${text}" is not host:port`, { hint: `e.g. ${flag} 127.0.0.1:8443 (port 0 picks a free one)` });
   return { host: match[1] === "" ? "127.0.0.1" : (match[1] as string), port };
+}
+
+/**
+ * The admission webhook for sync.preventDrift, when --admission-listen asks
+ * for it: listening before the agent starts, so its URL and CA go into the
+ * first render. `review` reaches the agent once it exists.
+ */
+async function startAdmission(
+  flags: AgentFlags,
+  dataDirectory: string,
+  logger: pino.Logger,
+  review: AdmissionServerOptions["review"],
+): Promise<{ server: FastifyInstance; endpoint: AdmissionEndpoint } | undefined> {
+  if (flags.admissionListen === undefined) {
+    if (flags.admissionUrl !== undefined)
+      throw new PlumbError("PLUMB_USAGE", "--admission-url needs --admission-listen", { hint: "e.g. --admission-listen 0.0.0.0:8443" });
+    return undefined;
+  }
+  const { host, port } = listenAddress(flags.admissionListen, "--admission-listen");
+  let url: URL | undefined;
+  if (flags.admissionUrl !== undefined) {
+    url = URL.canParse(flags.admissionUrl) ? new URL(flags.admissionUrl) : undefined;
+    if (url?.protocol !== "https:" || url.search !== "" || url.hash !== "")
+      throw new PlumbError("PLUMB_USAGE", `--admission-url "${flags.admissionUrl}" is not an https URL`, {
+        hint: "the address the Kubernetes API server reaches this agent at, e.g. https://plumb.platform.svc:8443",
+      });
+  } else if (host === "0.0.0.0" || host === "::") {
+    throw new PlumbError("PLUMB_USAGE", `--admission-listen ${flags.admissionListen} listens everywhere; the API server needs one address to call`, {
+      hint: "add --admission-url https://<host the API server reaches>:<port>",
+    });
+  }
+  const tlsHost = (url?.hostname ?? host).replace(/^\[|\]$/g, "");
+  const tls = await admissionTls({
+    directory: path.join(dataDirectory, "admission"),
+    host: tlsHost,
+    ...(flags.admissionTlsCert === undefined ? {} : { certFile: flags.admissionTlsCert }),
+    ...(flags.admissionTlsKey === undefined ? {} : { keyFile: flags.admissionTlsKey }),
+    ...(flags.admissionCa === undefined ? {} : { caFile: flags.admissionCa }),
+  });
+  const server = await createAdmissionServer({ key: tls.key, cert: tls.cert, review, logger });
+  const listening = new URL(await server.listen({ host, port }));
+  const base = url ?? new URL(`https://${host.includes(":") ? `[${host}]` : host}:${listening.port}`);
+  logger.info({ url: base.origin }, "admission webhook listening");
+  return { server, endpoint: { url: `${base.origin}${base.pathname.replace(/\/$/, "")}/admission/v1`, caBundle: tls.caBundle } };
 }
 
 function positiveInteger(text: string, flag: string): number {
@@ -78,6 +131,11 @@ export function registerAgent(program: Command): void {
     .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
+    .option("--admission-listen <host:port>", "serve the admission webhook that stacks with sync.preventDrift use (HTTPS)")
+    .option("--admission-url <url>", "the https URL the Kubernetes API server reaches that webhook at (default https://<listen host>:<port>)")
+    .option("--admission-tls-cert <file>", "the webhook's serving certificate (default: one the agent makes, kept in the data directory)")
+    .option("--admission-tls-key <file>", "its private key")
+    .option("--admission-ca <file>", "the CA that signed it, written into the cluster's webhook configuration")
     .addHelpText(
       "after",
       "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples --path platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks",
@@ -98,6 +156,12 @@ export function registerAgent(program: Command): void {
         const store = await openStore(dataDirectory);
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
+        // The webhook listens first (its URL and CA go into every render); it answers once the agent exists.
+        const started: { agent?: Agent } = {};
+        const admission = await startAdmission(flags, dataDirectory, logger, async (stack, instance, body) => {
+          if (started.agent === undefined) throw new PlumbError("PLUMB_PROVIDER_TRANSIENT", "the agent is starting");
+          return started.agent.admission.review(stack, instance, body);
+        });
         const agent = new Agent({
           store,
           registry,
@@ -110,7 +174,9 @@ export function registerAgent(program: Command): void {
           workers,
           platformIntervalMs,
           sandboxLimits: sandboxLimits(flags),
+          ...(admission === undefined ? {} : { admission: admission.endpoint }),
         });
+        started.agent = agent;
         const token = await bootstrapAdminToken(store);
         if (token !== undefined) {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);
@@ -150,6 +216,7 @@ export function registerAgent(program: Command): void {
         });
         logger.info("shutting down");
         await server.close();
+        await admission?.server.close();
         await agent.stop();
         stopAllSandboxes();
         await store.close();

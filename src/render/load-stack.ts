@@ -8,6 +8,7 @@ import { checkSyncPolicy } from "../schedule.js";
 import { PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import { annotations, resourceAddress, type JsonObject, type JsonValue, type Resource } from "../sdk/resource.js";
+import { addAdmissionGuards, type AdmissionEndpoint } from "./admission-guards.js";
 import { compositeKey, type PlatformLibrary } from "./platform-library.js";
 import { setAtPointer, type Violation } from "../policy-finding.js";
 import { orderGraph } from "./graph.js";
@@ -47,6 +48,8 @@ export interface RenderOptions {
   platform?: PlatformLibrary;
   /** Limits for the sandbox that runs main.ts and compose functions. */
   sandboxLimits?: SandboxLimits;
+  /** The agent's admission webhook, for stacks with sync.preventDrift; push mode has none. */
+  admission?: AdmissionEndpoint;
 }
 
 const environmentPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -270,6 +273,8 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       candidate.resource = { ...candidate.resource, spec };
     }
   }
+
+  addAdmissionGuards(candidates, definition, options.registry, options.admission);
 
   // Kinds, provider instances, schemas, annotations.
   const desired: DesiredResource[] = [];

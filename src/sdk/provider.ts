@@ -122,6 +122,32 @@ export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
    * are used when absent.
    */
   observe?(connection: Connection, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>>;
+  /** Drift prevention: the live system asks Plumb before anyone changes what a stack manages there. */
+  admission?: AdmissionGuard<Connection>;
+}
+
+/**
+ * A provider's part in drift prevention (`sync.preventDrift`): the object that
+ * sends the live system's change requests to the agent, who Plumb acts as (its
+ * own changes always pass), and the answer to one request.
+ */
+export interface AdmissionGuard<Connection = unknown> {
+  /** The object, as a resource spec of this provider, that sends change requests for the stack's objects to `url`. */
+  manifest(options: { stack: string; instance: string; url: string; caBundle: string }): JsonObject;
+  identity(connection: Connection): Promise<string>;
+  /** The live system's request in, its answer out; throws a PlumbError when the request is malformed. */
+  review(request: unknown, context: AdmissionContext): Promise<JsonObject>;
+}
+
+export interface AdmissionContext {
+  stack: string;
+  /** The spec Plumb applied last for a resource of this provider, by apiVersion, kind and resource name. */
+  desired(apiVersion: string, kind: string, name: string): JsonObject | undefined;
+  /** Who Plumb acts as on this instance; asked only when a request touches a managed object. */
+  identity(): Promise<string>;
+  /** Where to change the stack instead: its source and the revision applied last. */
+  source: string;
+  revision: string | null;
 }
 
 /** A target together with the kind that handles it. */
@@ -136,8 +162,9 @@ export interface KindTarget {
  * validated against the matching schema first, which is what makes the erasure safe.
  */
 export type AnyKindHandler = KindHandler<JsonObject, unknown>;
-export interface AnyProvider extends Omit<ProviderDefinition<JsonObject, unknown>, "kinds" | "observe"> {
+export interface AnyProvider extends Omit<ProviderDefinition<JsonObject, unknown>, "kinds" | "observe" | "admission"> {
   kinds: readonly AnyKindHandler[];
+  admission?: AdmissionGuard;
   observe?(connection: unknown, targets: readonly KindTarget[]): Promise<Map<string, LiveObject | Error>>;
 }
 

@@ -19,7 +19,7 @@ export class KubeConnection {
   readonly discovery: Discovery;
 
   constructor(
-    access: ClusterAccess,
+    readonly access: ClusterAccess,
     readonly stack: string,
     private readonly secrets: SecretResolver,
   ) {

@@ -10,6 +10,7 @@ import { groupBy } from "../../sdk/group-by.js";
 import { defineProvider, type KindTarget, type LiveObject } from "../../sdk/provider.js";
 import type { JsonObject } from "../../sdk/resource.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
+import { kubernetesAdmission } from "./admission.js";
 import { KubeConnection } from "./connection.js";
 import { objectPath } from "./discovery.js";
 import { clusterAccess } from "./kubeconfig.js";
@@ -27,6 +28,13 @@ export const kubernetesProviderConfig = Type.Object(
       Type.String({ minLength: 1, description: "The CA certificate (a PEM file's path, or the PEM itself) that signs the server's certificate." }),
     ),
     inCluster: Type.Optional(Type.Boolean({ description: "Use the service account of the pod the agent runs in." })),
+    username: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "The user these credentials act as, for sync.preventDrift's webhook to let Plumb's own changes through; default: asked of the server (TokenReview) or read from the client certificate.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -104,4 +112,5 @@ export const kubernetesProvider = defineProvider<KubernetesProviderConfig, KubeC
     return observed;
   },
   kinds: [objectKind],
+  admission: kubernetesAdmission,
 });

@@ -21,6 +21,8 @@ export interface ClusterAccess {
   insecureSkipTlsVerify?: boolean;
   /** The context's namespace; objects without one are refused, not defaulted, so this is only reported. */
   namespace?: string;
+  /** Who these credentials act as, when the configuration says so; otherwise asked of the server. */
+  username?: string;
 }
 
 export interface AccessConfig {
@@ -30,6 +32,7 @@ export interface AccessConfig {
   token?: SecretReference;
   ca?: string;
   inCluster?: boolean;
+  username?: string;
 }
 
 const serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -99,6 +102,11 @@ async function fromKubeconfig(file: string, contextName: string | undefined): Pr
 }
 
 export async function clusterAccess(config: AccessConfig, secrets: SecretResolver): Promise<ClusterAccess> {
+  const access = await credentials(config, secrets);
+  return config.username === undefined ? access : { ...access, username: config.username };
+}
+
+async function credentials(config: AccessConfig, secrets: SecretResolver): Promise<ClusterAccess> {
   if (config.inCluster === true) {
     const host = process.env.KUBERNETES_SERVICE_HOST;
     const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
