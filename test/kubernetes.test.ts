@@ -4,7 +4,7 @@
 // prune, health from statuses a test writes as the missing controllers would,
 // a Secret from a secret reference that leaks nowhere, and bad input.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
@@ -337,15 +337,31 @@ spec:
       "main.ts": `import { k8s } from "plumb/sdk";
 
 export default function space(): void {
-  const namespace = new k8s.Namespace("prog", { labels: { team: "prog" } });
-  new k8s.ConfigMap("prog", "settings", { mode: "blue" });
-  new k8s.Object(
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "reader", namespace: "prog" }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] },
+  const namespace = new k8s.Namespace({ metadata: { name: "prog", labels: { team: "prog" } } });
+  new k8s.ConfigMap({ metadata: { name: "settings", namespace: "prog" }, data: { mode: "blue" } });
+  new k8s.Role(
+    { metadata: { name: "reader", namespace: "prog" }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }] },
     { dependsOn: [namespace] },
   );
+  new k8s.Object({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "robot", namespace: "prog" } });
 }
 `,
     });
+    // The constructors are typed from the API server's OpenAPI: a misspelt field fails validate at its line.
+    writeFileSync(
+      path.join(workspace.stackDir, "typo.ts"),
+      'import { k8s } from "plumb/sdk";\n\nexport const web = new k8s.Deployment({\n  metadata: { name: "web", namespace: "prog" },\n  spec: { replica: 2, selector: {}, template: {} },\n});\n',
+    );
+    writeFileSync(path.join(workspace.stackDir, "main.ts"), 'import "./typo.ts";\n' + readFileSync(path.join(workspace.stackDir, "main.ts"), "utf8"));
+    const mistyped = runCli(["validate", workspace.stackDir]);
+    expect(mistyped.status).toBe(1);
+    expect(mistyped.stderr).toContain("typo.ts:5");
+    expect(mistyped.stderr).toMatch(/'replica' does not exist in type 'DeploymentSpec'/);
+    rmSync(path.join(workspace.stackDir, "typo.ts"));
+    writeFileSync(
+      path.join(workspace.stackDir, "main.ts"),
+      readFileSync(path.join(workspace.stackDir, "main.ts"), "utf8").replace('import "./typo.ts";\n', ""),
+    );
     const applied = plumb(["apply", workspace.stackDir, "--yes"]);
     expect(applied.stderr).toBe("");
     expect(applied.status).toBe(0);
@@ -354,6 +370,7 @@ export default function space(): void {
     expect((await get("/apis/rbac.authorization.k8s.io/v1/namespaces/prog/roles/reader"))?.rules).toEqual([
       { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
     ]);
+    expect(await get("/api/v1/namespaces/prog/serviceaccounts/robot")).toBeDefined();
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
   });
 
@@ -377,12 +394,10 @@ export default defineComposite({
   ),
   compose(claim) {
     const { team, cpu } = claim.spec;
-    const namespace = new k8s.Namespace(team, { labels: { team } });
-    new k8s.Object({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "compute", namespace: team }, spec: { hard: { "requests.cpu": cpu } } });
-    new k8s.Object(
+    const namespace = new k8s.Namespace({ metadata: { name: team, labels: { team } } });
+    new k8s.ResourceQuota({ metadata: { name: "compute", namespace: team }, spec: { hard: { "requests.cpu": cpu } } });
+    new k8s.RoleBinding(
       {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "RoleBinding",
         metadata: { name: team + "-edit", namespace: team },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
         subjects: [{ kind: "Group", name: team, apiGroup: "rbac.authorization.k8s.io" }],

@@ -13,69 +13,12 @@ import type { ExtensionSpec } from "../providers/postgres/extension.js";
 import type { GrantSpec } from "../providers/postgres/grant.js";
 import type { RoleSpec } from "../providers/postgres/role.js";
 import type { SchemaSpec } from "../providers/postgres/schema.js";
-import { callerSite, declare } from "./program-scope.js";
+import { Declared, type Inputs, type Output, type ResourceOptions } from "./declared.js";
 
 export { Type } from "@sinclair/typebox";
 export type { Static, TSchema };
 
-/**
- * A value another resource produces (its name in PostgreSQL, say). It becomes a
- * dependency edge, and the engine puts the value in when it plans the run.
- */
-export class Output<T = string> {
-  declare readonly valueType?: T;
-  constructor(
-    readonly resource: string,
-    readonly output: string,
-  ) {}
-
-  toJSON(): { outputRef: { resource: string; output: string } } {
-    return { outputRef: { resource: this.resource, output: this.output } };
-  }
-}
-
-/** A spec where every top-level field may also be an output of another resource. */
-export type Inputs<Spec> = { [Field in keyof Spec]: Spec[Field] | Output<Exclude<Spec[Field], undefined>> };
-
-export interface ResourceOptions {
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  /** The provider instance of the Stack to use; default "default". */
-  provider?: string;
-  /** Resources this one waits for, besides those it takes outputs from. */
-  dependsOn?: readonly Declared[];
-  /** `false` protects the live object from prune. */
-  prune?: boolean;
-  deletionPolicy?: "Delete" | "Retain";
-}
-
-/** Anything declared in a program: a provider resource or a composite claim. */
-export abstract class Declared {
-  readonly address: string;
-
-  constructor(
-    readonly apiVersion: string,
-    readonly kind: string,
-    readonly resourceName: string,
-    spec: unknown,
-    options: ResourceOptions = {},
-  ) {
-    if (typeof resourceName !== "string" || resourceName === "") throw new TypeError(`${kind}: the first argument must be a non-empty name`);
-    this.address = `${apiVersion}/${kind}/${resourceName}`;
-    const annotations: Record<string, string> = { ...options.annotations };
-    if (options.provider !== undefined) annotations["plumb.dev/provider"] = options.provider;
-    if (options.dependsOn !== undefined && options.dependsOn.length > 0)
-      annotations["plumb.dev/depends-on"] = options.dependsOn.map((item) => item.address).join(",");
-    if (options.prune !== undefined) annotations["plumb.dev/prune"] = String(options.prune);
-    if (options.deletionPolicy !== undefined) annotations["plumb.dev/deletion-policy"] = options.deletionPolicy;
-    declare({ apiVersion, kind, name: resourceName, spec: spec ?? {}, labels: { ...options.labels }, annotations, site: callerSite() });
-  }
-
-  /** An output of this resource by name, for outputs without a typed accessor. */
-  output<T = string>(name: string): Output<T> {
-    return new Output<T>(this.address, name);
-  }
-}
+export { Declared, Output, type Inputs, type ResourceOptions } from "./declared.js";
 
 abstract class ProviderResource<Spec> extends Declared {
   constructor(apiVersion: string, kind: string, name: string, spec: Inputs<Spec>, options?: ResourceOptions) {
@@ -149,41 +92,9 @@ export namespace file {
   }
 }
 
-/** A Kubernetes object as its manifest: any apiVersion the cluster serves. */
-export interface KubernetesManifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
-  [field: string]: unknown;
-}
-
-/** Options of a Kubernetes object: labels and annotations are the manifest's own. */
-export type KubernetesOptions = Omit<ResourceOptions, "labels" | "annotations">;
-
-// eslint-disable-next-line @typescript-eslint/no-namespace
-export namespace k8s {
-  /** Any Kubernetes object, for the Stack's `kubernetes` provider instance; its name carries its namespace. */
-  export class Object extends Declared {
-    constructor(manifest: KubernetesManifest, options: KubernetesOptions = {}) {
-      const metadata = manifest?.metadata;
-      if (typeof metadata?.name !== "string" || metadata.name === "")
-        throw new TypeError(`${String(manifest?.kind)}: metadata.name must be a non-empty string`);
-      const name = metadata.namespace === undefined ? metadata.name : `${metadata.namespace}/${metadata.name}`;
-      super(manifest.apiVersion, manifest.kind, name, manifest, { ...options, labels: { ...metadata.labels }, annotations: { ...metadata.annotations } });
-    }
-  }
-  export class Namespace extends Object {
-    constructor(name: string, options: KubernetesOptions & { labels?: Record<string, string> } = {}) {
-      const { labels, ...rest } = options;
-      super({ apiVersion: "v1", kind: "Namespace", metadata: { name, ...(labels === undefined ? {} : { labels }) } }, rest);
-    }
-  }
-  export class ConfigMap extends Object {
-    constructor(namespace: string, name: string, data: Record<string, string>, options: KubernetesOptions = {}) {
-      super({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data }, options);
-    }
-  }
-}
+export { k8s } from "./kubernetes-kinds.js";
+export type * from "./kubernetes-kinds.js";
+export type { ClusterScoped, KubernetesManifest, KubernetesOptions, Namespaced } from "./kubernetes-object.js";
 
 /** A claim of a platform composite kind (TeamDatabase, say), declared from a program. */
 export class Claim<Spec = Record<string, unknown>> extends Declared {
