@@ -58,6 +58,7 @@ const errorSpecs = {
   PLUMB_FORBIDDEN: { disposition: "terminal", status: 403 },
   PLUMB_NOT_FOUND: { disposition: "terminal", status: 404 },
   PLUMB_POLICY_DENIED: { disposition: "terminal", status: 422 },
+  PLUMB_PROJECT_DENIED: { disposition: "terminal", status: 403 },
   PLUMB_POLICY_INVALID: { disposition: "terminal", status: 400 },
   PLUMB_PROGRAM: { disposition: "terminal", status: 400 },
   PLUMB_PROGRAM_TYPE: { disposition: "terminal", status: 400 },

@@ -91,6 +91,12 @@ export const providerInstanceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A provider instance the platform declares (a ProviderInstance document), used by name. */
+export const providerReferenceSchema = Type.Object(
+  { instance: Type.String({ pattern: stackNamePattern, description: "The name of a ProviderInstance in the platform repository." }) },
+  { additionalProperties: false },
+);
+
 export const stackDocumentSchema = Type.Object(
   {
     apiVersion: Type.Literal(stackApiVersion),
@@ -113,7 +119,15 @@ export const stackDocumentSchema = Type.Object(
             }),
           ),
           environment: Type.Optional(Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" })),
-          providers: Type.Optional(Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), providerInstanceSchema)),
+          project: Type.Optional(
+            Type.String({
+              pattern: stackNamePattern,
+              description: "The Project the stack belongs to (set in the platform's Stack document). Default: default.",
+            }),
+          ),
+          providers: Type.Optional(
+            Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), Type.Union([providerInstanceSchema, providerReferenceSchema])),
+          ),
           sync: Type.Optional(syncPolicySchema),
           metadata: Type.Optional(stringMap),
         },
@@ -127,6 +141,11 @@ export const stackDocumentSchema = Type.Object(
 export type StackDocument = Static<typeof stackDocumentSchema>;
 export type SyncPolicy = Static<typeof syncPolicySchema>;
 export type ProviderInstance = Static<typeof providerInstanceSchema>;
+export type ProviderReference = Static<typeof providerReferenceSchema>;
+
+export function isProviderReference(declared: ProviderInstance | ProviderReference): declared is ProviderReference {
+  return "instance" in declared;
+}
 export type StackSource = Static<typeof stackSourceSchema>;
 
 /** A Stack with every default filled in. */
@@ -146,7 +165,13 @@ export interface StackDefinition {
  * from the one the Stack declares makes a separate stack, `<name>-<env>`, so
  * applying prod never takes over the state of dev.
  */
-export function completeStackDefinition(document: StackDocument | undefined, fallbackName: string, environment: string | undefined): StackDefinition {
+export function completeStackDefinition(
+  document: StackDocument | undefined,
+  fallbackName: string,
+  environment: string | undefined,
+  /** The instances with references to the platform's resolved; default: the inline ones. */
+  providers?: Record<string, ProviderInstance>,
+): StackDefinition {
   const spec = document?.spec ?? {};
   const baseName = document?.metadata.name ?? fallbackName;
   const overridden = environment !== undefined && environment !== spec.environment;
@@ -154,7 +179,9 @@ export function completeStackDefinition(document: StackDocument | undefined, fal
     name: overridden ? `${baseName}-${environment}`.slice(0, 63).replace(/-+$/, "") : baseName,
     labels: document?.metadata.labels ?? {},
     environment: environment ?? spec.environment,
-    providers: spec.providers ?? {},
+    providers:
+      providers ??
+      Object.fromEntries(Object.entries(spec.providers ?? {}).flatMap(([name, declared]) => (isProviderReference(declared) ? [] : [[name, declared]]))),
     sync: { prune: false, allowEmpty: false, concurrency: 8, ...spec.sync },
     metadata: spec.metadata ?? {},
     source: spec.source,

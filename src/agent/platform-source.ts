@@ -16,6 +16,7 @@ import type { SecretResolver } from "../secrets/references.js";
 import { SecretStores } from "../secrets/stores.js";
 import type { GitMirrors } from "../source/git.js";
 import type { AgentMetrics } from "./metrics.js";
+import { emptyProjects, type PlatformProjects } from "./platform-projects.js";
 import { scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack } from "./platform.js";
 
 export interface PlatformSourceOptions {
@@ -37,6 +38,8 @@ export interface PlatformReading {
 }
 
 export class PlatformSource {
+  /** Projects and the platform's provider instances, as last read. */
+  projects: PlatformProjects = emptyProjects();
   /** The platform's policy, kept while a broken one is in the repository. */
   policy: CompliancePolicy | undefined;
   secrets: SecretStores;
@@ -63,6 +66,7 @@ export class PlatformSource {
     const scan = await scanPlatform(directory);
     scan.problems.push(...(await this.refreshLibrary(directory)));
     this.refreshStores(scan, directory);
+    this.projects = scan.projects;
     this.problems = scan.problems;
     if (scan.policy !== undefined) this.policy = scan.policy.policy;
     else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;

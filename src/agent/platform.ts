@@ -12,6 +12,7 @@ import { parseYamlDocuments } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
+import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
@@ -28,6 +29,8 @@ export interface PlatformScan {
   policy: { policy: CompliancePolicy; file: string } | undefined;
   /** The platform's SecretStore documents that read cleanly. */
   stores: SecretStoreDocument[];
+  /** Projects and the platform's provider instances. */
+  projects: PlatformProjects;
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -38,12 +41,13 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
   const problems: PlumbError[] = [];
   let policy: PlatformScan["policy"];
   const stores: SecretStoreDocument[] = [];
+  const projects = emptyProjects();
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, policy, stores, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, policy, stores, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, stores, projects, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -101,6 +105,7 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
         else stores.push(store);
         continue;
       }
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProjectDocument(document, value.kind, projects, problems)) continue;
       if (!isPlainObject(value) || value.apiVersion !== stackApiVersion || value.kind !== stackKind) continue;
       const schemaProblems = checkAgainstSchema(stackDocumentSchema, value);
       if (schemaProblems.length > 0) {
@@ -129,7 +134,7 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
     }
   }
-  return { stacks, policy, stores, problems };
+  return { stacks, policy, stores, projects, problems };
 }
 
 /** Where a stack's files come from: a git repository, or a local directory (the demo, tests). */

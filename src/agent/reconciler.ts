@@ -21,6 +21,7 @@ import type { EventInput, StackStatus, Store } from "../state/store.js";
 import type { PlanFailure, ReconcileOutcome } from "./conditions.js";
 import { scheduleRetry, type Job, type ManagedStack } from "./managed-stack.js";
 import type { PlatformSource } from "./platform-source.js";
+import { projectOf } from "./platform-projects.js";
 import { stackOrigin, type StackOrigin } from "./platform.js";
 import { asPlumbError, commitOf, complianceFor, type StackContext } from "./stack-context.js";
 import { holdReason } from "./sync-gate.js";
@@ -101,9 +102,18 @@ export class StackReconciler {
 
     let rendered: RenderedStack;
     try {
+      const platformStack = managed.platform;
+      const project = projectOf(this.platform.projects, {
+        name,
+        file: platformStack.file,
+        line: platformStack.line,
+        project: platformStack.document.spec?.project,
+      });
       rendered = await renderStack(fetched.directory, {
+        ...(project === undefined ? {} : { project }),
+        providerCatalog: this.platform.projects.providers,
         registry: this.options.registry,
-        stackOverride: { document: managed.platform.document, file: managed.platform.file },
+        stackOverride: { document: managed.platform.document, file: managed.platform.file, line: managed.platform.line },
         sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
         ...(this.options.admission === undefined ? {} : { admission: this.options.admission }),
         ...(this.platform.library === undefined ? {} : { platform: this.platform.library.library }),
@@ -119,6 +129,13 @@ export class StackReconciler {
         await this.record([
           { stack: name, runId: null, address: null, type: "render.failed", message, data: { revision: fetched.revision, problems: problems.length } },
         ]);
+        // What a stack tried outside its project goes on the audit trail, once per commit and reason.
+        const denied = problems.filter((problem) => problem.code === "PLUMB_PROJECT_DENIED");
+        if (denied.length > 0) {
+          const revision = fetched.revision ?? "";
+          const commit = fetched.revision === null ? undefined : await commitOf(this.options, managed, fetched.revision);
+          await this.store.appendAudit(auditOfPolicyDenial(name, job.actor ?? "agent", { revision, ...(commit ?? {}) }, denied, "project.denied"));
+        }
       }
       return;
     }

@@ -8,7 +8,10 @@ import { checkSyncPolicy } from "../schedule.js";
 import { PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import { annotations, resourceAddress, type JsonObject, type JsonValue, type Resource } from "../sdk/resource.js";
+import type { Project, ProviderCatalog } from "../project-definition.js";
 import { addAdmissionGuards, type AdmissionEndpoint } from "./admission-guards.js";
+import { checkProjectFence } from "./project-fence.js";
+import { resolveProviderReferences } from "./provider-references.js";
 import { compositeKey, type PlatformLibrary } from "./platform-library.js";
 import { setAtPointer, type Violation } from "../policy-finding.js";
 import { orderGraph } from "./graph.js";
@@ -43,13 +46,17 @@ export interface RenderOptions {
    * directory's own Stack document, so the platform decides the name, sync policy
    * and anything else it sets. `file` is where it came from, for errors.
    */
-  stackOverride?: { document: StackDocument; file: string };
+  stackOverride?: { document: StackDocument; file: string; line?: number };
   /** The platform's composite kinds (claims of other kinds are unknown kinds) and TypeScript policy rules. */
   platform?: PlatformLibrary;
   /** Limits for the sandbox that runs main.ts and compose functions. */
   sandboxLimits?: SandboxLimits;
   /** The agent's admission webhook, for stacks with sync.preventDrift; push mode has none. */
   admission?: AdmissionEndpoint;
+  /** The stack's project, when the platform declares projects: everything outside its fence is refused. */
+  project?: Project;
+  /** The platform's ProviderInstance documents, which a stack uses as `providers: { db: { instance: <name> } }`. */
+  providerCatalog?: ProviderCatalog;
 }
 
 const environmentPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -138,7 +145,22 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     }
     stackDocumentValue = mergeProblems.length === 0 ? (merged as StackDocument) : undefined;
   }
-  const definition = completeStackDefinition(stackDocumentValue, stackNameFromDirectory(path.basename(path.resolve(directory))), environment);
+  const declaredProviders = stackDocumentValue?.spec?.providers ?? {};
+  const resolvedProviders = resolveProviderReferences(declaredProviders, options.providerCatalog, problems, (instance) =>
+    stackDocument !== undefined &&
+    isPlainObject(stackDocument.value) &&
+    isPlainObject(stackDocument.value.spec) &&
+    isPlainObject(stackDocument.value.spec.providers) &&
+    instance in stackDocument.value.spec.providers
+      ? stackDocument.locate(["spec", "providers", instance])
+      : { file: options.stackOverride?.file ?? "the Stack document", line: options.stackOverride?.line ?? 1, column: 1 },
+  );
+  const definition = completeStackDefinition(
+    stackDocumentValue,
+    stackNameFromDirectory(path.basename(path.resolve(directory))),
+    environment,
+    resolvedProviders,
+  );
   if (stackDocumentValue !== undefined && stackDocument !== undefined) checkProviderInstances(definition, stackDocument, options.registry, problems);
 
   // Resources: values, shape, addresses. A manifest of a group outside Plumb's is a foreign object (a
@@ -293,9 +315,24 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     desired.push(checked.resource);
     implicitKeys.set(candidate.address, checked.keys);
   }
+  const documentOf = new Map([...candidates.values()].map((candidate) => [candidate.address, candidate.document]));
+  if (options.project !== undefined)
+    checkProjectFence(
+      {
+        project: options.project,
+        definition,
+        declaredProviders,
+        directoryStack: stackDocument,
+        platformStack: { file: options.stackOverride?.file ?? "the platform's Stack document", line: options.stackOverride?.line ?? 1, column: 1 },
+        resources: desired,
+        claims,
+        documentOf: (address) => documentOf.get(address),
+        registry: options.registry,
+      },
+      problems,
+    );
   problems.throwIfAny();
 
-  const documentOf = new Map([...candidates.values()].map((candidate) => [candidate.address, candidate.document]));
   addReferenceDependencies(desired, documentOf);
   addImplicitDependencies(desired, implicitKeys, documentOf);
   const byAddress = new Map(desired.map((resource) => [resource.address, resource]));

@@ -70,7 +70,7 @@ export function captureCallSites(below: (...args: never[]) => unknown): NodeJS.C
   }
 }
 
-const sdkFile = /[/\\]src[/\\]sdk[/\\]program(-scope)?\.ts$/;
+const sdkFile = /[/\\]src[/\\]sdk[/\\][^/\\]+\.ts$/;
 const mapped = new Map<string, SourceSite | null>();
 
 /** A bundle position in the user's own file, through the bundle's source map; cached, as loops declare from one line. */

@@ -72,6 +72,13 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
   /** Checks the schema cannot express; run at render time, before any I/O. `name` is metadata.name. */
   validate?(spec: Spec, name: string): SpecProblem[];
   /**
+   * Where in the live system the resource reaches, for a project's fences:
+   * `{ database: ["orders"] }`, `{ namespace: ["team-a"] }`, `{ role: ["app", "pg_monitor"] }`
+   * (a role it creates or joins). An empty list means it reaches outside every
+   * such place (a cluster-scoped object: `{ namespace: [] }`).
+   */
+  places?(spec: Spec, name: string): Record<string, string[]>;
+  /**
    * Implicit ordering between resources of one provider instance: a resource
    * that requires a key waits for the resource that provides it.
    */

@@ -138,7 +138,16 @@ export function CompliancePage() {
   );
 }
 
-const auditKinds = ["change.intentional", "change.corrective", "change.rollback", "drift.detected", "action", "policy.denied", "secret.rotated"];
+const auditKinds = [
+  "change.intentional",
+  "change.corrective",
+  "change.rollback",
+  "drift.detected",
+  "action",
+  "policy.denied",
+  "project.denied",
+  "secret.rotated",
+];
 const auditPage = 200;
 
 /** A date input's day as the ISO instant it starts (UTC), or the start of the next day for an "until" bound. */

@@ -102,9 +102,15 @@ function commitFields(commit: AuditCommit): Pick<AuditInput, "commit" | "author"
 }
 
 /** One event per resource a policy rule denied, with the rule's message and the file and line of the resource. */
-export function auditOfPolicyDenial(stack: string, actor: string, commit: AuditCommit, denials: readonly PlumbError[]): AuditInput[] {
+export function auditOfPolicyDenial(
+  stack: string,
+  actor: string,
+  commit: AuditCommit,
+  denials: readonly PlumbError[],
+  kind: "policy.denied" | "project.denied" = "policy.denied",
+): AuditInput[] {
   return denials.map((problem) => ({
-    kind: "policy.denied",
+    kind,
     actor,
     stack,
     resource: problem.location.resource ?? null,

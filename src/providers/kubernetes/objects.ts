@@ -182,6 +182,11 @@ export const objectKind = defineKind<Manifest, KubeConnection>({
       ...(group === undefined || group === "" ? [] : [`kind:${group}/${spec.kind}`]),
     ];
   },
+  places(spec) {
+    // A Namespace is the place itself; an object without a namespace is cluster-scoped and reaches every one.
+    if (spec.apiVersion === "v1" && spec.kind === "Namespace") return { namespace: [spec.metadata.name] };
+    return { namespace: spec.metadata.namespace === undefined ? [] : [spec.metadata.namespace] };
+  },
   async read(connection, target) {
     const manifest = target.desired ?? target.spec;
     const { info, namespace } = await placement(connection, target.spec);

@@ -102,6 +102,7 @@ export const databaseKind = defineKind<DatabaseSpec, PostgresConnection>({
     return checkIdentifier(spec.name ?? name, "/name");
   },
   provides: (spec, name) => [`database:${spec.name ?? name}`],
+  places: (spec, name) => ({ database: [spec.name ?? name], ...(spec.owner === undefined ? {} : { role: [spec.owner] }) }),
   requires: (spec) => (spec.owner === undefined ? [] : [`role:${spec.owner}`]),
   list: readDatabases,
   read: readOne(readDatabases),

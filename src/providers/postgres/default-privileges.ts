@@ -89,6 +89,7 @@ export const defaultPrivilegesKind = defineKind<DefaultPrivilegesSpec, PostgresC
       hint: `privileges for ${plural[spec.objectType].toLowerCase()}: ${allPrivileges[spec.objectType].join(", ")} (or ALL)`,
     }));
   },
+  places: (spec) => ({ database: [spec.database], role: [spec.role, spec.owner] }),
   requires: (spec) => [
     `role:${spec.role}`,
     `role:${spec.owner}`,

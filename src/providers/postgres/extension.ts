@@ -51,6 +51,7 @@ export const extensionKind = defineKind<ExtensionSpec, PostgresConnection>({
   outputs: (spec, name) => ({ name: spec.name ?? name }),
   schema: extensionSpec,
   replaceOn: ["name", "database"],
+  places: (spec) => ({ database: [spec.database] }),
   requires: (spec) => [`database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
   list: readExtensions,
   read: readOne(readExtensions),

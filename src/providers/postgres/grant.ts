@@ -176,6 +176,7 @@ export const grantKind = defineKind<GrantSpec, PostgresConnection>({
     }
     return problems;
   },
+  places: (spec) => ({ database: [spec.database], role: [spec.role] }),
   requires: (spec) => [`role:${spec.role}`, `database:${spec.database}`, ...(spec.schema === undefined ? [] : [`schema:${spec.database}/${spec.schema}`])],
   list: readGrants,
   read: readOne(readGrants),

@@ -150,6 +150,7 @@ export const roleKind = defineKind<RoleSpec, PostgresConnection>({
     return checkIdentifier(spec.name ?? name, "/name");
   },
   provides: (spec, name) => [`role:${spec.name ?? name}`],
+  places: (spec, name) => ({ role: [spec.name ?? name, ...(spec.memberOf ?? [])] }),
   requires: (spec) => (spec.memberOf ?? []).map((group) => `role:${group}`),
   list: readRoles,
   read: readOne(readRoles),

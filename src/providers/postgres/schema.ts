@@ -74,6 +74,7 @@ export const schemaKind = defineKind<SchemaSpec, PostgresConnection>({
   validate(spec, name) {
     return checkIdentifier(spec.name ?? name, "/name");
   },
+  places: (spec) => ({ database: [spec.database], ...(spec.owner === undefined ? {} : { role: [spec.owner] }) }),
   provides: (spec, name) => [`schema:${spec.database}/${spec.name ?? name}`],
   requires: (spec) => [`database:${spec.database}`, ...(spec.owner === undefined ? [] : [`role:${spec.owner}`])],
   list: readSchemas,
