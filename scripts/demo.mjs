@@ -84,7 +84,7 @@ try {
   heading("Programs and composites");
   plumb(
     "a stack written in TypeScript: type-checked, then run in the sandbox (no environment, no network, reads only its directory)",
-    ["validate", "examples/inventory"],
+    ["validate", "examples/inventory", "--platform", "examples/platform"],
     { store: false },
   );
   plumb("the platform's composite kinds, documented from their schemas", ["docs", "examples/platform"], { store: false });

@@ -114,9 +114,12 @@ export async function complianceOptions(policyFile: string | undefined, director
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
   const platform = await platformFrom(options.platform, limits);
+  // The platform's ProviderInstance documents, which team stacks use by name.
+  const providerCatalog = options.platform === undefined ? undefined : (await scanPlatform(options.platform)).projects.providers;
   return renderStack(directory, {
     registry,
     sandboxLimits: limits,
+    ...(providerCatalog === undefined ? {} : { providerCatalog }),
     ...(options.env === undefined ? {} : { environment: options.env }),
     ...(platform === undefined ? {} : { platform }),
   });

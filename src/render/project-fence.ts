@@ -126,7 +126,8 @@ export function checkProjectFence(input: FenceInput, problems: Problems): void {
       if (rule === undefined) continue;
       if (values.length === 0)
         deny(`${kindKey} ${name} is outside every ${rule.noun}, and project ${project.name} allows only its ${rule.field}`, whole, resource.address);
-      for (const value of values)
+      // An output of another resource (a role's name, say) is that resource's place, checked where it is declared.
+      for (const value of values.filter((item): item is string => typeof item === "string"))
         if (!matchesAny(project[rule.field], value))
           deny(`${rule.noun} ${value} is not among project ${project.name}'s ${rule.field}`, whole, resource.address);
     }
