@@ -48,9 +48,12 @@ beforeAll(async () => {
   const platform = path.join(work, "repo");
   cpSync(path.join(repositoryRoot, "examples", "platform", "composites"), path.join(platform, "platform", "composites"), { recursive: true });
   for (const source of ["teams", "inventory"]) cpSync(path.join(repositoryRoot, "examples", source), path.join(platform, source), { recursive: true });
-  for (const directory of ["teams/payments", "teams/search", "inventory"]) {
-    writeFileSync(path.join(platform, directory, "values.yaml"), `host: 127.0.0.1\nport: ${server.port}\nwarehouses: [north, south, east]\n`);
-  }
+  writeFileSync(path.join(platform, "inventory", "values.yaml"), "warehouses: [north, south, east]\n");
+  // The team stacks use the platform's PostgreSQL by name, as in examples/platform/providers.yaml.
+  writeFileSync(
+    path.join(platform, "platform", "providers.yaml"),
+    `apiVersion: plumb.dev/v1\nkind: ProviderInstance\nmetadata: { name: shared-postgres }\nspec:\n  type: postgres\n  config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } }\n`,
+  );
   writeFileSync(path.join(platform, "platform", "payments.yaml"), platformStack("payments-db", "teams/payments", ""));
   writeFileSync(path.join(platform, "platform", "search.yaml"), platformStack("search-db", "teams/search", ""));
   writeFileSync(path.join(platform, "platform", "inventory.yaml"), platformStack("inventory-db", "inventory", ""));
