@@ -196,14 +196,14 @@ describe("plumb agent", () => {
     expect(metrics.status).toBe(200);
     expect(metrics.body).toContain("plumb_runs_total");
 
-    const created = await agent.api<{ token: string; role: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "read" } });
+    const created = await agent.api<{ token: string; role: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     expect(created.status).toBe(201);
     const viewer = created.body.token;
     expect((await agent.api("GET", "/api/v1/stacks", { token: viewer })).status).toBe(200);
     for (const action of ["sync", "refresh", "suspend", "resume"])
       expect((await agent.api("POST", `/api/v1/stacks/app/${action}`, { token: viewer })).status, action).toBe(403);
     expect((await agent.api("POST", "/api/v1/stacks/app/rollback", { token: viewer, body: { revision: firstCommit } })).status).toBe(403);
-    expect((await agent.api("POST", "/api/v1/tokens", { token: viewer, body: { name: "x", role: "admin" } })).status).toBe(403);
+    expect((await agent.api("POST", "/api/v1/tokens", { token: viewer, body: { name: "x", role: "platform-admin" } })).status).toBe(403);
     expect(agent.output()).not.toContain(viewer);
   });
 

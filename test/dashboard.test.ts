@@ -275,14 +275,14 @@ describe("the dashboard", () => {
   }, 60_000);
 
   it("shows no actions to a read-only token", async () => {
-    const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "read" } });
+    const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await logIn(page, created.body.token);
     await page.getByRole("link", { name: "web-app" }).click();
     await page.getByRole("heading", { name: "Resources" }).waitFor();
     expect(await page.getByRole("region", { name: "Actions" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: /Sync now|Roll back|Suspend|Resume|Refresh/ }).count()).toBe(0);
-    expect(await page.locator(".who").textContent()).toContain("read");
+    expect(await page.locator(".who").textContent()).toContain("viewer");
     await page.close();
   }, 60_000);
 });

@@ -160,7 +160,7 @@ describe("a canary in every secret", () => {
       for (const action of ["refresh", "suspend", "resume", "sync"]) await call("POST", `/api/v1/stacks/${stack}/${action}`);
       await call("POST", `/api/v1/stacks/${stack}/rollback`, { revision: "0".repeat(40) });
     }
-    await call("POST", "/api/v1/tokens", { name: "reader", role: "read" });
+    await call("POST", "/api/v1/tokens", { name: "reader", role: "viewer" });
     expect(responses.join("\n")).toContain("canary_app");
 
     // Every CLI command that reads what the agent or the store knows.

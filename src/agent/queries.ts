@@ -124,13 +124,16 @@ export class StackQueries {
   }
 
   /** The compliance report over every stack's newest render (applied, or denied by policy). */
-  async complianceReport(expiringWithinDays: number): Promise<ComplianceReport> {
+  /** The compliance report over the stacks `include` lets in (all by default). */
+  async complianceReport(expiringWithinDays: number, include: (stack: string) => boolean = () => true): Promise<ComplianceReport> {
     const since = new Date(Date.now() - 30 * 86_400_000).toISOString();
     const audit: AuditEvent[] = [];
-    for await (const event of auditEvents(this.context.store, { since, kind: ["drift.detected", "change.corrective"] })) audit.push(event);
+    for await (const event of auditEvents(this.context.store, { since, kind: ["drift.detected", "change.corrective"] }))
+      if (include(event.stack)) audit.push(event);
     const statuses = new Map((await this.context.store.listStackStatuses()).map((status) => [status.stack, status]));
     const stacks: ReportStack[] = [];
     for (const [name, managed] of this.context.stacks) {
+      if (!include(name)) continue;
       const rendered = managed.lastRendered ?? (await appliedRender(this.context, name, managed));
       const document = managed.platform.document;
       stacks.push({

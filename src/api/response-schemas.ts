@@ -4,6 +4,7 @@
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { stackSummary } from "./schemas.js";
+import { tokenRoles } from "../state/store.js";
 
 const nullable = <Schema extends TSchema>(schema: Schema) => Type.Union([schema, Type.Null()]);
 const count = Type.Integer({ minimum: 0 });
@@ -137,5 +138,26 @@ export type AuditEntry = Static<typeof auditEntry>;
 export const auditList = Type.Object({ items: Type.Array(auditEntry) });
 
 /** GET /api/v1/session */
-export const session = Type.Object({ name: Type.String(), role: Type.Union([Type.Literal("admin"), Type.Literal("read")]) });
+const tokenRole = Type.Union(tokenRoles.map((role) => Type.Literal(role)));
+export const session = Type.Object({
+  name: Type.String(),
+  role: tokenRole,
+  /** The project the token is for; null: every project. */
+  project: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+});
 export type Session = Static<typeof session>;
+
+const nullableText = Type.Union([Type.String(), Type.Null()]);
+/** A token as the API lists it: never its value or hash. */
+export const tokenView = Type.Object({
+  name: Type.String(),
+  role: tokenRole,
+  project: nullableText,
+  createdAt: Type.String(),
+  createdBy: nullableText,
+  expiresAt: nullableText,
+  lastUsedAt: nullableText,
+  revokedAt: nullableText,
+});
+export const tokenList = Type.Object({ items: Type.Array(tokenView) });

@@ -3,12 +3,13 @@
 // they share, and the role check for actions.
 
 import type { Static } from "@sinclair/typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyRequest } from "fastify";
 import type { AgentCommands, StackQueries } from "../agent/queries.js";
 import { notCheckedStatus } from "../agent/stack-status.js";
 import { PlumbError } from "../errors.js";
-import type { StackStatus, Store, TokenRole } from "../state/store.js";
-import { sendError } from "./responses.js";
+import { auditOfAction } from "../engine/record/audit-events.js";
+import type { StackStatus, Store } from "../state/store.js";
+import { allows, type Permission } from "./authorization.js";
 import type { stackSummary } from "./schemas.js";
 import { stackState } from "./stack-list.js";
 
@@ -16,18 +17,31 @@ export interface RouteContext {
   queries: StackQueries;
   commands: AgentCommands;
   store: Store;
-  /** A preHandler that refuses tokens below `role`. */
-  requireRole(role: TokenRole): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
-  /** Throws PLUMB_NOT_FOUND for a stack the agent does not manage. */
-  knownStack(name: string): void;
+  /** The project a stack belongs to: its platform Stack document's spec.project, else default. */
+  stackProject(name: string): string;
+  /**
+   * Throws PLUMB_NOT_FOUND for a stack the agent does not manage or the caller
+   * may not see, and PLUMB_FORBIDDEN (on the audit trail) when it may see it
+   * but not do `permission` there.
+   */
+  authorizeStack(request: FastifyRequest, name: string, permission?: Permission, action?: string): Promise<void>;
+  /** The stacks the caller may see. */
+  visibleStacks(request: FastifyRequest): string[];
+  /** Refuses (PLUMB_FORBIDDEN, on the audit trail) what the caller's token may not do. */
+  refuse(request: FastifyRequest, action: string, why: string): Promise<never>;
   /** A stack as the API reports it; `recorded` undefined: the agent has not looked at it yet. */
   summary(name: string, recorded: StackStatus | undefined): Static<typeof stackSummary>;
-  /** Every stack's summary from one query for all statuses. */
-  everySummary(): Promise<Static<typeof stackSummary>[]>;
+  /** The summaries of every stack the caller may see, from one query for all statuses. */
+  everySummary(request: FastifyRequest): Promise<Static<typeof stackSummary>[]>;
 }
 
 export function routeContext(queries: StackQueries, commands: AgentCommands): RouteContext {
   const store = queries.store;
+  const stackProject = (name: string) => queries.platformStack(name)?.document.spec?.project ?? "default";
+  const refuse = async (request: FastifyRequest, action: string, why: string): Promise<never> => {
+    await store.appendAudit([auditOfAction(request.token?.name ?? "anonymous", "(api)", "denied", { action, reason: why })]);
+    throw new PlumbError("PLUMB_FORBIDDEN", why, { hint: "ask a project admin for a token with the role this needs" });
+  };
   const summary = (name: string, recorded: StackStatus | undefined): Static<typeof stackSummary> => {
     const status = recorded ?? notCheckedStatus(name);
     const platform = queries.platformStack(name);
@@ -35,6 +49,7 @@ export function routeContext(queries: StackQueries, commands: AgentCommands): Ro
     const source = document?.spec?.source;
     return {
       name,
+      project: stackProject(name),
       labels: document?.metadata.labels ?? {},
       environment: queries.stackEnvironment(name),
       suspended: status.suspended,
@@ -55,24 +70,27 @@ export function routeContext(queries: StackQueries, commands: AgentCommands): Ro
     queries,
     commands,
     store,
-    requireRole: (role) => async (request, reply) => {
-      if (role === "admin" && request.token?.role !== "admin") {
-        await sendError(
-          reply,
-          new PlumbError("PLUMB_FORBIDDEN", `token "${request.token?.name ?? ""}" is read-only`, { hint: "use a token with the admin role for actions" }),
+    stackProject,
+    async authorizeStack(request, name, permission = "view", action = permission) {
+      const project = stackProject(name);
+      if (!queries.hasStack(name) || !allows(request.token, "view", project))
+        throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this token may see" });
+      if (!allows(request.token, permission, project))
+        await refuse(
+          request,
+          `${action} ${name}`,
+          `token ${request.token?.name ?? ""} is ${request.token?.role ?? "no"} role in ${request.token?.project ?? "every project"}; ${action} needs ${permission === "operate" ? "operator" : "admin"} in project ${project}`,
         );
-        return reply;
-      }
-      return undefined;
     },
-    knownStack(name) {
-      if (!queries.hasStack(name))
-        throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this agent manages" });
-    },
+    visibleStacks: (request) => queries.stackNames().filter((name) => allows(request.token, "view", stackProject(name))),
+    refuse,
     summary,
-    async everySummary() {
+    async everySummary(request) {
       const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
-      return queries.stackNames().map((name) => summary(name, statuses.get(name)));
+      return queries
+        .stackNames()
+        .filter((name) => allows(request.token, "view", stackProject(name)))
+        .map((name) => summary(name, statuses.get(name)));
     },
   };
 }

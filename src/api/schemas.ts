@@ -15,6 +15,7 @@ export const condition = Type.Object({
 });
 export const stackSummary = Type.Object({
   name: Type.String(),
+  project: Type.String({ description: "The project the stack belongs to (default when its Stack names none)." }),
   labels: Type.Record(Type.String(), Type.String()),
   environment: Type.Union([Type.String(), Type.Null()]),
   suspended: Type.Boolean(),

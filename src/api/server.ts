@@ -63,6 +63,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
   });
   installErrorHandling(app);
+  const lastMarked = new Map<string, number>();
 
   // Every answer, refusals and the dashboard's files included, carries the browser protections.
   app.addHook("onRequest", async (_request, reply) => {
@@ -78,6 +79,20 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     const header = request.headers.authorization;
     const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
     const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
+    // The holder of a revoked or expired token is told which, and nothing else.
+    const refused =
+      found?.revokedAt != null
+        ? `token ${found.name} was revoked at ${found.revokedAt}`
+        : found?.expiresAt != null && Date.parse(found.expiresAt) <= Date.now()
+          ? `token ${found.name} expired at ${found.expiresAt}`
+          : undefined;
+    if (found !== undefined && refused !== undefined) {
+      await sendError(
+        reply.header("www-authenticate", 'Bearer error="invalid_token"'),
+        new PlumbError("PLUMB_UNAUTHORIZED", refused, { hint: "ask for a new token" }),
+      );
+      return reply;
+    }
     if (found === undefined) {
       await sendError(
         reply.header("www-authenticate", "Bearer"),
@@ -88,6 +103,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       return reply;
     }
     request.token = found;
+    // Last use, at most once a minute per token: a write per request would cost more than it tells.
+    const now = Date.now();
+    if (now - (lastMarked.get(found.id) ?? 0) >= 60_000) {
+      lastMarked.set(found.id, now);
+      await store.markTokenUsed(found.id, new Date(now).toISOString());
+    }
   });
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

@@ -2,10 +2,10 @@
 // the connection and pick the migration flavour.
 
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { JsonObject } from "../sdk/resource.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
-import type { Database } from "./schema.js";
+import type { ApiTokensTable, Database } from "./schema.js";
 import { appendAuditIn, upsertResources } from "./batch-writes.js";
 import { fromEventRow, fromJournalRow, fromResourceRow, fromRunRow, fromStatusRow, insertChunk, now, parseStored } from "./rows.js";
 import type {
@@ -175,9 +175,10 @@ export class KyselyStore implements Store {
     return rows.map((row) => row.id);
   }
 
-  async listRuns(stack: string | undefined, limit: number): Promise<RunRecord[]> {
+  async listRuns(stack: string | readonly string[] | undefined, limit: number): Promise<RunRecord[]> {
     let query = this.db.selectFrom("runs").selectAll();
-    if (stack !== undefined) query = query.where("stack", "=", stack);
+    if (typeof stack === "string") query = query.where("stack", "=", stack);
+    else if (stack !== undefined) query = stack.length === 0 ? query.where(sql<boolean>`1 = 0`) : query.where("stack", "in", stack);
     const rows = await query.orderBy("started_at", "desc").limit(limit).execute();
     return rows.map(fromRunRow);
   }
@@ -332,13 +333,39 @@ export class KyselyStore implements Store {
   async createToken(token: ApiToken, tokenHash: string): Promise<void> {
     await this.db
       .insertInto("api_tokens")
-      .values({ id: token.id, name: token.name, token_hash: tokenHash, role: token.role, created_at: token.createdAt })
+      .values({
+        id: token.id,
+        name: token.name,
+        token_hash: tokenHash,
+        role: token.role,
+        project: token.project,
+        created_at: token.createdAt,
+        expires_at: token.expiresAt,
+        last_used_at: token.lastUsedAt,
+        revoked_at: token.revokedAt,
+        created_by: token.createdBy,
+      })
       .execute();
   }
 
   async findToken(tokenHash: string): Promise<ApiToken | undefined> {
-    const row = await this.db.selectFrom("api_tokens").select(["id", "name", "role", "created_at"]).where("token_hash", "=", tokenHash).executeTakeFirst();
-    return row === undefined ? undefined : { id: row.id, name: row.name, role: row.role as TokenRole, createdAt: row.created_at };
+    const row = await this.db.selectFrom("api_tokens").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst();
+    return row === undefined ? undefined : tokenOf(row);
+  }
+
+  async listTokens(project?: string): Promise<ApiToken[]> {
+    let query = this.db.selectFrom("api_tokens").selectAll();
+    if (project !== undefined) query = query.where("project", "=", project);
+    return (await query.orderBy("created_at").orderBy("name").execute()).map(tokenOf);
+  }
+
+  async revokeToken(name: string, at: string): Promise<boolean> {
+    const result = await this.db.updateTable("api_tokens").set({ revoked_at: at }).where("name", "=", name).where("revoked_at", "is", null).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async markTokenUsed(id: string, at: string): Promise<void> {
+    await this.db.updateTable("api_tokens").set({ last_used_at: at }).where("id", "=", id).execute();
   }
 
   async countTokens(): Promise<number> {
@@ -358,7 +385,8 @@ export class KyselyStore implements Store {
     let query = this.db.selectFrom("audit_events").selectAll();
     if (filter.afterSequence !== undefined) query = query.where("sequence", ">", filter.afterSequence);
     if (filter.since !== undefined) query = query.where("at", ">=", filter.since);
-    if (filter.stack !== undefined) query = query.where("stack", "=", filter.stack);
+    if (typeof filter.stack === "string") query = query.where("stack", "=", filter.stack);
+    else if (filter.stack !== undefined) query = filter.stack.length === 0 ? query.where(sql<boolean>`1 = 0`) : query.where("stack", "in", filter.stack);
     if (filter.resource !== undefined) query = query.where("resource", "=", filter.resource);
     if (filter.until !== undefined) query = query.where("at", "<", filter.until);
     if (filter.beforeSequence !== undefined) query = query.where("sequence", "<", filter.beforeSequence);
@@ -385,16 +413,15 @@ export class KyselyStore implements Store {
     }));
   }
 
-  async countAuditByDay(since: string): Promise<{ day: string; kind: string; count: number }[]> {
+  async countAuditByDay(since: string, stacks?: readonly string[]): Promise<{ day: string; kind: string; count: number }[]> {
     // Timestamps are stored as ISO text in UTC, so the day is their first ten characters in both backends.
     const day = sql<string>`substr(at, 1, 10)`;
-    const rows = await this.db
+    let query = this.db
       .selectFrom("audit_events")
       .select([day.as("day"), "kind", (expression) => expression.fn.countAll<number | string>().as("count")])
-      .where("at", ">=", since)
-      .groupBy([day, "kind"])
-      .orderBy(day)
-      .execute();
+      .where("at", ">=", since);
+    if (stacks !== undefined) query = stacks.length === 0 ? query.where(sql<boolean>`1 = 0`) : query.where("stack", "in", stacks);
+    const rows = await query.groupBy([day, "kind"]).orderBy(day).execute();
     return rows.map((row) => ({ day: row.day, kind: row.kind, count: Number(row.count) }));
   }
 
@@ -402,4 +429,18 @@ export class KyselyStore implements Store {
     const head = await this.db.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
     return head === undefined ? undefined : { count: Number(head.count), hash: head.hash };
   }
+}
+
+function tokenOf(row: Selectable<ApiTokensTable>): ApiToken {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as TokenRole,
+    project: row.project,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+    createdBy: row.created_by,
+  };
 }

@@ -1,7 +1,7 @@
 // Versioned schema migrations, written once for both SQLite and PostgreSQL.
 // Append new migrations; never edit one that has shipped.
 
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import { PlumbError } from "../errors.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -161,6 +161,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       // The dashboard's fleet-wide recent runs read runs by start time alone.
       async up(db: Kysely<unknown>) {
         await db.schema.createIndex("runs_started").on("runs").columns(["started_at"]).execute();
+      },
+    },
+    "0006-token-scopes": {
+      // Tokens for a project and a role, with an expiry, revocable, with their last use; the two old roles become their new names.
+      async up(db: Kysely<unknown>) {
+        for (const column of ["project", "expires_at", "last_used_at", "revoked_at", "created_by"])
+          await db.schema.alterTable("api_tokens").addColumn(column, "text").execute();
+        await sql`UPDATE api_tokens SET role = 'platform-admin' WHERE role = 'admin'`.execute(db);
+        await sql`UPDATE api_tokens SET role = 'viewer' WHERE role = 'read'`.execute(db);
       },
     },
   };

@@ -101,7 +101,12 @@ export interface ApiTokensTable {
   name: string;
   token_hash: string;
   role: string;
+  project: string | null;
   created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  created_by: string | null;
 }
 
 export interface AuditEventsTable {

@@ -180,13 +180,22 @@ export interface RenderRecord {
   createdAt: string;
 }
 
-export type TokenRole = "admin" | "read";
+/** viewer reads; operator also syncs, refreshes, suspends, resumes and rolls back; admin also manages tokens; platform-admin all of it everywhere. */
+export const tokenRoles = ["viewer", "operator", "admin", "platform-admin"] as const;
+export type TokenRole = (typeof tokenRoles)[number];
 
 export interface ApiToken {
   id: string;
   name: string;
   role: TokenRole;
+  /** The project the token is for; null: every project (a platform-wide viewer, operator or admin). */
+  project: string | null;
   createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  /** Who created it: a token's name, or null for the bootstrap token. */
+  createdBy: string | null;
 }
 
 /** What to do to the resources table when a journal entry completes. */
@@ -223,7 +232,8 @@ export interface Store {
   /** Marks runs left `running` by a process that died as interrupted; returns their ids. */
   interruptRuns(stack: string): Promise<string[]>;
   /** Newest first; `stack` undefined lists every stack's runs (the fleet's recent activity). */
-  listRuns(stack: string | undefined, limit: number): Promise<RunRecord[]>;
+  /** Newest first: of one stack, of several, or of every stack. */
+  listRuns(stack: string | readonly string[] | undefined, limit: number): Promise<RunRecord[]>;
 
   /** Writes an intent before a change is made. */
   addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string>;
@@ -257,8 +267,14 @@ export interface Store {
 
   /** Stores a token by its hash only. */
   createToken(token: ApiToken, tokenHash: string): Promise<void>;
+  /** The token with this hash, revoked and expired ones included (the caller says why they are refused). */
   findToken(tokenHash: string): Promise<ApiToken | undefined>;
   countTokens(): Promise<number>;
+  /** Tokens (never their values or hashes), oldest first; `project` limits the list to one project's. */
+  listTokens(project?: string): Promise<ApiToken[]>;
+  /** Marks a token revoked; false when there is none by that name or it is revoked already. */
+  revokeToken(name: string, at: string): Promise<boolean>;
+  markTokenUsed(id: string, at: string): Promise<void>;
 
   /** Appends to the audit hash chain, in order, atomically. */
   appendAudit(events: readonly AuditInput[]): Promise<void>;
@@ -266,14 +282,15 @@ export interface Store {
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
   auditHead(): Promise<AuditHead | undefined>;
   /** Events per UTC day and kind at or after `since` (ISO), for charts over a fleet's whole trail. */
-  countAuditByDay(since: string): Promise<{ day: string; kind: string; count: number }[]>;
+  countAuditByDay(since: string, stacks?: readonly string[]): Promise<{ day: string; kind: string; count: number }[]>;
 }
 
 export interface AuditFilter {
   afterSequence?: number;
   /** ISO timestamp: events at or after it. */
   since?: string;
-  stack?: string;
+  /** One stack, or any of several (what the caller may see). */
+  stack?: string | readonly string[];
   resource?: string;
   /** ISO timestamp: events before it. */
   until?: string;

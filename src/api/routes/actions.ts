@@ -21,12 +21,11 @@ const rollbackBody = Type.Object(
 );
 const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
 
-export async function actionRoutes(app: FastifyInstance, { commands, store, knownStack, requireRole }: RouteContext): Promise<void> {
+export async function actionRoutes(app: FastifyInstance, { commands, store, authorizeStack }: RouteContext): Promise<void> {
   const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
     app.post<{ Params: Static<typeof stackName> }>(
       route,
       {
-        preHandler: requireRole("admin"),
         schema: {
           summary: description,
           params: stackName,
@@ -35,7 +34,7 @@ export async function actionRoutes(app: FastifyInstance, { commands, store, know
         },
       },
       async (request, reply) => {
-        knownStack(request.params.stack);
+        await authorizeStack(request, request.params.stack, "operate", route.split("/").pop() ?? route);
         const actor = request.token?.name ?? "unknown";
         const message = await run(request.params.stack, actor, request.body);
         const details = typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {};

@@ -3,7 +3,7 @@
 
 import { Readable } from "node:stream";
 import { Type, type Static } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { reportCsv, reportMarkdown } from "../../policy/report.js";
 import { complianceReportSchema } from "../../policy/report-schema.js";
 import { redactor } from "../../secrets/redaction.js";
@@ -11,9 +11,10 @@ import { auditExportFormats, auditExportLines } from "../../state/audit-export.j
 import { auditKinds } from "../../state/audit.js";
 import type { AuditFilter } from "../../state/store.js";
 import { auditList } from "../response-schemas.js";
+import { platformWide } from "../authorization.js";
 import type { RouteContext } from "../route-context.js";
 
-export async function auditRoutes(app: FastifyInstance, { queries, store }: RouteContext): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, { queries, store, visibleStacks }: RouteContext): Promise<void> {
   const auditFilters = {
     stack: Type.Optional(Type.String({ maxLength: 63 })),
     resource: Type.Optional(Type.String({ maxLength: 600 })),
@@ -23,9 +24,16 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
     until: Type.Optional(Type.String({ format: "date-time", description: "ISO date-time: events before it." })),
   };
   type AuditFilterQuery = { [K in keyof typeof auditFilters]?: string };
-  const storeFilter = (query: AuditFilterQuery): Omit<AuditFilter, "limit"> => {
+  /** The query's filters, narrowed to the stacks the caller may see (platform-wide tokens see the whole trail, token events too). */
+  const storeFilter = (request: FastifyRequest, query: AuditFilterQuery): Omit<AuditFilter, "limit"> => {
     const filter: Omit<AuditFilter, "limit"> = {};
-    for (const key of ["stack", "resource", "kind", "actor"] as const) if (query[key] !== undefined) filter[key] = query[key];
+    for (const key of ["resource", "kind", "actor"] as const) if (query[key] !== undefined) filter[key] = query[key];
+    if (platformWide(request.token)) {
+      if (query.stack !== undefined) filter.stack = query.stack;
+    } else {
+      const visible = visibleStacks(request);
+      filter.stack = query.stack === undefined ? visible : visible.filter((name) => name === query.stack);
+    }
     for (const key of ["since", "until"] as const) if (query[key] !== undefined) filter[key] = new Date(query[key]).toISOString();
     return filter;
   };
@@ -47,7 +55,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
     async (request) => {
       const { after, before, limit = 200, order } = request.query;
       const items = await store.listAudit({
-        ...storeFilter(request.query),
+        ...storeFilter(request, request.query),
         limit,
         newestFirst: order === "newest",
         ...(after === undefined ? {} : { afterSequence: after }),
@@ -71,7 +79,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
     { schema: { summary: "Every matching audit event, oldest first, as JSON lines or CSV (what plumb audit export writes)", querystring: auditExportQuery } },
     async (request, reply) => {
       const format = request.query.format ?? "jsonl";
-      const lines = auditExportLines(store, storeFilter(request.query), format);
+      const lines = auditExportLines(store, storeFilter(request, request.query), format);
       // Streamed bodies skip the onSend hook, so each line passes the redaction layer here.
       const body = Readable.from(
         (async function* () {
@@ -92,7 +100,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
     async (request) => {
       const days = request.query.days ?? 30;
       const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-      return { since, items: await store.countAuditByDay(since) };
+      return { since, items: await store.countAuditByDay(since, platformWide(request.token) ? undefined : visibleStacks(request)) };
     },
   );
 
@@ -110,7 +118,8 @@ export async function auditRoutes(app: FastifyInstance, { queries, store }: Rout
       },
     },
     async (request, reply) => {
-      const report = await queries.complianceReport(request.query.days ?? 30);
+      const visible = new Set(visibleStacks(request));
+      const report = await queries.complianceReport(request.query.days ?? 30, (stack) => visible.has(stack));
       if (request.query.format === "csv")
         return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
       if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));

@@ -6,9 +6,10 @@ import type { FastifyInstance } from "fastify";
 import type { AgentNotice } from "../../agent/stack-status.js";
 import { redactor } from "../../secrets/redaction.js";
 import { securityHeaders } from "../responses.js";
+import { allows } from "../authorization.js";
 import type { RouteContext } from "../route-context.js";
 
-export async function eventStreamRoutes(app: FastifyInstance, { queries }: RouteContext): Promise<void> {
+export async function eventStreamRoutes(app: FastifyInstance, { queries, stackProject }: RouteContext): Promise<void> {
   app.get<{ Querystring: { stack?: string } }>(
     "/api/v1/events",
     {
@@ -32,6 +33,8 @@ export async function eventStreamRoutes(app: FastifyInstance, { queries }: Route
       const listener = (notice: AgentNotice) => {
         const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
         if (wanted !== undefined && stack !== wanted) return;
+        // Only what the token may see: another project's stacks do not exist for it.
+        if (!allows(request.token, "view", stackProject(stack))) return;
         response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
       };
       queries.notices.on("notice", listener);

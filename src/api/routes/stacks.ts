@@ -9,11 +9,12 @@ import { compositesMarkdown, documentComposite } from "../../render/composite-do
 import type { RenderedClaim } from "../../stack-model.js";
 import { environmentMatrix } from "../environment-matrix.js";
 import { planPreview, resourceList, stackList } from "../response-schemas.js";
+import { platformWide } from "../authorization.js";
 import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";
 import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
 
-export async function stackRoutes(app: FastifyInstance, { queries, store, knownStack, summary, everySummary }: RouteContext): Promise<void> {
+export async function stackRoutes(app: FastifyInstance, { queries, store, authorizeStack, summary, everySummary }: RouteContext): Promise<void> {
   app.get<{ Querystring: Static<typeof listQuery> }>(
     "/api/v1/stacks",
     {
@@ -27,13 +28,14 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
     },
     async (request) => {
       const { limit = 50, offset = 0, sort, order, ...filters } = request.query;
-      const all = await everySummary();
+      const all = await everySummary(request);
       const sorted = sortStacks(filterStacks(all, filters), sort, order);
       return {
         total: sorted.length,
         items: sorted.slice(offset, offset + limit),
         facets: stackFacets(all),
-        problems: queries.problems().map((problem) => problem.describe()),
+        // The platform's problems name files and stacks of every project.
+        problems: platformWide(request.token) ? queries.problems().map((problem) => problem.describe()) : [],
       };
     },
   );
@@ -48,7 +50,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
       },
     },
     async (request) => {
-      return environmentMatrix(await everySummary(), request.query.q);
+      return environmentMatrix(await everySummary(request), request.query.q);
     },
   );
 
@@ -56,7 +58,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
     "/api/v1/stacks/:stack",
     { schema: { summary: "One stack with its conditions", params: stackName, response: { 200: stackSummary, 404: errorBody } } },
     async (request) => {
-      knownStack(request.params.stack);
+      await authorizeStack(request, request.params.stack);
       return summary(request.params.stack, await store.getStackStatus(request.params.stack));
     },
   );
@@ -66,7 +68,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
     { schema: { summary: "Resources with status, health and drift", params: stackName, response: { 200: resourceList, 404: errorBody } } },
     async (request) => {
       const name = request.params.stack;
-      knownStack(name);
+      await authorizeStack(request, name);
       const [records, status, tree] = await Promise.all([store.listResources(name), queries.status(name), queries.resourceTree(name)]);
       const items = records.map((record) => ({
         address: record.address,
@@ -105,7 +107,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, knownS
     },
     async (request) => {
       const name = request.params.stack;
-      knownStack(name);
+      await authorizeStack(request, name);
       const preview = await queries.previewPlan(name);
       if (preview === undefined)
         throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, {

@@ -1,43 +1,122 @@
-// Route group: the caller's session and new tokens (admin), each new token on
-// the audit trail by name and role, never its value.
+// Route group: the caller's session and the tokens: created for a role in a
+// project (or platform-wide) with an optional expiry, listed without their
+// values, revoked. Each creation and revocation is on the audit trail by name,
+// role and project, never the value; so is each refusal.
 
 import { Type, type Static } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
-import { errorMessage, PlumbError } from "../../errors.js";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { auditOfAction } from "../../engine/record/audit-events.js";
-import { session } from "../response-schemas.js";
+import { errorMessage, PlumbError } from "../../errors.js";
+import { stackNamePattern } from "../../stack-definition.js";
+import { tokenRoles, type ApiToken } from "../../state/store.js";
+import { allows, mayGrant } from "../authorization.js";
+import { session, tokenList, type tokenView } from "../response-schemas.js";
 import type { RouteContext } from "../route-context.js";
 import { createToken } from "../tokens.js";
 
+const tokenName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" });
 const tokenBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9._-]+$" }),
-    role: Type.Unsafe<"admin" | "read">({ type: "string", enum: ["admin", "read"], description: "admin: read and act; read: read only." }),
+    name: tokenName,
+    role: Type.Unsafe<(typeof tokenRoles)[number]>({
+      type: "string",
+      enum: [...tokenRoles],
+      description:
+        "viewer: read; operator: also sync, refresh, suspend, resume, rollback; admin: also the project's tokens; platform-admin: everything, everywhere.",
+    }),
+    project: Type.Optional(Type.String({ pattern: stackNamePattern, description: "The project the token is for; omitted: every project." })),
+    expiresAt: Type.Optional(Type.String({ format: "date-time", description: "When the token stops working; omitted: never." })),
   },
   { additionalProperties: false },
 );
 
-export async function tokenRoutes(app: FastifyInstance, { store, requireRole }: RouteContext): Promise<void> {
+/** What the API shows of a token: everything but its value and hash. */
+function view(token: ApiToken): Static<typeof tokenView> {
+  return {
+    name: token.name,
+    role: token.role,
+    project: token.project,
+    createdAt: token.createdAt,
+    createdBy: token.createdBy,
+    expiresAt: token.expiresAt,
+    lastUsedAt: token.lastUsedAt,
+    revokedAt: token.revokedAt,
+  };
+}
+
+export async function tokenRoutes(app: FastifyInstance, { store, refuse }: RouteContext): Promise<void> {
+  const actor = (request: FastifyRequest) => request.token?.name ?? "unknown";
+  /** Whether the caller administers tokens of `project` (null: platform-wide ones). */
+  const administers = (request: FastifyRequest, project: string | null) =>
+    request.token?.role === "platform-admin" || (project !== null && request.token?.project === project && allows(request.token, "administer", project));
+
   app.get(
     "/api/v1/session",
-    { schema: { summary: "The calling token's name and role, for clients that show or hide actions", response: { 200: session } } },
+    { schema: { summary: "The calling token's name, role, project and expiry, for clients that show or hide actions", response: { 200: session } } },
     async (request) => ({
       name: request.token?.name ?? "",
-      role: request.token?.role ?? "read",
+      role: request.token?.role ?? "viewer",
+      project: request.token?.project ?? null,
+      expiresAt: request.token?.expiresAt ?? null,
     }),
   );
 
   app.post<{ Body: Static<typeof tokenBody> }>(
     "/api/v1/tokens",
-    { preHandler: requireRole("admin"), schema: { summary: "Create a token; its value is shown only in this response", body: tokenBody } },
+    { schema: { summary: "Create a token; its value is shown only in this response", body: tokenBody } },
     async (request, reply) => {
-      const { token, record } = await createToken(store, request.body.name, request.body.role).catch((error: unknown) => {
+      const { name, role } = request.body;
+      const project = request.body.project ?? null;
+      if (!mayGrant(request.token, role, project))
+        await refuse(
+          request,
+          "token.create",
+          `token ${actor(request)} (${request.token?.role ?? "no role"} in ${request.token?.project ?? "every project"}) may not create a ${role} token for ${project ?? "every project"}`,
+        );
+      const expiresAt = request.body.expiresAt === undefined ? null : new Date(request.body.expiresAt).toISOString();
+      if (expiresAt !== null && Date.parse(expiresAt) <= Date.now())
+        throw new PlumbError("PLUMB_USAGE", `expiresAt ${expiresAt} is in the past`, {
+          hint: "give a time in the future, or none for a token that does not expire",
+        });
+      const { token, record } = await createToken(store, { name, role, project, expiresAt, createdBy: actor(request) }).catch((error: unknown) => {
         throw /unique|constraint/i.test(errorMessage(error))
-          ? new PlumbError("PLUMB_USAGE", `a token named ${request.body.name} exists`, { hint: "choose another name" })
+          ? new PlumbError("PLUMB_USAGE", `a token named ${name} exists`, { hint: "choose another name" })
           : error;
       });
-      await store.appendAudit([auditOfAction(request.token?.name ?? "unknown", "(api)", "token.create", { name: record.name, role: record.role })]);
-      return reply.status(201).send({ ...record, token });
+      await store.appendAudit([auditOfAction(actor(request), "(api)", "token.create", { name, role, project, expiresAt })]);
+      return reply.status(201).send({ ...view(record), token });
+    },
+  );
+
+  app.get(
+    "/api/v1/tokens",
+    { schema: { summary: "The tokens the caller administers: names, roles, projects, expiry and last use, never values", response: { 200: tokenList } } },
+    async (request) => {
+      if (request.token?.role === "platform-admin") return { items: (await store.listTokens()).map(view) };
+      const project = request.token?.project ?? null;
+      if (!administers(request, project)) await refuse(request, "token.list", `token ${actor(request)} does not administer tokens`);
+      return { items: (await store.listTokens(project ?? undefined)).map(view) };
+    },
+  );
+
+  app.delete<{ Params: { name: string } }>(
+    "/api/v1/tokens/:name",
+    { schema: { summary: "Revoke a token: it is refused from now on, and stays listed as revoked", params: Type.Object({ name: tokenName }) } },
+    async (request) => {
+      const { name } = request.params;
+      const target = (await store.listTokens()).find((token) => token.name === name);
+      // A token the caller does not administer is not shown to exist; the attempt is still on the audit trail.
+      if (target === undefined || !administers(request, target.project)) {
+        if (target !== undefined)
+          await store.appendAudit([
+            auditOfAction(actor(request), "(api)", "denied", { action: "token.revoke", reason: `${actor(request)} does not administer token ${name}` }),
+          ]);
+        throw new PlumbError("PLUMB_NOT_FOUND", `no token named ${name}`, { hint: "GET /api/v1/tokens lists the tokens you administer" });
+      }
+      if (!(await store.revokeToken(name, new Date().toISOString())))
+        throw new PlumbError("PLUMB_USAGE", `token ${name} is revoked already`, { hint: "nothing to do" });
+      await store.appendAudit([auditOfAction(actor(request), "(api)", "token.revoke", { name, role: target.role, project: target.project })]);
+      return { revoked: name };
     },
   );
 }
