@@ -141,10 +141,17 @@ export const auditList = Type.Object({ items: Type.Array(auditEntry) });
 const tokenRole = Type.Union(tokenRoles.map((role) => Type.Literal(role)));
 export const session = Type.Object({
   name: Type.String(),
+  /** A token, or a person signed in through single sign-on (a cookie session). */
+  kind: Type.Union([Type.Literal("token"), Type.Literal("user")]),
+  /** The highest role held, for display. */
   role: tokenRole,
-  /** The project the token is for; null: every project. */
+  /** The one project of a token; null: every project, or several. */
   project: Type.Union([Type.String(), Type.Null()]),
+  /** Every role held, project by project (null: every project). */
+  grants: Type.Array(Type.Object({ project: Type.Union([Type.String(), Type.Null()]), role: tokenRole })),
   expiresAt: Type.Union([Type.String(), Type.Null()]),
+  /** A cookie session's anti-forgery token, for the x-csrf-token header of every request that changes something. */
+  csrfToken: Type.Optional(Type.String()),
 });
 export type Session = Static<typeof session>;
 

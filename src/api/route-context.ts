@@ -9,7 +9,7 @@ import { notCheckedStatus } from "../agent/stack-status.js";
 import { PlumbError } from "../errors.js";
 import { auditOfAction } from "../engine/record/audit-events.js";
 import type { StackStatus, Store } from "../state/store.js";
-import { allows, type Permission } from "./authorization.js";
+import { allows, type Permission, type Principal } from "./authorization.js";
 import type { stackSummary } from "./schemas.js";
 import { stackState } from "./stack-list.js";
 
@@ -39,7 +39,7 @@ export function routeContext(queries: StackQueries, commands: AgentCommands): Ro
   const store = queries.store;
   const stackProject = (name: string) => queries.platformStack(name)?.document.spec?.project ?? "default";
   const refuse = async (request: FastifyRequest, action: string, why: string): Promise<never> => {
-    await store.appendAudit([auditOfAction(request.token?.name ?? "anonymous", "(api)", "denied", { action, reason: why })]);
+    await store.appendAudit([auditOfAction(request.principal?.name ?? "anonymous", "(api)", "denied", { action, reason: why })]);
     throw new PlumbError("PLUMB_FORBIDDEN", why, { hint: "ask a project admin for a token with the role this needs" });
   };
   const summary = (name: string, recorded: StackStatus | undefined): Static<typeof stackSummary> => {
@@ -73,24 +73,30 @@ export function routeContext(queries: StackQueries, commands: AgentCommands): Ro
     stackProject,
     async authorizeStack(request, name, permission = "view", action = permission) {
       const project = stackProject(name);
-      if (!queries.hasStack(name) || !allows(request.token, "view", project))
+      if (!queries.hasStack(name) || !allows(request.principal, "view", project))
         throw new PlumbError("PLUMB_NOT_FOUND", `no stack named ${name}`, { hint: "GET /api/v1/stacks lists the stacks this token may see" });
-      if (!allows(request.token, permission, project))
+      if (!allows(request.principal, permission, project))
         await refuse(
           request,
           `${action} ${name}`,
-          `token ${request.token?.name ?? ""} is ${request.token?.role ?? "no"} role in ${request.token?.project ?? "every project"}; ${action} needs ${permission === "operate" ? "operator" : "admin"} in project ${project}`,
+          `${request.principal?.name ?? ""} holds ${grantsText(request.principal)}; ${action} needs ${permission === "operate" ? "operator" : "admin"} in project ${project}`,
         );
     },
-    visibleStacks: (request) => queries.stackNames().filter((name) => allows(request.token, "view", stackProject(name))),
+    visibleStacks: (request) => queries.stackNames().filter((name) => allows(request.principal, "view", stackProject(name))),
     refuse,
     summary,
     async everySummary(request) {
       const statuses = new Map((await store.listStackStatuses()).map((status) => [status.stack, status]));
       return queries
         .stackNames()
-        .filter((name) => allows(request.token, "view", stackProject(name)))
+        .filter((name) => allows(request.principal, "view", stackProject(name)))
         .map((name) => summary(name, statuses.get(name)));
     },
   };
+}
+
+/** "operator in payments, viewer everywhere", for refusals. */
+function grantsText(principal: Principal | undefined): string {
+  const grants = principal?.grants ?? [];
+  return grants.length === 0 ? "no role" : grants.map((grant) => `${grant.role} in ${grant.project ?? "every project"}`).join(", ");
 }

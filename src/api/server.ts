@@ -11,7 +11,6 @@ import type { AgentCommands, StackQueries } from "../agent/queries.js";
 import type { AgentMetrics } from "../agent/metrics.js";
 import { PlumbError } from "../errors.js";
 import { redactor } from "../secrets/redaction.js";
-import type { ApiToken } from "../state/store.js";
 import { installErrorHandling, securityHeaders, sendError } from "./responses.js";
 import { routeContext } from "./route-context.js";
 import { actionRoutes } from "./routes/actions.js";
@@ -22,6 +21,7 @@ import { historyRoutes } from "./routes/history.js";
 import { stackRoutes } from "./routes/stacks.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { tokenPrincipal, type Principal } from "./authorization.js";
 import { hashToken } from "./tokens.js";
 
 export type { StackSummary } from "./schemas.js";
@@ -42,7 +42,8 @@ export interface ServerOptions {
 
 declare module "fastify" {
   interface FastifyRequest {
-    token?: ApiToken;
+    /** Who is calling: a token, or a person signed in through single sign-on. */
+    principal?: Principal;
   }
 }
 
@@ -102,7 +103,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       );
       return reply;
     }
-    request.token = found;
+    request.principal = tokenPrincipal(found);
     // Last use, at most once a minute per token: a write per request would cost more than it tells.
     const now = Date.now();
     if (now - (lastMarked.get(found.id) ?? 0) >= 60_000) {

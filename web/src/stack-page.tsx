@@ -387,7 +387,9 @@ export function StackPage({ name, session }: { name: string; session: Session })
         </dd>
       </dl>
 
-      {session.role === "platform-admin" || (session.role !== "viewer" && (session.project === null || session.project === stack.project)) ? (
+      {session.grants.some(
+        (grant) => grant.role === "platform-admin" || (grant.role !== "viewer" && (grant.project === null || grant.project === stack.project)),
+      ) ? (
         <section className="actions" aria-label="Actions">
           <ConfirmButton label="Sync now" question={`Sync ${stack.name} now?`} onConfirm={act("sync")} />
           <ConfirmButton label="Refresh" question={`Re-read ${stack.name}'s live state?`} onConfirm={act("refresh")} />

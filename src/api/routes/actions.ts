@@ -35,7 +35,7 @@ export async function actionRoutes(app: FastifyInstance, { commands, store, auth
       },
       async (request, reply) => {
         await authorizeStack(request, request.params.stack, "operate", route.split("/").pop() ?? route);
-        const actor = request.token?.name ?? "unknown";
+        const actor = request.principal?.name ?? "unknown";
         const message = await run(request.params.stack, actor, request.body);
         const details = typeof request.body === "object" && request.body !== null ? (request.body as JsonObject) : {};
         await store.appendAudit([auditOfAction(actor, request.params.stack, route.split("/").pop() ?? route, details)]);

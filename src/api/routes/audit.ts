@@ -28,7 +28,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store, visibl
   const storeFilter = (request: FastifyRequest, query: AuditFilterQuery): Omit<AuditFilter, "limit"> => {
     const filter: Omit<AuditFilter, "limit"> = {};
     for (const key of ["resource", "kind", "actor"] as const) if (query[key] !== undefined) filter[key] = query[key];
-    if (platformWide(request.token)) {
+    if (platformWide(request.principal)) {
       if (query.stack !== undefined) filter.stack = query.stack;
     } else {
       const visible = visibleStacks(request);
@@ -100,7 +100,7 @@ export async function auditRoutes(app: FastifyInstance, { queries, store, visibl
     async (request) => {
       const days = request.query.days ?? 30;
       const since = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-      return { since, items: await store.countAuditByDay(since, platformWide(request.token) ? undefined : visibleStacks(request)) };
+      return { since, items: await store.countAuditByDay(since, platformWide(request.principal) ? undefined : visibleStacks(request)) };
     },
   );
 

@@ -34,7 +34,7 @@ export async function eventStreamRoutes(app: FastifyInstance, { queries, stackPr
         const stack = notice.type === "status" ? notice.status.stack : notice.event.stack;
         if (wanted !== undefined && stack !== wanted) return;
         // Only what the token may see: another project's stacks do not exist for it.
-        if (!allows(request.token, "view", stackProject(stack))) return;
+        if (!allows(request.principal, "view", stackProject(stack))) return;
         response.write(`event: ${notice.type}\ndata: ${redactor.redact(JSON.stringify(notice.type === "status" ? notice.status : notice.event))}\n\n`);
       };
       queries.notices.on("notice", listener);

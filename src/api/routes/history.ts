@@ -47,7 +47,7 @@ export async function historyRoutes(app: FastifyInstance, { store, authorizeStac
     "/api/v1/runs",
     { schema: { summary: "The latest runs of every stack, newest first", querystring: limitQuery, response: { 200: runList } } },
     async (request) => {
-      return { items: await store.listRuns(platformWide(request.token) ? undefined : visibleStacks(request), request.query.limit ?? 100) };
+      return { items: await store.listRuns(platformWide(request.principal) ? undefined : visibleStacks(request), request.query.limit ?? 100) };
     },
   );
 }

@@ -35,7 +35,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
         items: sorted.slice(offset, offset + limit),
         facets: stackFacets(all),
         // The platform's problems name files and stacks of every project.
-        problems: platformWide(request.token) ? queries.problems().map((problem) => problem.describe()) : [],
+        problems: platformWide(request.principal) ? queries.problems().map((problem) => problem.describe()) : [],
       };
     },
   );

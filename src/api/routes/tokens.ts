@@ -9,7 +9,7 @@ import { auditOfAction } from "../../engine/record/audit-events.js";
 import { errorMessage, PlumbError } from "../../errors.js";
 import { stackNamePattern } from "../../stack-definition.js";
 import { tokenRoles, type ApiToken } from "../../state/store.js";
-import { allows, mayGrant } from "../authorization.js";
+import { administers, highestRole, isPlatformAdmin, mayGrant } from "../authorization.js";
 import { session, tokenList, type tokenView } from "../response-schemas.js";
 import type { RouteContext } from "../route-context.js";
 import { createToken } from "../tokens.js";
@@ -45,20 +45,24 @@ function view(token: ApiToken): Static<typeof tokenView> {
 }
 
 export async function tokenRoutes(app: FastifyInstance, { store, refuse }: RouteContext): Promise<void> {
-  const actor = (request: FastifyRequest) => request.token?.name ?? "unknown";
-  /** Whether the caller administers tokens of `project` (null: platform-wide ones). */
-  const administers = (request: FastifyRequest, project: string | null) =>
-    request.token?.role === "platform-admin" || (project !== null && request.token?.project === project && allows(request.token, "administer", project));
+  const actor = (request: FastifyRequest) => request.principal?.name ?? "unknown";
 
   app.get(
     "/api/v1/session",
     { schema: { summary: "The calling token's name, role, project and expiry, for clients that show or hide actions", response: { 200: session } } },
-    async (request) => ({
-      name: request.token?.name ?? "",
-      role: request.token?.role ?? "viewer",
-      project: request.token?.project ?? null,
-      expiresAt: request.token?.expiresAt ?? null,
-    }),
+    async (request) => {
+      const principal = request.principal;
+      const grants = principal?.grants ?? [];
+      return {
+        name: principal?.name ?? "",
+        kind: principal?.kind ?? "token",
+        role: highestRole(principal),
+        project: grants.length === 1 ? (grants[0]?.project ?? null) : null,
+        grants: grants.map((grant) => ({ ...grant })),
+        expiresAt: principal?.expiresAt ?? null,
+        ...(principal?.csrf === undefined ? {} : { csrfToken: principal.csrf }),
+      };
+    },
   );
 
   app.post<{ Body: Static<typeof tokenBody> }>(
@@ -67,12 +71,8 @@ export async function tokenRoutes(app: FastifyInstance, { store, refuse }: Route
     async (request, reply) => {
       const { name, role } = request.body;
       const project = request.body.project ?? null;
-      if (!mayGrant(request.token, role, project))
-        await refuse(
-          request,
-          "token.create",
-          `token ${actor(request)} (${request.token?.role ?? "no role"} in ${request.token?.project ?? "every project"}) may not create a ${role} token for ${project ?? "every project"}`,
-        );
+      if (!mayGrant(request.principal, role, project))
+        await refuse(request, "token.create", `${actor(request)} may not create a ${role} token for ${project ?? "every project"}`);
       const expiresAt = request.body.expiresAt === undefined ? null : new Date(request.body.expiresAt).toISOString();
       if (expiresAt !== null && Date.parse(expiresAt) <= Date.now())
         throw new PlumbError("PLUMB_USAGE", `expiresAt ${expiresAt} is in the past`, {
@@ -92,10 +92,11 @@ export async function tokenRoutes(app: FastifyInstance, { store, refuse }: Route
     "/api/v1/tokens",
     { schema: { summary: "The tokens the caller administers: names, roles, projects, expiry and last use, never values", response: { 200: tokenList } } },
     async (request) => {
-      if (request.token?.role === "platform-admin") return { items: (await store.listTokens()).map(view) };
-      const project = request.token?.project ?? null;
-      if (!administers(request, project)) await refuse(request, "token.list", `token ${actor(request)} does not administer tokens`);
-      return { items: (await store.listTokens(project ?? undefined)).map(view) };
+      const all = await store.listTokens();
+      const mine = all.filter((token) => administers(request.principal, token.project));
+      if (!isPlatformAdmin(request.principal) && !request.principal?.grants.some((grant) => grant.role === "admin" || grant.role === "platform-admin"))
+        await refuse(request, "token.list", `${actor(request)} does not administer tokens`);
+      return { items: mine.map(view) };
     },
   );
 
@@ -106,7 +107,7 @@ export async function tokenRoutes(app: FastifyInstance, { store, refuse }: Route
       const { name } = request.params;
       const target = (await store.listTokens()).find((token) => token.name === name);
       // A token the caller does not administer is not shown to exist; the attempt is still on the audit trail.
-      if (target === undefined || !administers(request, target.project)) {
+      if (target === undefined || !administers(request.principal, target.project)) {
         if (target !== undefined)
           await store.appendAudit([
             auditOfAction(actor(request), "(api)", "denied", { action: "token.revoke", reason: `${actor(request)} does not administer token ${name}` }),
