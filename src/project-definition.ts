@@ -71,6 +71,20 @@ export const projectDocumentSchema = Type.Object(
         databases: Type.Optional(patterns("PostgreSQL databases its resources may create or change. Default: none.")),
         roles: Type.Optional(patterns("PostgreSQL roles its resources may create, change or join. Default: none.")),
         composites: Type.Optional(patterns("Composite kinds (Kind or apiVersion/Kind) it may claim. Default: every one the platform defines.")),
+        members: Type.Optional(
+          Type.Array(
+            Type.Object(
+              {
+                groups: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Groups of the identity provider (its groups claim)." }),
+                role: Type.Union([Type.Literal("viewer"), Type.Literal("operator"), Type.Literal("admin"), Type.Literal("platform-admin")], {
+                  description: "platform-admin is honoured only in a privileged project.",
+                }),
+              },
+              { additionalProperties: false },
+            ),
+            { description: "Who signs in to this project through single sign-on, and with which role." },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -81,6 +95,7 @@ export const projectDocumentSchema = Type.Object(
 export type ProjectDocument = Static<typeof projectDocumentSchema>;
 export type Project = ProjectDocument["spec"] & { name: string };
 export type KindRule = Static<typeof kindRule>;
+export type MemberRole = NonNullable<Project["members"]>[number]["role"];
 
 export const providerInstanceDocumentSchema = Type.Object(
   {
@@ -102,6 +117,20 @@ export type ProviderInstanceDocument = Static<typeof providerInstanceDocumentSch
 
 /** The platform's provider instances by name, each with where it is declared. */
 export type ProviderCatalog = Map<string, { type: string; config: Record<string, unknown>; file: string }>;
+
+/** The roles people hold through their identity provider's groups: per project, and platform-admin from a privileged project. */
+export function grantsForGroups(projects: Iterable<Project>, groups: readonly string[]): { project: string | null; role: MemberRole }[] {
+  const held = new Set(groups);
+  const grants: { project: string | null; role: MemberRole }[] = [];
+  for (const project of projects)
+    for (const member of project.members ?? []) {
+      if (!member.groups.some((group) => held.has(group))) continue;
+      if (member.role === "platform-admin") {
+        if (project.privileged === true) grants.push({ project: null, role: "platform-admin" });
+      } else grants.push({ project: project.name, role: member.role });
+    }
+  return grants;
+}
 
 const compiled = new Map<string, RegExp>();
 

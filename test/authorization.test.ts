@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
+import { writeTwoProjects } from "./two-projects.js";
 
 const callers = ["anonymous", "expired", "revoked", "viewer-alpha", "operator-alpha", "admin-alpha", "viewer-beta", "platform-admin"] as const;
 type Caller = (typeof callers)[number];
@@ -85,7 +86,7 @@ const rows: Row[] = [
   },
 ];
 
-/** Routes the OpenAPI document leaves out on purpose: health, metrics, the document itself, the webhook, the dashboard. */
+/** Routes the OpenAPI document leaves out on purpose: health, metrics, the document itself, the webhook, the dashboard, sign-in. */
 const hiddenRows: Row[] = [
   { method: "GET", route: "/api/v1/openapi.json", path: () => "/api/v1/openapi.json", statuses: anyToken },
   { method: "GET", route: "/healthz", path: () => "/healthz", statuses: open },
@@ -94,6 +95,11 @@ const hiddenRows: Row[] = [
   // No webhook secret is set on this agent: every sender is refused, whatever token it holds.
   { method: "POST", route: "/hooks/git", path: () => "/hooks/git", body: () => ({}), statuses: expect8(401, 401, 401, 401, 401, 401, 401, 401) },
   { method: "GET", route: "/", path: () => "/", statuses: open },
+  // Single sign-on is not set up on this agent (test/single-sign-on.test.ts signs in for real).
+  { method: "GET", route: "/auth/config", path: () => "/auth/config", statuses: open },
+  { method: "GET", route: "/auth/login", path: () => "/auth/login", statuses: expect8(404, 404, 404, 404, 404, 404, 404, 404) },
+  { method: "GET", route: "/auth/callback", path: () => "/auth/callback?code=x&state=y", statuses: expect8(404, 404, 404, 404, 404, 404, 404, 404) },
+  { method: "POST", route: "/auth/logout", path: () => "/auth/logout", statuses: open },
 ];
 
 /** One request as `caller`; an event stream is read only to its status. */
@@ -124,29 +130,7 @@ async function createToken(name: string, role: string, project?: string, expires
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "plumb-authorization-"));
   repository = createTestRepository();
-  const out = path.join(work, "out");
-  repository.write(
-    "platform/projects.yaml",
-    [
-      `apiVersion: plumb.dev/v1\nkind: ProviderInstance\nmetadata: { name: alpha-files }\nspec: { type: file, config: { root: ${JSON.stringify(path.join(out, "alpha"))} } }`,
-      `apiVersion: plumb.dev/v1\nkind: ProviderInstance\nmetadata: { name: beta-files }\nspec: { type: file, config: { root: ${JSON.stringify(path.join(out, "beta"))} } }`,
-      "apiVersion: plumb.dev/v1\nkind: Project\nmetadata: { name: alpha }\nspec: { providers: [alpha-files] }",
-      "apiVersion: plumb.dev/v1\nkind: Project\nmetadata: { name: beta }\nspec: { providers: [beta-files] }",
-    ].join("\n---\n") + "\n",
-  );
-  for (const [stack, project] of [
-    ["a-app", "alpha"],
-    ["b-app", "beta"],
-  ] as const) {
-    repository.write(
-      `platform/${stack}.yaml`,
-      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${stack} }\nspec:\n  project: ${project}\n  source: { path: apps/${stack} }\n  providers: { default: { instance: ${project}-files } }\n  sync: { auto: true, interval: 1h, driftInterval: 1h }\n`,
-    );
-    repository.write(
-      `apps/${stack}/file.yaml`,
-      `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: note }\nspec: { path: note.txt, content: ${stack} }\n`,
-    );
-  }
+  writeTwoProjects(repository, path.join(work, "out"));
   commit = repository.commit("two projects, a stack each");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
     tokenFile: path.join(work, "token"),

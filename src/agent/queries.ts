@@ -3,6 +3,7 @@
 // here changes a stack; the API reads through this and acts only through
 // AgentCommands.
 
+import { grantsForGroups, type MemberRole } from "../project-definition.js";
 import type { EventEmitter } from "node:events";
 import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
@@ -124,6 +125,11 @@ export class StackQueries {
   }
 
   /** The compliance report over every stack's newest render (applied, or denied by policy). */
+  /** The roles the platform's projects give these identity-provider groups. */
+  groupGrants(groups: readonly string[]): { project: string | null; role: MemberRole }[] {
+    return grantsForGroups(this.context.platform.projects.projects.values(), groups);
+  }
+
   /** The compliance report over the stacks `include` lets in (all by default). */
   async complianceReport(expiringWithinDays: number, include: (stack: string) => boolean = () => true): Promise<ComplianceReport> {
     const since = new Date(Date.now() - 30 * 86_400_000).toISOString();

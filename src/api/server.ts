@@ -21,8 +21,10 @@ import { historyRoutes } from "./routes/history.js";
 import { stackRoutes } from "./routes/stacks.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { webhookRoutes } from "./routes/webhooks.js";
-import { tokenPrincipal, type Principal } from "./authorization.js";
-import { hashToken } from "./tokens.js";
+import { authenticator } from "./authentication.js";
+import type { Principal } from "./authorization.js";
+import { signInRoutes } from "./routes/sign-in.js";
+import type { SingleSignOn } from "./single-sign-on.js";
 
 export type { StackSummary } from "./schemas.js";
 export { claimReadiness } from "./routes/stacks.js";
@@ -35,6 +37,8 @@ export interface ServerOptions {
   commands: AgentCommands;
   metrics: AgentMetrics;
   logger: Logger;
+  /** Single sign-on for the dashboard and the CLI; off when undefined. */
+  singleSignOn?: SingleSignOn;
   /** Shared secret for webhook signatures; webhooks are refused without one. */
   webhookSecret: string | undefined;
   version: string;
@@ -64,7 +68,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     },
   });
   installErrorHandling(app);
-  const lastMarked = new Map<string, number>();
 
   // Every answer, refusals and the dashboard's files included, carries the browser protections.
   app.addHook("onRequest", async (_request, reply) => {
@@ -74,41 +77,21 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // Every response body passes the redaction layer, errors included.
   app.addHook("onSend", async (_request, _reply, payload) => (typeof payload === "string" ? redactor.redact(payload) : payload));
 
-  // The API needs a bearer token; health, metrics, the (signature-checked) webhook and the dashboard's static files do not.
+  // The API needs a token, an ID token or a session; health, metrics, sign-in, the (signature-checked) webhook and the dashboard's files do not.
+  const authenticate = authenticator({
+    store,
+    singleSignOn: options.singleSignOn,
+    grantsFor: (groups) => queries.groupGrants(groups),
+  });
   app.addHook("onRequest", async (request, reply) => {
     if (!request.url.startsWith("/api/")) return;
-    const header = request.headers.authorization;
-    const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
-    const found = token === undefined || token === "" ? undefined : await store.findToken(hashToken(token));
-    // The holder of a revoked or expired token is told which, and nothing else.
-    const refused =
-      found?.revokedAt != null
-        ? `token ${found.name} was revoked at ${found.revokedAt}`
-        : found?.expiresAt != null && Date.parse(found.expiresAt) <= Date.now()
-          ? `token ${found.name} expired at ${found.expiresAt}`
-          : undefined;
-    if (found !== undefined && refused !== undefined) {
-      await sendError(
-        reply.header("www-authenticate", 'Bearer error="invalid_token"'),
-        new PlumbError("PLUMB_UNAUTHORIZED", refused, { hint: "ask for a new token" }),
-      );
+    try {
+      request.principal = await authenticate(request);
+    } catch (error) {
+      if (!(error instanceof PlumbError)) throw error;
+      if (error.code === "PLUMB_UNAUTHORIZED") reply.header("www-authenticate", 'Bearer error="invalid_token"');
+      await sendError(reply, error);
       return reply;
-    }
-    if (found === undefined) {
-      await sendError(
-        reply.header("www-authenticate", "Bearer"),
-        new PlumbError("PLUMB_UNAUTHORIZED", "a valid bearer token is required", {
-          hint: "send Authorization: Bearer <token>; the first start of the agent printed an admin token",
-        }),
-      );
-      return reply;
-    }
-    request.principal = tokenPrincipal(found);
-    // Last use, at most once a minute per token: a write per request would cost more than it tells.
-    const now = Date.now();
-    if (now - (lastMarked.get(found.id) ?? 0) >= 60_000) {
-      lastMarked.set(found.id, now);
-      await store.markTokenUsed(found.id, new Date(now).toISOString());
     }
   });
 
@@ -131,5 +114,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await app.register(auditRoutes, context);
   await app.register(eventStreamRoutes, context);
   await app.register(webhookRoutes, { ...context, webhookSecret: options.webhookSecret });
+  await app.register(signInRoutes, { ...context, singleSignOn: options.singleSignOn });
   return app;
 }

@@ -12,6 +12,7 @@ import type { FastifyInstance } from "fastify";
 import { createAdmissionServer, type AdmissionServerOptions } from "../api/admission-server.js";
 import { admissionTls } from "../api/admission-tls.js";
 import { createServer } from "../api/server.js";
+import { SingleSignOn } from "../api/single-sign-on.js";
 import type { AdmissionEndpoint } from "../render/admission-guards.js";
 import { bootstrapAdminToken } from "../api/tokens.js";
 import { PlumbError } from "../errors.js";
@@ -42,6 +43,11 @@ interface AgentFlags {
   admissionTlsCert?: string;
   admissionTlsKey?: string;
   admissionCa?: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcCliClientId?: string;
+  oidcGroupsClaim: string;
+  publicUrl?: string;
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
@@ -111,6 +117,32 @@ async function startAdmission(
   return { server, endpoint: { url: `${base.origin}${base.pathname.replace(/\/$/, "")}/admission/v1`, caBundle: tls.caBundle } };
 }
 
+/** Single sign-on when --oidc-issuer is given, with everything it needs or a usage error saying what is missing. */
+function singleSignOnFrom(flags: AgentFlags): SingleSignOn | undefined {
+  if (flags.oidcIssuer === undefined) return undefined;
+  const missing = [flags.oidcClientId === undefined ? "--oidc-client-id" : "", flags.publicUrl === undefined ? "--public-url" : ""].filter(
+    (flag) => flag !== "",
+  );
+  if (missing.length > 0)
+    throw new PlumbError("PLUMB_USAGE", `--oidc-issuer needs ${missing.join(" and ")}`, {
+      hint: "e.g. --oidc-client-id plumb --public-url https://plumb.example.org",
+    });
+  for (const [flag, value] of [
+    ["--oidc-issuer", flags.oidcIssuer],
+    ["--public-url", flags.publicUrl],
+  ] as const)
+    if (!URL.canParse(value ?? "") || !/^https?:$/.test(new URL(value ?? "").protocol))
+      throw new PlumbError("PLUMB_USAGE", `${flag} "${value ?? ""}" is not an http(s) URL`, { hint: "e.g. https://login.example.org/realms/platform" });
+  return new SingleSignOn({
+    issuer: flags.oidcIssuer,
+    clientId: flags.oidcClientId as string,
+    clientSecret: process.env.PLUMB_OIDC_CLIENT_SECRET,
+    cliClientId: flags.oidcCliClientId,
+    publicUrl: flags.publicUrl as string,
+    groupsClaim: flags.oidcGroupsClaim,
+  });
+}
+
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1 || value > 1024)
@@ -136,6 +168,23 @@ export function registerAgent(program: Command): void {
     .option("--admission-tls-cert <file>", "the webhook's serving certificate (default: one the agent makes, kept in the data directory)")
     .option("--admission-tls-key <file>", "its private key")
     .option("--admission-ca <file>", "the CA that signed it, written into the cluster's webhook configuration")
+    .addOption(new Option("--oidc-issuer <url>", "single sign-on: the OpenID Connect provider").env("PLUMB_OIDC_ISSUER"))
+    .addOption(
+      new Option("--oidc-client-id <id>", "the dashboard's client at that provider (its secret, if any, from PLUMB_OIDC_CLIENT_SECRET)").env(
+        "PLUMB_OIDC_CLIENT_ID",
+      ),
+    )
+    .addOption(
+      new Option("--oidc-cli-client-id <id>", "the public client plumb login uses; its ID tokens are accepted as bearer tokens").env(
+        "PLUMB_OIDC_CLI_CLIENT_ID",
+      ),
+    )
+    .addOption(new Option("--oidc-groups-claim <claim>", "the ID token claim listing a person's groups").default("groups"))
+    .addOption(
+      new Option("--public-url <url>", "the agent's address as browsers reach it (the sign-in redirect comes back to <url>/auth/callback)").env(
+        "PLUMB_PUBLIC_URL",
+      ),
+    )
     .addHelpText(
       "after",
       "\nThe webhook secret comes from PLUMB_WEBHOOK_SECRET; without it /hooks/git refuses every request.\n\nExamples:\n  $ plumb agent --platform examples --path platform\n  $ plumb agent --platform https://git.example.org/platform.git --ref main --path stacks",
@@ -182,7 +231,9 @@ export function registerAgent(program: Command): void {
           process.stderr.write(`Bootstrap admin token (shown once, store it now): ${token}\n`);
           if (flags.tokenFile !== undefined) await writeFile(flags.tokenFile, `${token}\n`, { mode: 0o600 });
         }
+        const singleSignOn = singleSignOnFrom(flags);
         const server = await createServer({
+          ...(singleSignOn === undefined ? {} : { singleSignOn }),
           queries: agent.queries,
           commands: agent,
           metrics,

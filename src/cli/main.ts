@@ -9,6 +9,7 @@ import { registerApply } from "./apply.js";
 import { registerSecrets } from "./secrets.js";
 import { registerDocs } from "./docs.js";
 import { registerAudit } from "./audit.js";
+import { registerLogin } from "./login.js";
 import { registerRemote } from "./remote.js";
 import { registerPlan } from "./plan.js";
 import { registerState } from "./state.js";
@@ -47,5 +48,6 @@ registerAudit(program);
 registerDocs(program);
 registerSecrets(program);
 registerRemote(program);
+registerLogin(program);
 
 await program.parseAsync(process.argv);

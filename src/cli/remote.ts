@@ -5,6 +5,7 @@ import { Option, type Command } from "commander";
 import type { StackSummary } from "../api/server.js";
 import { PlumbError } from "../errors.js";
 import { action } from "./context.js";
+import { savedLogin } from "./login.js";
 
 interface RemoteFlags {
   url: string;
@@ -24,13 +25,16 @@ async function callText(flags: RemoteFlags, route: string): Promise<string> {
 }
 
 async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
-  if (flags.token === undefined)
-    throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", { hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start)" });
+  const token = flags.token ?? (await savedLogin(flags.url));
+  if (token === undefined)
+    throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", {
+      hint: "set PLUMB_TOKEN (the agent printed an admin token on its first start), or run plumb login",
+    });
   let response: Response;
   try {
     response = await fetch(new URL(route, flags.url), {
       method,
-      headers: { authorization: `Bearer ${flags.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {

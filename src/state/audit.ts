@@ -17,6 +17,9 @@ export const auditKinds = [
   /** A person acted through the API: sync, refresh, suspend, resume, rollback, token. */
   "action",
   "policy.denied",
+  /** A person signed in to the dashboard through single sign-on, or out. */
+  "sign-in",
+  "sign-out",
   /** A stack tried something outside its project (a provider instance, kind, secret, namespace, database or role). */
   "project.denied",
   /** A secret's value changed in its store and the resources using it were updated; never the value. */

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable } from "kysely";
 import type { JsonObject } from "../sdk/resource.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
-import type { ApiTokensTable, Database } from "./schema.js";
+import type { ApiTokensTable, Database, SessionsTable } from "./schema.js";
 import { appendAuditIn, upsertResources } from "./batch-writes.js";
 import { fromEventRow, fromJournalRow, fromResourceRow, fromRunRow, fromStatusRow, insertChunk, now, parseStored } from "./rows.js";
 import type {
@@ -27,6 +27,7 @@ import type {
   RunResult,
   StackRecord,
   Store,
+  UserSession,
 } from "./store.js";
 
 export class KyselyStore implements Store {
@@ -368,6 +369,32 @@ export class KyselyStore implements Store {
     await this.db.updateTable("api_tokens").set({ last_used_at: at }).where("id", "=", id).execute();
   }
 
+  async createSession(idHash: string, session: UserSession): Promise<void> {
+    await this.db
+      .insertInto("sessions")
+      .values({
+        id_hash: idHash,
+        subject: session.subject,
+        name: session.name,
+        groups: JSON.stringify(session.groups),
+        csrf: session.csrf,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+
+  async findSession(idHash: string, now: string): Promise<UserSession | undefined> {
+    await this.db.deleteFrom("sessions").where("expires_at", "<=", now).execute();
+    const row = await this.db.selectFrom("sessions").selectAll().where("id_hash", "=", idHash).executeTakeFirst();
+    return row === undefined ? undefined : sessionOf(row);
+  }
+
+  async deleteSession(idHash: string): Promise<UserSession | undefined> {
+    const row = await this.db.deleteFrom("sessions").where("id_hash", "=", idHash).returningAll().executeTakeFirst();
+    return row === undefined ? undefined : sessionOf(row);
+  }
+
   async countTokens(): Promise<number> {
     const row = await this.db
       .selectFrom("api_tokens")
@@ -429,6 +456,17 @@ export class KyselyStore implements Store {
     const head = await this.db.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
     return head === undefined ? undefined : { count: Number(head.count), hash: head.hash };
   }
+}
+
+function sessionOf(row: Selectable<SessionsTable>): UserSession {
+  return {
+    subject: row.subject,
+    name: row.name,
+    groups: JSON.parse(row.groups) as string[],
+    csrf: row.csrf,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
 }
 
 function tokenOf(row: Selectable<ApiTokensTable>): ApiToken {

@@ -172,6 +172,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`UPDATE api_tokens SET role = 'viewer' WHERE role = 'read'`.execute(db);
       },
     },
+    "0007-sessions": {
+      // People signed in through single sign-on: a session by the hash of its cookie, with their groups (roles follow the platform's current mapping).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("sessions")
+          .addColumn("id_hash", "text", (column) => column.primaryKey())
+          .addColumn("subject", "text", (column) => column.notNull())
+          .addColumn("name", "text", (column) => column.notNull())
+          .addColumn("groups", "text", (column) => column.notNull())
+          .addColumn("csrf", "text", (column) => column.notNull())
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .addColumn("expires_at", "text", (column) => column.notNull())
+          .execute();
+      },
+    },
   };
 }
 

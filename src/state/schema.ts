@@ -109,6 +109,16 @@ export interface ApiTokensTable {
   created_by: string | null;
 }
 
+export interface SessionsTable {
+  id_hash: string;
+  subject: string;
+  name: string;
+  groups: string;
+  csrf: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface AuditEventsTable {
   sequence: number;
   at: string;
@@ -140,6 +150,7 @@ export interface Database {
   stack_status: StackStatusTable;
   renders: RendersTable;
   api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
 }

@@ -198,6 +198,16 @@ export interface ApiToken {
   createdBy: string | null;
 }
 
+/** A person signed in through single sign-on; the cookie's value is never stored, only its hash. */
+export interface UserSession {
+  subject: string;
+  name: string;
+  groups: string[];
+  csrf: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
 /** What to do to the resources table when a journal entry completes. */
 export type ResourceEffect = { put: RecordedResource } | { remove: { stack: string; address: string } } | { none: true };
 
@@ -275,6 +285,10 @@ export interface Store {
   /** Marks a token revoked; false when there is none by that name or it is revoked already. */
   revokeToken(name: string, at: string): Promise<boolean>;
   markTokenUsed(id: string, at: string): Promise<void>;
+  createSession(idHash: string, session: UserSession): Promise<void>;
+  /** The session with this hash, unless it has expired (expired ones are removed). */
+  findSession(idHash: string, now: string): Promise<UserSession | undefined>;
+  deleteSession(idHash: string): Promise<UserSession | undefined>;
 
   /** Appends to the audit hash chain, in order, atomically. */
   appendAudit(events: readonly AuditInput[]): Promise<void>;

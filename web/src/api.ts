@@ -50,11 +50,22 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The credentials of a request: the token logged in with, else the session
+ * cookie of single sign-on (the browser sends it) with its anti-forgery token
+ * on anything that changes something.
+ */
+function credentials(method: string, token: string | null): Record<string, string> {
+  if (token !== null) return { authorization: `Bearer ${token}` };
+  const csrf = savedSession()?.csrfToken;
+  return method === "GET" || csrf === undefined ? {} : { "x-csrf-token": csrf };
+}
+
 export async function api<Result>(route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Result> {
-  const token = init.token ?? savedToken() ?? "";
+  const method = init.method ?? "GET";
   const response = await fetch(route, {
-    method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${token}`, ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+    method,
+    headers: { ...credentials(method, init.token ?? savedToken()), ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
     ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   const text = await response.text();
@@ -73,7 +84,7 @@ export function subscribe(onEvent: (type: string, data: unknown) => void, signal
     while (!signal.aborted) {
       try {
         const response = await fetch(`/api/v1/events${stack === undefined ? "" : `?stack=${encodeURIComponent(stack)}`}`, {
-          headers: { authorization: `Bearer ${savedToken() ?? ""}` },
+          headers: credentials("GET", savedToken()),
           signal,
         });
         const reader = (response.body as ReadableStream<Uint8Array>).getReader();

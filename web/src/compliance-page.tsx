@@ -147,6 +147,8 @@ const auditKinds = [
   "policy.denied",
   "project.denied",
   "secret.rotated",
+  "sign-in",
+  "sign-out",
 ];
 const auditPage = 200;
 

@@ -4,7 +4,7 @@
 
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { api, ApiError, saveSession, savedSession, saveToken, savedToken, type Session } from "./api.js";
+import { api, ApiError, saveSession, savedSession, saveToken, type Session } from "./api.js";
 import { AuditPage, CompliancePage } from "./compliance-page.js";
 import { DocsPage } from "./docs-page.js";
 import { EnvironmentsPage } from "./environments-page.js";
@@ -26,6 +26,13 @@ function useHash(): string {
 function Login({ onSession }: { onSession: (session: Session) => void }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [singleSignOn, setSingleSignOn] = useState(false);
+  useEffect(() => {
+    fetch("/auth/config").then(
+      async (response) => setSingleSignOn(((await response.json()) as { enabled?: boolean }).enabled === true),
+      () => setSingleSignOn(false),
+    );
+  }, []);
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     try {
@@ -41,6 +48,13 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
     <main className="login">
       <form onSubmit={(event) => void submit(event)} aria-label="Log in">
         <h1>Plumb</h1>
+        {singleSignOn ? (
+          <p>
+            <a className="button" href="/auth/login">
+              Sign in with single sign-on
+            </a>
+          </p>
+        ) : null}
         <label htmlFor="token">API token</label>
         <input id="token" type="password" autoComplete="off" value={token} onChange={(event) => setToken(event.target.value)} autoFocus />
         <p className="hint">
@@ -62,9 +76,9 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
 function App() {
   const hash = useHash();
   // The session seen at login is shown at once and checked again in the background.
-  const [session, setSession] = useState<Session | null | undefined>(() => (savedToken() === null ? null : (savedSession() ?? undefined)));
+  // Without a token, a session cookie from single sign-on may still be there: the server says.
+  const [session, setSession] = useState<Session | null | undefined>(() => savedSession() ?? undefined);
   useEffect(() => {
-    if (savedToken() === null) return;
     api<Session>("/api/v1/session").then(
       (current) => {
         saveSession(current);
@@ -85,6 +99,8 @@ function App() {
     "/audit": <AuditPage />,
   };
   const logOut = () => {
+    // Sent before the session (and its anti-forgery token) is forgotten here.
+    if (session.kind === "user") void api("/auth/logout", { method: "POST" }).catch(() => undefined);
     saveToken(null);
     setSession(null);
   };

@@ -136,6 +136,11 @@ export function auditOfDriftLeft(stack: string, commit: AuditCommit, drifted: Re
 }
 
 /** A person's action through the API (sync, refresh, suspend, resume, rollback, a token made); `stack` is "(api)" for none. */
+/** A person signed in through single sign-on, or out: who, and the groups their roles came from. */
+export function auditOfSession(kind: "sign-in" | "sign-out", person: string, groups: readonly string[]): AuditInput {
+  return { kind, actor: person, stack: "(api)", resource: null, commit: null, author: null, commitMessage: null, summary: { groups: [...groups] } };
+}
+
 export function auditOfAction(actor: string, stack: string, action: string, details: JsonObject = {}): AuditInput {
   return { kind: "action", actor, stack, resource: null, commit: null, author: null, commitMessage: null, summary: { action, ...details } };
 }
