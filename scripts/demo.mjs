@@ -271,6 +271,37 @@ async function agentDemo() {
     for (const row of tagged.rows) console.log(`#   ${row.rolname}: ${row.comment}`);
     status("every change above is on a hash-chained audit trail", ["audit", "verify", "--data-dir", path.resolve(dataDir, "agent")]);
     status("what an auditor asks for: owners, ATO dates, the stack the policy stopped (scratch has no owner)", ["report", "compliance"]);
+
+    heading("Projects: each team inside its fence (examples/platform/projects.yaml)");
+    const created = await (
+      await fetch(`${address}/api/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "payments-viewer", role: "viewer", project: "payments" }),
+      })
+    ).json();
+    console.log(`\n# POST /api/v1/tokens {"name":"payments-viewer","role":"viewer","project":"payments"}: a token that sees one project`);
+    console.log(`\n\u001b[1m$ PLUMB_TOKEN=<payments-viewer> plumb status\u001b[0m   # the other teams' stacks do not exist for it`);
+    spawnSync(process.execPath, [cli, "status"], { stdio: "inherit", env: { ...remote, PLUMB_TOKEN: created.token } });
+    writeFileSync(
+      path.join(repository, "teams/payments/borrowed.yaml"),
+      "apiVersion: platform.example.org/v1\nkind: TeamDatabase\nmetadata: { name: borrowed }\nspec: { database: catalog }\n",
+    );
+    git("add", "-A");
+    git("commit", "--quiet", "-m", "payments claims the search team's database");
+    const sent = JSON.stringify({ ref: "refs/heads/main", repository: { clone_url: url } });
+    const signature = `sha256=${createHmac("sha256", webhookSecret).update(sent).digest("hex")}`;
+    await fetch(`${address}/hooks/git`, { method: "POST", body: sent, headers: { "content-type": "application/json", "x-hub-signature-256": signature } });
+    const refused = await waitFor(async () => {
+      const stalled = (await api("/api/v1/stacks/payments-db")).conditions?.find((condition) => condition.type === "Stalled" && condition.status === "True");
+      return stalled?.message.includes("PLUMB_PROJECT_DENIED") ? stalled.message : undefined;
+    }, "the payments stack to be refused");
+    console.log("\n# payments committed a claim on the search team's database (catalog); the agent refused it, applied nothing, and said why:");
+    for (const line of refused
+      .split("\n")
+      .filter((line) => line.includes("PLUMB_PROJECT_DENIED"))
+      .slice(0, 4))
+      console.log(`#   ${line}`);
   } finally {
     agent.kill("SIGTERM");
   }

@@ -94,7 +94,7 @@ export async function expandProgramAndClaims(options: {
     const yamlClaim = yamlClaimOf(claim);
     let origin: RenderedClaim["origin"];
     if (yamlClaim !== undefined) {
-      origin = { file: yamlClaim.document.file, document: yamlClaim.document.index };
+      origin = { file: yamlClaim.document.file, document: yamlClaim.document.index, line: yamlClaim.document.position.line };
     } else {
       const position = positionOf(claim);
       declaredAt.set(claim.address, position);

@@ -100,11 +100,19 @@ export function checkProjectFence(input: FenceInput, problems: Problems): void {
       deny(`provider instance ${declared.instance} is not among project ${project.name}'s providers`, where);
   }
 
+  // A composed resource is the team's through its claim: point at the claim the team wrote, not the platform's compose code.
+  const claimsByAddress = new Map(input.claims.map((claim) => [claim.address, claim]));
+  const rootClaim = (address: string | null): RenderedClaim | undefined => {
+    let claim = address === null ? undefined : claimsByAddress.get(address);
+    while (claim?.composite != null && claimsByAddress.has(claim.composite)) claim = claimsByAddress.get(claim.composite);
+    return claim;
+  };
   for (const resource of input.resources) {
-    const document = input.documentOf(resource.address);
+    const claim = rootClaim(resource.composite);
+    const document = claim === undefined ? input.documentOf(resource.address) : undefined;
     const foreign = input.registry.isForeign(resource.apiVersion);
-    const at = (path: (string | number)[]) => (document === undefined ? platformPosition : document.locate(foreign ? path : ["spec", ...path]));
-    const whole = document?.position ?? platformPosition;
+    const whole = claim !== undefined ? { file: claim.origin.file, line: claim.origin.line ?? 1, column: 1 } : (document?.position ?? platformPosition);
+    const at = (path: (string | number)[]) => (document === undefined ? whole : document.locate(foreign ? path : ["spec", ...path]));
     const kindKey = `${resource.apiVersion}/${resource.kind}`;
     const allow = project.kinds?.allow;
     if (allow !== undefined && !allow.some((rule) => ruleMatches(rule, kindKey, resource.spec)))
