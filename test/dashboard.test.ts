@@ -5,8 +5,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./browser.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { repositoryRoot } from "./helpers.js";
@@ -68,18 +69,7 @@ beforeAll(async () => {
     tokenFile: path.join(work, "token"),
     env: { PLUMB_SECRET_PG_ADMIN_PASSWORD: server.password },
   });
-  browser = await chromium.launch({
-    executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -10,9 +10,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
+import { launchChromium } from "./browser.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { cliPath, runCliAsync } from "./helpers.js";
@@ -62,18 +63,7 @@ beforeAll(async () => {
       async () => ((await agent.api<StackSummary>("GET", `/api/v1/stacks/${stack}`)).body.lastAppliedRevision === commit ? true : undefined),
       30_000,
     );
-  browser = await chromium.launch({
-    executablePath: process.env.PLUMB_CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -4,28 +4,9 @@
 
 import { createHash } from "node:crypto";
 import type { JsonObject, JsonValue } from "../sdk/resource.js";
+import type { AuditKind } from "./audit-kinds.js";
 
-export const auditKinds = [
-  /** An apply from a commit, a manual sync or the CLI. */
-  "change.intentional",
-  /** Drift reverted by self-heal. */
-  "change.corrective",
-  /** Changes applied by a rollback to an earlier revision. */
-  "change.rollback",
-  /** Drift found and left in place. */
-  "drift.detected",
-  /** A person acted through the API: sync, refresh, suspend, resume, rollback, token. */
-  "action",
-  "policy.denied",
-  /** A person signed in to the dashboard through single sign-on, or out. */
-  "sign-in",
-  "sign-out",
-  /** A stack tried something outside its project (a provider instance, kind, secret, namespace, database or role). */
-  "project.denied",
-  /** A secret's value changed in its store and the resources using it were updated; never the value. */
-  "secret.rotated",
-] as const;
-export type AuditKind = (typeof auditKinds)[number];
+export { auditKinds, type AuditKind } from "./audit-kinds.js";
 
 export interface AuditInput {
   kind: AuditKind;

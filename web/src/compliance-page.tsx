@@ -3,6 +3,7 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { api, type AuditEntry, type ComplianceReport } from "./api.js";
+import { auditKinds } from "../../src/state/audit-kinds.js";
 import { BarChart, Badge, countBy, DownloadButton, Field, metadataCoverage, shortRevision, TableCard, useLiveReload } from "./widgets.js";
 
 export function CompliancePage() {
@@ -138,18 +139,6 @@ export function CompliancePage() {
   );
 }
 
-const auditKinds = [
-  "change.intentional",
-  "change.corrective",
-  "change.rollback",
-  "drift.detected",
-  "action",
-  "policy.denied",
-  "project.denied",
-  "secret.rotated",
-  "sign-in",
-  "sign-out",
-];
 const auditPage = 200;
 
 /** A date input's day as the ISO instant it starts (UTC), or the start of the next day for an "until" bound. */
