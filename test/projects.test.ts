@@ -3,13 +3,15 @@
 // thing it tries outside its project — a connection of its own, an instance,
 // a kind, a secret, a namespace, a database, a role, a composite, a source.
 
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PlumbError, PlumbErrorList } from "../src/errors.js";
 import type { Project, ProviderCatalog } from "../src/project-definition.js";
 import { defaultRegistry } from "../src/providers/registry.js";
 import { renderStack } from "../src/render/load-stack.js";
 import type { StackDocument } from "../src/stack-definition.js";
-import { createWorkspace, type Workspace } from "./helpers.js";
+import { createWorkspace, runCli, type Workspace } from "./helpers.js";
 
 const registry = defaultRegistry();
 let workspace: Workspace;
@@ -167,6 +169,37 @@ describe("projects at render", () => {
     const problems = await denials({ ...payments, providers: ["*"] }, { ...platformStack, spec: { project: "payments" } });
     expect(problems.map((problem) => problem.describe())).toContain(
       "stack.yaml:6:5: provider instance db uses no-such-db, which is not a ProviderInstance in the platform repository [PLUMB_PROVIDER_INSTANCE]\n  hint: check the name against the platform's ProviderInstance documents",
+    );
+  });
+
+  it("fences a stack the platform lists in plumb validate --platform too, as a pull request's check would", () => {
+    workspace = createWorkspace({ name: "payments" });
+    workspace.write(
+      "stack.yaml",
+      "apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: payments }\nspec:\n  providers:\n    db: { instance: shared-postgres }\n",
+    );
+    workspace.write(
+      "db.yaml",
+      "apiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata: { name: search_main, annotations: { plumb.dev/provider: db } }\nspec: {}\n",
+    );
+    const platform = path.join(workspace.root, "platform");
+    mkdirSync(platform, { recursive: true });
+    writeFileSync(
+      path.join(platform, "platform.yaml"),
+      [
+        "apiVersion: plumb.dev/v1\nkind: ProviderInstance\nmetadata: { name: shared-postgres }\nspec: { type: postgres, config: { host: db.internal, user: plumb } }",
+        "apiVersion: plumb.dev/v1\nkind: Project\nmetadata: { name: payments }\nspec: { providers: [shared-postgres], databases: [payments_*] }",
+        "apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: payments }\nspec: { project: payments }",
+      ].join("\n---\n") + "\n",
+    );
+    const refused = runCli(["validate", workspace.stackDir, "--platform", platform]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(
+      "db.yaml:1:1 (postgres.plumb.dev/v1/Database/search_main): database search_main is not among project payments's databases [PLUMB_PROJECT_DENIED]",
+    );
+    // Without the platform, the same folder cannot even name its connection.
+    expect(runCli(["validate", workspace.stackDir]).stderr).toContain(
+      "uses the platform's instance shared-postgres, and no platform repository is loaded here",
     );
   });
 });

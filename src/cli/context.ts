@@ -6,6 +6,7 @@ import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
+import { projectOf } from "../agent/platform-projects.js";
 import { scanPlatform } from "../agent/platform.js";
 import { parseDuration } from "../schedule.js";
 import { SecretStores } from "../secrets/stores.js";
@@ -114,12 +115,27 @@ export async function complianceOptions(policyFile: string | undefined, director
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
   const platform = await platformFrom(options.platform, limits);
-  // The platform's ProviderInstance documents, which team stacks use by name.
-  const providerCatalog = options.platform === undefined ? undefined : (await scanPlatform(options.platform)).projects.providers;
+  // The platform's ProviderInstance documents, which team stacks use by name, and its Stack documents and projects,
+  // so a stack the platform also lists is rendered, merged and fenced as the agent would.
+  const scan = options.platform === undefined ? undefined : await scanPlatform(options.platform);
+  const platformDirectory = options.platform ?? ".";
   return renderStack(directory, {
     registry,
     sandboxLimits: limits,
-    ...(providerCatalog === undefined ? {} : { providerCatalog }),
+    ...(scan === undefined
+      ? {}
+      : {
+          providerCatalog: scan.projects.providers,
+          platformStackFor: (name: string) => {
+            const stack = scan.stacks.get(name);
+            if (stack === undefined) return undefined;
+            const file = path.join(platformDirectory, stack.file);
+            return {
+              override: { document: stack.document, file, line: stack.line },
+              project: projectOf(scan.projects, { name, file, line: stack.line, project: stack.document.spec?.project }),
+            };
+          },
+        }),
     ...(options.env === undefined ? {} : { environment: options.env }),
     ...(platform === undefined ? {} : { platform }),
   });

@@ -55,6 +55,12 @@ export interface RenderOptions {
   admission?: AdmissionEndpoint;
   /** The stack's project, when the platform declares projects: everything outside its fence is refused. */
   project?: Project;
+  /**
+   * Without stackOverride and project: the platform's Stack document (and
+   * project) for a stack of this name, so a plan from the command line with
+   * --platform is rendered as the agent would render it.
+   */
+  platformStackFor?: (name: string) => { override: NonNullable<RenderOptions["stackOverride"]>; project: Project | undefined } | undefined;
   /** The platform's ProviderInstance documents, which a stack uses as `providers: { db: { instance: <name> } }`. */
   providerCatalog?: ProviderCatalog;
 }
@@ -106,10 +112,15 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     }
   }
   const stackDocument = stackDocuments[0];
+  const rawName = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.metadata) ? stackDocument.value.metadata.name : undefined;
+  const fromPlatform =
+    options.stackOverride === undefined ? options.platformStackFor?.(typeof rawName === "string" ? rawName : stackNameFromDirectory(path.basename(path.resolve(directory)))) : undefined;
+  const stackOverride = options.stackOverride ?? fromPlatform?.override;
+  const project = options.project ?? fromPlatform?.project;
   const rawEnvironment = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.spec) ? stackDocument.value.spec.environment : undefined;
   const environment =
     options.environment ??
-    options.stackOverride?.document.spec?.environment ??
+    stackOverride?.document.spec?.environment ??
     (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
 
   const values = loadValues(documentsByFile, environment, problems);
@@ -132,14 +143,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       }
     }
   }
-  if (options.stackOverride !== undefined) {
-    const merged = applyMergePatch(stackDocumentValue ?? {}, options.stackOverride.document);
+  if (stackOverride !== undefined) {
+    const merged = applyMergePatch(stackDocumentValue ?? {}, stackOverride.document);
     const mergeProblems = checkAgainstSchema(stackDocumentSchema, merged);
     for (const problem of mergeProblems) {
       problems.add(
         "PLUMB_STACK_DEFINITION",
         `${formatFieldPath(problem.path)}: ${problem.message} (the platform's Stack merged over ${stackDocument?.position.file ?? "no Stack document in the directory"})`,
-        { file: options.stackOverride.file, line: 1, column: 1 },
+        { file: stackOverride.file, line: stackOverride.line ?? 1, column: 1 },
         problem.hint,
       );
     }
@@ -153,7 +164,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     isPlainObject(stackDocument.value.spec.providers) &&
     instance in stackDocument.value.spec.providers
       ? stackDocument.locate(["spec", "providers", instance])
-      : { file: options.stackOverride?.file ?? "the Stack document", line: options.stackOverride?.line ?? 1, column: 1 },
+      : { file: stackOverride?.file ?? "the Stack document", line: stackOverride?.line ?? 1, column: 1 },
   );
   const definition = completeStackDefinition(
     stackDocumentValue,
@@ -316,14 +327,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     implicitKeys.set(candidate.address, checked.keys);
   }
   const documentOf = new Map([...candidates.values()].map((candidate) => [candidate.address, candidate.document]));
-  if (options.project !== undefined)
+  if (project !== undefined)
     checkProjectFence(
       {
-        project: options.project,
+        project,
         definition,
         declaredProviders,
         directoryStack: stackDocument,
-        platformStack: { file: options.stackOverride?.file ?? "the platform's Stack document", line: options.stackOverride?.line ?? 1, column: 1 },
+        platformStack: { file: stackOverride?.file ?? "the platform's Stack document", line: stackOverride?.line ?? 1, column: 1 },
         resources: desired,
         claims,
         documentOf: (address) => documentOf.get(address),
