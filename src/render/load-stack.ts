@@ -114,7 +114,9 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const stackDocument = stackDocuments[0];
   const rawName = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.metadata) ? stackDocument.value.metadata.name : undefined;
   const fromPlatform =
-    options.stackOverride === undefined ? options.platformStackFor?.(typeof rawName === "string" ? rawName : stackNameFromDirectory(path.basename(path.resolve(directory)))) : undefined;
+    options.stackOverride === undefined
+      ? options.platformStackFor?.(typeof rawName === "string" ? rawName : stackNameFromDirectory(path.basename(path.resolve(directory))))
+      : undefined;
   const stackOverride = options.stackOverride ?? fromPlatform?.override;
   const project = options.project ?? fromPlatform?.project;
   const rawEnvironment = isPlainObject(stackDocument?.value) && isPlainObject(stackDocument.value.spec) ? stackDocument.value.spec.environment : undefined;
