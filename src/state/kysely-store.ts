@@ -370,6 +370,8 @@ export class KyselyStore implements Store {
   }
 
   async createSession(idHash: string, session: UserSession): Promise<void> {
+    // Sessions that ran out go when a new one comes, not on every request.
+    await this.db.deleteFrom("sessions").where("expires_at", "<=", session.createdAt).execute();
     await this.db
       .insertInto("sessions")
       .values({
@@ -385,8 +387,7 @@ export class KyselyStore implements Store {
   }
 
   async findSession(idHash: string, now: string): Promise<UserSession | undefined> {
-    await this.db.deleteFrom("sessions").where("expires_at", "<=", now).execute();
-    const row = await this.db.selectFrom("sessions").selectAll().where("id_hash", "=", idHash).executeTakeFirst();
+    const row = await this.db.selectFrom("sessions").selectAll().where("id_hash", "=", idHash).where("expires_at", ">", now).executeTakeFirst();
     return row === undefined ? undefined : sessionOf(row);
   }
 

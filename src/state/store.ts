@@ -286,7 +286,7 @@ export interface Store {
   revokeToken(name: string, at: string): Promise<boolean>;
   markTokenUsed(id: string, at: string): Promise<void>;
   createSession(idHash: string, session: UserSession): Promise<void>;
-  /** The session with this hash, unless it has expired (expired ones are removed). */
+  /** The session with this hash, unless it has expired (expired ones are removed when a new session is made). */
   findSession(idHash: string, now: string): Promise<UserSession | undefined>;
   deleteSession(idHash: string): Promise<UserSession | undefined>;
 
