@@ -6,11 +6,11 @@
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { createServer as createPlainServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Provider from "oidc-provider";
 import { admissionTls } from "../src/api/admission-tls.js";
+import { freePort } from "./postgres-server.js";
 
 export interface OidcServer {
   issuer: string;
@@ -18,15 +18,6 @@ export interface OidcServer {
   caFile: string;
   clientSecret: string;
   stop(): Promise<void>;
-}
-
-/** A port nobody listens on, for a server whose address must be known before it starts. */
-export async function freePort(): Promise<number> {
-  const probe = createPlainServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 export async function startOidcServer(options: { agentUrl: string; users: Record<string, string[]> }): Promise<OidcServer> {

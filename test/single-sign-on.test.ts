@@ -17,7 +17,8 @@ import { launchChromium } from "./browser.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { cliPath, runCliAsync } from "./helpers.js";
-import { freePort, startOidcServer, type OidcServer } from "./oidc-server.js";
+import { startOidcServer, type OidcServer } from "./oidc-server.js";
+import { freePort } from "./postgres-server.js";
 import { writeTwoProjects } from "./two-projects.js";
 
 let work: string;

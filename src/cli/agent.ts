@@ -22,13 +22,14 @@ import { redactor } from "../secrets/redaction.js";
 import { lockDataDirectory } from "../state/directory-lock.js";
 import { localSecretResolver } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
-import { action, dataDirectoryOption, durationFlag, openStore, registry, sandboxLimits, withSandboxOptions } from "./context.js";
+import { action, dataDirectoryOption, durationFlag, openStore, registry, sandboxLimits, withSandboxOptions, storeOption } from "./context.js";
 
 interface AgentFlags {
   platform: string;
   ref?: string;
   path: string;
   dataDir: string;
+  store?: string;
   listen: string;
   workers: string;
   platformInterval: string;
@@ -157,6 +158,7 @@ export function registerAgent(program: Command): void {
     .option("--ref <ref>", "branch, tag or commit of a git platform (default main)")
     .option("--path <path>", "directory inside the platform source that holds the Stack documents (stack paths stay relative to the root)", ".")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addOption(new Option("--listen <host:port>", "where the API listens").env("PLUMB_LISTEN").default("127.0.0.1:8080"))
     .option("--workers <n>", "stacks worked on at once", "4")
     .option("--platform-interval <duration>", "how often the platform source is re-read", "30s")
@@ -202,7 +204,7 @@ export function registerAgent(program: Command): void {
         });
         const dataDirectory = path.resolve(flags.dataDir);
         const directoryLock = await lockDataDirectory(dataDirectory);
-        const store = await openStore(dataDirectory);
+        const store = await openStore({ dataDir: dataDirectory, ...(flags.store === undefined ? {} : { store: flags.store }) });
         const metrics = new AgentMetrics();
         const secrets = localSecretResolver();
         // The webhook listens first (its URL and CA go into every render); it answers once the agent exists.

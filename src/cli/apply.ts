@@ -8,7 +8,17 @@ import { formatPlanText, summaryLine } from "../engine/plan/plan-format.js";
 import { applyStackPlan, planStack } from "../engine/pipeline.js";
 import { resolvePendingJournal } from "../engine/apply/recover.js";
 import { PlumbError } from "../errors.js";
-import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
+import {
+  action,
+  complianceOptions,
+  dataDirectoryOption,
+  render,
+  useColor,
+  withStackRuntime,
+  type StackOptions,
+  withRenderOptions,
+  storeOption,
+} from "./context.js";
 import { addSyncFlags, syncOverrides, type SyncFlags } from "./plan.js";
 import { progressReporter } from "./progress.js";
 
@@ -28,6 +38,7 @@ export function registerApply(program: Command): void {
     .description("make the live systems match the stack: create, update, replace and (with prune) delete in dependency order")
     .argument("<dir>", "the stack directory")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .option("-y, --yes", "apply without asking for confirmation (required when not on a terminal)");
   addSyncFlags(withRenderOptions(command))
     .addHelpText("after", "\nExamples:\n  $ plumb apply examples/hello\n  $ plumb apply examples/hello --env prod --yes --prune")

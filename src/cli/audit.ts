@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { PlumbError } from "../errors.js";
 import { auditEvents, auditExportLines } from "../state/audit-export.js";
 import { auditKinds, verifyAuditChain } from "../state/audit.js";
-import { action, dataDirectoryOption, openStore } from "./context.js";
+import { action, dataDirectoryOption, openStore, storeOption } from "./context.js";
 
 /** `--since` / `--until`: an ISO date or date-time, or an age counted back from now. */
 function parseTime(flag: string, text: string | undefined): string | undefined {
@@ -32,10 +32,11 @@ export function registerAudit(program: Command): void {
     .command("verify")
     .description("recompute the hash chain; exit 1 naming the first event edited, removed or reordered")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addHelpText("after", "\nExamples:\n  $ plumb audit verify\n  $ plumb audit verify --data-dir /var/lib/plumb   # the agent's data directory")
     .action(
       action(async (options: { dataDir: string }) => {
-        const store = await openStore(options.dataDir, { mustExist: true });
+        const store = await openStore(options, { mustExist: true });
         try {
           const verdict = await verifyAuditChain(auditEvents(store, {}), await store.auditHead());
           if (verdict.ok) {
@@ -61,6 +62,7 @@ export function registerAudit(program: Command): void {
     .option("--actor <name>", "only events by this actor: a token's name, agent, or cli:<user>")
     .option("--format <format>", "jsonl or csv", "jsonl")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addHelpText(
       "after",
       "\nExamples:\n  $ plumb audit export --since 30d --format csv > audit.csv\n  $ plumb audit export --stack payments-prod --format jsonl\n  $ plumb audit export --kind change.corrective --since 2026-11-01 --until 2026-12-01",
@@ -84,7 +86,7 @@ export function registerAudit(program: Command): void {
           }
           const since = parseTime("--since", options.since);
           const until = parseTime("--until", options.until);
-          const store = await openStore(options.dataDir, { mustExist: true });
+          const store = await openStore(options, { mustExist: true });
           try {
             const { stack, resource, kind, actor } = options;
             const filter = {

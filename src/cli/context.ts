@@ -16,6 +16,7 @@ import type { RenderedStack } from "../stack-model.js";
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { ComplianceOptions } from "../policy/stage.js";
 import { loadPolicyFile } from "../policy/compliance.js";
+import { isPostgresStore, openPostgresStore, storeDisplay } from "../state/postgres.js";
 import { openSqliteStore, storeError } from "../state/sqlite.js";
 import type { Store } from "../state/store.js";
 
@@ -25,6 +26,11 @@ export const registry = defaultRegistry();
 
 export function dataDirectoryOption(): Option {
   return new Option("--data-dir <dir>", "where the state store lives").env("PLUMB_DATA_DIR").default(defaultDataDirectory);
+}
+
+/** A PostgreSQL store instead of the SQLite file in the data directory (the password from PGPASSWORD, not the URL). */
+export function storeOption(): Option {
+  return new Option("--store <postgres-url>", "keep the state in PostgreSQL instead of the data directory's SQLite file").env("PLUMB_STORE");
 }
 
 export function environmentOption(): Option {
@@ -42,6 +48,7 @@ export interface RenderFlags {
 
 export interface StackOptions extends RenderFlags {
   dataDir: string;
+  store?: string;
 }
 
 export function policyOption(): Option {
@@ -141,8 +148,13 @@ export async function render(directory: string, options: RenderFlags): Promise<R
   });
 }
 
-export async function openStore(dataDirectory: string, options: { mustExist?: boolean } = {}): Promise<Store> {
-  return openSqliteStore(path.resolve(dataDirectory), options);
+export async function openStore(where: { dataDir: string; store?: string }, options: { mustExist?: boolean } = {}): Promise<Store> {
+  if (where.store === undefined) return openSqliteStore(path.resolve(where.dataDir), options);
+  if (!isPostgresStore(where.store))
+    throw new PlumbError("PLUMB_USAGE", `--store "${storeDisplay(where.store)}" is not a postgres:// URL`, {
+      hint: "e.g. --store postgres://plumb@db.internal/plumb (the password in PGPASSWORD); without --store the store is SQLite in --data-dir",
+    });
+  return openPostgresStore(where.store, options);
 }
 
 /** The secret stores: the built-in `local` one, and the SecretStore documents of `--platform <dir>`. */
@@ -157,11 +169,11 @@ export async function secretStoresFrom(platformDirectory: string | undefined): P
 /** Opens the store and provider connections for a rendered stack, and closes both afterwards. */
 export async function withStackRuntime<Result>(
   rendered: RenderedStack,
-  options: Pick<StackOptions, "dataDir" | "platform">,
+  options: Pick<StackOptions, "dataDir" | "store" | "platform">,
   work: (store: Store, connections: ProviderConnections) => Promise<Result>,
 ): Promise<Result> {
   const secrets = await secretStoresFrom(options.platform);
-  const store = await openStore(options.dataDir);
+  const store = await openStore(options);
   const connections = new ProviderConnections(registry, rendered.definition, secrets);
   try {
     return await work(store, connections);

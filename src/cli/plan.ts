@@ -4,7 +4,17 @@ import { Option, type Command } from "commander";
 import { planHasChanges } from "../engine/plan/plan.js";
 import { formatPlan, type PlanFormat } from "../engine/plan/plan-format.js";
 import { planStack } from "../engine/pipeline.js";
-import { action, complianceOptions, dataDirectoryOption, render, useColor, withStackRuntime, type StackOptions, withRenderOptions } from "./context.js";
+import {
+  action,
+  complianceOptions,
+  dataDirectoryOption,
+  render,
+  useColor,
+  withStackRuntime,
+  type StackOptions,
+  withRenderOptions,
+  storeOption,
+} from "./context.js";
 
 export interface SyncFlags {
   prune?: boolean;
@@ -28,6 +38,7 @@ export function registerPlan(program: Command): void {
     .description("show what apply would create, update, replace and delete, field by field")
     .argument("<dir>", "the stack directory")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
     .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
     .option("--show-unchanged", "list resources that need no change too");

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { stringify } from "yaml";
 import { PlumbError } from "../errors.js";
 import type { Store } from "../state/store.js";
-import { action, dataDirectoryOption, openStore } from "./context.js";
+import { action, dataDirectoryOption, openStore, storeOption } from "./context.js";
 
 async function chooseStack(store: Store, requested: string | undefined): Promise<string[]> {
   const stacks = (await store.listStacks()).map((stack) => stack.name);
@@ -26,10 +26,11 @@ export function registerState(program: Command): void {
     .description("list recorded resources with their status and health")
     .option("-s, --stack <name>", "only this stack")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addHelpText("after", "\nExample:\n  $ plumb state list --stack hello")
     .action(
       action(async (options: { stack?: string; dataDir: string }) => {
-        const store = await openStore(options.dataDir, { mustExist: true });
+        const store = await openStore(options, { mustExist: true });
         try {
           const stacks = await chooseStack(store, options.stack);
           if (stacks.length === 0) process.stdout.write("The state store is empty: nothing has been applied yet.\n");
@@ -49,10 +50,11 @@ export function registerState(program: Command): void {
     .argument("<address>", "apiVersion/kind/name, e.g. file.plumb.dev/v1/File/readme")
     .option("-s, --stack <name>", "the stack (needed when several stacks hold that address)")
     .addOption(dataDirectoryOption())
+    .addOption(storeOption())
     .addHelpText("after", "\nExample:\n  $ plumb state show file.plumb.dev/v1/File/readme --stack hello")
     .action(
       action(async (address: string, options: { stack?: string; dataDir: string }) => {
-        const store = await openStore(options.dataDir, { mustExist: true });
+        const store = await openStore(options, { mustExist: true });
         try {
           const stacks = await chooseStack(store, options.stack);
           const found = [];

@@ -3,7 +3,7 @@
 // commits with what it records.
 
 import { redactor } from "../secrets/redaction.js";
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { auditHash, genesisHash, type AuditInput } from "./audit.js";
 import type { Database } from "./schema.js";
 import type { RecordedResource } from "./store.js";
@@ -12,12 +12,19 @@ import { insertChunk, now, toResourceRow } from "./rows.js";
 /** Appends to the audit chain inside the caller's transaction, so an event commits with what it records. */
 export async function appendAuditIn(transaction: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
   if (events.length === 0) return;
-  // SQLite has one writer at a time; a PostgreSQL store must lock the head row (FOR UPDATE) here.
-  let head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirst();
-  if (head === undefined) {
-    await transaction.insertInto("audit_head").values({ id: 1, count: 0, hash: genesisHash }).execute();
-    head = { id: 1, count: 0, hash: genesisHash };
-  }
+  await transaction
+    .insertInto("audit_head")
+    .values({ id: 1, count: 0, hash: genesisHash })
+    .onConflict((conflict) => conflict.column("id").doNothing())
+    .execute();
+  // Writing the head row first takes its row lock on PostgreSQL, so appenders (other connections,
+  // other agents) go one after another and the chain never forks; SQLite has one writer anyway.
+  await transaction
+    .updateTable("audit_head")
+    .set({ count: sql`count` })
+    .where("id", "=", 1)
+    .execute();
+  const head = await transaction.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirstOrThrow();
   let count = Number(head.count);
   let previous = head.hash;
   const at = now();

@@ -1,0 +1,76 @@
+// Opens a PostgreSQL store (`--store postgres://…`): the same Kysely queries
+// and migrations as SQLite, over a connection pool. The password comes from
+// the URL or, better, the environment (PGPASSWORD), and never appears in a
+// message. Agents that open a new store at once migrate one after another
+// under an advisory lock.
+
+import pg from "pg";
+import { Kysely, PostgresDialect } from "kysely";
+import { PlumbError } from "../errors.js";
+import { RedactionPlugin } from "../secrets/redaction.js";
+import { KyselyStore } from "./kysely-store.js";
+import { migrateToLatest } from "./migrations.js";
+import type { Database } from "./schema.js";
+import type { Store } from "./store.js";
+
+/** Held while a process migrates the store: any 64-bit number no other tool uses. */
+const migrationLockKey = 0x706c756d62_01n;
+
+export function isPostgresStore(location: string): boolean {
+  return /^postgres(ql)?:\/\//.test(location);
+}
+
+/** The URL as messages may show it: no password. */
+export function storeDisplay(location: string): string {
+  try {
+    const url = new URL(location);
+    url.password = "";
+    return url.href.replace(/:@/, "@");
+  } catch {
+    return "the PostgreSQL store";
+  }
+}
+
+function storeError(error: unknown, location: string): PlumbError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+  const transient = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001"].includes(code);
+  return new PlumbError("PLUMB_STORE", `cannot use the state store ${storeDisplay(location)}: ${message}`, {
+    cause: error,
+    hint: transient
+      ? "check that the PostgreSQL server is up and reachable; the agent retries"
+      : "check the URL, the user's rights (it creates its tables on first use) and PGPASSWORD",
+  });
+}
+
+/** `mustExist`: for commands that only read: a database Plumb never migrated is an error, not set up. */
+export async function openPostgresStore(location: string, options: { mustExist?: boolean } = {}): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: location, max: 10, connectionTimeoutMillis: 10_000 });
+  // An idle connection the server dropped is an error event on the pool; the next query takes a new one.
+  pool.on("error", () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new RedactionPlugin()] });
+  let client: pg.PoolClient | undefined;
+  try {
+    client = await pool.connect();
+    if (options.mustExist === true) {
+      const found = await client.query<{ present: boolean }>("SELECT to_regclass('plumb_migrations') IS NOT NULL AS present");
+      if (found.rows[0]?.present !== true)
+        throw new PlumbError("PLUMB_STATE_NOT_FOUND", `there is no Plumb state in ${storeDisplay(location)}`, {
+          hint: "point --store (or PLUMB_STORE) at the database an agent or plumb apply used",
+        });
+    }
+    await client.query("SELECT pg_advisory_lock($1)", [migrationLockKey.toString()]);
+    try {
+      await migrateToLatest(db as unknown as Kysely<unknown>, "postgres");
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [migrationLockKey.toString()]);
+    }
+  } catch (error) {
+    client?.release();
+    client = undefined;
+    await db.destroy();
+    throw error instanceof PlumbError ? error : storeError(error, location);
+  }
+  client.release();
+  return new KyselyStore(db, async () => {});
+}

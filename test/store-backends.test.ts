@@ -1,0 +1,205 @@
+// The state store on both backends: the SQLite file of a data directory and a
+// real PostgreSQL (--store postgres://…), through the same interface. Each
+// case runs on each; the audit chain stays one gap-free, verifiable chain when
+// many writers (several pools, as several agents would be) append at once.
+// Then an agent runs a stack on the PostgreSQL store and the CLI reads it.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StackSummary } from "../src/api/server.js";
+import { openStore } from "../src/cli/context.js";
+import { auditEvents } from "../src/state/audit-export.js";
+import { verifyAuditChain } from "../src/state/audit.js";
+import type { Store } from "../src/state/store.js";
+import { eventually, startAgent } from "./agent-process.js";
+import { createTestRepository } from "./git-repository.js";
+import { runCliAsync } from "./helpers.js";
+import { usePostgres } from "./postgres-server.js";
+
+const server = usePostgres();
+let work: string;
+let databases = 0;
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), "plumb-stores-"));
+});
+
+afterAll(() => {
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+/** A fresh, empty store of each kind: a new data directory, or a new database on the server. */
+const backends: [string, () => Promise<{ open: () => Promise<Store>; location: { dataDir: string; store?: string } }>][] = [
+  [
+    "SQLite",
+    async () => {
+      const location = { dataDir: mkdtempSync(path.join(work, "sqlite-")) };
+      return { open: () => openStore(location), location };
+    },
+  ],
+  [
+    "PostgreSQL",
+    async () => {
+      const database = `plumb_${++databases}`;
+      await server.query(`CREATE DATABASE ${database}`);
+      process.env.PGPASSWORD = server.password;
+      const location = { dataDir: mkdtempSync(path.join(work, "pg-")), store: `postgres://postgres@127.0.0.1:${server.port}/${database}` };
+      return { open: () => openStore(location), location };
+    },
+  ],
+];
+
+describe.each(backends)("the %s store", (_name, fresh) => {
+  it("keeps runs, statuses, events, tokens and sessions, and opens again without migrating twice", async () => {
+    const { open } = await fresh();
+    const store = await open();
+    await store.createRun({
+      id: "0b6a2f64-6a4e-4b61-9d0c-000000000001",
+      stack: "web",
+      trigger: "cli",
+      revision: null,
+      digest: "d1",
+      environment: null,
+      planSummary: null,
+      result: "running",
+      error: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      actor: null,
+    });
+    await store.finishRun("0b6a2f64-6a4e-4b61-9d0c-000000000001", "succeeded", null, {
+      create: 1,
+      update: 0,
+      replace: 0,
+      delete: 0,
+      orphan: 0,
+      retain: 0,
+      noop: 0,
+    });
+    await store.putStackStatus({
+      stack: "web",
+      suspended: true,
+      conditions: [],
+      lastAppliedRevision: "abc",
+      lastAttemptedRevision: "abc",
+      lastAppliedDigest: "d1",
+      drift: null,
+    });
+    await store.appendEvents([{ stack: "web", runId: null, address: null, type: "note", message: "hello" }]);
+    await store.createToken(
+      {
+        id: "t1",
+        name: "ci",
+        role: "operator",
+        project: "web",
+        createdAt: new Date().toISOString(),
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+        createdBy: "admin",
+      },
+      "hash-1",
+    );
+    await store.createSession("session-hash", {
+      subject: "alice",
+      name: "alice@example.org",
+      groups: ["a", "b"],
+      csrf: "c",
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await store.close();
+
+    const again = await open();
+    try {
+      const [run] = await again.listRuns("web", 10);
+      expect(run).toMatchObject({ result: "succeeded", planSummary: { create: 1 } });
+      expect(await again.getStackStatus("web")).toMatchObject({ suspended: true, lastAppliedRevision: "abc" });
+      expect((await again.listEvents("web", 10)).map((event) => event.message)).toEqual(["hello"]);
+      expect(await again.findToken("hash-1")).toMatchObject({ name: "ci", role: "operator", project: "web", revokedAt: null });
+      expect(await again.revokeToken("ci", new Date().toISOString())).toBe(true);
+      expect(await again.revokeToken("ci", new Date().toISOString())).toBe(false);
+      expect(await again.findSession("session-hash", new Date().toISOString())).toMatchObject({ name: "alice@example.org", groups: ["a", "b"] });
+      expect(await again.findSession("session-hash", new Date(Date.now() + 120_000).toISOString())).toBeUndefined();
+      expect((await again.deleteSession("session-hash"))?.subject).toBe("alice");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("keeps one gap-free, verifiable audit chain when several writers append at once", async () => {
+    const { open, location } = await fresh();
+    // PostgreSQL: three stores on one database, three connection pools, as three agents would have. SQLite has one
+    // writer per data directory (the agent locks it), so its writers are concurrent appends through one store.
+    const writers = location.store === undefined ? [await open()] : await Promise.all([open(), open(), open()]);
+    const perWriter = 45 / writers.length;
+    try {
+      await Promise.all(
+        writers.flatMap((store, writer) =>
+          Array.from({ length: perWriter }, (_, index) =>
+            store.appendAudit([
+              { kind: "action", actor: `writer-${writer}`, stack: "web", resource: null, commit: null, author: null, commitMessage: null, summary: { index } },
+              {
+                kind: "action",
+                actor: `writer-${writer}`,
+                stack: "web",
+                resource: null,
+                commit: null,
+                author: null,
+                commitMessage: null,
+                summary: { index, second: true },
+              },
+            ]),
+          ),
+        ),
+      );
+      const store = writers[0] as Store;
+      const verdict = await verifyAuditChain(auditEvents(store, {}), await store.auditHead());
+      expect(verdict).toEqual(expect.objectContaining({ ok: true, count: 90 }));
+    } finally {
+      await Promise.all(writers.map((store) => store.close()));
+    }
+  });
+});
+
+describe("an agent on the PostgreSQL store", () => {
+  it("applies a stack, and the CLI reads its audit trail from the same database", async () => {
+    const database = `plumb_${++databases}`;
+    await server.query(`CREATE DATABASE ${database}`);
+    const store = `postgres://postgres@127.0.0.1:${server.port}/${database}`;
+    const repository = createTestRepository();
+    const output = path.join(work, "agent-out");
+    repository.write(
+      "platform/web.yaml",
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web }\nspec:\n  source: { path: apps/web }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(output)} } } }\n  sync: { auto: true, interval: 1h }\n`,
+    );
+    repository.write("apps/web/file.yaml", "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: note }\nspec: { path: note.txt, content: hi }\n");
+    const commit = repository.commit("one stack");
+    const environment = { PGPASSWORD: server.password };
+    const agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "agent-data"), "--store", store], {
+      tokenFile: path.join(work, "agent-token"),
+      env: environment,
+    });
+    try {
+      await eventually(
+        async () => ((await agent.api<StackSummary>("GET", "/api/v1/stacks/web")).body.lastAppliedRevision === commit ? true : undefined),
+        30_000,
+      );
+      expect(agent.output()).not.toContain(server.password);
+    } finally {
+      await agent.stop();
+      repository.cleanup();
+    }
+    const verified = await runCliAsync(["audit", "verify", "--store", store], { env: environment });
+    expect(verified.stderr).toBe("");
+    expect(verified.stdout).toMatch(/intact: [1-9][0-9]* event/);
+    const missing = await runCliAsync(["audit", "verify", "--store", `postgres://postgres@127.0.0.1:${server.port}/postgres`], { env: environment });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("there is no Plumb state in postgres://postgres@127.0.0.1");
+    const wrong = await runCliAsync(["state", "list", "--store", `postgres://postgres:not-the-password@127.0.0.1:${server.port}/${database}`], { env: {} });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).not.toContain("not-the-password");
+  }, 90_000);
+});
