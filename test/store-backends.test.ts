@@ -203,3 +203,53 @@ describe("an agent on the PostgreSQL store", () => {
     expect(wrong.stderr).not.toContain("not-the-password");
   }, 90_000);
 });
+
+describe("plumb store migrate", () => {
+  it("moves a SQLite store into an empty PostgreSQL database with its audit chain intact, and refuses a database in use", async () => {
+    const dataDir = mkdtempSync(path.join(work, "to-move-"));
+    const source = await openStore({ dataDir });
+    await source.putStackStatus({
+      stack: "web",
+      suspended: false,
+      conditions: [],
+      lastAppliedRevision: "abc",
+      lastAttemptedRevision: "abc",
+      lastAppliedDigest: "d",
+      drift: null,
+    });
+    await source.appendEvents([{ stack: "web", runId: null, address: null, type: "note", message: "one" }]);
+    for (let index = 0; index < 30; index++)
+      await source.appendAudit([
+        { kind: "action", actor: "admin", stack: "web", resource: null, commit: null, author: null, commitMessage: null, summary: { index } },
+      ]);
+    await source.close();
+
+    const database = `plumb_${++databases}`;
+    await server.query(`CREATE DATABASE ${database}`);
+    const target = `postgres://postgres@127.0.0.1:${server.port}/${database}`;
+    const environment = { PGPASSWORD: server.password };
+    const moved = await runCliAsync(["store", "migrate", "--from", dataDir, "--to", target], { env: environment });
+    expect(moved.stderr).toBe("");
+    expect(moved.stdout).toMatch(/audit_events\s+30 row\(s\)/);
+    expect(moved.stdout).toContain(`moved to ${target}; audit trail intact there: 30 event(s)`);
+    expect((await runCliAsync(["audit", "verify", "--store", target], { env: environment })).stdout).toContain("intact: 30 event(s)");
+
+    // The moved store goes on: a new event and a new audit event follow the old ones.
+    process.env.PGPASSWORD = server.password;
+    const continued = await openStore({ dataDir, store: target });
+    try {
+      await continued.appendEvents([{ stack: "web", runId: null, address: null, type: "note", message: "two" }]);
+      await continued.appendAudit([
+        { kind: "action", actor: "admin", stack: "web", resource: null, commit: null, author: null, commitMessage: null, summary: {} },
+      ]);
+      expect((await continued.listEvents("web", 10)).map((event) => event.message).sort()).toEqual(["one", "two"]);
+      expect(await verifyAuditChain(auditEvents(continued, {}), await continued.auditHead())).toEqual(expect.objectContaining({ ok: true, count: 31 }));
+    } finally {
+      await continued.close();
+    }
+
+    const again = await runCliAsync(["store", "migrate", "--from", dataDir, "--to", target], { env: environment });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain("the target store is not empty");
+  }, 60_000);
+});

@@ -11,6 +11,7 @@ import { registerDocs } from "./docs.js";
 import { registerAudit } from "./audit.js";
 import { registerLogin } from "./login.js";
 import { registerRemote } from "./remote.js";
+import { registerStore } from "./store.js";
 import { registerPlan } from "./plan.js";
 import { registerState } from "./state.js";
 import { registerValidate } from "./validate.js";
@@ -49,5 +50,6 @@ registerDocs(program);
 registerSecrets(program);
 registerRemote(program);
 registerLogin(program);
+registerStore(program);
 
 await program.parseAsync(process.argv);

@@ -34,7 +34,8 @@ export class KyselyStore implements Store {
   private readonly eventListeners = new Set<(events: readonly StoredEvent[]) => void>();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    /** The connection itself, for copying a whole store (store-copy.ts); everything else goes through the methods. */
+    readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void>,
   ) {}
 
