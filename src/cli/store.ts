@@ -25,12 +25,15 @@ export function registerStore(program: Command): void {
     .action(
       action(async (options: { from: string; to: string }) => {
         if (!isPostgresStore(options.to))
-          throw new PlumbError("PLUMB_USAGE", `--to "${storeDisplay(options.to)}" is not a postgres:// URL`, { hint: "e.g. --to postgres://plumb@db.internal/plumb" });
+          throw new PlumbError("PLUMB_USAGE", `--to "${storeDisplay(options.to)}" is not a postgres:// URL`, {
+            hint: "e.g. --to postgres://plumb@db.internal/plumb",
+          });
         const from = await openSqliteStore(path.resolve(options.from), { mustExist: true });
         try {
           const to = await openPostgresStore(options.to);
           try {
-            if (!(from instanceof KyselyStore) || !(to instanceof KyselyStore)) throw new PlumbError("PLUMB_INTERNAL", "the stores cannot be copied row for row");
+            if (!(from instanceof KyselyStore) || !(to instanceof KyselyStore))
+              throw new PlumbError("PLUMB_INTERNAL", "the stores cannot be copied row for row");
             const copied = await copyStore(from, to, "postgres");
             for (const [table, rows] of Object.entries(copied)) process.stdout.write(`${table.padEnd(14)} ${rows} row(s)\n`);
             const verdict = await verifyAuditChain(auditEvents(to, {}), await to.auditHead());
