@@ -4,7 +4,7 @@
 // many writers (several pools, as several agents would be) append at once.
 // Then an agent runs a stack on the PostgreSQL store and the CLI reads it.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -202,6 +202,55 @@ describe("an agent on the PostgreSQL store", () => {
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).not.toContain("not-the-password");
   }, 90_000);
+});
+
+describe("an agent whose PostgreSQL store goes away", () => {
+  it("keeps running while the database refuses it, and goes on where it left off when it is back", async () => {
+    const database = `plumb_${++databases}`;
+    await server.query(`CREATE DATABASE ${database}`);
+    const store = `postgres://postgres@127.0.0.1:${server.port}/${database}`;
+    const repository = createTestRepository();
+    const output = path.join(work, "outage-out");
+    repository.write(
+      "platform/web.yaml",
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: web }\nspec:\n  source: { path: apps/web }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(output)} } } }\n  sync: { auto: true, selfHeal: true, interval: 1s, driftInterval: 1s }\n`,
+    );
+    const file = (content: string) => `apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: note }\nspec: { path: note.txt, content: ${content} }\n`;
+    repository.write("apps/web/file.yaml", file("before"));
+    const first = repository.commit("before the outage");
+    const environment = { PGPASSWORD: server.password };
+    const agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "outage-data"), "--store", store], {
+      tokenFile: path.join(work, "outage-token"),
+      env: environment,
+    });
+    try {
+      await eventually(
+        async () => ((await agent.api<StackSummary>("GET", "/api/v1/stacks/web")).body.lastAppliedRevision === first ? true : undefined),
+        30_000,
+      );
+      // The database goes away: new connections refused, the agent's open ones cut.
+      await server.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+      await server.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [database]);
+      repository.write("apps/web/file.yaml", file("after"));
+      const second = repository.commit("during the outage");
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      expect(agent.process.exitCode).toBeNull();
+      // It was felt: the jobs of the outage failed and said why.
+      expect(agent.output()).toContain(`database \\"${database}\\" is not currently accepting connections`);
+      expect((await agent.api("GET", "/healthz", { token: null })).status).toBe(200);
+      // Back: the commit made during the outage is applied, and the trail still verifies.
+      await server.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+      await eventually(
+        async () => ((await agent.api<StackSummary>("GET", "/api/v1/stacks/web")).body.lastAppliedRevision === second ? true : undefined),
+        60_000,
+      );
+      expect(readFileSync(path.join(output, "note.txt"), "utf8")).toBe("after");
+    } finally {
+      await agent.stop();
+      repository.cleanup();
+    }
+    expect((await runCliAsync(["audit", "verify", "--store", store], { env: environment })).stdout).toContain("intact");
+  }, 120_000);
 });
 
 describe("plumb store migrate", () => {
