@@ -39,6 +39,20 @@ async function get(apiPath: string): Promise<Record<string, unknown> | undefined
   return answer.status === 404 ? undefined : answer.body;
 }
 
+/** A namespaced CRD in example.org/v1 whose objects have one integer field, spec.size. */
+const sizedCrd = (singular: string, kind: string) => `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: ${singular}s.example.org }
+spec:
+  group: example.org
+  scope: Namespaced
+  names: { plural: ${singular}s, singular: ${singular}, kind: ${kind} }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, properties: { spec: { type: object, properties: { size: { type: integer } } } } } }
+`;
 const namespace = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name} }\n`;
 const configMap = (ns: string, name: string, data: string) =>
   `---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name}, namespace: ${ns} }\ndata: ${data}\n`;
@@ -114,19 +128,7 @@ describe("kubernetes provider", () => {
   });
 
   it("orders a custom resource after its CRD and namespace, waits for the CRD to be served, and prunes what leaves the folder", async () => {
-    const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: { name: widgets.example.org }
-spec:
-  group: example.org
-  scope: Namespaced
-  names: { plural: widgets, singular: widget, kind: Widget }
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: { openAPIV3Schema: { type: object, properties: { spec: { type: object, properties: { size: { type: integer } } } } } }
-`;
+    const crd = sizedCrd("widget", "Widget");
     const widget = `apiVersion: example.org/v1\nkind: Widget\nmetadata: { name: small, namespace: crd }\nspec: { size: 3 }\n`;
     stack("kube-crd", { "a-widget.yaml": widget, "crd.yaml": crd, "ns.yaml": namespace("crd"), "extra.yaml": configMap("crd", "extra", "{ a: b }") });
     // Before the CRD exists its kind is not served: the plan says create, after the CRD and the namespace.
@@ -157,19 +159,7 @@ spec:
   // The API server in ../shared/tools/kube crashes on custom resource writes (reflect2 under Go 1.19); with a
   // build that does not (PLUMB_KUBE_CACHE pointing at one), PLUMB_KUBE_CUSTOM_RESOURCES=1 runs this part too.
   it.runIf(process.env.PLUMB_KUBE_CUSTOM_RESOURCES === "1")("applies a CRD and its custom resource in one run, finds drift in it and prunes it", async () => {
-    const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: { name: gadgets.example.org }
-spec:
-  group: example.org
-  scope: Namespaced
-  names: { plural: gadgets, singular: gadget, kind: Gadget }
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: { openAPIV3Schema: { type: object, properties: { spec: { type: object, properties: { size: { type: integer } } } } } }
-`;
+    const crd = sizedCrd("gadget", "Gadget");
     const gadget = `apiVersion: example.org/v1\nkind: Gadget\nmetadata: { name: small, namespace: gadgets }\nspec: { size: 3 }\n`;
     stack("kube-gadgets", { "a-gadget.yaml": gadget, "crd.yaml": crd, "ns.yaml": namespace("gadgets") });
     const applied = plumb(["apply", workspace.stackDir, "--yes"]);

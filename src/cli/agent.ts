@@ -20,7 +20,7 @@ import { probeIsolation } from "../render/isolation.js";
 import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactor } from "../secrets/redaction.js";
 import { lockDataDirectory } from "../state/directory-lock.js";
-import { localSecretResolver } from "../secrets/references.js";
+import { localSecretResolver, remembered } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
 import { action, dataDirectoryOption, durationFlag, openStore, registry, sandboxLimits, withSandboxOptions, storeOption } from "./context.js";
 
@@ -137,7 +137,8 @@ function singleSignOnFrom(flags: AgentFlags): SingleSignOn | undefined {
   return new SingleSignOn({
     issuer: flags.oidcIssuer,
     clientId: flags.oidcClientId as string,
-    clientSecret: process.env.PLUMB_OIDC_CLIENT_SECRET,
+    // Handed to the redaction layer like any resolved secret, should a provider's error ever echo it.
+    clientSecret: process.env.PLUMB_OIDC_CLIENT_SECRET === undefined ? undefined : remembered(process.env.PLUMB_OIDC_CLIENT_SECRET),
     cliClientId: flags.oidcCliClientId,
     publicUrl: flags.publicUrl as string,
     groupsClaim: flags.oidcGroupsClaim,

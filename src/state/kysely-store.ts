@@ -355,10 +355,9 @@ export class KyselyStore implements Store {
     return row === undefined ? undefined : tokenOf(row);
   }
 
-  async listTokens(project?: string): Promise<ApiToken[]> {
-    let query = this.db.selectFrom("api_tokens").selectAll();
-    if (project !== undefined) query = query.where("project", "=", project);
-    return (await query.orderBy("created_at").orderBy("name").execute()).map(tokenOf);
+  async listTokens(): Promise<ApiToken[]> {
+    const rows = await this.db.selectFrom("api_tokens").selectAll().orderBy("created_at").orderBy("name").execute();
+    return rows.map(tokenOf);
   }
 
   async revokeToken(name: string, at: string): Promise<boolean> {

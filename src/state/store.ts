@@ -280,8 +280,8 @@ export interface Store {
   /** The token with this hash, revoked and expired ones included (the caller says why they are refused). */
   findToken(tokenHash: string): Promise<ApiToken | undefined>;
   countTokens(): Promise<number>;
-  /** Tokens (never their values or hashes), oldest first; `project` limits the list to one project's. */
-  listTokens(project?: string): Promise<ApiToken[]>;
+  /** Every token (never its value or hash), oldest first. */
+  listTokens(): Promise<ApiToken[]>;
   /** Marks a token revoked; false when there is none by that name or it is revoked already. */
   revokeToken(name: string, at: string): Promise<boolean>;
   markTokenUsed(id: string, at: string): Promise<void>;
