@@ -45,6 +45,8 @@ const errorSpecs = {
   PLUMB_DELETION_PROTECTED: { disposition: "terminal", status: 409 },
   PLUMB_DEPENDENCY_FAILED: { disposition: "dependency", status: 424 },
   PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },
+  /** This agent's lease on a stack ran out or moved to another agent: it stops working on the stack and writes nothing more for it. */
+  PLUMB_LEASE_LOST: { disposition: "terminal", status: 409 },
   PLUMB_STATE_NOT_FOUND: { disposition: "terminal", status: 404 },
   PLUMB_STORE: { disposition: "transient", status: 500 },
   PLUMB_STORE_CORRUPT: { disposition: "terminal", status: 500 },

@@ -2,8 +2,11 @@
 // platform source, starts each stack's commit loop and drift loop on its
 // interval (with jitter, and backoff after failures), takes requests from the
 // API and webhooks, and runs the jobs on one worker pool, one job per stack at
-// a time. The loops themselves live in reconciler.ts, drift-loop.ts and
-// rollback-removal.ts; a stack's failure only ever changes that stack's status.
+// a time. It works only on the stacks whose lease it holds (leases.ts), each
+// job fenced by that lease; an action on another agent's stack is handed over
+// through the store. The loops themselves live in reconciler.ts,
+// drift-loop.ts and rollback-removal.ts; a stack's failure only ever changes
+// that stack's status.
 
 import path from "node:path";
 import type { Logger } from "pino";
@@ -13,10 +16,14 @@ import type { AdmissionEndpoint } from "../render/admission-guards.js";
 import type { SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { GitMirrors } from "../source/git.js";
-import type { EventInput, StackStatus, Store } from "../state/store.js";
+import { runFenced } from "../state/fence.js";
+import { storeUnavailable } from "../state/postgres.js";
+import type { StackRequest } from "../state/leases.js";
+import type { EventInput, Store } from "../state/store.js";
 import { checkSyncPolicy, defaultHealthTimeoutMs, withJitter } from "../schedule.js";
 import { AdmissionReviews } from "./admission.js";
 import { DriftLoop } from "./drift-loop.js";
+import { defaultLeaseDurationMs, LeaseKeeper, type LeaseSettings } from "./leases.js";
 import type { Job, ManagedStack } from "./managed-stack.js";
 import type { AgentMetrics } from "./metrics.js";
 import { PlatformSource } from "./platform-source.js";
@@ -50,6 +57,8 @@ export interface AgentOptions {
   sandboxLimits?: SandboxLimits;
   /** Where this agent serves admission requests (sync.preventDrift); none by default. */
   admission?: AdmissionEndpoint;
+  /** Lease duration and this agent's name; one agent on SQLite holds every stack all the same. */
+  lease?: Partial<LeaseSettings>;
 }
 
 export class Agent implements AgentCommands {
@@ -64,6 +73,8 @@ export class Agent implements AgentCommands {
   /** Answers the live systems' admission requests for stacks with sync.preventDrift. */
   readonly admission: AdmissionReviews;
   readonly mirrors: GitMirrors;
+  /** The stacks this agent works on, out of all the agents sharing the store. */
+  readonly leases: LeaseKeeper;
   private readonly stacks = new Map<string, ManagedStack>();
   private readonly queue: Job[] = [];
   private readonly running = new Set<string>();
@@ -94,6 +105,21 @@ export class Agent implements AgentCommands {
       metrics: options.metrics,
     });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
+    this.leases = new LeaseKeeper(
+      options.store,
+      {
+        durationMs: options.lease?.durationMs ?? defaultLeaseDurationMs,
+        ...(options.lease?.agentName === undefined ? {} : { agentName: options.lease.agentName }),
+      },
+      options.metrics,
+      options.logger,
+      {
+        claimed: (stack) => this.claimed(stack),
+        lost: (stack) => this.dropQueued(stack),
+        busy: (stack) => this.running.has(stack),
+        requests: (requests) => this.takeRequests(requests),
+      },
+    );
     const context: StackContext = {
       store: options.store,
       book: this.book,
@@ -126,38 +152,73 @@ export class Agent implements AgentCommands {
   async start(): Promise<void> {
     await this.refreshPlatform();
     this.platformRead = true;
+    await this.leases.start();
     this.timer = setInterval(() => this.tick(), 100);
   }
 
+  /** Finishes the jobs under way, then gives back every lease so other agents carry on at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue.length = 0;
     while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.leases.stop();
   }
 
   /**
    * Commit loop now. `force` (a person's sync) plans and applies even when
    * nothing moved; a webhook only makes the loop look at once.
    */
-  requestSync(stack: string, trigger: string, actor: string | null, force = true, override = false): void {
-    const managed = this.stacks.get(stack);
-    if (managed === undefined) return;
-    if (force) managed.forced = true;
-    this.enqueue({ stack, kind: "sync", trigger, actor, ...(override ? { override } : {}) });
+  async requestSync(stack: string, trigger: string, actor: string | null, force = true, override = false): Promise<void> {
+    await this.hand({ stack, kind: "sync", trigger, actor, revision: null, force, override });
   }
 
   /** Drift loop now (`refresh`): re-reads and compares; heals only where the stack's own policy would. */
-  requestRefresh(stack: string, actor: string | null): void {
-    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "drift", trigger: "api", actor });
+  async requestRefresh(stack: string, actor: string | null): Promise<void> {
+    await this.hand({ stack, kind: "refresh", trigger: "api", actor, revision: null, force: false, override: false });
   }
 
-  requestRollback(stack: string, revision: string, actor: string | null, override = false): void {
-    if (this.stacks.has(stack)) this.enqueue({ stack, kind: "rollback", trigger: "rollback", actor, revision, ...(override ? { override } : {}) });
+  async requestRollback(stack: string, revision: string, actor: string | null, override = false): Promise<void> {
+    await this.hand({ stack, kind: "rollback", trigger: "rollback", actor, revision, force: false, override });
+  }
+
+  /** Queues an action here when this agent holds the stack, or hands it to the one that does through the store. */
+  private async hand(request: StackRequest): Promise<void> {
+    if (!this.stacks.has(request.stack)) return;
+    if (this.leases.holds(request.stack)) this.takeRequests([request]);
+    else await this.options.store.leases.addRequest(request);
+  }
+
+  private takeRequests(requests: StackRequest[]): void {
+    for (const request of requests) {
+      const managed = this.stacks.get(request.stack);
+      if (managed === undefined) continue;
+      const override = request.override ? { override: true } : {};
+      if (request.kind === "sync") {
+        if (request.force) managed.forced = true;
+        this.enqueue({ stack: request.stack, kind: "sync", trigger: request.trigger, actor: request.actor, ...override });
+      } else if (request.kind === "refresh") this.enqueue({ stack: request.stack, kind: "drift", trigger: request.trigger, actor: request.actor });
+      else if (request.revision !== null)
+        this.enqueue({ stack: request.stack, kind: "rollback", trigger: request.trigger, actor: request.actor, revision: request.revision, ...override });
+    }
+  }
+
+  /** A stack this agent now holds: its commit loop looks at once, its drift loop after one interval. */
+  private claimed(stack: string): void {
+    const managed = this.stacks.get(stack);
+    if (managed === undefined) return;
+    managed.nextSyncAt = 0;
+    managed.nextDriftAt = Date.now() + withJitter(managed.driftIntervalMs);
+    if (managed.definitionError !== undefined) void this.reportInvalid(stack, managed.definitionError);
+  }
+
+  private dropQueued(stack: string): void {
+    for (let index = this.queue.length - 1; index >= 0; index--) if (this.queue[index]?.stack === stack) this.queue.splice(index, 1);
+    this.options.metrics.queueDepth.set(this.queue.length);
   }
 
   /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
-  notifyPush(url: string, ref: string | undefined): string[] {
+  async notifyPush(url: string, ref: string | undefined): Promise<string[]> {
     const wanted = normalizeRepositoryUrl(url);
     const triggered: string[] = [];
     const platform = this.options.platform;
@@ -172,15 +233,15 @@ export class Agent implements AgentCommands {
         // Stacks inside the platform repository move with it.
         if (!platformMatched) continue;
       } else if (normalizeRepositoryUrl(source.repo) !== wanted || (ref !== undefined && !refMatches(source.ref, ref))) continue;
-      this.requestSync(name, "webhook", null, false);
+      await this.requestSync(name, "webhook", null, false);
       triggered.push(name);
     }
     return triggered;
   }
 
+  /** Suspension is a person's setting, written by whichever agent they reached; the stack's holder reads it on its next job. */
   async setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void> {
-    const status = await this.book.status(stack);
-    await this.writeStatus({ ...status, suspended });
+    await this.options.store.setSuspended(stack, suspended);
     await this.record([
       {
         stack,
@@ -190,7 +251,7 @@ export class Agent implements AgentCommands {
         message: `${suspended ? "suspended" : "resumed"} by ${actor ?? "the agent"}`,
       },
     ]);
-    if (!suspended) this.requestSync(stack, "api", actor);
+    if (!suspended) await this.requestSync(stack, "api", actor);
   }
 
   private tick(): void {
@@ -198,7 +259,7 @@ export class Agent implements AgentCommands {
     const now = Date.now();
     if (now >= this.nextPlatformAt && !this.platformBusy) void this.refreshPlatform();
     for (const [name, managed] of this.stacks) {
-      if (managed.definitionError !== undefined) continue;
+      if (managed.definitionError !== undefined || !this.leases.holds(name)) continue;
       if (now >= managed.nextSyncAt) {
         managed.nextSyncAt = now + withJitter(managed.intervalMs);
         this.enqueue({ stack: name, kind: "sync", trigger: "poll", actor: null });
@@ -244,15 +305,32 @@ export class Agent implements AgentCommands {
 
   private async runJob(job: Job): Promise<void> {
     const started = process.hrtime.bigint();
+    // Only under the stack's lease: every write the job makes is refused once another agent holds it.
+    const fence = this.leases.fence(job.stack);
+    if (fence === undefined) return;
     try {
-      if (job.kind === "sync") await this.reconciler.sync(job);
-      else if (job.kind === "drift") await this.drift.driftCheck(job);
-      else if (job.kind === "rollback") await this.lifecycle.rollback(job);
-      else await this.lifecycle.removeStack(job);
+      await runFenced(fence, async () => {
+        if (job.kind === "sync") await this.reconciler.sync(job);
+        else if (job.kind === "drift") await this.drift.driftCheck(job);
+        else if (job.kind === "rollback") await this.lifecycle.rollback(job);
+        else {
+          await this.lifecycle.removeStack(job);
+          await this.leases.forget(job.stack);
+        }
+      });
     } catch (error) {
+      if (error instanceof PlumbError && error.code === "PLUMB_LEASE_LOST") {
+        this.options.logger.warn({ stack: job.stack, job: job.kind }, error.message);
+        return;
+      }
+      if (storeUnavailable(error)) {
+        // Nothing about the stack is wrong and nothing could be written: the job runs again on its interval.
+        this.options.logger.warn({ stack: job.stack, job: job.kind, err: errorMessage(error) }, "the state store is unavailable; the job runs again later");
+        return;
+      }
       // Every expected failure is handled inside; this is the last guard so one stack can never stop the agent.
       this.options.logger.error({ stack: job.stack, job: job.kind, err: errorMessage(error) }, "job failed unexpectedly");
-      await this.book.report(job.stack, { kind: "internal-error", message: errorMessage(error) }).catch(() => undefined);
+      await runFenced(fence, () => this.book.report(job.stack, { kind: "internal-error", message: errorMessage(error) })).catch(() => undefined);
     } finally {
       this.options.metrics.runDuration.observe({ kind: job.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -268,7 +346,15 @@ export class Agent implements AgentCommands {
       const reading = await this.platform.read([...this.stacks.keys()]);
       if (reading === undefined) return;
       for (const [name, stack] of reading.stacks) this.upsertStack(name, stack);
-      for (const name of reading.removed) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
+      // The agent that first gives a stack its lease row says it is managed, once for the whole fleet.
+      const added = await this.leases.setStacks([...reading.stacks.keys()]);
+      for (const name of added) {
+        const managed = reading.stacks.get(name);
+        if (managed !== undefined && this.stacks.get(name)?.definitionError === undefined)
+          await this.record([{ stack: name, runId: null, address: null, type: "stack.added", message: `managing stack ${name} from ${managed.file}` }]);
+      }
+      // A stack that left the platform is removed by its holder, or by whoever can claim it when nobody holds it.
+      for (const name of reading.removed) if (await this.leases.claimOne(name)) this.enqueue({ stack: name, kind: "remove", trigger: "platform", actor: null });
       this.options.metrics.stacks.set({ ready: "total" }, this.stacks.size);
     } catch (error) {
       this.options.logger.error({ err: errorMessage(error) }, "cannot read the platform source; keeping the stacks as they are");
@@ -312,21 +398,20 @@ export class Agent implements AgentCommands {
         error instanceof PlumbError ? error : new PlumbError("PLUMB_STACK_DEFINITION", errorMessage(error), { location: { stack: name } });
     }
     this.stacks.set(name, managed);
-    void (async () => {
-      if (managed.definitionError !== undefined) {
-        await this.book.report(name, { kind: "invalid-definition", message: managed.definitionError.describe() });
-        await this.record([{ stack: name, runId: null, address: null, type: "stack.invalid", message: managed.definitionError.describe() }]);
-      } else if (existing === undefined) {
-        await this.record([{ stack: name, runId: null, address: null, type: "stack.added", message: `managing stack ${name} from ${platformStack.file}` }]);
-      }
-    })().catch((error: unknown) => this.options.logger.error({ stack: name, err: errorMessage(error) }, "cannot record the stack"));
+    // Said by the stack's holder; an agent that claims it later says it then (claimed()).
+    if (managed.definitionError !== undefined && this.leases.holds(name)) void this.reportInvalid(name, managed.definitionError);
+  }
+
+  private async reportInvalid(name: string, problem: PlumbError): Promise<void> {
+    const fence = this.leases.fence(name);
+    if (fence === undefined) return;
+    await runFenced(fence, async () => {
+      await this.book.report(name, { kind: "invalid-definition", message: problem.describe() });
+      await this.record([{ stack: name, runId: null, address: null, type: "stack.invalid", message: problem.describe() }]);
+    }).catch((error: unknown) => this.options.logger.error({ stack: name, err: errorMessage(error) }, "cannot record the stack"));
   }
 
   // ── status and events ───────────────────────────────────────────────────
-
-  private async writeStatus(status: StackStatus): Promise<void> {
-    await this.book.write(status);
-  }
 
   private async record(events: EventInput[]): Promise<void> {
     await this.book.record(events);

@@ -22,6 +22,18 @@ export class AgentMetrics {
   readonly driftHealed = new Counter({ name: "plumb_drift_healed_total", help: "Drifted resources reverted by self-heal.", registers: [this.registry] });
   readonly queueDepth = new Gauge({ name: "plumb_queue_depth", help: "Jobs waiting for a worker.", registers: [this.registry] });
   readonly gitErrors = new Counter({ name: "plumb_git_fetch_errors_total", help: "Failed ls-remote, fetch or checkout calls.", registers: [this.registry] });
+  readonly leasesHeld = new Gauge({ name: "plumb_leases_held", help: "Stacks this agent holds the lease of.", registers: [this.registry] });
+  readonly leaseLosses = new Counter({
+    name: "plumb_lease_losses_total",
+    help: "Leases this agent lost before giving them back (not renewed in time, or taken by another agent).",
+    registers: [this.registry],
+  });
+  readonly failovers = new Counter({
+    name: "plumb_failovers_total",
+    help: "Stacks this agent took over from an agent whose lease ran out.",
+    registers: [this.registry],
+  });
+  readonly agentsLive = new Gauge({ name: "plumb_agents_live", help: "Agents heartbeating on the store, this one included.", registers: [this.registry] });
   readonly stacks = new Gauge({ name: "plumb_stacks", help: "Managed stacks by Ready condition.", labelNames: ["ready"], registers: [this.registry] });
 
   constructor() {

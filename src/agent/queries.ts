@@ -19,16 +19,16 @@ import type { PlatformStack } from "./platform.js";
 import { appliedRender, complianceFor, type StackContext } from "./stack-context.js";
 import { notCheckedStatus } from "./stack-status.js";
 
-/** What a person (through the API) or a webhook may ask of the agent. */
+/** What a person (through the API) or a webhook may ask of the agent; the agent holding the stack carries it out. */
 export interface AgentCommands {
   /** Commit loop now; `force` plans and applies even when nothing moved, `override` passes suspension and deny windows. */
-  requestSync(stack: string, trigger: string, actor: string | null, force?: boolean, override?: boolean): void;
+  requestSync(stack: string, trigger: string, actor: string | null, force?: boolean, override?: boolean): Promise<void>;
   /** Drift loop now: re-reads and compares; heals only where the stack's own policy would. */
-  requestRefresh(stack: string, actor: string | null): void;
-  requestRollback(stack: string, revision: string, actor: string | null, override?: boolean): void;
+  requestRefresh(stack: string, actor: string | null): Promise<void>;
+  requestRollback(stack: string, revision: string, actor: string | null, override?: boolean): Promise<void>;
   setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void>;
   /** A push to `url` at `ref`: the platform and the stacks reading that repository look now; returns what was triggered. */
-  notifyPush(url: string, ref: string | undefined): string[];
+  notifyPush(url: string, ref: string | undefined): Promise<string[]>;
 }
 
 export class StackQueries {

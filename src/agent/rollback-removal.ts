@@ -36,6 +36,7 @@ export class RollbackAndRemoval {
     }
     // Like Argo CD: after a rollback the stack stops following Git until someone resumes it.
     const status = await this.context.book.status(name);
+    await this.context.store.setSuspended(job.stack, true);
     await this.context.book.write({ ...status, suspended: true });
     await this.context.book.record([
       {

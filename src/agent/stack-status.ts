@@ -38,10 +38,11 @@ export class StackStatusBook {
     private readonly managed: (stack: string) => boolean,
   ) {
     this.notices.setMaxListeners(0);
-    // Every stored event, also those the engine appends during an apply, goes to the live stream.
+    // Every stored event and status write (every agent's, on a PostgreSQL store), also what the engine writes during an apply, goes to the live stream.
     store.onEvents((events) => {
       for (const event of events) this.notices.emit("notice", { type: "event", event } satisfies AgentNotice);
     });
+    store.onStatus((status) => this.notices.emit("notice", { type: "status", status } satisfies AgentNotice));
   }
 
   async status(stack: string): Promise<StackStatus> {
@@ -50,7 +51,6 @@ export class StackStatusBook {
 
   async write(status: StackStatus): Promise<void> {
     await this.store.putStackStatus(status);
-    this.notices.emit("notice", { type: "status", status: { ...status, updatedAt: new Date().toISOString() } } satisfies AgentNotice);
   }
 
   /**

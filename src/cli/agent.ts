@@ -33,6 +33,8 @@ interface AgentFlags {
   listen: string;
   workers: string;
   platformInterval: string;
+  leaseDuration: string;
+  agentName?: string;
   tokenFile?: string;
   sshKey?: string;
   knownHosts?: string;
@@ -163,6 +165,15 @@ export function registerAgent(program: Command): void {
     .addOption(new Option("--listen <host:port>", "where the API listens").env("PLUMB_LISTEN").default("127.0.0.1:8080"))
     .option("--workers <n>", "stacks worked on at once", "4")
     .option("--platform-interval <duration>", "how often the platform source is re-read", "30s")
+    .addOption(
+      new Option(
+        "--lease-duration <duration>",
+        "with several agents on one PostgreSQL store: how long a stack stays with an agent that stopped renewing (the longest failover); renewed every third of it",
+      )
+        .env("PLUMB_LEASE_DURATION")
+        .default("15s"),
+    )
+    .addOption(new Option("--agent-name <name>", "this agent's name in runs, logs and /api/v1/agents (default host:pid)").env("PLUMB_AGENT_NAME"))
     .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
@@ -198,6 +209,11 @@ export function registerAgent(program: Command): void {
         const { host, port } = listenAddress(flags.listen);
         const workers = positiveInteger(flags.workers, "--workers");
         const platformIntervalMs = durationFlag(flags.platformInterval, "--platform-interval");
+        const leaseDurationMs = durationFlag(flags.leaseDuration, "--lease-duration");
+        if (leaseDurationMs < 1_000 || leaseDurationMs > 600_000)
+          throw new PlumbError("PLUMB_USAGE", `--lease-duration ${flags.leaseDuration} is outside 1s to 10m`, {
+            hint: "a few times the longest pause an agent may take (15s by default); failover takes up to this long",
+          });
         const logger = pino({
           level: process.env.PLUMB_LOG_LEVEL ?? "info",
           base: { service: "plumb-agent" },
@@ -225,6 +241,7 @@ export function registerAgent(program: Command): void {
           metrics,
           workers,
           platformIntervalMs,
+          lease: { durationMs: leaseDurationMs, ...(flags.agentName === undefined ? {} : { agentName: flags.agentName }) },
           sandboxLimits: sandboxLimits(flags),
           ...(admission === undefined ? {} : { admission: admission.endpoint }),
         });

@@ -2,11 +2,15 @@
 // the connection and pick the migration flavour.
 
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Selectable } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { JsonObject } from "../sdk/resource.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
 import type { ApiTokensTable, Database, SessionsTable } from "./schema.js";
 import { appendAuditIn, upsertResources } from "./batch-writes.js";
+import { currentFence } from "./fence.js";
+import { LeaseTable } from "./leases.js";
+import type { Dialect } from "./migrations.js";
+import { postgresChannel, type Notifications, type StoreChannel } from "./notifications.js";
 import { fromEventRow, fromJournalRow, fromResourceRow, fromRunRow, fromStatusRow, insertChunk, now, parseStored } from "./rows.js";
 import type {
   EventInput,
@@ -30,18 +34,57 @@ import type {
   UserSession,
 } from "./store.js";
 
+/** Serialises event appends on PostgreSQL, so event ids become visible in order and a reader after id N misses none. */
+const eventAppendLockKey = 0x706c756d62_02n;
+
 export class KyselyStore implements Store {
   private readonly eventListeners = new Set<(events: readonly StoredEvent[]) => void>();
+  private readonly statusListeners = new Set<(status: StackStatus) => void>();
+  readonly leases: LeaseTable;
+  private feedStarted = false;
+  private feedTimer: NodeJS.Timeout | undefined;
+  private readonly unlisten: (() => void)[] = [];
 
   constructor(
     /** The connection itself, for copying a whole store (store-copy.ts); everything else goes through the methods. */
     readonly db: Kysely<Database>,
     private readonly onClose: () => Promise<void>,
-  ) {}
+    private readonly dialect: Dialect,
+    private readonly notifications: Notifications,
+  ) {
+    this.leases = new LeaseTable(db, dialect, (transaction, channel, payload) => this.signal(transaction, channel, payload));
+  }
 
   async close(): Promise<void> {
+    if (this.feedTimer !== undefined) clearInterval(this.feedTimer);
+    for (const stop of this.unlisten) stop();
+    await this.notifications.close();
     await this.db.destroy();
     await this.onClose();
+  }
+
+  listen(channel: StoreChannel, listener: (payload: string) => void): () => void {
+    return this.notifications.listen(channel, listener);
+  }
+
+  /** Tells every process on the store that something was written: with the transaction on PostgreSQL, right after it here on SQLite. */
+  private async signal(transaction: Transaction<Database>, channel: StoreChannel, payload: string): Promise<void> {
+    if (this.dialect === "postgres") await sql`SELECT pg_notify(${postgresChannel(channel)}, ${payload})`.execute(transaction);
+    else setImmediate(() => this.notifications.deliver(channel, payload));
+  }
+
+  /**
+   * A write for `stack`: under an agent's lease for that stack (or for a
+   * write that names no stack), it commits only while the lease is still
+   * this agent's at the same epoch.
+   */
+  private async write<Result>(stack: string | undefined, work: (transaction: Transaction<Database>) => Promise<Result>): Promise<Result> {
+    const fence = currentFence();
+    if (fence === undefined || (stack !== undefined && stack !== fence.stack)) return this.db.transaction().execute(work);
+    return this.db.transaction().execute(async (transaction) => {
+      await this.leases.check(transaction, fence);
+      return work(transaction);
+    });
   }
 
   async saveStack(stack: Omit<StackRecord, "updatedAt">): Promise<void> {
@@ -84,12 +127,12 @@ export class KyselyStore implements Store {
 
   async putResources(records: readonly RecordedResource[]): Promise<void> {
     if (records.length === 0) return;
-    await this.db.transaction().execute((transaction) => upsertResources(transaction, records));
+    await this.write(records[0]?.stack, (transaction) => upsertResources(transaction, records));
   }
 
   async removeResources(stack: string, addresses: readonly string[]): Promise<void> {
     if (addresses.length === 0) return;
-    await this.db.transaction().execute(async (transaction) => {
+    await this.write(stack, async (transaction) => {
       for (let start = 0; start < addresses.length; start += insertChunk) {
         await transaction
           .deleteFrom("resources")
@@ -138,43 +181,50 @@ export class KyselyStore implements Store {
   }
 
   async createRun(run: RunRecord): Promise<void> {
-    await this.db
-      .insertInto("runs")
-      .values({
-        id: run.id,
-        stack: run.stack,
-        trigger: run.trigger,
-        revision: run.revision,
-        digest: run.digest,
-        environment: run.environment,
-        plan_summary: run.planSummary === null ? null : JSON.stringify(run.planSummary),
-        result: run.result,
-        error: run.error,
-        started_at: run.startedAt,
-        finished_at: run.finishedAt,
-        actor: run.actor,
-      })
-      .execute();
+    const agent = currentFence()?.agent ?? null;
+    await this.write(run.stack, (transaction) =>
+      transaction
+        .insertInto("runs")
+        .values({
+          id: run.id,
+          stack: run.stack,
+          trigger: run.trigger,
+          revision: run.revision,
+          digest: run.digest,
+          environment: run.environment,
+          plan_summary: run.planSummary === null ? null : JSON.stringify(run.planSummary),
+          result: run.result,
+          error: run.error,
+          started_at: run.startedAt,
+          finished_at: run.finishedAt,
+          actor: run.actor,
+          agent,
+        })
+        .execute(),
+    );
   }
 
   async finishRun(id: string, result: Exclude<RunResult, "running">, error: string | null, planSummary: PlanSummary | null): Promise<void> {
-    await this.db
-      .updateTable("runs")
-      .set({ result, error, finished_at: now(), ...(planSummary === null ? {} : { plan_summary: JSON.stringify(planSummary) }) })
-      .where("id", "=", id)
-      .execute();
+    await this.write(undefined, (transaction) =>
+      transaction
+        .updateTable("runs")
+        .set({ result, error, finished_at: now(), ...(planSummary === null ? {} : { plan_summary: JSON.stringify(planSummary) }) })
+        .where("id", "=", id)
+        .execute(),
+    );
   }
 
   async interruptRuns(stack: string): Promise<string[]> {
-    const rows = await this.db.selectFrom("runs").select("id").where("stack", "=", stack).where("result", "=", "running").execute();
-    if (rows.length === 0) return [];
-    await this.db
-      .updateTable("runs")
-      .set({ result: "interrupted", finished_at: now(), error: "the process applying this run stopped before it finished" })
-      .where("stack", "=", stack)
-      .where("result", "=", "running")
-      .execute();
-    return rows.map((row) => row.id);
+    return this.write(stack, async (transaction) => {
+      const rows = await transaction
+        .updateTable("runs")
+        .set({ result: "interrupted", finished_at: now(), error: "the process applying this run stopped before it finished" })
+        .where("stack", "=", stack)
+        .where("result", "=", "running")
+        .returning("id")
+        .execute();
+      return rows.map((row) => row.id);
+    });
   }
 
   async listRuns(stack: string | readonly string[] | undefined, limit: number): Promise<RunRecord[]> {
@@ -188,21 +238,25 @@ export class KyselyStore implements Store {
   async addJournalEntry(entry: Omit<JournalEntry, "id" | "createdAt" | "updatedAt" | "state" | "outcome">): Promise<string> {
     const id = randomUUID();
     const timestamp = now();
-    await this.db
-      .insertInto("journal")
-      .values({
-        id,
-        run_id: entry.runId,
-        stack: entry.stack,
-        address: entry.address,
-        action: entry.action,
-        intent: JSON.stringify(entry.intent),
-        state: "pending",
-        outcome: null,
-        created_at: timestamp,
-        updated_at: timestamp,
-      })
-      .execute();
+    const epoch = currentFence()?.epoch ?? null;
+    await this.write(entry.stack, (transaction) =>
+      transaction
+        .insertInto("journal")
+        .values({
+          id,
+          run_id: entry.runId,
+          stack: entry.stack,
+          address: entry.address,
+          action: entry.action,
+          intent: JSON.stringify(entry.intent),
+          state: "pending",
+          outcome: null,
+          created_at: timestamp,
+          updated_at: timestamp,
+          epoch,
+        })
+        .execute(),
+    );
     return id;
   }
 
@@ -213,7 +267,7 @@ export class KyselyStore implements Store {
     effect: ResourceEffect,
     audit: readonly AuditInput[] = [],
   ): Promise<void> {
-    await this.db.transaction().execute(async (transaction) => {
+    await this.write(undefined, async (transaction) => {
       await appendAuditIn(transaction, audit);
       if ("put" in effect) await upsertResources(transaction, [effect.put]);
       if ("remove" in effect) {
@@ -238,7 +292,8 @@ export class KyselyStore implements Store {
   async appendEvents(events: readonly EventInput[]): Promise<void> {
     if (events.length === 0) return;
     const timestamp = now();
-    await this.db.transaction().execute(async (transaction) => {
+    await this.write(events[0]?.stack, async (transaction) => {
+      if (this.dialect === "postgres") await sql`SELECT pg_advisory_xact_lock(${eventAppendLockKey.toString()})`.execute(transaction);
       for (let start = 0; start < events.length; start += insertChunk) {
         await transaction
           .insertInto("events")
@@ -255,14 +310,84 @@ export class KyselyStore implements Store {
           )
           .execute();
       }
+      if (this.dialect === "postgres") await this.signal(transaction, "events", "");
     });
+    // PostgreSQL: every agent, this one included, hears of the events through the feed, in id order.
+    if (this.dialect === "postgres") return;
     const stored = events.map((event) => ({ ...event, createdAt: timestamp }));
     for (const listener of this.eventListeners) listener(stored);
   }
 
   onEvents(listener: (events: readonly StoredEvent[]) => void): () => void {
     this.eventListeners.add(listener);
+    if (this.dialect === "postgres") this.startFeed();
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** Status writes of every agent on the store (only this process's on SQLite, where there is no other). */
+  onStatus(listener: (status: StackStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    if (this.dialect === "postgres") this.startFeed();
+    return () => this.statusListeners.delete(listener);
+  }
+
+  /**
+   * PostgreSQL: events and status writes of all agents reach this process's
+   * listeners by NOTIFY, and by a poll of the events every second in case a
+   * notification was lost (the listening connection dropped).
+   */
+  private startFeed(): void {
+    if (this.feedStarted) return;
+    this.feedStarted = true;
+    let lastId: number | undefined;
+    let pulling = false;
+    let again = false;
+    const pull = async (): Promise<void> => {
+      if (pulling) {
+        again = true;
+        return;
+      }
+      pulling = true;
+      try {
+        if (lastId === undefined) {
+          const row = await this.db
+            .selectFrom("events")
+            .select((expression) => expression.fn.max("id").as("last"))
+            .executeTakeFirst();
+          lastId = Number(row?.last ?? 0);
+        }
+        for (;;) {
+          const batch = await this.eventsAfter(lastId, 500);
+          if (batch.length === 0) break;
+          lastId = (batch[batch.length - 1] as EventRecord).id;
+          const stored = batch.map(({ id: _id, ...event }) => event);
+          for (const listener of this.eventListeners) listener(stored);
+          if (batch.length < 500) break;
+        }
+      } catch {
+        // The store is away; the next poll or notification tries again.
+      } finally {
+        pulling = false;
+        if (again) {
+          again = false;
+          void pull();
+        }
+      }
+    };
+    this.unlisten.push(this.notifications.listen("events", () => void pull()));
+    this.unlisten.push(
+      this.notifications.listen("status", (stack) => {
+        if (stack === "") return;
+        this.getStackStatus(stack)
+          .then((status) => {
+            if (status !== undefined) for (const listener of this.statusListeners) listener(status);
+          })
+          .catch(() => undefined);
+      }),
+    );
+    void pull();
+    this.feedTimer = setInterval(() => void pull(), 1_000);
+    this.feedTimer.unref();
   }
 
   async listEvents(stack: string, limit: number): Promise<EventRecord[]> {
@@ -295,28 +420,72 @@ export class KyselyStore implements Store {
       last_applied_digest: status.lastAppliedDigest,
       drift: status.drift === null ? null : JSON.stringify(status.drift),
       updated_at: now(),
+      epoch: currentFence()?.epoch ?? null,
     };
-    const { stack: _key, ...changes } = row;
-    await this.db
-      .insertInto("stack_status")
-      .values(row)
-      .onConflict((conflict) => conflict.column("stack").doUpdateSet(changes))
-      .execute();
+    // Suspension is a person's setting (setSuspended); a status written from an older read never undoes it.
+    const { stack: _key, suspended: _suspended, ...changes } = row;
+    await this.write(status.stack, async (transaction) => {
+      await transaction
+        .insertInto("stack_status")
+        .values(row)
+        .onConflict((conflict) => conflict.column("stack").doUpdateSet(changes))
+        .execute();
+      await this.signal(transaction, "status", status.stack);
+    });
+    if (this.dialect === "sqlite") this.announceStatus(status.stack);
+  }
+
+  async setSuspended(stack: string, suspended: boolean): Promise<void> {
+    await this.db.transaction().execute(async (transaction) => {
+      const updated = await transaction
+        .updateTable("stack_status")
+        .set({ suspended: suspended ? 1 : 0, updated_at: now() })
+        .where("stack", "=", stack)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0)
+        await transaction
+          .insertInto("stack_status")
+          .values({
+            stack,
+            suspended: suspended ? 1 : 0,
+            conditions: "[]",
+            last_applied_revision: null,
+            last_attempted_revision: null,
+            last_applied_digest: null,
+            drift: null,
+            updated_at: now(),
+            epoch: null,
+          })
+          .execute();
+      await this.signal(transaction, "status", stack);
+    });
+    if (this.dialect === "sqlite") this.announceStatus(stack);
+  }
+
+  private announceStatus(stack: string): void {
+    if (this.statusListeners.size === 0) return;
+    this.getStackStatus(stack)
+      .then((status) => {
+        if (status !== undefined) for (const listener of this.statusListeners) listener(status);
+      })
+      .catch(() => undefined);
   }
 
   async removeStack(stack: string): Promise<void> {
-    await this.db.transaction().execute(async (transaction) => {
+    await this.write(stack, async (transaction) => {
       await transaction.deleteFrom("stack_status").where("stack", "=", stack).execute();
       await transaction.deleteFrom("stacks").where("name", "=", stack).execute();
     });
   }
 
   async saveRender(render: Omit<RenderRecord, "createdAt">): Promise<void> {
-    await this.db
-      .insertInto("renders")
-      .values({ stack: render.stack, digest: render.digest, revision: render.revision, rendered: JSON.stringify(render.rendered), created_at: now() })
-      .onConflict((conflict) => conflict.columns(["stack", "digest"]).doNothing())
-      .execute();
+    await this.write(render.stack, (transaction) =>
+      transaction
+        .insertInto("renders")
+        .values({ stack: render.stack, digest: render.digest, revision: render.revision, rendered: JSON.stringify(render.rendered), created_at: now() })
+        .onConflict((conflict) => conflict.columns(["stack", "digest"]).doNothing())
+        .execute(),
+    );
   }
 
   async getRender(stack: string, digest: string): Promise<RenderRecord | undefined> {
@@ -406,7 +575,7 @@ export class KyselyStore implements Store {
 
   async appendAudit(events: readonly AuditInput[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.transaction().execute((transaction) => appendAuditIn(transaction, events));
+    await this.write(events[0]?.stack, (transaction) => appendAuditIn(transaction, events));
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {

@@ -187,6 +187,45 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0008-leases": {
+      // Several agents on one store: a lease per stack with an epoch for fencing, the agents' heartbeats,
+      // actions handed to the agent holding the stack, and which epoch and agent wrote what.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("leases")
+          .addColumn("stack", "text", (column) => column.primaryKey())
+          .addColumn("holder", "text")
+          .addColumn("epoch", "bigint", (column) => column.notNull().defaultTo(0))
+          .addColumn("expires_at", "bigint", (column) => column.notNull().defaultTo(0))
+          .addColumn("acquired_at", "text")
+          .execute();
+        await db.schema
+          .createTable("agents")
+          .addColumn("id", "text", (column) => column.primaryKey())
+          .addColumn("name", "text", (column) => column.notNull())
+          .addColumn("started_at", "text", (column) => column.notNull())
+          .addColumn("heartbeat_at", "bigint", (column) => column.notNull())
+          .execute();
+        await db.schema
+          .createTable("stack_requests")
+          .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (column) =>
+            dialect === "postgres" ? column.primaryKey() : column.primaryKey().autoIncrement(),
+          )
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("kind", "text", (column) => column.notNull())
+          .addColumn("trigger", "text", (column) => column.notNull())
+          .addColumn("actor", "text")
+          .addColumn("revision", "text")
+          .addColumn("force", "integer", (column) => column.notNull().defaultTo(0))
+          .addColumn("override", "integer", (column) => column.notNull().defaultTo(0))
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .execute();
+        await db.schema.createIndex("stack_requests_stack").on("stack_requests").columns(["stack", "id"]).execute();
+        await db.schema.alterTable("journal").addColumn("epoch", "bigint").execute();
+        await db.schema.alterTable("stack_status").addColumn("epoch", "bigint").execute();
+        await db.schema.alterTable("runs").addColumn("agent", "text").execute();
+      },
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { PlumbError } from "../errors.js";
 import { RedactionPlugin } from "../secrets/redaction.js";
 import { KyselyStore } from "./kysely-store.js";
 import { migrateToLatest } from "./migrations.js";
+import { PostgresNotifications } from "./notifications.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -31,10 +32,20 @@ export function storeDisplay(location: string): string {
   }
 }
 
+/** Connection refused or cut, server shutting down or starting: the store will be back, nothing is wrong with the request. */
+const unavailableCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "08006", "08001", "08003", "08004"]);
+
+/** Whether `error` means the PostgreSQL store is out of reach for now (also a pool that timed out waiting for a connection). */
+export function storeUnavailable(error: unknown): boolean {
+  if (error instanceof PlumbError) return error.code === "PLUMB_STORE" && storeUnavailable(error.cause);
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+  const message = error instanceof Error ? error.message : "";
+  return unavailableCodes.has(code) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}
+
 function storeError(error: unknown, location: string): PlumbError {
   const message = error instanceof Error ? error.message : String(error);
-  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
-  const transient = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001"].includes(code);
+  const transient = storeUnavailable(error);
   return new PlumbError("PLUMB_STORE", `cannot use the state store ${storeDisplay(location)}: ${message}`, {
     cause: error,
     hint: transient
@@ -45,7 +56,8 @@ function storeError(error: unknown, location: string): PlumbError {
 
 /** `mustExist`: for commands that only read: a database Plumb never migrated is an error, not set up. */
 export async function openPostgresStore(location: string, options: { mustExist?: boolean } = {}): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: location, max: 10, connectionTimeoutMillis: 10_000 });
+  // A process paused inside a transaction (SIGSTOP, a long GC) must not keep a lease row locked for ever.
+  const pool = new pg.Pool({ connectionString: location, max: 10, connectionTimeoutMillis: 10_000, idle_in_transaction_session_timeout: 10_000 });
   // An idle connection the server dropped is an error event on the pool; the next query takes a new one.
   pool.on("error", () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new RedactionPlugin()] });
@@ -72,5 +84,5 @@ export async function openPostgresStore(location: string, options: { mustExist?:
     throw error instanceof PlumbError ? error : storeError(error, location);
   }
   client.release();
-  return new KyselyStore(db, async () => {});
+  return new KyselyStore(db, async () => {}, "postgres", new PostgresNotifications({ connectionString: location, connectionTimeoutMillis: 10_000 }));
 }

@@ -26,6 +26,13 @@ export const now = () => new Date().toISOString();
 /** Rows per multi-row insert: well under SQLite's bound-parameter limit. */
 export const insertChunk = 200;
 
+/** `items` in slices of insertChunk, to keep each statement's parameters bounded. */
+export function chunked<Item>(items: readonly Item[]): Item[][] {
+  const parts: Item[][] = [];
+  for (let start = 0; start < items.length; start += insertChunk) parts.push(items.slice(start, start + insertChunk));
+  return parts;
+}
+
 export function toResourceRow(record: RecordedResource): ResourcesTable {
   return {
     stack: record.stack,

@@ -44,6 +44,8 @@ export interface RunsTable {
   started_at: string;
   finished_at: string | null;
   actor: string | null;
+  /** The agent that ran it (its --agent-name), null for the CLI. */
+  agent: string | null;
 }
 
 export interface JournalTable {
@@ -57,6 +59,8 @@ export interface JournalTable {
   outcome: string | null;
   created_at: string;
   updated_at: string;
+  /** The lease epoch the entry was written under; null outside an agent's lease (the CLI). */
+  epoch: number | null;
 }
 
 export interface EventsTable {
@@ -86,6 +90,7 @@ export interface StackStatusTable {
   last_applied_digest: string | null;
   drift: string | null;
   updated_at: string;
+  epoch: number | null;
 }
 
 export interface RendersTable {
@@ -140,7 +145,41 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+/** Which agent works on a stack: one row per stack, its epoch raised on every claim (fencing). */
+export interface LeasesTable {
+  stack: string;
+  holder: string | null;
+  epoch: number;
+  /** Milliseconds since 1970 on the store's clock, never an agent's. */
+  expires_at: number;
+  acquired_at: string | null;
+}
+
+/** The agents sharing the store, by their heartbeats. */
+export interface AgentsTable {
+  id: string;
+  name: string;
+  started_at: string;
+  heartbeat_at: number;
+}
+
+/** An action taken on an agent that does not hold the stack, for the one that does. */
+export interface StackRequestsTable {
+  id: Generated<number>;
+  stack: string;
+  kind: string;
+  trigger: string;
+  actor: string | null;
+  revision: string | null;
+  force: number;
+  override: number;
+  created_at: string;
+}
+
 export interface Database {
+  leases: LeasesTable;
+  agents: AgentsTable;
+  stack_requests: StackRequestsTable;
   stacks: StacksTable;
   resources: ResourcesTable;
   runs: RunsTable;

@@ -10,6 +10,7 @@ import { PlumbError } from "../errors.js";
 import { makeDirectories } from "../make-directories.js";
 import { KyselyStore } from "./kysely-store.js";
 import { migrateToLatest } from "./migrations.js";
+import { LocalNotifications } from "./notifications.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -71,5 +72,5 @@ export async function openSqliteStore(dataDirectory: string, options: { mustExis
   } finally {
     guard?.close();
   }
-  return new KyselyStore(db, async () => {});
+  return new KyselyStore(db, async () => {}, "sqlite", new LocalNotifications());
 }

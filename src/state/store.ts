@@ -4,6 +4,8 @@
 import type { HealthStatus } from "../sdk/provider.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
 import type { DeletionPolicy, JsonObject } from "../sdk/resource.js";
+import type { Leases } from "./leases.js";
+import type { StoreChannel } from "./notifications.js";
 
 export type ChangeAction = "create" | "update" | "replace" | "delete";
 
@@ -214,6 +216,11 @@ export type ResourceEffect = { put: RecordedResource } | { remove: { stack: stri
 export interface Store {
   close(): Promise<void>;
 
+  /** Leases, agents and handed-over actions: how several agents share the stacks. */
+  readonly leases: Leases;
+  /** Hears what any process on the store signals (LISTEN/NOTIFY on PostgreSQL); a hint to look now, never the only path. */
+  listen(channel: StoreChannel, listener: (payload: string) => void): () => void;
+
   saveStack(stack: Omit<StackRecord, "updatedAt">): Promise<void>;
   listStacks(): Promise<StackRecord[]>;
 
@@ -260,7 +267,7 @@ export interface Store {
   listJournal(stack: string, runId?: string): Promise<JournalEntry[]>;
 
   appendEvents(events: readonly EventInput[]): Promise<void>;
-  /** Calls `listener` after every append in this process (the live event stream); returns the unsubscribe. */
+  /** Calls `listener` with appended events, in order: this process's on SQLite, every agent's on PostgreSQL (the live event stream); returns the unsubscribe. */
   onEvents(listener: (events: readonly StoredEvent[]) => void): () => void;
   listEvents(stack: string, limit: number): Promise<EventRecord[]>;
   /** Events of every stack after `afterId`, oldest first, for the event stream. */
@@ -268,7 +275,11 @@ export interface Store {
 
   getStackStatus(stack: string): Promise<StackStatus | undefined>;
   listStackStatuses(): Promise<StackStatus[]>;
+  /** Writes everything but `suspended`, which only setSuspended changes once the row exists. */
   putStackStatus(status: Omit<StackStatus, "updatedAt">): Promise<void>;
+  setSuspended(stack: string, suspended: boolean): Promise<void>;
+  /** Every status write on the store, as onEvents is for events. */
+  onStatus(listener: (status: StackStatus) => void): () => void;
   removeStack(stack: string): Promise<void>;
 
   /** Keeps a render once per stack and digest. */

@@ -45,15 +45,15 @@ export async function actionRoutes(app: FastifyInstance, { commands, store, auth
   action(
     "/api/v1/stacks/:stack/sync",
     "Run the commit loop now and apply what it plans; a suspended stack or an open deny window holds it unless override is true",
-    (name, actor, body) => {
+    async (name, actor, body) => {
       const override = (body as Static<typeof syncBody> | undefined)?.override === true;
-      commands.requestSync(name, "api", actor, true, override);
+      await commands.requestSync(name, "api", actor, true, override);
       return `sync of ${name} queued${override ? " (overriding suspension and sync windows)" : ""}`;
     },
     syncBody,
   );
-  action("/api/v1/stacks/:stack/refresh", "Re-read live state and compare now; drift is healed only where selfHeal would heal it", (name, actor) => {
-    commands.requestRefresh(name, actor);
+  action("/api/v1/stacks/:stack/refresh", "Re-read live state and compare now; drift is healed only where selfHeal would heal it", async (name, actor) => {
+    await commands.requestRefresh(name, actor);
     return `drift check of ${name} queued`;
   });
   action("/api/v1/stacks/:stack/suspend", "Stop automatic applies", async (name, actor) => {
@@ -67,9 +67,9 @@ export async function actionRoutes(app: FastifyInstance, { commands, store, auth
   action(
     "/api/v1/stacks/:stack/rollback",
     "Re-apply the recorded render of an earlier revision; automatic sync stays suspended until resumed",
-    (name, actor, body) => {
+    async (name, actor, body) => {
       const { revision, override } = body as Static<typeof rollbackBody>;
-      commands.requestRollback(name, revision, actor, override === true);
+      await commands.requestRollback(name, revision, actor, override === true);
       return `rollback of ${name} to ${revision} queued`;
     },
     rollbackBody,

@@ -33,7 +33,7 @@ export async function webhookRoutes(app: FastifyInstance, { commands, webhookSec
     }
     const push = readPush(payload);
     if (push === undefined) return reply.status(202).send({ accepted: true, triggered: [], message: "not a push event; nothing to do" });
-    const triggered = [...new Set(push.repositoryUrls.flatMap((url) => commands.notifyPush(url, push.ref)))];
+    const triggered = [...new Set((await Promise.all(push.repositoryUrls.map((url) => commands.notifyPush(url, push.ref)))).flat())];
     request.log.info({ sender: verdict.sender, ref: push.ref, triggered }, "webhook");
     return reply.status(202).send({ accepted: true, triggered });
   });

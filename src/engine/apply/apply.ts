@@ -6,6 +6,7 @@
 import { errorMessage, PlumbError } from "../../errors.js";
 import { backoffDelay, type Backoff } from "../../schedule.js";
 import type { AnyKindHandler, LiveObject, Target } from "../../sdk/provider.js";
+import { currentFence } from "../../state/fence.js";
 import type { EventInput, JournalIntent, RecordedResource, Store } from "../../state/store.js";
 import { Semaphore } from "../../sdk/concurrency.js";
 import type { ProviderConnections } from "../connections.js";
@@ -237,6 +238,8 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
       : { address: change.address, name: change.name, spec: change.desiredSpec, ...(change.drift ? { corrective: true } : {}) };
   try {
     const live = await withRetries(context.attempts ?? 3, async () => {
+      // The last moment an agent that lost its lease (it was paused) can be stopped before it touches a live system.
+      currentFence()?.assertCurrent();
       switch (change.action) {
         case "create":
           return handler.create(connection, desired as Target);

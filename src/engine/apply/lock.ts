@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { PlumbError } from "../../errors.js";
+import { currentFence } from "../../state/fence.js";
 import { ownIdentity, processAlive } from "../../state/process-identity.js";
 import type { LockHolder, Store } from "../../state/store.js";
 
@@ -20,9 +21,17 @@ function holderIsDead(current: LockHolder): boolean {
   return !processAlive(identity);
 }
 
+/** Prefix of a lock taken by an agent under the stack's lease. */
+const agentHolder = "agent/";
+
 export async function withStackLock<Result>(store: Store, stack: string, work: () => Promise<Result>): Promise<Result> {
-  const holder = `${hostname()}:${ownIdentity()}:${randomUUID()}`;
-  const attempt = await store.acquireLock(stack, holder, lockTtlMs, holderIsDead);
+  const fence = currentFence();
+  const underLease = fence?.stack === stack;
+  const holder = underLease ? `${agentHolder}${fence.agent}/${fence.epoch}:${randomUUID()}` : `${hostname()}:${ownIdentity()}:${randomUUID()}`;
+  // Under the stack's current lease, a lock another agent left (it died or was paused and lost the lease) is stale;
+  // a lock of the CLI's is still respected.
+  const canSteal = (current: LockHolder) => holderIsDead(current) || (underLease && current.holder.startsWith(agentHolder));
+  const attempt = await store.acquireLock(stack, holder, lockTtlMs, canSteal);
   if (!attempt.acquired) {
     throw new PlumbError("PLUMB_STACK_LOCKED", `stack ${stack} is locked by ${attempt.current.holder} since ${attempt.current.acquiredAt}`, {
       location: { stack },
