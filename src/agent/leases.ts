@@ -49,6 +49,7 @@ export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private lastRound: number | undefined;
   private stopped = false;
   private unlisten: (() => void) | undefined;
   readonly durationMs: number;
@@ -157,6 +158,10 @@ export class LeaseKeeper {
   private async roundOnce(): Promise<void> {
     if (this.stopped) return;
     const started = performance.now();
+    // Rounds are due every third of the lease; one that starts much later means this process was starved or paused.
+    if (this.lastRound !== undefined && started - this.lastRound > (this.durationMs * 2) / 3)
+      this.logger.warn({ lateMs: Math.round(started - this.lastRound - this.durationMs / 3) }, "lease renewal ran late");
+    this.lastRound = started;
     await this.store.leases.heartbeat({ id: this.id, name: this.name, startedAt: this.startedAt });
     if (this.held.size > 0) {
       const epochs = new Map([...this.held].map(([stack, lease]) => [stack, lease.epoch]));
@@ -171,8 +176,14 @@ export class LeaseKeeper {
     if (this.stopped) return;
     const wanted = new Set(this.wanted);
     const live = await this.store.leases.liveAgents(this.durationMs);
-    const share = Math.ceil(wanted.size / Math.max(1, live.length));
     this.metrics.agentsLive.set(live.length);
+    // Every agent computes every agent's share the same way: the stacks divided evenly, the remainder to the oldest agents.
+    const position = Math.max(
+      0,
+      live.findIndex((agent) => agent.id === this.id),
+    );
+    const agentCount = Math.max(1, live.length);
+    const share = Math.floor(wanted.size / agentCount) + (position < wanted.size % agentCount ? 1 : 0);
     let surplus = [...this.held.keys()].filter((stack) => wanted.has(stack)).length - share;
     for (const [stack, lease] of this.held) {
       if (surplus <= 0) break;

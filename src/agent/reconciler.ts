@@ -23,7 +23,7 @@ import { scheduleRetry, type Job, type ManagedStack } from "./managed-stack.js";
 import type { PlatformSource } from "./platform-source.js";
 import { projectOf } from "./platform-projects.js";
 import { stackOrigin, type StackOrigin } from "./platform.js";
-import { asPlumbError, commitOf, complianceFor, type StackContext } from "./stack-context.js";
+import { asPlumbError, rethrowLeaseLoss, commitOf, complianceFor, type StackContext } from "./stack-context.js";
 import { holdReason } from "./sync-gate.js";
 
 export class StackReconciler {
@@ -89,6 +89,7 @@ export class StackReconciler {
     try {
       fetched = await this.fetchStack(managed);
     } catch (error) {
+      rethrowLeaseLoss(error);
       this.options.metrics.gitErrors.inc();
       const problem = asPlumbError(error, name);
       const terminal = problem.disposition === "terminal" && problem.code !== "PLUMB_SOURCE_REF_NOT_FOUND";
@@ -119,6 +120,7 @@ export class StackReconciler {
         ...(this.platform.library === undefined ? {} : { platform: this.platform.library.library }),
       });
     } catch (error) {
+      rethrowLeaseLoss(error);
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const message = problems.map((problem) => problem.describe()).join("\n");
       await this.writeStatus({ ...status, lastAttemptedRevision: fetched.revision });
@@ -278,6 +280,7 @@ export class StackReconciler {
         return plan;
       });
     } catch (error) {
+      rethrowLeaseLoss(error);
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
       const transient = problems.some((problem) => problem.disposition === "transient");
       const denied = problems.filter((problem) => problem.code === "PLUMB_POLICY_DENIED");

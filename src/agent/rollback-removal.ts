@@ -9,7 +9,7 @@ import { applyStackPlan, planStack } from "../engine/pipeline.js";
 import type { RenderedStack } from "../stack-model.js";
 import type { Job } from "./managed-stack.js";
 import type { StackReconciler } from "./reconciler.js";
-import { appliedRender, asPlumbError, type StackContext } from "./stack-context.js";
+import { appliedRender, asPlumbError, type StackContext, rethrowLeaseLoss } from "./stack-context.js";
 
 export class RollbackAndRemoval {
   constructor(
@@ -69,6 +69,7 @@ export class RollbackAndRemoval {
           await applyStackPlan(empty, planned, this.context.store, connections, { trigger: "platform", revision: null, actor: null });
         });
       } catch (error) {
+        rethrowLeaseLoss(error);
         await this.context.book.record([
           { stack: name, runId: null, address: null, type: "stack.remove-failed", message: asPlumbError(error, name).describe() },
         ]);

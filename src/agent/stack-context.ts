@@ -4,7 +4,7 @@
 // needs, a failure as a PlumbError).
 
 import type { Logger } from "pino";
-import { errorMessage, PlumbError } from "../errors.js";
+import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import type { ComplianceOptions } from "../policy/stage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { AdmissionEndpoint } from "../render/admission-guards.js";
@@ -72,6 +72,17 @@ export async function complianceFor(context: StackContext, managed: ManagedStack
 export function sourceLabel(origin: StackOrigin): string {
   if (origin.kind === "local") return origin.directory;
   return `${redactUrl(origin.source.url)}${origin.path === "." ? "" : `#${origin.path}`}`;
+}
+
+/**
+ * A lost lease is not the stack's failure and says nothing about it: the job
+ * ends at once, recording nothing, and the agent that holds the stack now
+ * carries on. Called first in every catch of a job.
+ */
+export function rethrowLeaseLoss(error: unknown): void {
+  const problems = error instanceof PlumbErrorList ? error.errors : [error];
+  const lost = problems.find((problem) => problem instanceof PlumbError && problem.code === "PLUMB_LEASE_LOST");
+  if (lost !== undefined) throw lost;
 }
 
 export function asPlumbError(error: unknown, stack: string): PlumbError {

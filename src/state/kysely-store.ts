@@ -51,14 +51,17 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void>,
     private readonly dialect: Dialect,
     private readonly notifications: Notifications,
+    /** Connections of their own for heartbeats and lease renewals, which must never queue behind an apply's writes. */
+    private readonly leaseDb: Kysely<Database> = db,
   ) {
-    this.leases = new LeaseTable(db, dialect, (transaction, channel, payload) => this.signal(transaction, channel, payload));
+    this.leases = new LeaseTable(leaseDb, dialect, (transaction, channel, payload) => this.signal(transaction, channel, payload));
   }
 
   async close(): Promise<void> {
     if (this.feedTimer !== undefined) clearInterval(this.feedTimer);
     for (const stop of this.unlisten) stop();
     await this.notifications.close();
+    if (this.leaseDb !== this.db) await this.leaseDb.destroy();
     await this.db.destroy();
     await this.onClose();
   }

@@ -99,6 +99,7 @@ export class LeaseTable implements Leases {
       .selectAll()
       .where("heartbeat_at", ">", sql<number>`${this.now()} - ${ttlMs}`)
       .orderBy("started_at")
+      .orderBy("id")
       .execute();
     return rows.map((row) => ({ id: row.id, name: row.name, startedAt: row.started_at, heartbeatAt: Number(row.heartbeat_at) }));
   }

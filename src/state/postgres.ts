@@ -54,12 +54,30 @@ function storeError(error: unknown, location: string): PlumbError {
   });
 }
 
+/**
+ * A process paused inside a transaction (SIGSTOP, a long GC) must not keep rows
+ * locked for ever: the server ends its transaction after 5 s idle, and a
+ * statement queued behind such a lock gives up after 5 s instead of holding
+ * its own locks meanwhile. Plumb's transactions are a few statements with no
+ * waiting in between, so neither limit is near in normal work.
+ */
+const connectionLimits = { connectionTimeoutMillis: 10_000, idle_in_transaction_session_timeout: 5_000, lock_timeout: 5_000 };
+
+/**
+ * A connection the server drops (a restart, a terminated backend) is an error
+ * event on the pool when idle, or on the client while a transaction holds it
+ * between queries; either way the query that needs it fails on its own and the
+ * next one takes a new connection, so the event itself must not end the process.
+ */
+function quietOnDrop(pool: pg.Pool): void {
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
+}
+
 /** `mustExist`: for commands that only read: a database Plumb never migrated is an error, not set up. */
 export async function openPostgresStore(location: string, options: { mustExist?: boolean } = {}): Promise<Store> {
-  // A process paused inside a transaction (SIGSTOP, a long GC) must not keep a lease row locked for ever.
-  const pool = new pg.Pool({ connectionString: location, max: 10, connectionTimeoutMillis: 10_000, idle_in_transaction_session_timeout: 10_000 });
-  // An idle connection the server dropped is an error event on the pool; the next query takes a new one.
-  pool.on("error", () => undefined);
+  const pool = new pg.Pool({ connectionString: location, max: 10, ...connectionLimits });
+  quietOnDrop(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new RedactionPlugin()] });
   let client: pg.PoolClient | undefined;
   try {
@@ -84,5 +102,8 @@ export async function openPostgresStore(location: string, options: { mustExist?:
     throw error instanceof PlumbError ? error : storeError(error, location);
   }
   client.release();
-  return new KyselyStore(db, async () => {}, "postgres", new PostgresNotifications({ connectionString: location, connectionTimeoutMillis: 10_000 }));
+  const leasePool = new pg.Pool({ connectionString: location, max: 2, ...connectionLimits });
+  quietOnDrop(leasePool);
+  const leaseDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: leasePool }), plugins: [new RedactionPlugin()] });
+  return new KyselyStore(db, async () => {}, "postgres", new PostgresNotifications({ connectionString: location, connectionTimeoutMillis: 10_000 }), leaseDb);
 }

@@ -1,7 +1,8 @@
 // Moves an installation from one store to another (SQLite to PostgreSQL):
 // every table copied row for row in one transaction on the target, so the
 // audit chain arrives exactly as it was and verifies there. The target must be
-// empty; stack locks stay behind (they belong to processes of the old store).
+// empty; stack locks, leases and agents stay behind (they belong to processes
+// of the old store), and so do actions not yet handed over.
 
 import { sql } from "kysely";
 import { PlumbError } from "../errors.js";

@@ -176,7 +176,12 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
   };
 
   for (const change of work) outcomeOf(change.address);
-  const results = await Promise.all(work.map((change) => outcomes.get(change.address) as Promise<ChangeOutcome>));
+  // Every change in flight settles before the apply ends, also when one of them could not be recorded
+  // (the store went away, the lease was lost): nothing of this run may still be writing when the next begins.
+  const settled = await Promise.allSettled(work.map((change) => outcomes.get(change.address) as Promise<ChangeOutcome>));
+  const broken = settled.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (broken !== undefined) throw broken.reason;
+  const results = settled.map((result) => (result as PromiseFulfilledResult<ChangeOutcome>).value);
   await context.store.appendEvents(events);
   return {
     outcomes: results,
