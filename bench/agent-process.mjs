@@ -9,6 +9,14 @@ const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist"
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Process CPU seconds (user + system) from /proc. */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+
 export async function startBenchAgent(root, webhookSecret, args, name) {
   const child = spawn(
     process.execPath,

@@ -9,7 +9,8 @@ import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { sleep, startBenchAgent } from "./agent-process.mjs";
+import { cpuSeconds, rssMiB, sleep, startBenchAgent } from "./agent-process.mjs";
+import { fleetBenchmark } from "./fleet.mjs";
 
 const stacks = Number(process.env.PLUMB_BENCH_STACKS ?? 1000);
 const resourcesPerStack = 100;
@@ -21,13 +22,6 @@ const file = (name, filePath, content) =>
   `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${filePath}, content: ${JSON.stringify(content)} }\n`;
 
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
-
-/** Process CPU seconds (user + system) from /proc. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
 
 async function latencyBenchmark() {
   const repository = path.join(root, "latency", "repo");
@@ -87,57 +81,9 @@ async function latencyBenchmark() {
   }
 }
 
-async function fleetBenchmark() {
-  const platform = path.join(root, "fleet", "platform");
-  const output = path.join(root, "fleet", "out");
-  mkdirSync(path.join(platform, "stacks"), { recursive: true });
-  for (let stack = 0; stack < stacks; stack++) {
-    const directory = path.join(platform, "apps", `s${stack}`);
-    mkdirSync(directory, { recursive: true });
-    let text = "";
-    for (let index = 0; index < resourcesPerStack; index++) text += file(`f${index}`, `f${index}.txt`, `stack ${stack} file ${index}`);
-    writeFileSync(path.join(directory, "files.yaml"), text);
-    writeFileSync(
-      path.join(platform, "stacks", `s${stack}.yaml`),
-      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: s${stack} }\nspec:\n  source: { path: apps/s${stack} }\n  providers: { default: { type: file, config: { root: ${JSON.stringify(path.join(output, `s${stack}`))} } } }\n  sync: { auto: true, selfHeal: true, interval: 1h, driftInterval: 1h }\n`,
-    );
-  }
-  const agent = await startBenchAgent(root, webhookSecret, ["--platform", platform, "--path", "stacks", "--workers", "4"], "fleet");
-  try {
-    const metric = async (name) => {
-      const text = await agent.api("GET", "/metrics");
-      return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-    };
-    const readyCount = async () => {
-      const list = await agent.api("GET", "/api/v1/stacks?condition=Ready&limit=1");
-      return list.total;
-    };
-    const convergeStarted = Date.now();
-    while ((await readyCount()) < stacks) await sleep(500);
-    const convergeSeconds = (Date.now() - convergeStarted) / 1000;
-
-    const driftRuns = () => metric('plumb_run_duration_seconds_count\\{kind="drift"\\}');
-    const before = await driftRuns();
-    const sweepStarted = Date.now();
-    for (let stack = 0; stack < stacks; stack++) await agent.api("POST", `/api/v1/stacks/s${stack}/refresh`);
-    while ((await driftRuns()) < before + stacks) await sleep(100);
-    const sweepSeconds = (Date.now() - sweepStarted) / 1000;
-    const rss = rssMiB(agent.child.pid);
-
-    await sleep(2000);
-    const idleWindow = 30;
-    const cpuBefore = cpuSeconds(agent.child.pid);
-    await sleep(idleWindow * 1000);
-    const idleCpu = ((cpuSeconds(agent.child.pid) - cpuBefore) / idleWindow) * 100;
-    return { convergeSeconds, sweepSeconds, rss, rssAfterIdle: rssMiB(agent.child.pid), idleCpu };
-  } finally {
-    await agent.stop();
-  }
-}
-
 try {
   const latency = await latencyBenchmark();
-  const fleet = await fleetBenchmark();
+  const fleet = await fleetBenchmark({ root, name: "fleet", stacks, resourcesPerStack, webhookSecret });
   const rows = [
     [`webhook → applied, 1 of 1,000 resources changed (p50 of ${latency.rounds})`, `${latency.p50.toFixed(0)} ms`, "goal p50 ≤ 1 s"],
     [`webhook → applied (p95)`, `${latency.p95.toFixed(0)} ms`, ""],

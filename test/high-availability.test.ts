@@ -168,6 +168,14 @@ describe("several agents on one PostgreSQL store", () => {
       "the stacks spread over three agents",
     );
     expect(Object.values(spread).reduce((sum, count) => sum + count, 0)).toBe(7);
+    const listed = await api<{ answeredBy: string; items: { name: string; stacksHeld: number }[] }>(
+      agents.get("agent-c") as RunningAgent,
+      "GET",
+      "/api/v1/agents",
+    );
+    expect(listed.body.answeredBy).toBe("agent-c");
+    expect(listed.body.items.map((item) => item.name).sort()).toEqual(["agent-a", "agent-b", "agent-c"]);
+    expect(listed.body.items.reduce((sum, item) => sum + item.stacksHeld, 0)).toBe(7);
     const metrics = await anyAgent().api<string>("GET", "/metrics", { token: null });
     expect(metrics.body).toMatch(/plumb_leases_held [1-9]/);
     expect(metrics.body).toMatch(/plumb_agents_live 3/);

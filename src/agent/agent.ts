@@ -142,6 +142,7 @@ export class Agent implements AgentCommands {
       context,
       () => this.queue.length,
       () => this.platformRead,
+      { name: this.leases.name, leaseDurationMs: this.leases.durationMs },
     );
   }
 

@@ -36,7 +36,27 @@ export class StackQueries {
     private readonly context: StackContext,
     private readonly waitingJobs: () => number,
     private readonly platformRead: () => boolean,
+    /** This agent's name and the lease duration that decides who counts as live. */
+    private readonly self: { name: string; leaseDurationMs: number },
   ) {}
+
+  /** The live agents on the store and how many stacks each holds. */
+  async agents(): Promise<{ answeredBy: string; items: { name: string; startedAt: string; heartbeatAgeMs: number; stacksHeld: number }[] }> {
+    const leases = this.store.leases;
+    const [agents, held] = await Promise.all([leases.liveAgents(this.self.leaseDurationMs), leases.list()]);
+    const now = Math.max(0, ...agents.map((agent) => agent.heartbeatAt));
+    const counts = new Map<string, number>();
+    for (const lease of held) if (lease.holder !== null && lease.expiresAt > now) counts.set(lease.holder, (counts.get(lease.holder) ?? 0) + 1);
+    return {
+      answeredBy: this.self.name,
+      items: agents.map((agent) => ({
+        name: agent.name,
+        startedAt: agent.startedAt,
+        heartbeatAgeMs: Math.max(0, now - agent.heartbeatAt),
+        stacksHeld: counts.get(agent.id) ?? 0,
+      })),
+    };
+  }
 
   /** Ready to answer for its stacks: the platform source has been read once (the API listens before that). */
   ready(): boolean {

@@ -16,6 +16,7 @@ import { routeContext } from "./route-context.js";
 import { actionRoutes } from "./routes/actions.js";
 import { auditRoutes } from "./routes/audit.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
+import { agentRoutes } from "./routes/agents.js";
 import { eventStreamRoutes } from "./routes/event-stream.js";
 import { historyRoutes } from "./routes/history.js";
 import { stackRoutes } from "./routes/stacks.js";
@@ -113,6 +114,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await app.register(actionRoutes, context);
   await app.register(auditRoutes, context);
   await app.register(eventStreamRoutes, context);
+  await app.register(agentRoutes, context);
   await app.register(webhookRoutes, { ...context, webhookSecret: options.webhookSecret });
   await app.register(signInRoutes, { ...context, singleSignOn: options.singleSignOn });
   return app;

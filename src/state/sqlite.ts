@@ -68,7 +68,9 @@ export async function openSqliteStore(dataDirectory: string, options: { mustExis
     await migrateToLatest(db as unknown as Kysely<unknown>, "sqlite");
   } catch (error) {
     await db.destroy();
-    throw error instanceof PlumbError ? error : storeError(error, file);
+    // A migration that failed for a full disk or a damaged file says that, not "migration failed".
+    const found = storeError(error instanceof PlumbError ? error.cause : error, file);
+    throw error instanceof PlumbError && found.code === "PLUMB_STORE" ? error : found;
   } finally {
     guard?.close();
   }
