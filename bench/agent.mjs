@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { cpuSeconds, rssMiB, sleep, startBenchAgent } from "./agent-process.mjs";
+import { sleep, startBenchAgent } from "./agent-process.mjs";
 import { fleetBenchmark } from "./fleet.mjs";
 
 const stacks = Number(process.env.PLUMB_BENCH_STACKS ?? 1000);
