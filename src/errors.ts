@@ -34,6 +34,8 @@ const errorSpecs = {
   PLUMB_VALUES: { disposition: "terminal", status: 400 },
   PLUMB_PATCH: { disposition: "terminal", status: 400 },
   PLUMB_STACK_DEFINITION: { disposition: "terminal", status: 400 },
+  /** A StackSet that cannot make its stacks: its schema, a generator, or its template. */
+  PLUMB_STACKSET: { disposition: "terminal", status: 400 },
   PLUMB_PROVIDER_INSTANCE: { disposition: "terminal", status: 400 },
   PLUMB_PROVIDER_CONFIG: { disposition: "terminal", status: 400 },
   PLUMB_PROVIDER_OPERATION: { disposition: "terminal", status: 502 },

@@ -13,5 +13,6 @@ export { formatPlan, type PlanFormat } from "./engine/plan/plan-format.js";
 export { resolvePendingJournal } from "./engine/apply/recover.js";
 export { withStackLock } from "./engine/apply/lock.js";
 export { openSqliteStore } from "./state/sqlite.js";
+export { scanPlatform, type PlatformScan, type PlatformStack } from "./agent/platform.js";
 export type { Store, RecordedResource, RunRecord, JournalEntry, EventRecord } from "./state/store.js";
 export type { AnyProvider, KindHandler, LiveObject, ProviderDefinition, Target } from "./sdk/provider.js";

@@ -37,7 +37,7 @@ export function createTestRepository(): TestRepository {
       writeFileSync(target, text);
     },
     remove(relativePath) {
-      rmSync(path.join(directory, relativePath), { force: true });
+      rmSync(path.join(directory, relativePath), { force: true, recursive: true });
     },
     commit(message) {
       git("add", "--all");

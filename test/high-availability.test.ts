@@ -18,7 +18,7 @@ import { usePostgres } from "./postgres-server.js";
 const server = usePostgres();
 const leaseSeconds = 3;
 const smallStacks = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
-const bulkFiles = 300;
+const bulkFiles = 150;
 let work: string;
 let repository: TestRepository;
 let store: string;
@@ -268,7 +268,7 @@ describe("several agents on one PostgreSQL store", () => {
     const wokeAt = new Date().toISOString();
     // It has time to try: whatever it does now must be refused.
     await eventually(async () => (paused.output().includes("no longer holds stack bulk") ? true : undefined), 20_000, "the paused agent to notice");
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const stale = await query("SELECT id, state FROM journal WHERE stack = 'bulk' AND epoch = $1 AND (created_at >= $2 OR updated_at >= $2)", [epoch, wokeAt]);
     expect(stale).toEqual([]);
     const staleRuns = await query("SELECT id FROM runs WHERE stack = 'bulk' AND agent = $1 AND (started_at >= $2 OR finished_at >= $2)", [holder, wokeAt]);

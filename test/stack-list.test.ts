@@ -48,11 +48,11 @@ describe("stack list", () => {
     expect(sortStacks(dated, "updated", "desc").map((stack) => stack.name)).toEqual(["new", "old", "never"]);
   });
 
-  it("filters by name (any case), label, team, environment, state and condition together", () => {
+  it("filters by name (any case), label, team, environment, StackSet, state and condition together", () => {
     const stacks = [
       listed("payments-prod", { labels: { team: "payments" }, environment: "prod" }),
       listed("payments-dev", { labels: { team: "payments" }, environment: "dev", stalled: true, ready: ["False", "Failed"] }),
-      listed("search-prod", { labels: { team: "search", tier: "a=b" }, environment: "prod" }),
+      { ...listed("search-prod", { labels: { team: "search", tier: "a=b" }, environment: "prod" }), stackSet: "teams" },
     ];
     const names = (query: Parameters<typeof filterStacks>[1]) => filterStacks(stacks, query).map((stack) => stack.name);
     expect(names({ q: "PAY" })).toEqual(["payments-prod", "payments-dev"]);
@@ -61,9 +61,13 @@ describe("stack list", () => {
     expect(names({ state: "Stalled" })).toEqual(["payments-dev"]);
     expect(names({ condition: "NotReady" })).toEqual(["payments-dev"]);
     expect(names({ environment: "staging" })).toEqual([]);
+    expect(names({ stackSet: "teams" })).toEqual(["search-prod"]);
+    expect(names({ stackSet: "-" })).toEqual(["payments-prod", "payments-dev"]);
+    expect(sortStacks(stacks, "stackset").map((stack) => stack.name)).toEqual(["search-prod", "payments-dev", "payments-prod"]);
     expect(stackFacets(stacks)).toEqual({
       environments: ["dev", "prod"],
       teams: ["payments", "search"],
+      stackSets: ["teams"],
       states: { Stalled: 1, Degraded: 0, Drifted: 0, NotReady: 0, Reconciling: 0, Unknown: 0, Suspended: 0, Ready: 2 },
     });
   });

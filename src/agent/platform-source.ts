@@ -63,7 +63,8 @@ export class PlatformSource {
   async read(managed: readonly string[]): Promise<PlatformReading | undefined> {
     const directory = await this.directory();
     if (directory === undefined) return undefined;
-    const scan = await scanPlatform(directory);
+    const origin = this.options.origin;
+    const scan = await scanPlatform(directory, origin.kind === "local" ? origin.root : (this.checkout ?? directory));
     scan.problems.push(...(await this.refreshLibrary(directory)));
     this.refreshStores(scan, directory);
     this.projects = scan.projects;

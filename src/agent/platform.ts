@@ -8,19 +8,22 @@ import { readYamlFiles } from "../render/read-source.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
 import { stackApiVersion, stackDocumentSchema, stackKind, type StackDocument } from "../stack-definition.js";
 import { isPlainObject } from "../render/values.js";
-import { parseYamlDocuments } from "../render/yaml-documents.js";
+import { parseYamlDocuments, type ParsedDocument } from "../render/yaml-documents.js";
 import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
+import { generateStacks, stackSetKind } from "./stack-sets.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
   name: string;
   document: StackDocument;
-  /** Where the document is, relative to the platform path, with its line. */
+  /** Where the document is, relative to the platform path, with its line (a generated stack's: its StackSet's). */
   file: string;
   line: number;
+  /** The StackSet that made it, if one did. */
+  stackSet?: string;
 }
 
 export interface PlatformScan {
@@ -35,13 +38,18 @@ export interface PlatformScan {
   problems: PlumbError[];
 }
 
-/** Reads every Stack document under `directory`; other documents are left for later stages. */
-export async function scanPlatform(directory: string): Promise<PlatformScan> {
+/**
+ * Reads every Stack document under `directory`, and makes the stacks of every
+ * StackSet (directory patterns start at `root`, the repository's root);
+ * other documents are left for later stages.
+ */
+export async function scanPlatform(directory: string, root = directory): Promise<PlatformScan> {
   const stacks = new Map<string, PlatformStack>();
   const problems: PlumbError[] = [];
   let policy: PlatformScan["policy"];
   const stores: SecretStoreDocument[] = [];
   const projects = emptyProjects();
+  const stackSets: ParsedDocument[] = [];
   let files;
   try {
     files = await readYamlFiles(directory);
@@ -106,6 +114,10 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
         continue;
       }
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProjectDocument(document, value.kind, projects, problems)) continue;
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackSetKind) {
+        stackSets.push(document);
+        continue;
+      }
       if (!isPlainObject(value) || value.apiVersion !== stackApiVersion || value.kind !== stackKind) continue;
       const schemaProblems = checkAgainstSchema(stackDocumentSchema, value);
       if (schemaProblems.length > 0) {
@@ -134,7 +146,51 @@ export async function scanPlatform(directory: string): Promise<PlatformScan> {
       stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
     }
   }
+  await addGeneratedStacks(stackSets, root, stacks, problems);
   return { stacks, policy, stores, projects, problems };
+}
+
+/** The stacks of the StackSets, after the written ones: a name taken twice is a problem, and the first keeps it. */
+async function addGeneratedStacks(
+  stackSets: readonly ParsedDocument[],
+  root: string,
+  stacks: Map<string, PlatformStack>,
+  problems: PlumbError[],
+): Promise<void> {
+  const setNames = new Map<string, string>();
+  for (const document of stackSets) {
+    const setName = isPlainObject(document.value) && isPlainObject(document.value.metadata) ? String(document.value.metadata.name) : "";
+    const first = setNames.get(setName);
+    if (first !== undefined) {
+      problems.push(
+        new PlumbError("PLUMB_STACKSET", `StackSet ${setName} is defined twice; the first is at ${first}`, {
+          location: document.position,
+          hint: "StackSet names must be unique in the platform repository",
+        }),
+      );
+      continue;
+    }
+    setNames.set(setName, `${document.position.file}:${document.position.line}`);
+    const generated = await generateStacks(document, root);
+    problems.push(...generated.problems);
+    for (const stack of generated.stacks) {
+      const existing = stacks.get(stack.name);
+      if (existing !== undefined) {
+        problems.push(
+          new PlumbError(
+            "PLUMB_STACKSET",
+            `StackSet ${setName} makes stack ${stack.name}, which ${existing.stackSet === undefined ? "a Stack document" : `StackSet ${existing.stackSet}`} at ${existing.file}:${existing.line} defines already`,
+            {
+              location: { ...document.locate(["spec", "template", "metadata", "name"]), stack: stack.name },
+              hint: "stack names must be unique in the platform repository",
+            },
+          ),
+        );
+        continue;
+      }
+      stacks.set(stack.name, { name: stack.name, document: stack.document, file: document.position.file, line: document.position.line, stackSet: setName });
+    }
+  }
 }
 
 /** Where a stack's files come from: a git repository, or a local directory (the demo, tests). */

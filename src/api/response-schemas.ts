@@ -16,6 +16,7 @@ export const stackList = Type.Object({
   facets: Type.Object({
     environments: Type.Array(Type.String()),
     teams: Type.Array(Type.String()),
+    stackSets: Type.Array(Type.String()),
     states: Type.Record(Type.String(), count),
   }),
   problems: Type.Array(Type.String(), { description: "The platform's problems and every stack whose definition is unusable." }),

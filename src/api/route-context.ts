@@ -64,6 +64,7 @@ export function routeContext(queries: StackQueries, commands: AgentCommands): Ro
         ...(source?.repo === undefined ? {} : { repo: source.repo }),
         ...(source?.path === undefined ? {} : { path: source.path }),
       },
+      stackSet: platform?.stackSet ?? null,
     };
   };
   return {

@@ -32,6 +32,7 @@ export const stackSummary = Type.Object({
   ),
   updatedAt: Type.Union([Type.String(), Type.Null()], { description: "When the agent last wrote this stack's status; null before its first look." }),
   source: Type.Object({ file: Type.String(), repo: Type.Optional(Type.String()), path: Type.Optional(Type.String()) }),
+  stackSet: Type.Union([Type.String(), Type.Null()], { description: "The StackSet that makes this stack; null for a stack written as a Stack document." }),
 });
 /** A stack as the API reports it; clients (the CLI, tests) read the same type. */
 export type StackSummary = Static<typeof stackSummary>;
@@ -41,6 +42,7 @@ export const listQuery = Type.Object({
   label: Type.Optional(Type.String({ maxLength: 200, pattern: "^[^=]+=[^=]*$", description: "key=value" })),
   team: Type.Optional(Type.String({ maxLength: 200, description: "The team label's value." })),
   environment: Type.Optional(Type.String({ maxLength: 200 })),
+  stackSet: Type.Optional(Type.String({ maxLength: 200, description: "The StackSet that makes the stacks; - for stacks no StackSet makes." })),
   condition: Type.Optional(Type.Union(conditionFilters.map((condition) => Type.Literal(condition)))),
   state: Type.Optional(Type.Union(stackStates.map((state) => Type.Literal(state)))),
   sort: Type.Optional(

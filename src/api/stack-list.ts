@@ -11,6 +11,8 @@ export interface ListedStack {
   conditions: readonly { type: string; status: string; reason: string }[];
   lastAppliedRevision: string | null;
   updatedAt: string | null;
+  /** The StackSet that makes it, if one does. */
+  stackSet?: string | null;
 }
 
 export const stackStates = ["Stalled", "Degraded", "Drifted", "NotReady", "Reconciling", "Unknown", "Suspended", "Ready"] as const;
@@ -35,7 +37,7 @@ export function stackState(stack: Pick<ListedStack, "suspended" | "conditions">)
 /** Sorting by state puts what needs a person first: the order of `stackStates`. */
 const stateRank = new Map<StackState, number>(stackStates.map((state, index) => [state, index]));
 
-export const sortKeys = ["name", "state", "environment", "team", "revision", "updated"] as const;
+export const sortKeys = ["name", "state", "environment", "team", "stackset", "revision", "updated"] as const;
 export type SortKey = (typeof sortKeys)[number];
 export const conditionFilters = ["Ready", "NotReady", "Stalled", "Degraded", "Reconciling"] as const;
 
@@ -46,6 +48,8 @@ export interface StackListQuery {
   label?: string;
   team?: string;
   environment?: string;
+  /** A StackSet's name, or "-" for the stacks no StackSet makes. */
+  stackSet?: string;
   condition?: (typeof conditionFilters)[number];
   state?: StackState;
   sort?: SortKey;
@@ -60,6 +64,7 @@ export function filterStacks<T extends ListedStack>(stacks: readonly T[], query:
     if (labelKey !== undefined && stack.labels[labelKey] !== labelValue) return false;
     if (query.team !== undefined && stack.labels.team !== query.team) return false;
     if (query.environment !== undefined && (stack.environment ?? "") !== query.environment) return false;
+    if (query.stackSet !== undefined && (stack.stackSet ?? "-") !== query.stackSet) return false;
     if (query.state !== undefined && stackState(stack) !== query.state) return false;
     if (query.condition === "NotReady") return !isTrue(stack, "Ready");
     if (query.condition !== undefined) return isTrue(stack, query.condition);
@@ -84,6 +89,8 @@ export function sortStacks<T extends ListedStack>(stacks: readonly T[], sort: So
         return stack.environment;
       case "team":
         return stack.labels.team ?? null;
+      case "stackset":
+        return stack.stackSet ?? null;
       case "revision":
         return stack.lastAppliedRevision;
       case "updated":
@@ -106,6 +113,7 @@ export function sortStacks<T extends ListedStack>(stacks: readonly T[], sort: So
 export interface StackFacets {
   environments: string[];
   teams: string[];
+  stackSets: string[];
   /** How many stacks are in each state. */
   states: Record<StackState, number>;
 }
@@ -114,11 +122,13 @@ export interface StackFacets {
 export function stackFacets(stacks: readonly ListedStack[]): StackFacets {
   const environments = new Set<string>();
   const teams = new Set<string>();
+  const stackSets = new Set<string>();
   const states = Object.fromEntries(stackStates.map((state) => [state, 0])) as Record<StackState, number>;
   for (const stack of stacks) {
     if (stack.environment !== null) environments.add(stack.environment);
     if (stack.labels.team !== undefined) teams.add(stack.labels.team);
+    if (stack.stackSet !== undefined && stack.stackSet !== null) stackSets.add(stack.stackSet);
     states[stackState(stack)] += 1;
   }
-  return { environments: [...environments].sort(), teams: [...teams].sort(), states };
+  return { environments: [...environments].sort(), teams: [...teams].sort(), stackSets: [...stackSets].sort(), states };
 }

@@ -1,6 +1,7 @@
 // What every command shares: the data directory, opening the store, rendering
 // a stack, and turning errors into clear messages and exit codes.
 
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
@@ -119,12 +120,21 @@ export async function complianceOptions(policyFile: string | undefined, director
   return { policy: await loadPolicyFile(policyFile), source: path.resolve(directory), commit: null };
 }
 
+/** The git work tree `directory` is in (where a StackSet's directory patterns start), or `directory` itself outside one. */
+export function repositoryRootOf(directory: string): string {
+  const start = path.resolve(directory);
+  for (let current = start; ; current = path.dirname(current)) {
+    if (existsSync(path.join(current, ".git"))) return current;
+    if (path.dirname(current) === current) return start;
+  }
+}
+
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
   const platform = await platformFrom(options.platform, limits);
   // The platform's ProviderInstance documents, which team stacks use by name, and its Stack documents and projects,
   // so a stack the platform also lists is rendered, merged and fenced as the agent would.
-  const scan = options.platform === undefined ? undefined : await scanPlatform(options.platform);
+  const scan = options.platform === undefined ? undefined : await scanPlatform(options.platform, repositoryRootOf(options.platform));
   const platformDirectory = options.platform ?? ".";
   return renderStack(directory, {
     registry,

@@ -7,7 +7,7 @@ import { api, stackStates, type StackList } from "./api.js";
 import { ago, Badge, Field, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
 
 const pageSize = 50;
-const filterNames = ["q", "team", "environment", "state", "label", "sort", "order", "offset"] as const;
+const filterNames = ["q", "team", "environment", "stackSet", "state", "label", "sort", "order", "offset"] as const;
 type Filters = Partial<Record<(typeof filterNames)[number], string>>;
 
 const columns = [
@@ -15,6 +15,7 @@ const columns = [
   { key: "state", label: "State" },
   { key: "environment", label: "Environment" },
   { key: "team", label: "Team" },
+  { key: "stackset", label: "StackSet" },
   { key: undefined, label: "Labels" },
   { key: "revision", label: "Revision" },
   { key: "updated", label: "Updated" },
@@ -70,7 +71,7 @@ export function StacksPage() {
   const sort = filters.sort ?? "name";
   const order = filters.order === "desc" ? "desc" : "asc";
   const facets = result?.facets;
-  const select = (name: "team" | "environment", label: string, values: string[] | undefined) => (
+  const select = (name: "team" | "environment" | "stackSet", label: string, values: string[] | undefined) => (
     <Field label={label}>
       {(id) => (
         <select id={id} value={filters[name] ?? ""} onChange={(event) => change({ [name]: event.target.value })}>
@@ -94,6 +95,7 @@ export function StacksPage() {
         </Field>
         {select("team", "Team", facets?.teams)}
         {select("environment", "Environment", facets?.environments)}
+        {facets === undefined || facets.stackSets.length === 0 ? null : select("stackSet", "StackSet", [...facets.stackSets, "-"])}
         <Field label="State">
           {(id) => (
             <select id={id} value={filters.state ?? ""} onChange={(event) => change({ state: event.target.value })}>
@@ -179,9 +181,18 @@ export function StacksPage() {
                 </td>
                 <td data-label="env">{stack.environment ?? "—"}</td>
                 <td data-label="team">{stack.labels.team ?? "—"}</td>
+                <td data-label="stackset">
+                  {stack.stackSet === null ? (
+                    "—"
+                  ) : (
+                    <button type="button" className="link" onClick={() => change({ stackSet: stack.stackSet ?? undefined })}>
+                      {stack.stackSet}
+                    </button>
+                  )}
+                </td>
                 <td className="labels">
                   {Object.entries(stack.labels)
-                    .filter(([key]) => key !== "team")
+                    .filter(([key]) => key !== "team" && key !== "plumb.dev/stackset")
                     .map(([key, value]) => (
                       <span key={key} className="label">
                         {key}={value}
