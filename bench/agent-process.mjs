@@ -1,7 +1,7 @@
 // The agent as a child process for benchmarks: started on a free port with a
 // token file, and a small API client.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -38,7 +38,9 @@ export async function startBenchAgent(root, webhookSecret, args, name) {
     if (waited > 60_000 || child.exitCode !== null) throw new Error(`agent did not become ready:\n${log}`);
     await sleep(50);
   }
-  const token = readFileSync(path.join(root, name, "token"), "utf8").trim();
+  // An agent joining a store that has tokens already writes none: it answers to the first agent's token.
+  const tokenFile = path.join(root, name, "token");
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "";
   const api = async (method, route) => {
     const response = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${token}` } });
     return response.headers.get("content-type")?.includes("json") ? response.json() : response.text();

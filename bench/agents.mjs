@@ -9,8 +9,8 @@
 //     time until the other holds all its stacks is taken, 10 times.
 //  3. The drift sweep of the agent benchmark's fleet on PostgreSQL next to
 //     SQLite: one agent, first converge and a full sweep.
-// Sizes: PLUMB_BENCH_HA_STACKS (300), PLUMB_BENCH_HA_DELAY_MS (20),
-// PLUMB_BENCH_FAILOVERS (10), PLUMB_BENCH_SWEEP_STACKS (1000).
+// Sizes: PLUMB_BENCH_HA_STACKS (300), PLUMB_BENCH_HA_DELAY_MS (100),
+// PLUMB_BENCH_FAILOVERS (10), PLUMB_BENCH_SWEEP_STACKS (1000); 0 skips a part.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,7 +21,7 @@ import { sleep, startBenchAgent } from "./agent-process.mjs";
 import { fleetBenchmark } from "./fleet.mjs";
 
 const stackCount = Number(process.env.PLUMB_BENCH_HA_STACKS ?? 300);
-const delayMs = Number(process.env.PLUMB_BENCH_HA_DELAY_MS ?? 20);
+const delayMs = Number(process.env.PLUMB_BENCH_HA_DELAY_MS ?? 100);
 const failovers = Number(process.env.PLUMB_BENCH_FAILOVERS ?? 10);
 const sweepStacks = Number(process.env.PLUMB_BENCH_SWEEP_STACKS ?? 1000);
 const workers = 4;
@@ -56,7 +56,7 @@ function latencyProxy(targetPort, delay) {
 }
 
 const port = await freePort();
-const server = await startEmbeddedPostgres({ port, password, directory: path.join(root, "pg") });
+const server = await startEmbeddedPostgres({ port, password });
 const admin = async (sql, database = "postgres") => {
   const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database });
   await client.connect();
@@ -193,33 +193,34 @@ try {
   const one = await throughput(1, proxy.port);
   const three = await throughput(3, proxy.port);
   proxy.close();
-  const failover = await failoverTimes();
-  const sqlite = await fleetBenchmark({ root, name: "sweep-sqlite", stacks: sweepStacks, resourcesPerStack: 100, webhookSecret, idleWindow: 10 });
-  await admin("CREATE DATABASE plumb_sweep");
-  const postgres = await fleetBenchmark({
-    root,
-    name: "sweep-postgres",
-    stacks: sweepStacks,
-    resourcesPerStack: 100,
-    webhookSecret,
-    storeArgs: ["--store", storeUrl("plumb_sweep")],
-    idleWindow: 10,
-  });
+  const failover = failovers > 0 ? await failoverTimes() : [];
+  const sweep = (name, storeArgs) => fleetBenchmark({ root, name, stacks: sweepStacks, resourcesPerStack: 100, webhookSecret, storeArgs, idleWindow: 10 });
+  const sqlite = sweepStacks > 0 ? await sweep("sweep-sqlite", []) : undefined;
+  if (sweepStacks > 0) await admin("CREATE DATABASE plumb_sweep");
+  const postgres = sweepStacks > 0 ? await sweep("sweep-postgres", ["--store", storeUrl("plumb_sweep")]) : undefined;
   const rows = [
     [`${stackCount} stacks, target ${delayMs} ms away each way, 1 agent (--workers ${workers})`, `${one.seconds.toFixed(1)} s`, one.perAgent],
     [`same, 3 agents`, `${three.seconds.toFixed(1)} s`, three.perAgent],
     ["throughput, 3 agents ÷ 1 agent", `${(one.seconds / three.seconds).toFixed(2)}×`, "goal ≥ 2.5×"],
-    [
-      `failover after SIGKILL, 2 agents × 10 stacks, lease ${failoverLease} (p50 of ${failover.length})`,
-      `${percentile(failover, 50).toFixed(1)} s`,
-      `max ${Math.max(...failover).toFixed(1)} s`,
-    ],
-    [`first converge, ${sweepStacks} stacks × 100 files, SQLite`, `${sqlite.convergeSeconds.toFixed(1)} s`, ""],
-    [`same, PostgreSQL store`, `${postgres.convergeSeconds.toFixed(1)} s`, ""],
-    [`full drift sweep, ${sweepStacks * 100} resources, SQLite`, `${sqlite.sweepSeconds.toFixed(1)} s`, "goal ≤ 30 s"],
-    [`same, PostgreSQL store`, `${postgres.sweepSeconds.toFixed(1)} s`, "goal ≤ 30 s"],
-    [`RSS after the sweep, SQLite / PostgreSQL`, `${sqlite.rss.toFixed(0)} / ${postgres.rss.toFixed(0)} MiB`, ""],
-    [`idle CPU over 10 s, SQLite / PostgreSQL`, `${sqlite.idleCpu.toFixed(1)} / ${postgres.idleCpu.toFixed(1)} %`, ""],
+    ...(failover.length === 0
+      ? []
+      : [
+          [
+            `failover after SIGKILL, 2 agents × 10 stacks, lease ${failoverLease} (p50 of ${failover.length})`,
+            `${percentile(failover, 50).toFixed(1)} s`,
+            `max ${Math.max(...failover).toFixed(1)} s`,
+          ],
+        ]),
+    ...(sqlite === undefined || postgres === undefined
+      ? []
+      : [
+          [`first converge, ${sweepStacks} stacks × 100 files, SQLite`, `${sqlite.convergeSeconds.toFixed(1)} s`, ""],
+          [`same, PostgreSQL store`, `${postgres.convergeSeconds.toFixed(1)} s`, ""],
+          [`full drift sweep, ${sweepStacks * 100} resources, SQLite`, `${sqlite.sweepSeconds.toFixed(1)} s`, "goal ≤ 30 s"],
+          [`same, PostgreSQL store`, `${postgres.sweepSeconds.toFixed(1)} s`, "goal ≤ 30 s"],
+          [`RSS after the sweep, SQLite / PostgreSQL`, `${sqlite.rss.toFixed(0)} / ${postgres.rss.toFixed(0)} MiB`, ""],
+          [`idle CPU over 10 s, SQLite / PostgreSQL`, `${sqlite.idleCpu.toFixed(1)} / ${postgres.idleCpu.toFixed(1)} %`, ""],
+        ]),
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   console.log(`\nPlumb agents on one PostgreSQL store, Node ${process.version}\n`);

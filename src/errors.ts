@@ -44,6 +44,10 @@ const errorSpecs = {
   PLUMB_SECRET_STORE: { disposition: "terminal", status: 400 },
   PLUMB_SECRET_STORE_UNAVAILABLE: { disposition: "transient", status: 503 },
   PLUMB_SECRET_DECRYPT: { disposition: "terminal", status: 400 },
+  /** An existing object Plumb did not create, which the resource does not ask to adopt. */
+  PLUMB_ADOPTION_REQUIRED: { disposition: "terminal", status: 409 },
+  /** A forge (GitHub, GitLab, Gitea) refused or could not be reached. */
+  PLUMB_FORGE: { disposition: "transient", status: 502 },
   PLUMB_DELETION_PROTECTED: { disposition: "terminal", status: 409 },
   PLUMB_DEPENDENCY_FAILED: { disposition: "dependency", status: 424 },
   PLUMB_STACK_LOCKED: { disposition: "transient", status: 423 },

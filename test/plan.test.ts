@@ -1,6 +1,7 @@
 // The plan stage as a pure function: many small cases over desired, recorded and live state.
 
 import { describe, expect, it } from "vitest";
+import { PlumbErrorList } from "../src/errors.js";
 import { createPlan, type PlanInput } from "../src/engine/plan/plan.js";
 import type { DesiredResource } from "../src/stack-model.js";
 import type { LiveObject } from "../src/sdk/provider.js";
@@ -166,15 +167,58 @@ describe("plan", () => {
     expect(plan({ ...input, sync: { prune: true, allowEmpty: true } }).summary).toMatchObject({ delete: 1, retain: 0 });
   });
 
-  it("flags a missing store record on a matching resource so apply adopts it", () => {
+  it("refuses an existing object it has no record of, naming it, where it is declared and both ways to adopt it", () => {
     const spec = { path: "a", content: "x" };
-    const result = plan({ desired: [desired("a", spec)], live: new Map([[address("a"), { spec }]]) });
-    expect(result.changes[0]).toMatchObject({ action: "noop", recordStale: true });
+    let refusal: unknown;
+    try {
+      plan({
+        desired: [desired("a", spec), desired("b", spec)],
+        live: new Map([
+          [address("a"), { spec }],
+          [address("b"), { spec }],
+        ]),
+      });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(PlumbErrorList);
+    const problems = (refusal as PlumbErrorList).errors;
+    expect(problems.map((problem) => problem.code)).toEqual(["PLUMB_ADOPTION_REQUIRED", "PLUMB_ADOPTION_REQUIRED"]);
+    expect(problems[0]?.describe()).toContain(`x.yaml (${address("a")}): File "a" already exists in the live system and Plumb did not create it`);
+    expect(problems[0]?.hint).toContain('plumb.dev/adopt: "true"');
+    expect(problems[0]?.hint).toContain(`plumb import <dir> ${address("a")}`);
+  });
+
+  it("adopts an existing object when the resource asks, flagging the missing record so apply writes it", () => {
+    const spec = { path: "a", content: "x" };
+    const adopt = { annotations: { "plumb.dev/adopt": "true" } };
+    const result = plan({ desired: [desired("a", spec, adopt)], live: new Map([[address("a"), { spec }]]) });
+    expect(result.changes[0]).toMatchObject({ action: "noop", recordStale: true, adopt: true });
+    expect(result.changes[0]?.reason).toBe("adopted: it existed before Plumb managed it (plumb.dev/adopt); it already matches");
+    const changed = plan({ desired: [desired("a", { path: "a", content: "y" }, adopt)], live: new Map([[address("a"), { spec }]]) });
+    expect(changed.changes[0]).toMatchObject({ action: "update", adopt: true, drift: false });
+    expect(changed.changes[0]?.reason).toBe("adopted: it existed before Plumb managed it (plumb.dev/adopt); content set as the source says");
+  });
+
+  it("takes back an object whose own tags say Plumb made it for this stack, and no other", () => {
+    const spec = (stack: string) => ({ path: "a", tags: { "c/managed-by": "plumb", "c/stack": stack } });
+    const input = (stack: string) => ({
+      desired: [desired("a", { path: "a" })],
+      live: new Map([[address("a"), { spec: spec(stack) }]]),
+      tagField: () => "tags",
+    });
+    expect(plan(input("s")).changes[0]).toMatchObject({
+      action: "noop",
+      adopt: true,
+      reason: "Plumb's own object (its metadata names this stack); recorded again; it already matches",
+    });
+    expect(() => plan(input("another-stack"))).toThrow(PlumbErrorList);
   });
 
   it("compares nested mappings by leaf and lists whole", () => {
     const result = plan({
       desired: [desired("a", { path: "a", nested: { keep: 1, list: [1, 2] } })],
+      recorded: [recorded("a", { path: "a", nested: { keep: 1, list: [1] } })],
       live: new Map([[address("a"), { spec: { path: "a", nested: { keep: 1, list: [1, 2, 3], extra: true } } }]]),
     });
     expect(result.changes[0]?.diffs).toEqual([{ path: "/nested/list", before: [1, 2, 3], after: [1, 2], forcesReplacement: false, drift: false }]);
@@ -206,7 +250,11 @@ describe("plan", () => {
   });
 
   it("gives the same plan for the same inputs", () => {
-    const input = { desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), { spec: { path: "a", content: "y" } }]]) };
+    const input = {
+      desired: [desired("a", { path: "a", content: "x" })],
+      recorded: [recorded("a", { path: "a", content: "w" })],
+      live: new Map([[address("a"), { spec: { path: "a", content: "y" } }]]),
+    };
     expect(JSON.stringify(plan(input))).toBe(JSON.stringify(plan(input)));
   });
 });

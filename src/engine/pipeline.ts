@@ -74,6 +74,7 @@ export async function planStack(
     recorded,
     live: observation.live,
     replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
+    tagField: (apiVersion, kind) => connections.handler(apiVersion, kind).tagField,
     sync: {
       prune: overrides.prune ?? rendered.definition.sync.prune,
       allowEmpty: overrides.allowEmpty ?? rendered.definition.sync.allowEmpty,

@@ -108,7 +108,7 @@ export function checkResource(
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "Delete" or "Retain", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;
     }
-    if (key === annotations.prune && value !== "true" && value !== "false") {
+    if ((key === annotations.prune || key === annotations.adopt) && value !== "true" && value !== "false") {
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "true" or "false", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;
     }

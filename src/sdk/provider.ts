@@ -11,6 +11,8 @@ export interface LiveObject {
   spec: JsonObject;
   /** Values the system assigned (ids, generated names) that others may reference. */
   outputs?: JsonObject;
+  /** The stack the object's own metadata names as its owner, where the system keeps one (a Kubernetes label): it is that stack's without asking. */
+  ownedBy?: string;
 }
 
 export type HealthStatus = "Healthy" | "Progressing" | "Degraded" | "Unknown";

@@ -31,6 +31,8 @@ export const annotations = {
   deletionPolicy: "plumb.dev/deletion-policy",
   /** Kubernetes objects: take over fields another field manager owns (server-side apply's force). */
   forceConflicts: "plumb.dev/force-conflicts",
+  /** "true": an object that already exists and that Plumb did not create may be taken over. */
+  adopt: "plumb.dev/adopt",
 } as const;
 
 /**

@@ -20,5 +20,7 @@ export const auditKinds = [
   "project.denied",
   /** A secret's value changed in its store and the resources using it were updated; never the value. */
   "secret.rotated",
+  /** An existing object recorded as managed by plumb import. */
+  "resource.imported",
 ] as const;
 export type AuditKind = (typeof auditKinds)[number];

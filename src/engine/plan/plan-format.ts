@@ -43,7 +43,8 @@ export function summaryLine(plan: Plan): string {
   const changes = planHasChanges(plan)
     ? `${creates}, ${update} to update, ${replace} to replace, ${deletions} to delete${orphan > 0 ? `, ${orphan} to stop managing` : ""}`
     : "no changes";
-  const extra = [`${noop} unchanged`, ...(retain > 0 ? [`${retain} retained`] : [])].join(", ");
+  const adopted = plan.changes.filter((change) => change.adopt === true).length;
+  const extra = [`${noop} unchanged`, ...(retain > 0 ? [`${retain} retained`] : []), ...(adopted > 0 ? [`${adopted} adopted`] : [])].join(", ");
   return `Plan: ${changes}; ${extra}.`;
 }
 
@@ -52,8 +53,13 @@ export function formatPlanText(plan: Plan, options: TextOptions): string {
   const colors: Record<PlanAction, string> = { create: "32", update: "33", replace: "35", delete: "31", orphan: "36", retain: "36", noop: "2" };
   const lines = [`Stack ${plan.stack}${plan.environment === null ? "" : ` (environment ${plan.environment})`}`, ""];
   for (const change of plan.changes) {
-    if (change.action === "noop" && !options.showUnchanged) continue;
-    const verb = change.action === "create" && change.drift ? "recreate" : change.action;
+    if (change.action === "noop" && change.adopt !== true && !options.showUnchanged) continue;
+    const verb =
+      change.adopt === true
+        ? `adopt (${change.action === "noop" ? "as it is" : change.action})`
+        : change.action === "create" && change.drift
+          ? "recreate"
+          : change.action;
     lines.push(`  ${paint(colors[change.action], `${symbols[change.action].padEnd(3)} ${change.address}`)}  ${verb}: ${change.reason}`);
     for (const diff of change.diffs) lines.push(`        ${describeDiff(change, diff)}`);
   }
@@ -74,10 +80,10 @@ export function formatPlanMarkdown(plan: Plan): string {
     `| ${summary.create} | ${summary.update} | ${summary.replace} | ${summary.delete} | ${summary.orphan} | ${summary.retain} | ${summary.noop} |`,
     "",
   ];
-  const changes = plan.changes.filter((change) => change.action !== "noop");
+  const changes = plan.changes.filter((change) => change.action !== "noop" || change.adopt === true);
   if (changes.length === 0) lines.push("No changes: every resource is in sync with the source.");
   for (const change of changes) {
-    lines.push(`- **${change.action}** \`${change.address.replaceAll("`", "'")}\` — ${escapeMarkdown(change.reason)}`);
+    lines.push(`- **${change.adopt === true ? "adopt" : change.action}** \`${change.address.replaceAll("`", "'")}\` — ${escapeMarkdown(change.reason)}`);
     if (change.diffs.length > 0) {
       lines.push("  ```diff");
       for (const diff of change.diffs) {

@@ -4,7 +4,7 @@
 
 import type { DesiredResource } from "../../stack-model.js";
 import type { LiveObject } from "../../sdk/provider.js";
-import { PlumbError } from "../../errors.js";
+import { PlumbError, PlumbErrorList } from "../../errors.js";
 import { annotations, type DeletionPolicy, type JsonObject } from "../../sdk/resource.js";
 import type { PlanSummary, RecordedResource } from "../../state/store.js";
 import { deepEqual, diffManagedFields, hashSpec, managedFieldPaths, type FieldDiff } from "./diff.js";
@@ -40,6 +40,8 @@ export interface ResourceChange {
   recordStale: boolean;
   /** sha256 of the observed live spec, or null when the object does not exist. */
   liveHash: string | null;
+  /** The object existed before Plumb managed it and is taken over now (plumb.dev/adopt, or its tags name this stack). */
+  adopt?: boolean;
 }
 
 export interface Plan {
@@ -63,6 +65,8 @@ export interface PlanInput {
   live: ReadonlyMap<string, LiveObject | null>;
   /** Top-level spec fields that force replacement for a kind. */
   replaceOn(apiVersion: string, kind: string): readonly string[];
+  /** The spec field a kind carries Plumb's metadata tags in, if any: tags naming this stack prove an object is Plumb's own. */
+  tagField?(apiVersion: string, kind: string): string | undefined;
   sync: { prune: boolean; allowEmpty: boolean };
 }
 
@@ -71,11 +75,15 @@ export function createPlan(input: PlanInput): Plan {
   const changes: ResourceChange[] = [];
   const warnings: string[] = [];
 
+  const refused: PlumbError[] = [];
   for (const resource of input.desired) {
     const recorded = recordedByAddress.get(resource.address);
     const live = input.live.get(resource.address) ?? null;
-    changes.push(planDesired(resource, recorded, live, input.replaceOn(resource.apiVersion, resource.kind)));
+    const adoption = recorded === undefined && live !== null ? adoptionOf(resource, live, input) : undefined;
+    if (adoption === "refused") refused.push(adoptionRefused(resource, input.stack));
+    else changes.push(planDesired(resource, recorded, live, input.replaceOn(resource.apiVersion, resource.kind), adoption));
   }
+  if (refused.length > 0) throw new PlumbErrorList(refused);
 
   const desiredAddresses = new Set(input.desired.map((resource) => resource.address));
   const emptyGuard = input.desired.length === 0 && !input.sync.allowEmpty;
@@ -126,7 +134,50 @@ export function createPlan(input: PlanInput): Plan {
   return { stack: input.stack, environment: input.environment, digest: input.digest, changes, summary, warnings };
 }
 
-function planDesired(resource: DesiredResource, recorded: RecordedResource | undefined, live: LiveObject | null, replaceOn: readonly string[]): ResourceChange {
+/**
+ * An object that exists but that Plumb has no record of is taken over only on
+ * purpose: the resource says plumb.dev/adopt: "true", or the object's own
+ * tags say Plumb made it for this stack (a store restored from an older
+ * backup, a record lost). Anything else may be someone else's.
+ */
+function adoptionOf(resource: DesiredResource, live: LiveObject, input: PlanInput): "annotation" | "own" | "refused" {
+  if (resource.annotations[annotations.adopt] === "true") return "annotation";
+  if (live.ownedBy === input.stack) return "own";
+  const field = input.tagField?.(resource.apiVersion, resource.kind);
+  const tags = field === undefined ? undefined : live.spec[field];
+  if (typeof tags === "object" && tags !== null && !Array.isArray(tags)) {
+    for (const [key, value] of Object.entries(tags)) {
+      if (value !== "plumb" || !key.endsWith("managed-by")) continue;
+      const prefix = key.slice(0, -"managed-by".length);
+      if (tags[`${prefix}stack`] === input.stack) return "own";
+    }
+  }
+  return "refused";
+}
+
+function adoptionRefused(resource: DesiredResource, stack: string): PlumbError {
+  return new PlumbError(
+    "PLUMB_ADOPTION_REQUIRED",
+    `${resource.kind} "${resource.name}" already exists in the live system and Plumb did not create it; it is not taken over without being asked`,
+    {
+      location: {
+        stack,
+        resource: resource.address,
+        file: resource.origin.file,
+        ...(resource.origin.line === undefined ? {} : { line: resource.origin.line }),
+      },
+      hint: `to manage the existing object, add the annotation ${annotations.adopt}: "true" to the resource, or run plumb import <dir> ${resource.address}; otherwise give the resource another name`,
+    },
+  );
+}
+
+function planDesired(
+  resource: DesiredResource,
+  recorded: RecordedResource | undefined,
+  live: LiveObject | null,
+  replaceOn: readonly string[],
+  adoption?: "annotation" | "own",
+): ResourceChange {
   const base = {
     address: resource.address,
     apiVersion: resource.apiVersion,
@@ -140,7 +191,12 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
     deletionPolicy: resource.deletionPolicy,
     recordStale: false,
     liveHash: live === null ? null : hashSpec(live.spec),
+    ...(adoption === undefined ? {} : { adopt: true }),
   };
+  const adopted =
+    adoption === "annotation"
+      ? `adopted: it existed before Plumb managed it (${annotations.adopt})`
+      : "Plumb's own object (its metadata names this stack); recorded again";
   if (live === null) {
     const drift = recorded !== undefined;
     return {
@@ -164,7 +220,7 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
     return {
       ...base,
       action: "noop",
-      reason: recorded === undefined ? "already matches; adopted into the state" : "in sync",
+      reason: adoption === undefined ? "in sync" : `${adopted}; it already matches`,
       diffs,
       drift: false,
       recordStale,
@@ -183,7 +239,12 @@ function planDesired(resource: DesiredResource, recorded: RecordedResource | und
     });
   }
   const fields = diffs.map((diff) => diff.path.slice(1)).join(", ");
-  const reason = drift ? `drift: ${fields} changed outside Plumb` : `${fields} changed in the source`;
+  const reason =
+    adoption !== undefined
+      ? `${adopted}; ${fields} set as the source says`
+      : drift
+        ? `drift: ${fields} changed outside Plumb`
+        : `${fields} changed in the source`;
   return {
     ...base,
     action: replace ? "replace" : "update",

@@ -104,8 +104,10 @@ export function liveView(connection: KubeConnection, address: string, object: Js
   }
   const health = objectHealth(object);
   const projected = connection.secretView(desired, address, object, (projectLive(desired, view) ?? {}) as JsonObject);
+  const owner = ((metadata.labels ?? {}) as Record<string, unknown>)[stackLabel];
   return {
     spec: projected,
+    ...(typeof owner === "string" ? { ownedBy: owner } : {}),
     outputs: {
       uid: String(metadata.uid ?? ""),
       health: health.status,
