@@ -46,6 +46,7 @@ const rows: Row[] = [
   { method: "GET", route: "/api/v1/environments", path: () => "/api/v1/environments", statuses: anyToken },
   { method: "GET", route: "/api/v1/runs", path: () => "/api/v1/runs", statuses: anyToken },
   { method: "GET", route: "/api/v1/composites", path: () => "/api/v1/composites", statuses: anyToken },
+  { method: "GET", route: "/api/v1/agents", path: () => "/api/v1/agents", statuses: anyToken },
   { method: "GET", route: "/api/v1/composites.md", path: () => "/api/v1/composites.md", statuses: anyToken },
   { method: "GET", route: "/api/v1/audit", path: () => "/api/v1/audit", statuses: anyToken },
   { method: "GET", route: "/api/v1/audit/export", path: () => "/api/v1/audit/export", statuses: anyToken },
