@@ -240,8 +240,9 @@ describe("several agents on one PostgreSQL store", () => {
       "another agent holding bulk",
     );
     expect(takenOver.by).not.toBe(holder);
-    // Within the lease, plus one renewal round of the survivor (a third of it) and the poll.
-    expect(takenOver.at - killedAt).toBeLessThan((leaseSeconds + leaseSeconds / 3 + 1) * 1000);
+    // Within the lease, plus one renewal round of the survivor (a third of it), the poll, and slack for a busy
+    // 2-core machine running other tests beside (the benchmark measures it on a quiet one).
+    expect(takenOver.at - killedAt).toBeLessThan((leaseSeconds + leaseSeconds / 3 + 3) * 1000);
     await allApplied(third);
     expectFiles("bulk", "v3");
     const pending = await query("SELECT id FROM journal WHERE stack = 'bulk' AND state = 'pending'");

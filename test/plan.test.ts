@@ -200,6 +200,13 @@ describe("plan", () => {
     expect(changed.changes[0]?.reason).toBe("adopted: it existed before Plumb managed it (plumb.dev/adopt); content set as the source says");
   });
 
+  it("manages a relationship (a grant) found in place without an opt-in", () => {
+    const spec = { path: "a" };
+    const result = plan({ desired: [desired("a", spec)], live: new Map([[address("a"), { spec }]]), ownsObjects: () => false });
+    expect(result.changes[0]).toMatchObject({ action: "noop", recordStale: true, reason: "in sync" });
+    expect(result.changes[0]?.adopt).toBeUndefined();
+  });
+
   it("takes back an object whose own tags say Plumb made it for this stack, and no other", () => {
     const spec = (stack: string) => ({ path: "a", tags: { "c/managed-by": "plumb", "c/stack": stack } });
     const input = (stack: string) => ({

@@ -75,6 +75,7 @@ export async function planStack(
     live: observation.live,
     replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
     tagField: (apiVersion, kind) => connections.handler(apiVersion, kind).tagField,
+    ownsObjects: (apiVersion, kind) => connections.handler(apiVersion, kind).ownsObjects !== false,
     sync: {
       prune: overrides.prune ?? rendered.definition.sync.prune,
       allowEmpty: overrides.allowEmpty ?? rendered.definition.sync.allowEmpty,

@@ -59,6 +59,12 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
    * done with `plumb.dev/deletion-policy: Delete` on the resource.
    */
   dataHolding?: boolean;
+  /**
+   * False for kinds whose resources are relationships rather than objects (a
+   * grant, default privileges): one already in place was not made by anyone
+   * else in a way worth protecting, so it needs no opt-in to be managed.
+   */
+  ownsObjects?: boolean;
   /** Top-level spec fields whose change cannot be applied in place. */
   replaceOn?: readonly string[];
   /**

@@ -67,6 +67,8 @@ export interface PlanInput {
   replaceOn(apiVersion: string, kind: string): readonly string[];
   /** The spec field a kind carries Plumb's metadata tags in, if any: tags naming this stack prove an object is Plumb's own. */
   tagField?(apiVersion: string, kind: string): string | undefined;
+  /** False for kinds of relationships (grants), which are managed as found without an opt-in. */
+  ownsObjects?(apiVersion: string, kind: string): boolean;
   sync: { prune: boolean; allowEmpty: boolean };
 }
 
@@ -79,7 +81,10 @@ export function createPlan(input: PlanInput): Plan {
   for (const resource of input.desired) {
     const recorded = recordedByAddress.get(resource.address);
     const live = input.live.get(resource.address) ?? null;
-    const adoption = recorded === undefined && live !== null ? adoptionOf(resource, live, input) : undefined;
+    const adoption =
+      recorded === undefined && live !== null && input.ownsObjects?.(resource.apiVersion, resource.kind) !== false
+        ? adoptionOf(resource, live, input)
+        : undefined;
     if (adoption === "refused") refused.push(adoptionRefused(resource, input.stack));
     else changes.push(planDesired(resource, recorded, live, input.replaceOn(resource.apiVersion, resource.kind), adoption));
   }

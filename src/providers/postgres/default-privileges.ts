@@ -81,6 +81,7 @@ async function writeDefaults(connection: PostgresConnection, target: Target<Defa
 export const defaultPrivilegesKind = defineKind<DefaultPrivilegesSpec, PostgresConnection>({
   kind: "DefaultPrivileges",
   schema: defaultPrivilegesSpec,
+  ownsObjects: false,
   replaceOn: ["role", "owner", "database", "schema", "objectType"],
   validate(spec) {
     return invalidPrivileges(spec.objectType, spec.privileges).map((privilege) => ({

@@ -162,6 +162,7 @@ async function writeGrant(connection: PostgresConnection, target: Target<GrantSp
 export const grantKind = defineKind<GrantSpec, PostgresConnection>({
   kind: "Grant",
   schema: grantSpec,
+  ownsObjects: false,
   replaceOn: ["role", "database", "objectType", "schema", "objects"],
   validate(spec) {
     const problems = invalidPrivileges(spec.objectType, spec.privileges).map((privilege) => ({
