@@ -7,7 +7,5 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // Most files wait on child processes (agents, git, PostgreSQL, the browser): two at once keep both cores busy.
-    maxWorkers: 2,
   },
 });

@@ -9,6 +9,7 @@ import type { ApiTokensTable, Database, SessionsTable } from "./schema.js";
 import { appendAuditIn, upsertResources } from "./batch-writes.js";
 import { currentFence } from "./fence.js";
 import { LeaseTable } from "./leases.js";
+import { StoreFeed } from "./store-feed.js";
 import type { Dialect } from "./migrations.js";
 import { postgresChannel, type Notifications, type StoreChannel } from "./notifications.js";
 import { fromEventRow, fromJournalRow, fromResourceRow, fromRunRow, fromStatusRow, insertChunk, now, parseStored } from "./rows.js";
@@ -38,12 +39,9 @@ import type {
 const eventAppendLockKey = 0x706c756d62_02n;
 
 export class KyselyStore implements Store {
-  private readonly eventListeners = new Set<(events: readonly StoredEvent[]) => void>();
-  private readonly statusListeners = new Set<(status: StackStatus) => void>();
   readonly leases: LeaseTable;
-  private feedStarted = false;
-  private feedTimer: NodeJS.Timeout | undefined;
-  private readonly unlisten: (() => void)[] = [];
+  /** Events and status writes for the live stream: this process's, or every agent's on PostgreSQL. */
+  private readonly feed: StoreFeed;
 
   constructor(
     /** The connection itself, for copying a whole store (store-copy.ts); everything else goes through the methods. */
@@ -55,11 +53,25 @@ export class KyselyStore implements Store {
     private readonly leaseDb: Kysely<Database> = db,
   ) {
     this.leases = new LeaseTable(leaseDb, dialect, (transaction, channel, payload) => this.signal(transaction, channel, payload));
+    this.feed = new StoreFeed(
+      {
+        eventsAfter: (afterId, limit) => this.eventsAfter(afterId, limit),
+        getStackStatus: (stack) => this.getStackStatus(stack),
+        lastEventId: async () => {
+          const row = await this.db
+            .selectFrom("events")
+            .select((expression) => expression.fn.max("id").as("last"))
+            .executeTakeFirst();
+          return Number(row?.last ?? 0);
+        },
+      },
+      notifications,
+      dialect === "postgres",
+    );
   }
 
   async close(): Promise<void> {
-    if (this.feedTimer !== undefined) clearInterval(this.feedTimer);
-    for (const stop of this.unlisten) stop();
+    this.feed.close();
     await this.notifications.close();
     if (this.leaseDb !== this.db) await this.leaseDb.destroy();
     await this.db.destroy();
@@ -315,82 +327,15 @@ export class KyselyStore implements Store {
       }
       if (this.dialect === "postgres") await this.signal(transaction, "events", "");
     });
-    // PostgreSQL: every agent, this one included, hears of the events through the feed, in id order.
-    if (this.dialect === "postgres") return;
-    const stored = events.map((event) => ({ ...event, createdAt: timestamp }));
-    for (const listener of this.eventListeners) listener(stored);
+    this.feed.appended(events.map((event) => ({ ...event, createdAt: timestamp })));
   }
 
   onEvents(listener: (events: readonly StoredEvent[]) => void): () => void {
-    this.eventListeners.add(listener);
-    if (this.dialect === "postgres") this.startFeed();
-    return () => this.eventListeners.delete(listener);
+    return this.feed.onEvents(listener);
   }
 
-  /** Status writes of every agent on the store (only this process's on SQLite, where there is no other). */
   onStatus(listener: (status: StackStatus) => void): () => void {
-    this.statusListeners.add(listener);
-    if (this.dialect === "postgres") this.startFeed();
-    return () => this.statusListeners.delete(listener);
-  }
-
-  /**
-   * PostgreSQL: events and status writes of all agents reach this process's
-   * listeners by NOTIFY, and by a poll of the events every second in case a
-   * notification was lost (the listening connection dropped).
-   */
-  private startFeed(): void {
-    if (this.feedStarted) return;
-    this.feedStarted = true;
-    let lastId: number | undefined;
-    let pulling = false;
-    let again = false;
-    const pull = async (): Promise<void> => {
-      if (pulling) {
-        again = true;
-        return;
-      }
-      pulling = true;
-      try {
-        if (lastId === undefined) {
-          const row = await this.db
-            .selectFrom("events")
-            .select((expression) => expression.fn.max("id").as("last"))
-            .executeTakeFirst();
-          lastId = Number(row?.last ?? 0);
-        }
-        for (;;) {
-          const batch = await this.eventsAfter(lastId, 500);
-          if (batch.length === 0) break;
-          lastId = (batch[batch.length - 1] as EventRecord).id;
-          const stored = batch.map(({ id: _id, ...event }) => event);
-          for (const listener of this.eventListeners) listener(stored);
-          if (batch.length < 500) break;
-        }
-      } catch {
-        // The store is away; the next poll or notification tries again.
-      } finally {
-        pulling = false;
-        if (again) {
-          again = false;
-          void pull();
-        }
-      }
-    };
-    this.unlisten.push(this.notifications.listen("events", () => void pull()));
-    this.unlisten.push(
-      this.notifications.listen("status", (stack) => {
-        if (stack === "") return;
-        this.getStackStatus(stack)
-          .then((status) => {
-            if (status !== undefined) for (const listener of this.statusListeners) listener(status);
-          })
-          .catch(() => undefined);
-      }),
-    );
-    void pull();
-    this.feedTimer = setInterval(() => void pull(), 1_000);
-    this.feedTimer.unref();
+    return this.feed.onStatus(listener);
   }
 
   async listEvents(stack: string, limit: number): Promise<EventRecord[]> {
@@ -435,7 +380,7 @@ export class KyselyStore implements Store {
         .execute();
       await this.signal(transaction, "status", status.stack);
     });
-    if (this.dialect === "sqlite") this.announceStatus(status.stack);
+    this.feed.statusWritten(status.stack);
   }
 
   async setSuspended(stack: string, suspended: boolean): Promise<void> {
@@ -462,16 +407,7 @@ export class KyselyStore implements Store {
           .execute();
       await this.signal(transaction, "status", stack);
     });
-    if (this.dialect === "sqlite") this.announceStatus(stack);
-  }
-
-  private announceStatus(stack: string): void {
-    if (this.statusListeners.size === 0) return;
-    this.getStackStatus(stack)
-      .then((status) => {
-        if (status !== undefined) for (const listener of this.statusListeners) listener(status);
-      })
-      .catch(() => undefined);
+    this.feed.statusWritten(stack);
   }
 
   async removeStack(stack: string): Promise<void> {
