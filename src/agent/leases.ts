@@ -78,10 +78,6 @@ export class LeaseKeeper {
     return lease !== undefined && performance.now() < lease.validUntil;
   }
 
-  heldCount(): number {
-    return this.held.size;
-  }
-
   /** The fence a job on `stack` runs under, or undefined when the stack is not (or no longer) this agent's. */
   fence(stack: string): Fence | undefined {
     const lease = this.held.get(stack);

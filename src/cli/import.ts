@@ -61,19 +61,22 @@ export function registerImport(program: Command): void {
             });
           const handler = connections.handler(resource.apiVersion, resource.kind);
           const record = recordFor({ ...resource, stack }, liveAtManagedFields(resource.spec, live.spec), live, handler, null);
-          await store.putResources([record]);
-          await store.appendAudit([
-            {
-              kind: "resource.imported",
-              actor: `cli:${userInfo().username}`,
-              stack,
-              resource: address,
-              commit: null,
-              author: null,
-              commitMessage: null,
-              summary: { action: "import", fields: record.managedFields },
-            },
-          ]);
+          // The record and its audit event commit together: a killed import leaves both or neither.
+          await store.putResources(
+            [record],
+            [
+              {
+                kind: "resource.imported",
+                actor: `cli:${userInfo().username}`,
+                stack,
+                resource: address,
+                commit: null,
+                author: null,
+                commitMessage: null,
+                summary: { action: "import", fields: record.managedFields },
+              },
+            ],
+          );
           process.stdout.write(`imported ${address} into stack ${stack}; plumb plan shows what would change to make it match the source\n`);
           return 0;
         });

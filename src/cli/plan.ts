@@ -103,7 +103,7 @@ export function registerPlan(program: Command): void {
               throw error;
             }
             const { plan } = planned;
-            await post(formatPlan(plan, "markdown", { color: false, showUnchanged: false }));
+            if (pull !== undefined) await post(formatPlan(plan, "markdown", { color: false, showUnchanged: false }));
             process.stdout.write(`${formatPlan(plan, options.format, { color: useColor(process.stdout), showUnchanged: options.showUnchanged === true })}\n`);
             const pending = await store.pendingJournalEntries(plan.stack);
             if (pending.length > 0 && options.format === "text") {

@@ -140,9 +140,12 @@ export class KyselyStore implements Store {
     return row === undefined ? undefined : fromResourceRow(row);
   }
 
-  async putResources(records: readonly RecordedResource[]): Promise<void> {
+  async putResources(records: readonly RecordedResource[], audit: readonly AuditInput[] = []): Promise<void> {
     if (records.length === 0) return;
-    await this.write(records[0]?.stack, (transaction) => upsertResources(transaction, records));
+    await this.write(records[0]?.stack, async (transaction) => {
+      await upsertResources(transaction, records);
+      await appendAuditIn(transaction, audit);
+    });
   }
 
   async removeResources(stack: string, addresses: readonly string[]): Promise<void> {

@@ -226,8 +226,8 @@ export interface Store {
 
   listResources(stack: string): Promise<RecordedResource[]>;
   getResource(stack: string, address: string): Promise<RecordedResource | undefined>;
-  /** Upserts many records in one transaction. */
-  putResources(records: readonly RecordedResource[]): Promise<void>;
+  /** Upserts many records in one transaction, with the audit events that record why (plumb import). */
+  putResources(records: readonly RecordedResource[], audit?: readonly AuditInput[]): Promise<void>;
   /** Forgets records without touching the live objects (they are no longer managed). */
   removeResources(stack: string, addresses: readonly string[]): Promise<void>;
 
