@@ -62,7 +62,8 @@ export async function startAgent(args: readonly string[], options: { env?: Recor
         body = JSON.stringify(requestOptions.body);
         headers["content-type"] = "application/json";
       }
-      const response = await fetch(`${url}${route}`, { method, headers, ...(body === undefined ? {} : { body }) });
+      // A bounded wait: an agent that stopped answering (paused, overloaded) fails this call, and a polling caller tries again.
+      const response = await fetch(`${url}${route}`, { method, headers, signal: AbortSignal.timeout(15_000), ...(body === undefined ? {} : { body }) });
       const text = await response.text();
       let parsed: unknown = text;
       try {

@@ -23,6 +23,8 @@ let work: string;
 let repository: TestRepository;
 let store: string;
 const agents = new Map<string, RunningAgent>();
+/** Agents under SIGSTOP: alive as far as Node can tell (no exit code), but they answer nothing. */
+const paused = new Set<RunningAgent>();
 let environment: Record<string, string>;
 
 function writeFleet(version: string, bulkVersion = version): void {
@@ -76,7 +78,7 @@ async function startNamed(name: string): Promise<RunningAgent> {
 
 /** The first agent's token works on every agent: tokens live in the store. */
 function anyAgent(): RunningAgent {
-  for (const agent of agents.values()) if (agent.process.exitCode === null && agent.process.signalCode === null) return agent;
+  for (const agent of agents.values()) if (agent.process.exitCode === null && agent.process.signalCode === null && !paused.has(agent)) return agent;
   throw new Error("no agent runs");
 }
 
@@ -139,7 +141,7 @@ describe("several agents on one PostgreSQL store", () => {
 
   afterAll(async () => {
     for (const agent of agents.values()) {
-      if (agent.process.signalCode === "SIGSTOP") agent.process.kill("SIGCONT");
+      if (paused.has(agent)) agent.process.kill("SIGCONT");
       await agent.stop("SIGKILL");
     }
     repository?.cleanup();
@@ -258,17 +260,19 @@ describe("several agents on one PostgreSQL store", () => {
     const before = new Date().toISOString();
     const fourth = repository.commit("bulk v4");
     const { holder, epoch } = await midApplyOfBulk(before);
-    const paused = agents.get(holder) as RunningAgent;
-    paused.process.kill("SIGSTOP");
+    const sleeper = agents.get(holder) as RunningAgent;
+    sleeper.process.kill("SIGSTOP");
+    paused.add(sleeper);
     try {
       await allApplied(fourth, 60_000);
       expectFiles("bulk", "v4");
     } finally {
-      paused.process.kill("SIGCONT");
+      sleeper.process.kill("SIGCONT");
+      paused.delete(sleeper);
     }
     const wokeAt = new Date().toISOString();
     // It has time to try: whatever it does now must be refused.
-    await eventually(async () => (paused.output().includes("no longer holds stack bulk") ? true : undefined), 20_000, "the paused agent to notice");
+    await eventually(async () => (sleeper.output().includes("no longer holds stack bulk") ? true : undefined), 20_000, "the paused agent to notice");
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const stale = await query("SELECT id, state FROM journal WHERE stack = 'bulk' AND epoch = $1 AND (created_at >= $2 OR updated_at >= $2)", [epoch, wokeAt]);
     expect(stale).toEqual([]);
@@ -277,7 +281,7 @@ describe("several agents on one PostgreSQL store", () => {
     const status = await query<{ epoch: string }>("SELECT epoch FROM stack_status WHERE stack = 'bulk'");
     expect(Number(status[0]?.epoch)).toBeGreaterThan(epoch);
     expectFiles("bulk", "v4");
-    expect(paused.process.exitCode).toBeNull();
+    expect(sleeper.process.exitCode).toBeNull();
   }, 120_000);
 
   it("rides out a restart of the store's PostgreSQL under load and loses nothing", async () => {
