@@ -7,9 +7,18 @@ import { secretReferenceSchema } from "./sdk/secret-reference.js";
 export const stackApiVersion = "plumb.dev/v1";
 export const stackKind = "Stack";
 
-const duration = Type.String({ pattern: "^([0-9]+(ms|s|m|h))+$", description: "A duration such as 30s, 5m or 1h30m." });
+export const durationSchema = Type.String({ pattern: "^([0-9]+(ms|s|m|h))+$", description: "A duration such as 30s, 5m or 1h30m." });
+const duration = durationSchema;
 const stringMap = Type.Record(Type.String(), Type.String());
 export const stackNamePattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+/** Allow and deny windows: a cron schedule (UTC) opens one for a duration. */
+export const syncWindowsSchema = Type.Array(
+  Type.Object(
+    { kind: Type.Union([Type.Literal("allow"), Type.Literal("deny")]), schedule: Type.String({ minLength: 9 }), duration },
+    { additionalProperties: false },
+  ),
+);
 
 export const syncPolicySchema = Type.Object(
   {
@@ -43,14 +52,7 @@ export const syncPolicySchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    windows: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { kind: Type.Union([Type.Literal("allow"), Type.Literal("deny")]), schedule: Type.String({ minLength: 9 }), duration },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
+    windows: Type.Optional(syncWindowsSchema),
   },
   { additionalProperties: false },
 );

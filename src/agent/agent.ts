@@ -367,7 +367,11 @@ export class Agent implements AgentCommands {
 
   private upsertStack(name: string, platformStack: PlatformStack): void {
     const existing = this.stacks.get(name);
-    if (existing !== undefined && JSON.stringify(existing.platform.document) === JSON.stringify(platformStack.document)) return;
+    if (
+      existing !== undefined &&
+      JSON.stringify([existing.platform.document, existing.platform.pin]) === JSON.stringify([platformStack.document, platformStack.pin])
+    )
+      return;
     const where = `${platformStack.file}:${platformStack.line} (stack ${name})`;
     const sync = platformStack.document.spec?.sync ?? {};
     const managed: ManagedStack = {

@@ -17,6 +17,7 @@ import { SecretStores } from "../secrets/stores.js";
 import type { GitMirrors } from "../source/git.js";
 import type { AgentMetrics } from "./metrics.js";
 import { emptyProjects, type PlatformProjects } from "./platform-projects.js";
+import { emptyPromotions, type PlatformPromotions } from "./platform-promotion.js";
 import { scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack } from "./platform.js";
 
 export interface PlatformSourceOptions {
@@ -42,6 +43,8 @@ export class PlatformSource {
   projects: PlatformProjects = emptyProjects();
   /** The platform's policy, kept while a broken one is in the repository. */
   policy: CompliancePolicy | undefined;
+  /** The PromotionPolicy and pins as last read; a broken policy is kept as broken, never as none. */
+  promotions: PlatformPromotions = emptyPromotions();
   secrets: SecretStores;
   library: { key: string; library: PlatformLibrary } | undefined;
   problems: PlumbError[] = [];
@@ -68,6 +71,7 @@ export class PlatformSource {
     scan.problems.push(...(await this.refreshLibrary(directory)));
     this.refreshStores(scan, directory);
     this.projects = scan.projects;
+    this.promotions = scan.promotions;
     this.problems = scan.problems;
     if (scan.policy !== undefined) this.policy = scan.policy.policy;
     else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;

@@ -13,6 +13,7 @@ import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.j
 import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
+import { applyPins, emptyPromotions, readPromotionDocument, type PlatformPromotions } from "./platform-promotion.js";
 import { generateStacks, stackSetKind } from "./stack-sets.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
@@ -24,6 +25,8 @@ export interface PlatformStack {
   line: number;
   /** The StackSet that made it, if one did. */
   stackSet?: string;
+  /** The Pin that holds its source at one commit (a promotion wrote it), if one does. */
+  pin?: { revision: string; file: string; line: number; promotedFrom?: string };
 }
 
 export interface PlatformScan {
@@ -34,6 +37,8 @@ export interface PlatformScan {
   stores: SecretStoreDocument[];
   /** Projects and the platform's provider instances. */
   projects: PlatformProjects;
+  /** The PromotionPolicy and the pins. */
+  promotions: PlatformPromotions;
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -49,13 +54,14 @@ export async function scanPlatform(directory: string, root = directory): Promise
   let policy: PlatformScan["policy"];
   const stores: SecretStoreDocument[] = [];
   const projects = emptyProjects();
+  const promotions = emptyPromotions();
   const stackSets: ParsedDocument[] = [];
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, policy, stores, projects, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, promotions, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, stores, projects, promotions, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -114,6 +120,7 @@ export async function scanPlatform(directory: string, root = directory): Promise
         continue;
       }
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProjectDocument(document, value.kind, projects, problems)) continue;
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && readPromotionDocument(document, value.kind, promotions, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackSetKind) {
         stackSets.push(document);
         continue;
@@ -147,7 +154,8 @@ export async function scanPlatform(directory: string, root = directory): Promise
     }
   }
   await addGeneratedStacks(stackSets, root, stacks, problems);
-  return { stacks, policy, stores, projects, problems };
+  applyPins(stacks, promotions.pins, problems);
+  return { stacks, policy, stores, projects, promotions, problems };
 }
 
 /** The stacks of the StackSets, after the written ones: a name taken twice is a problem, and the first keeps it. */
@@ -228,8 +236,15 @@ export async function stackOrigin(stack: PlatformStack, platform: PlatformOrigin
   const source = stack.document.spec?.source ?? {};
   const relative = checkRelativePath(source.path ?? ".", where);
   if (source.repo === undefined) {
-    if (platform.kind === "local") return { kind: "local", directory: path.join(platform.root, relative) };
-    return { kind: "git", source: platform.source, path: relative };
+    // A ref on a stack of the platform repository (a Pin writes one) reads the platform's files at that ref.
+    if (platform.kind === "local") {
+      if (source.ref !== undefined)
+        throw new PlumbError("PLUMB_STACK_DEFINITION", `${where}: source.ref needs a git platform repository; this agent reads a local directory`, {
+          hint: "point --platform at the git repository, or remove the ref (or the Pin)",
+        });
+      return { kind: "local", directory: path.join(platform.root, relative) };
+    }
+    return { kind: "git", source: source.ref === undefined ? platform.source : { ...platform.source, ref: parseRef(source.ref, where) }, path: relative };
   }
   const gitSource: GitSource = { url: validateRepositoryUrl(source.repo, where), ref: parseRef(source.ref, where) };
   if (source.secretRef !== undefined) gitSource.credentials = { token: await secrets.resolve(source.secretRef) };

@@ -8,14 +8,15 @@ import type { EventEmitter } from "node:events";
 import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
 import type { Plan } from "../engine/plan/plan.js";
-import type { PlumbError } from "../errors.js";
+import { errorMessage, type PlumbError } from "../errors.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
 import type { RenderedClaim } from "../stack-model.js";
 import type { CompositeKind } from "../render/platform-library.js";
 import { auditEvents } from "../state/audit-export.js";
 import type { AuditEvent } from "../state/audit.js";
 import type { StackStatus, Store } from "../state/store.js";
-import type { PlatformStack } from "./platform.js";
+import { stackOrigin, type PlatformStack } from "./platform.js";
+import type { PlatformPromotions } from "./platform-promotion.js";
 import { appliedRender, complianceFor, type StackContext } from "./stack-context.js";
 import { notCheckedStatus } from "./stack-status.js";
 
@@ -92,6 +93,31 @@ export class StackQueries {
   stackEnvironment(name: string): string | null {
     const managed = this.context.stacks.get(name);
     return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;
+  }
+
+  /** The platform's PromotionPolicy and pins, as last read. */
+  promotions(): PlatformPromotions {
+    return this.context.platform.promotions;
+  }
+
+  /**
+   * The commit that last changed the stack's source directory at `revision`:
+   * two environments on the same application run the same files when these
+   * match, whatever commits moved the branch since. `revision` itself for a
+   * local source, or when the repository cannot be read.
+   */
+  async contentRevision(stack: string, revision: string): Promise<string> {
+    const managed = this.context.stacks.get(stack);
+    if (managed === undefined) return revision;
+    try {
+      const origin = managed.origin ?? (await stackOrigin(managed.platform, this.context.origin, this.context.platform.secrets, this.context.ssh));
+      if (origin.kind !== "git") return revision;
+      await this.context.mirrors.ensureCommit(origin.source, revision);
+      return await this.context.mirrors.lastChange(origin.source, revision, origin.path);
+    } catch (error) {
+      this.context.logger.warn({ stack, revision, err: errorMessage(error) }, "cannot tell which commit last changed the stack's source; comparing revisions");
+      return revision;
+    }
   }
 
   compositeKinds(): CompositeKind[] {

@@ -8,6 +8,8 @@ export interface MatrixCell {
   stack: string;
   revision: string | null;
   state: StackState;
+  /** Set when the environment before this one (in the PromotionPolicy's order) runs a revision this one does not. */
+  promotion?: { from: string; revision: string; allowed: boolean; rule?: string; reason?: string };
 }
 
 export interface EnvironmentMatrix {
@@ -25,8 +27,12 @@ export function applicationOf(stack: Pick<ListedStack, "name" | "labels" | "envi
   return suffix !== undefined && stack.name.endsWith(suffix) && stack.name.length > suffix.length ? stack.name.slice(0, -suffix.length) : stack.name;
 }
 
-/** `q`: a substring of the application's name, case-insensitive. Rows and columns come sorted. */
-export function environmentMatrix(stacks: readonly ListedStack[], q?: string): EnvironmentMatrix {
+/**
+ * `q`: a substring of the application's name, case-insensitive. Rows come
+ * sorted; columns in `order` (the PromotionPolicy's environments) first, the
+ * rest sorted after them.
+ */
+export function environmentMatrix(stacks: readonly ListedStack[], q?: string, order: readonly string[] = []): EnvironmentMatrix {
   const needle = q?.toLowerCase();
   const environments = new Set<string>();
   const applications = new Map<string, Record<string, MatrixCell>>();
@@ -40,7 +46,10 @@ export function environmentMatrix(stacks: readonly ListedStack[], q?: string): E
     applications.set(name, cells);
   }
   return {
-    environments: [...environments].sort(),
+    environments: [...environments].sort((left, right) => {
+      const rank = (environment: string) => (order.includes(environment) ? order.indexOf(environment) : order.length);
+      return rank(left) - rank(right) || (left < right ? -1 : left > right ? 1 : 0);
+    }),
     applications: [...applications].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0)).map(([name, cells]) => ({ name, cells })),
   };
 }

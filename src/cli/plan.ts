@@ -7,7 +7,8 @@ import { formatPlan, type PlanFormat } from "../engine/plan/plan-format.js";
 import { planStack } from "../engine/pipeline.js";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { redactor } from "../secrets/redaction.js";
-import { forgeToken, parsePullRequest, upsertPlanComment } from "./forge-comment.js";
+import { parsePullRequest, upsertPlanComment } from "./forge-comment.js";
+import { forgeToken } from "./forge.js";
 import {
   action,
   complianceOptions,
@@ -77,7 +78,7 @@ export function registerPlan(program: Command): void {
         ) => {
           // The address and the token are checked before any work, so a CI job fails at once on a typo.
           const pull = options.comment === undefined ? undefined : parsePullRequest(options.comment);
-          const token = pull === undefined ? undefined : forgeToken(pull.forge);
+          const token = pull === undefined ? undefined : forgeToken(pull.forge, "--comment");
           // The comment is found again by the stack's directory, which a plan that fails to render still has.
           const key = path.relative(process.cwd(), path.resolve(directory)) || ".";
           const post = async (markdown: string) => {

@@ -7,12 +7,12 @@ import { PlumbError } from "../errors.js";
 import { action } from "./context.js";
 import { savedLogin } from "./login.js";
 
-interface RemoteFlags {
+export interface RemoteFlags {
   url: string;
   token?: string;
 }
 
-function remoteOptions(command: Command): Command {
+export function remoteOptions(command: Command): Command {
   return command
     .addOption(new Option("--url <url>", "the agent's address").env("PLUMB_URL").default("http://127.0.0.1:8080"))
     .addOption(new Option("--token <token>", "an API token (prefer the environment variable: flags show in ps)").env("PLUMB_TOKEN"));
@@ -20,11 +20,11 @@ function remoteOptions(command: Command): Command {
 
 /** A route that answers with text (CSV, Markdown). */
 async function callText(flags: RemoteFlags, route: string): Promise<string> {
-  const text = await call<{ message?: string } | string>(flags, "GET", route);
+  const text = await callAgent<{ message?: string } | string>(flags, "GET", route);
   return typeof text === "string" ? text : (text.message ?? "");
 }
 
-async function call<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
+export async function callAgent<Result>(flags: RemoteFlags, method: "GET" | "POST", route: string, body?: unknown): Promise<Result> {
   const token = flags.token ?? (await savedLogin(flags.url));
   if (token === undefined)
     throw new PlumbError("PLUMB_UNAUTHORIZED", "no API token given", {
@@ -79,7 +79,7 @@ export function registerRemote(program: Command): void {
   remoteOptions(program.command("status").description("stacks and their conditions, from a running agent").argument("[stack]", "one stack in detail")).action(
     action(async (stack: string | undefined, flags: RemoteFlags) => {
       if (stack !== undefined) {
-        const detail = await call<StackSummary>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}`);
+        const detail = await callAgent<StackSummary>(flags, "GET", `/api/v1/stacks/${encodeURIComponent(stack)}`);
         process.stdout.write(
           `${detail.name}${detail.suspended ? " (suspended)" : ""}\n  applied:   ${short(detail.lastAppliedRevision)}\n  attempted: ${short(detail.lastAttemptedRevision)}\n`,
         );
@@ -92,7 +92,7 @@ export function registerRemote(program: Command): void {
             process.stdout.write(`  drift${detail.drift.healed ? " (healed)" : ""}: ${address} ${fields.join(", ")}\n`);
         return;
       }
-      const list = await call<{ items: StackSummary[]; total: number; problems: string[] }>(flags, "GET", "/api/v1/stacks?limit=500");
+      const list = await callAgent<{ items: StackSummary[]; total: number; problems: string[] }>(flags, "GET", "/api/v1/stacks?limit=500");
       process.stdout.write(`${"STACK".padEnd(32)} ${"CONDITIONS".padEnd(24)} ${"APPLIED".padEnd(12)}\n`);
       for (const item of list.items)
         process.stdout.write(
@@ -111,7 +111,7 @@ export function registerRemote(program: Command): void {
   ).action(
     action(async (stack: string, flags: RemoteFlags & { resource?: string }) => {
       if (flags.resource !== undefined) {
-        const trail = await call<{
+        const trail = await callAgent<{
           items: {
             at: string;
             kind: string;
@@ -135,7 +135,7 @@ export function registerRemote(program: Command): void {
         }
         return;
       }
-      const runs = await call<{
+      const runs = await callAgent<{
         items: {
           id: string;
           trigger: string;
@@ -157,7 +157,7 @@ export function registerRemote(program: Command): void {
 
   remoteOptions(program.command("diff").description("desired vs live, field by field, for a stack the agent manages").argument("<stack>")).action(
     action(async (stack: string, flags: RemoteFlags) => {
-      const plan = await call<{ changes: { address: string; action: string; diffs: { path: string; before?: unknown; after?: unknown }[] }[] }>(
+      const plan = await callAgent<{ changes: { address: string; action: string; diffs: { path: string; before?: unknown; after?: unknown }[] }[] }>(
         flags,
         "GET",
         `/api/v1/stacks/${encodeURIComponent(stack)}/plan`,
@@ -186,7 +186,7 @@ export function registerRemote(program: Command): void {
     .action(
       action(async (stack: string, flags: RemoteFlags & { override?: boolean }) => {
         process.stdout.write(
-          `${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`, flags.override === true ? { override: true } : undefined)).message}\n`,
+          `${(await callAgent<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/sync`, flags.override === true ? { override: true } : undefined)).message}\n`,
         );
       }),
     );
@@ -201,7 +201,7 @@ export function registerRemote(program: Command): void {
   ).action(
     action(async (stack: string, revision: string, flags: RemoteFlags & { override?: boolean }) => {
       process.stdout.write(
-        `${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision, ...(flags.override === true ? { override: true } : {}) })).message}\n`,
+        `${(await callAgent<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/rollback`, { revision, ...(flags.override === true ? { override: true } : {}) })).message}\n`,
       );
     }),
   );
@@ -220,7 +220,7 @@ export function registerRemote(program: Command): void {
       if (!/^[0-9]{1,4}$/.test(flags.days) || Number(flags.days) < 1)
         throw new PlumbError("PLUMB_USAGE", `--days "${flags.days}" is not a number of days`, { hint: "e.g. --days 30" });
       const route = `/api/v1/compliance?days=${flags.days}&format=${flags.format}`;
-      const body = flags.format === "json" ? `${JSON.stringify(await call<unknown>(flags, "GET", route), null, 2)}\n` : await callText(flags, route);
+      const body = flags.format === "json" ? `${JSON.stringify(await callAgent<unknown>(flags, "GET", route), null, 2)}\n` : await callText(flags, route);
       process.stdout.write(body);
     }),
   );
@@ -231,7 +231,7 @@ export function registerRemote(program: Command): void {
   ] as const) {
     remoteOptions(program.command(name).description(description).argument("<stack>")).action(
       action(async (stack: string, flags: RemoteFlags) => {
-        process.stdout.write(`${(await call<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/${name}`)).message}\n`);
+        process.stdout.write(`${(await callAgent<{ message: string }>(flags, "POST", `/api/v1/stacks/${encodeURIComponent(stack)}/${name}`)).message}\n`);
       }),
     );
   }

@@ -135,6 +135,7 @@ export interface ResolvedRevision {
 
 export class GitMirrors {
   private readonly mutex = new KeyedMutex();
+  private readonly lastChanges = new Map<string, string>();
 
   constructor(
     private readonly cacheDirectory: string,
@@ -341,6 +342,22 @@ export class GitMirrors {
     const { stdout } = await this.git(["--git-dir", this.mirrorDirectory(source.url), "log", "-1", "--format=%H%x00%an%x00%ae%x00%aI%x00%s", commit], source);
     const [full, author, email, date, message] = stdout.trim().split("\u0000");
     return { commit: full ?? commit, author: author ?? "", email: email ?? "", date: date ?? "", message: message ?? "" };
+  }
+
+  /**
+   * The newest commit at or before `commit` that changed anything under
+   * `directory` ("." for the whole tree): two revisions with the same answer
+   * hold the same files there. Asked once per (repository, commit, directory); commits do not change.
+   */
+  async lastChange(source: GitSource, commit: string, directory: string): Promise<string> {
+    const key = `${source.url}\0${commit}\0${directory}`;
+    const known = this.lastChanges.get(key);
+    if (known !== undefined) return known;
+    const { stdout } = await this.git(["--git-dir", this.mirrorDirectory(source.url), "log", "-1", "--format=%H", commit, "--", directory], source);
+    const found = stdout.trim() || commit;
+    if (this.lastChanges.size > 10_000) this.lastChanges.clear();
+    this.lastChanges.set(key, found);
+    return found;
   }
 
   /** Removes checkouts of a repository other than `keep` (old revisions pile up otherwise). */

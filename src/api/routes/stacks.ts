@@ -8,10 +8,11 @@ import { PlumbError } from "../../errors.js";
 import { compositesMarkdown, documentComposite } from "../../render/composite-docs.js";
 import type { RenderedClaim } from "../../stack-model.js";
 import { environmentMatrix } from "../environment-matrix.js";
+import { assessPromotion, promotionFacts } from "../promotions.js";
 import { planPreview, resourceList, stackList } from "../response-schemas.js";
 import { platformWide } from "../authorization.js";
 import type { RouteContext } from "../route-context.js";
-import { errorBody, listQuery, stackName, stackSummary } from "../schemas.js";
+import { errorBody, listQuery, stackName, stackSummary, type StackSummary } from "../schemas.js";
 import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
 
 export async function stackRoutes(app: FastifyInstance, { queries, store, authorizeStack, summary, everySummary }: RouteContext): Promise<void> {
@@ -50,7 +51,35 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
       },
     },
     async (request) => {
-      return environmentMatrix(await everySummary(request), request.query.q);
+      const summaries = await everySummary(request);
+      const promotions = queries.promotions();
+      const order = promotions.policy?.policy.spec.environments ?? [];
+      const matrix = environmentMatrix(summaries, request.query.q, order);
+      const byName = new Map(summaries.map((stack) => [stack.name, stack]));
+      const facts = promotionFacts(queries);
+      // Only neighbours that run different revisions need their runs read.
+      const checks = matrix.applications.flatMap((application) =>
+        order.slice(1).flatMap((environment, index) => {
+          const from = order[index] as string;
+          const source = application.cells[from];
+          const target = application.cells[environment];
+          if (source === undefined || target === undefined || source.revision === null || source.revision === target.revision) return [];
+          return [{ source: byName.get(source.stack) as StackSummary, target: byName.get(target.stack) as StackSummary, cell: target, from }];
+        }),
+      );
+      await Promise.all(
+        checks.map(async ({ source, target, cell, from }) => {
+          const assessed = await assessPromotion(source, target, facts);
+          if (!assessed.pending || assessed.source.revision === null) return;
+          cell.promotion = {
+            from,
+            revision: assessed.source.revision,
+            allowed: assessed.verdict.allowed,
+            ...(assessed.verdict.allowed ? {} : { rule: assessed.verdict.rule, reason: assessed.verdict.reason }),
+          };
+        }),
+      );
+      return matrix;
     },
   );
 
