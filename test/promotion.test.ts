@@ -14,6 +14,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
+import { launchChromium } from "./browser.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { fileResource, runCliAsync } from "./helpers.js";
 
@@ -232,6 +233,27 @@ describe("plumb promote", () => {
       expect(refusedToken.stderr).not.toContain("wrong-token-canary");
     } finally {
       await forge.stop();
+    }
+  }, 60_000);
+
+  it("shows on the environments page what is promotable and what a rule holds", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(agent.url);
+      await page.getByLabel("API token").fill(agent.adminToken);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("link", { name: "Environments" }).click();
+      const row = (name: string) => page.locator("main table tbody tr", { has: page.getByRole("rowheader", { name, exact: true }) });
+      await expect.poll(() => page.locator("main table thead").textContent(), { timeout: 15_000 }).toMatch(/dev.*staging.*prod/);
+      // Columns: application, dev, staging, prod.
+      await expect.poll(() => row("alpha").locator("td").nth(1).textContent()).toMatch(/[0-9a-f]{12} from dev: promotable/);
+      await expect.poll(() => row("payments").locator("td").nth(2).textContent()).toMatch(/from staging: held by soak-before-prod/);
+      expect(await row("payments").locator("td").nth(2).locator(".promotion .badge").getAttribute("title")).toMatch(/must have run [0-9a-f]{12} Ready for 30m/);
+      expect(await row("bravo").locator(".promotion").count()).toBe(0);
+      await page.screenshot({ path: path.join(tmpdir(), "plumb-promotion-environments.png") });
+    } finally {
+      await browser.close();
     }
   }, 60_000);
 });

@@ -6,9 +6,35 @@ import { useCallback, useEffect, useState } from "react";
 import { api, type StackStateWord } from "./api.js";
 import { Badge, Field, shortRevision, stackStateTone, stateLabel, TableCard, useLiveReload } from "./widgets.js";
 
+interface Promotion {
+  from: string;
+  revision: string;
+  allowed: boolean;
+  rule?: string;
+  reason?: string;
+}
+
 interface EnvironmentMatrix {
   environments: string[];
-  applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: StackStateWord }> }[];
+  applications: { name: string; cells: Record<string, { stack: string; revision: string | null; state: StackStateWord; promotion?: Promotion }> }[];
+}
+
+/** What waits to come into this cell from the environment before it, and whether the PromotionPolicy lets it. */
+function PendingPromotion({ application, environment, promotion }: { application: string; environment: string; promotion: Promotion }) {
+  const command = `plumb promote ${application} --from ${promotion.from} --to ${environment}`;
+  return (
+    <div className="promotion">
+      {promotion.allowed ? (
+        <Badge tone="accent" title={`Promotable: ${command}`}>
+          {shortRevision(promotion.revision)} from {promotion.from}: promotable
+        </Badge>
+      ) : (
+        <Badge tone="muted" title={promotion.reason}>
+          {shortRevision(promotion.revision)} from {promotion.from}: held by {promotion.rule}
+        </Badge>
+      )}
+    </div>
+  );
 }
 
 const firstRows = 100;
@@ -50,7 +76,8 @@ export function EnvironmentsPage() {
     <main>
       <h1>Environments</h1>
       <p className="muted">
-        Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment).
+        Which revision each application runs in each environment (stacks grouped by their <code>app</code> label, else by name without the environment), and
+        what waits to be promoted from the environment before, with the rule that holds it.
       </p>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
         <Field label="Application">
@@ -80,6 +107,9 @@ export function EnvironmentsPage() {
                     <code>{shortRevision(cell.revision)}</code>
                   </a>{" "}
                   <Badge tone={stackStateTone(cell.state)}>{stateLabel(cell.state)}</Badge>
+                  {cell.promotion === undefined ? null : (
+                    <PendingPromotion application={application.name} environment={environment} promotion={cell.promotion} />
+                  )}
                 </td>
               );
             })}
