@@ -127,6 +127,36 @@ describe("kubernetes provider", () => {
     expect(((await get("/apis/apps/v1/namespaces/drift/deployments/api"))?.spec as { replicas: number }).replicas).toBe(5);
   });
 
+  it("refuses to take over an object someone else made until the manifest asks to adopt it", async () => {
+    await kube.call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "adopt" } });
+    const made = await kube.call("POST", "/api/v1/namespaces/adopt/configmaps?fieldManager=kubectl-create", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "settings" },
+      data: { owner: "someone else" },
+    });
+    expect(made.status).toBe(201);
+    stack("kube-adopt", { "all.yaml": configMap("adopt", "settings", "{ owner: plumb }") });
+    const refused = plumb(["plan", workspace.stackDir]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("PLUMB_ADOPTION_REQUIRED");
+    expect(refused.stderr).toContain("v1/ConfigMap/adopt/settings");
+    expect(plumb(["apply", workspace.stackDir, "--yes"]).status).toBe(1);
+    expect((await get("/api/v1/namespaces/adopt/configmaps/settings"))?.data).toEqual({ owner: "someone else" });
+    workspace.write(
+      "all.yaml",
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: adopt, annotations: { plumb.dev/adopt: "true" } }\ndata: { owner: plumb }\n`,
+    );
+    const adopting = plumb(["plan", workspace.stackDir]);
+    expect(adopting.stdout).toMatch(/v1\/ConfigMap\/adopt\/settings\s+adopt/);
+    const applied = plumb(["apply", workspace.stackDir, "--yes"]);
+    expect(applied.stderr).toBe("");
+    expect(applied.status).toBe(0);
+    const adopted = await get("/api/v1/namespaces/adopt/configmaps/settings");
+    expect(adopted?.data).toEqual({ owner: "plumb" });
+    expect((adopted?.metadata as { labels?: Record<string, string> }).labels?.["plumb.dev/stack"]).toBe("kube-adopt");
+  });
+
   it("orders a custom resource after its CRD and namespace, waits for the CRD to be served, and prunes what leaves the folder", async () => {
     const crd = sizedCrd("widget", "Widget");
     const widget = `apiVersion: example.org/v1\nkind: Widget\nmetadata: { name: small, namespace: crd }\nspec: { size: 3 }\n`;

@@ -40,6 +40,12 @@ export interface Target<Spec = JsonObject> {
    * owns a field (Kubernetes' field managers) may take those fields back.
    */
   corrective?: boolean;
+  /**
+   * Set when applying a change that takes over an object made outside Plumb,
+   * which the resource asked to adopt: the fields it declares become Plumb's,
+   * even where another field owner holds them.
+   */
+  adopting?: boolean;
 }
 
 /** A problem a kind finds in a spec that its JSON Schema cannot express. */

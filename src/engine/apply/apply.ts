@@ -240,7 +240,13 @@ async function executeChange(change: ResourceChange & { action: keyof typeof pas
   const desired: Target | undefined =
     change.desiredSpec === undefined
       ? undefined
-      : { address: change.address, name: change.name, spec: change.desiredSpec, ...(change.drift ? { corrective: true } : {}) };
+      : {
+          address: change.address,
+          name: change.name,
+          spec: change.desiredSpec,
+          ...(change.drift ? { corrective: true } : {}),
+          ...(change.adopt === true ? { adopting: true } : {}),
+        };
   try {
     const live = await withRetries(context.attempts ?? 3, async () => {
       // The last moment an agent that lost its lease (it was paused) can be stopped before it touches a live system.

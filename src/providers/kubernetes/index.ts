@@ -101,6 +101,17 @@ export const kubernetesProvider = defineProvider<KubernetesProviderConfig, KubeC
             byName.set(String((item.metadata as JsonObject | undefined)?.name ?? ""), { apiVersion: info.apiVersion, kind: info.kind, ...item });
           next = page.metadata?.continue || undefined;
         } while (next !== undefined);
+        // An object the list leaves out carries no label of this stack: it may still exist, made by a person or another
+        // tool. Asked for by name, it is seen as existing and not this stack's, so the plan refuses to take it over unasked.
+        const unlabeled = group.filter(({ target }) => !byName.has((target.spec as Manifest).metadata.name));
+        await mapWithConcurrency(unlabeled, listConcurrency, async ({ target }) => {
+          const name = (target.spec as Manifest).metadata.name;
+          const object = await connection.client.request<JsonObject>("GET", objectPath(info, namespace, name), {
+            allowMissing: true,
+            what: `read ${info.kind} ${name}${namespace === undefined ? "" : ` in ${namespace}`}`,
+          });
+          if (object !== null) byName.set(name, { apiVersion: info.apiVersion, kind: info.kind, ...object });
+        });
         for (const { target } of group) {
           const object = byName.get((target.spec as Manifest).metadata.name);
           if (object !== undefined) observed.set(target.address, liveView(connection, target.address, object, (target.desired ?? target.spec) as Manifest));

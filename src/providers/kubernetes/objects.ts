@@ -134,8 +134,9 @@ export async function placement(connection: KubeConnection, manifest: Manifest):
 async function apply(connection: KubeConnection, target: Target<Manifest>): Promise<LiveObject> {
   const manifest = target.spec;
   const { info, namespace } = await placement(connection, manifest);
-  // Reverting drift takes back fields Plumb applied and a person changed (kubectl edit made them theirs).
-  const force = target.corrective === true || manifest.metadata.annotations?.[forceConflictsAnnotation] === "true";
+  // Reverting drift takes back fields Plumb applied and a person changed (kubectl edit made them theirs);
+  // adopting an object takes the fields the manifest declares from whoever set them.
+  const force = target.corrective === true || target.adopting === true || manifest.metadata.annotations?.[forceConflictsAnnotation] === "true";
   const body = applyBody(await connection.resolveSecretData(manifest, target.address), connection.stack);
   let object: JsonObject;
   try {
