@@ -163,4 +163,43 @@ describe("an agent following a StackSet over team folders", () => {
       repository.cleanup();
     }
   }, 120_000);
+
+  it("reads the team folders of another repository, and makes a stack when one is pushed there", async () => {
+    const platform = createTestRepository();
+    const teams = createTestRepository();
+    const output = path.join(work, "other-out");
+    const team = (name: string) => teams.write(`${name}/files.yaml`, fileResource("note", "note.txt", `team ${name} from the teams repository\n`));
+    platform.write(
+      "platform/teams.yaml",
+      `apiVersion: plumb.dev/v1\nkind: StackSet\nmetadata: { name: outside }\nspec:\n  generators:\n    - git: { repo: ${JSON.stringify(teams.url)}, ref: main, directories: [ "*" ] }\n  template:\n    metadata: { name: "outside-{{ .path.basename }}" }\n    spec:\n      source: { repo: ${JSON.stringify(teams.url)}, ref: main, path: "{{ .path.path }}" }\n      providers: { default: { type: file, config: { root: "${output}/{{ .path.basename }}" } } }\n      sync: { auto: true, interval: 1s }\n`,
+    );
+    platform.commit("a StackSet over another repository");
+    team("alpha");
+    teams.commit("alpha");
+    // plan and validate read no repository but the one they are given: they say so and leave those stacks out.
+    const offline = await scanPlatform(path.join(platform.directory, "platform"), platform.directory);
+    expect(offline.stacks.size).toBe(0);
+    expect(offline.problems.map((problem) => problem.describe()).join("\n")).toContain("which only the agent reads");
+    const agent = await startAgent(
+      ["--platform", platform.url, "--path", "platform", "--data-dir", path.join(work, "other-data"), "--platform-interval", "1s"],
+      { tokenFile: path.join(work, "other-token") },
+    );
+    const applied = (name: string) => async () =>
+      (await agent.api<{ items: StackSummary[] }>("GET", "/api/v1/stacks?stackSet=outside")).body.items.find((stack) => stack.name === name)
+        ?.lastAppliedRevision
+        ? true
+        : undefined;
+    try {
+      await eventually(applied("outside-alpha"), 30_000, "outside-alpha applied");
+      expect(readFileSync(path.join(output, "alpha", "note.txt"), "utf8")).toBe("team alpha from the teams repository\n");
+      team("bravo");
+      teams.commit("bravo");
+      await eventually(applied("outside-bravo"), 30_000, "outside-bravo applied");
+      expect(readFileSync(path.join(output, "bravo", "note.txt"), "utf8")).toBe("team bravo from the teams repository\n");
+    } finally {
+      await agent.stop();
+      platform.cleanup();
+      teams.cleanup();
+    }
+  }, 90_000);
 });

@@ -103,6 +103,7 @@ export class Agent implements AgentCommands {
       sandboxLimits: options.sandboxLimits,
       logger: options.logger,
       metrics: options.metrics,
+      ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
     });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
     this.leases = new LeaseKeeper(

@@ -14,11 +14,12 @@ import { findPlatformFiles, loadPlatformLibrary, type PlatformLibrary } from "..
 import { defaultSandboxLimits, type SandboxLimits } from "../render/sandbox.js";
 import type { SecretResolver } from "../secrets/references.js";
 import { SecretStores } from "../secrets/stores.js";
-import type { GitMirrors } from "../source/git.js";
+import { parseRef, validateRepositoryUrl, type GitMirrors, type GitSource } from "../source/git.js";
 import type { AgentMetrics } from "./metrics.js";
 import { emptyProjects, type PlatformProjects } from "./platform-projects.js";
 import { emptyPromotions, type PlatformPromotions } from "./platform-promotion.js";
-import { scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack } from "./platform.js";
+import { isSshUrl, scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings } from "./platform.js";
+import type { RepositoryReader } from "./stack-sets.js";
 
 export interface PlatformSourceOptions {
   origin: PlatformOrigin;
@@ -29,6 +30,8 @@ export interface PlatformSourceOptions {
   sandboxLimits: SandboxLimits | undefined;
   logger: Logger;
   metrics: AgentMetrics;
+  /** Key and known_hosts for the ssh repositories StackSet git generators read. */
+  ssh?: SshSettings;
 }
 
 /** One read of the platform: its stacks, and which managed stacks it no longer holds and may remove. */
@@ -67,7 +70,7 @@ export class PlatformSource {
     const directory = await this.directory();
     if (directory === undefined) return undefined;
     const origin = this.options.origin;
-    const scan = await scanPlatform(directory, origin.kind === "local" ? origin.root : (this.checkout ?? directory));
+    const scan = await scanPlatform(directory, origin.kind === "local" ? origin.root : (this.checkout ?? directory), this.readRepository);
     scan.problems.push(...(await this.refreshLibrary(directory)));
     this.refreshStores(scan, directory);
     this.projects = scan.projects;
@@ -103,6 +106,15 @@ export class PlatformSource {
     this.keptMissing = "";
     return { stacks: scan.stacks, removed: missing };
   }
+
+  /** A StackSet git generator's repository, checked out at its ref's current commit through the agent's mirrors. */
+  private readonly readRepository: RepositoryReader = async (url, ref, where) => {
+    const source: GitSource = { url: validateRepositoryUrl(url, where), ref: parseRef(ref, where) };
+    if (isSshUrl(source.url)) source.credentials = { ...this.options.ssh };
+    const { commit } = await this.options.mirrors.resolve(source);
+    await this.options.mirrors.ensureCommit(source, commit);
+    return this.options.mirrors.checkout(source, commit);
+  };
 
   /** Rebuilds the secret stores when their documents (or the platform checkout) changed and read cleanly. */
   private refreshStores(scan: PlatformScan, directory: string): void {

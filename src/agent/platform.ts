@@ -14,7 +14,7 @@ import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
 import { applyPins, emptyPromotions, readPromotionDocument, type PlatformPromotions } from "./platform-promotion.js";
-import { generateStacks, stackSetKind } from "./stack-sets.js";
+import { generateStacks, stackSetKind, type RepositoryReader } from "./stack-sets.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
 
 export interface PlatformStack {
@@ -45,10 +45,11 @@ export interface PlatformScan {
 
 /**
  * Reads every Stack document under `directory`, and makes the stacks of every
- * StackSet (directory patterns start at `root`, the repository's root);
+ * StackSet (directory patterns start at `root`, the repository's root; other
+ * repositories are read with `readRepository`, which only the agent gives);
  * other documents are left for later stages.
  */
-export async function scanPlatform(directory: string, root = directory): Promise<PlatformScan> {
+export async function scanPlatform(directory: string, root = directory, readRepository?: RepositoryReader): Promise<PlatformScan> {
   const stacks = new Map<string, PlatformStack>();
   const problems: PlumbError[] = [];
   let policy: PlatformScan["policy"];
@@ -153,7 +154,7 @@ export async function scanPlatform(directory: string, root = directory): Promise
       stacks.set(name, { name, document: stackDocument, file: document.position.file, line: document.position.line });
     }
   }
-  await addGeneratedStacks(stackSets, root, stacks, problems);
+  await addGeneratedStacks(stackSets, root, stacks, problems, readRepository);
   applyPins(stacks, promotions.pins, problems);
   return { stacks, policy, stores, projects, promotions, problems };
 }
@@ -164,6 +165,7 @@ async function addGeneratedStacks(
   root: string,
   stacks: Map<string, PlatformStack>,
   problems: PlumbError[],
+  readRepository: RepositoryReader | undefined,
 ): Promise<void> {
   const setNames = new Map<string, string>();
   for (const document of stackSets) {
@@ -179,7 +181,7 @@ async function addGeneratedStacks(
       continue;
     }
     setNames.set(setName, `${document.position.file}:${document.position.line}`);
-    const generated = await generateStacks(document, root);
+    const generated = await generateStacks(document, root, readRepository);
     problems.push(...generated.problems);
     for (const stack of generated.stacks) {
       const existing = stacks.get(stack.name);

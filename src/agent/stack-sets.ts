@@ -1,5 +1,5 @@
 // StackSets: one Stack template, many stacks. Generators give parameter sets —
-// a list, the directories of the platform repository that match a pattern, a
+// a list, the directories of the platform repository (or another one) that match a pattern, a
 // matrix of two generators, a merge of several on keys — and each set fills the
 // template (template.ts) into a Stack document, checked like a written one.
 // Generated stacks carry their StackSet as owner; what happens to a stack that
@@ -12,6 +12,7 @@ import { PlumbError } from "../errors.js";
 import { fillTemplate, TemplateError, type TemplateValue } from "../render/template.js";
 import type { ParsedDocument } from "../render/yaml-documents.js";
 import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
+import { redactUrl } from "../source/git.js";
 import { stackApiVersion, stackDocumentSchema, stackKind, stackNamePattern, type StackDocument } from "../stack-definition.js";
 
 export const stackSetKind = "StackSet";
@@ -39,9 +40,13 @@ const generatorSchema = Type.Recursive((generator) =>
       {
         git: Type.Object(
           {
+            repo: Type.Optional(
+              Type.String({ minLength: 1, description: "Another git repository to read the directories of; default the platform repository." }),
+            ),
+            ref: Type.Optional(Type.String({ minLength: 1, description: "With repo: its branch, tag or commit; default main." })),
             directories: Type.Array(directoryPattern, {
               minItems: 1,
-              description: "Directories of the platform repository, one parameter set each (.path.path, .path.basename, .path.basenameNormalized).",
+              description: "Directories of the repository, one parameter set each (.path.path, .path.basename, .path.basenameNormalized).",
             }),
           },
           { additionalProperties: false },
@@ -163,10 +168,40 @@ function valueAt(parameters: Parameters, dotted: string): TemplateValue | undefi
   return value;
 }
 
-async function generate(generator: Generator, root: string, at: (string | number)[]): Promise<Parameters[]> {
+/** Checks out another repository's `ref` and gives the directory; the agent reads it through its git mirrors. */
+export type RepositoryReader = (url: string, ref: string, where: string) => Promise<string>;
+
+interface GenerateContext {
+  /** The platform repository's root, where directory patterns start. */
+  root: string;
+  readRepository: RepositoryReader | undefined;
+  /** "file:line (StackSet name)", for messages about reading another repository. */
+  where: string;
+}
+
+async function generate(generator: Generator, context: GenerateContext, at: (string | number)[]): Promise<Parameters[]> {
   if ("list" in generator) return (generator.list as { elements: Parameters[] }).elements;
   if ("git" in generator) {
-    const patterns = (generator.git as { directories: (string | { path: string; exclude?: boolean })[] }).directories;
+    const git = generator.git as { repo?: string; ref?: string; directories: (string | { path: string; exclude?: boolean })[] };
+    const patterns = git.directories;
+    let root = context.root;
+    if (git.repo !== undefined) {
+      if (context.readRepository === undefined)
+        throw new GeneratorError(
+          `reads the directories of ${redactUrl(git.repo)}, which only the agent reads`,
+          [...at, "git", "repo"],
+          "run the agent to see these stacks; plan and validate leave them out",
+        );
+      try {
+        root = await context.readRepository(git.repo, git.ref ?? "main", context.where);
+      } catch (error) {
+        throw new GeneratorError(
+          `cannot read ${redactUrl(git.repo)}: ${error instanceof PlumbError ? error.message : String(error)}`,
+          [...at, "git", "repo"],
+          "check the address, the ref and the agent's access to it; its stacks are kept meanwhile",
+        );
+      }
+    }
     const included = new Set<string>();
     const excluded = new Set<string>();
     for (const [index, pattern] of patterns.entries()) {
@@ -183,7 +218,7 @@ async function generate(generator: Generator, root: string, at: (string | number
   }
   if ("matrix" in generator) {
     const [first = [], second = []] = await Promise.all(
-      (generator.matrix as { generators: Generator[] }).generators.map((inner, index) => generate(inner, root, [...at, "matrix", "generators", index])),
+      (generator.matrix as { generators: Generator[] }).generators.map((inner, index) => generate(inner, context, [...at, "matrix", "generators", index])),
     );
     if (first.length * second.length > maxGeneratedStacks)
       throw new GeneratorError(`the matrix makes ${first.length} × ${second.length} parameter sets, more than ${maxGeneratedStacks}`, at, "split the StackSet");
@@ -202,7 +237,7 @@ async function generate(generator: Generator, root: string, at: (string | number
     return product;
   }
   const merge = generator.merge as { mergeKeys: string[]; generators: Generator[] };
-  const [base = [], ...overrides] = await Promise.all(merge.generators.map((inner, index) => generate(inner, root, [...at, "merge", "generators", index])));
+  const [base = [], ...overrides] = await Promise.all(merge.generators.map((inner, index) => generate(inner, context, [...at, "merge", "generators", index])));
   const keyOf = (parameters: Parameters) => JSON.stringify(merge.mergeKeys.map((key) => valueAt(parameters, key) ?? null));
   const merged = base.map((parameters) => ({ ...parameters }));
   for (const sets of overrides)
@@ -216,9 +251,14 @@ async function generate(generator: Generator, root: string, at: (string | number
 /**
  * The stacks `set` makes, each a Stack document checked against the Stack
  * schema; a problem names the StackSet, the field and the generated stack.
- * `root` is the platform repository's root, where directory patterns start.
+ * `root` is the platform repository's root, where directory patterns start;
+ * `readRepository` reads the other repositories git generators name.
  */
-export async function generateStacks(document: ParsedDocument, root: string): Promise<{ stacks: GeneratedStack[]; problems: PlumbError[] }> {
+export async function generateStacks(
+  document: ParsedDocument,
+  root: string,
+  readRepository?: RepositoryReader,
+): Promise<{ stacks: GeneratedStack[]; problems: PlumbError[] }> {
   const value = document.value;
   const schemaProblems = checkAgainstSchema(stackSetSchema as TSchema, value);
   if (schemaProblems.length > 0)
@@ -237,7 +277,13 @@ export async function generateStacks(document: ParsedDocument, root: string): Pr
   const parameterSets: Parameters[] = [];
   try {
     for (const [index, generator] of set.spec.generators.entries())
-      parameterSets.push(...(await generate(generator as Generator, root, ["spec", "generators", index])));
+      parameterSets.push(
+        ...(await generate(
+          generator as Generator,
+          { root, readRepository, where: `${document.position.file}:${document.position.line} (StackSet ${setName})` },
+          ["spec", "generators", index],
+        )),
+      );
   } catch (error) {
     if (!(error instanceof GeneratorError)) throw error;
     return {
