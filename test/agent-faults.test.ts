@@ -171,6 +171,20 @@ describe("plumb agent under faults", () => {
         .split("\n")
         .map((line) => (JSON.parse(line) as { kind: string; resource: string }).kind),
     ).toEqual(["policy.denied"]);
+    // A denial is a warning in the agent's log, a failure an error: log-based alerting can tell them from routine.
+    const logged = agent
+      .output()
+      .split("\n")
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { level: number; event?: string; stack?: string }];
+        } catch {
+          return [];
+        }
+      });
+    expect(logged.find((line) => line.event === "policy.denied" && line.stack === "unowned")?.level).toBe(40);
+    expect(logged.find((line) => line.event === "plan.failed" && line.stack === "unreachable")?.level).toBe(50);
+    expect(logged.find((line) => line.event === "run.started")?.level ?? 30).toBe(30);
 
     await server.query("ALTER ROLE heal_app CONNECTION LIMIT 3");
     await server.query("ALTER ROLE report_app CONNECTION LIMIT 3");

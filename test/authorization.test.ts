@@ -47,6 +47,8 @@ const rows: Row[] = [
   { method: "GET", route: "/api/v1/runs", path: () => "/api/v1/runs", statuses: anyToken },
   { method: "GET", route: "/api/v1/composites", path: () => "/api/v1/composites", statuses: anyToken },
   { method: "GET", route: "/api/v1/agents", path: () => "/api/v1/agents", statuses: anyToken },
+  // Another project's stacks do not exist for a token: promoting one is "no such application".
+  { method: "GET", route: "/api/v1/promotions", path: () => "/api/v1/promotions?target=a-app&from=dev&to=prod", statuses: stackRead },
   { method: "GET", route: "/api/v1/composites.md", path: () => "/api/v1/composites.md", statuses: anyToken },
   { method: "GET", route: "/api/v1/audit", path: () => "/api/v1/audit", statuses: anyToken },
   { method: "GET", route: "/api/v1/audit/export", path: () => "/api/v1/audit/export", statuses: anyToken },

@@ -81,6 +81,28 @@ export class StackStatusBook {
 
   async record(events: EventInput[]): Promise<void> {
     await this.store.appendEvents(events);
-    for (const event of events) this.logger.info({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
+    for (const event of events)
+      this.logger[eventLevel(event.type)]({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
   }
+}
+
+/** Events that need a person at once. */
+const errorEvents = new Set(["stack.invalid", "admission.unavailable"]);
+/** Events someone should see, but nothing is broken: a denial, drift, something kept or left out. */
+const warnEvents = new Set([
+  "policy.denied",
+  "project.denied",
+  "drift.detected",
+  "drift.healed",
+  "render.empty",
+  "resource.orphaned",
+  "resource.skipped",
+  "run.recovered",
+  "journal.resolved",
+]);
+
+/** The log level of an event, so log-based alerting can tell failures (error) and denials and drift (warn) from routine (info). */
+export function eventLevel(type: string): "error" | "warn" | "info" {
+  if (type.endsWith(".failed") || errorEvents.has(type)) return "error";
+  return warnEvents.has(type) ? "warn" : "info";
 }

@@ -20,6 +20,8 @@ import { probeIsolation } from "../render/isolation.js";
 import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactor } from "../secrets/redaction.js";
 import { lockDataDirectory } from "../state/directory-lock.js";
+import { readPrivateKey } from "../state/audit-checkpoints.js";
+import { AuditCheckpointer, type CheckpointSettings } from "../agent/audit-checkpointer.js";
 import { localSecretResolver, remembered } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
 import { action, dataDirectoryOption, durationFlag, openStore, registry, sandboxLimits, withSandboxOptions, storeOption } from "./context.js";
@@ -51,6 +53,25 @@ interface AgentFlags {
   oidcCliClientId?: string;
   oidcGroupsClaim: string;
   publicUrl?: string;
+  auditKey?: string;
+  auditCheckpoints?: string;
+  auditCheckpointEvery: string;
+  auditCheckpointInterval: string;
+}
+
+/** The checkpoint settings, when both the key and the directory are given; one without the other is a mistake. */
+async function checkpointSettings(flags: AgentFlags): Promise<CheckpointSettings | undefined> {
+  if (flags.auditKey === undefined && flags.auditCheckpoints === undefined) return undefined;
+  if (flags.auditKey === undefined || flags.auditCheckpoints === undefined)
+    throw new PlumbError("PLUMB_USAGE", "signed audit checkpoints need both --audit-key and --audit-checkpoints", {
+      hint: "make a key with plumb audit keygen, and give a directory outside the store (write-once storage, another host's mount)",
+    });
+  return {
+    privateKey: await readPrivateKey(flags.auditKey),
+    directory: path.resolve(flags.auditCheckpoints),
+    every: positiveInteger(flags.auditCheckpointEvery, "--audit-checkpoint-every"),
+    intervalMs: durationFlag(flags.auditCheckpointInterval, "--audit-checkpoint-interval"),
+  };
 }
 
 function sshSettings(flags: AgentFlags): SshSettings {
@@ -195,6 +216,18 @@ export function registerAgent(program: Command): void {
     )
     .addOption(new Option("--oidc-groups-claim <claim>", "the ID token claim listing a person's groups").default("groups"))
     .addOption(
+      new Option("--audit-key <file>", "sign audit checkpoints with this Ed25519 private key (plumb audit keygen); kept outside the store").env(
+        "PLUMB_AUDIT_KEY",
+      ),
+    )
+    .addOption(
+      new Option("--audit-checkpoints <dir>", "write signed audit checkpoints here: a directory outside the store, ideally write-once storage").env(
+        "PLUMB_AUDIT_CHECKPOINTS",
+      ),
+    )
+    .option("--audit-checkpoint-every <events>", "sign a checkpoint once this many events are new", "100")
+    .option("--audit-checkpoint-interval <duration>", "…or this long after the last one, when fewer are", "1m")
+    .addOption(
       new Option("--public-url <url>", "the agent's address as browsers reach it (the sign-in redirect comes back to <url>/auth/callback)").env(
         "PLUMB_PUBLIC_URL",
       ),
@@ -219,6 +252,7 @@ export function registerAgent(program: Command): void {
           base: { service: "plumb-agent" },
           hooks: { streamWrite: (line) => redactor.redact(line) },
         });
+        const checkpoints = await checkpointSettings(flags);
         const dataDirectory = path.resolve(flags.dataDir);
         const directoryLock = await lockDataDirectory(dataDirectory);
         const store = await openStore({ dataDir: dataDirectory, ...(flags.store === undefined ? {} : { store: flags.store }) });
@@ -280,6 +314,8 @@ export function registerAgent(program: Command): void {
           );
         }
         await agent.start();
+        const checkpointer = checkpoints === undefined ? undefined : new AuditCheckpointer(store, checkpoints, logger);
+        checkpointer?.start();
         await new Promise<void>((resolve) => {
           const shutdown = () => resolve();
           process.once("SIGINT", shutdown);
@@ -289,6 +325,7 @@ export function registerAgent(program: Command): void {
         await server.close();
         await admission?.server.close();
         await agent.stop();
+        await checkpointer?.stop();
         stopAllSandboxes();
         await store.close();
         directoryLock.release();

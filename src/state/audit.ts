@@ -59,10 +59,29 @@ export interface AuditHead {
 
 export type AuditVerdict = { ok: true; count: number; head: string } | { ok: false; count: number; sequence: number; problem: string };
 
-/** Recomputes the chain in order; names the first event that does not fit. */
-export async function verifyAuditChain(events: AsyncIterable<AuditEvent> | Iterable<AuditEvent>, head: AuditHead | undefined): Promise<AuditVerdict> {
+/** A signed checkpoint as the chain check reads it: event #sequence had hash `head` when it was signed. */
+export interface CheckpointMark {
+  sequence: number;
+  head: string;
+  at: string;
+  /** Where it was read from, for messages. */
+  file: string;
+}
+
+/**
+ * Recomputes the chain in order; names the first event that does not fit, or
+ * the first checkpoint it no longer matches (`checkpoints`: signatures checked
+ * already). A trail shorter than the newest checkpoint lost its end.
+ */
+export async function verifyAuditChain(
+  events: AsyncIterable<AuditEvent> | Iterable<AuditEvent>,
+  head: AuditHead | undefined,
+  checkpoints: readonly CheckpointMark[] = [],
+): Promise<AuditVerdict> {
   let expected = 1;
   let previous = genesisHash;
+  const marks = new Map<number, CheckpointMark>();
+  for (const mark of checkpoints) if (mark.sequence > 0) marks.set(mark.sequence, mark);
   for await (const event of events) {
     if (event.sequence !== expected) {
       return event.sequence > expected
@@ -91,10 +110,32 @@ export async function verifyAuditChain(events: AsyncIterable<AuditEvent> | Itera
         problem: `event #${event.sequence} (${event.kind}, ${event.stack}${event.resource === null ? "" : ` ${event.resource}`}, ${event.at}) was edited: its content no longer matches its hash`,
       };
     }
+    const mark = marks.get(event.sequence);
+    if (mark !== undefined && mark.head !== hash) {
+      const later = checkpoints.filter((other) => other.sequence > event.sequence).length;
+      return {
+        ok: false,
+        count: expected - 1,
+        sequence: event.sequence,
+        problem: `event #${event.sequence} is not the one checkpoint ${mark.file} signed at ${mark.at}${later > 0 ? ` (nor do ${later} later checkpoint(s) match)` : ""}: the chain was rewritten from here or earlier`,
+      };
+    }
     previous = hash;
     expected++;
   }
   const count = expected - 1;
+  const newest = checkpoints.reduce<CheckpointMark | undefined>(
+    (latest, mark) => (latest === undefined || mark.sequence > latest.sequence ? mark : latest),
+    undefined,
+  );
+  if (newest !== undefined && newest.sequence > count)
+    return {
+      ok: false,
+      count,
+      sequence: count + 1,
+      problem: `checkpoint ${newest.file} signed ${newest.sequence} event(s) at ${newest.at}, but the trail holds ${count}: ${count === 0 ? "every event was removed, or the store replaced" : `#${count + 1} … #${newest.sequence} were removed`}`,
+    };
+
   if (head !== undefined && (head.count !== count || head.hash !== previous)) {
     return head.count > count
       ? {
