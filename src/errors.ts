@@ -36,6 +36,8 @@ const errorSpecs = {
   PLUMB_STACK_DEFINITION: { disposition: "terminal", status: 400 },
   /** A StackSet that cannot make its stacks: its schema, a generator, or its template. */
   PLUMB_STACKSET: { disposition: "terminal", status: 400 },
+  /** A NotificationSink that cannot be used, or a message it could not take. */
+  PLUMB_NOTIFICATION: { disposition: "terminal", status: 400 },
   /** A PromotionPolicy or Pin document that cannot be used. */
   PLUMB_PROMOTION: { disposition: "terminal", status: 400 },
   /** A promotion that the source's health or a PromotionPolicy rule refuses; the message names the rule. */

@@ -33,6 +33,7 @@ import { StackQueries, type AgentCommands } from "./queries.js";
 import { StackReconciler } from "./reconciler.js";
 import { RollbackAndRemoval } from "./rollback-removal.js";
 import type { StackContext } from "./stack-context.js";
+import { Notifier } from "./notifier.js";
 import { StackStatusBook } from "./stack-status.js";
 
 export interface AgentOptions {
@@ -59,6 +60,8 @@ export interface AgentOptions {
   admission?: AdmissionEndpoint;
   /** Lease duration and this agent's name; one agent on SQLite holds every stack all the same. */
   lease?: Partial<LeaseSettings>;
+  /** The dashboard's address as people reach it, for links in notifications. */
+  publicUrl?: string;
 }
 
 export class Agent implements AgentCommands {
@@ -70,6 +73,7 @@ export class Agent implements AgentCommands {
   private readonly lifecycle: RollbackAndRemoval;
   /** What the API reads: stacks, statuses, previews, the compliance report. */
   readonly queries: StackQueries;
+  readonly notifier: Notifier;
   /** Answers the live systems' admission requests for stacks with sync.preventDrift. */
   readonly admission: AdmissionReviews;
   readonly mirrors: GitMirrors;
@@ -106,6 +110,29 @@ export class Agent implements AgentCommands {
       ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
     });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
+    this.notifier = new Notifier({
+      store: options.store,
+      sinks: () => this.platform.sinks,
+      secrets: () => this.platform.secrets,
+      facts: (stack) => {
+        const managed = this.stacks.get(stack);
+        if (managed === undefined) return undefined;
+        const document = managed.platform.document;
+        const metadata = managed.lastRendered?.definition.metadata ?? managed.applied?.definition.metadata ?? document.spec?.metadata ?? {};
+        return {
+          name: stack,
+          project: document.spec?.project ?? "default",
+          stackSet: managed.platform.stackSet ?? null,
+          labels: document.metadata.labels ?? {},
+          environment: this.queries.stackEnvironment(stack),
+          atoDate: metadata.atoDate,
+        };
+      },
+      stacks: () => [...this.stacks.keys()],
+      publicUrl: options.publicUrl,
+      logger: options.logger,
+    });
+    this.book.listener = this.notifier;
     this.leases = new LeaseKeeper(
       options.store,
       {
@@ -156,6 +183,7 @@ export class Agent implements AgentCommands {
     this.platformRead = true;
     await this.leases.start();
     this.timer = setInterval(() => this.tick(), 100);
+    this.notifier.start();
   }
 
   /** Finishes the jobs under way, then gives back every lease so other agents carry on at once. */
@@ -164,6 +192,7 @@ export class Agent implements AgentCommands {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue.length = 0;
     while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.notifier.stop();
     await this.leases.stop();
   }
 
@@ -220,6 +249,10 @@ export class Agent implements AgentCommands {
   }
 
   /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
+  testNotification(sink: string): Promise<{ delivered: boolean; error: string | null }> {
+    return this.notifier.test(sink);
+  }
+
   async notifyPush(url: string, ref: string | undefined): Promise<string[]> {
     const wanted = normalizeRepositoryUrl(url);
     const triggered: string[] = [];

@@ -18,6 +18,7 @@ import { parseRef, validateRepositoryUrl, type GitMirrors, type GitSource } from
 import type { AgentMetrics } from "./metrics.js";
 import { emptyProjects, type PlatformProjects } from "./platform-projects.js";
 import { emptyPromotions, type PlatformPromotions } from "./platform-promotion.js";
+import type { PlacedSink } from "./notification-sinks.js";
 import { isSshUrl, scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings } from "./platform.js";
 import type { RepositoryReader } from "./stack-sets.js";
 
@@ -48,6 +49,8 @@ export class PlatformSource {
   policy: CompliancePolicy | undefined;
   /** The PromotionPolicy and pins as last read; a broken policy is kept as broken, never as none. */
   promotions: PlatformPromotions = emptyPromotions();
+  /** The notification sinks, kept while a document of theirs has problems (a typo never silences every alert). */
+  sinks: PlacedSink[] = [];
   secrets: SecretStores;
   library: { key: string; library: PlatformLibrary } | undefined;
   problems: PlumbError[] = [];
@@ -75,6 +78,7 @@ export class PlatformSource {
     this.refreshStores(scan, directory);
     this.projects = scan.projects;
     this.promotions = scan.promotions;
+    if (!scan.problems.some((problem) => problem.code === "PLUMB_NOTIFICATION")) this.sinks = scan.sinks;
     this.problems = scan.problems;
     if (scan.policy !== undefined) this.policy = scan.policy.policy;
     else if (!scan.problems.some((problem) => problem.code === "PLUMB_POLICY_INVALID")) this.policy = undefined;

@@ -13,6 +13,7 @@ import { parseRef, validateRepositoryUrl, type GitSource } from "../source/git.j
 import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
+import { readNotificationSink, type PlacedSink } from "./notification-sinks.js";
 import { applyPins, emptyPromotions, readPromotionDocument, type PlatformPromotions } from "./platform-promotion.js";
 import { generateStacks, stackSetKind, type RepositoryReader } from "./stack-sets.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
@@ -39,6 +40,8 @@ export interface PlatformScan {
   projects: PlatformProjects;
   /** The PromotionPolicy and the pins. */
   promotions: PlatformPromotions;
+  /** The NotificationSink documents that read cleanly. */
+  sinks: PlacedSink[];
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -56,13 +59,14 @@ export async function scanPlatform(directory: string, root = directory, readRepo
   const stores: SecretStoreDocument[] = [];
   const projects = emptyProjects();
   const promotions = emptyPromotions();
+  const sinks: PlacedSink[] = [];
   const stackSets: ParsedDocument[] = [];
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, promotions, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, policy, stores, projects, promotions, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, promotions, sinks, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, stores, projects, promotions, sinks, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -122,6 +126,7 @@ export async function scanPlatform(directory: string, root = directory, readRepo
       }
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProjectDocument(document, value.kind, projects, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readPromotionDocument(document, value.kind, promotions, problems)) continue;
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && readNotificationSink(document, value.kind, sinks, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackSetKind) {
         stackSets.push(document);
         continue;
@@ -156,7 +161,7 @@ export async function scanPlatform(directory: string, root = directory, readRepo
   }
   await addGeneratedStacks(stackSets, root, stacks, problems, readRepository);
   applyPins(stacks, promotions.pins, problems);
-  return { stacks, policy, stores, projects, promotions, problems };
+  return { stacks, policy, stores, projects, promotions, sinks, problems };
 }
 
 /** The stacks of the StackSets, after the written ones: a name taken twice is a problem, and the first keeps it. */

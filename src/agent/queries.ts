@@ -17,6 +17,7 @@ import type { AuditEvent } from "../state/audit.js";
 import type { StackStatus, Store } from "../state/store.js";
 import { stackOrigin, type PlatformStack } from "./platform.js";
 import type { PlatformPromotions } from "./platform-promotion.js";
+import type { PlacedSink } from "./notification-sinks.js";
 import { appliedRender, complianceFor, type StackContext } from "./stack-context.js";
 import { notCheckedStatus } from "./stack-status.js";
 
@@ -30,6 +31,8 @@ export interface AgentCommands {
   setSuspended(stack: string, suspended: boolean, actor: string | null): Promise<void>;
   /** A push to `url` at `ref`: the platform and the stacks reading that repository look now; returns what was triggered. */
   notifyPush(url: string, ref: string | undefined): Promise<string[]>;
+  /** Sends a test message to a notification sink now; the outcome is also in the delivery log. */
+  testNotification(sink: string): Promise<{ delivered: boolean; error: string | null }>;
 }
 
 export class StackQueries {
@@ -93,6 +96,11 @@ export class StackQueries {
   stackEnvironment(name: string): string | null {
     const managed = this.context.stacks.get(name);
     return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;
+  }
+
+  /** The platform's notification sinks, as last read cleanly. */
+  notificationSinks(): readonly PlacedSink[] {
+    return this.context.platform.sinks;
   }
 
   /** The platform's PromotionPolicy and pins, as last read. */

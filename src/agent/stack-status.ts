@@ -28,8 +28,15 @@ export function notCheckedStatus(stack: string): StackStatus {
   };
 }
 
+/** Hears this agent's own outcomes and events (not other agents'), to tell people about them. */
+export interface StatusListener {
+  outcome(stack: string, outcome: ReconcileOutcome, before: readonly Condition[], after: readonly Condition[]): Promise<void>;
+  events(events: readonly EventInput[]): Promise<void>;
+}
+
 export class StackStatusBook {
   readonly notices = new EventEmitter();
+  listener: StatusListener | undefined;
 
   constructor(
     private readonly store: Store,
@@ -77,12 +84,14 @@ export class StackStatusBook {
       return { type, status: value, reason, message, lastTransitionTime: value === current.status ? current.lastTransitionTime : now };
     });
     await this.write({ ...status, ...also, conditions });
+    await this.listener?.outcome(stack, outcome, status.conditions, conditions);
   }
 
   async record(events: EventInput[]): Promise<void> {
     await this.store.appendEvents(events);
     for (const event of events)
       this.logger[eventLevel(event.type)]({ stack: event.stack, address: event.address ?? undefined, event: event.type }, event.message);
+    await this.listener?.events(events);
   }
 }
 

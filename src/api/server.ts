@@ -17,6 +17,7 @@ import { actionRoutes } from "./routes/actions.js";
 import { auditRoutes } from "./routes/audit.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { promotionRoutes } from "./routes/promotions.js";
+import { notificationRoutes } from "./routes/notifications.js";
 import { agentRoutes } from "./routes/agents.js";
 import { eventStreamRoutes } from "./routes/event-stream.js";
 import { historyRoutes } from "./routes/history.js";
@@ -117,6 +118,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await app.register(eventStreamRoutes, context);
   await app.register(agentRoutes, context);
   await app.register(promotionRoutes, context);
+  await app.register(notificationRoutes, context);
   await app.register(webhookRoutes, { ...context, webhookSecret: options.webhookSecret });
   await app.register(signInRoutes, { ...context, singleSignOn: options.singleSignOn });
   return app;

@@ -276,6 +276,7 @@ export function registerAgent(program: Command): void {
           workers,
           platformIntervalMs,
           lease: { durationMs: leaseDurationMs, ...(flags.agentName === undefined ? {} : { agentName: flags.agentName }) },
+          ...(flags.publicUrl === undefined ? {} : { publicUrl: flags.publicUrl }),
           sandboxLimits: sandboxLimits(flags),
           ...(admission === undefined ? {} : { admission: admission.endpoint }),
         });

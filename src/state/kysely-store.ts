@@ -9,6 +9,7 @@ import type { ApiTokensTable, Database, SessionsTable } from "./schema.js";
 import { appendAuditIn, upsertResources } from "./batch-writes.js";
 import { currentFence } from "./fence.js";
 import { LeaseTable } from "./leases.js";
+import { NotificationQueue } from "./notification-queue.js";
 import { StoreFeed } from "./store-feed.js";
 import type { Dialect } from "./migrations.js";
 import { postgresChannel, type Notifications, type StoreChannel } from "./notifications.js";
@@ -40,6 +41,7 @@ const eventAppendLockKey = 0x706c756d62_02n;
 
 export class KyselyStore implements Store {
   readonly leases: LeaseTable;
+  readonly notificationQueue: NotificationQueue;
   /** Events and status writes for the live stream: this process's, or every agent's on PostgreSQL. */
   private readonly feed: StoreFeed;
 
@@ -53,6 +55,7 @@ export class KyselyStore implements Store {
     private readonly leaseDb: Kysely<Database> = db,
   ) {
     this.leases = new LeaseTable(leaseDb, dialect, (transaction, channel, payload) => this.signal(transaction, channel, payload));
+    this.notificationQueue = new NotificationQueue(db);
     this.feed = new StoreFeed(
       {
         eventsAfter: (afterId, limit) => this.eventsAfter(afterId, limit),

@@ -226,6 +226,30 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("runs").addColumn("agent", "text").execute();
       },
     },
+    "0009-notifications": {
+      // The notification queue: what each sink is to be told, retried with backoff, de-duplicated per key.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("notifications")
+          .addColumn("id", "text", (column) => column.primaryKey())
+          .addColumn("sink", "text", (column) => column.notNull())
+          .addColumn("trigger", "text", (column) => column.notNull())
+          .addColumn("stack", "text", (column) => column.notNull())
+          .addColumn("dedup_key", "text", (column) => column.notNull())
+          .addColumn("payload", "text", (column) => column.notNull())
+          .addColumn("state", "text", (column) => column.notNull())
+          .addColumn("attempts", "integer", (column) => column.notNull().defaultTo(0))
+          .addColumn("repeats", "integer", (column) => column.notNull().defaultTo(0))
+          .addColumn("next_attempt_at", "bigint", (column) => column.notNull())
+          .addColumn("last_error", "text")
+          .addColumn("created_at", "text", (column) => column.notNull())
+          .addColumn("delivered_at", "text")
+          .execute();
+        await db.schema.createIndex("notifications_due").on("notifications").columns(["state", "next_attempt_at"]).execute();
+        await db.schema.createIndex("notifications_dedup").on("notifications").columns(["dedup_key", "created_at"]).execute();
+        await db.schema.createIndex("notifications_sink").on("notifications").columns(["sink", "created_at"]).execute();
+      },
+    },
   };
 }
 

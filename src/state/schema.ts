@@ -176,7 +176,29 @@ export interface StackRequestsTable {
   created_at: string;
 }
 
+/** A message for a notification sink: queued, claimed by a sender, delivered, or given up on. */
+export interface NotificationsTable {
+  id: string;
+  sink: string;
+  trigger: string;
+  stack: string;
+  dedup_key: string;
+  /** The message as JSON (no secret: the sink's address and credentials are resolved when sending). */
+  payload: string;
+  /** pending, delivered or failed (given up on). */
+  state: string;
+  attempts: number;
+  /** The same news again within the de-duplication window: counted here, not sent. */
+  repeats: number;
+  /** Milliseconds since the epoch: when it may be sent (again); a claim moves it on, so a sender that died lets go. */
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 export interface Database {
+  notifications: NotificationsTable;
   leases: LeasesTable;
   agents: AgentsTable;
   stack_requests: StackRequestsTable;

@@ -22,6 +22,7 @@ const tables = [
   "sessions",
   "audit_events",
   "audit_head",
+  "notifications",
 ] as const satisfies readonly (keyof Database)[];
 
 const pageSize = 500;

@@ -5,6 +5,7 @@ import type { HealthStatus } from "../sdk/provider.js";
 import type { AuditEvent, AuditHead, AuditInput, AuditKind } from "./audit.js";
 import type { DeletionPolicy, JsonObject } from "../sdk/resource.js";
 import type { Leases } from "./leases.js";
+import type { NotificationQueue } from "./notification-queue.js";
 import type { StoreChannel } from "./notifications.js";
 
 export type ChangeAction = "create" | "update" | "replace" | "delete";
@@ -218,6 +219,8 @@ export interface Store {
 
   /** Leases, agents and handed-over actions: how several agents share the stacks. */
   readonly leases: Leases;
+  /** Messages for the platform's notification sinks. */
+  readonly notificationQueue: NotificationQueue;
   /** Hears what any process on the store signals (LISTEN/NOTIFY on PostgreSQL); a hint to look now, never the only path. */
   listen(channel: StoreChannel, listener: (payload: string) => void): () => void;
 
