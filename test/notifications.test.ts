@@ -16,6 +16,7 @@ import path from "node:path";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
+import { launchChromium } from "./browser.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { fileResource, runCliAsync } from "./helpers.js";
 
@@ -303,6 +304,27 @@ describe("notifications", () => {
       ...mails.map((mail) => mail.text),
     ].join("\n");
     for (const secret of [signingKey, "slack-path-canary", "teams-path-canary", smtpPassword]) expect(everything).not.toContain(secret);
+  }, 60_000);
+
+  it("shows the sinks and the delivery log on the dashboard", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(agent.url);
+      await page.getByLabel("API token").fill(agent.adminToken);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("link", { name: "Notifications" }).click();
+      const sinks = page.locator("section.card", { has: page.getByRole("heading", { name: "Sinks" }) });
+      await expect.poll(() => sinks.locator("tbody").textContent(), { timeout: 15_000 }).toMatch(/hooks.*webhook.*delivered/);
+      const log = page.locator("section.card", { has: page.getByRole("heading", { name: "Delivery log" }) });
+      await page.getByLabel("Sink").selectOption("down");
+      await expect.poll(() => log.locator("tbody").textContent(), { timeout: 15_000 }).toContain(`sink down: cannot reach 127.0.0.1:${closedPort}`);
+      await expect.poll(() => log.locator("tbody").textContent()).toMatch(/repeat\(s\) not sent/);
+      expect(await log.locator("tbody").textContent()).not.toContain("hooks");
+      await page.screenshot({ path: path.join(tmpdir(), "plumb-notifications.png"), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 });
 

@@ -8,6 +8,7 @@ import { api, ApiError, saveSession, savedSession, saveToken, type Session } fro
 import { AuditPage, CompliancePage } from "./compliance-page.js";
 import { DocsPage } from "./docs-page.js";
 import { EnvironmentsPage } from "./environments-page.js";
+import { NotificationsPage } from "./notifications-page.js";
 import { OverviewPage } from "./overview-page.js";
 import { StackPage } from "./stack-page.js";
 import { StacksPage } from "./stacks-page.js";
@@ -97,6 +98,7 @@ function App() {
     "/docs": <DocsPage />,
     "/compliance": <CompliancePage />,
     "/audit": <AuditPage />,
+    "/notifications": <NotificationsPage />,
   };
   const logOut = () => {
     // Sent before the session (and its anti-forgery token) is forgotten here.
@@ -125,6 +127,9 @@ function App() {
           </a>
           <a href="#/audit" aria-current={route === "/audit" ? "page" : undefined}>
             Audit
+          </a>
+          <a href="#/notifications" aria-current={route === "/notifications" ? "page" : undefined}>
+            Notifications
           </a>
           <a href="#/docs" aria-current={route === "/docs" ? "page" : undefined}>
             Docs
