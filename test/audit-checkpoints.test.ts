@@ -220,6 +220,22 @@ describe("signed audit checkpoints", () => {
     expect(readdirSync(checkpoints).every((name) => (statSync(path.join(checkpoints, name)).mode & 0o222) === 0)).toBe(true);
   });
 
+  it("take the agent's key from a secret reference too, and refuse one that is missing or not Ed25519", () => {
+    // --store names no database, so an agent whose key reads cleanly stops right after, saying so.
+    const agentWith = (value: string, env: Record<string, string>) =>
+      runCli(["agent", "--platform", work, "--store", "not-a-database", "--audit-key", value, "--audit-checkpoints", path.join(work, "key-check-worm")], {
+        env,
+      });
+    const missing = agentWith("secret:audit/private", {});
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("PLUMB_SECRET_AUDIT_PRIVATE");
+    const notAKey = agentWith("secret:audit/private", { PLUMB_SECRET_AUDIT_PRIVATE: "not a key" });
+    expect(notAKey.stderr).toContain("--audit-key secret:audit/private is not a PEM private key");
+    const fromSecret = agentWith("secret:audit/private", { PLUMB_SECRET_AUDIT_PRIVATE: readFileSync(key, "utf8") });
+    expect(fromSecret.stderr).toContain("is not a postgres:// URL");
+    expect(fromSecret.stderr).not.toContain("key");
+  });
+
   it("travel with an export, which then verifies offline with the public key alone", () => {
     const exported = runCli(["audit", "export", "--data-dir", dataDir, "--checkpoints", checkpoints]);
     expect(exported.status, exported.stderr).toBe(0);

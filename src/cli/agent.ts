@@ -20,7 +20,7 @@ import { probeIsolation } from "../render/isolation.js";
 import { stopAllSandboxes } from "../render/sandbox.js";
 import { redactor } from "../secrets/redaction.js";
 import { lockDataDirectory } from "../state/directory-lock.js";
-import { readPrivateKey } from "../state/audit-checkpoints.js";
+import { parseKey, readPrivateKey } from "../state/audit-checkpoints.js";
 import { AuditCheckpointer, type CheckpointSettings } from "../agent/audit-checkpointer.js";
 import { localSecretResolver, remembered } from "../secrets/references.js";
 import { parseRef, validateRepositoryUrl } from "../source/git.js";
@@ -66,8 +66,18 @@ async function checkpointSettings(flags: AgentFlags): Promise<CheckpointSettings
     throw new PlumbError("PLUMB_USAGE", "signed audit checkpoints need both --audit-key and --audit-checkpoints", {
       hint: "make a key with plumb audit keygen, and give a directory outside the store (write-once storage, another host's mount)",
     });
+  // secret:<name>/<key> reads the key through the local secret store (an environment variable, or a file under PLUMB_SECRETS_DIR such as a mounted secret).
+  const fromSecret = /^secret:([^/]+)\/(.+)$/.exec(flags.auditKey);
+  const privateKey =
+    fromSecret === null
+      ? await readPrivateKey(flags.auditKey)
+      : parseKey(
+          await localSecretResolver().resolve({ secretRef: { name: fromSecret[1] as string, key: fromSecret[2] as string } }),
+          `--audit-key ${flags.auditKey}`,
+          "private",
+        );
   return {
-    privateKey: await readPrivateKey(flags.auditKey),
+    privateKey,
     directory: path.resolve(flags.auditCheckpoints),
     every: positiveInteger(flags.auditCheckpointEvery, "--audit-checkpoint-every"),
     intervalMs: durationFlag(flags.auditCheckpointInterval, "--audit-checkpoint-interval"),
@@ -216,9 +226,10 @@ export function registerAgent(program: Command): void {
     )
     .addOption(new Option("--oidc-groups-claim <claim>", "the ID token claim listing a person's groups").default("groups"))
     .addOption(
-      new Option("--audit-key <file>", "sign audit checkpoints with this Ed25519 private key (plumb audit keygen); kept outside the store").env(
-        "PLUMB_AUDIT_KEY",
-      ),
+      new Option(
+        "--audit-key <file>",
+        "sign audit checkpoints with this Ed25519 private key (plumb audit keygen), a file or secret:<name>/<key>; kept outside the store",
+      ).env("PLUMB_AUDIT_KEY"),
     )
     .addOption(
       new Option("--audit-checkpoints <dir>", "write signed audit checkpoints here: a directory outside the store, ideally write-once storage").env(

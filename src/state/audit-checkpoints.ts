@@ -74,14 +74,19 @@ async function readKey(file: string, kind: "private" | "public"): Promise<KeyObj
       hint: "make a key pair with plumb audit keygen",
     });
   }
+  return parseKey(text, file, kind);
+}
+
+/** A PEM key read from `where` (a file, a secret reference), checked to be Ed25519. */
+export function parseKey(text: string, where: string, kind: "private" | "public"): KeyObject {
   let key: KeyObject;
   try {
     key = kind === "private" ? createPrivateKey(text) : createPublicKey(text);
   } catch {
-    throw new PlumbError("PLUMB_USAGE", `${file} is not a PEM ${kind} key`, { hint: "make a key pair with plumb audit keygen" });
+    throw new PlumbError("PLUMB_USAGE", `${where} is not a PEM ${kind} key`, { hint: "make a key pair with plumb audit keygen" });
   }
   if (key.asymmetricKeyType !== "ed25519")
-    throw new PlumbError("PLUMB_USAGE", `${file} is a ${key.asymmetricKeyType ?? "unknown"} key, not Ed25519`, {
+    throw new PlumbError("PLUMB_USAGE", `${where} is a ${key.asymmetricKeyType ?? "unknown"} key, not Ed25519`, {
       hint: "make a key pair with plumb audit keygen",
     });
   return key;
