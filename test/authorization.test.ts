@@ -47,6 +47,15 @@ const rows: Row[] = [
   { method: "GET", route: "/api/v1/runs", path: () => "/api/v1/runs", statuses: anyToken },
   { method: "GET", route: "/api/v1/composites", path: () => "/api/v1/composites", statuses: anyToken },
   { method: "GET", route: "/api/v1/agents", path: () => "/api/v1/agents", statuses: anyToken },
+  // The delivery log: any token reads it; a project-scoped one sees only its own stacks' messages.
+  { method: "GET", route: "/api/v1/notifications", path: () => "/api/v1/notifications", statuses: anyToken },
+  // Only a platform-admin may send a test message; this platform declares no sink, so even it gets 404.
+  {
+    method: "POST",
+    route: "/api/v1/notifications/{sink}/test",
+    path: () => "/api/v1/notifications/none/test",
+    statuses: expect8(401, 401, 401, 403, 403, 403, 403, 404),
+  },
   // Another project's stacks do not exist for a token: promoting one is "no such application".
   { method: "GET", route: "/api/v1/promotions", path: () => "/api/v1/promotions?target=a-app&from=dev&to=prod", statuses: stackRead },
   { method: "GET", route: "/api/v1/composites.md", path: () => "/api/v1/composites.md", statuses: anyToken },
