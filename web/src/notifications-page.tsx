@@ -2,7 +2,7 @@
 // every state, and the delivery log — what was sent where, how often the same
 // news came again meanwhile, and why a message has not arrived yet.
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "./api.js";
 import { Badge, Field, TableCard, useLiveReload } from "./widgets.js";
 
@@ -30,13 +30,19 @@ export function NotificationsPage() {
   const [answer, setAnswer] = useState<Notifications | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [sink, setSink] = useState("");
+  // Only the newest request's answer is shown: a slow earlier one (another sink) never replaces it.
+  const latest = useRef(0);
   const load = useCallback(() => {
+    const request = ++latest.current;
     api<Notifications>(`/api/v1/notifications?limit=200${sink === "" ? "" : `&sink=${encodeURIComponent(sink)}`}`).then(
       (result) => {
+        if (request !== latest.current) return;
         setAnswer(result);
         setError(null);
       },
-      (failure: Error) => setError(failure.message),
+      (failure: Error) => {
+        if (request === latest.current) setError(failure.message);
+      },
     );
   }, [sink]);
   useEffect(load, [load]);
