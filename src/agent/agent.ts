@@ -108,6 +108,7 @@ export class Agent implements AgentCommands {
       logger: options.logger,
       metrics: options.metrics,
       ...(options.ssh === undefined ? {} : { ssh: options.ssh }),
+      cacheDirectory: options.cacheDirectory,
     });
     this.book = new StackStatusBook(options.store, options.logger, (stack) => this.stacks.has(stack));
     this.notifier = new Notifier({

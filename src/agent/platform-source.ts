@@ -21,6 +21,7 @@ import { emptyPromotions, type PlatformPromotions } from "./platform-promotion.j
 import type { PlacedSink } from "./notification-sinks.js";
 import { isSshUrl, scanPlatform, type PlatformOrigin, type PlatformScan, type PlatformStack, type SshSettings } from "./platform.js";
 import type { RepositoryReader } from "./stack-sets.js";
+import { ProviderPlugins } from "./provider-plugins.js";
 
 export interface PlatformSourceOptions {
   origin: PlatformOrigin;
@@ -33,6 +34,8 @@ export interface PlatformSourceOptions {
   metrics: AgentMetrics;
   /** Key and known_hosts for the ssh repositories StackSet git generators read. */
   ssh?: SshSettings;
+  /** Where compiled provider plug-ins are kept. */
+  cacheDirectory: string;
 }
 
 /** One read of the platform: its stacks, and which managed stacks it no longer holds and may remove. */
@@ -60,7 +63,10 @@ export class PlatformSource {
   private revision: string | null = null;
   private checkout: string | undefined;
 
+  private readonly plugins: ProviderPlugins;
+
   constructor(private readonly options: PlatformSourceOptions) {
+    this.plugins = new ProviderPlugins(options.registry, options.cacheDirectory);
     this.secrets = new SecretStores([], { platformDirectory: "." }, options.secrets);
   }
 
@@ -74,6 +80,8 @@ export class PlatformSource {
     if (directory === undefined) return undefined;
     const origin = this.options.origin;
     const scan = await scanPlatform(directory, origin.kind === "local" ? origin.root : (this.checkout ?? directory), this.readRepository);
+    // Plug-ins first: the platform's composites and every stack may use their kinds.
+    scan.problems.push(...(await this.plugins.sync(directory, scan.plugins)));
     scan.problems.push(...(await this.refreshLibrary(directory)));
     this.refreshStores(scan, directory);
     this.projects = scan.projects;

@@ -14,6 +14,7 @@ import type { SecretResolver } from "../secrets/references.js";
 import { checkSecretStoreDocument, secretStoreKind, type SecretStoreDocument } from "../secrets/stores.js";
 import { emptyProjects, readProjectDocument, type PlatformProjects } from "./platform-projects.js";
 import { readNotificationSink, type PlacedSink } from "./notification-sinks.js";
+import { readProviderPlugin, type PluginDeclaration } from "./provider-plugins.js";
 import { applyPins, emptyPromotions, readPromotionDocument, type PlatformPromotions } from "./platform-promotion.js";
 import { generateStacks, stackSetKind, type RepositoryReader } from "./stack-sets.js";
 import { checkRuleExpressions, compliancePolicyKind, compliancePolicySchema, type CompliancePolicy } from "../policy/compliance.js";
@@ -42,6 +43,8 @@ export interface PlatformScan {
   promotions: PlatformPromotions;
   /** The NotificationSink documents that read cleanly. */
   sinks: PlacedSink[];
+  /** The ProviderPlugin documents that read cleanly (loaded by ProviderPlugins). */
+  plugins: PluginDeclaration[];
   /** Stack documents that could not be read, each with file:line. */
   problems: PlumbError[];
 }
@@ -60,13 +63,14 @@ export async function scanPlatform(directory: string, root = directory, readRepo
   const projects = emptyProjects();
   const promotions = emptyPromotions();
   const sinks: PlacedSink[] = [];
+  const plugins: PluginDeclaration[] = [];
   const stackSets: ParsedDocument[] = [];
   let files;
   try {
     files = await readYamlFiles(directory);
   } catch (error) {
-    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, promotions, sinks, problems: [...error.errors] };
-    if (error instanceof PlumbError) return { stacks, policy, stores, projects, promotions, sinks, problems: [error] };
+    if (error instanceof PlumbErrorList) return { stacks, policy, stores, projects, promotions, sinks, plugins, problems: [...error.errors] };
+    if (error instanceof PlumbError) return { stacks, policy, stores, projects, promotions, sinks, plugins, problems: [error] };
     throw error;
   }
   for (const file of files) {
@@ -127,6 +131,7 @@ export async function scanPlatform(directory: string, root = directory, readRepo
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProjectDocument(document, value.kind, projects, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readPromotionDocument(document, value.kind, promotions, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && readNotificationSink(document, value.kind, sinks, problems)) continue;
+      if (isPlainObject(value) && value.apiVersion === stackApiVersion && readProviderPlugin(document, value.kind, plugins, problems)) continue;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackSetKind) {
         stackSets.push(document);
         continue;
@@ -161,7 +166,7 @@ export async function scanPlatform(directory: string, root = directory, readRepo
   }
   await addGeneratedStacks(stackSets, root, stacks, problems, readRepository);
   applyPins(stacks, promotions.pins, problems);
-  return { stacks, policy, stores, projects, promotions, sinks, problems };
+  return { stacks, policy, stores, projects, promotions, sinks, plugins, problems };
 }
 
 /** The stacks of the StackSets, after the written ones: a name taken twice is a problem, and the first keeps it. */

@@ -1,7 +1,8 @@
 // What every command shares: the data directory, opening the store, rendering
 // a stack, and turning errors into clear messages and exit codes.
 
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
@@ -9,6 +10,7 @@ import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
 import { projectOf } from "../agent/platform-projects.js";
 import { scanPlatform } from "../agent/platform.js";
+import { ProviderPlugins } from "../agent/provider-plugins.js";
 import { parseDuration } from "../schedule.js";
 import { SecretStores } from "../secrets/stores.js";
 import { loadPlatformLibrary, type PlatformLibrary } from "../render/platform-library.js";
@@ -108,8 +110,18 @@ export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "pro
 }
 
 /** Loads the composites and rules of `--platform <dir>`, shown in messages by the path the user gave. */
+/** The platform directory's provider plug-ins, loaded into the registry once per process, compiled into a directory of its own. */
+let plugins: ProviderPlugins | undefined;
+
 export async function platformFrom(directory: string | undefined, limits: SandboxLimits): Promise<PlatformLibrary | undefined> {
   if (directory === undefined) return undefined;
+  const scan = await scanPlatform(directory, repositoryRootOf(directory));
+  if (scan.plugins.length > 0) plugins ??= new ProviderPlugins(registry, mkdtempSync(path.join(tmpdir(), "plumb-plugins-")));
+  const problems = [
+    ...scan.problems.filter((problem) => problem.code === "PLUMB_PROVIDER_PLUGIN"),
+    ...(plugins === undefined ? [] : await plugins.sync(directory, scan.plugins)),
+  ];
+  if (problems.length > 0) throw new PlumbErrorList(problems);
   const display = directory.endsWith("/") ? directory : `${directory}/`;
   return loadPlatformLibrary(directory, { display, limits, registry });
 }

@@ -25,6 +25,35 @@ export class ProviderRegistry {
     }
   }
 
+  /**
+   * Adds a provider at run time (a platform's plug-in); refuses one whose type
+   * or group another provider has. `replacing` names the type it takes over from
+   * (a new version of the same plug-in).
+   */
+  register(provider: AnyProvider, replacing?: string): void {
+    const previous = replacing === undefined ? undefined : this.byType.get(replacing);
+    const typeOwner = this.byType.get(provider.type);
+    const groupOwner = this.byGroup.get(provider.group);
+    if (typeOwner !== undefined && typeOwner !== previous)
+      throw new PlumbError("PLUMB_PROVIDER_PLUGIN", `provider type ${provider.type} is taken already`, {
+        hint: "give the plug-in's provider a type of its own",
+      });
+    if (groupOwner !== undefined && groupOwner !== previous)
+      throw new PlumbError("PLUMB_PROVIDER_PLUGIN", `API group ${provider.group} is served already (by provider ${groupOwner.type})`, {
+        hint: "give the plug-in a group of its own",
+      });
+    if (previous !== undefined) this.unregister(previous.type);
+    this.byGroup.set(provider.group, provider);
+    this.byType.set(provider.type, provider);
+  }
+
+  unregister(type: string): void {
+    const provider = this.byType.get(type);
+    if (provider === undefined) return;
+    this.byType.delete(type);
+    this.byGroup.delete(provider.group);
+  }
+
   providerForGroup(group: string): AnyProvider | undefined {
     return this.byGroup.get(group);
   }

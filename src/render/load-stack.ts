@@ -37,6 +37,19 @@ import {
 import { parseYamlDocuments, type ParsedDocument } from "./yaml-documents.js";
 import { applyMergePatch, isPlainObject } from "./values.js";
 
+/** Documents only the platform repository may hold: a stack directory that has one is refused. */
+const platformOnlyKinds = new Set([
+  "ProviderPlugin",
+  "ProviderInstance",
+  "Project",
+  "NotificationSink",
+  "PromotionPolicy",
+  "Pin",
+  "StackSet",
+  "SecretStore",
+  "CompliancePolicy",
+]);
+
 export interface RenderOptions {
   registry: ProviderRegistry;
   /** Overrides the Stack's `spec.environment`. */
@@ -95,6 +108,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     for (const document of documents) {
       const value = document.value;
       if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackKind) stackDocuments.push(document);
+      else if (isPlainObject(value) && value.apiVersion === stackApiVersion && platformOnlyKinds.has(String(value.kind)))
+        // Code that runs in the agent with its credentials, where news goes, what is promoted: the platform decides, never a team.
+        problems.add(
+          "PLUMB_PROJECT_DENIED",
+          `a ${String(value.kind)} belongs in the platform repository; a stack may not declare one`,
+          document.position,
+          "ask the platform team to add it to the platform repository",
+        );
       else resourceDocuments.push(document);
     }
   }
