@@ -6,9 +6,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createServer } from "node:http";
 import { afterAll, describe, expect, it } from "vitest";
 import { scanPlatform } from "../src/agent/platform.js";
-import { parseRepository } from "../src/cli/promote.js";
+import { openPullRequest, parseRepository } from "../src/cli/promote.js";
 import { judgePromotion, previousEnvironment, runningSince, type PlacedPromotionPolicy, type PromotionSource } from "../src/policy/promotion.js";
 
 const placed: PlacedPromotionPolicy = {
@@ -184,5 +185,53 @@ describe("parseRepository", () => {
     expect(() => parseRepository("https://user:hunter2@github.com/acme/platform", {})).not.toThrow("hunter2");
     expect(() => parseRepository("https://github.com/acme", {})).toThrow("/<owner>/<repo>");
     expect(() => parseRepository("ftp://github.com/acme/platform", {})).toThrow("only http and https");
+  });
+});
+
+describe("openPullRequest", () => {
+  it("opens a GitLab merge request and a Gitea pull request as their APIs document, with their own token headers", async () => {
+    const seen: { method: string; url: string; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }[] = [];
+    // A fake forge: the merge request and pull request endpoints of GitLab (/api/v4) and Gitea (/api/v1), in memory.
+    const server = createServer((request, response) => {
+      let text = "";
+      request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      request.on("end", () => {
+        seen.push({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body: JSON.parse(text) as Record<string, unknown> });
+        response.writeHead(201, { "content-type": "application/json" });
+        response.end(
+          JSON.stringify(
+            request.url?.startsWith("/api/v4/") === true
+              ? { iid: 3, web_url: "https://gitlab.example/infra/platform/-/merge_requests/3" }
+              : { number: 4, html_url: "https://gitea.example/acme/platform/pulls/4" },
+          ),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const gitlab = parseRepository(`http://127.0.0.1:${port}/infra/platform`, { PLUMB_FORGE: "gitlab" });
+      expect(await openPullRequest(gitlab, "gl-token", "plumb/promote-x", "main", "Promote x", "- x-prod: abc")).toBe(
+        "https://gitlab.example/infra/platform/-/merge_requests/3",
+      );
+      const gitea = parseRepository(`http://127.0.0.1:${port}/acme/platform`, { PLUMB_FORGE: "gitea" });
+      expect(await openPullRequest(gitea, "gt-token", "plumb/promote-y", "main", "Promote y", "- y-prod: def")).toBe(
+        "https://gitea.example/acme/platform/pulls/4",
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(seen[0]).toMatchObject({
+      method: "POST",
+      url: "/api/v4/projects/infra%2Fplatform/merge_requests",
+      body: { source_branch: "plumb/promote-x", target_branch: "main", title: "Promote x", description: "- x-prod: abc", remove_source_branch: true },
+    });
+    expect(seen[0]?.headers["private-token"]).toBe("gl-token");
+    expect(seen[1]).toMatchObject({
+      method: "POST",
+      url: "/api/v1/repos/acme/platform/pulls",
+      body: { head: "plumb/promote-y", base: "main", title: "Promote y", body: "- y-prod: def" },
+    });
+    expect(seen[1]?.headers.authorization).toBe("token gt-token");
   });
 });

@@ -86,7 +86,7 @@ export function parseRepository(text: string, environment: NodeJS.ProcessEnv = p
 }
 
 /** Opens the pull (merge) request; returns its web address. */
-async function openPullRequest(repository: ForgeRepository, token: string, branch: string, base: string, title: string, body: string): Promise<string> {
+export async function openPullRequest(repository: ForgeRepository, token: string, branch: string, base: string, title: string, body: string): Promise<string> {
   const request =
     repository.forge === "gitlab"
       ? { source_branch: branch, target_branch: base, title, description: body, remove_source_branch: true }
