@@ -195,7 +195,7 @@ async function agentDemo() {
   console.log(`\n\u001b[1m$ plumb agent --platform ${url} --path platform\u001b[0m   # in the background`);
   const agent = spawn(
     process.execPath,
-    [cli, "agent", "--platform", url, "--path", "platform", "--data-dir", path.resolve(dataDir, "agent"), "--listen", "127.0.0.1:0", "--token-file", tokenFile],
+    [cli, "agent", "--platform", url, "--path", "platform", "--data-dir", path.resolve(dataDir), "--listen", "127.0.0.1:0", "--token-file", tokenFile],
     {
       env: { ...process.env, ...secrets, PLUMB_WEBHOOK_SECRET: webhookSecret, PLUMB_LOG_LEVEL: "warn" },
       stdio: ["ignore", "inherit", "pipe"],
@@ -270,7 +270,7 @@ async function agentDemo() {
     const tagged = await admin.query("SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname LIKE 'orders%' ORDER BY 1");
     console.log("\n# the compliance metadata the agent wrote on each role (examples/platform/compliance.yaml):");
     for (const row of tagged.rows) console.log(`#   ${row.rolname}: ${row.comment}`);
-    status("every change above is on a hash-chained audit trail", ["audit", "verify", "--data-dir", path.resolve(dataDir, "agent")]);
+    status("every change above is on a hash-chained audit trail", ["audit", "verify", "--data-dir", path.resolve(dataDir)]);
     status("what an auditor asks for: owners, ATO dates, the stack the policy stopped (scratch has no owner)", ["report", "compliance"]);
 
     heading("Projects: each team inside its fence (examples/platform/projects.yaml)");
