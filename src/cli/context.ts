@@ -1,7 +1,7 @@
 // What every command shares: the data directory, opening the store, rendering
 // a stack, and turning errors into clear messages and exit codes.
 
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Option, type Command } from "commander";
@@ -116,7 +116,11 @@ let plugins: ProviderPlugins | undefined;
 export async function platformFrom(directory: string | undefined, limits: SandboxLimits): Promise<PlatformLibrary | undefined> {
   if (directory === undefined) return undefined;
   const scan = await scanPlatform(directory, repositoryRootOf(directory));
-  if (scan.plugins.length > 0) plugins ??= new ProviderPlugins(registry, mkdtempSync(path.join(tmpdir(), "plumb-plugins-")));
+  if (scan.plugins.length > 0 && plugins === undefined) {
+    const compiled = mkdtempSync(path.join(tmpdir(), "plumb-plugins-"));
+    process.once("exit", () => rmSync(compiled, { recursive: true, force: true }));
+    plugins = new ProviderPlugins(registry, compiled);
+  }
   const problems = [
     ...scan.problems.filter((problem) => problem.code === "PLUMB_PROVIDER_PLUGIN"),
     ...(plugins === undefined ? [] : await plugins.sync(directory, scan.plugins)),
