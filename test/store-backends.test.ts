@@ -12,6 +12,7 @@ import type { StackSummary } from "../src/api/server.js";
 import { openStore } from "../src/cli/context.js";
 import { auditEvents } from "../src/state/audit-export.js";
 import { verifyAuditChain } from "../src/state/audit.js";
+import { maxAttempts, retryDelayMs, type QueuedNotification } from "../src/state/notification-queue.js";
 import type { Store } from "../src/state/store.js";
 import { eventually, startAgent } from "./agent-process.js";
 import { createTestRepository } from "./git-repository.js";
@@ -160,6 +161,62 @@ describe.each(backends)("the %s store", (_name, fresh) => {
       expect(verdict).toEqual(expect.objectContaining({ ok: true, count: 90 }));
     } finally {
       await Promise.all(writers.map((store) => store.close()));
+    }
+  });
+
+  it("queues notifications: repeats counted on the first, each message claimed by one sender, retried with backoff, then given up on", async () => {
+    const { open, location } = await fresh();
+    // Two senders on PostgreSQL (two agents); SQLite has one agent per store.
+    const senders = location.store === undefined ? [await open()] : await Promise.all([open(), open()]);
+    const queue = (senders[0] as Store).notificationQueue;
+    try {
+      const message = (stack: string) => ({
+        sink: "ops",
+        trigger: "sync-failed",
+        stack,
+        dedupKey: `ops|sync-failed|${stack}`,
+        windowMs: 3_600_000,
+        payload: { title: stack },
+      });
+      const now = Date.now();
+      expect(await queue.enqueue(message("web"), now)).toBe("queued");
+      expect(await queue.enqueue(message("web"), now + 1000)).toBe("repeat");
+      expect(await queue.enqueue(message("web"), now + 2000)).toBe("repeat");
+      for (let index = 0; index < 20; index++) await queue.enqueue(message(`app-${index}`), now);
+      // After the window the same news is queued again: the reminder.
+      expect(await queue.enqueue(message("web"), now + 3_600_001)).toBe("queued");
+      // Every due message goes to exactly one sender, however many ask at once.
+      const claimed = (
+        await Promise.all(senders.flatMap((sender) => [sender.notificationQueue.claimDue(50, now + 10), sender.notificationQueue.claimDue(50, now + 10)]))
+      ).flat();
+      expect(claimed.map((item) => item.stack).sort()).toEqual([...Array.from({ length: 20 }, (_, index) => `app-${index}`), "web"].sort());
+      expect(new Set(claimed.map((item) => item.id)).size).toBe(claimed.length);
+      const web = claimed.find((item) => item.stack === "web") as QueuedNotification;
+      expect(web).toMatchObject({ attempts: 1, repeats: 2, state: "pending" });
+      // Claimed for a minute: not due again meanwhile.
+      expect(await queue.claimDue(50, now + 30_000)).toEqual([]);
+      expect(await queue.attemptFailed(web, "HTTP 503", now + 100)).toBe("pending");
+      expect((await queue.claimDue(50, now + 100 + retryDelayMs(1) - 1)).map((item) => item.id)).not.toContain(web.id);
+      let current = (await queue.claimDue(50, now + 100 + retryDelayMs(1))).find((item) => item.id === web.id) as QueuedNotification;
+      expect(current.attempts).toBe(2);
+      let at = now + 200_000;
+      while (current.attempts < maxAttempts) {
+        await queue.attemptFailed(current, "HTTP 503", at);
+        at += 700_000;
+        current = (await queue.claimDue(50, at)).find((item) => item.id === web.id) as QueuedNotification;
+      }
+      expect(await queue.attemptFailed(current, "HTTP 503 for good", at)).toBe("failed");
+      const logged = (await queue.list({ sink: "ops", limit: 100 })).find((item) => item.id === web.id);
+      expect(logged).toMatchObject({ state: "failed", attempts: maxAttempts, lastError: "HTTP 503 for good" });
+      await queue.delivered((claimed.find((item) => item.stack === "app-0") as QueuedNotification).id);
+      expect(await queue.counts()).toEqual(
+        expect.arrayContaining([
+          { sink: "ops", state: "delivered", count: 1 },
+          { sink: "ops", state: "failed", count: 1 },
+        ]),
+      );
+    } finally {
+      await Promise.all(senders.map((store) => store.close()));
     }
   });
 });
