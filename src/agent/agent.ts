@@ -249,11 +249,11 @@ export class Agent implements AgentCommands {
     this.options.metrics.queueDepth.set(this.queue.length);
   }
 
-  /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
   testNotification(sink: string): Promise<{ delivered: boolean; error: string | null }> {
     return this.notifier.test(sink);
   }
 
+  /** A webhook for `url` at `ref` (refs/heads/x or refs/tags/x): the platform and every stack reading that repository look now. */
   async notifyPush(url: string, ref: string | undefined): Promise<string[]> {
     const wanted = normalizeRepositoryUrl(url);
     const triggered: string[] = [];

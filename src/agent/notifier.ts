@@ -86,14 +86,14 @@ export function eventNotices(event: EventInput): [NotificationTrigger, NoticeDra
 export class Notifier {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
-  private lastDailyCheck = 0;
+  private lastPeriodicCheck = 0;
 
   constructor(private readonly options: NotifierOptions) {}
 
   start(): void {
     this.timer = setInterval(() => {
       this.send();
-      if (Date.now() - this.lastDailyCheck > 3_600_000) void this.periodicChecks();
+      if (Date.now() - this.lastPeriodicCheck > 3_600_000) void this.periodicChecks();
     }, 2_000);
     this.timer.unref();
     this.send();
@@ -230,7 +230,7 @@ export class Notifier {
 
   /** ATO dates coming up (once a day per stack and date) and the audit chain (hourly). */
   private async periodicChecks(): Promise<void> {
-    this.lastDailyCheck = Date.now();
+    this.lastPeriodicCheck = Date.now();
     try {
       const today = Date.parse(new Date().toISOString().slice(0, 10));
       for (const stack of this.options.stacks()) {

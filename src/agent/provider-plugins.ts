@@ -192,7 +192,7 @@ function checkProvider(value: unknown, fail: (message: string, hint?: string) =>
   for (const field of ["type", "group", "version"] as const)
     if (typeof provider[field] !== "string" || provider[field] === "") throw fail(`the provider has no ${field}`);
   if (typeof provider.connect !== "function") throw fail("the provider has no connect()");
-  if (provider.group?.endsWith("plumb.dev") === true || provider.group === "plumb.dev")
+  if (provider.group === "plumb.dev" || provider.group?.endsWith(".plumb.dev") === true)
     throw fail(`group ${provider.group} is Plumb's own`, "use a group of your organisation's, e.g. inventory.example.org");
   if (provider.foreignObjects === true) throw fail("a plug-in cannot serve foreign objects");
   if (!Array.isArray(provider.kinds) || provider.kinds.length === 0) throw fail("the provider declares no kinds");
