@@ -13,6 +13,7 @@ import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditHash, type AuditEvent } from "../src/state/audit.js";
+import type { AuditEventsTable } from "../src/state/schema.js";
 import { eventually, startAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { fileResource, runCli } from "./helpers.js";
@@ -42,20 +43,8 @@ function tampered(name: string, tamper: (database: BetterSqlite3.Database) => vo
   return directory;
 }
 
-interface Row {
-  sequence: number;
-  at: string;
-  kind: string;
-  actor: string;
-  stack: string;
-  resource: string | null;
-  commit_sha: string | null;
-  author: string | null;
-  commit_message: string | null;
-  summary: string;
-  previous_hash: string;
-  hash: string;
-}
+/** A row of the audit table, as an administrator with the database sees it. */
+type Row = AuditEventsTable;
 
 const eventOf = (row: Row): Omit<AuditEvent, "hash"> => ({
   sequence: row.sequence,

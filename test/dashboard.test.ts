@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./browser.js";
+import { launchChromium, logIn } from "./browser.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { repositoryRoot } from "./helpers.js";
@@ -79,13 +79,6 @@ afterAll(async () => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 });
 
-async function logIn(page: Page, token: string): Promise<void> {
-  await page.goto(agent.url);
-  await page.getByLabel("API token").fill(token);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Stacks" }).waitFor();
-}
-
 const connectionLimit = async () =>
   (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'web_app'"))[0]?.rolconnlimit;
 
@@ -106,7 +99,7 @@ describe("the dashboard", () => {
     await page.getByLabel("API token").fill("plumb_wrong");
     await page.getByRole("button", { name: "Log in" }).click();
     await expect.poll(() => page.getByRole("alert").textContent()).toBe("That token is not valid.");
-    await logIn(page, agent.adminToken);
+    await logIn(page, agent.url, agent.adminToken);
 
     // Both stacks listed; sorting and the team and environment filters run on the server; the search finds one.
     await page.getByRole("link", { name: "billing-files" }).waitFor();
@@ -267,7 +260,7 @@ describe("the dashboard", () => {
   it("shows no actions to a read-only token", async () => {
     const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await logIn(page, created.body.token);
+    await logIn(page, agent.url, created.body.token);
     await page.getByRole("link", { name: "web-app" }).click();
     await page.getByRole("heading", { name: "Resources" }).waitFor();
     expect(await page.getByRole("region", { name: "Actions" }).count()).toBe(0);

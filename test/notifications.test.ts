@@ -10,15 +10,15 @@ import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
-import { launchChromium } from "./browser.js";
+import { launchChromium, logIn } from "./browser.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { fileResource, runCliAsync } from "./helpers.js";
+import { freePort } from "./postgres-server.js";
 
 const signingKey = "hmac-key-canary-4711";
 const slackPath = "/services/T000/B000/slack-path-canary";
@@ -46,15 +46,6 @@ let flakyDown = true;
 let environment: Record<string, string>;
 
 const bodiesAt = (route: string) => received.filter((item) => item.path === route).map((item) => JSON.parse(item.body) as Record<string, unknown>);
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function platform(): void {
   const sink = (name: string, spec: string) => `---\napiVersion: plumb.dev/v1\nkind: NotificationSink\nmetadata: { name: ${name} }\nspec:\n${spec}`;
@@ -310,9 +301,7 @@ describe("notifications", () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await page.goto(agent.url);
-      await page.getByLabel("API token").fill(agent.adminToken);
-      await page.getByRole("button", { name: "Log in" }).click();
+      await logIn(page, agent.url, agent.adminToken);
       await page.getByRole("link", { name: "Notifications" }).click();
       const sinks = page.locator("section.card", { has: page.getByRole("heading", { name: "Sinks" }) });
       await expect.poll(() => sinks.locator("tbody").textContent(), { timeout: 15_000 }).toMatch(/hooks.*webhook.*delivered/);

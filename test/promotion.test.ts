@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StackSummary } from "../src/api/server.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
-import { launchChromium } from "./browser.js";
+import { launchChromium, logIn } from "./browser.js";
 import { createTestRepository, type TestRepository } from "./git-repository.js";
 import { fileResource, runCliAsync } from "./helpers.js";
 
@@ -240,9 +240,7 @@ describe("plumb promote", () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      await page.goto(agent.url);
-      await page.getByLabel("API token").fill(agent.adminToken);
-      await page.getByRole("button", { name: "Log in" }).click();
+      await logIn(page, agent.url, agent.adminToken);
       await page.getByRole("link", { name: "Environments" }).click();
       const row = (name: string) => page.locator("main table tbody tr", { has: page.getByRole("rowheader", { name, exact: true }) });
       await expect.poll(() => page.locator("main table thead").textContent(), { timeout: 15_000 }).toMatch(/dev.*staging.*prod/);

@@ -9,7 +9,7 @@ import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
 import { defaultRegistry } from "../providers/registry.js";
 import { projectOf } from "../agent/platform-projects.js";
-import { scanPlatform } from "../agent/platform.js";
+import { scanPlatform, type PlatformScan } from "../agent/platform.js";
 import { ProviderPlugins } from "../agent/provider-plugins.js";
 import { parseDuration } from "../schedule.js";
 import { SecretStores } from "../secrets/stores.js";
@@ -109,13 +109,17 @@ export function sandboxLimits(options: Pick<RenderFlags, "programTimeout" | "pro
   return { timeoutMs, memoryMiB, ...(options.programsWithoutIsolation === true ? { withoutKernelIsolation: true } : {}) };
 }
 
-/** Loads the composites and rules of `--platform <dir>`, shown in messages by the path the user gave. */
 /** The platform directory's provider plug-ins, loaded into the registry once per process, compiled into a directory of its own. */
 let plugins: ProviderPlugins | undefined;
 
-export async function platformFrom(directory: string | undefined, limits: SandboxLimits): Promise<PlatformLibrary | undefined> {
+/**
+ * Loads the provider plug-ins, composites and rules of `--platform <dir>`,
+ * shown in messages by the path the user gave; `scan` is the directory's
+ * scan when the caller has read it already.
+ */
+export async function platformFrom(directory: string | undefined, limits: SandboxLimits, scan?: PlatformScan): Promise<PlatformLibrary | undefined> {
   if (directory === undefined) return undefined;
-  const scan = await scanPlatform(directory, repositoryRootOf(directory));
+  scan ??= await scanPlatform(directory, repositoryRootOf(directory));
   if (scan.plugins.length > 0 && plugins === undefined) {
     const compiled = mkdtempSync(path.join(tmpdir(), "plumb-plugins-"));
     process.once("exit", () => rmSync(compiled, { recursive: true, force: true }));
@@ -147,10 +151,10 @@ export function repositoryRootOf(directory: string): string {
 
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
-  const platform = await platformFrom(options.platform, limits);
   // The platform's ProviderInstance documents, which team stacks use by name, and its Stack documents and projects,
-  // so a stack the platform also lists is rendered, merged and fenced as the agent would.
+  // so a stack the platform also lists is rendered, merged and fenced as the agent would; read once, for its plug-ins too.
   const scan = options.platform === undefined ? undefined : await scanPlatform(options.platform, repositoryRootOf(options.platform));
+  const platform = await platformFrom(options.platform, limits, scan);
   const platformDirectory = options.platform ?? ".";
   return renderStack(directory, {
     registry,

@@ -6,7 +6,7 @@
 // replaced no longer match what was signed.
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { link, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PlumbError } from "../errors.js";
 import { makeDirectories } from "../make-directories.js";
@@ -105,12 +105,19 @@ const checkpointName = (checkpoint: AuditCheckpoint) => `${String(checkpoint.seq
 export async function writeCheckpoint(directory: string, checkpoint: AuditCheckpoint): Promise<string | undefined> {
   await makeDirectories(directory);
   const file = path.join(directory, checkpointName(checkpoint));
+  // Written whole under a temporary name, then linked into place: a process killed mid-write never leaves a
+  // half checkpoint under the real name (which no later write could replace), and link never replaces a file.
+  const partial = path.join(directory, `.${checkpointName(checkpoint)}.${process.pid}.partial`);
+  await rm(partial, { force: true });
+  await writeFile(partial, `${JSON.stringify(checkpoint)}\n`, { mode: 0o444 });
   try {
-    await writeFile(file, `${JSON.stringify(checkpoint)}\n`, { flag: "wx", mode: 0o444 });
+    await link(partial, file);
     return file;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return undefined;
     throw error;
+  } finally {
+    await rm(partial, { force: true });
   }
 }
 
