@@ -6,6 +6,7 @@ import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import { fileProvider } from "./file/index.js";
 import { kubernetesProvider } from "./kubernetes/index.js";
 import { postgresProvider } from "./postgres/index.js";
+import { redisProvider } from "./redis/index.js";
 
 export class ProviderRegistry {
   private readonly byGroup = new Map<string, AnyProvider>();
@@ -126,5 +127,5 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, kubernetesProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, kubernetesProvider, redisProvider]);
 }

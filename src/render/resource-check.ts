@@ -23,6 +23,7 @@ import type { StackDefinition } from "../stack-definition.js";
 import type { ParsedDocument } from "./yaml-documents.js";
 import { defaultManifestInstance } from "./manifests.js";
 import type { Problems } from "./problems.js";
+import type { JsonObject } from "../sdk/resource.js";
 
 export const resourceShape = Type.Object(
   {
@@ -192,7 +193,7 @@ export function checkResource(
       name: resource.metadata.name,
       labels: resource.metadata.labels,
       annotations: resource.metadata.annotations,
-      spec: resource.spec,
+      spec: handler.defaults === undefined ? resource.spec : { ...(handler.defaults(resource.metadata.name) as JsonObject), ...resource.spec },
       provider: instance,
       dependsOn,
       prune: resource.metadata.annotations[annotations.prune] !== "false",

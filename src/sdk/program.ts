@@ -13,6 +13,7 @@ import type { ExtensionSpec } from "../providers/postgres/extension.js";
 import type { GrantSpec } from "../providers/postgres/grant.js";
 import type { RoleSpec } from "../providers/postgres/role.js";
 import type { SchemaSpec } from "../providers/postgres/schema.js";
+import type { UserSpec as RedisUserSpec } from "../providers/redis/user.js";
 import { Declared, type Inputs, type Output, type ResourceOptions } from "./declared.js";
 
 export { Type } from "@sinclair/typebox";
@@ -35,6 +36,7 @@ abstract class NamedPostgresObject<Spec> extends ProviderResource<Spec> {
 
 const postgresApi = "postgres.plumb.dev/v1";
 const fileApi = "file.plumb.dev/v1";
+const redisApi = "redis.plumb.dev/v1";
 
 // Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
 // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -67,6 +69,20 @@ export namespace postgres {
   export class DefaultPrivileges extends ProviderResource<DefaultPrivilegesSpec> {
     constructor(name: string, spec: Inputs<DefaultPrivilegesSpec>, options?: ResourceOptions) {
       super(postgresApi, "DefaultPrivileges", name, spec, options);
+    }
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace redis {
+  /** A Redis ACL user. */
+  export class User extends ProviderResource<RedisUserSpec> {
+    constructor(name: string, spec: Inputs<RedisUserSpec> = {}, options?: ResourceOptions) {
+      super(redisApi, "User", name, spec, options);
+    }
+    /** The user name in Redis. */
+    get name(): Output<string> {
+      return this.output("name");
     }
   }
 }

@@ -83,6 +83,12 @@ export interface KindHandler<Spec = JsonObject, Connection = unknown> {
    * say), so resources referring to them can be planned in the same run.
    */
   outputs?(spec: Spec, name: string): JsonObject;
+  /**
+   * What the live system assumes for fields a spec leaves out (a user is on,
+   * allowed no commands): filled into the desired spec at render time, so
+   * those fields are compared, and a change made by hand to one is drift.
+   */
+  defaults?(name: string): Partial<Spec>;
   /** Checks the schema cannot express; run at render time, before any I/O. `name` is metadata.name. */
   validate?(spec: Spec, name: string): SpecProblem[];
   /**
