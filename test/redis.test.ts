@@ -70,7 +70,7 @@ describe("redis provider", () => {
     const app = await aclUser("orders-app");
     expect(app).toMatchObject({ flags: expect.stringContaining("on"), keys: "~orders:* %R~catalog:*", channels: "&orders.*" });
     // The server keeps its own spelling: +get is in @read already, +SET is lower-cased, the order is its own.
-    expect(app?.commands.split(" ").sort()).toEqual(["+@read", "+set", "-@all", "-keys"]);
+    expect(app?.commands?.split(" ").sort()).toEqual(["+@read", "+set", "-@all", "-keys"]);
     expect(await server.canLogin("orders-app", appPassword)).toBe(true);
     expect(await server.canLogin("orders-monitor", "anything")).toBe(false);
     const again = plumb(["plan", workspace.stackDir, "--detailed-exitcode"], secrets);
@@ -107,7 +107,7 @@ describe("redis provider", () => {
     const updated = plumb(["apply", workspace.stackDir, "--yes"]);
     expect(updated.stdout).toContain("1 updated");
     expect(await aclUser("update-app")).toMatchObject({ keys: "~a:* ~b:*" });
-    expect((await aclUser("update-app"))?.commands.split(" ").sort()).toEqual(["+get", "+set", "-@all"]);
+    expect((await aclUser("update-app"))?.commands?.split(" ").sort()).toEqual(["+get", "+set", "-@all"]);
     workspace.write("users.yaml", user("update-app", "{ name: renamed-app, nopass: true, keys: ['a:*'] }"));
     const planned = plumb(["plan", workspace.stackDir]);
     expect(planned.stdout).toMatch(/replace.*name/);
