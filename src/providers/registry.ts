@@ -5,6 +5,7 @@ import { PlumbError } from "../errors.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
 import { fileProvider } from "./file/index.js";
 import { kubernetesProvider } from "./kubernetes/index.js";
+import { mysqlProvider } from "./mysql/index.js";
 import { postgresProvider } from "./postgres/index.js";
 import { redisProvider } from "./redis/index.js";
 
@@ -127,5 +128,5 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, kubernetesProvider, redisProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider]);
 }

@@ -13,6 +13,9 @@ import type { ExtensionSpec } from "../providers/postgres/extension.js";
 import type { GrantSpec } from "../providers/postgres/grant.js";
 import type { RoleSpec } from "../providers/postgres/role.js";
 import type { SchemaSpec } from "../providers/postgres/schema.js";
+import type { RoleSpec as MysqlRoleSpec, UserSpec as MysqlUserSpec } from "../providers/mysql/accounts.js";
+import type { DatabaseSpec as MysqlDatabaseSpec } from "../providers/mysql/database.js";
+import type { GrantSpec as MysqlGrantSpec } from "../providers/mysql/grant.js";
 import type { UserSpec as RedisUserSpec } from "../providers/redis/user.js";
 import { Declared, type Inputs, type Output, type ResourceOptions } from "./declared.js";
 
@@ -37,6 +40,14 @@ abstract class NamedPostgresObject<Spec> extends ProviderResource<Spec> {
 const postgresApi = "postgres.plumb.dev/v1";
 const fileApi = "file.plumb.dev/v1";
 const redisApi = "redis.plumb.dev/v1";
+const mysqlApi = "mysql.plumb.dev/v1";
+
+abstract class NamedMysqlObject<Spec> extends ProviderResource<Spec> {
+  /** The object's name in MariaDB. */
+  get name(): Output<string> {
+    return this.output("name");
+  }
+}
 
 // Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
 // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -69,6 +80,35 @@ export namespace postgres {
   export class DefaultPrivileges extends ProviderResource<DefaultPrivilegesSpec> {
     constructor(name: string, spec: Inputs<DefaultPrivilegesSpec>, options?: ResourceOptions) {
       super(postgresApi, "DefaultPrivileges", name, spec, options);
+    }
+  }
+}
+
+// MariaDB (and MySQL) objects: `new mysql.Database(…)`.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace mysql {
+  export class Database extends NamedMysqlObject<MysqlDatabaseSpec> {
+    constructor(name: string, spec: Inputs<MysqlDatabaseSpec> = {}, options?: ResourceOptions) {
+      super(mysqlApi, "Database", name, spec, options);
+    }
+  }
+  export class User extends NamedMysqlObject<MysqlUserSpec> {
+    constructor(name: string, spec: Inputs<MysqlUserSpec> = {}, options?: ResourceOptions) {
+      super(mysqlApi, "User", name, spec, options);
+    }
+    /** Where the user may connect from. */
+    get host(): Output<string> {
+      return this.output("host");
+    }
+  }
+  export class Role extends NamedMysqlObject<MysqlRoleSpec> {
+    constructor(name: string, spec: Inputs<MysqlRoleSpec> = {}, options?: ResourceOptions) {
+      super(mysqlApi, "Role", name, spec, options);
+    }
+  }
+  export class Grant extends ProviderResource<MysqlGrantSpec> {
+    constructor(name: string, spec: Inputs<MysqlGrantSpec>, options?: ResourceOptions) {
+      super(mysqlApi, "Grant", name, spec, options);
     }
   }
 }
