@@ -105,6 +105,18 @@ export function parseAclLine(line: string): AclUser | undefined {
   return user;
 }
 
+/** The same from one user's `ACL GETUSER` reply (a flat list of field names and values). */
+export function userFromGetuser(name: string, reply: Reply): AclUser {
+  const list = (field: string): string[] => {
+    const value = Array.isArray(reply) ? reply[reply.indexOf(field) + 1] : undefined;
+    return Array.isArray(value) ? value.map(String) : [];
+  };
+  const text = (field: string): string => fieldOf(reply, field);
+  const flags = list("flags");
+  const parsed = parseAclLine(["user", name, text("keys"), text("channels"), text("commands")].filter((part) => part !== "").join(" ")) as AclUser;
+  return { ...parsed, enabled: flags.includes("on"), nopass: flags.includes("nopass"), hashes: list("passwords"), selectors: list("selectors").map(String) };
+}
+
 /** The key, channel and command arguments of ACL SETUSER for a spec, in the order written. */
 export function selectorArguments(spec: UserSpec): string[] {
   return [
@@ -150,6 +162,9 @@ function fieldOf(reply: Reply, field: string): string {
   return typeof value === "string" ? value : "";
 }
 
+/** The server's spellings already asked for, per connection (one run): its command table does not change under a run. */
+const canonicalCache = new WeakMap<RedisConnection, Map<string, SelectorText>>();
+
 /**
  * The server's own spelling of each spec's rules. Redis rewrites command rules
  * from its bitmaps (drops what a category already allows, expands what a
@@ -161,11 +176,14 @@ function fieldOf(reply: Reply, field: string): string {
  */
 async function canonicalTexts(connection: RedisConnection, specs: readonly UserSpec[]): Promise<Map<string, SelectorText | Error>> {
   const distinct = new Map<string, string[]>();
+  const texts = new Map<string, SelectorText | Error>();
   for (const spec of specs) {
     const rules = selectorArguments(spec);
-    distinct.set(JSON.stringify(rules), rules);
+    const key = JSON.stringify(rules);
+    const known = canonicalCache.get(connection)?.get(key);
+    if (known !== undefined) texts.set(key, known);
+    else distinct.set(key, rules);
   }
-  const texts = new Map<string, SelectorText | Error>();
   if (distinct.size === 0) return texts;
   const scratch = `plumb-canonical-${randomBytes(8).toString("hex")}`;
   const commands: string[][] = [];
@@ -177,7 +195,13 @@ async function canonicalTexts(connection: RedisConnection, specs: readonly UserS
     const got = replies[index * 2 + 1] as Reply | Error;
     if (set instanceof Error) texts.set(key, new Error(`the server refuses these rules: ${set.message}`));
     else if (got instanceof Error) texts.set(key, got);
-    else texts.set(key, { keys: fieldOf(got, "keys"), channels: fieldOf(got, "channels"), commands: fieldOf(got, "commands") });
+    else {
+      const text = { keys: fieldOf(got, "keys"), channels: fieldOf(got, "channels"), commands: fieldOf(got, "commands") };
+      texts.set(key, text);
+      const cache = canonicalCache.get(connection) ?? new Map<string, SelectorText>();
+      canonicalCache.set(connection, cache);
+      cache.set(key, text);
+    }
   });
   return texts;
 }
@@ -227,6 +251,14 @@ async function readUsers(connection: RedisConnection, targets: readonly Target<U
     const user = typeof line === "string" ? parseAclLine(line) : undefined;
     if (user !== undefined) users.set(user.name, user);
   }
+  return liveUsers(connection, targets, users);
+}
+
+async function liveUsers(
+  connection: RedisConnection,
+  targets: readonly Target<UserSpec>[],
+  users: ReadonlyMap<string, AclUser>,
+): Promise<Map<string, LiveObject | Error>> {
   const found = targets.flatMap((target) => {
     const user = users.get(userName(target));
     return user === undefined ? [] : [{ target, user, desired: target.desired ?? target.spec }];
@@ -249,7 +281,11 @@ async function setUser(connection: RedisConnection, target: Target<UserSpec>): P
   // `reset` first: the user ends up with exactly what the spec says, set in one atomic command.
   await connection.command(["ACL", "SETUSER", userName(target), "reset", spec.enabled === false ? "off" : "on", ...passwords, ...selectorArguments(spec)]);
   if (connection.settings.aclSave) await connection.command(["ACL", "SAVE"]);
-  const live = (await readUsers(connection, [target])).get(target.address);
+  // Read back this one user, not the whole list: a thousand creations stay a thousand small reads.
+  const name = userName(target);
+  const reply = await connection.command(["ACL", "GETUSER", name]);
+  const users = new Map(reply === null ? [] : [[name, userFromGetuser(name, reply)]]);
+  const live = (await liveUsers(connection, [target], users)).get(target.address);
   if (live === undefined) throw new Error(`ACL user "${userName(target)}" is missing right after it was written`);
   if (live instanceof Error) throw live;
   return live;
