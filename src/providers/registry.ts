@@ -7,6 +7,7 @@ import { fileProvider } from "./file/index.js";
 import { kubernetesProvider } from "./kubernetes/index.js";
 import { mysqlProvider } from "./mysql/index.js";
 import { postgresProvider } from "./postgres/index.js";
+import { rabbitmqProvider } from "./rabbitmq/index.js";
 import { redisProvider } from "./redis/index.js";
 
 export class ProviderRegistry {
@@ -128,5 +129,5 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider]);
 }

@@ -16,6 +16,9 @@ import type { SchemaSpec } from "../providers/postgres/schema.js";
 import type { RoleSpec as MysqlRoleSpec, UserSpec as MysqlUserSpec } from "../providers/mysql/accounts.js";
 import type { DatabaseSpec as MysqlDatabaseSpec } from "../providers/mysql/database.js";
 import type { GrantSpec as MysqlGrantSpec } from "../providers/mysql/grant.js";
+import type { PermissionSpec as RabbitmqPermissionSpec, UserSpec as RabbitmqUserSpec } from "../providers/rabbitmq/access.js";
+import type { BindingSpec, ExchangeSpec, PolicySpec, QueueSpec } from "../providers/rabbitmq/topology.js";
+import type { VhostSpec } from "../providers/rabbitmq/vhost.js";
 import type { UserSpec as RedisUserSpec } from "../providers/redis/user.js";
 import { Declared, type Inputs, type Output, type ResourceOptions } from "./declared.js";
 
@@ -30,8 +33,8 @@ abstract class ProviderResource<Spec> extends Declared {
   }
 }
 
-abstract class NamedPostgresObject<Spec> extends ProviderResource<Spec> {
-  /** The object's name in PostgreSQL. */
+abstract class NamedObject<Spec> extends ProviderResource<Spec> {
+  /** The object's name in its system. */
   get name(): Output<string> {
     return this.output("name");
   }
@@ -41,33 +44,27 @@ const postgresApi = "postgres.plumb.dev/v1";
 const fileApi = "file.plumb.dev/v1";
 const redisApi = "redis.plumb.dev/v1";
 const mysqlApi = "mysql.plumb.dev/v1";
-
-abstract class NamedMysqlObject<Spec> extends ProviderResource<Spec> {
-  /** The object's name in MariaDB. */
-  get name(): Output<string> {
-    return this.output("name");
-  }
-}
+const rabbitmqApi = "rabbitmq.plumb.dev/v1";
 
 // Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
 // eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace postgres {
-  export class Role extends NamedPostgresObject<RoleSpec> {
+  export class Role extends NamedObject<RoleSpec> {
     constructor(name: string, spec: Inputs<RoleSpec> = {}, options?: ResourceOptions) {
       super(postgresApi, "Role", name, spec, options);
     }
   }
-  export class Database extends NamedPostgresObject<DatabaseSpec> {
+  export class Database extends NamedObject<DatabaseSpec> {
     constructor(name: string, spec: Inputs<DatabaseSpec> = {}, options?: ResourceOptions) {
       super(postgresApi, "Database", name, spec, options);
     }
   }
-  export class Schema extends NamedPostgresObject<SchemaSpec> {
+  export class Schema extends NamedObject<SchemaSpec> {
     constructor(name: string, spec: Inputs<SchemaSpec>, options?: ResourceOptions) {
       super(postgresApi, "Schema", name, spec, options);
     }
   }
-  export class Extension extends NamedPostgresObject<ExtensionSpec> {
+  export class Extension extends NamedObject<ExtensionSpec> {
     constructor(name: string, spec: Inputs<ExtensionSpec>, options?: ResourceOptions) {
       super(postgresApi, "Extension", name, spec, options);
     }
@@ -87,12 +84,12 @@ export namespace postgres {
 // MariaDB (and MySQL) objects: `new mysql.Database(…)`.
 // eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace mysql {
-  export class Database extends NamedMysqlObject<MysqlDatabaseSpec> {
+  export class Database extends NamedObject<MysqlDatabaseSpec> {
     constructor(name: string, spec: Inputs<MysqlDatabaseSpec> = {}, options?: ResourceOptions) {
       super(mysqlApi, "Database", name, spec, options);
     }
   }
-  export class User extends NamedMysqlObject<MysqlUserSpec> {
+  export class User extends NamedObject<MysqlUserSpec> {
     constructor(name: string, spec: Inputs<MysqlUserSpec> = {}, options?: ResourceOptions) {
       super(mysqlApi, "User", name, spec, options);
     }
@@ -101,7 +98,7 @@ export namespace mysql {
       return this.output("host");
     }
   }
-  export class Role extends NamedMysqlObject<MysqlRoleSpec> {
+  export class Role extends NamedObject<MysqlRoleSpec> {
     constructor(name: string, spec: Inputs<MysqlRoleSpec> = {}, options?: ResourceOptions) {
       super(mysqlApi, "Role", name, spec, options);
     }
@@ -113,16 +110,52 @@ export namespace mysql {
   }
 }
 
+// RabbitMQ objects: `new rabbitmq.Queue(…)`.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace rabbitmq {
+  export class VHost extends NamedObject<VhostSpec> {
+    constructor(name: string, spec: Inputs<VhostSpec> = {}, options?: ResourceOptions) {
+      super(rabbitmqApi, "VHost", name, spec, options);
+    }
+  }
+  export class User extends NamedObject<RabbitmqUserSpec> {
+    constructor(name: string, spec: Inputs<RabbitmqUserSpec> = {}, options?: ResourceOptions) {
+      super(rabbitmqApi, "User", name, spec, options);
+    }
+  }
+  export class Permission extends ProviderResource<RabbitmqPermissionSpec> {
+    constructor(name: string, spec: Inputs<RabbitmqPermissionSpec>, options?: ResourceOptions) {
+      super(rabbitmqApi, "Permission", name, spec, options);
+    }
+  }
+  export class Exchange extends NamedObject<ExchangeSpec> {
+    constructor(name: string, spec: Inputs<ExchangeSpec>, options?: ResourceOptions) {
+      super(rabbitmqApi, "Exchange", name, spec, options);
+    }
+  }
+  export class Queue extends NamedObject<QueueSpec> {
+    constructor(name: string, spec: Inputs<QueueSpec>, options?: ResourceOptions) {
+      super(rabbitmqApi, "Queue", name, spec, options);
+    }
+  }
+  export class Binding extends ProviderResource<BindingSpec> {
+    constructor(name: string, spec: Inputs<BindingSpec>, options?: ResourceOptions) {
+      super(rabbitmqApi, "Binding", name, spec, options);
+    }
+  }
+  export class Policy extends NamedObject<PolicySpec> {
+    constructor(name: string, spec: Inputs<PolicySpec>, options?: ResourceOptions) {
+      super(rabbitmqApi, "Policy", name, spec, options);
+    }
+  }
+}
+
 // eslint-disable-next-line @typescript-eslint/no-namespace
 export namespace redis {
   /** A Redis ACL user. */
-  export class User extends ProviderResource<RedisUserSpec> {
+  export class User extends NamedObject<RedisUserSpec> {
     constructor(name: string, spec: Inputs<RedisUserSpec> = {}, options?: ResourceOptions) {
       super(redisApi, "User", name, spec, options);
-    }
-    /** The user name in Redis. */
-    get name(): Output<string> {
-      return this.output("name");
     }
   }
 }

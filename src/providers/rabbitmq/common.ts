@@ -1,0 +1,56 @@
+// What the RabbitMQ kinds share: name checks, arguments compared as JSON, and
+// single reads made from the bulk ones.
+
+import { Type } from "@sinclair/typebox";
+import type { LiveObject, SpecProblem, Target } from "../../sdk/provider.js";
+import type { JsonObject, JsonValue } from "../../sdk/resource.js";
+import type { RabbitmqConnection } from "./connection.js";
+
+export const vhostField = Type.String({ minLength: 1, maxLength: 255, description: "The virtual host." });
+export const argumentsSchema = Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { description: "x-arguments, e.g. x-message-ttl." }));
+
+export type BulkRead<Spec> = (connection: RabbitmqConnection, targets: readonly Target<Spec>[]) => Promise<Map<string, LiveObject>>;
+
+export function readOne<Spec>(list: BulkRead<Spec>): (connection: RabbitmqConnection, target: Target<Spec>) => Promise<LiveObject | null> {
+  return async (connection, target) => (await list(connection, [target])).get(target.address) ?? null;
+}
+
+export async function readBack<Spec>(list: BulkRead<Spec>, connection: RabbitmqConnection, target: Target<Spec>, what: string): Promise<LiveObject> {
+  const live = (await list(connection, [target])).get(target.address);
+  if (live === undefined) throw new Error(`${what} is missing right after it was written`);
+  return live;
+}
+
+/** A list answer of the management API as rows. */
+export function rows(answer: JsonValue | undefined): JsonObject[] {
+  return Array.isArray(answer) ? answer.filter((item): item is JsonObject => typeof item === "object" && item !== null && !Array.isArray(item)) : [];
+}
+
+/** RabbitMQ names are at most 255 bytes of UTF-8. */
+export function checkName(name: string, path: string, what: string): SpecProblem[] {
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes === 0 || bytes > 255) return [{ path, message: `${what} name ${JSON.stringify(name)} must be 1 to 255 bytes` }];
+  if (what !== "user" && name.startsWith("amq."))
+    return [{ path, message: `${what} name ${JSON.stringify(name)} starts with amq., which the broker keeps for itself` }];
+  return [];
+}
+
+/** JSON with sorted keys: two argument tables that say the same compare equal. */
+export function sameJson(left: unknown, right: unknown): boolean {
+  const sorted = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sorted)
+      : typeof value === "object" && value !== null
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
+          )
+        : value;
+  return JSON.stringify(sorted(left)) === JSON.stringify(sorted(right));
+}
+
+/** The live value in the spec's spelling when both say the same. */
+export function asDesired(desired: JsonValue | undefined, live: JsonValue): JsonValue {
+  return desired !== undefined && sameJson(desired, live) ? desired : live;
+}
