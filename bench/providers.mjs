@@ -4,6 +4,8 @@
 // a grant (Plumb vs the same SQL through the mariadb client). For each: cold
 // apply, no-op check (floor: a new connection and the bulk reads alone) and
 // repair of 30 changes made by hand (floor: the reads plus the 30 fixes raw).
+// RabbitMQ: 200 vhosts, each with a user, a permission, a queue and a policy
+// (Plumb vs the same PUTs to the management API).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -288,15 +290,139 @@ async function mariadbBench() {
   }
 }
 
-const missing = ["redis-server", "redis-cli", "mariadbd", "mariadb"].filter((command) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0);
+async function rabbitmqBench() {
+  const [amqpPort, managementPort, distributionPort] = [await freePort(), await freePort(), await freePort()];
+  const directory = path.join(root, "rabbitmq");
+  mkdirSync(directory);
+  writeFileSync(path.join(directory, "enabled_plugins"), "[rabbitmq_management].\n");
+  writeFileSync(
+    path.join(directory, "rabbitmq.conf"),
+    `listeners.tcp.default = ${amqpPort}\nmanagement.tcp.port = ${managementPort}\nmanagement.tcp.ip = 127.0.0.1\ndefault_user = admin\ndefault_pass = ${adminPassword}\n`,
+  );
+  const child = spawn("/usr/lib/rabbitmq/bin/rabbitmq-server", [], {
+    detached: true,
+    stdio: "ignore",
+    env: {
+      ...process.env,
+      HOME: directory,
+      RABBITMQ_NODENAME: `plumbbench${managementPort}@localhost`,
+      RABBITMQ_MNESIA_BASE: path.join(directory, "mnesia"),
+      RABBITMQ_LOG_BASE: path.join(directory, "log"),
+      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(directory, "enabled_plugins"),
+      RABBITMQ_CONFIG_FILE: path.join(directory, "rabbitmq"),
+      RABBITMQ_DIST_PORT: String(distributionPort),
+      RABBITMQ_PID_FILE: path.join(directory, "pid"),
+    },
+  });
+  const url = `http://127.0.0.1:${managementPort}`;
+  const authorization = `Basic ${Buffer.from(`admin:${adminPassword}`).toString("base64")}`;
+  const api = async (method, apiPath, body) => {
+    const response = await fetch(`${url}/api${apiPath}`, {
+      method,
+      headers: { authorization, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) throw new Error(`${method} ${apiPath}: ${response.status} ${await response.text()}`);
+    return response.status === 204 ? undefined : response.json().catch(() => undefined);
+  };
+  let ready = false;
+  for (let attempt = 0; attempt < 240 && !ready; attempt += 1) {
+    ready = await api("GET", "/overview").then(
+      () => true,
+      () => false,
+    );
+    if (!ready) await wait(250);
+  }
+  try {
+    const teams = Math.round(count / 5);
+    const team = (index) => ({ vhost: `team${index}`, user: `team${index}-app`, queue: "orders", policy: "limits" });
+    const resource = (kind, name, spec) =>
+      `---\napiVersion: rabbitmq.plumb.dev/v1\nkind: ${kind}\nmetadata: { name: ${JSON.stringify(name)} }\nspec: ${spec}\n`;
+    let text = "";
+    for (let index = 0; index < teams; index += 1) {
+      const { vhost, user, queue, policy } = team(index);
+      text += resource("VHost", vhost, "{ description: bench }");
+      text += resource("User", user, "{ password: { secretRef: { name: app, key: password } }, tags: [management] }");
+      text += resource("Permission", `${vhost}-perm`, `{ user: ${user}, vhost: ${vhost}, configure: "^$", write: ".*", read: ".*" }`);
+      text += resource("Queue", `${vhost}-q`, `{ vhost: ${vhost}, name: ${queue}, arguments: { x-max-length: 1000 } }`);
+      text += resource("Policy", `${vhost}-pol`, `{ vhost: ${vhost}, name: ${policy}, pattern: ".*", applyTo: queues, definition: { message-ttl: 60000 } }`);
+    }
+    const stackDir = path.join(root, "rabbitmq-stack");
+    writeStack(stackDir, `{ type: rabbitmq, config: { url: "${url}", user: admin, password: { secretRef: { name: admin, key: password } } } }`, text);
+    const raw = async () => {
+      for (let index = 0; index < teams; index += 1) {
+        const { vhost, user, queue, policy } = team(index);
+        await api("PUT", `/vhosts/${vhost}`, { description: "bench", tags: "" });
+        await api("PUT", `/users/${user}`, { password: appPassword, tags: "management" });
+        await api("PUT", `/permissions/${vhost}/${user}`, { configure: "^$", write: ".*", read: ".*" });
+        await api("PUT", `/queues/${vhost}/${queue}`, { durable: true, auto_delete: false, arguments: { "x-max-length": 1000, "x-queue-type": "classic" } });
+        await api("PUT", `/policies/${vhost}/${policy}`, { pattern: ".*", "apply-to": "queues", priority: 0, definition: { "message-ttl": 60000 } });
+      }
+    };
+    const rawCold = await timed(raw);
+    for (let index = 0; index < teams; index += 1) {
+      await api("DELETE", `/vhosts/${team(index).vhost}`);
+      await api("DELETE", `/users/${team(index).user}`);
+    }
+    const store = await openSqliteStore(path.join(root, "rabbitmq-data"));
+    const registry = defaultRegistry();
+    const cold = await timed(() => plumbRun(stackDir, store, registry));
+    report("RabbitMQ", `cold apply, ${teams * 5} objects (${teams} vhosts)`, cold, rawCold, "the same PUTs to the management API, one after another");
+    const reads = async () => {
+      for (const apiPath of [
+        "/vhosts?columns=name,description,tags,default_queue_type",
+        "/users",
+        "/permissions",
+        "/queues?columns=name,vhost,type,durable,auto_delete,arguments&disable_stats=true&enable_queue_totals=true",
+        "/policies",
+      ])
+        await api("GET", apiPath);
+    };
+    const floorNoop = await medianOf(5, reads);
+    const noop = await medianOf(5, async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update + summary.create !== 0) throw new Error("the no-op check found changes");
+    });
+    report("RabbitMQ", "no-op check", noop, floorNoop, "one GET per kind");
+    const byHand = Array.from({ length: repairs }, (_, index) => team(index));
+    const changeByHand = async () => {
+      for (const { vhost, user } of byHand) await api("PUT", `/permissions/${vhost}/${user}`, { configure: ".*", write: ".*", read: ".*" });
+    };
+    await changeByHand();
+    const repair = await timed(async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update !== repairs) throw new Error(`repair found ${summary.update} changes, not ${repairs}`);
+    });
+    await changeByHand();
+    const floorRepair = await timed(async () => {
+      await reads();
+      for (const { vhost, user } of byHand) await api("PUT", `/permissions/${vhost}/${user}`, { configure: "^$", write: ".*", read: ".*" });
+    });
+    report("RabbitMQ", `repair of ${repairs} permissions changed by hand`, repair, floorRepair, `the reads and ${repairs} PUTs`);
+    await store.close();
+  } finally {
+    const exited = new Promise((resolve) => (child.exitCode === null ? child.once("exit", resolve) : resolve(undefined)));
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await exited;
+  }
+}
+
+const missing = ["redis-server", "redis-cli", "mariadbd", "mariadb", "/usr/lib/rabbitmq/bin/rabbitmq-server"].filter(
+  (command) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0,
+);
 if (missing.length > 0) {
-  console.error(`missing: ${missing.join(", ")} (apt-get install redis-server mariadb-server)`);
+  console.error(`missing: ${missing.join(", ")} (apt-get install redis-server mariadb-server rabbitmq-server)`);
   process.exit(1);
 }
 const loadBefore = loadavg()[0];
 try {
   await redisBench();
   await mariadbBench();
+  await rabbitmqBench();
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
