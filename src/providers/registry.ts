@@ -9,6 +9,7 @@ import { mysqlProvider } from "./mysql/index.js";
 import { postgresProvider } from "./postgres/index.js";
 import { rabbitmqProvider } from "./rabbitmq/index.js";
 import { redisProvider } from "./redis/index.js";
+import { s3Provider } from "./s3/index.js";
 
 export class ProviderRegistry {
   private readonly byGroup = new Map<string, AnyProvider>();
@@ -129,5 +130,5 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider, s3Provider]);
 }

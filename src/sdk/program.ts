@@ -20,6 +20,8 @@ import type { PermissionSpec as RabbitmqPermissionSpec, UserSpec as RabbitmqUser
 import type { BindingSpec, ExchangeSpec, PolicySpec, QueueSpec } from "../providers/rabbitmq/topology.js";
 import type { VhostSpec } from "../providers/rabbitmq/vhost.js";
 import type { UserSpec as RedisUserSpec } from "../providers/redis/user.js";
+import type { BucketPolicySpec } from "../providers/s3/bucket-policy.js";
+import type { BucketSpec } from "../providers/s3/bucket.js";
 import { Declared, type Inputs, type Output, type ResourceOptions } from "./declared.js";
 
 export { Type } from "@sinclair/typebox";
@@ -45,6 +47,7 @@ const fileApi = "file.plumb.dev/v1";
 const redisApi = "redis.plumb.dev/v1";
 const mysqlApi = "mysql.plumb.dev/v1";
 const rabbitmqApi = "rabbitmq.plumb.dev/v1";
+const s3Api = "s3.plumb.dev/v1";
 
 // Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
 // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -146,6 +149,21 @@ export namespace rabbitmq {
   export class Policy extends NamedObject<PolicySpec> {
     constructor(name: string, spec: Inputs<PolicySpec>, options?: ResourceOptions) {
       super(rabbitmqApi, "Policy", name, spec, options);
+    }
+  }
+}
+
+// S3 buckets: `new s3.Bucket(…)`.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace s3 {
+  export class Bucket extends NamedObject<BucketSpec> {
+    constructor(name: string, spec: Inputs<BucketSpec> = {}, options?: ResourceOptions) {
+      super(s3Api, "Bucket", name, spec, options);
+    }
+  }
+  export class BucketPolicy extends ProviderResource<BucketPolicySpec> {
+    constructor(name: string, spec: Inputs<BucketPolicySpec>, options?: ResourceOptions) {
+      super(s3Api, "BucketPolicy", name, spec, options);
     }
   }
 }

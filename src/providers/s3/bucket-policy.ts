@@ -1,0 +1,87 @@
+// Kind `BucketPolicy`: the policy document of one bucket, compared as JSON
+// (key order and spacing aside).
+
+import { DeleteBucketPolicyCommand, GetBucketPolicyCommand, PutBucketPolicyCommand } from "@aws-sdk/client-s3";
+import { Type, type Static } from "@sinclair/typebox";
+import { mapWithConcurrency } from "../../sdk/concurrency.js";
+import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
+import type { JsonObject } from "../../sdk/resource.js";
+import { notConfigured, type S3Connection } from "./connection.js";
+
+export const bucketPolicySpec = Type.Object(
+  {
+    bucket: Type.String({ minLength: 3, maxLength: 63 }),
+    policy: Type.Record(Type.String(), Type.Unknown(), { description: "The policy document: { Version: 2012-10-17, Statement: [...] }." }),
+  },
+  { additionalProperties: false },
+);
+export type BucketPolicySpec = Static<typeof bucketPolicySpec>;
+
+function canonical(value: unknown): string {
+  const sorted = (item: unknown): unknown =>
+    Array.isArray(item)
+      ? item.map(sorted)
+      : typeof item === "object" && item !== null
+        ? Object.fromEntries(
+            Object.keys(item)
+              .sort()
+              .map((key) => [key, sorted((item as Record<string, unknown>)[key])]),
+          )
+        : item;
+  return JSON.stringify(sorted(value));
+}
+
+async function readPolicies(connection: S3Connection, targets: readonly Target<BucketPolicySpec>[]): Promise<Map<string, LiveObject>> {
+  const live = new Map<string, LiveObject>();
+  await mapWithConcurrency(targets, connection.settings.maxConcurrency, async (target) => {
+    const bucket = target.spec.bucket;
+    const answer = await connection.send(
+      `GetBucketPolicy ${bucket}`,
+      () => connection.client.send(new GetBucketPolicyCommand({ Bucket: bucket })),
+      new Set([...notConfigured, "NoSuchBucket"]),
+    );
+    if (answer?.Policy === undefined) return;
+    let policy: JsonObject;
+    try {
+      policy = JSON.parse(answer.Policy) as JsonObject;
+    } catch {
+      policy = { unreadable: answer.Policy };
+    }
+    const desired = (target.desired ?? target.spec).policy as JsonObject;
+    live.set(target.address, { spec: { bucket, policy: canonical(desired) === canonical(policy) ? desired : policy } });
+  });
+  return live;
+}
+
+async function putPolicy(connection: S3Connection, target: Target<BucketPolicySpec>): Promise<LiveObject> {
+  const bucket = target.spec.bucket;
+  await connection.send(`PutBucketPolicy ${bucket}`, () =>
+    connection.client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(target.spec.policy) })),
+  );
+  const live = (await readPolicies(connection, [target])).get(target.address);
+  if (live === undefined) throw new Error(`the policy of bucket "${bucket}" is missing right after it was written`);
+  return live;
+}
+
+export const bucketPolicyKind = defineKind<BucketPolicySpec, S3Connection>({
+  kind: "BucketPolicy",
+  schema: bucketPolicySpec,
+  ownsObjects: false,
+  replaceOn: ["bucket"],
+  places: (spec) => ({ bucket: [spec.bucket] }),
+  requires: (spec) => [`bucket:${spec.bucket}`],
+  list: readPolicies,
+  async read(connection, target) {
+    return (await readPolicies(connection, [target])).get(target.address) ?? null;
+  },
+  create: putPolicy,
+  update: (connection, target) => putPolicy(connection, target),
+  async delete(connection, target) {
+    const bucket = target.spec.bucket;
+    await connection.send(
+      `DeleteBucketPolicy ${bucket}`,
+      () => connection.client.send(new DeleteBucketPolicyCommand({ Bucket: bucket })),
+      new Set([...notConfigured, "NoSuchBucket"]),
+    );
+  },
+});
