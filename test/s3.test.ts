@@ -105,7 +105,7 @@ describe("s3 provider", () => {
     await client().send(new PutBucketTaggingCommand({ Bucket: "drift-bucket", Tagging: { TagSet: [{ Key: "team", Value: "someone-else" }] } }));
     const planned = await plumb(["plan", workspace.stackDir, "--detailed-exitcode"]);
     expect(planned.status).toBe(2);
-    expect(planned.stdout).toMatch(/Bucket\/drift-bucket  update: drift: .*changed outside Plumb/);
+    expect(planned.stdout).toMatch(/Bucket\/drift-bucket {2}update: drift: .*changed outside Plumb/);
     expect(planned.stdout).toContain('tags.team: "someone-else" → "data"  # drift');
     expect(planned.stdout).toContain('cors: [{"allowedOrigins":["*"]');
     expect((await plumb(["apply", workspace.stackDir, "--yes"])).status).toBe(0);
