@@ -3,6 +3,7 @@
 
 import { PlumbError } from "../errors.js";
 import type { AnyKindHandler, AnyProvider } from "../sdk/provider.js";
+import { azureBlobProvider } from "./azure-blob/index.js";
 import { fileProvider } from "./file/index.js";
 import { kubernetesProvider } from "./kubernetes/index.js";
 import { mysqlProvider } from "./mysql/index.js";
@@ -130,5 +131,5 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider, s3Provider]);
+  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider, s3Provider, azureBlobProvider]);
 }

@@ -5,6 +5,7 @@
 // the editor and a schema error with the program's file:line at render time.
 
 import type { Static, TSchema } from "@sinclair/typebox";
+import type { ContainerSpec } from "../providers/azure-blob/container.js";
 import type { DirectorySpec } from "../providers/file/directory.js";
 import type { FileSpec } from "../providers/file/file.js";
 import type { DatabaseSpec } from "../providers/postgres/database.js";
@@ -48,6 +49,7 @@ const redisApi = "redis.plumb.dev/v1";
 const mysqlApi = "mysql.plumb.dev/v1";
 const rabbitmqApi = "rabbitmq.plumb.dev/v1";
 const s3Api = "s3.plumb.dev/v1";
+const azureBlobApi = "azure-blob.plumb.dev/v1";
 
 // Namespaces give programs `new postgres.Role(…)`, the shape Pulumi users know, with a type per kind.
 // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -164,6 +166,16 @@ export namespace s3 {
   export class BucketPolicy extends ProviderResource<BucketPolicySpec> {
     constructor(name: string, spec: Inputs<BucketPolicySpec>, options?: ResourceOptions) {
       super(s3Api, "BucketPolicy", name, spec, options);
+    }
+  }
+}
+
+// Azure Blob Storage containers: `new azureBlob.Container(…)`.
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export namespace azureBlob {
+  export class Container extends NamedObject<ContainerSpec> {
+    constructor(name: string, spec: Inputs<ContainerSpec> = {}, options?: ResourceOptions) {
+      super(azureBlobApi, "Container", name, spec, options);
     }
   }
 }
