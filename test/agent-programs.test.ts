@@ -133,7 +133,7 @@ describe("the agent with programs and composites", () => {
     expect(role?.composite).toBe("platform.example.org/v1/ReadOnlyAccess/ledger-reporting");
 
     const composites = await agent.api<{ items: { kind: string; fields: { path: string }[] }[] }>("GET", "/api/v1/composites");
-    expect(composites.body.items.map((item) => item.kind)).toEqual(["ReadOnlyAccess", "TeamDatabase"]);
+    expect(composites.body.items.map((item) => item.kind)).toEqual(["ReadOnlyAccess", "TeamDatabase", "TeamSpace"]);
     expect(composites.body.items[1]?.fields.map((field) => field.path)).toContain("connectionLimit");
     const markdown = await agent.api<string>("GET", "/api/v1/composites.md");
     expect(markdown.body).toContain("## TeamDatabase");
