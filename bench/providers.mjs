@@ -5,14 +5,29 @@
 // apply, no-op check (floor: a new connection and the bulk reads alone) and
 // repair of 30 changes made by hand (floor: the reads plus the 30 fixes raw).
 // RabbitMQ: 200 vhosts, each with a user, a permission, a queue and a policy
-// (Plumb vs the same PUTs to the management API).
+// (Plumb vs the same PUTs to the management API). S3: 1,000 buckets with tags
+// and CORS on s3rver and its stand-in (scripts/s3-endpoint.mjs). Azure Blob:
+// 1,000 containers with metadata on Azurite.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
+import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  GetBucketCorsCommand,
+  GetBucketTaggingCommand,
+  ListBucketsCommand,
+  PutBucketCorsCommand,
+  PutBucketTaggingCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { createRequire } from "node:module";
 import mysql from "mysql2/promise";
 import { createClient } from "redis";
+import { startS3Endpoint } from "../scripts/s3-endpoint.mjs";
 import { applyStackPlan, defaultRegistry, openSqliteStore, planStack, ProviderConnections, renderStack } from "../dist/index.js";
 
 const count = Number(process.env.PLUMB_BENCH_OBJECTS ?? 1000);
@@ -411,6 +426,177 @@ async function rabbitmqBench() {
   }
 }
 
+async function s3Bench() {
+  const endpoint = await startS3Endpoint();
+  process.env.PLUMB_SECRET_S3_ID = endpoint.accessKeyId;
+  process.env.PLUMB_SECRET_S3_KEY = endpoint.secretAccessKey;
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const client = new S3Client({
+    endpoint: endpoint.url,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: endpoint.accessKeyId, secretAccessKey: endpoint.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+  try {
+    const buckets = Array.from({ length: count }, (_, index) => `team${index}-data`);
+    const origin = (index) => `https://team${index}.example.org`;
+    const stackDir = path.join(root, "s3-stack");
+    writeStack(
+      stackDir,
+      `{ type: s3, config: { endpoint: "${endpoint.url}", accessKeyId: { secretRef: { name: s3, key: id } }, secretAccessKey: { secretRef: { name: s3, key: key } }, maxConcurrency: 8 } }`,
+      buckets
+        .map(
+          (bucket, index) =>
+            `---\napiVersion: s3.plumb.dev/v1\nkind: Bucket\nmetadata: { name: ${bucket} }\nspec: { tags: { team: team${index} }, cors: [{ allowedOrigins: ["${origin(index)}"], allowedMethods: [GET] }] }\n`,
+        )
+        .join(""),
+    );
+    const rawCold = await timed(async () => {
+      for (const [index, Bucket] of buckets.entries()) {
+        await client.send(new CreateBucketCommand({ Bucket }));
+        await client.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: "team", Value: `team${index}` }] } }));
+        await client.send(
+          new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: [origin(index)], AllowedMethods: ["GET"] }] } }),
+        );
+      }
+    });
+    for (const Bucket of buckets) await client.send(new DeleteBucketCommand({ Bucket }));
+    const store = await openSqliteStore(path.join(root, "s3-data"));
+    const registry = defaultRegistry();
+    const cold = await timed(() => plumbRun(stackDir, store, registry));
+    report(
+      "S3 (s3rver)",
+      `cold apply, ${count} buckets with tags and CORS`,
+      cold,
+      rawCold,
+      "the same three calls per bucket through the SDK, one after another",
+    );
+    // S3 has no bulk read of bucket settings: the floor is what any checker must do, the listing and two GETs per bucket at Plumb's concurrency.
+    const sweep = async () => {
+      await client.send(new ListBucketsCommand({}));
+      const queue = [...buckets];
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let Bucket = queue.shift(); Bucket !== undefined; Bucket = queue.shift()) {
+            await client.send(new GetBucketTaggingCommand({ Bucket }));
+            await client.send(new GetBucketCorsCommand({ Bucket }));
+          }
+        }),
+      );
+    };
+    const floorNoop = await medianOf(3, sweep);
+    const noop = await medianOf(3, async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update + summary.create !== 0) throw new Error("the no-op check found changes");
+    });
+    report("S3 (s3rver)", "no-op check", noop, floorNoop, "ListBuckets, then GetBucketTagging and GetBucketCors per bucket, 8 at a time");
+    const byHand = buckets.slice(0, repairs);
+    const changeByHand = async () => {
+      for (const Bucket of byHand)
+        await client.send(new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ["*"], AllowedMethods: ["GET", "PUT"] }] } }));
+    };
+    await changeByHand();
+    const repair = await timed(async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update !== repairs) throw new Error(`repair found ${summary.update} changes, not ${repairs}`);
+    });
+    await changeByHand();
+    const floorRepair = await timed(async () => {
+      await sweep();
+      for (const [index, Bucket] of byHand.entries())
+        await client.send(
+          new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: [origin(index)], AllowedMethods: ["GET"] }] } }),
+        );
+    });
+    report("S3 (s3rver)", `repair of ${repairs} buckets' CORS changed by hand`, repair, floorRepair, `the sweep and ${repairs} PutBucketCors`);
+    await store.close();
+  } finally {
+    client.destroy();
+    await endpoint.stop();
+  }
+}
+
+async function azureBench() {
+  const port = await freePort();
+  const account = "devstoreaccount1";
+  const accountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+  process.env.PLUMB_SECRET_AZURE_KEY = accountKey;
+  const main = path.join(path.dirname(createRequire(import.meta.url).resolve("azurite/package.json")), "dist/src/blob/main.js");
+  const child = spawn(
+    process.execPath,
+    [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", path.join(root, "azurite"), "--silent", "--skipApiVersionCheck"],
+    {
+      stdio: "ignore",
+    },
+  );
+  const endpoint = `http://127.0.0.1:${port}/${account}`;
+  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), { retryOptions: { maxTries: 1 } });
+  let ready = false;
+  for (let attempt = 0; attempt < 100 && !ready; attempt += 1) {
+    ready = await service.getProperties().then(
+      () => true,
+      () => false,
+    );
+    if (!ready) await wait(100);
+  }
+  try {
+    const containers = Array.from({ length: count }, (_, index) => `team${index}-box`);
+    const stackDir = path.join(root, "azure-stack");
+    writeStack(
+      stackDir,
+      `{ type: azure-blob, config: { account: ${account}, accountKey: { secretRef: { name: azure, key: key } }, endpoint: "${endpoint}" } }`,
+      containers
+        .map(
+          (name, index) =>
+            `---\napiVersion: azure-blob.plumb.dev/v1\nkind: Container\nmetadata: { name: ${name} }\nspec: { metadata: { team: team${index} } }\n`,
+        )
+        .join(""),
+    );
+    const rawCold = await timed(async () => {
+      for (const [index, name] of containers.entries()) await service.getContainerClient(name).create({ metadata: { team: `team${index}` } });
+    });
+    for (const name of containers) await service.getContainerClient(name).delete();
+    const store = await openSqliteStore(path.join(root, "azure-data"));
+    const registry = defaultRegistry();
+    const cold = await timed(() => plumbRun(stackDir, store, registry));
+    report(
+      "Azure Blob (Azurite)",
+      `cold apply, ${count} containers with metadata`,
+      cold,
+      rawCold,
+      "the same createContainer calls through the SDK, one after another",
+    );
+    const list = async () => {
+      for await (const item of service.listContainers({ includeMetadata: true })) void item;
+    };
+    const floorNoop = await medianOf(5, list);
+    const noop = await medianOf(5, async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update + summary.create !== 0) throw new Error("the no-op check found changes");
+    });
+    report("Azure Blob (Azurite)", "no-op check", noop, floorNoop, "one paged container listing with metadata");
+    const byHand = containers.slice(0, repairs);
+    const changeByHand = async () => {
+      for (const name of byHand) await service.getContainerClient(name).setMetadata({ team: "someone-else" });
+    };
+    await changeByHand();
+    const repair = await timed(async () => {
+      const summary = await plumbRun(stackDir, store, registry);
+      if (summary.update !== repairs) throw new Error(`repair found ${summary.update} changes, not ${repairs}`);
+    });
+    await changeByHand();
+    const floorRepair = await timed(async () => {
+      await list();
+      for (const [index, name] of byHand.entries()) await service.getContainerClient(name).setMetadata({ team: `team${index}` });
+    });
+    report("Azure Blob (Azurite)", `repair of ${repairs} containers' metadata changed by hand`, repair, floorRepair, `the listing and ${repairs} setMetadata`);
+    await store.close();
+  } finally {
+    await stop(child);
+  }
+}
+
 const missing = ["redis-server", "redis-cli", "mariadbd", "mariadb", "/usr/lib/rabbitmq/bin/rabbitmq-server"].filter(
   (command) => spawnSync("sh", ["-c", `command -v ${command}`]).status !== 0,
 );
@@ -420,9 +606,10 @@ if (missing.length > 0) {
 }
 const loadBefore = loadavg()[0];
 try {
-  await redisBench();
-  await mariadbBench();
-  await rabbitmqBench();
+  const benches = { redis: redisBench, mariadb: mariadbBench, rabbitmq: rabbitmqBench, s3: s3Bench, azure: azureBench };
+  // PLUMB_BENCH_PROVIDERS=s3,azure runs some of them.
+  const chosen = (process.env.PLUMB_BENCH_PROVIDERS ?? Object.keys(benches).join(",")).split(",");
+  for (const [name, bench] of Object.entries(benches)) if (chosen.includes(name)) await bench();
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 // The S3 provider against s3rver, a real S3-protocol server (buckets, CORS,
 // signatures), with the bucket settings s3rver lacks (tags, versioning,
 // lifecycle, encryption, public-access block, policy) answered by the
-// stand-in in ./s3-server.ts, written from the S3 API reference: create,
+// stand-in in scripts/s3-endpoint.mjs, written from the S3 API reference: create,
 // drift by hand, in-place update, replacement and prune under the deletion
 // policy, names S3 refuses, bad credentials and an unreachable endpoint.
 

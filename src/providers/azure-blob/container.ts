@@ -131,10 +131,22 @@ async function setAccess(connection: AzureBlobConnection, name: string, spec: Co
   );
 }
 
+/** Reads one container back after a write: its properties and access policy, not the whole listing. */
 async function readBack(connection: AzureBlobConnection, target: Target<ContainerSpec>): Promise<LiveObject> {
-  const live = (await readContainers(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`container "${containerName(target)}" is missing right after it was written`);
-  return live;
+  const name = containerName(target);
+  const [properties, policy] = await Promise.all([
+    connection.call(`get properties of ${name}`, async (service) => service.getContainerClient(name).getProperties()),
+    connection.call(`get access policy of ${name}`, async (service) => service.getContainerClient(name).getAccessPolicy()),
+  ]);
+  if (properties === undefined || policy === undefined) throw new Error(`container "${name}" is missing right after it was written`);
+  const spec: JsonObject = {
+    ...(target.spec.name === undefined ? {} : { name }),
+    publicAccess: policy.blobPublicAccess ?? "none",
+    metadata: metadataIn(properties.metadata),
+  };
+  if (target.spec.accessPolicies !== undefined)
+    spec.accessPolicies = livePolicies(policy.signedIdentifiers, target.spec.accessPolicies) as unknown as JsonObject[];
+  return { spec, outputs: { name } };
 }
 
 /** Azure's container naming rules, so a bad name fails at render time with the rule it breaks. */
