@@ -5,6 +5,7 @@
 // built-in's type, and a team stack that declares a plug-in are each refused
 // with the reason — and nothing of a refused module runs.
 
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -159,6 +160,77 @@ describe("provider plug-ins", () => {
     rmSync(marker, { force: true });
     for (const refused of ["tampered", "importing", "linked", "escaping"]) plan(path.join(work, refused));
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it("loads a plug-in packed as an npm package, pinned by the tarball's integrity, and runs nothing of one that differs", () => {
+    const marker = path.join(work, "package-ran.txt");
+    /** A package directory holding the example plug-in (with a line that leaves a trace when it runs), packed by npm into `destination`. */
+    const pack = (name: string, destination: string, extra = "") => {
+      const directory = path.join(work, name);
+      mkdirSync(directory, { recursive: true });
+      writeFileSync(
+        path.join(directory, "package.json"),
+        JSON.stringify({ name: `@acme/${name}`, version: "1.2.0", type: "module", exports: { ".": { import: "./dist/index.ts" } }, files: ["dist"] }),
+      );
+      mkdirSync(path.join(directory, "dist"), { recursive: true });
+      writeFileSync(
+        path.join(directory, "dist", "index.ts"),
+        `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(marker)}, "ran\\n");\n${readFileSync(examplePlugin, "utf8")}${extra}`,
+      );
+      mkdirSync(destination, { recursive: true });
+      const packed = spawnSync("npm", ["pack", directory, "--pack-destination", destination, "--json", "--ignore-scripts", "--silent"], { encoding: "utf8" });
+      expect(packed.status).toBe(0);
+      const file = (JSON.parse(packed.stdout) as { filename: string }[])[0]?.filename ?? "";
+      return {
+        directory,
+        file,
+        integrity: `sha512-${createHash("sha512")
+          .update(readFileSync(path.join(destination, file)))
+          .digest("base64")}`,
+      };
+    };
+    const platform = path.join(work, "package-platform");
+    const packed = pack("plumb-provider-hosts", path.join(platform, "vendor"));
+    const declare = (spec: string, integrity: string) =>
+      writeFileSync(
+        path.join(platform, "plugins.yaml"),
+        `apiVersion: plumb.dev/v1\nkind: ProviderPlugin\nmetadata: { name: hosts }\nspec: { package: ${JSON.stringify(spec)}, integrity: "${integrity}" }\n`,
+      );
+    const stack = hostsStack(path.join(work, "package-stack"), path.join(work, "package.json-inventory"));
+    const plan = () => runCli(["plan", stack, "--platform", platform, "--data-dir", path.join(work, "package-data")]);
+
+    // A tarball kept in the platform repository.
+    declare(`file:vendor/${packed.file}`, packed.integrity);
+    const fromTarball = plan();
+    expect(fromTarball.stderr).toBe("");
+    expect(fromTarball.stdout).toMatch(/\+\s+hosts\.example\.org\/v1\/Host\/build-01\s+create/);
+    // Anything npm pack takes (here the package's directory, as a registry name@version would be): npm fetches it, the integrity pins it.
+    declare(packed.directory, packed.integrity);
+    const fromNpm = plan();
+    expect(fromNpm.stderr).toBe("");
+    expect(fromNpm.stdout).toContain("hosts.example.org/v1/Host/build-01");
+
+    // The same package with one byte changed is refused, and nothing of it runs.
+    writeFileSync(path.join(packed.directory, "dist", "index.ts"), `${readFileSync(path.join(packed.directory, "dist", "index.ts"), "utf8")}\n`);
+    rmSync(marker, { force: true });
+    const changed = plan();
+    expect(changed.status).toBe(1);
+    expect(changed.stderr).toMatch(
+      /ProviderPlugin hosts: package ".*plumb-provider-hosts" has integrity sha512-\S+, not the sha512-\S+ declared; it is not loaded/,
+    );
+    const tampered = pack("plumb-provider-hosts", path.join(work, "tampered-vendor"), "\n// one more line\n");
+    cpSync(path.join(work, "tampered-vendor", tampered.file), path.join(platform, "vendor", packed.file));
+    declare(`file:vendor/${packed.file}`, packed.integrity);
+    expect(plan().stderr).toContain("not loaded");
+    expect(existsSync(marker)).toBe(false);
+
+    declare("file:../outside.tgz", packed.integrity);
+    expect(plan().stderr).toContain('package "file:../outside.tgz" is outside the platform directory');
+    writeFileSync(
+      path.join(platform, "plugins.yaml"),
+      `apiVersion: plumb.dev/v1\nkind: ProviderPlugin\nmetadata: { name: hosts }\nspec: { package: "x@1", sha256: "${"0".repeat(64)}" }\n`,
+    );
+    expect(plan().stderr).toContain("ProviderPlugin hosts: spec needs module and sha256, or package and integrity");
   });
 
   it("refuses a team stack that declares a plug-in", () => {

@@ -7,6 +7,8 @@
 // under its hash and imported from there. The module's default export is a
 // function that is handed the provider SDK and returns its provider. Only the
 // platform repository is read for these documents: a team stack cannot load one.
+// A plug-in may also come as an npm package with its integrity
+// (provider-packages.ts); its entry file then goes through the same compiling.
 
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
@@ -22,6 +24,7 @@ import { checkAgainstSchema, formatFieldPath } from "../schema-check.js";
 import { providerSdk, type ProviderSdk } from "../sdk/provider-sdk.js";
 import type { AnyProvider } from "../sdk/provider.js";
 import type { ProviderRegistry } from "../providers/registry.js";
+import { packageEntry } from "./provider-packages.js";
 
 export const providerPluginKind = "ProviderPlugin";
 
@@ -32,11 +35,28 @@ export const providerPluginSchema = Type.Object(
     metadata: Type.Object({ name: Type.String({ pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" }) }, { additionalProperties: true }),
     spec: Type.Object(
       {
-        module: Type.String({ minLength: 1, description: "The module's path inside the platform directory: one self-contained .ts, .mts, .js or .mjs file." }),
-        sha256: Type.String({
-          pattern: "^[0-9a-f]{64}$",
-          description: 'The module file\'s SHA-256 (sha256sum <file>), in quotes (sha256: "…"): a module that differs is not loaded.',
-        }),
+        module: Type.Optional(
+          Type.String({ minLength: 1, description: "The module's path inside the platform directory: one self-contained .ts, .mts, .js or .mjs file." }),
+        ),
+        sha256: Type.Optional(
+          Type.String({
+            pattern: "^[0-9a-f]{64}$",
+            description: 'The module file\'s SHA-256 (sha256sum <file>), in quotes (sha256: "…"): a module that differs is not loaded.',
+          }),
+        ),
+        package: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 512,
+            description: "An npm package instead of a module: name@version from the agent's registry, or file:<tarball in the platform directory>.",
+          }),
+        ),
+        integrity: Type.Optional(
+          Type.String({
+            pattern: "^sha512-[A-Za-z0-9+/]{86}==$",
+            description: "The package tarball's integrity, as package-lock.json writes it (npm view <package>@<version> dist.integrity).",
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -46,8 +66,11 @@ export const providerPluginSchema = Type.Object(
 
 export interface PluginDeclaration {
   name: string;
+  /** A module in the platform directory and its SHA-256, or (for a package) the entry file and the SHA-256 of its bytes. */
   module: string;
   sha256: string;
+  /** An npm package and its tarball's integrity, when the plug-in is one. */
+  package?: { spec: string; integrity: string };
   file: string;
   line: number;
 }
@@ -64,8 +87,21 @@ export function readProviderPlugin(document: ParsedDocument, kind: unknown, into
       }),
     );
   if (found.length > 0) return true;
-  const value = document.value as { metadata: { name: string }; spec: { module: string; sha256: string } };
-  into.push({ name: value.metadata.name, module: value.spec.module, sha256: value.spec.sha256, file: document.position.file, line: document.position.line });
+  const value = document.value as { metadata: { name: string }; spec: { module?: string; sha256?: string; package?: string; integrity?: string } };
+  const { module, sha256, package: spec, integrity } = value.spec;
+  const where = { file: document.position.file, line: document.position.line };
+  if (module !== undefined && sha256 !== undefined && spec === undefined && integrity === undefined) {
+    into.push({ name: value.metadata.name, module, sha256, ...where });
+  } else if (spec !== undefined && integrity !== undefined && module === undefined && sha256 === undefined) {
+    into.push({ name: value.metadata.name, module: spec, sha256: "", package: { spec, integrity }, ...where });
+  } else {
+    problems.push(
+      new PlumbError("PLUMB_PROVIDER_PLUGIN", `ProviderPlugin ${value.metadata.name}: spec needs module and sha256, or package and integrity`, {
+        location: document.locate(["spec"]),
+        hint: 'a module: { module: providers/x.ts, sha256: "…" }; a package: { package: "@acme/plumb-x@1.2.0", integrity: "sha512-…" }',
+      }),
+    );
+  }
   return true;
 }
 
@@ -212,22 +248,33 @@ function checkProvider(value: unknown, fail: (message: string, hint?: string) =>
  * use, as other platform documents do while broken.
  */
 export class ProviderPlugins {
-  private readonly loaded = new Map<string, { sha256: string; type: string }>();
+  /** Per plug-in: what was loaded (a module's SHA-256, a package's integrity) and the provider type it registered. */
+  private readonly loaded = new Map<string, { pinned: string; type: string }>();
 
   constructor(
     private readonly registry: ProviderRegistry,
     private readonly cacheDirectory: string,
   ) {}
 
+  /** The bytes to compile, and the declaration to compile them under (a package's entry file, hashed). */
+  private async verified(platformDirectory: string, declaration: PluginDeclaration): Promise<{ bytes: Buffer; loadable: PluginDeclaration }> {
+    if (declaration.package === undefined) return { bytes: await verifiedModule(platformDirectory, declaration), loadable: declaration };
+    const { entry, bytes } = await packageEntry(platformDirectory, declaration.package.spec, declaration.package.integrity, failure(declaration));
+    return { bytes, loadable: { ...declaration, module: `${declaration.package.spec}/${entry}`, sha256: createHash("sha256").update(bytes).digest("hex") } };
+  }
+
   async sync(platformDirectory: string, declarations: readonly PluginDeclaration[]): Promise<PlumbError[]> {
     const problems: PlumbError[] = [];
     for (const declaration of declarations) {
       const current = this.loaded.get(declaration.name);
       try {
-        // Checked on every read of the platform: a module changed without its hash is said, and never run.
-        const bytes = await verifiedModule(platformDirectory, declaration);
-        if (current?.sha256 === declaration.sha256) continue;
-        const provider = await loadProviderPlugin(bytes, declaration, this.cacheDirectory);
+        const pinned = declaration.package?.integrity ?? declaration.sha256;
+        // A package from a registry is fetched once per integrity: the integrity pins its bytes.
+        if (declaration.package !== undefined && !declaration.package.spec.startsWith("file:") && current?.pinned === pinned) continue;
+        // A module (or a tarball in the platform directory) is checked on every read of the platform: one changed without its hash is said, and never run.
+        const { bytes, loadable } = await this.verified(platformDirectory, declaration);
+        if (current?.pinned === pinned) continue;
+        const provider = await loadProviderPlugin(bytes, loadable, this.cacheDirectory);
         try {
           this.registry.register(provider, current?.type);
         } catch (error) {
@@ -238,7 +285,7 @@ export class ProviderPlugins {
               })
             : error;
         }
-        this.loaded.set(declaration.name, { sha256: declaration.sha256, type: provider.type });
+        this.loaded.set(declaration.name, { pinned, type: provider.type });
       } catch (error) {
         problems.push(
           error instanceof PlumbError ? error : new PlumbError("PLUMB_PROVIDER_PLUGIN", `ProviderPlugin ${declaration.name}: ${errorMessage(error)}`),

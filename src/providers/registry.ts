@@ -131,5 +131,14 @@ function isPlumbGroup(group: string): boolean {
 }
 
 export function defaultRegistry(): ProviderRegistry {
-  return new ProviderRegistry([fileProvider, postgresProvider, mysqlProvider, kubernetesProvider, redisProvider, rabbitmqProvider, s3Provider, azureBlobProvider]);
+  return new ProviderRegistry([
+    fileProvider,
+    postgresProvider,
+    mysqlProvider,
+    kubernetesProvider,
+    redisProvider,
+    rabbitmqProvider,
+    s3Provider,
+    azureBlobProvider,
+  ]);
 }
