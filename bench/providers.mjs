@@ -531,7 +531,10 @@ async function azureBench() {
     },
   );
   const endpoint = `http://127.0.0.1:${port}/${account}`;
-  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), { retryOptions: { maxTries: 1 } });
+  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), {
+    retryOptions: { maxTries: 1 },
+    keepAliveOptions: { enable: false },
+  });
   let ready = false;
   for (let attempt = 0; attempt < 100 && !ready; attempt += 1) {
     ready = await service.getProperties().then(

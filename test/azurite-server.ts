@@ -37,7 +37,11 @@ export async function startAzurite(): Promise<AzuriteServer> {
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const endpoint = `http://127.0.0.1:${port}/${account}`;
-  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), { retryOptions: { maxTries: 1 } });
+  // No kept-alive sockets: Azurite closes idle ones, and a reused closed socket is a "socket hang up" in the middle of a test.
+  const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), {
+    retryOptions: { maxTries: 1 },
+    keepAliveOptions: { enable: false },
+  });
   let ready = false;
   for (let attempt = 0; attempt < 100 && !ready; attempt += 1) {
     if (child.exitCode !== null) throw new Error(`azurite exited: ${output}`);

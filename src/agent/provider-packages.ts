@@ -15,8 +15,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import type { PlumbError } from "../errors.js";
+import { libraryOf } from "../library.js";
 
 /** What a package plug-in yields: its entry file's name and bytes, from a tarball whose integrity was checked. */
 export interface PackageEntry {
@@ -97,6 +98,7 @@ async function filesOf(tarball: Buffer, fail: (message: string) => PlumbError): 
   }
   const files = new Map<string, Buffer>();
   const done: Promise<void>[] = [];
+  const { Parser } = libraryOf(await import("tar"));
   const parser = new Parser({
     onReadEntry(entry: ReadEntry) {
       if (entry.type !== "File" || entry.size > maxEntry) {

@@ -2,8 +2,9 @@
 // first use from the account key in a secret store, with errors that name the
 // account (never the key) and say whether retrying can help.
 
-import { BlobServiceClient, RestError, StorageSharedKeyCredential } from "@azure/storage-blob";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { PlumbError } from "../../errors.js";
+import { libraryOf } from "../../library.js";
 import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 
@@ -17,6 +18,11 @@ export interface AzureBlobSettings {
 
 const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "EAI_AGAIN", "REQUEST_SEND_ERROR"]);
 const credentialCodes = new Set(["AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch", "InvalidAuthenticationInfo"]);
+
+/** The SDK's RestError, told by name: the SDK itself is not loaded until a connection needs it. */
+function isRestError(error: unknown): error is Error & { code?: string; statusCode?: number } {
+  return error instanceof Error && error.name === "RestError";
+}
 
 export class AzureBlobConnection {
   private service: Promise<BlobServiceClient> | undefined;
@@ -37,6 +43,8 @@ export class AzureBlobConnection {
 
   client(): Promise<BlobServiceClient> {
     this.service ??= (async () => {
+      // The SDK is loaded on first use: a CLI run that touches no container never pays for it.
+      const { BlobServiceClient, StorageSharedKeyCredential } = libraryOf(await import("@azure/storage-blob"));
       const key = await this.secrets.resolve(this.settings.accountKey);
       // One try per call: the engine retries transient failures with its own backoff.
       return new BlobServiceClient(this.endpoint, new StorageSharedKeyCredential(this.settings.account, key), { retryOptions: { maxTries: 1 } });
@@ -56,7 +64,7 @@ export class AzureBlobConnection {
     try {
       return await work(await this.client());
     } catch (error) {
-      if (error instanceof RestError && emptyWhen.has(String(error.code))) return undefined;
+      if (isRestError(error) && emptyWhen.has(String(error.code))) return undefined;
       throw this.describeError(error, what);
     }
   }
@@ -64,7 +72,7 @@ export class AzureBlobConnection {
   describeError(error: unknown, what: string): Error {
     if (error instanceof PlumbError) return error;
     const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
-    const status = error instanceof RestError ? error.statusCode : undefined;
+    const status = isRestError(error) ? error.statusCode : undefined;
     const message = redactor.redact((error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "");
     if (unreachableCodes.has(code) || /ECONNREFUSED|getaddrinfo|socket hang up/.test(message))
       return new PlumbError("PLUMB_PROVIDER_TRANSIENT", `cannot reach ${this.server}: ${what}: ${message}`, {

@@ -2,8 +2,9 @@
 // first use with one login check, with errors that name the server (never a
 // password) and say whether retrying can help.
 
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { PlumbError } from "../../errors.js";
+import { libraryOf } from "../../library.js";
 import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 
@@ -47,7 +48,9 @@ export class MysqlConnection {
   private open(): Promise<mysql.Pool> {
     this.pool ??= (async () => {
       const password = this.settings.password === undefined ? undefined : await this.secret(this.settings.password);
-      const pool = mysql.createPool({
+      // The driver is loaded on first use: a CLI run that touches no MariaDB never pays for it.
+      const { createPool } = libraryOf(await import("mysql2/promise"));
+      const pool = createPool({
         host: this.settings.host,
         port: this.settings.port,
         user: this.settings.user,
@@ -157,9 +160,22 @@ export function quoteIdentifier(name: string): string {
   return `\`${name.replaceAll("`", "``")}\``;
 }
 
-/** `value` as a string literal, for the session's sql_mode (backslash escapes on). */
+/** The characters a MySQL string literal escapes with a backslash (the server's own table for a quoted string). */
+const literalEscapes: Record<string, string> = {
+  "\0": "\\0",
+  "\b": "\\b",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\x1a": "\\Z",
+  '"': '\\"',
+  "'": "\\'",
+  "\\": "\\\\",
+};
+
+/** `value` as a string literal, for the session's sql_mode (backslash escapes on, which the pool makes sure of). */
 export function quoteLiteral(value: string): string {
-  return mysql.escape(value);
+  return `'${[...value].map((character) => literalEscapes[character] ?? character).join("")}'`;
 }
 
 /** An account, `'name'@'host'` (a role: `'name'`). */

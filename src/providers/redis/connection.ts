@@ -3,8 +3,9 @@
 // quote), and errors that name the server, never a password, and say whether
 // retrying can help.
 
-import { createClient, MultiErrorReply } from "redis";
+import type * as RedisLibrary from "redis";
 import { PlumbError } from "../../errors.js";
+import { libraryOf } from "../../library.js";
 import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
 
@@ -20,7 +21,8 @@ export interface RedisSettings {
   aclSave: boolean;
 }
 
-type Client = ReturnType<typeof createClient>;
+type RedisModule = typeof RedisLibrary;
+type Client = ReturnType<RedisModule["createClient"]>;
 /** What a command answers, as the client gives it (RESP2: strings, numbers, arrays, null). */
 export type Reply = string | number | null | Reply[];
 
@@ -28,6 +30,8 @@ const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHO
 
 export class RedisConnection {
   private client: Promise<Client> | undefined;
+  /** The client library, loaded on first use: a CLI run that touches no Redis never pays for it. */
+  private library: RedisModule | undefined;
 
   constructor(
     readonly settings: RedisSettings,
@@ -46,6 +50,8 @@ export class RedisConnection {
   /** One client per instance; a failed connect is forgotten so the next run tries again. */
   private connect(): Promise<Client> {
     this.client ??= (async () => {
+      this.library ??= libraryOf(await import("redis"));
+      const { createClient } = this.library;
       const password = this.settings.password === undefined ? undefined : await this.secret(this.settings.password);
       const client = createClient({
         username: this.settings.username,
@@ -90,7 +96,7 @@ export class RedisConnection {
       for (const args of commands) multi.addCommand([...args]);
       return (await multi.exec()) as unknown as Reply[];
     } catch (error) {
-      if (error instanceof MultiErrorReply) {
+      if (this.library !== undefined && error instanceof this.library.MultiErrorReply) {
         return error.replies.map((reply, index) =>
           error.errorIndexes.includes(index) ? new Error(redactor.redact(String((reply as unknown as Error).message ?? reply))) : (reply as unknown as Reply),
         );

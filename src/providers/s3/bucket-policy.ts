@@ -1,7 +1,6 @@
 // Kind `BucketPolicy`: the policy document of one bucket, compared as JSON
 // (key order and spacing aside).
 
-import { DeleteBucketPolicyCommand, GetBucketPolicyCommand, PutBucketPolicyCommand } from "@aws-sdk/client-s3";
 import { Type, type Static } from "@sinclair/typebox";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
@@ -37,7 +36,7 @@ async function readPolicies(connection: S3Connection, targets: readonly Target<B
     const bucket = target.spec.bucket;
     const answer = await connection.send(
       `GetBucketPolicy ${bucket}`,
-      () => connection.client.send(new GetBucketPolicyCommand({ Bucket: bucket })),
+      () => connection.client.send(new connection.sdk.GetBucketPolicyCommand({ Bucket: bucket })),
       new Set([...notConfigured, "NoSuchBucket"]),
     );
     if (answer?.Policy === undefined) return;
@@ -56,7 +55,7 @@ async function readPolicies(connection: S3Connection, targets: readonly Target<B
 async function putPolicy(connection: S3Connection, target: Target<BucketPolicySpec>): Promise<LiveObject> {
   const bucket = target.spec.bucket;
   await connection.send(`PutBucketPolicy ${bucket}`, () =>
-    connection.client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(target.spec.policy) })),
+    connection.client.send(new connection.sdk.PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(target.spec.policy) })),
   );
   const live = (await readPolicies(connection, [target])).get(target.address);
   if (live === undefined) throw new Error(`the policy of bucket "${bucket}" is missing right after it was written`);
@@ -80,7 +79,7 @@ export const bucketPolicyKind = defineKind<BucketPolicySpec, S3Connection>({
     const bucket = target.spec.bucket;
     await connection.send(
       `DeleteBucketPolicy ${bucket}`,
-      () => connection.client.send(new DeleteBucketPolicyCommand({ Bucket: bucket })),
+      () => connection.client.send(new connection.sdk.DeleteBucketPolicyCommand({ Bucket: bucket })),
       new Set([...notConfigured, "NoSuchBucket"]),
     );
   },

@@ -4,30 +4,7 @@
 // settings, so only the settings a spec declares are read, a bucket at a time
 // with bounded concurrency. A bucket holds data: retained by default.
 
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteBucketCorsCommand,
-  DeleteBucketEncryptionCommand,
-  DeleteBucketLifecycleCommand,
-  DeleteBucketTaggingCommand,
-  DeletePublicAccessBlockCommand,
-  GetBucketCorsCommand,
-  GetBucketEncryptionCommand,
-  GetBucketLifecycleConfigurationCommand,
-  GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
-  GetPublicAccessBlockCommand,
-  ListBucketsCommand,
-  PutBucketCorsCommand,
-  PutBucketEncryptionCommand,
-  PutBucketLifecycleConfigurationCommand,
-  PutBucketTaggingCommand,
-  PutBucketVersioningCommand,
-  PutPublicAccessBlockCommand,
-  type BucketLocationConstraint,
-  type LifecycleRule,
-} from "@aws-sdk/client-s3";
+import type { BucketLocationConstraint, LifecycleRule } from "@aws-sdk/client-s3";
 import { Type, type Static } from "@sinclair/typebox";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
 import { defineKind, type LiveObject, type SpecProblem, type Target } from "../../sdk/provider.js";
@@ -114,14 +91,24 @@ function sameJson(left: unknown, right: unknown): boolean {
 async function readSettings(connection: S3Connection, bucket: string, spec: BucketSpec): Promise<JsonObject> {
   const client = connection.client;
   const live: Record<string, JsonValue | undefined> = {};
-  const tagging = await connection.send(`GetBucketTagging ${bucket}`, () => client.send(new GetBucketTaggingCommand({ Bucket: bucket })), notConfigured);
+  const tagging = await connection.send(
+    `GetBucketTagging ${bucket}`,
+    () => client.send(new connection.sdk.GetBucketTaggingCommand({ Bucket: bucket })),
+    notConfigured,
+  );
   live.tags = Object.fromEntries((tagging?.TagSet ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
   if (spec.versioning !== undefined) {
-    const versioning = await connection.send(`GetBucketVersioning ${bucket}`, () => client.send(new GetBucketVersioningCommand({ Bucket: bucket })));
+    const versioning = await connection.send(`GetBucketVersioning ${bucket}`, () =>
+      client.send(new connection.sdk.GetBucketVersioningCommand({ Bucket: bucket })),
+    );
     live.versioning = versioning?.Status ?? "Off";
   }
   if (spec.cors !== undefined) {
-    const cors = await connection.send(`GetBucketCors ${bucket}`, () => client.send(new GetBucketCorsCommand({ Bucket: bucket })), notConfigured);
+    const cors = await connection.send(
+      `GetBucketCors ${bucket}`,
+      () => client.send(new connection.sdk.GetBucketCorsCommand({ Bucket: bucket })),
+      notConfigured,
+    );
     live.cors = (cors?.CORSRules ?? []).map((rule) =>
       compact({
         allowedOrigins: rule.AllowedOrigins ?? [],
@@ -135,7 +122,7 @@ async function readSettings(connection: S3Connection, bucket: string, spec: Buck
   if (spec.lifecycle !== undefined) {
     const lifecycle = await connection.send(
       `GetBucketLifecycleConfiguration ${bucket}`,
-      () => client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })),
+      () => client.send(new connection.sdk.GetBucketLifecycleConfigurationCommand({ Bucket: bucket })),
       notConfigured,
     );
     live.lifecycle = (lifecycle?.Rules ?? []).map((rule) =>
@@ -152,7 +139,7 @@ async function readSettings(connection: S3Connection, bucket: string, spec: Buck
   if (spec.encryption !== undefined) {
     const encryption = await connection.send(
       `GetBucketEncryption ${bucket}`,
-      () => client.send(new GetBucketEncryptionCommand({ Bucket: bucket })),
+      () => client.send(new connection.sdk.GetBucketEncryptionCommand({ Bucket: bucket })),
       notConfigured,
     );
     const rule = encryption?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault;
@@ -161,7 +148,7 @@ async function readSettings(connection: S3Connection, bucket: string, spec: Buck
   if (spec.publicAccessBlock !== undefined) {
     const block = await connection.send(
       `GetPublicAccessBlock ${bucket}`,
-      () => client.send(new GetPublicAccessBlockCommand({ Bucket: bucket })),
+      () => client.send(new connection.sdk.GetPublicAccessBlockCommand({ Bucket: bucket })),
       notConfigured,
     );
     const settings = block?.PublicAccessBlockConfiguration;
@@ -188,7 +175,7 @@ function asDesired(desired: JsonObject, live: JsonObject): JsonObject {
 }
 
 async function readBuckets(connection: S3Connection, targets: readonly Target<BucketSpec>[]): Promise<Map<string, LiveObject>> {
-  const listed = await connection.send("ListBuckets", () => connection.client.send(new ListBucketsCommand({})));
+  const listed = await connection.send("ListBuckets", () => connection.client.send(new connection.sdk.ListBucketsCommand({})));
   const existing = new Set((listed?.Buckets ?? []).map((bucket) => bucket.Name));
   const live = new Map<string, LiveObject>();
   await mapWithConcurrency(
@@ -229,23 +216,23 @@ async function writeSettings(connection: S3Connection, bucket: string, spec: Buc
   const Bucket = bucket;
   if (fields.has("tags")) {
     const tags = Object.entries(spec.tags ?? {});
-    if (tags.length === 0) await connection.send(`DeleteBucketTagging ${bucket}`, () => client.send(new DeleteBucketTaggingCommand({ Bucket })));
+    if (tags.length === 0) await connection.send(`DeleteBucketTagging ${bucket}`, () => client.send(new connection.sdk.DeleteBucketTaggingCommand({ Bucket })));
     else
       await connection.send(`PutBucketTagging ${bucket}`, () =>
-        client.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) } })),
+        client.send(new connection.sdk.PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) } })),
       );
   }
   if (fields.has("versioning") && spec.versioning !== undefined)
     await connection.send(`PutBucketVersioning ${bucket}`, () =>
-      client.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: spec.versioning } })),
+      client.send(new connection.sdk.PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: spec.versioning } })),
     );
   if (fields.has("cors")) {
     const rules = spec.cors ?? [];
-    if (rules.length === 0) await connection.send(`DeleteBucketCors ${bucket}`, () => client.send(new DeleteBucketCorsCommand({ Bucket })));
+    if (rules.length === 0) await connection.send(`DeleteBucketCors ${bucket}`, () => client.send(new connection.sdk.DeleteBucketCorsCommand({ Bucket })));
     else
       await connection.send(`PutBucketCors ${bucket}`, () =>
         client.send(
-          new PutBucketCorsCommand({
+          new connection.sdk.PutBucketCorsCommand({
             Bucket,
             CORSConfiguration: {
               CORSRules: rules.map((rule: CorsRule) => ({
@@ -262,20 +249,21 @@ async function writeSettings(connection: S3Connection, bucket: string, spec: Buc
   }
   if (fields.has("lifecycle")) {
     const rules = spec.lifecycle ?? [];
-    if (rules.length === 0) await connection.send(`DeleteBucketLifecycle ${bucket}`, () => client.send(new DeleteBucketLifecycleCommand({ Bucket })));
+    if (rules.length === 0)
+      await connection.send(`DeleteBucketLifecycle ${bucket}`, () => client.send(new connection.sdk.DeleteBucketLifecycleCommand({ Bucket })));
     else
       await connection.send(`PutBucketLifecycleConfiguration ${bucket}`, () =>
-        client.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: lifecycleRules(rules) } })),
+        client.send(new connection.sdk.PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: lifecycleRules(rules) } })),
       );
   }
   if (fields.has("encryption")) {
     if (spec.encryption === undefined)
-      await connection.send(`DeleteBucketEncryption ${bucket}`, () => client.send(new DeleteBucketEncryptionCommand({ Bucket })));
+      await connection.send(`DeleteBucketEncryption ${bucket}`, () => client.send(new connection.sdk.DeleteBucketEncryptionCommand({ Bucket })));
     else {
       const encryption = spec.encryption;
       await connection.send(`PutBucketEncryption ${bucket}`, () =>
         client.send(
-          new PutBucketEncryptionCommand({
+          new connection.sdk.PutBucketEncryptionCommand({
             Bucket,
             ServerSideEncryptionConfiguration: {
               Rules: [
@@ -294,11 +282,12 @@ async function writeSettings(connection: S3Connection, bucket: string, spec: Buc
   }
   if (fields.has("publicAccessBlock")) {
     const block = spec.publicAccessBlock;
-    if (block === undefined) await connection.send(`DeletePublicAccessBlock ${bucket}`, () => client.send(new DeletePublicAccessBlockCommand({ Bucket })));
+    if (block === undefined)
+      await connection.send(`DeletePublicAccessBlock ${bucket}`, () => client.send(new connection.sdk.DeletePublicAccessBlockCommand({ Bucket })));
     else
       await connection.send(`PutPublicAccessBlock ${bucket}`, () =>
         client.send(
-          new PutPublicAccessBlockCommand({
+          new connection.sdk.PutPublicAccessBlockCommand({
             Bucket,
             PublicAccessBlockConfiguration: {
               BlockPublicAcls: block.blockPublicAcls,
@@ -360,7 +349,7 @@ export const bucketKind = defineKind<BucketSpec, S3Connection>({
     const region = target.spec.region ?? connection.settings.region;
     await connection.send(`CreateBucket ${bucket}`, () =>
       connection.client.send(
-        new CreateBucketCommand({
+        new connection.sdk.CreateBucketCommand({
           Bucket: bucket,
           ...(region === "us-east-1" || (connection.settings.endpoint !== undefined && target.spec.region === undefined)
             ? {}
@@ -379,6 +368,10 @@ export const bucketKind = defineKind<BucketSpec, S3Connection>({
   },
   async delete(connection, target) {
     const bucket = bucketName(target);
-    await connection.send(`DeleteBucket ${bucket}`, () => connection.client.send(new DeleteBucketCommand({ Bucket: bucket })), new Set(["NoSuchBucket"]));
+    await connection.send(
+      `DeleteBucket ${bucket}`,
+      () => connection.client.send(new connection.sdk.DeleteBucketCommand({ Bucket: bucket })),
+      new Set(["NoSuchBucket"]),
+    );
   },
 });

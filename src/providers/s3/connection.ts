@@ -2,7 +2,7 @@
 // addressing for those), credentials resolved from secret references on first
 // use, errors that name the endpoint (never a key) and say whether retrying helps.
 
-import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type * as S3Library from "@aws-sdk/client-s3";
 import { PlumbError } from "../../errors.js";
 import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
@@ -31,17 +31,21 @@ export const notConfigured = new Set([
   "NoSuchBucketPolicy",
 ]);
 
+/** The AWS SDK's S3 module, loaded when an instance connects: a CLI run that touches no bucket never pays for it. */
+export type S3Sdk = typeof S3Library;
+
 export class S3Connection {
-  readonly client: S3Client;
+  readonly client: S3Library.S3Client;
 
   constructor(
+    readonly sdk: S3Sdk,
     readonly settings: S3Settings,
     readonly secrets: SecretResolver,
     readonly stack: string,
   ) {
     // The SDK warns on stderr, once per process, that its 2027 releases need Node 22; the README says what Plumb supports, and a CLI run should not print it.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-    this.client = new S3Client({
+    this.client = new sdk.S3Client({
       region: settings.region,
       forcePathStyle: settings.forcePathStyle,
       ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
@@ -70,7 +74,7 @@ export class S3Connection {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof S3ServiceException && emptyWhen.has(error.name)) return undefined;
+      if (error instanceof this.sdk.S3ServiceException && emptyWhen.has(error.name)) return undefined;
       throw this.describeError(error, what);
     }
   }
@@ -79,7 +83,7 @@ export class S3Connection {
     if (error instanceof PlumbError) return error;
     const name = error instanceof Error ? error.name : "";
     const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
-    const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+    const status = error instanceof this.sdk.S3ServiceException ? error.$metadata.httpStatusCode : undefined;
     const message = redactor.redact(error instanceof Error ? error.message : String(error));
     if (unreachableCodes.has(code) || unreachableCodes.has(name) || /ECONNREFUSED|socket hang up|getaddrinfo/.test(message))
       return new PlumbError("PLUMB_PROVIDER_TRANSIENT", `cannot reach ${this.server}: ${what}: ${message}`, {

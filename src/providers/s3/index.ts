@@ -6,6 +6,7 @@ import { defineProvider } from "../../sdk/provider.js";
 import { secretReferenceSchema } from "../../secrets/references.js";
 import { bucketPolicyKind } from "./bucket-policy.js";
 import { bucketKind } from "./bucket.js";
+import { libraryOf } from "../../library.js";
 import { S3Connection } from "./connection.js";
 
 export const s3ProviderConfig = Type.Object(
@@ -29,6 +30,7 @@ export const s3Provider = defineProvider<S3ProviderConfig, S3Connection>({
   configSchema: s3ProviderConfig,
   async connect(config, context) {
     return new S3Connection(
+      libraryOf(await import("@aws-sdk/client-s3")),
       {
         endpoint: config.endpoint,
         region: config.region ?? "us-east-1",
