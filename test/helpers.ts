@@ -1,10 +1,11 @@
 // Shared test fixtures: temporary stack directories and the real CLI run as a child process.
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const cliPath = path.join(repositoryRoot, "dist", "cli", "main.js");
@@ -100,4 +101,12 @@ export function runCliAsync(args: readonly string[], options: { env?: Record<str
     child.stdin.end(options.input ?? "");
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** Asserts that no canary appears in any of `outputs` nor in any byte of a file in `dataDir` (the state store). */
+export function expectNowhere(canaries: readonly string[], outputs: readonly string[], dataDir: string): void {
+  const stored = readdirSync(dataDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => readFileSync(path.join(dataDir, entry.name)).toString("latin1"));
+  for (const text of [...outputs, ...stored]) for (const canary of canaries) expect(text).not.toContain(canary);
 }

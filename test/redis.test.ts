@@ -3,10 +3,8 @@
 // in-place update, replacement, prune and retain, hostile names, an unreachable
 // server, and passwords that never leave the agent.
 
-import { readFileSync, readdirSync } from "node:fs";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { createWorkspace, expectNowhere, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { freePort } from "./postgres-server.js";
 import { useRedis } from "./redis-server.js";
 
@@ -173,12 +171,7 @@ describe("redis provider", () => {
     const shown = run(["state", "show", "redis.plumb.dev/v1/User/secret-app"], {});
     expect(shown.stdout).toContain("digest: hmac-sha256:");
     run(["history"], {});
-    const stored = readdirSync(workspace.dataDir).map((file) => readFileSync(path.join(workspace.dataDir, file)).toString("latin1"));
-    for (const text of [...outputs, ...stored]) {
-      expect(text).not.toContain(appPassword);
-      expect(text).not.toContain(rotated);
-      expect(text).not.toContain(server.password);
-    }
+    expectNowhere([appPassword, rotated, server.password], outputs, workspace.dataDir);
   });
 
   it("reports a wrong admin password and an unreachable server by address, and another stack still applies", async () => {

@@ -2,8 +2,7 @@
 // reads, and a read right after a write.
 
 import { Type } from "@sinclair/typebox";
-import type { LiveObject, SpecProblem, Target } from "../../sdk/provider.js";
-import type { MysqlConnection } from "./connection.js";
+import type { SpecProblem } from "../../sdk/provider.js";
 
 export const tagsSchema = Type.Optional(
   Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), {
@@ -25,17 +24,7 @@ export function checkName(name: string, path: string, limit: number, what: strin
   return [];
 }
 
-export type BulkRead<Spec> = (connection: MysqlConnection, targets: readonly Target<Spec>[]) => Promise<Map<string, LiveObject>>;
-
-export function readOne<Spec>(list: BulkRead<Spec>): (connection: MysqlConnection, target: Target<Spec>) => Promise<LiveObject | null> {
-  return async (connection, target) => (await list(connection, [target])).get(target.address) ?? null;
-}
-
-export async function readBack<Spec>(list: BulkRead<Spec>, connection: MysqlConnection, target: Target<Spec>, what: string): Promise<LiveObject> {
-  const live = (await list(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`${what} is missing right after it was written`);
-  return live;
-}
+export { readBack, readOne } from "../../sdk/bulk-read.js";
 
 /** A list as the spec orders it when it holds the same members, else as the server does. */
 export function inDesiredOrder(desired: readonly string[] | undefined, live: readonly string[]): string[] {

@@ -3,7 +3,7 @@
 
 import { Type } from "@sinclair/typebox";
 import { groupBy } from "../../sdk/group-by.js";
-import type { LiveObject, SpecProblem, Target } from "../../sdk/provider.js";
+import type { SpecProblem, Target } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 import { composeComment, parseComment } from "./metadata-comment.js";
 import { quoteLiteral, sqlStateOf, type PostgresConnection } from "./connection.js";
@@ -65,19 +65,7 @@ export function groupByDatabase<Spec extends { database: string }>(targets: read
   return groupBy(targets, (target) => target.spec.database);
 }
 
-type BulkRead<Spec> = (connection: PostgresConnection, targets: readonly Target<Spec>[]) => Promise<Map<string, LiveObject>>;
-
-/** A kind's single `read` from its bulk one. */
-export function readOne<Spec>(list: BulkRead<Spec>): (connection: PostgresConnection, target: Target<Spec>) => Promise<LiveObject | null> {
-  return async (connection, target) => (await list(connection, [target])).get(target.address) ?? null;
-}
-
-/** Reads an object back right after writing it; its absence then is an error, not "not created yet". */
-export async function readBack<Spec>(list: BulkRead<Spec>, connection: PostgresConnection, target: Target<Spec>, what: string): Promise<LiveObject> {
-  const live = (await list(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`${what} is missing right after it was written`);
-  return live;
-}
+export { readBack, readOne } from "../../sdk/bulk-read.js";
 
 /** A catalog query in one database; undefined when that database does not exist (yet), so nothing in it does. */
 export async function queryInDatabase<Row extends Record<string, unknown>>(

@@ -2,24 +2,14 @@
 // single reads made from the bulk ones.
 
 import { Type } from "@sinclair/typebox";
-import type { LiveObject, SpecProblem, Target } from "../../sdk/provider.js";
+import { sameJson } from "../../sdk/bulk-read.js";
+import type { SpecProblem } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
-import type { RabbitmqConnection } from "./connection.js";
+
+export { readBack, readOne, sameJson } from "../../sdk/bulk-read.js";
 
 export const vhostField = Type.String({ minLength: 1, maxLength: 255, description: "The virtual host." });
 export const argumentsSchema = Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { description: "x-arguments, e.g. x-message-ttl." }));
-
-export type BulkRead<Spec> = (connection: RabbitmqConnection, targets: readonly Target<Spec>[]) => Promise<Map<string, LiveObject>>;
-
-export function readOne<Spec>(list: BulkRead<Spec>): (connection: RabbitmqConnection, target: Target<Spec>) => Promise<LiveObject | null> {
-  return async (connection, target) => (await list(connection, [target])).get(target.address) ?? null;
-}
-
-export async function readBack<Spec>(list: BulkRead<Spec>, connection: RabbitmqConnection, target: Target<Spec>, what: string): Promise<LiveObject> {
-  const live = (await list(connection, [target])).get(target.address);
-  if (live === undefined) throw new Error(`${what} is missing right after it was written`);
-  return live;
-}
 
 /** A list answer of the management API as rows. */
 export function rows(answer: JsonValue | undefined): JsonObject[] {
@@ -33,21 +23,6 @@ export function checkName(name: string, path: string, what: string): SpecProblem
   if (what !== "user" && name.startsWith("amq."))
     return [{ path, message: `${what} name ${JSON.stringify(name)} starts with amq., which the broker keeps for itself` }];
   return [];
-}
-
-/** JSON with sorted keys: two argument tables that say the same compare equal. */
-export function sameJson(left: unknown, right: unknown): boolean {
-  const sorted = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(sorted)
-      : typeof value === "object" && value !== null
-        ? Object.fromEntries(
-            Object.keys(value)
-              .sort()
-              .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
-          )
-        : value;
-  return JSON.stringify(sorted(left)) === JSON.stringify(sorted(right));
 }
 
 /** The live value in the spec's spelling when both say the same. */

@@ -4,6 +4,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { Type, type Static } from "@sinclair/typebox";
+import { readOne } from "../../sdk/bulk-read.js";
 import { defineKind, type LiveObject, type SpecProblem, type Target } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 import { secretReferenceSchema, type SecretReference } from "../../secrets/references.js";
@@ -332,11 +333,7 @@ export const userKind = defineKind<UserSpec, RedisConnection>({
   defaults: () => ({ enabled: true, passwords: [], nopass: false, keys: [], readKeys: [], writeKeys: [], channels: [], commands: [] }),
   validate: validateUser,
   list: readUsers,
-  async read(connection, target) {
-    const live = (await readUsers(connection, [target])).get(target.address);
-    if (live instanceof Error) throw live;
-    return live ?? null;
-  },
+  read: readOne(readUsers),
   create: setUser,
   update: (connection, target) => setUser(connection, target),
   async delete(connection, target) {

@@ -2,6 +2,7 @@
 // (key order and spacing aside).
 
 import { Type, type Static } from "@sinclair/typebox";
+import { sameJson } from "../../sdk/bulk-read.js";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { JsonObject } from "../../sdk/resource.js";
@@ -15,20 +16,6 @@ export const bucketPolicySpec = Type.Object(
   { additionalProperties: false },
 );
 export type BucketPolicySpec = Static<typeof bucketPolicySpec>;
-
-function canonical(value: unknown): string {
-  const sorted = (item: unknown): unknown =>
-    Array.isArray(item)
-      ? item.map(sorted)
-      : typeof item === "object" && item !== null
-        ? Object.fromEntries(
-            Object.keys(item)
-              .sort()
-              .map((key) => [key, sorted((item as Record<string, unknown>)[key])]),
-          )
-        : item;
-  return JSON.stringify(sorted(value));
-}
 
 async function readPolicies(connection: S3Connection, targets: readonly Target<BucketPolicySpec>[]): Promise<Map<string, LiveObject>> {
   const live = new Map<string, LiveObject>();
@@ -47,7 +34,7 @@ async function readPolicies(connection: S3Connection, targets: readonly Target<B
       policy = { unreadable: answer.Policy };
     }
     const desired = (target.desired ?? target.spec).policy as JsonObject;
-    live.set(target.address, { spec: { bucket, policy: canonical(desired) === canonical(policy) ? desired : policy } });
+    live.set(target.address, { spec: { bucket, policy: sameJson(desired, policy) ? desired : policy } });
   });
   return live;
 }

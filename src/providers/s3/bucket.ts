@@ -6,6 +6,7 @@
 
 import type { BucketLocationConstraint, LifecycleRule } from "@aws-sdk/client-s3";
 import { Type, type Static } from "@sinclair/typebox";
+import { sameJson } from "../../sdk/bulk-read.js";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
 import { defineKind, type LiveObject, type SpecProblem, type Target } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
@@ -71,20 +72,6 @@ export const bucketName = (target: Target<BucketSpec>): string => target.spec.na
 
 function compact<Value extends Record<string, unknown>>(value: Value): JsonObject {
   return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined && !(Array.isArray(item) && item.length === 0))) as JsonObject;
-}
-
-function sameJson(left: unknown, right: unknown): boolean {
-  const sorted = (value: unknown): unknown =>
-    Array.isArray(value)
-      ? value.map(sorted)
-      : typeof value === "object" && value !== null
-        ? Object.fromEntries(
-            Object.keys(value)
-              .sort()
-              .map((key) => [key, sorted((value as Record<string, unknown>)[key])]),
-          )
-        : value;
-  return JSON.stringify(sorted(left)) === JSON.stringify(sorted(right));
 }
 
 /** Reads the settings of one bucket that `spec` declares (tags always: compliance metadata lives there). */
