@@ -6,7 +6,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { useAzurite } from "./azurite-server.js";
-import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { providerWorkspace, resourceWriter, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { freePort } from "./postgres-server.js";
 
 const azurite = useAzurite();
@@ -16,29 +16,19 @@ afterEach(() => workspace?.cleanup());
 const keySecret = () => ({ PLUMB_SECRET_AZURE_KEY: azurite.accountKey });
 
 function stack(name: string, resources: string, options: { endpoint?: string } = {}): void {
-  workspace = createWorkspace({ name, prune: true });
-  workspace.write(
-    "stack.yaml",
-    `apiVersion: plumb.dev/v1
-kind: Stack
-metadata: { name: ${name} }
-spec:
-  providers:
-    blobs:
-      type: azure-blob
-      config: { account: ${azurite.account}, accountKey: { secretRef: { name: azure, key: key } }, endpoint: "${options.endpoint ?? azurite.endpoint}" }
-  sync: { prune: true }
-`,
+  workspace = providerWorkspace(
+    name,
+    `blobs: { type: azure-blob, config: { account: ${azurite.account}, accountKey: { secretRef: { name: azure, key: key } }, endpoint: "${options.endpoint ?? azurite.endpoint}" } }`,
+    "containers.yaml",
+    resources,
   );
-  workspace.write("containers.yaml", resources);
 }
 
 function plumb(args: string[], env: Record<string, string> = {}): CliResult {
   return runCli([...args, "--data-dir", workspace.dataDir], { env: { ...keySecret(), ...env } });
 }
 
-const container = (name: string, spec: string, annotations = "") =>
-  `---\napiVersion: azure-blob.plumb.dev/v1\nkind: Container\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: blobs${annotations} }\nspec: ${spec}\n`;
+const container = resourceWriter("azure-blob.plumb.dev/v1", "blobs")("Container");
 
 const policies =
   '[{ id: readers, permissions: rl, expiry: "2027-06-30T00:00:00Z" }, { id: uploader, permissions: acw, start: "2026-12-01T00:00:00Z", expiry: "2027-01-01T00:00:00Z" }]';

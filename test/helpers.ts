@@ -110,3 +110,24 @@ export function expectNowhere(canaries: readonly string[], outputs: readonly str
     .map((entry) => readFileSync(path.join(dataDir, entry.name)).toString("latin1"));
   for (const text of [...outputs, ...stored]) for (const canary of canaries) expect(text).not.toContain(canary);
 }
+
+/**
+ * A workspace whose stack (pruning) declares one provider instance, written as
+ * YAML (`cache: { type: redis, config: { … } }`), and holds `resources` in `file`.
+ */
+export function providerWorkspace(name: string, instance: string, file: string, resources: string): Workspace {
+  const workspace = createWorkspace({ name, prune: true });
+  workspace.write(
+    "stack.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ${name} }\nspec:\n  providers:\n    ${instance}\n  sync: { prune: true }\n`,
+  );
+  workspace.write(file, resources);
+  return workspace;
+}
+
+/** Writes resource documents of `apiVersion` on provider instance `instance`: `resourceOf(kind)(name, spec, ", more: annotations")`. */
+export function resourceWriter(apiVersion: string, instance: string): (kind: string) => (name: string, spec: string, annotations?: string) => string {
+  return (kind) =>
+    (name, spec, annotations = "") =>
+      `---\napiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: ${instance}${annotations} }\nspec: ${spec}\n`;
+}

@@ -4,7 +4,7 @@
 // unreachable server, and passwords that never leave the agent.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, expectNowhere, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { expectNowhere, providerWorkspace, resourceWriter, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { useMariadb } from "./mariadb-server.js";
 import { freePort } from "./postgres-server.js";
 
@@ -15,31 +15,19 @@ afterEach(() => workspace?.cleanup());
 const adminSecret = () => ({ PLUMB_SECRET_MARIADB_ADMIN_PASSWORD: server.password });
 
 function stack(name: string, resources: string, options: { port?: number } = {}): void {
-  workspace = createWorkspace({ name, prune: true });
-  workspace.write(
-    "stack.yaml",
-    `apiVersion: plumb.dev/v1
-kind: Stack
-metadata: { name: ${name} }
-spec:
-  providers:
-    sql:
-      type: mysql
-      config: { host: 127.0.0.1, port: ${options.port ?? server.port}, user: root, password: { secretRef: { name: mariadb-admin, key: password } }, connectTimeoutSeconds: 2 }
-  sync: { prune: true }
-`,
+  workspace = providerWorkspace(
+    name,
+    `sql: { type: mysql, config: { host: 127.0.0.1, port: ${options.port ?? server.port}, user: root, password: { secretRef: { name: mariadb-admin, key: password } }, connectTimeoutSeconds: 2 } }`,
+    "db.yaml",
+    resources,
   );
-  workspace.write("db.yaml", resources);
 }
 
 function plumb(args: string[], env: Record<string, string> = {}): CliResult {
   return runCli([...args, "--data-dir", workspace.dataDir], { env: { ...adminSecret(), ...env } });
 }
 
-const resource =
-  (kind: string) =>
-  (name: string, spec: string, annotations = "") =>
-    `---\napiVersion: mysql.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: sql${annotations} }\nspec: ${spec}\n`;
+const resource = resourceWriter("mysql.plumb.dev/v1", "sql");
 const database = resource("Database");
 const user = resource("User");
 const role = resource("Role");

@@ -5,7 +5,7 @@
 // that never leave the agent.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, expectNowhere, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { expectNowhere, providerWorkspace, resourceWriter, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { freePort } from "./postgres-server.js";
 import { useRabbitmq } from "./rabbitmq-server.js";
 
@@ -16,31 +16,19 @@ afterEach(() => workspace?.cleanup());
 const adminSecret = () => ({ PLUMB_SECRET_RABBIT_ADMIN_PASSWORD: server.password });
 
 function stack(name: string, resources: string, options: { url?: string } = {}): void {
-  workspace = createWorkspace({ name, prune: true });
-  workspace.write(
-    "stack.yaml",
-    `apiVersion: plumb.dev/v1
-kind: Stack
-metadata: { name: ${name} }
-spec:
-  providers:
-    mq:
-      type: rabbitmq
-      config: { url: "${options.url ?? server.url}", user: admin, password: { secretRef: { name: rabbit-admin, key: password } }, timeoutSeconds: 5 }
-  sync: { prune: true }
-`,
+  workspace = providerWorkspace(
+    name,
+    `mq: { type: rabbitmq, config: { url: "${options.url ?? server.url}", user: admin, password: { secretRef: { name: rabbit-admin, key: password } }, timeoutSeconds: 5 } }`,
+    "mq.yaml",
+    resources,
   );
-  workspace.write("mq.yaml", resources);
 }
 
 function plumb(args: string[], env: Record<string, string> = {}): CliResult {
   return runCli([...args, "--data-dir", workspace.dataDir], { env: { ...adminSecret(), ...env } });
 }
 
-const resource =
-  (kind: string) =>
-  (name: string, spec: string, annotations = "") =>
-    `---\napiVersion: rabbitmq.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: mq${annotations} }\nspec: ${spec}\n`;
+const resource = resourceWriter("rabbitmq.plumb.dev/v1", "mq");
 const vhost = resource("VHost");
 const user = resource("User");
 const permission = resource("Permission");
@@ -173,6 +161,12 @@ describe("rabbitmq provider", () => {
     expect(queues.map((item) => item.name)).toEqual([hostileQueue]);
     expect(((await server.api("GET", "/vhosts")) as { name: string }[]).map((item) => item.name)).toContain(hostileVhost);
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode"]).status).toBe(0);
+    // . and .. cannot be named in a URL, encoded or not: refused before anything is sent.
+    workspace.write("mq.yaml", vhost("dots", "{ name: '..' }") + queue("dots-q", "{ vhost: '..', name: q }"));
+    const dots = plumb(["plan", workspace.stackDir]);
+    expect(dots.status).toBe(1);
+    expect(dots.stderr).toContain('vhost name ".." cannot be addressed through the management API');
+    expect(dots.stderr).toContain("spec.vhost");
   });
 
   it("rotates a password, keeps only digests, and never shows a password anywhere", async () => {

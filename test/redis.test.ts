@@ -4,7 +4,7 @@
 // server, and passwords that never leave the agent.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, expectNowhere, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { providerWorkspace, resourceWriter, expectNowhere, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { freePort } from "./postgres-server.js";
 import { useRedis } from "./redis-server.js";
 
@@ -15,29 +15,19 @@ afterEach(() => workspace?.cleanup());
 const adminSecret = () => ({ PLUMB_SECRET_REDIS_ADMIN_PASSWORD: server.password });
 
 function stack(name: string, resources: string, options: { port?: number } = {}): void {
-  workspace = createWorkspace({ name, prune: true });
-  workspace.write(
-    "stack.yaml",
-    `apiVersion: plumb.dev/v1
-kind: Stack
-metadata: { name: ${name} }
-spec:
-  providers:
-    cache:
-      type: redis
-      config: { host: 127.0.0.1, port: ${options.port ?? server.port}, password: { secretRef: { name: redis-admin, key: password } }, connectTimeoutSeconds: 2 }
-  sync: { prune: true }
-`,
+  workspace = providerWorkspace(
+    name,
+    `cache: { type: redis, config: { host: 127.0.0.1, port: ${options.port ?? server.port}, password: { secretRef: { name: redis-admin, key: password } }, connectTimeoutSeconds: 2 } }`,
+    "users.yaml",
+    resources,
   );
-  workspace.write("users.yaml", resources);
 }
 
 function plumb(args: string[], env: Record<string, string> = {}): CliResult {
   return runCli([...args, "--data-dir", workspace.dataDir], { env: { ...adminSecret(), ...env } });
 }
 
-const user = (name: string, spec: string, annotations = "") =>
-  `---\napiVersion: redis.plumb.dev/v1\nkind: User\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: cache${annotations} }\nspec: ${spec}\n`;
+const user = resourceWriter("redis.plumb.dev/v1", "cache")("User");
 
 async function aclUser(name: string): Promise<Record<string, string> | null> {
   const reply = (await server.command(["ACL", "GETUSER", name])) as (string | string[])[] | null;

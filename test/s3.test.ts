@@ -7,7 +7,7 @@
 
 import { GetBucketCorsCommand, ListBucketsCommand, PutBucketCorsCommand, PutBucketTaggingCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, runCliAsync, type CliResult, type Workspace } from "./helpers.js";
+import { providerWorkspace, resourceWriter, runCliAsync, type CliResult, type Workspace } from "./helpers.js";
 import { freePort } from "./postgres-server.js";
 import { useS3 } from "./s3-server.js";
 
@@ -18,31 +18,19 @@ afterEach(() => workspace?.cleanup());
 const credentials = () => ({ PLUMB_SECRET_S3_KEYS_ID: endpoint.accessKeyId, PLUMB_SECRET_S3_KEYS_SECRET: endpoint.secretAccessKey });
 
 function stack(name: string, resources: string, options: { url?: string } = {}): void {
-  workspace = createWorkspace({ name, prune: true });
-  workspace.write(
-    "stack.yaml",
-    `apiVersion: plumb.dev/v1
-kind: Stack
-metadata: { name: ${name} }
-spec:
-  providers:
-    store:
-      type: s3
-      config: { endpoint: "${options.url ?? endpoint.url}", accessKeyId: { secretRef: { name: s3-keys, key: id } }, secretAccessKey: { secretRef: { name: s3-keys, key: secret } } }
-  sync: { prune: true }
-`,
+  workspace = providerWorkspace(
+    name,
+    `store: { type: s3, config: { endpoint: "${options.url ?? endpoint.url}", accessKeyId: { secretRef: { name: s3-keys, key: id } }, secretAccessKey: { secretRef: { name: s3-keys, key: secret } } } }`,
+    "buckets.yaml",
+    resources,
   );
-  workspace.write("buckets.yaml", resources);
 }
 
 function plumb(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return runCliAsync([...args, "--data-dir", workspace.dataDir], { env: { ...credentials(), ...env } });
 }
 
-const resource =
-  (kind: string) =>
-  (name: string, spec: string, annotations = "") =>
-    `---\napiVersion: s3.plumb.dev/v1\nkind: ${kind}\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: store${annotations} }\nspec: ${spec}\n`;
+const resource = resourceWriter("s3.plumb.dev/v1", "store");
 const bucket = resource("Bucket");
 const bucketPolicy = resource("BucketPolicy");
 
@@ -158,6 +146,10 @@ describe("s3 provider", () => {
     expect(planned.stderr).toContain('bucket name "a..b" must not hold two dots in a row');
     expect(planned.stderr).toContain('bucket name "10.0.0.1" must not look like an IP address');
     expect(planned.stderr).toContain('bucket name "ok" must be 3 to 63 characters');
+    workspace.write("buckets.yaml", bucketPolicy("escaping-policy", '{ bucket: "../other", policy: {} }'));
+    expect((await plumb(["plan", workspace.stackDir])).stderr).toContain(
+      'spec.bucket: bucket name "../other" must hold only lower-case letters, digits, dots and hyphens',
+    );
   });
 
   // s3rver checks the access key id but not a V4 signature, so the refusal comes from an unknown key id; the secret key rides along as a canary.

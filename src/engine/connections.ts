@@ -13,14 +13,38 @@ export interface ProviderConnection {
   connection: unknown;
 }
 
+/**
+ * One resolution per secret reference for the resolver's life (a run): a kind
+ * that checks the password of each of a thousand users sharing one secret asks
+ * the store once, not a thousand times.
+ */
+function oncePerReference(resolver: SecretResolver): SecretResolver {
+  const resolved = new Map<string, Promise<string>>();
+  return {
+    resolve(reference) {
+      const key = JSON.stringify(reference.secretRef);
+      let value = resolved.get(key);
+      if (value === undefined) {
+        value = resolver.resolve(reference);
+        resolved.set(key, value);
+      }
+      return value;
+    },
+  };
+}
+
 export class ProviderConnections {
   private readonly open = new Map<string, Promise<ProviderConnection>>();
+  /** What the run's providers resolve secrets through. */
+  private readonly runSecrets: SecretResolver;
 
   constructor(
     readonly registry: ProviderRegistry,
     private readonly definition: StackDefinition,
     readonly secrets: SecretResolver = localSecretResolver(),
-  ) {}
+  ) {
+    this.runSecrets = oncePerReference(secrets);
+  }
 
   get stackName(): string {
     return this.definition.name;
@@ -49,7 +73,7 @@ export class ProviderConnections {
         hint: "declare it under spec.providers in the Stack document; resources that left the stack still need their provider to be deleted",
       });
     }
-    const connection = await provider.connect((declared.config ?? {}) as JsonObject, { stack: this.definition.name, instance, secrets: this.secrets });
+    const connection = await provider.connect((declared.config ?? {}) as JsonObject, { stack: this.definition.name, instance, secrets: this.runSecrets });
     return { provider, connection };
   }
 

@@ -5,10 +5,16 @@ import { Type } from "@sinclair/typebox";
 import { sameJson } from "../../sdk/bulk-read.js";
 import type { SpecProblem } from "../../sdk/provider.js";
 import type { JsonObject, JsonValue } from "../../sdk/resource.js";
+import { isDotSegment } from "./connection.js";
 
 export { readBack, readOne, sameJson } from "../../sdk/bulk-read.js";
 
-export const vhostField = Type.String({ minLength: 1, maxLength: 255, description: "The virtual host." });
+export const vhostField = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: "^(?!\\.\\.?$)",
+  description: "The virtual host (not . or .., which no URL can name).",
+});
 export const argumentsSchema = Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { description: "x-arguments, e.g. x-message-ttl." }));
 
 /** A list answer of the management API as rows. */
@@ -20,6 +26,14 @@ export function rows(answer: JsonValue | undefined): JsonObject[] {
 export function checkName(name: string, path: string, what: string): SpecProblem[] {
   const bytes = Buffer.byteLength(name, "utf8");
   if (bytes === 0 || bytes > 255) return [{ path, message: `${what} name ${JSON.stringify(name)} must be 1 to 255 bytes` }];
+  if (isDotSegment(name))
+    return [
+      {
+        path,
+        message: `${what} name ${JSON.stringify(name)} cannot be addressed through the management API`,
+        hint: "URLs read . and .. as path steps; choose another name",
+      },
+    ];
   if (what !== "user" && name.startsWith("amq."))
     return [{ path, message: `${what} name ${JSON.stringify(name)} starts with amq., which the broker keeps for itself` }];
   return [];

@@ -15,9 +15,18 @@ export interface RabbitmqSettings {
   timeoutSeconds: number;
 }
 
-/** A path built from literal parts and names; every name is percent-encoded, so `/`, `..` or `?` in one stays inside it. */
+/**
+ * A path built from literal parts and names; every name is percent-encoded, so
+ * `/`, `?` or `#` in one stays inside it. A name that is `.` or `..` cannot be
+ * addressed at all: URLs read it (encoded or not) as a step up the path.
+ */
 export function apiPath(strings: TemplateStringsArray, ...names: string[]): string {
+  for (const name of names) if (isDotSegment(name)) throw new Error(`the name ${JSON.stringify(name)} cannot be used in the management API's paths`);
   return strings.reduce((path, part, index) => path + part + (index < names.length ? encodeURIComponent(names[index] as string) : ""), "");
+}
+
+export function isDotSegment(name: string): boolean {
+  return name === "." || name === "..";
 }
 
 export class RabbitmqConnection {

@@ -6,6 +6,7 @@ import { sameJson } from "../../sdk/bulk-read.js";
 import { mapWithConcurrency } from "../../sdk/concurrency.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
 import type { JsonObject } from "../../sdk/resource.js";
+import { checkBucketName } from "./bucket.js";
 import { notConfigured, type S3Connection } from "./connection.js";
 
 export const bucketPolicySpec = Type.Object(
@@ -54,6 +55,7 @@ export const bucketPolicyKind = defineKind<BucketPolicySpec, S3Connection>({
   schema: bucketPolicySpec,
   ownsObjects: false,
   replaceOn: ["bucket"],
+  validate: (spec) => checkBucketName(spec.bucket).map((problem) => ({ ...problem, path: "/bucket" })),
   places: (spec) => ({ bucket: [spec.bucket] }),
   requires: (spec) => [`bucket:${spec.bucket}`],
   list: readPolicies,
