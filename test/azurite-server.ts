@@ -37,9 +37,10 @@ export async function startAzurite(): Promise<AzuriteServer> {
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const endpoint = `http://127.0.0.1:${port}/${account}`;
-  // No kept-alive sockets: Azurite closes idle ones, and a reused closed socket is a "socket hang up" in the middle of a test.
+  // The test's own instrument: Azurite under a loaded machine sometimes drops a connection ("socket hang up"),
+  // so the test's reads and hand edits (all idempotent) are tried again; the provider under test retries through the engine.
   const service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, accountKey), {
-    retryOptions: { maxTries: 1 },
+    retryOptions: { maxTries: 4, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
     keepAliveOptions: { enable: false },
   });
   let ready = false;
