@@ -18,8 +18,13 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startAgent(args: readonly string[], options: { env?: Record<string, string>; tokenFile: string; cwd?: string }): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [cliPath, "agent", "--listen", "127.0.0.1:0", "--token-file", options.tokenFile, ...args], {
+export async function startAgent(
+  args: readonly string[],
+  options: { env?: Record<string, string>; tokenFile: string; cwd?: string; command?: readonly string[] },
+): Promise<RunningAgent> {
+  // The built CLI by default; the package test runs an installed `plumb` instead.
+  const [command, ...prefix] = options.command ?? [process.execPath, cliPath];
+  const child = spawn(command as string, [...prefix, "agent", "--listen", "127.0.0.1:0", "--token-file", options.tokenFile, ...args], {
     env: { ...process.env, PLUMB_LOG_LEVEL: "info", ...options.env },
     cwd: options.cwd ?? process.cwd(),
     stdio: ["ignore", "pipe", "pipe"],
