@@ -11,7 +11,8 @@ export function packageRoot(): string {
   let directory = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = path.join(directory, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "plumb") return directory;
+    // Known by its command, not its name: an organisation may publish it under its own scope.
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { bin?: Record<string, string> }).bin?.plumb !== undefined) return directory;
     const parent = path.dirname(directory);
     if (parent === directory) throw new Error("cannot find Plumb's package directory");
     directory = parent;

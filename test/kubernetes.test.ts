@@ -4,10 +4,11 @@
 // prune, health from statuses a test writes as the missing controllers would,
 // a Secret from a secret reference that leaks nowhere, and bad input.
 
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createWorkspace, runCli, type CliResult, type Workspace } from "./helpers.js";
+import { createWorkspace, repositoryRoot, runCli, type CliResult, type Workspace } from "./helpers.js";
 import { useKube } from "./kube-server.js";
 
 const kube = useKube();
@@ -439,5 +440,62 @@ export default defineComposite({
       { kind: "Group", name: "blue", apiGroup: "rbac.authorization.k8s.io" },
     ]);
     expect(plumb(["plan", workspace.stackDir, "--detailed-exitcode", "--platform", platform]).status).toBe(0);
+  });
+});
+
+describe("the cluster install (deploy/kubernetes)", () => {
+  interface Item {
+    kind: string;
+    metadata: { name: string; namespace?: string };
+    spec?: Record<string, unknown>;
+    data?: Record<string, string>;
+  }
+  const kubectl = (args: readonly string[]) => {
+    const result = spawnSync("kubectl", ["--kubeconfig", kube.kubeconfig, "--context", "test", ...args], { encoding: "utf8" });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const dryRun = (overlay: string): Item[] => {
+    const result = kubectl(["apply", "--dry-run=server", "-o", "json", "-k", path.join(repositoryRoot, "deploy", "kubernetes", overlay)]);
+    expect(result.status, result.stderr).toBe(0);
+    return (JSON.parse(result.stdout) as { items: Item[] }).items;
+  };
+  const agentContainer = (items: Item[]) => {
+    const deployment = items.find((item) => item.kind === "Deployment");
+    const pod = (deployment?.spec?.template as { spec: { serviceAccountName: string; containers: Record<string, unknown>[] } }).spec;
+    return { deployment, pod, container: pod.containers[0] as Record<string, { httpGet?: { path: string } }> };
+  };
+
+  it("is accepted by the API server as it stands, with probes on /healthz and /readyz and the SQLite store on a volume", async () => {
+    // Objects in a namespace the same apply creates cannot be dry-run before it exists.
+    expect((await kube.call("POST", "/api/v1/namespaces", { metadata: { name: "plumb-system" } })).status).toBe(201);
+    const items = dryRun("base");
+    expect(items.map((item) => item.kind).sort()).toEqual(
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "PersistentVolumeClaim", "Secret", "Service", "ServiceAccount"].sort(),
+    );
+    const { deployment, pod, container } = agentContainer(items);
+    expect(deployment?.spec?.replicas).toBe(1);
+    expect(pod.serviceAccountName).toBe("plumb-agent");
+    expect(container.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
+    expect(JSON.stringify(pod)).toContain('"claimName":"plumb-data"');
+  });
+
+  it("runs three agents on a PostgreSQL store in the postgres overlay, without the volume", () => {
+    const items = dryRun("postgres");
+    expect(items.some((item) => item.kind === "PersistentVolumeClaim")).toBe(false);
+    const { deployment, pod } = agentContainer(items);
+    expect(deployment?.spec?.replicas).toBe(3);
+    expect(JSON.stringify(pod)).not.toContain("claimName");
+    expect(items.find((item) => item.kind === "ConfigMap")?.data?.PLUMB_STORE).toMatch(/^postgres:\/\//);
+  });
+
+  it("lets the agent's service account manage objects in any namespace, and nobody else through it", () => {
+    const applied = kubectl(["apply", "-f", path.join(repositoryRoot, "deploy", "kubernetes", "base", "rbac.yaml"), "-n", "plumb-system"]);
+    expect(applied.status, applied.stderr).toBe(0);
+    const canI = (who: string, verb: string, resource: string, namespace: string) =>
+      kubectl(["auth", "can-i", verb, resource, "-n", namespace, "--as", who]).stdout.trim();
+    expect(canI("system:serviceaccount:plumb-system:plumb-agent", "create", "configmaps", "payments")).toBe("yes");
+    expect(canI("system:serviceaccount:plumb-system:plumb-agent", "patch", "deployments.apps", "search")).toBe("yes");
+    expect(canI("system:serviceaccount:plumb-system:default", "create", "configmaps", "payments")).toBe("no");
   });
 });

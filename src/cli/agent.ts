@@ -188,13 +188,21 @@ function positiveInteger(text: string, flag: string): number {
 export function registerAgent(program: Command): void {
   withSandboxOptions(program.command("agent"))
     .description("pull stacks from the platform source, apply them, watch for drift, and serve the API")
-    .requiredOption("--platform <dir-or-url>", "the platform repository: a local directory or a git URL holding Stack documents")
-    .option("--ref <ref>", "branch, tag or commit of a git platform (default main)")
-    .option("--path <path>", "directory inside the platform source that holds the Stack documents (stack paths stay relative to the root)", ".")
+    .addOption(
+      new Option("--platform <dir-or-url>", "the platform repository: a local directory or a git URL holding Stack documents")
+        .env("PLUMB_PLATFORM")
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option("--ref <ref>", "branch, tag or commit of a git platform (default main)").env("PLUMB_PLATFORM_REF"))
+    .addOption(
+      new Option("--path <path>", "directory inside the platform source that holds the Stack documents (stack paths stay relative to the root)")
+        .env("PLUMB_PLATFORM_PATH")
+        .default("."),
+    )
     .addOption(dataDirectoryOption())
     .addOption(storeOption())
     .addOption(new Option("--listen <host:port>", "where the API listens").env("PLUMB_LISTEN").default("127.0.0.1:8080"))
-    .option("--workers <n>", "stacks worked on at once", "4")
+    .addOption(new Option("--workers <n>", "stacks worked on at once").env("PLUMB_WORKERS").default("4"))
     .option("--platform-interval <duration>", "how often the platform source is re-read", "30s")
     .addOption(
       new Option(
@@ -205,7 +213,7 @@ export function registerAgent(program: Command): void {
         .default("15s"),
     )
     .addOption(new Option("--agent-name <name>", "this agent's name in runs, logs and /api/v1/agents (default host:pid)").env("PLUMB_AGENT_NAME"))
-    .option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start")
+    .addOption(new Option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start").env("PLUMB_TOKEN_FILE"))
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
     .option("--admission-listen <host:port>", "serve the admission webhook that stacks with sync.preventDrift use (HTTPS)")
