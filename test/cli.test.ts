@@ -1,6 +1,7 @@
 // The CLI end to end, as a new user would drive it: real processes, a real
 // SQLite store and real files in a temp directory.
 
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -304,5 +305,48 @@ describe("plumb apply safety", () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("plumb completion", () => {
+  /** Sources the script in a shell and asks the completion function about a command line, as the shell would on Tab. */
+  const complete = (shell: "bash" | "zsh", words: string[]): string[] => {
+    const script = runCli(["completion", shell]);
+    expect(script.status, script.stderr).toBe(0);
+    const file = path.join(workspace.root, `completion.${shell}`);
+    writeFileSync(file, script.stdout);
+    const quoted = words.map((word) => `'${word}'`).join(" ");
+    const probe = `source ${file}; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _plumb; print_it() { printf '%s\\n' "$@"; }; print_it "\${COMPREPLY[@]}"`;
+    const result = spawnSync(shell, shell === "zsh" ? ["-f", "-c", probe] : ["--norc", "-c", probe], {
+      encoding: "utf8",
+      env: { ...process.env, HOME: workspace.root },
+    });
+    expect(result.stderr).toBe("");
+    return result.stdout.split("\n").filter((line) => line !== "");
+  };
+
+  it("completes commands, subcommands and each command's own flags in bash", () => {
+    workspace = createWorkspace();
+    expect(complete("bash", ["plumb", "au"])).toEqual(["audit"]);
+    expect(complete("bash", ["plumb", "audit", "ver"])).toEqual(["verify"]);
+    expect(complete("bash", ["plumb", "plan", "examples/hello", "--det"])).toEqual(["--detailed-exitcode"]);
+    expect(complete("bash", ["plumb", "secrets", ""]).sort()).toEqual(["decrypt", "edit", "encrypt", "keygen", "set"]);
+    // A flag of another command is not offered.
+    expect(complete("bash", ["plumb", "validate", "--det"])).toEqual([]);
+  });
+
+  it.skipIf(spawnSync("zsh", ["--version"]).status !== 0)("loads in zsh through its bash completion layer and finds the same candidates", () => {
+    workspace = createWorkspace();
+    // zsh's compadd filters by the typed prefix itself; the function hands it the candidates for the command so far.
+    expect(complete("zsh", ["plumb", "audit", "ver"])).toContain("verify");
+    expect(complete("zsh", ["plumb", "audit", "ver"])).not.toContain("plan");
+    expect(complete("zsh", ["plumb", "plan", "--det"])).toContain("--detailed-exitcode");
+    expect(complete("zsh", ["plumb", "validate", "--det"])).not.toContain("--detailed-exitcode");
+  });
+
+  it("refuses a shell it has no script for", () => {
+    const result = runCli(["completion", "fish"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('no completion for the shell "fish"');
   });
 });

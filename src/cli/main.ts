@@ -10,6 +10,7 @@ import { registerSecrets } from "./secrets.js";
 import { registerDocs } from "./docs.js";
 import { registerSchemas } from "./schemas.js";
 import { registerAudit } from "./audit.js";
+import { registerCompletion } from "./completion.js";
 import { registerLogin } from "./login.js";
 import { registerRemote } from "./remote.js";
 import { registerStore } from "./store.js";
@@ -59,5 +60,6 @@ registerSecrets(program);
 registerRemote(program);
 registerLogin(program);
 registerStore(program);
+registerCompletion(program);
 
 await program.parseAsync(process.argv);
