@@ -109,6 +109,25 @@ describe("the npm package", () => {
     expect(typeError.stderr).toMatch(/main\.ts:3/);
   });
 
+  it.skipIf(spawnSync("systemd-analyze", ["--version"]).status !== 0)("comes with a systemd unit that systemd-analyze verifies", () => {
+    // The unit names /usr/local/bin/plumb, where `npm install -g` puts it; here it is in the test's prefix.
+    const unit = readFileSync(path.join(repositoryRoot, "deploy", "systemd", "plumb-agent.service"), "utf8");
+    expect(unit).toContain("ExecStart=/usr/local/bin/plumb agent");
+    const installedUnit = path.join(work, "plumb-agent.service");
+    writeFileSync(installedUnit, unit.replace("/usr/local/bin/plumb", plumbBin));
+    const verify = run("systemd-analyze", ["verify", installedUnit], work);
+    expect(verify.stderr).toBe("");
+    expect(verify.status).toBe(0);
+    for (const setting of ["DynamicUser=yes", "ProtectSystem=strict", "StateDirectory=plumb", "NoNewPrivileges=yes", "EnvironmentFile=/etc/plumb/plumb.env"])
+      expect(unit).toContain(setting);
+    // Every variable the environment file sets is one the agent reads.
+    const help = plumb(["agent", "--help"]).stdout.replace(/\s+/g, " ");
+    const environment = readFileSync(path.join(repositoryRoot, "deploy", "systemd", "plumb.env"), "utf8");
+    const variables = [...environment.matchAll(/^#?(PLUMB_[A-Z_]+)=/gm)].map((match) => match[1] as string).filter((name) => !name.startsWith("PLUMB_SECRET_"));
+    expect(variables.length).toBeGreaterThan(8);
+    for (const name of variables) expect(help).toContain(name);
+  });
+
   it("plans the hello example with a store of its own", () => {
     const result = plumb(["plan", "hello", "--data-dir", path.join(work, "plan-data"), "--detailed-exitcode"]);
     expect(result.status, result.stderr).toBe(2);
@@ -149,8 +168,12 @@ describe("the npm package", () => {
       const html = await page.text();
       const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
       expect(script).toBeDefined();
-      expect((await fetch(`${agent.url}${script}`)).status).toBe(200);
-      expect((await fetch(`${agent.url}${script}.map`)).status).toBe(404);
+      const bundle = await fetch(`${agent.url}${script}`);
+      expect(bundle.status).toBe(200);
+      expect((await bundle.text()).length).toBeGreaterThan(10_000);
+      const sourceMap = await fetch(`${agent.url}${script}.map`);
+      expect(sourceMap.status).toBe(404);
+      await sourceMap.body?.cancel();
     } finally {
       await agent.stop();
     }

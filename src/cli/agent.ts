@@ -342,7 +342,10 @@ export function registerAgent(program: Command): void {
           process.once("SIGTERM", shutdown);
         });
         logger.info("shutting down");
+        // A client that stops reading a response keeps its connection busy; it gets a few seconds, not the whole grace period.
+        const cutSlowClients = setTimeout(() => server.server.closeAllConnections(), 5_000);
         await server.close();
+        clearTimeout(cutSlowClients);
         await admission?.server.close();
         await agent.stop();
         await checkpointer?.stop();
