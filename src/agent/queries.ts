@@ -132,6 +132,24 @@ export class StackQueries {
     return this.context.platform.library?.library.composites ?? [];
   }
 
+  /** What a developer portal lists per stack: its project, environment, labels and compliance metadata as last rendered. */
+  catalogStacks(
+    include: (stack: string) => boolean,
+  ): { name: string; project: string; environment: string | null; labels: Record<string, string>; metadata: Record<string, string> }[] {
+    return [...this.context.stacks]
+      .filter(([name]) => include(name))
+      .map(([name, managed]) => {
+        const document = managed.platform.document;
+        return {
+          name,
+          project: document.spec?.project ?? "default",
+          environment: this.stackEnvironment(name),
+          labels: document.metadata.labels ?? {},
+          metadata: managed.lastRendered?.definition.metadata ?? managed.applied?.definition.metadata ?? document.spec?.metadata ?? {},
+        };
+      });
+  }
+
   /** The platform's problems and every stack whose definition is unusable. */
   problems(): PlumbError[] {
     return [

@@ -15,6 +15,7 @@ import { installErrorHandling, securityHeaders, sendError } from "./responses.js
 import { routeContext } from "./route-context.js";
 import { actionRoutes } from "./routes/actions.js";
 import { auditRoutes } from "./routes/audit.js";
+import { catalogRoutes } from "./routes/catalog.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { promotionRoutes } from "./routes/promotions.js";
 import { notificationRoutes } from "./routes/notifications.js";
@@ -115,6 +116,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await app.register(historyRoutes, context);
   await app.register(actionRoutes, context);
   await app.register(auditRoutes, context);
+  await app.register(catalogRoutes, context);
   await app.register(eventStreamRoutes, context);
   await app.register(agentRoutes, context);
   await app.register(promotionRoutes, context);

@@ -8,6 +8,7 @@ import { registerAgent } from "./agent.js";
 import { registerApply } from "./apply.js";
 import { registerSecrets } from "./secrets.js";
 import { registerDocs } from "./docs.js";
+import { registerExport } from "./export.js";
 import { registerSchemas } from "./schemas.js";
 import { registerAudit } from "./audit.js";
 import { registerCompletion } from "./completion.js";
@@ -60,6 +61,7 @@ registerSecrets(program);
 registerRemote(program);
 registerLogin(program);
 registerStore(program);
+registerExport(program);
 registerCompletion(program);
 
 await program.parseAsync(process.argv);

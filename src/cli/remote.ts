@@ -19,7 +19,7 @@ export function remoteOptions(command: Command): Command {
 }
 
 /** A route that answers with text (CSV, Markdown). */
-async function callText(flags: RemoteFlags, route: string): Promise<string> {
+export async function callText(flags: RemoteFlags, route: string): Promise<string> {
   const text = await callAgent<{ message?: string } | string>(flags, "GET", route);
   return typeof text === "string" ? text : (text.message ?? "");
 }
