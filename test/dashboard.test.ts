@@ -257,6 +257,85 @@ describe("the dashboard", () => {
     await page.close();
   }, 60_000);
 
+  it("asks once typing pauses, drops a late answer, keeps one event stream, clears filters, and keeps the login in a new tab", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await logIn(page, agent.url, agent.adminToken);
+    const stackNames = () => page.locator("table.stacks tbody th").allTextContents();
+    await expect.poll(stackNames).toEqual(["billing-files", "web-app"]);
+    const asked: string[] = [];
+    let streams = 0;
+    page.on("request", (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === "/api/v1/stacks") asked.push(url.searchParams.get("q") ?? "");
+      if (url.pathname === "/api/v1/events") streams += 1;
+    });
+    await page.getByRole("searchbox").pressSequentially("billing", { delay: 30 });
+    await expect.poll(stackNames).toEqual(["billing-files"]);
+    // No half-typed word went to the server (a live reload may repeat the view before or after the typing), and the event stream stayed open.
+    expect(asked).toContain("billing");
+    expect(asked.filter((q) => q !== "" && q !== "billing")).toEqual([]);
+    expect(streams).toBe(0);
+
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await expect.poll(stackNames).toEqual(["billing-files", "web-app"]);
+    expect(page.url()).not.toContain("q=");
+    await page.getByRole("searchbox").fill("web");
+    await expect.poll(stackNames).toEqual(["web-app"]);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Stacks" }).click();
+    await expect.poll(stackNames).toEqual(["billing-files", "web-app"]);
+    expect(await page.getByRole("searchbox").inputValue()).toBe("");
+
+    // An answer that comes back after a newer one is dropped: the team filter's slow answer never replaces "any team".
+    let delayed = false;
+    await page.route("**/api/v1/stacks?*team=billing*", async (route) => {
+      delayed = true;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    const lateAnswer = page.waitForResponse((response) => response.url().includes("team=billing"));
+    await page.getByLabel("Team").selectOption("billing");
+    await page.getByLabel("Team").selectOption("");
+    await expect.poll(stackNames).toEqual(["billing-files", "web-app"]);
+    await lateAnswer;
+    // Read right after the late answer lands, before a live reload could mend the view.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delayed).toBe(true);
+    expect(await stackNames()).toEqual(["billing-files", "web-app"]);
+    await page.unroute("**/api/v1/stacks?*team=billing*");
+
+    // A stack opened in a new tab does not ask for the token again.
+    const second = await context.newPage();
+    await second.goto(`${agent.url}/#/stacks/web-app`);
+    await second.getByRole("heading", { name: /web-app/ }).waitFor();
+    expect(await second.getByLabel("API token").count()).toBe(0);
+    await context.close();
+  }, 90_000);
+
+  it("serves its files compressed ahead of time, caches the hashed ones for good, has a favicon, and keeps its source maps to itself", async () => {
+    const index = await fetch(`${agent.url}/`, { headers: { "accept-encoding": "br, gzip" } });
+    expect(index.headers.get("cache-control")).toBe("no-cache");
+    const html = await index.text();
+    expect(html).toContain('rel="icon"');
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1] as string;
+    expect(script).toBeDefined();
+    const plain = await (await fetch(`${agent.url}${script}`, { headers: { "accept-encoding": "identity" } })).text();
+    for (const encoding of ["br", "gzip"]) {
+      // fetch decodes what it is sent; the header says whether it came compressed.
+      const response = await fetch(`${agent.url}${script}`, { headers: { "accept-encoding": encoding } });
+      expect(response.headers.get("content-encoding")).toBe(encoding);
+      expect(response.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(await response.text()).toBe(plain);
+    }
+    const icon = await fetch(`${agent.url}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toContain("image/svg+xml");
+    await icon.body?.cancel();
+    const sourceMap = await fetch(`${agent.url}${script}.map`);
+    expect(sourceMap.status).toBe(404);
+    await sourceMap.body?.cancel();
+  });
+
   it("shows no actions to a read-only token", async () => {
     const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -46,6 +46,8 @@ export interface ServerOptions {
   /** Shared secret for webhook signatures; webhooks are refused without one. */
   webhookSecret: string | undefined;
   version: string;
+  /** Serve the dashboard's source maps (off by default: they publish its source). */
+  dashboardSourceMaps?: boolean;
 }
 
 declare module "fastify" {
@@ -110,7 +112,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.get("/api/v1/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const context = routeContext(queries, options.commands);
-  await app.register(dashboardRoutes);
+  await app.register(dashboardRoutes, { sourceMaps: options.dashboardSourceMaps ?? false });
   await app.register(tokenRoutes, context);
   await app.register(stackRoutes, context);
   await app.register(historyRoutes, context);

@@ -28,6 +28,7 @@ import { action, dataDirectoryOption, durationFlag, openStore, registry, sandbox
 
 interface AgentFlags {
   platform: string;
+  dashboardSourceMaps?: boolean;
   ref?: string;
   path: string;
   dataDir: string;
@@ -213,6 +214,9 @@ export function registerAgent(program: Command): void {
         .default("15s"),
     )
     .addOption(new Option("--agent-name <name>", "this agent's name in runs, logs and /api/v1/agents (default host:pid)").env("PLUMB_AGENT_NAME"))
+    .addOption(
+      new Option("--dashboard-source-maps", "serve the dashboard's source maps (for debugging it; they publish its source)").env("PLUMB_DASHBOARD_SOURCE_MAPS"),
+    )
     .addOption(new Option("--token-file <file>", "also write the bootstrap admin token here (mode 0600) on first start").env("PLUMB_TOKEN_FILE"))
     .option("--ssh-key <file>", "private key for ssh repository URLs")
     .option("--known-hosts <file>", "known_hosts file that ssh servers' keys must be in (host keys are always checked)")
@@ -314,6 +318,7 @@ export function registerAgent(program: Command): void {
           logger,
           webhookSecret: process.env.PLUMB_WEBHOOK_SECRET,
           version: program.version() ?? "0.0.0",
+          dashboardSourceMaps: flags.dashboardSourceMaps === true,
         });
         const address = await server.listen({ host, port });
         directoryLock.describe({ address });

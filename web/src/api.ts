@@ -1,5 +1,6 @@
 // The dashboard's only way to data: the public REST API and its event stream,
-// with the token the user logged in with (kept for the browser tab only).
+// with the token the user logged in with (kept in this browser until the user
+// logs out, so a stack opened in a new tab does not ask again).
 
 // The server's own schemas and list order: one definition, never a copy.
 import type { StackSummary } from "../../src/api/schemas.js";
@@ -20,25 +21,25 @@ export type { AuditEntry, ClaimItem, ComplianceReport, PlanChange, ResourceItem,
 const tokenKey = "plumb.token";
 
 export function savedToken(): string | null {
-  return sessionStorage.getItem(tokenKey);
+  return localStorage.getItem(tokenKey);
 }
 
 export function saveToken(token: string | null): void {
   if (token === null) {
-    sessionStorage.removeItem(tokenKey);
-    sessionStorage.removeItem(sessionKey);
-  } else sessionStorage.setItem(tokenKey, token);
+    localStorage.removeItem(tokenKey);
+    localStorage.removeItem(sessionKey);
+  } else localStorage.setItem(tokenKey, token);
 }
 
 const sessionKey = "plumb.session";
 
 export function savedSession(): Session | null {
-  const text = sessionStorage.getItem(sessionKey);
+  const text = localStorage.getItem(sessionKey);
   return text === null ? null : (JSON.parse(text) as Session);
 }
 
 export function saveSession(session: Session): void {
-  sessionStorage.setItem(sessionKey, JSON.stringify(session));
+  localStorage.setItem(sessionKey, JSON.stringify(session));
 }
 
 export class ApiError extends Error {

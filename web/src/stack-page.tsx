@@ -90,6 +90,11 @@ function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void 
             drift: {resource.drift.join(", ")}
           </Badge>
         )}
+        {resource.healed === null ? null : (
+          <Badge tone="muted" title={`changed by hand and put back: ${resource.healed.join(", ")}`}>
+            healed: {resource.healed.join(", ")}
+          </Badge>
+        )}
       </td>
       <td>
         <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>

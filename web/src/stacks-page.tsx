@@ -2,11 +2,13 @@
 // so the page stays fast with thousands of stacks; the event stream keeps it
 // current, and the filters live in the URL so a view can be shared.
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, stackStates, type StackList } from "./api.js";
 import { ago, Badge, Field, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
 
 const pageSize = 50;
+/** Typing in the search or label box asks the server once the typing pauses this long. */
+const typingPauseMs = 250;
 const filterNames = ["q", "team", "environment", "stackSet", "state", "label", "sort", "order", "offset"] as const;
 type Filters = Partial<Record<(typeof filterNames)[number], string>>;
 
@@ -33,9 +35,31 @@ function filtersFromHash(): Filters {
 
 export function StacksPage() {
   const [filters, setFilters] = useState<Filters>(filtersFromHash);
-  const [result, setResult] = useState<StackList | null>(null);
+  // What the server is asked for: the filters, once typing has paused.
+  const [asked, setAsked] = useState<Filters>(filters);
+  const [result, setResult] = useState<(StackList & { offset: number }) | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Each request takes a ticket; an answer to anything but the latest is dropped, so a slow early answer never replaces a newer one.
+  const latestTicket = useRef(0);
   const offset = Number(filters.offset ?? 0);
+
+  useEffect(() => {
+    const typed = (["q", "label"] as const).some((name) => (filters[name] ?? "") !== (asked[name] ?? ""));
+    if (!typed) {
+      setAsked(filters);
+      return;
+    }
+    const timer = window.setTimeout(() => setAsked(filters), typingPauseMs);
+    return () => window.clearTimeout(timer);
+    // `asked` is compared, not followed: following it would re-arm the timer it just fired.
+  }, [filters]);
+
+  // The Stacks link in the navigation (a new address without filters) shows every stack again.
+  useEffect(() => {
+    const follow = () => setFilters(filtersFromHash());
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
 
   /** Changes some filters; any change but paging goes back to the first page. */
   const change = (changes: Filters) => {
@@ -46,20 +70,23 @@ export function StacksPage() {
   };
 
   const load = useCallback(async () => {
+    const ticket = ++latestTicket.current;
     const parameters = new URLSearchParams({ limit: String(pageSize) });
-    for (const [name, value] of Object.entries(filters)) {
+    for (const [name, value] of Object.entries(asked)) {
       if (value === undefined || value.trim() === "") continue;
       // A label filter is sent once it reads key=value; half-typed it would only be refused.
       if (name === "label" && !/^[^=]+=[^=]*$/.test(value.trim())) continue;
       parameters.set(name, value.trim());
     }
     try {
-      setResult(await api<StackList>(`/api/v1/stacks?${parameters.toString()}`));
+      const answer = await api<StackList>(`/api/v1/stacks?${parameters.toString()}`);
+      if (ticket !== latestTicket.current) return;
+      setResult({ ...answer, offset: Number(asked.offset ?? 0) });
       setError(null);
     } catch (failure) {
-      setError((failure as Error).message);
+      if (ticket === latestTicket.current) setError((failure as Error).message);
     }
-  }, [filters]);
+  }, [asked]);
 
   const reload = useCallback(() => void load(), [load]);
   useEffect(reload, [reload]);
@@ -68,6 +95,9 @@ export function StacksPage() {
   useLiveReload(reload, 500);
 
   const total = result?.total ?? 0;
+  // The pager counts the rows on screen, not the page asked for and not yet answered.
+  const shownOffset = result?.offset ?? offset;
+  const filtered = filterNames.some((name) => name !== "sort" && name !== "order" && name !== "offset" && (filters[name] ?? "") !== "");
   const sort = filters.sort ?? "name";
   const order = filters.order === "desc" ? "desc" : "asc";
   const facets = result?.facets;
@@ -140,6 +170,17 @@ export function StacksPage() {
           )}
         </Field>
       </form>
+      {filtered ? (
+        <p className="filter-actions">
+          <button
+            type="button"
+            className="link"
+            onClick={() => change(Object.fromEntries(filterNames.filter((name) => name !== "sort" && name !== "order").map((name) => [name, undefined])))}
+          >
+            Clear filters
+          </button>
+        </p>
+      ) : null}
       {error === null ? null : (
         <p role="alert" className="error">
           {error}
@@ -177,7 +218,13 @@ export function StacksPage() {
                 </th>
                 <td>
                   <Badge tone={state.tone}>{state.label}</Badge>
-                  {stack.drift === null || stack.state === "Drifted" ? null : <Badge tone="warn">drift</Badge>}
+                  {stack.drift === null || stack.state === "Drifted" ? null : stack.drift.healed ? (
+                    <Badge tone="muted" title="drift found at the last check was put back">
+                      healed
+                    </Badge>
+                  ) : (
+                    <Badge tone="warn">drift</Badge>
+                  )}
                 </td>
                 <td data-label="env">{stack.environment ?? "—"}</td>
                 <td data-label="team">{stack.labels.team ?? "—"}</td>
@@ -222,7 +269,7 @@ export function StacksPage() {
           Previous
         </button>
         <span>
-          {total === 0 ? "0" : `${offset + 1}–${Math.min(offset + pageSize, total)}`} of {total}
+          {total === 0 ? "0" : `${shownOffset + 1}–${Math.min(shownOffset + pageSize, total)}`} of {total}
         </span>
         <button type="button" disabled={offset + pageSize >= total} onClick={() => change({ offset: String(offset + pageSize) })}>
           Next

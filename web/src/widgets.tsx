@@ -254,6 +254,9 @@ export function Field({ label, className, children }: { label: string; className
  * not turn into a request per event.
  */
 export function useLiveReload(reload: () => void, delayMs: number, stack?: string): void {
+  // The subscription follows the latest reload without reopening the event stream each time a filter changes it.
+  const latestReload = useRef(reload);
+  latestReload.current = reload;
   useEffect(() => {
     const controller = new AbortController();
     let pending: number | undefined;
@@ -262,7 +265,7 @@ export function useLiveReload(reload: () => void, delayMs: number, stack?: strin
         if ((stack === undefined && type !== "status") || pending !== undefined) return;
         pending = window.setTimeout(() => {
           pending = undefined;
-          reload();
+          latestReload.current();
         }, delayMs);
       },
       controller.signal,
@@ -272,5 +275,5 @@ export function useLiveReload(reload: () => void, delayMs: number, stack?: strin
       controller.abort();
       window.clearTimeout(pending);
     };
-  }, [reload, delayMs, stack]);
+  }, [delayMs, stack]);
 }

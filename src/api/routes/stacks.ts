@@ -107,7 +107,9 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
         provider: record.provider,
         status: record.status,
         health: record.health,
-        drift: status.drift?.resources[record.address] ?? null,
+        // Drift that the last check healed is history, not a live difference: the two are told apart.
+        drift: status.drift?.healed === false ? (status.drift.resources[record.address] ?? null) : null,
+        healed: status.drift?.healed === true ? (status.drift.resources[record.address] ?? null) : null,
         spec: record.appliedSpec,
         dependsOn: record.dependsOn,
         composite: tree.compositeOf.get(record.address) ?? null,
