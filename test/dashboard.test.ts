@@ -336,6 +336,57 @@ describe("the dashboard", () => {
     await sourceMap.body?.cancel();
   });
 
+  it("skips to the content, moves focus to each page it opens, lets the keyboard scroll wide tables, names each event's resource, says which action a person took, and goes dark with the system", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, agent.url, agent.adminToken);
+    const focused = () => page.evaluate<string>("`${document.activeElement.tagName}:${document.activeElement.textContent.trim().slice(0, 40)}`");
+    // The page's content has the focus after login; the first Tab from the top of the page reaches the skip link.
+    await expect.poll(focused).toMatch(/^MAIN:/);
+    await page.evaluate("document.activeElement.blur()");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("A:Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await focused()).toMatch(/^MAIN:Stacks/);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Compliance" }).click();
+    await page.getByRole("heading", { name: "Inventory" }).waitFor();
+    await expect.poll(focused).toMatch(/^MAIN:/);
+    // Every scrolling table is a named region the keyboard can focus.
+    const regions = page.locator("div.scroll");
+    expect(await regions.count()).toBeGreaterThan(0);
+    for (const region of await regions.all()) {
+      expect(await region.getAttribute("tabindex")).toBe("0");
+      expect(await region.getAttribute("aria-label")).toBeTruthy();
+    }
+
+    // Someone asks for a refresh: the audit trail says which action it was.
+    await page.goto(`${agent.url}/#/stacks/billing-files`);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("button", { name: "Yes, refresh" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
+    await page.getByLabel("Kind").selectOption("action");
+    await expect.poll(() => page.locator("main table tbody tr").first().locator("td").nth(2).textContent(), { timeout: 15_000 }).toMatch(/^action\s+refresh/);
+
+    // A stack's events name the resource each is about.
+    await page.goto(`${agent.url}/#/stacks/billing-files`);
+    const events = page.locator("ul.events li", { hasText: "resource." });
+    await expect.poll(() => events.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await events.first().locator("code.address").textContent()).toBe("file.plumb.dev/v1/File/readme");
+
+    // The dark theme follows the system's setting.
+    const background = () => page.evaluate<string>("getComputedStyle(document.querySelector('main .card') ?? document.body).backgroundColor");
+    const light = await background();
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await background();
+    const luminance = (color: string) => {
+      const [red, green, blue] = (color.match(/\d+/g) ?? []).map(Number) as [number, number, number];
+      return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255;
+    };
+    expect(luminance(light)).toBeGreaterThan(0.8);
+    expect(luminance(dark)).toBeLessThan(0.2);
+    await shoot(page, "stack-dark");
+    await page.close();
+  }, 90_000);
+
   it("shows no actions to a read-only token", async () => {
     const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -147,6 +147,12 @@ function dayBound(value: string, next: boolean): string | undefined {
   return new Date(Date.parse(`${value}T00:00:00Z`) + (next ? 86_400_000 : 0)).toISOString();
 }
 
+/** Which action a person took (sync, refresh, rollback, suspend, …), from an `action` event's summary. */
+function actionOf(summary: unknown): string {
+  const action = typeof summary === "object" && summary !== null ? (summary as { action?: unknown }).action : undefined;
+  return typeof action === "string" ? action : "";
+}
+
 export function AuditPage() {
   const [stack, setStack] = useState("");
   const [resource, setResource] = useState("");
@@ -228,7 +234,10 @@ export function AuditPage() {
           <tr key={event.sequence}>
             <td>{event.sequence}</td>
             <td>{new Date(event.at).toLocaleString()}</td>
-            <td>{event.kind}</td>
+            <td>
+              {event.kind}
+              {event.kind === "action" ? <span className="detail"> {actionOf(event.summary)}</span> : null}
+            </td>
             <td>{event.stack}</td>
             <td>
               <code>{event.resource ?? "—"}</code>

@@ -74,8 +74,17 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
   );
 }
 
+/** Puts the keyboard (and a screen reader) at the start of the page's content. */
+function focusMain(): void {
+  const main = document.querySelector("main");
+  if (main === null) return;
+  main.setAttribute("tabindex", "-1");
+  main.focus({ preventScroll: true });
+}
+
 function App() {
   const hash = useHash();
+  const path = hash.replace(/^#/, "").split("?")[0] ?? "";
   // The session seen at login is shown at once and checked again in the background.
   // Without a token, a session cookie from single sign-on may still be there: the server says.
   const [session, setSession] = useState<Session | null | undefined>(() => savedSession() ?? undefined);
@@ -88,9 +97,14 @@ function App() {
       () => setSession(null),
     );
   }, []);
+  // After moving to another page, focus starts at its content, not back on the page's body.
+  const signedIn = session !== null && session !== undefined;
+  useEffect(() => {
+    if (signedIn) focusMain();
+  }, [path, signedIn]);
   if (session === undefined) return <p className="loading">Loading…</p>;
   if (session === null) return <Login onSession={setSession} />;
-  const route = hash.replace(/^#/, "").split("?")[0] ?? "";
+  const route = path;
   const stack = /^\/stacks\/([^/]+)$/.exec(route)?.[1];
   const pages: Record<string, React.ReactNode> = {
     "/overview": <OverviewPage />,
@@ -109,6 +123,17 @@ function App() {
   return (
     <>
       <header className="top">
+        <a
+          href="#main"
+          className="skip-link"
+          onClick={(event) => {
+            // The address holds the page and its filters; skipping moves focus, not the address.
+            event.preventDefault();
+            focusMain();
+          }}
+        >
+          Skip to content
+        </a>
         <a href="#/" className="brand">
           Plumb
         </a>

@@ -500,7 +500,8 @@ export function StackPage({ name, session }: { name: string; session: Session })
         <ul className="events">
           {data.events.map((event) => (
             <li key={event.id}>
-              <time>{new Date(event.createdAt).toLocaleTimeString()}</time> <span className="kind">{event.type}</span> {event.message}
+              <time>{new Date(event.createdAt).toLocaleTimeString()}</time> <span className="kind">{event.type}</span>{" "}
+              {event.address === null ? null : <code className="address">{event.address}</code>} {event.message}
             </li>
           ))}
         </ul>

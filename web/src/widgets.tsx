@@ -123,7 +123,8 @@ export function TableCard({ title, headings, children }: { title?: string; headi
   return (
     <section className="card">
       {title === undefined ? null : <h2>{title}</h2>}
-      <div className="scroll">
+      {/* A region the keyboard can reach, so a table wider than the screen can be scrolled without a mouse. */}
+      <div className="scroll" tabIndex={0} role="region" aria-label={title ?? headings.join(", ")}>
         <table>
           <thead>
             <tr>
