@@ -387,6 +387,21 @@ describe("the dashboard", () => {
     await page.close();
   }, 90_000);
 
+  it("says when the agent stops answering, and stops saying it once it answers again", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, agent.url, agent.adminToken);
+    await page.getByRole("link", { name: "billing-files" }).waitFor();
+    const banner = page.getByRole("alert").filter({ hasText: "The agent is not answering" });
+    expect(await banner.count()).toBe(0);
+    await page.route("**/api/v1/stacks?*", (route) => route.abort("connectionrefused"));
+    await page.getByRole("button", { name: "Stack", exact: true }).click();
+    await banner.waitFor();
+    await page.unroute("**/api/v1/stacks?*");
+    await page.getByRole("button", { name: "Stack", exact: true }).click();
+    await banner.waitFor({ state: "detached" });
+    await page.close();
+  }, 60_000);
+
   it("shows no actions to a read-only token", async () => {
     const created = await agent.api<{ token: string }>("POST", "/api/v1/tokens", { body: { name: "viewer", role: "viewer" } });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -70,5 +70,9 @@ describe("stack list", () => {
       stackSets: ["teams"],
       states: { Stalled: 1, Degraded: 0, Drifted: 0, NotReady: 0, Reconciling: 0, Unknown: 0, Suspended: 0, Ready: 2 },
     });
+    // With a team chosen, the menus keep every choice and the states count only that team's stacks.
+    const payments = stackFacets(stacks, filterStacks(stacks, { team: "payments" }));
+    expect(payments.teams).toEqual(["payments", "search"]);
+    expect(payments.states).toMatchObject({ Stalled: 1, Ready: 1 });
   });
 });

@@ -119,7 +119,12 @@ export interface StackFacets {
 }
 
 /** The values the filters can take and the fleet's count per state, over every stack (not just the filtered ones). */
-export function stackFacets(stacks: readonly ListedStack[]): StackFacets {
+/**
+ * The filter menus: every team, environment and StackSet of `stacks`, so a
+ * menu never loses its other choices; the states are counted over `counted`
+ * (the stacks the other filters leave), so "Ready (2)" means two rows.
+ */
+export function stackFacets(stacks: readonly ListedStack[], counted: readonly ListedStack[] = stacks): StackFacets {
   const environments = new Set<string>();
   const teams = new Set<string>();
   const stackSets = new Set<string>();
@@ -128,7 +133,7 @@ export function stackFacets(stacks: readonly ListedStack[]): StackFacets {
     if (stack.environment !== null) environments.add(stack.environment);
     if (stack.labels.team !== undefined) teams.add(stack.labels.team);
     if (stack.stackSet !== undefined && stack.stackSet !== null) stackSets.add(stack.stackSet);
-    states[stackState(stack)] += 1;
   }
+  for (const stack of counted) states[stackState(stack)] += 1;
   return { environments: [...environments].sort(), teams: [...teams].sort(), stackSets: [...stackSets].sort(), states };
 }

@@ -62,13 +62,40 @@ function credentials(method: string, token: string | null): Record<string, strin
   return method === "GET" || csrf === undefined ? {} : { "x-csrf-token": csrf };
 }
 
+/** Whether the agent answered the last request: the page says so when it stops answering, and what it shows may be out of date. */
+let reachable = true;
+const reachabilityListeners = new Set<(reachable: boolean) => void>();
+
+function noteReachable(answered: boolean): void {
+  if (answered === reachable) return;
+  reachable = answered;
+  for (const listener of reachabilityListeners) listener(answered);
+}
+
+/** Calls `listener` whenever the agent stops or starts answering; returns the unsubscribe. */
+export function onReachability(listener: (reachable: boolean) => void): () => void {
+  reachabilityListeners.add(listener);
+  listener(reachable);
+  return () => reachabilityListeners.delete(listener);
+}
+
+// A proxy in front of the agent answers these when the agent is gone.
+const agentGone = new Set([502, 503, 504]);
+
 export async function api<Result>(route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Result> {
   const method = init.method ?? "GET";
-  const response = await fetch(route, {
-    method,
-    headers: { ...credentials(method, init.token ?? savedToken()), ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
+  let response: Response;
+  try {
+    response = await fetch(route, {
+      method,
+      headers: { ...credentials(method, init.token ?? savedToken()), ...(init.body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
+  } catch {
+    noteReachable(false);
+    throw new ApiError(0, "The agent is not answering; try again once it is back.");
+  }
+  noteReachable(!agentGone.has(response.status));
   const text = await response.text();
   const parsed = text === "" ? undefined : (JSON.parse(text) as unknown);
   if (!response.ok) throw new ApiError(response.status, (parsed as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`);
@@ -81,6 +108,7 @@ export async function api<Result>(route: string, init: { method?: string; body?:
  * reconnects after a pause until `signal` aborts.
  */
 export function subscribe(onEvent: (type: string, data: unknown) => void, signal: AbortSignal, stack?: string): void {
+  let lostConnection = false;
   const connect = async () => {
     while (!signal.aborted) {
       try {
@@ -88,6 +116,10 @@ export function subscribe(onEvent: (type: string, data: unknown) => void, signal
           headers: credentials("GET", savedToken()),
           signal,
         });
+        noteReachable(response.ok || !agentGone.has(response.status));
+        // Back after a break: whatever changed meanwhile was not streamed, so the page reloads what it shows.
+        if (lostConnection) onEvent("reconnected", null);
+        lostConnection = false;
         const reader = (response.body as ReadableStream<Uint8Array>).getReader();
         const decoder = new TextDecoder();
         let buffer = "";
@@ -104,8 +136,14 @@ export function subscribe(onEvent: (type: string, data: unknown) => void, signal
             if (type !== undefined && data !== undefined) onEvent(type, JSON.parse(data) as unknown);
           }
         }
+        // The agent ended the stream (it is shutting down): what happens until the next connection is not seen.
+        lostConnection = true;
       } catch {
         // Dropped or aborted; wait and connect again unless aborted.
+        if (!signal.aborted) {
+          lostConnection = true;
+          noteReachable(false);
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }

@@ -4,7 +4,7 @@
 
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { api, ApiError, saveSession, savedSession, saveToken, type Session } from "./api.js";
+import { api, ApiError, onReachability, saveSession, savedSession, saveToken, type Session } from "./api.js";
 import { AuditPage, CompliancePage } from "./compliance-page.js";
 import { DocsPage } from "./docs-page.js";
 import { EnvironmentsPage } from "./environments-page.js";
@@ -71,6 +71,18 @@ function Login({ onSession }: { onSession: (session: Session) => void }) {
         </button>
       </form>
     </main>
+  );
+}
+
+/** Says so while the agent is not answering: the page then shows what it last heard, which may be out of date. */
+function ConnectionBanner() {
+  const [reachable, setReachable] = useState(true);
+  useEffect(() => onReachability(setReachable), []);
+  if (reachable) return null;
+  return (
+    <p role="alert" className="offline">
+      The agent is not answering. What this page shows may be out of date; it tries again every few seconds.
+    </p>
   );
 }
 
@@ -167,6 +179,7 @@ function App() {
           </button>
         </span>
       </header>
+      <ConnectionBanner />
       {stack !== undefined ? <StackPage name={decodeURIComponent(stack)} session={session} /> : (pages[route] ?? <StacksPage />)}
     </>
   );

@@ -263,7 +263,7 @@ export function useLiveReload(reload: () => void, delayMs: number, stack?: strin
     let pending: number | undefined;
     subscribe(
       (type) => {
-        if ((stack === undefined && type !== "status") || pending !== undefined) return;
+        if ((stack === undefined && type !== "status" && type !== "reconnected") || pending !== undefined) return;
         pending = window.setTimeout(() => {
           pending = undefined;
           latestReload.current();

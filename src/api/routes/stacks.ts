@@ -34,7 +34,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
       return {
         total: sorted.length,
         items: sorted.slice(offset, offset + limit),
-        facets: stackFacets(all),
+        facets: stackFacets(all, filterStacks(all, { ...filters, state: undefined })),
         // The platform's problems name files and stacks of every project.
         problems: platformWide(request.principal) ? queries.problems().map((problem) => problem.describe()) : [],
       };
