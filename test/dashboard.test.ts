@@ -254,6 +254,14 @@ describe("the dashboard", () => {
     await expect
       .poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 })
       .toContain("In sync");
+    // The diff has the focus and is on screen; Escape closes it and gives the focus back to its button.
+    expect(await page.evaluate<string | null>("document.activeElement.getAttribute('aria-label')")).toBe("Diff of file.plumb.dev/v1/File/readme");
+    expect(await page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).isVisible()).toBe(true);
+    const box = await page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).boundingBox();
+    expect((box?.y ?? 10_000) + 40).toBeLessThan(900);
+    await page.keyboard.press("Escape");
+    expect(await page.evaluate<string | null>("document.activeElement.getAttribute('aria-label')")).toBe("Diff of file.plumb.dev/v1/File/readme");
+    expect(await page.evaluate<string>("document.activeElement.tagName")).toBe("BUTTON");
     await page.close();
   }, 60_000);
 

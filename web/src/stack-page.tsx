@@ -2,7 +2,7 @@
 // they composed) with status, health and drift, the desired-vs-live diff of a
 // resource, runs and events — and the actions the token allows, each asking first.
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import {
   api,
   commitHref,
@@ -141,13 +141,31 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
 
 function DiffPanel({ address, changes, onClose }: { address: string; changes: PlanChange[] | null; onClose: () => void }) {
   const change = changes?.find((item) => item.address === address);
+  const panel = useRef<HTMLElement>(null);
+  // Opening a diff brings it into view and puts the focus on it; closing puts the focus back on the resource's Diff button.
+  useEffect(() => {
+    panel.current?.scrollIntoView({ block: "nearest" });
+    panel.current?.focus({ preventScroll: true });
+  }, [address]);
+  const close = () => {
+    onClose();
+    document.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(`Diff of ${address}`)}"]`)?.focus();
+  };
   return (
-    <section className="card diff" aria-label={`Diff of ${address}`}>
+    <section
+      ref={panel}
+      tabIndex={-1}
+      className="card diff"
+      aria-label={`Diff of ${address}`}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") close();
+      }}
+    >
       <header>
         <h2>
           Desired vs live: <code>{address}</code>
         </h2>
-        <button type="button" onClick={onClose}>
+        <button type="button" onClick={close}>
           Close
         </button>
       </header>
