@@ -187,6 +187,11 @@ describe("the dashboard", () => {
     await expect.poll(() => page.locator("main table").textContent(), { timeout: 15_000 }).toContain("change.rollback");
     await page.getByLabel("Kind").selectOption("drift.detected");
     await expect.poll(async () => [...new Set(await page.locator("main table tbody tr td:nth-child(3)").allTextContents())]).toEqual(["drift.detected"]);
+    // The filter is kept in the address: a reload (or a shared link) shows the same view.
+    expect(page.url()).toContain("#/audit?kind=drift.detected");
+    await page.reload();
+    await expect.poll(() => page.getByLabel("Kind").inputValue()).toBe("drift.detected");
+    await expect.poll(async () => [...new Set(await page.locator("main table tbody tr td:nth-child(3)").allTextContents())]).toEqual(["drift.detected"]);
     const download = page.waitForEvent("download");
     await page.getByRole("button", { name: "Export CSV" }).click();
     const csv = readFileSync(await (await download).path(), "utf8")

@@ -4,7 +4,20 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type AuditEntry, type ComplianceReport } from "./api.js";
 import { auditKinds } from "../../src/state/audit-kinds.js";
-import { BarChart, Badge, countBy, DownloadButton, Field, metadataCoverage, shortRevision, TableCard, useLiveReload } from "./widgets.js";
+import {
+  BarChart,
+  Badge,
+  countBy,
+  DownloadButton,
+  Field,
+  filtersInAddress,
+  keepFiltersInAddress,
+  metadataCoverage,
+  shortRevision,
+  TableCard,
+  useLiveReload,
+  useSettled,
+} from "./widgets.js";
 
 export function CompliancePage() {
   const [report, setReport] = useState<ComplianceReport | null>(null);
@@ -154,12 +167,22 @@ function actionOf(summary: unknown): string {
 }
 
 export function AuditPage() {
-  const [stack, setStack] = useState("");
-  const [resource, setResource] = useState("");
-  const [actor, setActor] = useState("");
-  const [kind, setKind] = useState("");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
+  const [kept] = useState(filtersInAddress);
+  const [stack, setStack] = useState(kept.get("stack") ?? "");
+  const [resource, setResource] = useState(kept.get("resource") ?? "");
+  const [actor, setActor] = useState(kept.get("actor") ?? "");
+  const [kind, setKind] = useState(kept.get("kind") ?? "");
+  const [from, setFrom] = useState(kept.get("from") ?? "");
+  const [to, setTo] = useState(kept.get("to") ?? "");
+  const [stackNames, setStackNames] = useState<string[]>([]);
+  useEffect(() => keepFiltersInAddress("/audit", { stack, resource, actor, kind, from, to }), [stack, resource, actor, kind, from, to]);
+  // The stack box offers the names of the stacks the token sees, so nobody has to know one by heart.
+  useEffect(() => {
+    api<{ items: { name: string }[] }>("/api/v1/stacks?limit=500").then(
+      (list) => setStackNames(list.items.map((item) => item.name)),
+      () => setStackNames([]),
+    );
+  }, []);
   const [events, setEvents] = useState<AuditEntry[]>([]);
   const [more, setMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -174,7 +197,7 @@ export function AuditPage() {
   ] as const) {
     if (value !== undefined && value.trim() !== "") filters.set(name, value.trim());
   }
-  const query = filters.toString();
+  const query = useSettled(filters.toString(), 250);
   const load = useCallback(
     async (before?: number) => {
       try {
@@ -201,7 +224,18 @@ export function AuditPage() {
     <main>
       <h1>Audit trail</h1>
       <form className="filters" role="search" onSubmit={(event) => event.preventDefault()}>
-        <Field label="Stack">{(id) => <input id={id} value={stack} onChange={(event) => setStack(event.target.value)} />}</Field>
+        <Field label="Stack">
+          {(id) => (
+            <>
+              <input id={id} value={stack} list={`${id}-names`} autoComplete="off" onChange={(event) => setStack(event.target.value)} />
+              <datalist id={`${id}-names`}>
+                {stackNames.map((name) => (
+                  <option key={name} value={name} />
+                ))}
+              </datalist>
+            </>
+          )}
+        </Field>
         <Field label="Resource">
           {(id) => <input id={id} value={resource} placeholder="postgres.plumb.dev/v1/Role/app" onChange={(event) => setResource(event.target.value)} />}
         </Field>

@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { api, type StackStateWord } from "./api.js";
-import { Badge, Field, shortRevision, stackStateTone, stateLabel, TableCard, useLiveReload } from "./widgets.js";
+import { Badge, Field, filtersInAddress, keepFiltersInAddress, shortRevision, stackStateTone, stateLabel, TableCard, useLiveReload } from "./widgets.js";
 
 interface Promotion {
   from: string;
@@ -42,8 +42,9 @@ const firstRows = 100;
 export function EnvironmentsPage() {
   const [matrix, setMatrix] = useState<EnvironmentMatrix | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [query, setQuery] = useState("");
+  const [query, setQuery] = useState(() => filtersInAddress().get("q") ?? "");
   const [all, setAll] = useState(false);
+  useEffect(() => keepFiltersInAddress("/environments", { q: query }), [query]);
   // Live: a new revision anywhere reloads the matrix, at most every 2 s.
   const load = useCallback(() => {
     api<EnvironmentMatrix>("/api/v1/environments").then(

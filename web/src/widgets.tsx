@@ -278,3 +278,24 @@ export function useLiveReload(reload: () => void, delayMs: number, stack?: strin
     };
   }, [delayMs, stack]);
 }
+
+/** A page's filters from the address (`#/audit?stack=x`), so a filtered view can be shared and survives a reload. */
+export function filtersInAddress(): URLSearchParams {
+  return new URLSearchParams(window.location.hash.split("?")[1] ?? "");
+}
+
+/** Writes a page's filters into the address without a new history entry; empty ones are left out. */
+export function keepFiltersInAddress(page: string, filters: Record<string, string>): void {
+  const query = new URLSearchParams(Object.entries(filters).filter(([, value]) => value.trim() !== "")).toString();
+  window.history.replaceState(null, "", `#${page}${query === "" ? "" : `?${query}`}`);
+}
+
+/** `value` once it has stayed the same for `delayMs`: typing asks the server once it pauses. */
+export function useSettled<Value>(value: Value, delayMs: number): Value {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), delayMs);
+    return () => window.clearTimeout(timer);
+  }, [value, delayMs]);
+  return settled;
+}
