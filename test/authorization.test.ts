@@ -63,6 +63,8 @@ const rows: Row[] = [
   { method: "GET", route: "/api/v1/audit/export", path: () => "/api/v1/audit/export", statuses: anyToken },
   { method: "GET", route: "/api/v1/audit/daily", path: () => "/api/v1/audit/daily", statuses: anyToken },
   { method: "GET", route: "/api/v1/compliance", path: () => "/api/v1/compliance", statuses: anyToken },
+  { method: "GET", route: "/api/v1/compliance/summary", path: () => "/api/v1/compliance/summary", statuses: anyToken },
+  { method: "GET", route: "/api/v1/catalog/backstage", path: () => "/api/v1/catalog/backstage", statuses: anyToken },
   { method: "GET", route: "/api/v1/events", path: () => "/api/v1/events?stack=a-app", statuses: anyToken },
   { method: "GET", route: "/api/v1/stacks/{stack}", path: () => "/api/v1/stacks/a-app", statuses: stackRead },
   { method: "GET", route: "/api/v1/stacks/{stack}/resources", path: () => "/api/v1/stacks/a-app/resources", statuses: stackRead },
@@ -200,7 +202,7 @@ describe("authorization", () => {
     const list = JSON.parse((await send("viewer-beta", "GET", "/api/v1/stacks")).text) as { total: number; items: StackSummary[]; problems: string[] };
     expect(list.items.map((stack) => stack.name)).toEqual(["b-app"]);
     expect(list.total).toBe(1);
-    const everything = `${(await send("viewer-beta", "GET", "/api/v1/runs")).text}${(await send("viewer-beta", "GET", "/api/v1/audit")).text}${(await send("viewer-beta", "GET", "/api/v1/compliance")).text}${(await send("viewer-beta", "GET", "/api/v1/environments")).text}`;
+    const everything = `${(await send("viewer-beta", "GET", "/api/v1/runs")).text}${(await send("viewer-beta", "GET", "/api/v1/audit")).text}${(await send("viewer-beta", "GET", "/api/v1/compliance")).text}${(await send("viewer-beta", "GET", "/api/v1/catalog/backstage")).text}${(await send("viewer-beta", "GET", "/api/v1/environments")).text}`;
     expect(everything).toContain("b-app");
     expect(everything).not.toContain("a-app");
     expect((await send("viewer-beta", "GET", "/api/v1/stacks/a-app")).text).toContain("no stack named a-app");

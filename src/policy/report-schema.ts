@@ -25,3 +25,14 @@ export const complianceReportSchema = Type.Object({
   health: Type.Array(Type.Object({ stack: Type.String(), ready: Type.String(), reason: Type.String(), stalled: Type.Boolean(), degraded: Type.Boolean() })),
 });
 export type ComplianceReport = Static<typeof complianceReportSchema>;
+
+/** The headline numbers of a report (report-summary.ts counts them). */
+export const complianceSummarySchema = Type.Object({
+  generatedAt: Type.String(),
+  resources: Type.Integer({ minimum: 0 }),
+  metadataCoverage: Type.Number({ minimum: 0, maximum: 100, description: "Per cent of resources with every required metadata key, to one decimal." }),
+  atoExpired: Type.Integer({ minimum: 0 }),
+  atoExpiring: Type.Integer({ minimum: 0 }),
+  violations: Type.Integer({ minimum: 0 }),
+});
+export type ComplianceSummary = Static<typeof complianceSummarySchema>;

@@ -14,9 +14,9 @@ export type StackStateWord = StackState;
 
 import type { AuditEntry, ClaimItem, PlanChange, ResourceItem, RunItem, Session, StackList } from "../../src/api/response-schemas.js";
 /** GET /api/v1/compliance: what the server's report builder returns. */
-import type { ComplianceReport } from "../../src/policy/report-schema.js";
+import type { ComplianceReport, ComplianceSummary } from "../../src/policy/report-schema.js";
 
-export type { AuditEntry, ClaimItem, ComplianceReport, PlanChange, ResourceItem, RunItem, Session, StackList };
+export type { AuditEntry, ClaimItem, ComplianceReport, ComplianceSummary, PlanChange, ResourceItem, RunItem, Session, StackList };
 
 const tokenKey = "plumb.token";
 

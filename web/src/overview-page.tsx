@@ -2,8 +2,8 @@
 // numbers, the fleet's recent runs and the latest changes.
 
 import { useCallback, useEffect, useState } from "react";
-import { api, stackStates, type AuditEntry, type ComplianceReport, type RunItem, type StackList } from "./api.js";
-import { ago, Badge, metadataCoverage, runTone, shortRevision, stateLabel, TableCard, useLiveReload } from "./widgets.js";
+import { api, stackStates, type AuditEntry, type ComplianceSummary, type RunItem, type StackList } from "./api.js";
+import { ago, Badge, runTone, shortRevision, stateLabel, TableCard, useLiveReload } from "./widgets.js";
 
 const day = 86_400_000;
 
@@ -63,7 +63,7 @@ export function OverviewPage() {
   const [changes, setChanges] = useState<AuditEntry[]>([]);
   const [runs, setRuns] = useState<RunItem[]>([]);
   const [daily, setDaily] = useState<DailyCounts | null>(null);
-  const [compliance, setCompliance] = useState<ComplianceReport | null>(null);
+  const [compliance, setCompliance] = useState<ComplianceSummary | null>(null);
   // Live: the counts, runs, changes and chart follow status changes, at most every 2 s.
   const load = useCallback(() => {
     api<StackList>("/api/v1/stacks?limit=1").then(setList, () => setList(null));
@@ -80,9 +80,10 @@ export function OverviewPage() {
   useEffect(load, [load]);
   useLiveReload(load, 2000);
   useEffect(() => {
-    api<ComplianceReport>("/api/v1/compliance").then(setCompliance, () => setCompliance(null));
+    // Four numbers: the summary, not the whole report.
+    api<ComplianceSummary>("/api/v1/compliance/summary").then(setCompliance, () => setCompliance(null));
   }, []);
-  const coverage = compliance === null ? undefined : metadataCoverage(compliance);
+  const coverage = compliance?.metadataCoverage;
   return (
     <main>
       <h1>Overview</h1>
@@ -104,15 +105,15 @@ export function OverviewPage() {
           <span>Resources with all required metadata</span>
         </a>
         <a className="tile" href="#/compliance">
-          <span className="number">{compliance?.ato.filter((row) => row.status === "expired").length ?? "…"}</span>
+          <span className="number">{compliance?.atoExpired ?? "…"}</span>
           <span>ATO expired</span>
         </a>
         <a className="tile" href="#/compliance">
-          <span className="number">{compliance?.ato.filter((row) => row.status === "expiring").length ?? "…"}</span>
+          <span className="number">{compliance?.atoExpiring ?? "…"}</span>
           <span>ATO expiring in 30 days</span>
         </a>
         <a className="tile" href="#/compliance">
-          <span className="number">{compliance?.violations.length ?? "…"}</span>
+          <span className="number">{compliance?.violations ?? "…"}</span>
           <span>Rule violations</span>
         </a>
       </section>

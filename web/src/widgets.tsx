@@ -1,7 +1,7 @@
 // Small pieces the pages share: condition badges and a button that asks first.
 
 import { useEffect, useId, useRef, useState } from "react";
-import { ApiError, savedToken, subscribe, type ComplianceReport, type Condition, type StackStateWord, type StackSummary } from "./api.js";
+import { ApiError, savedToken, subscribe, type Condition, type StackStateWord, type StackSummary } from "./api.js";
 
 export function conditionOf(stack: StackSummary, type: string): Condition | undefined {
   return stack.conditions.find((condition) => condition.type === type);
@@ -156,12 +156,7 @@ export function runTone(result: string): string {
   return result === "succeeded" ? "good" : result === "running" ? "busy" : "bad";
 }
 
-/** Percent of resources that carry every required metadata key (100 when there are none). */
-export function metadataCoverage(report: ComplianceReport): number {
-  const total = report.inventory.reduce((sum, row) => sum + row.resources, 0);
-  const missing = new Set(report.missingMetadata.map((row) => `${row.stack}\u0000${row.resource}`)).size;
-  return total === 0 ? 100 : Math.floor(((total - missing) / total) * 1000) / 10;
-}
+export { metadataCoverage } from "../../src/policy/report-summary.js";
 
 /** Horizontal bars, one a row, longest first; plain HTML so it reads at any width and to a screen reader. */
 export function BarChart({

@@ -5,7 +5,8 @@ import { Readable } from "node:stream";
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { reportCsv, reportMarkdown } from "../../policy/report.js";
-import { complianceReportSchema } from "../../policy/report-schema.js";
+import { complianceReportSchema, complianceSummarySchema } from "../../policy/report-schema.js";
+import { complianceSummary } from "../../policy/report-summary.js";
 import { redactor } from "../../secrets/redaction.js";
 import { auditExportFormats, auditExportLines } from "../../state/audit-export.js";
 import { auditKinds } from "../../state/audit.js";
@@ -124,6 +125,21 @@ export async function auditRoutes(app: FastifyInstance, { queries, store, visibl
         return reply.type("text/csv; charset=utf-8").header("content-disposition", 'attachment; filename="compliance.csv"').send(reportCsv(report));
       if (request.query.format === "md") return reply.type("text/markdown; charset=utf-8").send(reportMarkdown(report));
       return report;
+    },
+  );
+
+  app.get<{ Querystring: { days?: number } }>(
+    "/api/v1/compliance/summary",
+    {
+      schema: {
+        summary: "The compliance report's headline numbers: metadata coverage, ATO dates expired and expiring, rule violations",
+        querystring: Type.Pick(complianceQuery, ["days"]),
+        response: { 200: complianceSummarySchema },
+      },
+    },
+    async (request) => {
+      const visible = new Set(visibleStacks(request));
+      return complianceSummary(await queries.complianceReport(request.query.days ?? 30, (stack) => visible.has(stack)));
     },
   );
 }
