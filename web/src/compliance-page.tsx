@@ -263,7 +263,7 @@ export function AuditPage() {
         <DownloadButton label="Export JSON lines" route={`/api/v1/audit/export?format=jsonl${query === "" ? "" : `&${query}`}`} fileName="audit.jsonl" />
         <span className="muted">{events.length} event(s) shown, newest first; exports hold every match, oldest first</span>
       </div>
-      <TableCard headings={["#", "When", "Kind", "Stack", "Resource", "Actor", "Commit"]}>
+      <TableCard label="Audit events" headings={["#", "When", "Kind", "Stack", "Resource", "Actor", "Commit"]}>
         {events.map((event) => (
           <tr key={event.sequence}>
             <td>{event.sequence}</td>

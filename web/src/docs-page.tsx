@@ -30,7 +30,7 @@ export function DocsPage() {
             {doc.kind} <code>{doc.apiVersion}</code>
           </h2>
           <p>{doc.description}</p>
-          <div className="scroll">
+          <div className="scroll" tabIndex={0} role="region" aria-label={`Fields of ${doc.kind}`}>
             <table>
               <thead>
                 <tr>

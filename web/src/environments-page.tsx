@@ -90,7 +90,7 @@ export function EnvironmentsPage() {
           {error}
         </p>
       )}
-      <TableCard headings={["Application", ...matrix.environments]}>
+      <TableCard label="Applications by environment" headings={["Application", ...matrix.environments]}>
         {shown.map((application) => (
           <tr key={application.name}>
             <th scope="row">{application.name}</th>

@@ -119,12 +119,12 @@ export function shortRevision(revision: string | null): string {
 }
 
 /** A card holding a scrollable table with column headings. */
-export function TableCard({ title, headings, children }: { title?: string; headings: string[]; children: React.ReactNode }) {
+export function TableCard({ title, label, headings, children }: { title?: string; label?: string; headings: string[]; children: React.ReactNode }) {
   return (
     <section className="card">
       {title === undefined ? null : <h2>{title}</h2>}
       {/* A region the keyboard can reach, so a table wider than the screen can be scrolled without a mouse. */}
-      <div className="scroll" tabIndex={0} role="region" aria-label={title ?? headings.join(", ")}>
+      <div className="scroll" tabIndex={0} role="region" aria-label={title ?? label ?? "Table"}>
         <table>
           <thead>
             <tr>
