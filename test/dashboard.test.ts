@@ -122,6 +122,10 @@ describe("the dashboard", () => {
 
     await page.getByRole("link", { name: "web-app" }).click();
     await page.getByRole("heading", { name: /web-app/ }).waitFor();
+    // The sync policy as the stack runs with it.
+    await expect
+      .poll(() => page.locator("dd.sync-policy").textContent())
+      .toBe("automatic · no prune · drift reported only · commits every 1s · drift every 1s · retries until it succeeds");
     await expect.poll(() => page.locator("main").textContent(), { timeout: 30_000 }).toContain(firstCommit.slice(0, 12));
 
     // A commit is applied while the page is open: no reload.
@@ -146,7 +150,10 @@ describe("the dashboard", () => {
     expect(await connectionLimit()).toBe(7);
     await expect.poll(() => diff.textContent(), { timeout: 15_000 }).toContain("In sync");
 
-    // Rollback to the first commit, chosen from the runs.
+    // Rollback to the first commit, chosen from the runs by its date, author and message.
+    expect(await page.getByLabel("Roll back to").locator(`option[value="${firstCommit}"]`).textContent()).toMatch(
+      new RegExp(`^${firstCommit.slice(0, 12)} · .+ · first version$`),
+    );
     await page.getByLabel("Roll back to").selectOption(firstCommit);
     await page.getByRole("button", { name: "Roll back", exact: true }).click();
     await page.getByRole("button", { name: "Yes, roll back" }).click();

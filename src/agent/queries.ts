@@ -15,6 +15,7 @@ import type { CompositeKind } from "../render/platform-library.js";
 import { auditEvents } from "../state/audit-export.js";
 import type { AuditEvent } from "../state/audit.js";
 import type { StackStatus, Store } from "../state/store.js";
+import type { SyncPolicy } from "../stack-definition.js";
 import { stackOrigin, type PlatformStack } from "./platform.js";
 import type { PlatformPromotions } from "./platform-promotion.js";
 import type { PlacedSink } from "./notification-sinks.js";
@@ -93,6 +94,12 @@ export class StackQueries {
   }
 
   /** The platform's Stack document's environment, else the one the stack's own Stack document gave its render. */
+  /** The sync policy a stack runs with, as written (the platform's Stack merged over the stack's own), defaults left out. */
+  syncPolicy(name: string): SyncPolicy {
+    const managed = this.context.stacks.get(name);
+    return managed?.lastRendered?.definition.sync ?? managed?.applied?.definition.sync ?? managed?.platform.document.spec?.sync ?? {};
+  }
+
   stackEnvironment(name: string): string | null {
     const managed = this.context.stacks.get(name);
     return managed?.platform.document.spec?.environment ?? managed?.lastRendered?.definition.environment ?? managed?.applied?.definition.environment ?? null;

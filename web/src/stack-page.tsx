@@ -16,6 +16,7 @@ import {
   type StackSummary,
 } from "./api.js";
 import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard, useLiveReload } from "./widgets.js";
+import type { SyncPolicy } from "../../src/stack-definition.js";
 
 interface StackData {
   stack: StackSummary;
@@ -24,6 +25,22 @@ interface StackData {
   runs: RunItem[];
   events: { id: number; createdAt: string; type: string; message: string; address: string | null }[];
   changes: AuditEntry[];
+  sync: SyncPolicy;
+}
+
+/** The sync policy in a line: what is on, how often, how it retries, and its windows; what the stack leaves out is said as its default. */
+function syncPolicyText(sync: SyncPolicy): string {
+  const parts = [
+    sync.auto === true ? "automatic" : "manual",
+    sync.prune === true ? "prune" : "no prune",
+    sync.selfHeal === true ? "self-heal" : "drift reported only",
+    `commits every ${sync.interval ?? "1m (default)"}`,
+    `drift every ${sync.driftInterval ?? "5m (default)"}`,
+    sync.retry?.limit === undefined ? "retries until it succeeds" : `retries ${sync.retry.limit}×`,
+  ];
+  for (const window of sync.windows ?? []) parts.push(`${window.kind} window ${window.schedule} for ${window.duration}`);
+  if (sync.preventDrift === true) parts.push("drift prevented at admission");
+  return parts.join(" · ");
 }
 
 function tone(value: string): string {
@@ -293,14 +310,23 @@ export function StackPage({ name, session }: { name: string; session: Session })
 
   const load = useCallback(async () => {
     try {
-      const [stack, resources, runs, events, audit] = await Promise.all([
+      const [stack, resources, runs, events, audit, policy] = await Promise.all([
         api<StackSummary>(route),
         api<{ items: ResourceItem[]; claims: ClaimItem[] }>(`${route}/resources`),
         api<{ items: RunItem[] }>(`${route}/runs?limit=50`),
         api<{ items: StackData["events"] }>(`${route}/events?limit=30`),
         api<{ items: StackData["changes"] }>(`/api/v1/audit?stack=${encodeURIComponent(name)}&limit=25&order=newest`),
+        api<{ sync: SyncPolicy }>(`${route}/sync-policy`),
       ]);
-      setData({ stack, resources: resources.items, claims: resources.claims, runs: runs.items, events: events.items.slice(0, 30), changes: audit.items });
+      setData({
+        stack,
+        resources: resources.items,
+        claims: resources.claims,
+        runs: runs.items,
+        events: events.items.slice(0, 30),
+        changes: audit.items,
+        sync: policy.sync,
+      });
       setError(null);
     } catch (failure) {
       setError((failure as Error).message);
@@ -350,13 +376,24 @@ export function StackPage({ name, session }: { name: string; session: Session })
     );
   const { stack } = data;
   const state = stackState(stack);
+  // Each revision a rollback can go to, with when it was applied and, from the audit trail, its commit's author and message.
+  const commits = new Map(data.changes.flatMap((change) => (change.commit === null ? [] : [[change.commit, change] as const])));
   const revisions = [
-    ...new Set(
+    ...new Map(
       data.runs
         .filter((run) => run.result === "succeeded" && run.revision !== null && run.revision !== stack.lastAppliedRevision)
-        .map((run) => run.revision as string),
+        .map((run) => [run.revision as string, run.finishedAt ?? run.startedAt] as const)
+        .reverse(),
     ),
-  ];
+  ]
+    .reverse()
+    .map(([revision, appliedAt]) => {
+      const commit = commits.get(revision);
+      const parts = [shortRevision(revision), new Date(appliedAt).toLocaleString()];
+      if (commit?.author) parts.push(commit.author);
+      if (commit?.commitMessage) parts.push(commit.commitMessage.length > 60 ? `${commit.commitMessage.slice(0, 59)}…` : commit.commitMessage);
+      return { revision, text: parts.join(" · ") };
+    });
   const repo = safeHref(stack.source.repo);
   const commit = commitHref(stack.source.repo, stack.lastAppliedRevision);
   return (
@@ -408,6 +445,8 @@ export function StackPage({ name, session }: { name: string; session: Session })
             </span>
           ))}
         </dd>
+        <dt>Sync policy</dt>
+        <dd className="sync-policy">{syncPolicyText(data.sync)}</dd>
       </dl>
 
       {session.grants.some(
@@ -426,9 +465,9 @@ export function StackPage({ name, session }: { name: string; session: Session })
               Roll back to
               <select value={rollbackTo} onChange={(event) => setRollbackTo(event.target.value)}>
                 <option value="">choose a revision</option>
-                {revisions.map((revision) => (
+                {revisions.map(({ revision, text }) => (
                   <option key={revision} value={revision}>
-                    {shortRevision(revision)}
+                    {text}
                   </option>
                 ))}
               </select>

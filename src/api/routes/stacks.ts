@@ -13,6 +13,7 @@ import { planPreview, resourceList, stackList } from "../response-schemas.js";
 import { platformWide } from "../authorization.js";
 import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary, type StackSummary } from "../schemas.js";
+import { syncPolicySchema } from "../../stack-definition.js";
 import { filterStacks, sortStacks, stackFacets } from "../stack-list.js";
 
 export async function stackRoutes(app: FastifyInstance, { queries, store, authorizeStack, summary, everySummary }: RouteContext): Promise<void> {
@@ -116,6 +117,21 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
         updatedAt: record.updatedAt,
       }));
       return { items, claims: claimReadiness(tree.claims, items) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof stackName> }>(
+    "/api/v1/stacks/:stack/sync-policy",
+    {
+      schema: {
+        summary: "The sync policy the stack runs with: auto, prune, selfHeal, intervals, retry, windows (as written; what is left out takes its default)",
+        params: stackName,
+        response: { 200: Type.Object({ sync: syncPolicySchema }), 404: errorBody },
+      },
+    },
+    async (request) => {
+      await authorizeStack(request, request.params.stack);
+      return { sync: queries.syncPolicy(request.params.stack) };
     },
   );
 
