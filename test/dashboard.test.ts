@@ -122,7 +122,8 @@ describe("the dashboard", () => {
 
     await page.getByRole("link", { name: "web-app" }).click();
     await page.getByRole("heading", { name: /web-app/ }).waitFor();
-    // The sync policy as the stack runs with it.
+    // Sync status and health, as two words; and the sync policy as the stack runs with it.
+    await expect.poll(() => page.locator(".facts").textContent(), { timeout: 30_000 }).toMatch(/SyncSynced.*HealthHealthy/);
     await expect
       .poll(() => page.locator("dd.sync-policy").textContent())
       .toBe("automatic · no prune · drift reported only · commits every 1s · drift every 1s · retries until it succeeds");

@@ -15,7 +15,7 @@ import {
   type Session,
   type StackSummary,
 } from "./api.js";
-import { Badge, ConfirmButton, runTone, shortRevision, stackState, TableCard, useLiveReload } from "./widgets.js";
+import { Badge, ConfirmButton, runTone, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
 interface StackData {
@@ -376,6 +376,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
     );
   const { stack } = data;
   const state = stackState(stack);
+  const words = syncAndHealth(stack);
   // Each revision a rollback can go to, with when it was applied and, from the audit trail, its commit's author and message.
   const commits = new Map(data.changes.flatMap((change) => (change.commit === null ? [] : [[change.commit, change] as const])));
   const revisions = [
@@ -405,6 +406,14 @@ export function StackPage({ name, session }: { name: string; session: Session })
         {stack.name} <Badge tone={state.tone}>{state.label}</Badge>
       </h1>
       <dl className="facts">
+        <dt>Sync</dt>
+        <dd>
+          <Badge tone={words.sync.tone}>{words.sync.word}</Badge>
+        </dd>
+        <dt>Health</dt>
+        <dd>
+          <Badge tone={words.health.tone}>{words.health.word}</Badge>
+        </dd>
         <dt>Environment</dt>
         <dd>{stack.environment ?? "—"}</dd>
         <dt>Applied</dt>

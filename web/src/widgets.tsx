@@ -33,6 +33,31 @@ export function stackState(stack: StackSummary): { label: string; tone: string }
   return { label: reason === undefined || reason === "" ? stateLabel(stack.state) : reason, tone: stateTones[stack.state] };
 }
 
+/**
+ * Two words, as Argo CD users read a stack: whether live matches Git (Synced,
+ * OutOfSync, Syncing, Failed) and whether what runs is well (Healthy,
+ * Progressing, Degraded, Unknown).
+ */
+export function syncAndHealth(stack: StackSummary): { sync: { word: string; tone: string }; health: { word: string; tone: string } } {
+  const isTrue = (type: string) => conditionOf(stack, type)?.status === "True";
+  const liveDrift = stack.drift !== null && !stack.drift.healed && Object.keys(stack.drift.resources).length > 0;
+  const sync = isTrue("Stalled")
+    ? { word: "Failed", tone: "bad" }
+    : isTrue("Reconciling")
+      ? { word: "Syncing", tone: "busy" }
+      : liveDrift || stack.lastAppliedRevision === null || stack.lastAppliedRevision !== stack.lastAttemptedRevision
+        ? { word: "OutOfSync", tone: "warn" }
+        : { word: "Synced", tone: "good" };
+  const health = isTrue("Degraded")
+    ? { word: "Degraded", tone: "bad" }
+    : isTrue("Ready")
+      ? { word: "Healthy", tone: "good" }
+      : isTrue("Reconciling")
+        ? { word: "Progressing", tone: "busy" }
+        : { word: "Unknown", tone: "muted" };
+  return { sync, health };
+}
+
 export function Badge({ tone, children, title }: { tone: string; children: React.ReactNode; title?: string }) {
   return (
     <span className={`badge ${tone}`} title={title}>
