@@ -267,6 +267,10 @@ describe("the dashboard", () => {
     await expect
       .poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 })
       .toContain("In sync");
+    // The diff also holds the whole desired spec and the resource's own events.
+    const readme = page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" });
+    expect(await readme.locator("details pre").textContent()).toContain('"path": "README.txt"');
+    expect(await readme.locator("ul.events").textContent()).toContain("resource.created");
     // The diff has the focus and is on screen; Escape closes it and gives the focus back to its button.
     expect(await page.evaluate<string | null>("document.activeElement.getAttribute('aria-label')")).toBe("Diff of file.plumb.dev/v1/File/readme");
     expect(await page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).isVisible()).toBe(true);

@@ -156,7 +156,21 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
   );
 }
 
-function DiffPanel({ address, changes, onClose }: { address: string; changes: PlanChange[] | null; onClose: () => void }) {
+function DiffPanel({
+  address,
+  changes,
+  spec,
+  events,
+  onClose,
+}: {
+  address: string;
+  changes: PlanChange[] | null;
+  /** The spec applied last (secrets as references): the whole desired object, not only what differs. */
+  spec: unknown;
+  /** This resource's own events, newest first. */
+  events: StackData["events"];
+  onClose: () => void;
+}) {
   const change = changes?.find((item) => item.address === address);
   const panel = useRef<HTMLElement>(null);
   // Opening a diff brings it into view and puts the focus on it; closing puts the focus back on the resource's Diff button.
@@ -221,6 +235,22 @@ function DiffPanel({ address, changes, onClose }: { address: string; changes: Pl
             </tbody>
           </table>
         </>
+      )}
+      <details>
+        <summary>Desired spec (as applied last)</summary>
+        <pre>{JSON.stringify(spec, null, 2)}</pre>
+      </details>
+      <h3>Events of this resource</h3>
+      {events.length === 0 ? (
+        <p className="muted">None recently.</p>
+      ) : (
+        <ul className="events">
+          {events.map((event) => (
+            <li key={event.id}>
+              <time>{new Date(event.createdAt).toLocaleString()}</time> <span className="kind">{event.type}</span> {event.message}
+            </li>
+          ))}
+        </ul>
       )}
     </section>
   );
@@ -530,7 +560,15 @@ export function StackPage({ name, session }: { name: string; session: Session })
           }}
         />
       </section>
-      {diffOf === null ? null : <DiffPanel address={diffOf} changes={changes} onClose={() => setDiffOf(null)} />}
+      {diffOf === null ? null : (
+        <DiffPanel
+          address={diffOf}
+          changes={changes}
+          spec={data.resources.find((resource) => resource.address === diffOf)?.spec}
+          events={data.events.filter((event) => event.address === diffOf)}
+          onClose={() => setDiffOf(null)}
+        />
+      )}
 
       <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By", ""]}>
         {data.runs.map((run) => (
