@@ -528,7 +528,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
 
       <section className="card">
         <h2>Conditions</h2>
-        <table>
+        <table className="conditions">
           <tbody>
             {stack.conditions.map((condition) => (
               <tr key={condition.type}>
