@@ -306,7 +306,7 @@ describe("notifications", () => {
       const sinks = page.locator("section.card", { has: page.getByRole("heading", { name: "Sinks" }) });
       await expect.poll(() => sinks.locator("tbody").textContent(), { timeout: 15_000 }).toMatch(/hooks.*webhook.*delivered/);
       const log = page.locator("section.card", { has: page.getByRole("heading", { name: "Delivery log" }) });
-      await page.getByLabel("Sink").selectOption("down");
+      await page.getByLabel("Sink", { exact: true }).selectOption("down");
       // Only the down sink's messages once the filter's answer is in.
       await expect.poll(() => log.locator("tbody").textContent(), { timeout: 15_000 }).not.toContain("hooks");
       expect(await log.locator("tbody").textContent()).toContain(`sink down: cannot reach 127.0.0.1:${closedPort}`);
