@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, stackStates, type StackList } from "./api.js";
-import { ago, Badge, Field, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
+import { ago, Badge, Field, filtersInAddress, keepFiltersInAddress, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
 
 const pageSize = 50;
 /** Typing in the search or label box asks the server once the typing pauses this long. */
@@ -24,7 +24,7 @@ const columns = [
 ] as const;
 
 function filtersFromHash(): Filters {
-  const parameters = new URLSearchParams(window.location.hash.split("?")[1] ?? "");
+  const parameters = filtersInAddress();
   const filters: Filters = {};
   for (const name of filterNames) {
     const value = parameters.get(name);
@@ -65,8 +65,7 @@ export function StacksPage() {
   const change = (changes: Filters) => {
     const next: Filters = { ...filters, offset: undefined, ...changes };
     setFilters(next);
-    const query = new URLSearchParams(Object.entries(next).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== "")).toString();
-    window.history.replaceState(null, "", `#/${query === "" ? "" : `?${query}`}`);
+    keepFiltersInAddress("/", Object.fromEntries(Object.entries(next).filter((entry): entry is [string, string] => entry[1] !== undefined)));
   };
 
   const load = useCallback(async () => {
