@@ -69,6 +69,12 @@ const rows: Row[] = [
   { method: "GET", route: "/api/v1/stacks/{stack}", path: () => "/api/v1/stacks/a-app", statuses: stackRead },
   { method: "GET", route: "/api/v1/stacks/{stack}/resources", path: () => "/api/v1/stacks/a-app/resources", statuses: stackRead },
   { method: "GET", route: "/api/v1/stacks/{stack}/plan", path: () => "/api/v1/stacks/a-app/plan", statuses: stackRead },
+  {
+    method: "GET",
+    route: "/api/v1/stacks/{stack}/manifest",
+    path: () => `/api/v1/stacks/a-app/manifest?address=${encodeURIComponent("file.plumb.dev/v1/File/note")}`,
+    statuses: stackRead,
+  },
   { method: "GET", route: "/api/v1/stacks/{stack}/sync-policy", path: () => "/api/v1/stacks/a-app/sync-policy", statuses: stackRead },
   { method: "GET", route: "/api/v1/stacks/{stack}/runs", path: () => "/api/v1/stacks/a-app/runs", statuses: stackRead },
   { method: "GET", route: "/api/v1/stacks/{stack}/runs/{run}", path: () => `/api/v1/stacks/a-app/runs/${runId}`, statuses: stackRead },

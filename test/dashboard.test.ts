@@ -474,4 +474,78 @@ describe("the dashboard", () => {
     expect(await page.locator(".who").textContent()).toContain("viewer");
     await page.close();
   }, 60_000);
+
+  it("draws the resources as a graph with health icons and foldable claims, and opens a node's whole desired and live manifests", async () => {
+    repository.write(
+      "platform/reports.yaml",
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: reports }\nspec:\n  source: { path: apps/reports }\n  sync: { auto: true, interval: 1s, driftInterval: 1h }\n`,
+    );
+    repository.write(
+      "apps/reports/stack.yaml",
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: reports }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${server.port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } } } }\n`,
+    );
+    repository.write(
+      "apps/reports/resources.yaml",
+      [
+        "apiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata: { name: reports }\nspec: {}\n",
+        "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: reports_owner, annotations: { plumb.dev/depends-on: postgres.plumb.dev/v1/Database/reports } }\nspec: { login: false, connectionLimit: 3 }\n",
+        "apiVersion: platform.example.org/v1\nkind: ReadOnlyAccess\nmetadata: { name: readers, annotations: { plumb.dev/depends-on: postgres.plumb.dev/v1/Database/reports } }\nspec: { login: reports_reader, database: reports, schemas: [public] }\n",
+      ].join("---\n"),
+    );
+    repository.commit("a reports database with a read-only claim");
+    await eventually(
+      async () => {
+        const answer = await agent.api<{ items: { health: string }[] }>("GET", "/api/v1/stacks/reports/resources");
+        return answer.status === 200 && answer.body.items.length === 6 && answer.body.items.every((item) => item.health === "Healthy") ? true : undefined;
+      },
+      60_000,
+      "the reports stack applied",
+    );
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, agent.url, agent.adminToken);
+    await page.goto(`${agent.url}/#/stacks/reports`);
+    await page.getByRole("heading", { name: /Resources/ }).waitFor();
+    await page.getByRole("button", { name: "Graph", exact: true }).click();
+    const graph = page.getByRole("region", { name: "Resource graph" });
+    const nodes = graph.locator("[data-address]");
+    // Six resources and the claim; every resource has its health icon, healthy.
+    await expect.poll(() => nodes.count()).toBe(7);
+    expect(await graph.locator(".node.resource .health-icon.healthy").count()).toBe(6);
+    // The database comes before what depends on it, the claim before what it composed.
+    const left = async (address: string) => (await graph.locator(`[data-address="${address}"]`).boundingBox())?.x ?? Number.NaN;
+    expect(await left("postgres.plumb.dev/v1/Role/reports_owner")).toBeGreaterThan(await left("postgres.plumb.dev/v1/Database/reports"));
+    expect(await left("postgres.plumb.dev/v1/Role/reports_reader")).toBeGreaterThan(await left("platform.example.org/v1/ReadOnlyAccess/readers"));
+    expect(await graph.locator(".edge.composed").count()).toBe(4);
+    await shoot(page, "stack-graph");
+
+    // Folding the claim hides its four composed resources; the keyboard unfolds it.
+    const claim = graph.getByRole("button", { name: /ReadOnlyAccess readers/ });
+    await claim.click();
+    await expect.poll(() => nodes.count()).toBe(3);
+    expect(await claim.getAttribute("aria-expanded")).toBe("false");
+    expect(await claim.textContent()).toContain("(+4)");
+    await claim.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => nodes.count()).toBe(7);
+
+    // The choice of view is kept: a reload shows the graph again.
+    await page.reload();
+    await expect.poll(() => nodes.count(), { timeout: 15_000 }).toBe(7);
+
+    // A node opens its diff with the whole desired object and the whole live one, not only the fields that differ.
+    await graph.getByRole("button", { name: /^Role reports_owner: Healthy, Synced/ }).click();
+    const diff = page.getByRole("region", { name: "Diff of postgres.plumb.dev/v1/Role/reports_owner" });
+    await expect.poll(() => diff.textContent(), { timeout: 15_000 }).toContain("In sync");
+    const live = diff.getByRole("region", { name: "Live manifest" });
+    await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('"connectionLimit": 3');
+    expect(await diff.getByRole("region", { name: "Desired manifest" }).textContent()).toMatch(/"login": false,\s*"connectionLimit": 3/);
+    expect(await live.textContent()).toContain('"login": false');
+    await server.query("ALTER ROLE reports_owner CONNECTION LIMIT 9");
+    await page.keyboard.press("Escape");
+    await graph.getByRole("button", { name: /^Role reports_owner/ }).click();
+    await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('"connectionLimit": 9');
+    await shoot(page, "stack-graph-diff");
+    await page.close();
+  }, 120_000);
 });

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { Redactor, redactedText } from "../src/secrets/redaction.js";
+import { withoutSecretValues } from "../src/secrets/references.js";
 
 const awkward = ['pa"ss\\word-1', "line\nbreak\ttab-secret", "ünïcødé-pässwörd-✓", "regex.*+?^${}()|[]-meta", "sp ace&amp=x/y+z%41"];
 
@@ -55,5 +56,32 @@ describe("redaction of cut-off values", () => {
     }
     // Twelve characters is the shortest start that counts; fewer are ordinary text.
     expect(redactor.redact("CANARY01234 is a word")).toBe("CANARY01234 is a word");
+  });
+});
+
+describe("a live object shown to a person", () => {
+  it("shows the reference where Git holds a secret reference, and hides every value of a Kubernetes Secret", () => {
+    const desired = { login: true, password: { secretRef: { name: "app", key: "password" } }, nested: [{ token: { secretRef: { name: "t", key: "k" } } }] };
+    const live = {
+      login: true,
+      password: { secretRef: { name: "app", key: "password" }, digest: "hmac-sha256:ab" },
+      nested: [{ token: "plain-token-value" }],
+      extra: 1,
+    };
+    expect(withoutSecretValues(live, desired, "postgres.plumb.dev/v1", "Role")).toEqual({
+      login: true,
+      password: { secretRef: { name: "app", key: "password" } },
+      nested: [{ token: { secretRef: { name: "t", key: "k" } } }],
+      extra: 1,
+    });
+    const secret = withoutSecretValues(
+      { metadata: { name: "db" }, data: { password: "c2VjcmV0", added: "b3RoZXI=" }, type: "Opaque" },
+      { metadata: { name: "db" }, data: { password: "c2VjcmV0" } },
+      "v1",
+      "Secret",
+    );
+    expect(secret).toEqual({ metadata: { name: "db" }, data: { password: redactedText, added: redactedText }, type: "Opaque" });
+    // A ConfigMap's data is not secret.
+    expect(withoutSecretValues({ data: { a: "b" } }, { data: { a: "b" } }, "v1", "ConfigMap")).toEqual({ data: { a: "b" } });
   });
 });

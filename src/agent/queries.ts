@@ -8,7 +8,10 @@ import type { EventEmitter } from "node:events";
 import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
 import type { Plan } from "../engine/plan/plan.js";
-import { errorMessage, type PlumbError } from "../errors.js";
+import { errorMessage, PlumbErrorList, type PlumbError } from "../errors.js";
+import { observe } from "../engine/observe/observe.js";
+import { withoutSecretValues } from "../secrets/references.js";
+import type { JsonObject } from "../sdk/resource.js";
 import { buildComplianceReport, type ComplianceReport, type ReportStack } from "../policy/report.js";
 import type { RenderedClaim } from "../stack-model.js";
 import type { CompositeKind } from "../render/platform-library.js";
@@ -198,6 +201,31 @@ export class StackQueries {
         await complianceFor(this.context, managed, status.lastAppliedRevision ?? rendered.digest),
       );
       return { revision: status.lastAppliedRevision, plan };
+    } finally {
+      await connections.closeAll();
+    }
+  }
+
+  /**
+   * One resource whole: the spec applied last (compliance tags in, secrets as
+   * references) and the live object read now, with secret values hidden.
+   */
+  async manifest(name: string, address: string): Promise<{ desired: JsonObject; live: JsonObject | null } | undefined> {
+    const managed = this.context.stacks.get(name);
+    const record = await this.context.store.getResource(name, address);
+    if (managed === undefined || record === undefined) return undefined;
+    const rendered = await appliedRender(this.context, name, managed);
+    if (rendered === undefined) return undefined;
+    const connections = new ProviderConnections(this.context.registry, rendered.definition, this.context.platform.secrets);
+    try {
+      const target = { ...record, spec: record.appliedSpec, desired: record.appliedSpec };
+      const observation = await observe([target], connections);
+      if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
+      const live = observation.live.get(address) ?? null;
+      return {
+        desired: record.appliedSpec,
+        live: live === null ? null : withoutSecretValues(live.spec, record.appliedSpec, record.apiVersion, record.kind),
+      };
     } finally {
       await connections.closeAll();
     }

@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PlumbError } from "../errors.js";
-import { redactor } from "./redaction.js";
+import { redactedText, redactor } from "./redaction.js";
 import type { JsonObject, JsonValue } from "../sdk/resource.js";
 
 export { isSecretReference, secretReferenceSchema, type SecretReference, type SecretResolver } from "../sdk/secret-reference.js";
@@ -83,4 +83,31 @@ export function containsSecretReference(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(containsSecretReference);
   if (typeof value === "object" && value !== null) return Object.values(value).some(containsSecretReference);
   return false;
+}
+
+/**
+ * A live object fit to show a person: where the desired spec holds a secret
+ * reference the live value is replaced by that reference, and every value of
+ * a Kubernetes Secret's data is hidden whether Git declared it or not.
+ */
+export function withoutSecretValues(live: JsonObject, desired: JsonObject, apiVersion: string, kind: string): JsonObject {
+  const hide = (value: JsonValue, wanted: JsonValue | undefined): JsonValue => {
+    if (isSecretReference(wanted)) return { secretRef: { ...wanted.secretRef } };
+    if (Array.isArray(value)) return value.map((item, index) => hide(item, Array.isArray(wanted) ? wanted[index] : undefined));
+    if (typeof value === "object" && value !== null) {
+      const result: JsonObject = {};
+      const wantedObject = typeof wanted === "object" && wanted !== null && !Array.isArray(wanted) ? wanted : {};
+      for (const [key, item] of Object.entries(value)) result[key] = hide(item, wantedObject[key]);
+      return result;
+    }
+    return value;
+  };
+  const shown = hide(live, desired) as JsonObject;
+  if (apiVersion === "v1" && kind === "Secret")
+    for (const field of ["data", "stringData"]) {
+      const values = shown[field];
+      if (typeof values === "object" && values !== null && !Array.isArray(values))
+        shown[field] = Object.fromEntries(Object.keys(values).map((key) => [key, redactedText]));
+    }
+  return shown;
 }

@@ -15,6 +15,7 @@ import {
   type Session,
   type StackSummary,
 } from "./api.js";
+import { ResourceGraph } from "./resource-graph.js";
 import { Badge, ConfirmButton, runTone, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
@@ -156,17 +157,51 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
   );
 }
 
+/** The whole object on both sides: the spec applied last (secrets as references) and the live object read now (secret values hidden). */
+function Manifests({ stack, address }: { stack: string; address: string }) {
+  const [manifest, setManifest] = useState<{ desired: unknown; live: unknown } | string | null>(null);
+  useEffect(() => {
+    let current = true;
+    setManifest(null);
+    api<{ desired: unknown; live: unknown }>(`/api/v1/stacks/${encodeURIComponent(stack)}/manifest?address=${encodeURIComponent(address)}`).then(
+      (answer) => current && setManifest(answer),
+      (failure: Error) => current && setManifest(failure.message),
+    );
+    return () => {
+      current = false;
+    };
+  }, [stack, address]);
+  if (manifest === null) return <p className="loading">Loading the manifests…</p>;
+  if (typeof manifest === "string")
+    return (
+      <p role="alert" className="error">
+        {manifest}
+      </p>
+    );
+  return (
+    <div className="manifests">
+      <section aria-label="Desired manifest">
+        <h3>Desired (applied last)</h3>
+        <pre tabIndex={0}>{JSON.stringify(manifest.desired, null, 2)}</pre>
+      </section>
+      <section aria-label="Live manifest">
+        <h3>Live (read now)</h3>
+        <pre tabIndex={0}>{manifest.live === null ? "(does not exist)" : JSON.stringify(manifest.live, null, 2)}</pre>
+      </section>
+    </div>
+  );
+}
+
 function DiffPanel({
+  stack,
   address,
   changes,
-  spec,
   events,
   onClose,
 }: {
+  stack: string;
   address: string;
   changes: PlanChange[] | null;
-  /** The spec applied last (secrets as references): the whole desired object, not only what differs. */
-  spec: unknown;
   /** This resource's own events, newest first. */
   events: StackData["events"];
   onClose: () => void;
@@ -180,7 +215,10 @@ function DiffPanel({
   }, [address]);
   const close = () => {
     onClose();
-    document.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(`Diff of ${address}`)}"]`)?.focus();
+    const opener =
+      document.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(`Diff of ${address}`)}"]`) ??
+      document.querySelector<SVGGElement>(`.graph [data-address="${CSS.escape(address)}"]`);
+    opener?.focus();
   };
   return (
     <section
@@ -236,10 +274,7 @@ function DiffPanel({
           </table>
         </>
       )}
-      <details>
-        <summary>Desired spec (as applied last)</summary>
-        <pre>{JSON.stringify(spec, null, 2)}</pre>
-      </details>
+      <Manifests stack={stack} address={address} />
       <h3>Events of this resource</h3>
       {events.length === 0 ? (
         <p className="muted">None recently.</p>
@@ -329,6 +364,9 @@ function RunRows({ stack, run }: { stack: string; run: RunItem }) {
   );
 }
 
+/** List or graph: the choice is kept for every stack page. */
+const viewKey = "plumb.resourceView";
+
 export function StackPage({ name, session }: { name: string; session: Session }) {
   const [data, setData] = useState<StackData | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -336,6 +374,15 @@ export function StackPage({ name, session }: { name: string; session: Session })
   const [diffOf, setDiffOf] = useState<string | null>(null);
   const [changes, setChanges] = useState<PlanChange[] | null>(null);
   const [rollbackTo, setRollbackTo] = useState("");
+  const [view, setView] = useState<"list" | "graph">(() => (localStorage.getItem(viewKey) === "graph" ? "graph" : "list"));
+  const chooseView = (choice: "list" | "graph") => {
+    localStorage.setItem(viewKey, choice);
+    setView(choice);
+  };
+  const openDiff = (address: string) => {
+    setChanges(null);
+    setDiffOf(address);
+  };
   const route = `/api/v1/stacks/${encodeURIComponent(name)}`;
 
   const load = useCallback(async () => {
@@ -552,19 +599,24 @@ export function StackPage({ name, session }: { name: string; session: Session })
         <h2>
           Resources <span className="count">{data.resources.length}</span>
         </h2>
-        <ResourceTree
-          data={data}
-          onDiff={(address) => {
-            setChanges(null);
-            setDiffOf(address);
-          }}
-        />
+        <div className="view-switch" role="group" aria-label="Show resources as">
+          {(["list", "graph"] as const).map((choice) => (
+            <button key={choice} type="button" aria-pressed={view === choice} onClick={() => chooseView(choice)}>
+              {choice === "list" ? "List" : "Graph"}
+            </button>
+          ))}
+        </div>
+        {view === "graph" ? (
+          <ResourceGraph resources={data.resources} claims={data.claims} selected={diffOf} onSelect={openDiff} />
+        ) : (
+          <ResourceTree data={data} onDiff={openDiff} />
+        )}
       </section>
       {diffOf === null ? null : (
         <DiffPanel
+          stack={stack.name}
           address={diffOf}
           changes={changes}
-          spec={data.resources.find((resource) => resource.address === diffOf)?.spec}
           events={data.events.filter((event) => event.address === diffOf)}
           onClose={() => setDiffOf(null)}
         />
@@ -576,7 +628,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
         ))}
       </TableCard>
 
-      <TableCard title="Changes" headings={["When", "What", "Resource", "Who", "Commit"]}>
+      <TableCard title="Changes" className="stacked" headings={["When", "What", "Resource", "Who", "Commit"]}>
         {data.changes.map((change) => (
           <tr key={change.sequence}>
             <td>{new Date(change.at).toLocaleString()}</td>

@@ -144,9 +144,22 @@ export function shortRevision(revision: string | null): string {
 }
 
 /** A card holding a scrollable table with column headings. */
-export function TableCard({ title, label, headings, children }: { title?: string; label?: string; headings: string[]; children: React.ReactNode }) {
+export function TableCard({
+  title,
+  label,
+  headings,
+  className,
+  children,
+}: {
+  title?: string;
+  label?: string;
+  headings: string[];
+  /** `stacked`: at phone width each row becomes a small block instead of a table row wider than the screen. */
+  className?: string;
+  children: React.ReactNode;
+}) {
   return (
-    <section className="card">
+    <section className={className === undefined ? "card" : `card ${className}`}>
       {title === undefined ? null : <h2>{title}</h2>}
       {/* A region the keyboard can reach, so a table wider than the screen can be scrolled without a mouse. */}
       <div className="scroll" tabIndex={0} role="region" aria-label={title ?? label ?? "Table"}>

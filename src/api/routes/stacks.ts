@@ -120,6 +120,31 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
     },
   );
 
+  const manifestQuery = Type.Object({ address: Type.String({ minLength: 1, maxLength: 600, description: "The resource's address: apiVersion/kind/name." }) });
+  app.get<{ Params: Static<typeof stackName>; Querystring: Static<typeof manifestQuery> }>(
+    "/api/v1/stacks/:stack/manifest",
+    {
+      schema: {
+        summary:
+          "One resource whole: the spec applied last (secrets as references) and the live object read now (secret values hidden; null when it does not exist)",
+        params: stackName,
+        querystring: manifestQuery,
+        response: { 200: Type.Object({ address: Type.String(), desired: Type.Unknown(), live: Type.Unknown() }), 404: errorBody },
+      },
+    },
+    async (request) => {
+      const { stack } = request.params;
+      const { address } = request.query;
+      await authorizeStack(request, stack);
+      const manifest = await queries.manifest(stack, address);
+      if (manifest === undefined)
+        throw new PlumbError("PLUMB_NOT_FOUND", `stack ${stack} has no applied resource ${address}`, {
+          hint: `GET /api/v1/stacks/${stack}/resources lists the addresses it has`,
+        });
+      return { address, ...manifest };
+    },
+  );
+
   app.get<{ Params: Static<typeof stackName> }>(
     "/api/v1/stacks/:stack/sync-policy",
     {

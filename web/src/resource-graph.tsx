@@ -1,0 +1,164 @@
+// The stack's resources as a graph: an arrow from each resource to what
+// depends on it and from each claim to what it composed, every node with its
+// health icon, sync state and drift; a claim folds away what it composed.
+
+import { useMemo, useState, type KeyboardEvent } from "react";
+import type { ClaimItem, ResourceItem } from "./api.js";
+import { layoutGraph, nodeHeight, nodeWidth } from "./graph-layout.js";
+
+type Health = ResourceItem["health"] | "Ready" | "NotReady";
+
+/** The health icon: a check, a partial ring, a cross or a question mark in a circle, each with its own colour. */
+function HealthIcon({ health, x, y }: { health: Health; x: number; y: number }) {
+  const kind =
+    health === "Healthy" || health === "Ready"
+      ? "healthy"
+      : health === "Degraded"
+        ? "degraded"
+        : health === "Progressing" || health === "NotReady"
+          ? "progressing"
+          : "unknown";
+  return (
+    <g className={`health-icon ${kind}`} transform={`translate(${x} ${y})`} aria-hidden="true">
+      <circle r="8" />
+      {kind === "healthy" ? <path d="M-4 0 L-1 3 L4 -3" /> : null}
+      {kind === "degraded" ? <path d="M-3.5 -3.5 L3.5 3.5 M3.5 -3.5 L-3.5 3.5" /> : null}
+      {kind === "progressing" ? <path d="M0 -5 A5 5 0 0 1 5 0" /> : null}
+      {kind === "unknown" ? (
+        <text y="4" textAnchor="middle">
+          ?
+        </text>
+      ) : null}
+    </g>
+  );
+}
+
+function clip(text: string, characters: number): string {
+  return text.length > characters ? `${text.slice(0, characters - 1)}…` : text;
+}
+
+export function ResourceGraph({
+  resources,
+  claims,
+  selected,
+  onSelect,
+}: {
+  resources: readonly ResourceItem[];
+  claims: readonly ClaimItem[];
+  selected: string | null;
+  onSelect: (address: string) => void;
+}) {
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
+  const layout = useMemo(() => layoutGraph({ resources, claims, collapsed }), [resources, claims, collapsed]);
+  const resourceByAddress = useMemo(() => new Map(resources.map((resource) => [resource.address, resource])), [resources]);
+  const claimByAddress = useMemo(() => new Map(claims.map((claim) => [claim.address, claim])), [claims]);
+  const position = new Map(layout.nodes.map((node) => [node.address, node]));
+  const toggle = (address: string) => {
+    const next = new Set(collapsed);
+    if (next.has(address)) next.delete(address);
+    else next.add(address);
+    setCollapsed(next);
+  };
+  const activate = (action: () => void) => (event: KeyboardEvent) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    action();
+  };
+  return (
+    <div className="scroll graph" role="region" aria-label="Resource graph" tabIndex={0}>
+      <svg width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`}>
+        <defs>
+          <marker id="graph-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0 0 L8 4 L0 8 z" className="arrow-head" />
+          </marker>
+        </defs>
+        <g className="edges">
+          {layout.edges.map((edge) => {
+            const from = position.get(edge.from);
+            const to = position.get(edge.to);
+            if (from === undefined || to === undefined) return null;
+            const startX = from.x + nodeWidth;
+            const startY = from.y + nodeHeight / 2;
+            const endX = to.x;
+            const endY = to.y + nodeHeight / 2;
+            const bend = Math.max(24, (endX - startX) / 2);
+            return (
+              <path
+                key={`${edge.from}>${edge.to}`}
+                className={`edge ${edge.type}`}
+                d={`M${startX} ${startY} C${startX + bend} ${startY} ${endX - bend} ${endY} ${endX} ${endY}`}
+                markerEnd="url(#graph-arrow)"
+              />
+            );
+          })}
+        </g>
+        {layout.nodes.map((node) => {
+          if (node.type === "claim") {
+            const claim = claimByAddress.get(node.address);
+            if (claim === undefined) return null;
+            const folded = collapsed.has(claim.address);
+            const label = `${claim.kind} ${claim.name}: ${claim.ready ? "ready" : `not ready, ${claim.reason}`}; ${folded ? `folded, ${node.hidden} resources hidden` : `${claim.children.length} composed`}`;
+            return (
+              <g
+                key={node.address}
+                className={`node claim${folded ? " folded" : ""}`}
+                transform={`translate(${node.x} ${node.y})`}
+                role="button"
+                tabIndex={0}
+                aria-expanded={!folded}
+                aria-label={`${folded ? "Unfold" : "Fold"} ${label}`}
+                data-address={claim.address}
+                onClick={() => toggle(claim.address)}
+                onKeyDown={activate(() => toggle(claim.address))}
+              >
+                <title>{claim.reason}</title>
+                <rect width={nodeWidth} height={nodeHeight} rx="6" />
+                <HealthIcon health={claim.ready ? "Ready" : "NotReady"} x={16} y={nodeHeight / 2} />
+                <text x="32" y="18" className="node-kind">
+                  {clip(claim.kind, 22)} {folded ? `(+${node.hidden})` : ""}
+                </text>
+                <text x="32" y="35" className="node-name">
+                  {clip(claim.name, 26)}
+                </text>
+                <text x={nodeWidth - 10} y="18" textAnchor="end" className="fold-mark" aria-hidden="true">
+                  {folded ? "+" : "−"}
+                </text>
+              </g>
+            );
+          }
+          const resource = resourceByAddress.get(node.address);
+          if (resource === undefined) return null;
+          const drift = resource.drift !== null;
+          const label = `${resource.kind} ${resource.name}: ${resource.health}, ${resource.status}${drift ? ", drifted" : ""}. Open its diff`;
+          return (
+            <g
+              key={node.address}
+              className={`node resource${selected === resource.address ? " selected" : ""}${resource.status === "Failed" ? " failed" : ""}${drift ? " drifted" : ""}`}
+              transform={`translate(${node.x} ${node.y})`}
+              role="button"
+              tabIndex={0}
+              aria-label={label}
+              data-address={resource.address}
+              data-health={resource.health}
+              onClick={() => onSelect(resource.address)}
+              onKeyDown={activate(() => onSelect(resource.address))}
+            >
+              <title>{resource.address}</title>
+              <rect width={nodeWidth} height={nodeHeight} rx="6" />
+              <HealthIcon health={resource.health} x={16} y={nodeHeight / 2} />
+              <text x="32" y="18" className="node-kind">
+                {clip(resource.kind, 20)}
+              </text>
+              <text x="32" y="35" className="node-name">
+                {clip(resource.name, 26)}
+              </text>
+              <text x={nodeWidth - 10} y="18" textAnchor="end" className={`node-sync ${resource.status === "Failed" ? "bad" : drift ? "warn" : "good"}`}>
+                {resource.status === "Failed" ? "Failed" : drift ? "Drift" : "Synced"}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </div>
+  );
+}
