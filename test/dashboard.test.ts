@@ -39,6 +39,16 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+/** Serious or critical axe-core findings on the page as it stands, at phone and desktop width. */
+async function accessibilityAtBothWidths(page: Page): Promise<unknown[]> {
+  const found: unknown[] = [];
+  for (const width of [390, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    found.push(...(await seriousAccessibilityProblems(page)).map((problem) => ({ width, problem })));
+  }
+  return found;
+}
+
 beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
   work = mkdtempSync(path.join(tmpdir(), "plumb-dashboard-"));
@@ -267,9 +277,10 @@ describe("the dashboard", () => {
     await expect
       .poll(() => page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" }).textContent(), { timeout: 15_000 })
       .toContain("In sync");
-    // The diff also holds the whole desired spec and the resource's own events.
+    // The diff also holds the whole desired and live objects and the resource's own events.
     const readme = page.getByRole("region", { name: "Diff of file.plumb.dev/v1/File/readme" });
-    expect(await readme.locator("details pre").textContent()).toContain('"path": "README.txt"');
+    await expect.poll(() => readme.getByRole("region", { name: "Desired manifest" }).textContent()).toContain('"path": "README.txt"');
+    expect(await readme.getByRole("region", { name: "Live manifest" }).textContent()).toContain('"content": "hi"');
     expect(await readme.locator("ul.events").textContent()).toContain("resource.created");
     // The diff has the focus and is on screen; Escape closes it and gives the focus back to its button.
     expect(await page.evaluate<string | null>("document.activeElement.getAttribute('aria-label')")).toBe("Diff of file.plumb.dev/v1/File/readme");
@@ -475,6 +486,53 @@ describe("the dashboard", () => {
     await page.close();
   }, 60_000);
 
+  it("keeps favourite stacks and named views in this browser, and shows the stacks as tiles", async () => {
+    // bypassCSP: axe-core is injected as an inline script.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    await logIn(page, agent.url, agent.adminToken);
+    const stackNames = () => page.locator("table.stacks tbody th").allTextContents();
+    await page.getByRole("link", { name: "web-app" }).waitFor();
+    const star = page.getByRole("button", { name: "Favourite web-app" });
+    expect(await star.getAttribute("aria-pressed")).toBe("false");
+    await star.click();
+    expect(await star.getAttribute("aria-pressed")).toBe("true");
+    await page.getByLabel("Favourites only").check();
+    await expect.poll(stackNames).toEqual(["web-app"]);
+    expect(page.url()).toContain("favourites=1");
+
+    // The view on screen is saved under a name, survives a reload, and brings its filters back after they were cleared.
+    await page.getByRole("button", { name: "Save this view" }).click();
+    await page.getByLabel("View name").fill("My stacks");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await expect.poll(async () => (await stackNames()).length).toBeGreaterThan(1);
+    await page.reload();
+    await page.getByLabel("Saved views").selectOption("My stacks");
+    await expect.poll(stackNames).toEqual(["web-app"]);
+    expect(await page.getByRole("button", { name: "Favourite web-app" }).getAttribute("aria-pressed")).toBe("true");
+
+    // Tiles show the same page of stacks, with the state, sync and health words.
+    await page.getByRole("button", { name: "Tiles", exact: true }).click();
+    const tiles = page.getByRole("list", { name: "Stacks as tiles" }).getByRole("listitem");
+    await expect.poll(() => tiles.count()).toBe(1);
+    expect(await tiles.first().textContent()).toMatch(/web-app.*(Synced|OutOfSync|Syncing).*(Healthy|Progressing|Unknown)/);
+    expect(await page.locator("table.stacks").isVisible()).toBe(false);
+    await shoot(page, "stacks-tiles");
+    expect(await accessibilityAtBothWidths(page)).toEqual([]);
+    // A star taken off a tile leaves the favourites-only view empty; the view itself can be deleted.
+    await tiles.first().getByRole("button", { name: "Favourite web-app" }).click();
+    await expect.poll(() => tiles.count()).toBe(0);
+    await page.getByText("No stacks match.").waitFor();
+    await page.getByRole("button", { name: "Delete view “My stacks”" }).click();
+    expect(await page.getByLabel("Saved views").locator("option").allTextContents()).toEqual(["none saved yet"]);
+    // The choice of tiles is kept for the next visit; the table comes back on request.
+    await page.reload();
+    await expect.poll(() => page.getByRole("list", { name: "Stacks as tiles" }).count()).toBe(1);
+    await page.getByRole("button", { name: "Table", exact: true }).click();
+    expect(await page.locator("table.stacks").isVisible()).toBe(true);
+    await page.close();
+  }, 60_000);
+
   it("draws the resources as a graph with health icons and foldable claims, and opens a node's whole desired and live manifests", async () => {
     repository.write(
       "platform/reports.yaml",
@@ -502,7 +560,7 @@ describe("the dashboard", () => {
       "the reports stack applied",
     );
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
     await logIn(page, agent.url, agent.adminToken);
     await page.goto(`${agent.url}/#/stacks/reports`);
     await page.getByRole("heading", { name: /Resources/ }).waitFor();
@@ -518,13 +576,14 @@ describe("the dashboard", () => {
     expect(await left("postgres.plumb.dev/v1/Role/reports_reader")).toBeGreaterThan(await left("platform.example.org/v1/ReadOnlyAccess/readers"));
     expect(await graph.locator(".edge.composed").count()).toBe(4);
     await shoot(page, "stack-graph");
+    expect(await accessibilityAtBothWidths(page)).toEqual([]);
 
     // Folding the claim hides its four composed resources; the keyboard unfolds it.
     const claim = graph.getByRole("button", { name: /ReadOnlyAccess readers/ });
     await claim.click();
     await expect.poll(() => nodes.count()).toBe(3);
     expect(await claim.getAttribute("aria-expanded")).toBe("false");
-    expect(await claim.textContent()).toContain("(+4)");
+    expect(await claim.textContent()).toContain("+4");
     await claim.focus();
     await page.keyboard.press("Enter");
     await expect.poll(() => nodes.count()).toBe(7);
@@ -534,7 +593,7 @@ describe("the dashboard", () => {
     await expect.poll(() => nodes.count(), { timeout: 15_000 }).toBe(7);
 
     // A node opens its diff with the whole desired object and the whole live one, not only the fields that differ.
-    await graph.getByRole("button", { name: /^Role reports_owner: Healthy, Synced/ }).click();
+    await graph.getByRole("button", { name: /^Role reports_owner Synced, Healthy/ }).click();
     const diff = page.getByRole("region", { name: "Diff of postgres.plumb.dev/v1/Role/reports_owner" });
     await expect.poll(() => diff.textContent(), { timeout: 15_000 }).toContain("In sync");
     const live = diff.getByRole("region", { name: "Live manifest" });
@@ -546,6 +605,7 @@ describe("the dashboard", () => {
     await graph.getByRole("button", { name: /^Role reports_owner/ }).click();
     await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('"connectionLimit": 9');
     await shoot(page, "stack-graph-diff");
+    expect(await accessibilityAtBothWidths(page)).toEqual([]);
     await page.close();
   }, 120_000);
 });

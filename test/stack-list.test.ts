@@ -63,6 +63,8 @@ describe("stack list", () => {
     expect(names({ environment: "staging" })).toEqual([]);
     expect(names({ stackSet: "teams" })).toEqual(["search-prod"]);
     expect(names({ stackSet: "-" })).toEqual(["payments-prod", "payments-dev"]);
+    expect(names({ names: "search-prod, payments-dev,absent" })).toEqual(["payments-dev", "search-prod"]);
+    expect(names({ names: "search-prod", team: "payments" })).toEqual([]);
     expect(sortStacks(stacks, "stackset").map((stack) => stack.name)).toEqual(["search-prod", "payments-dev", "payments-prod"]);
     expect(stackFacets(stacks)).toEqual({
       environments: ["dev", "prod"],

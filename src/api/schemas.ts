@@ -45,6 +45,7 @@ export const listQuery = Type.Object({
   stackSet: Type.Optional(Type.String({ maxLength: 200, description: "The StackSet that makes the stacks; - for stacks no StackSet makes." })),
   condition: Type.Optional(Type.Union(conditionFilters.map((condition) => Type.Literal(condition)))),
   state: Type.Optional(Type.Union(stackStates.map((state) => Type.Literal(state)))),
+  names: Type.Optional(Type.String({ maxLength: 20_000, description: "Only these stacks, by name, comma-separated (the dashboard's favourites)." })),
   sort: Type.Optional(
     Type.Union(
       sortKeys.map((key) => Type.Literal(key)),

@@ -52,6 +52,8 @@ export interface StackListQuery {
   stackSet?: string;
   condition?: (typeof conditionFilters)[number];
   state?: StackState;
+  /** Only these stacks, by name, comma-separated (a person's favourites). */
+  names?: string;
   sort?: SortKey;
   order?: "asc" | "desc";
 }
@@ -59,7 +61,9 @@ export interface StackListQuery {
 export function filterStacks<T extends ListedStack>(stacks: readonly T[], query: StackListQuery): T[] {
   const needle = query.q?.toLowerCase();
   const [labelKey, labelValue] = query.label === undefined ? [] : splitLabel(query.label);
+  const names = query.names === undefined ? undefined : new Set(query.names.split(",").map((name) => name.trim()));
   return stacks.filter((stack) => {
+    if (names !== undefined && !names.has(stack.name)) return false;
     if (needle !== undefined && !stack.name.toLowerCase().includes(needle)) return false;
     if (labelKey !== undefined && stack.labels[labelKey] !== labelValue) return false;
     if (query.team !== undefined && stack.labels.team !== query.team) return false;

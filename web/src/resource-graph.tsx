@@ -97,7 +97,11 @@ export function ResourceGraph({
             const claim = claimByAddress.get(node.address);
             if (claim === undefined) return null;
             const folded = collapsed.has(claim.address);
-            const label = `${claim.kind} ${claim.name}: ${claim.ready ? "ready" : `not ready, ${claim.reason}`}; ${folded ? `folded, ${node.hidden} resources hidden` : `${claim.children.length} composed`}`;
+            const kind = clip(claim.kind, 22);
+            const name = clip(claim.name, 26);
+            // The accessible name starts with the text on screen, so what a person sees is what a voice command says
+            // (each text ends in a space: SVG text elements are joined without one).
+            const label = `${kind} ${name}${folded ? ` +${node.hidden}` : ""}: ${claim.ready ? "ready" : `not ready, ${claim.reason}`}; ${folded ? `folded, ${node.hidden} composed resources hidden; press to unfold` : `${claim.children.length} composed; press to fold`}`;
             return (
               <g
                 key={node.address}
@@ -106,7 +110,7 @@ export function ResourceGraph({
                 role="button"
                 tabIndex={0}
                 aria-expanded={!folded}
-                aria-label={`${folded ? "Unfold" : "Fold"} ${label}`}
+                aria-label={label}
                 data-address={claim.address}
                 onClick={() => toggle(claim.address)}
                 onKeyDown={activate(() => toggle(claim.address))}
@@ -115,21 +119,28 @@ export function ResourceGraph({
                 <rect width={nodeWidth} height={nodeHeight} rx="6" />
                 <HealthIcon health={claim.ready ? "Ready" : "NotReady"} x={16} y={nodeHeight / 2} />
                 <text x="32" y="18" className="node-kind">
-                  {clip(claim.kind, 22)} {folded ? `(+${node.hidden})` : ""}
+                  {`${kind} `}
                 </text>
                 <text x="32" y="35" className="node-name">
-                  {clip(claim.name, 26)}
+                  {`${name} `}
                 </text>
-                <text x={nodeWidth - 10} y="18" textAnchor="end" className="fold-mark" aria-hidden="true">
-                  {folded ? "+" : "−"}
-                </text>
+                {folded ? (
+                  <text x={nodeWidth - 10} y="18" textAnchor="end" className="fold-mark">
+                    +{node.hidden}
+                  </text>
+                ) : (
+                  <path className="fold-mark" d={`M${nodeWidth - 20} 14 h10`} />
+                )}
               </g>
             );
           }
           const resource = resourceByAddress.get(node.address);
           if (resource === undefined) return null;
           const drift = resource.drift !== null;
-          const label = `${resource.kind} ${resource.name}: ${resource.health}, ${resource.status}${drift ? ", drifted" : ""}. Open its diff`;
+          const kind = clip(resource.kind, 20);
+          const name = clip(resource.name, 26);
+          const sync = resource.status === "Failed" ? "Failed" : drift ? "Drift" : "Synced";
+          const label = `${kind} ${name} ${sync}, ${resource.health}: ${resource.address}; press to open its diff`;
           return (
             <g
               key={node.address}
@@ -147,13 +158,13 @@ export function ResourceGraph({
               <rect width={nodeWidth} height={nodeHeight} rx="6" />
               <HealthIcon health={resource.health} x={16} y={nodeHeight / 2} />
               <text x="32" y="18" className="node-kind">
-                {clip(resource.kind, 20)}
+                {`${kind} `}
               </text>
               <text x="32" y="35" className="node-name">
-                {clip(resource.name, 26)}
+                {`${name} `}
               </text>
               <text x={nodeWidth - 10} y="18" textAnchor="end" className={`node-sync ${resource.status === "Failed" ? "bad" : drift ? "warn" : "good"}`}>
-                {resource.status === "Failed" ? "Failed" : drift ? "Drift" : "Synced"}
+                {sync}
               </text>
             </g>
           );

@@ -4,12 +4,14 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, stackStates, type StackList } from "./api.js";
+import { FavouriteStar, favouriteStacks, SavedViews } from "./saved-views.js";
+import { StackTiles } from "./stack-tiles.js";
 import { ago, Badge, Field, filtersInAddress, keepFiltersInAddress, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
 
 const pageSize = 50;
 /** Typing in the search or label box asks the server once the typing pauses this long. */
 const typingPauseMs = 250;
-const filterNames = ["q", "team", "environment", "stackSet", "state", "label", "sort", "order", "offset"] as const;
+const filterNames = ["q", "team", "environment", "stackSet", "state", "label", "favourites", "sort", "order", "offset"] as const;
 type Filters = Partial<Record<(typeof filterNames)[number], string>>;
 
 const columns = [
@@ -23,14 +25,27 @@ const columns = [
   { key: "updated", label: "Updated" },
 ] as const;
 
-function filtersFromHash(): Filters {
-  const parameters = filtersInAddress();
+/** Table or tiles: the choice is kept in this browser. */
+const layoutKey = "plumb.stacksLayout";
+
+function filtersFromQuery(parameters: URLSearchParams): Filters {
   const filters: Filters = {};
   for (const name of filterNames) {
     const value = parameters.get(name);
     if (value !== null && value !== "") filters[name] = value;
   }
   return filters;
+}
+
+function filtersFromHash(): Filters {
+  return filtersFromQuery(filtersInAddress());
+}
+
+/** The filters a saved view keeps: all but the page. */
+function viewQuery(filters: Filters): string {
+  return new URLSearchParams(
+    Object.entries(filters).filter((entry): entry is [string, string] => entry[0] !== "offset" && entry[1] !== undefined && entry[1] !== ""),
+  ).toString();
 }
 
 export function StacksPage() {
@@ -41,6 +56,13 @@ export function StacksPage() {
   const [error, setError] = useState<string | null>(null);
   // Each request takes a ticket; an answer to anything but the latest is dropped, so a slow early answer never replaces a newer one.
   const latestTicket = useRef(0);
+  const [favourites, setFavourites] = useState(favouriteStacks);
+  const [layout, setLayout] = useState<"table" | "tiles">(() => (localStorage.getItem(layoutKey) === "tiles" ? "tiles" : "table"));
+  const chooseLayout = (choice: "table" | "tiles") => {
+    localStorage.setItem(layoutKey, choice);
+    setLayout(choice);
+  };
+  const favouriteSet = new Set(favourites);
   const offset = Number(filters.offset ?? 0);
 
   useEffect(() => {
@@ -73,6 +95,11 @@ export function StacksPage() {
     const parameters = new URLSearchParams({ limit: String(pageSize) });
     for (const [name, value] of Object.entries(asked)) {
       if (value === undefined || value.trim() === "") continue;
+      // Favourites live in this browser: the server is given their names.
+      if (name === "favourites") {
+        parameters.set("names", favourites.join(","));
+        continue;
+      }
       // A label filter is sent once it reads key=value; half-typed it would only be refused.
       if (name === "label" && !/^[^=]+=[^=]*$/.test(value.trim())) continue;
       parameters.set(name, value.trim());
@@ -85,7 +112,7 @@ export function StacksPage() {
     } catch (failure) {
       if (ticket === latestTicket.current) setError((failure as Error).message);
     }
-  }, [asked]);
+  }, [asked, favourites]);
 
   const reload = useCallback(() => void load(), [load]);
   useEffect(reload, [reload]);
@@ -143,6 +170,12 @@ export function StacksPage() {
             <input id={id} type="text" placeholder="tier=gold" value={filters.label ?? ""} onChange={(event) => change({ label: event.target.value })} />
           )}
         </Field>
+        <div className="field checkbox">
+          <label>
+            <input type="checkbox" checked={filters.favourites === "1"} onChange={(event) => change({ favourites: event.target.checked ? "1" : undefined })} />{" "}
+            Favourites only
+          </label>
+        </div>
         <Field label="Sort by" className="phone-only">
           {(id) => (
             <select
@@ -169,6 +202,22 @@ export function StacksPage() {
           )}
         </Field>
       </form>
+      <div className="list-tools">
+        <SavedViews
+          current={viewQuery(filters)}
+          onChoose={(query) => {
+            const chosen = filtersFromQuery(new URLSearchParams(query));
+            change(Object.fromEntries(filterNames.map((name) => [name, chosen[name]])));
+          }}
+        />
+        <div className="view-switch" role="group" aria-label="Show stacks as">
+          {(["table", "tiles"] as const).map((choice) => (
+            <button key={choice} type="button" aria-pressed={layout === choice} onClick={() => chooseLayout(choice)}>
+              {choice === "table" ? "Table" : "Tiles"}
+            </button>
+          ))}
+        </div>
+      </div>
       {filtered ? (
         <p className="filter-actions">
           <button
@@ -185,9 +234,13 @@ export function StacksPage() {
           {error}
         </p>
       )}
-      <table className="stacks">
+      {layout === "tiles" ? <StackTiles stacks={result?.items ?? []} favourites={favouriteSet} onFavourites={setFavourites} /> : null}
+      <table className="stacks" hidden={layout === "tiles"}>
         <thead>
           <tr>
+            <th scope="col" className="favourite">
+              <span className="sr-only">Favourite</span>
+            </th>
             {columns.map((column) => {
               if (column.key === undefined)
                 return (
@@ -212,6 +265,9 @@ export function StacksPage() {
             const state = stackState(stack);
             return (
               <tr key={stack.name}>
+                <td className="favourite">
+                  <FavouriteStar stack={stack.name} favourite={favouriteSet.has(stack.name)} onChange={setFavourites} />
+                </td>
                 <th scope="row">
                   <a href={`#/stacks/${encodeURIComponent(stack.name)}`}>{stack.name}</a>
                 </th>
