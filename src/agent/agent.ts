@@ -201,8 +201,8 @@ export class Agent implements AgentCommands {
    * Commit loop now. `force` (a person's sync) plans and applies even when
    * nothing moved; a webhook only makes the loop look at once.
    */
-  async requestSync(stack: string, trigger: string, actor: string | null, force = true, override = false): Promise<void> {
-    await this.hand({ stack, kind: "sync", trigger, actor, revision: null, force, override });
+  async requestSync(stack: string, trigger: string, actor: string | null, force = true, override = false, only?: string[]): Promise<void> {
+    await this.hand({ stack, kind: "sync", trigger, actor, revision: null, force, override, ...(only === undefined ? {} : { only }) });
   }
 
   /** Drift loop now (`refresh`): re-reads and compares; heals only where the stack's own policy would. */
@@ -228,7 +228,14 @@ export class Agent implements AgentCommands {
       const override = request.override ? { override: true } : {};
       if (request.kind === "sync") {
         if (request.force) managed.forced = true;
-        this.enqueue({ stack: request.stack, kind: "sync", trigger: request.trigger, actor: request.actor, ...override });
+        this.enqueue({
+          stack: request.stack,
+          kind: "sync",
+          trigger: request.trigger,
+          actor: request.actor,
+          ...override,
+          ...(request.only === undefined ? {} : { only: request.only }),
+        });
       } else if (request.kind === "refresh") this.enqueue({ stack: request.stack, kind: "drift", trigger: request.trigger, actor: request.actor });
       else if (request.revision !== null)
         this.enqueue({ stack: request.stack, kind: "rollback", trigger: request.trigger, actor: request.actor, revision: request.revision, ...override });
@@ -310,7 +317,10 @@ export class Agent implements AgentCommands {
   private enqueue(job: Job): void {
     if (this.stopped) return;
     // One waiting job of a kind per stack is enough: it will see the latest state when it runs.
-    if (this.queue.some((queued) => queued.stack === job.stack && queued.kind === job.kind && job.kind !== "rollback")) return;
+    // A selective sync is its own request: it neither stands in for a whole sync nor is absorbed by one.
+    const same = (queued: Job) =>
+      queued.stack === job.stack && queued.kind === job.kind && job.kind !== "rollback" && JSON.stringify(queued.only) === JSON.stringify(job.only);
+    if (this.queue.some(same)) return;
     this.queue.push(job);
     this.options.metrics.queueDepth.set(this.queue.length);
     this.pump();

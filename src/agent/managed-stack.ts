@@ -17,6 +17,8 @@ export interface Job {
   revision?: string;
   /** A person's explicit choice to apply although the stack is suspended or a deny window is open. */
   override?: boolean;
+  /** For sync: apply only these resources' changes (a selective sync). */
+  only?: string[];
 }
 
 export interface ManagedStack {

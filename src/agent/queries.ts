@@ -7,7 +7,7 @@ import { grantsForGroups, type MemberRole } from "../project-definition.js";
 import type { EventEmitter } from "node:events";
 import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
-import type { Plan } from "../engine/plan/plan.js";
+import { selectChanges, type Plan } from "../engine/plan/plan.js";
 import { errorMessage, PlumbErrorList, type PlumbError } from "../errors.js";
 import { observe } from "../engine/observe/observe.js";
 import { withoutSecretValues } from "../secrets/references.js";
@@ -24,11 +24,12 @@ import type { PlatformPromotions } from "./platform-promotion.js";
 import type { PlacedSink } from "./notification-sinks.js";
 import { appliedRender, complianceFor, type StackContext } from "./stack-context.js";
 import { notCheckedStatus } from "./stack-status.js";
+import { fetchStackSource, renderStackSource } from "./stack-source.js";
 
 /** What a person (through the API) or a webhook may ask of the agent; the agent holding the stack carries it out. */
 export interface AgentCommands {
   /** Commit loop now; `force` plans and applies even when nothing moved, `override` passes suspension and deny windows. */
-  requestSync(stack: string, trigger: string, actor: string | null, force?: boolean, override?: boolean): Promise<void>;
+  requestSync(stack: string, trigger: string, actor: string | null, force?: boolean, override?: boolean, only?: string[]): Promise<void>;
   /** Drift loop now: re-reads and compares; heals only where the stack's own policy would. */
   requestRefresh(stack: string, actor: string | null): Promise<void>;
   requestRollback(stack: string, revision: string, actor: string | null, override?: boolean): Promise<void>;
@@ -201,6 +202,27 @@ export class StackQueries {
         await complianceFor(this.context, managed, status.lastAppliedRevision ?? rendered.digest),
       );
       return { revision: status.lastAppliedRevision, plan };
+    } finally {
+      await connections.closeAll();
+    }
+  }
+
+  /**
+   * What a sync would do now (a dry run): the newest revision fetched,
+   * rendered and planned against live state; nothing is applied and the
+   * stack's status is left as it is. `only` keeps the chosen resources' changes.
+   */
+  async dryRun(name: string, only?: readonly string[]): Promise<{ revision: string; plan: Plan } | undefined> {
+    const managed = this.context.stacks.get(name);
+    if (managed === undefined) return undefined;
+    if (managed.definitionError !== undefined) throw managed.definitionError;
+    const fetched = await fetchStackSource(this.context, managed);
+    const rendered = await renderStackSource(this.context, name, managed, fetched.directory);
+    const revision = fetched.revision ?? rendered.digest;
+    const connections = new ProviderConnections(this.context.registry, rendered.definition, this.context.platform.secrets);
+    try {
+      const { plan } = await planStack(rendered, this.context.store, connections, {}, await complianceFor(this.context, managed, revision));
+      return { revision, plan: only === undefined ? plan : selectChanges(plan, only) };
     } finally {
       await connections.closeAll();
     }

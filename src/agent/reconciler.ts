@@ -4,26 +4,23 @@
 // rollback apply through planAndApply here too.
 
 import { createHash } from "node:crypto";
-import path from "node:path";
 import { ProviderConnections } from "../engine/connections.js";
 import { withStackLock } from "../engine/apply/lock.js";
 import { resolvePendingJournal } from "../engine/apply/recover.js";
-import { planHasChanges, type Plan } from "../engine/plan/plan.js";
-import { applyStackPlan, planStack } from "../engine/pipeline.js";
+import { planHasChanges, selectChanges, type Plan } from "../engine/plan/plan.js";
+import { applyStackPlan, planStack, type AppliedRun, type PlannedStack } from "../engine/pipeline.js";
 import { auditOfPolicyDenial } from "../engine/record/audit-events.js";
 import { PlumbErrorList } from "../errors.js";
-import { renderStack } from "../render/load-stack.js";
 import type { RenderedStack } from "../stack-model.js";
-import { defaultSandboxLimits } from "../render/sandbox.js";
 import type { JsonObject } from "../sdk/resource.js";
-import { redactUrl, type GitMirrors } from "../source/git.js";
+import { redactUrl } from "../source/git.js";
 import type { EventInput, StackStatus, Store } from "../state/store.js";
 import type { PlanFailure, ReconcileOutcome } from "./conditions.js";
 import { scheduleRetry, type Job, type ManagedStack } from "./managed-stack.js";
 import type { PlatformSource } from "./platform-source.js";
-import { projectOf } from "./platform-projects.js";
-import { stackOrigin, type StackOrigin } from "./platform.js";
-import { asPlumbError, rethrowLeaseLoss, commitOf, complianceFor, type StackContext } from "./stack-context.js";
+import { partialRender } from "./partial-render.js";
+import { appliedRender, asPlumbError, rethrowLeaseLoss, commitOf, complianceFor, type StackContext } from "./stack-context.js";
+import { fetchStackSource, renderStackSource } from "./stack-source.js";
 import { holdReason } from "./sync-gate.js";
 
 export class StackReconciler {
@@ -44,10 +41,6 @@ export class StackReconciler {
     return this.options.stacks;
   }
 
-  private get mirrors(): GitMirrors {
-    return this.options.mirrors;
-  }
-
   private status(stack: string): Promise<StackStatus> {
     return this.options.book.status(stack);
   }
@@ -64,30 +57,19 @@ export class StackReconciler {
     return this.options.book.record(events);
   }
 
-  private async fetchStack(managed: ManagedStack): Promise<{ directory: string; revision: string | null; origin: StackOrigin }> {
-    const origin = await stackOrigin(managed.platform, this.options.origin, this.platform.secrets, this.options.ssh);
-    managed.origin = origin;
-    if (origin.kind === "local") return { directory: origin.directory, revision: null, origin };
-    const source = origin.source;
-    const { commit } = await this.mirrors.resolve(source);
-    await this.mirrors.ensureCommit(source, commit);
-    await this.mirrors.verifyCommit(source, commit);
-    const checkout = await this.mirrors.checkout(source, commit);
-    return { directory: path.join(checkout, origin.path), revision: commit, origin };
-  }
-
   async sync(job: Job): Promise<void> {
     const managed = this.stacks.get(job.stack);
     if (managed === undefined || managed.definitionError !== undefined) return;
     const name = job.stack;
     const status = await this.status(name);
-    const forced = managed.forced;
+    // A selective sync always plans: its resources may differ from a render that is otherwise applied.
+    const forced = managed.forced || job.only !== undefined;
     managed.forced = false;
     await this.report(name, { kind: "reading-source", trigger: job.trigger });
 
     let fetched;
     try {
-      fetched = await this.fetchStack(managed);
+      fetched = await fetchStackSource(this.options, managed);
     } catch (error) {
       rethrowLeaseLoss(error);
       this.options.metrics.gitErrors.inc();
@@ -103,22 +85,7 @@ export class StackReconciler {
 
     let rendered: RenderedStack;
     try {
-      const platformStack = managed.platform;
-      const project = projectOf(this.platform.projects, {
-        name,
-        file: platformStack.file,
-        line: platformStack.line,
-        project: platformStack.document.spec?.project,
-      });
-      rendered = await renderStack(fetched.directory, {
-        ...(project === undefined ? {} : { project }),
-        providerCatalog: this.platform.projects.providers,
-        registry: this.options.registry,
-        stackOverride: { document: managed.platform.document, file: managed.platform.file, line: managed.platform.line },
-        sandboxLimits: this.options.sandboxLimits ?? defaultSandboxLimits,
-        ...(this.options.admission === undefined ? {} : { admission: this.options.admission }),
-        ...(this.platform.library === undefined ? {} : { platform: this.platform.library.library }),
-      });
+      rendered = await renderStackSource(this.options, name, managed, fetched.directory);
     } catch (error) {
       rethrowLeaseLoss(error);
       const problems = error instanceof PlumbErrorList ? error.errors : [asPlumbError(error, name)];
@@ -141,7 +108,6 @@ export class StackReconciler {
       }
       return;
     }
-    if (rendered.definition.name !== name) rendered = { ...rendered, definition: { ...rendered.definition, name } };
     managed.lastRendered = rendered;
     if (rendered.definition.sync.preventDrift === true && this.options.admission === undefined && !this.unguarded.has(name)) {
       this.unguarded.add(name);
@@ -203,6 +169,7 @@ export class StackReconciler {
         const status = await this.status(name);
         const plan = planned.plan;
         const attempted = { ...status, lastAttemptedRevision: revision };
+        if (job.only !== undefined && change === "intentional") return await this.applySelection(managed, rendered, revision, { ...job, only: job.only }, planned, connections);
         // An empty render with resources still recorded deletes nothing (allowEmpty is off); that is said, never shown as Ready.
         const heldEmpty = rendered.resources.length === 0 && plan.summary.retain > 0;
         if (heldEmpty) {
@@ -252,20 +219,7 @@ export class StackReconciler {
         });
         this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
         if (applied.result.failed > 0) {
-          const failure = applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error;
-          const transient = failure?.disposition === "transient";
-          scheduleRetry(managed);
-          const exhausted = managed.backoff.limit !== undefined && managed.failures > managed.backoff.limit;
-          await this.writeStatus(attempted);
-          await this.report(name, {
-            kind: "apply-failed",
-            failed: applied.result.failed,
-            failure: failure?.describe() ?? "see the run",
-            transient,
-            transientMessage: failure?.message ?? "",
-            attempts: managed.failures,
-            exhausted,
-          });
+          await this.reportApplyFailure(managed, applied, attempted);
           return plan;
         }
         this.markApplied(managed, rendered, change);
@@ -328,8 +282,89 @@ export class StackReconciler {
     await this.report(name, { kind: "unhealthy", revision, progressing, degraded, timedOut });
   }
 
+  /** A run with failed changes: retried with backoff, said in the conditions. */
+  private async reportApplyFailure(managed: ManagedStack, applied: AppliedRun, attempted: StackStatus): Promise<void> {
+    const failure = applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error;
+    const transient = failure?.disposition === "transient";
+    scheduleRetry(managed);
+    const exhausted = managed.backoff.limit !== undefined && managed.failures > managed.backoff.limit;
+    await this.writeStatus(attempted);
+    await this.report(attempted.stack, {
+      kind: "apply-failed",
+      failed: applied.result.failed,
+      failure: failure?.describe() ?? "see the run",
+      transient,
+      transientMessage: failure?.message ?? "",
+      attempts: managed.failures,
+      exhausted,
+    });
+  }
+
+  /**
+   * A selective sync (Argo CD's): only the chosen resources' changes are
+   * applied. When other changes are left, the stack runs a partial render —
+   * the one applied before, with the chosen resources from this one — so the
+   * drift loop neither reports nor reverts them, and it stays OutOfSync.
+   */
+  private async applySelection(
+    managed: ManagedStack,
+    rendered: RenderedStack,
+    revision: string,
+    job: Job & { only: string[] },
+    planned: PlannedStack,
+    connections: ProviderConnections,
+  ): Promise<Plan> {
+    const name = job.stack;
+    const status = await this.status(name);
+    const attempted = { ...status, lastAttemptedRevision: revision };
+    const chosen = new Set(job.only);
+    const plan = selectChanges(planned.plan, chosen);
+    const left = planned.plan.changes.filter((item) => !chosen.has(item.address) && item.action !== "noop" && item.action !== "retain").length;
+    const said = `selective sync of ${chosen.size} resource(s) at ${revision.slice(0, 12)}`;
+    if (!planHasChanges(plan)) {
+      await this.record([{ stack: name, runId: null, address: null, type: "sync.selective", message: `${said}: nothing to change among them` }]);
+      return plan;
+    }
+    const waitReason = holdReason(rendered.definition.sync, status, job, "intentional");
+    if (waitReason !== undefined) {
+      await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${said}: ${summaryText(plan)}; not applied: ${waitReason}` }]);
+      return plan;
+    }
+    await this.report(name, { kind: "applying", plan: summaryText(plan), change: "intentional" });
+    const commit = await commitOf(this.options, managed, revision);
+    const applied = await applyStackPlan(rendered, { ...planned, plan }, this.store, connections, {
+      trigger: job.trigger,
+      revision,
+      actor: job.actor,
+      ...(commit === undefined ? {} : { commit }),
+    });
+    this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
+    if (applied.result.failed > 0) {
+      await this.reportApplyFailure(managed, applied, attempted);
+      return plan;
+    }
+    await this.record([{ stack: name, runId: applied.runId, address: null, type: "sync.selective", message: `${said}: ${summaryText(plan)}; ${left} other change(s) left` }]);
+    if (left === 0) {
+      this.markApplied(managed, rendered, "intentional");
+      await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
+      await this.report(name, { kind: "applied", revision });
+      await this.reportHealth(managed, name, revision);
+      return plan;
+    }
+    const partial = partialRender(await appliedRender(this.options, name, managed), rendered, chosen);
+    await this.store.saveRender({ stack: name, digest: partial.digest, revision: status.lastAppliedRevision ?? revision, rendered: partial as unknown as JsonObject });
+    this.markApplied(managed, partial, "selective");
+    await this.writeStatus({ ...attempted, lastAppliedDigest: partial.digest, drift: null });
+    await this.report(name, {
+      kind: "held",
+      plan: `${left} change(s)`,
+      waitReason: `a selective sync applied ${plan.changes.length} chosen resource(s); the rest waits for a whole sync`,
+    });
+    return plan;
+  }
+
   /** What a successful apply leaves on the stack: no failures counted, the render the drift loop compares against. */
-  private markApplied(managed: ManagedStack, rendered: RenderedStack, change: "intentional" | "corrective" | "rollback"): void {
+  private markApplied(managed: ManagedStack, rendered: RenderedStack, change: "intentional" | "corrective" | "rollback" | "selective"): void {
     managed.failures = 0;
     managed.applied = rendered;
     managed.appliedKey = change === "intentional" ? this.renderKey(rendered) : undefined;

@@ -44,6 +44,8 @@ export interface StackRequest {
   revision: string | null;
   force: boolean;
   override: boolean;
+  /** For sync: the addresses a selective sync applies; absent for a whole sync. */
+  only?: string[];
 }
 
 export interface Leases {
@@ -206,6 +208,7 @@ export class LeaseTable implements Leases {
           revision: request.revision,
           force: request.force ? 1 : 0,
           override: request.override ? 1 : 0,
+          only_resources: request.only === undefined ? null : JSON.stringify(request.only),
           created_at: new Date().toISOString(),
         })
         .execute();
@@ -228,6 +231,7 @@ export class LeaseTable implements Leases {
             revision: row.revision,
             force: Number(row.force) === 1,
             override: Number(row.override) === 1,
+            ...(row.only_resources === null ? {} : { only: JSON.parse(row.only_resources) as string[] }),
           },
         });
     }

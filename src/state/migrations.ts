@@ -250,6 +250,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("notifications_sink").on("notifications").columns(["sink", "created_at"]).execute();
       },
     },
+    "0010-selective-sync": {
+      // A sync request handed between agents may name the resources it applies.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable("stack_requests").addColumn("only_resources", "text").execute();
+      },
+    },
   };
 }
 

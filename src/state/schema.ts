@@ -173,6 +173,8 @@ export interface StackRequestsTable {
   revision: string | null;
   force: number;
   override: number;
+  /** JSON array of addresses for a selective sync; null for a whole one. */
+  only_resources: string | null;
   created_at: string;
 }
 

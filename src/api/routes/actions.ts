@@ -8,6 +8,8 @@ import type { JsonObject } from "../../sdk/resource.js";
 import { auditOfAction } from "../../engine/record/audit-events.js";
 import type { RouteContext } from "../route-context.js";
 import { accepted, errorBody, stackName } from "../schemas.js";
+import { planPreview } from "../response-schemas.js";
+import { PlumbError } from "../../errors.js";
 
 const overrideField = Type.Optional(
   Type.Boolean({ description: "Apply although the stack is suspended or a deny window is open; recorded on the audit trail." }),
@@ -19,9 +21,75 @@ const rollbackBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const syncBody = Type.Union([Type.Object({ override: overrideField }, { additionalProperties: false }), Type.Null()]);
+const syncBody = Type.Union([
+  Type.Object(
+    {
+      override: overrideField,
+      resources: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 600 }), {
+          minItems: 1,
+          maxItems: 5000,
+          description: "Apply only these resources' changes (addresses); for stacks that neither sync automatically nor self-heal, or are suspended.",
+        }),
+      ),
+      dryRun: Type.Optional(
+        Type.Boolean({ description: "Answer with what the sync would do now (newest revision rendered and planned against live state) and apply nothing." }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+type SyncBody = Exclude<Static<typeof syncBody>, null>;
 
-export async function actionRoutes(app: FastifyInstance, { commands, store, authorizeStack }: RouteContext): Promise<void> {
+const dryRunAnswer = Type.Composite([Type.Object({ dryRun: Type.Literal(true) }), planPreview]);
+
+export async function actionRoutes(app: FastifyInstance, { commands, queries, store, authorizeStack }: RouteContext): Promise<void> {
+  // A dry run is a question, not an action: it answers with the plan at once, changes nothing and is not on the audit trail.
+  app.post<{ Params: Static<typeof stackName>; Body: Static<typeof syncBody> }>(
+    "/api/v1/stacks/:stack/sync",
+    {
+      schema: {
+        summary:
+          "Run the commit loop now and apply what it plans (202); with resources, only their changes (a selective sync); with dryRun, answer with the plan and apply nothing (200). A suspended stack or an open deny window holds it unless override is true",
+        params: stackName,
+        body: syncBody,
+        response: { 200: dryRunAnswer, 202: accepted, 403: errorBody, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const name = request.params.stack;
+      const body: SyncBody = request.body ?? {};
+      await authorizeStack(request, name, "operate", "sync");
+      const actor = request.principal?.name ?? "unknown";
+      if (body.dryRun === true) {
+        const answer = await queries.dryRun(name, body.resources);
+        if (answer === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} does not exist`);
+        const { plan, revision } = answer;
+        return reply.status(200).send({
+          dryRun: true,
+          revision,
+          summary: plan.summary,
+          warnings: plan.warnings,
+          changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change),
+        });
+      }
+      if (body.resources !== undefined) {
+        const sync = queries.syncPolicy(name);
+        const undoneBy = sync.auto === true ? "it syncs automatically, and its next poll would apply the rest" : sync.selfHeal === true ? "it self-heals, and its drift loop would undo the choice" : undefined;
+        const suspended = (await store.getStackStatus(name))?.suspended === true;
+        if (undoneBy !== undefined && !suspended)
+          throw new PlumbError("PLUMB_SELECTIVE_SYNC", `a selective sync of ${name} would not hold: ${undoneBy}`, {
+            hint: `suspend ${name} first (POST /api/v1/stacks/${name}/suspend, then sync with override), or sync every resource`,
+          });
+      }
+      const override = body.override === true;
+      await commands.requestSync(name, "api", actor, true, override, body.resources);
+      await store.appendAudit([auditOfAction(actor, name, "sync", body as JsonObject)]);
+      const what = body.resources === undefined ? "sync" : `selective sync (${body.resources.length} resource(s))`;
+      return reply.status(202).send({ accepted: true, message: `${what} of ${name} queued${override ? " (overriding suspension and sync windows)" : ""}` });
+    },
+  );
   const action = (route: string, description: string, run: (name: string, actor: string, body: unknown) => Promise<string> | string, body?: TSchema) =>
     app.post<{ Params: Static<typeof stackName> }>(
       route,
@@ -42,16 +110,6 @@ export async function actionRoutes(app: FastifyInstance, { commands, store, auth
         return reply.status(202).send({ accepted: true, message });
       },
     );
-  action(
-    "/api/v1/stacks/:stack/sync",
-    "Run the commit loop now and apply what it plans; a suspended stack or an open deny window holds it unless override is true",
-    async (name, actor, body) => {
-      const override = (body as Static<typeof syncBody> | undefined)?.override === true;
-      await commands.requestSync(name, "api", actor, true, override);
-      return `sync of ${name} queued${override ? " (overriding suspension and sync windows)" : ""}`;
-    },
-    syncBody,
-  );
   action("/api/v1/stacks/:stack/refresh", "Re-read live state and compare now; drift is healed only where selfHeal would heal it", async (name, actor) => {
     await commands.requestRefresh(name, actor);
     return `drift check of ${name} queued`;

@@ -72,6 +72,19 @@ export interface PlanInput {
   sync: { prune: boolean; allowEmpty: boolean };
 }
 
+/**
+ * The plan cut down to the chosen resources, as a selective sync applies it:
+ * their changes only, recounted. A dependency outside the choice is taken as
+ * it stands (the apply stage waits only on what is in the plan).
+ */
+export function selectChanges(plan: Plan, addresses: Iterable<string>): Plan {
+  const chosen = new Set(addresses);
+  const changes = plan.changes.filter((change) => chosen.has(change.address));
+  const summary: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, orphan: 0, retain: 0, noop: 0 };
+  for (const change of changes) summary[change.action]++;
+  return { ...plan, changes, summary };
+}
+
 export function createPlan(input: PlanInput): Plan {
   const recordedByAddress = new Map(input.recorded.map((record) => [record.address, record]));
   const changes: ResourceChange[] = [];
