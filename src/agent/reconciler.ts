@@ -169,7 +169,8 @@ export class StackReconciler {
         const status = await this.status(name);
         const plan = planned.plan;
         const attempted = { ...status, lastAttemptedRevision: revision };
-        if (job.only !== undefined && change === "intentional") return await this.applySelection(managed, rendered, revision, { ...job, only: job.only }, planned, connections);
+        if (job.only !== undefined && change === "intentional")
+          return await this.applySelection(managed, rendered, revision, { ...job, only: job.only }, planned, connections);
         // An empty render with resources still recorded deletes nothing (allowEmpty is off); that is said, never shown as Ready.
         const heldEmpty = rendered.resources.length === 0 && plan.summary.retain > 0;
         if (heldEmpty) {
@@ -327,7 +328,9 @@ export class StackReconciler {
     }
     const waitReason = holdReason(rendered.definition.sync, status, job, "intentional");
     if (waitReason !== undefined) {
-      await this.record([{ stack: name, runId: null, address: null, type: "plan.pending", message: `${said}: ${summaryText(plan)}; not applied: ${waitReason}` }]);
+      await this.record([
+        { stack: name, runId: null, address: null, type: "plan.pending", message: `${said}: ${summaryText(plan)}; not applied: ${waitReason}` },
+      ]);
       return plan;
     }
     await this.report(name, { kind: "applying", plan: summaryText(plan), change: "intentional" });
@@ -343,7 +346,9 @@ export class StackReconciler {
       await this.reportApplyFailure(managed, applied, attempted);
       return plan;
     }
-    await this.record([{ stack: name, runId: applied.runId, address: null, type: "sync.selective", message: `${said}: ${summaryText(plan)}; ${left} other change(s) left` }]);
+    await this.record([
+      { stack: name, runId: applied.runId, address: null, type: "sync.selective", message: `${said}: ${summaryText(plan)}; ${left} other change(s) left` },
+    ]);
     if (left === 0) {
       this.markApplied(managed, rendered, "intentional");
       await this.writeStatus({ ...attempted, lastAppliedRevision: revision, lastAppliedDigest: rendered.digest, drift: null });
@@ -352,7 +357,12 @@ export class StackReconciler {
       return plan;
     }
     const partial = partialRender(await appliedRender(this.options, name, managed), rendered, chosen);
-    await this.store.saveRender({ stack: name, digest: partial.digest, revision: status.lastAppliedRevision ?? revision, rendered: partial as unknown as JsonObject });
+    await this.store.saveRender({
+      stack: name,
+      digest: partial.digest,
+      revision: status.lastAppliedRevision ?? revision,
+      rendered: partial as unknown as JsonObject,
+    });
     this.markApplied(managed, partial, "selective");
     await this.writeStatus({ ...attempted, lastAppliedDigest: partial.digest, drift: null });
     await this.report(name, {

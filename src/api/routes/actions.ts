@@ -76,7 +76,12 @@ export async function actionRoutes(app: FastifyInstance, { commands, queries, st
       }
       if (body.resources !== undefined) {
         const sync = queries.syncPolicy(name);
-        const undoneBy = sync.auto === true ? "it syncs automatically, and its next poll would apply the rest" : sync.selfHeal === true ? "it self-heals, and its drift loop would undo the choice" : undefined;
+        const undoneBy =
+          sync.auto === true
+            ? "it syncs automatically, and its next poll would apply the rest"
+            : sync.selfHeal === true
+              ? "it self-heals, and its drift loop would undo the choice"
+              : undefined;
         const suspended = (await store.getStackStatus(name))?.suspended === true;
         if (undoneBy !== undefined && !suspended)
           throw new PlumbError("PLUMB_SELECTIVE_SYNC", `a selective sync of ${name} would not hold: ${undoneBy}`, {
