@@ -533,10 +533,10 @@ describe("the dashboard", () => {
     await page.close();
   }, 60_000);
 
-  it("draws the resources as a graph with health icons and foldable claims, and opens a node's whole desired and live manifests", async () => {
+  it("draws the resources as a graph with health icons and foldable claims, opens a node's whole desired and live manifests, and dry-runs and syncs chosen resources", async () => {
     repository.write(
       "platform/reports.yaml",
-      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: reports }\nspec:\n  source: { path: apps/reports }\n  sync: { auto: true, interval: 1s, driftInterval: 1h }\n`,
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: reports }\nspec:\n  source: { path: apps/reports }\n  sync: { auto: false, interval: 1s, driftInterval: 1h }\n`,
     );
     repository.write(
       "apps/reports/stack.yaml",
@@ -551,6 +551,8 @@ describe("the dashboard", () => {
       ].join("---\n"),
     );
     repository.commit("a reports database with a read-only claim");
+    // The stack syncs by hand only (so a person may sync chosen resources of it): it is synced once here.
+    await eventually(async () => ((await agent.api("POST", "/api/v1/stacks/reports/sync")).status === 202 ? true : undefined), 30_000, "reports known");
     await eventually(
       async () => {
         const answer = await agent.api<{ items: { health: string }[] }>("GET", "/api/v1/stacks/reports/resources");
@@ -606,6 +608,28 @@ describe("the dashboard", () => {
     await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('"connectionLimit": 9');
     await shoot(page, "stack-graph-diff");
     expect(await accessibilityAtBothWidths(page)).toEqual([]);
+
+    // A dry run says what a sync would change, and changes nothing.
+    const limitOf = async () =>
+      (await server.query<{ rolconnlimit: number }>("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'reports_owner'"))[0]?.rolconnlimit;
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "List", exact: true }).click();
+    await page.getByRole("button", { name: "Dry run", exact: true }).click();
+    const dry = page.getByRole("region", { name: "Dry run" });
+    await expect
+      .poll(() => dry.textContent(), { timeout: 30_000 })
+      .toMatch(/1 update\. Nothing has been applied\.update\s*postgres\.plumb\.dev\/v1\/Role\/reports_owner.*\/connectionLimit: 9 → 3/);
+    expect(await limitOf()).toBe(9);
+    // Chosen resources: their own dry run, then a sync of only them.
+    await page.getByLabel("Choose postgres.plumb.dev/v1/Role/reports_owner").check();
+    await page.getByRole("button", { name: "Dry run of 1 chosen" }).click();
+    // A dry run renders the newest commit, composite and all: seconds on a busy machine.
+    await expect.poll(() => dry.textContent(), { timeout: 30_000 }).toContain("Dry run of 1 chosen resource(s)");
+    await shoot(page, "stack-dry-run");
+    await page.getByRole("button", { name: "Sync 1 chosen" }).click();
+    await page.getByRole("button", { name: "Yes, sync 1 chosen" }).click();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("selective sync (1 resource(s)) of reports queued");
+    await eventually(async () => ((await limitOf()) === 3 ? true : undefined), 15_000, "the chosen role synced");
     await page.close();
   }, 120_000);
 });

@@ -16,6 +16,7 @@ import {
   type StackSummary,
 } from "./api.js";
 import { ResourceGraph } from "./resource-graph.js";
+import { SyncPreview, type SyncPreviewAnswer } from "./sync-preview.js";
 import { Badge, ConfirmButton, runTone, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
@@ -76,12 +77,19 @@ function treeRows(data: StackData): TreeRow[] {
 const rowHeight = 44;
 const overscan = 10;
 
-function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void }) {
+/** What a person may choose resources for (a selective sync or its dry run); absent for a read-only token. */
+interface Choice {
+  chosen: ReadonlySet<string>;
+  toggle: (address: string) => void;
+}
+
+function Row({ row, onDiff, choice }: { row: TreeRow; onDiff: (address: string) => void; choice: Choice | undefined }) {
   const indent = { paddingLeft: `${0.5 + row.depth * 1.25}rem` };
   if (row.type === "claim") {
     const { claim } = row;
     return (
       <tr className="claim">
+        {choice === undefined ? null : <td />}
         <td style={indent}>
           <span className="kind">{claim.kind}</span> {claim.name}
         </td>
@@ -97,6 +105,16 @@ function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void 
   const { resource } = row;
   return (
     <tr data-address={resource.address}>
+      {choice === undefined ? null : (
+        <td className="choose">
+          <input
+            type="checkbox"
+            aria-label={`Choose ${resource.address}`}
+            checked={choice.chosen.has(resource.address)}
+            onChange={() => choice.toggle(resource.address)}
+          />
+        </td>
+      )}
       <td style={indent}>
         <span className="kind">{resource.kind}</span> {resource.name}
       </td>
@@ -127,7 +145,7 @@ function Row({ row, onDiff }: { row: TreeRow; onDiff: (address: string) => void 
  * The resource tree, windowed: only the rows in view (and a few around them)
  * are in the page, so a stack of thousands of resources renders as fast as one of fifty.
  */
-function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: string) => void }) {
+function ResourceTree({ data, onDiff, choice }: { data: StackData; onDiff: (address: string) => void; choice: Choice | undefined }) {
   const rows = treeRows(data);
   const [scrollTop, setScrollTop] = useState(0);
   const viewport = Math.min(rows.length, 14) * rowHeight;
@@ -138,6 +156,11 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
       <table className="resources">
         <thead>
           <tr>
+            {choice === undefined ? null : (
+              <th scope="col">
+                <span className="sr-only">Chosen</span>
+              </th>
+            )}
             <th scope="col">Resource</th>
             <th scope="col">Status</th>
             <th scope="col">
@@ -148,7 +171,7 @@ function ResourceTree({ data, onDiff }: { data: StackData; onDiff: (address: str
         <tbody>
           {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * rowHeight}px` }} /> : null}
           {rows.slice(first, last).map((row) => (
-            <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} />
+            <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} choice={choice} />
           ))}
           {last < rows.length ? <tr aria-hidden="true" style={{ height: `${(rows.length - last) * rowHeight}px` }} /> : null}
         </tbody>
@@ -379,6 +402,26 @@ export function StackPage({ name, session }: { name: string; session: Session })
     localStorage.setItem(viewKey, choice);
     setView(choice);
   };
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
+  const [preview, setPreview] = useState<SyncPreviewAnswer | string | null>(null);
+  const toggle = (address: string) => {
+    const next = new Set(chosen);
+    if (next.has(address)) next.delete(address);
+    else next.add(address);
+    setChosen(next);
+  };
+  const dryRun = async () => {
+    const only = chosen.size === 0 ? null : [...chosen].sort();
+    try {
+      const answer = await api<Omit<SyncPreviewAnswer, "chosen">>(`${route}/sync`, {
+        method: "POST",
+        body: { dryRun: true, ...(only === null ? {} : { resources: only }) },
+      });
+      setPreview({ ...answer, chosen: only });
+    } catch (failure) {
+      setPreview((failure as Error).message);
+    }
+  };
   const openDiff = (address: string) => {
     setChanges(null);
     setDiffOf(address);
@@ -472,6 +515,9 @@ export function StackPage({ name, session }: { name: string; session: Session })
       if (commit?.commitMessage) parts.push(commit.commitMessage.length > 60 ? `${commit.commitMessage.slice(0, 59)}…` : commit.commitMessage);
       return { revision, text: parts.join(" · ") };
     });
+  const canOperate = session.grants.some(
+    (grant) => grant.role === "platform-admin" || (grant.role !== "viewer" && (grant.project === null || grant.project === stack.project)),
+  );
   const repo = safeHref(stack.source.repo);
   const commit = commitHref(stack.source.repo, stack.lastAppliedRevision);
   return (
@@ -535,11 +581,24 @@ export function StackPage({ name, session }: { name: string; session: Session })
         <dd className="sync-policy">{syncPolicyText(data.sync)}</dd>
       </dl>
 
-      {session.grants.some(
-        (grant) => grant.role === "platform-admin" || (grant.role !== "viewer" && (grant.project === null || grant.project === stack.project)),
-      ) ? (
+      {canOperate ? (
         <section className="actions" aria-label="Actions">
           <ConfirmButton label="Sync now" question={`Sync ${stack.name} now?`} onConfirm={act("sync")} />
+          <button type="button" onClick={() => void dryRun()}>
+            {chosen.size === 0 ? "Dry run" : `Dry run of ${chosen.size} chosen`}
+          </button>
+          {chosen.size === 0 ? null : (
+            <>
+              <ConfirmButton
+                label={`Sync ${chosen.size} chosen`}
+                question={`Sync only the ${chosen.size} chosen resource(s) of ${stack.name}?`}
+                onConfirm={act("sync", { resources: [...chosen].sort() })}
+              />
+              <button type="button" className="link" onClick={() => setChosen(new Set())}>
+                Clear the choice
+              </button>
+            </>
+          )}
           <ConfirmButton label="Refresh" question={`Re-read ${stack.name}'s live state?`} onConfirm={act("refresh")} />
           {stack.suspended ? (
             <ConfirmButton label="Resume" question={`Resume ${stack.name}?`} onConfirm={act("resume")} />
@@ -567,6 +626,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
           </span>
         </section>
       ) : null}
+      {preview === null ? null : <SyncPreview preview={preview} onClose={() => setPreview(null)} />}
       {notice === null ? null : (
         <p role="status" className="notice">
           {notice}
@@ -609,7 +669,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
         {view === "graph" ? (
           <ResourceGraph resources={data.resources} claims={data.claims} selected={diffOf} onSelect={openDiff} />
         ) : (
-          <ResourceTree data={data} onDiff={openDiff} />
+          <ResourceTree data={data} onDiff={openDiff} choice={canOperate ? { chosen, toggle } : undefined} />
         )}
       </section>
       {diffOf === null ? null : (
