@@ -90,7 +90,7 @@ function Row({ row, onDiff, choice }: { row: TreeRow; onDiff: (address: string) 
     return (
       <tr className="claim">
         {choice === undefined ? null : <td />}
-        <td style={indent}>
+        <td className="name" style={indent}>
           <span className="kind">{claim.kind}</span> {claim.name}
         </td>
         <td>
@@ -115,7 +115,7 @@ function Row({ row, onDiff, choice }: { row: TreeRow; onDiff: (address: string) 
           />
         </td>
       )}
-      <td style={indent}>
+      <td className="name" style={indent}>
         <span className="kind">{resource.kind}</span> {resource.name}
       </td>
       <td>
@@ -157,13 +157,15 @@ function ResourceTree({ data, onDiff, choice }: { data: StackData; onDiff: (addr
         <thead>
           <tr>
             {choice === undefined ? null : (
-              <th scope="col">
+              <th scope="col" className="choose">
                 <span className="sr-only">Chosen</span>
               </th>
             )}
-            <th scope="col">Resource</th>
+            <th scope="col" className="name">
+              Resource
+            </th>
             <th scope="col">Status</th>
-            <th scope="col">
+            <th scope="col" className="diff-link">
               <span className="sr-only">Diff</span>
             </th>
           </tr>

@@ -16,13 +16,13 @@ export function StackTiles({
   onFavourites: (favourites: string[]) => void;
 }) {
   return (
-    <ul className="tiles" aria-label="Stacks as tiles">
+    <ul className="stack-tiles" aria-label="Stacks as tiles">
       {stacks.map((stack) => {
         const state = stackState(stack);
         const words = syncAndHealth(stack);
         return (
-          <li key={stack.name} className={`tile ${state.tone}`} data-stack={stack.name}>
-            <div className="tile-head">
+          <li key={stack.name} className={`stack-tile ${state.tone}`} data-stack={stack.name}>
+            <div className="stack-tile-head">
               <a href={`#/stacks/${encodeURIComponent(stack.name)}`}>{stack.name}</a>
               <FavouriteStar stack={stack.name} favourite={favourites.has(stack.name)} onChange={onFavourites} />
             </div>
