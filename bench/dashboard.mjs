@@ -1,11 +1,13 @@
 // Benchmark: the dashboard in Debian's Chromium (playwright-core) against an
-// agent holding 5,000 stacks and about 100,000 resources (file resources:
-// 4,999 stacks × 20 and one stack of 2,000), measured once the agent has applied
-// them all. Measures, from navigation until the page can be used (its rows are
-// on screen and its controls take input): the stacks page, a search typed into
-// it, a sort by state, the 2,000-resource stack page, a scroll to its last
-// resource (the resource table renders only the rows in view), the Overview,
-// the Environments matrix and the Compliance page.
+// agent holding 5,000 stacks and about 101,000 resources (file resources:
+// 4,999 stacks × 20 and one stack of 1,000 whose files depend on each other as
+// a tree four wide), measured once the agent has applied them all. Measures,
+// from navigation until the page can be used (its rows are on screen and its
+// controls take input): the stacks page, a search typed into it, a sort by
+// state, the 1,000-resource stack page, a scroll to its last resource (the
+// resource table renders only the rows in view), the same stack drawn as a
+// graph (every node and edge), the Overview, the Environments matrix and the
+// Compliance page.
 // Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,10 +23,11 @@ if (!existsSync(chromiumPath)) {
 }
 const stacks = Number(process.env.PLUMB_BENCH_DASHBOARD_STACKS ?? 5000);
 const perStack = 20;
-const bigStack = 2000;
+const bigStack = 1000;
 const repeats = 5;
 const root = mkdtempSync(path.join(tmpdir(), "plumb-dashboardbench-"));
-const file = (name) => `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name} }\nspec: { path: ${name}.txt, content: ${name} }\n`;
+const file = (name, dependsOn) =>
+  `---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: ${name}${dependsOn === undefined ? "" : `, annotations: { plumb.dev/depends-on: file.plumb.dev/v1/File/${dependsOn} }`} }\nspec: { path: ${name}.txt, content: ${name} }\n`;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const platform = path.join(root, "platform");
@@ -34,7 +37,8 @@ for (const [name, count] of [
   ["big", bigStack],
 ]) {
   mkdirSync(path.join(platform, "apps", name), { recursive: true });
-  writeFileSync(path.join(platform, "apps", name, "files.yaml"), Array.from({ length: count }, (_, index) => file(`f${index}`)).join(""));
+  const parent = (index) => (name === "big" && index > 0 ? `f${Math.floor((index - 1) / 4)}` : undefined);
+  writeFileSync(path.join(platform, "apps", name, "files.yaml"), Array.from({ length: count }, (_, index) => file(`f${index}`, parent(index))).join(""));
 }
 let documents = "";
 for (let index = 0; index < stacks; index++) {
@@ -85,10 +89,22 @@ try {
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const token = readFileSync(path.join(root, "agent", "token"), "utf8").trim();
-  await context.addInitScript((value) => globalThis.sessionStorage.setItem("plumb.token", value), token);
+  await context.addInitScript((value) => globalThis.localStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
 
-  const timings = { stacks: [], search: [], sort: [], stack: [], scroll: [], overview: [], environments: [], environmentsAll: [], compliance: [] };
+  const timings = {
+    stacks: [],
+    search: [],
+    sort: [],
+    stack: [],
+    scroll: [],
+    graph: [],
+    graphLoad: [],
+    overview: [],
+    environments: [],
+    environmentsAll: [],
+    compliance: [],
+  };
   for (let round = 0; round < repeats; round++) {
     let begin = Date.now();
     await page.goto(`${agent.url}/#/`);
@@ -125,6 +141,27 @@ try {
     await page.locator(".tree").evaluate((element) => element.scrollTo(0, element.scrollHeight));
     await page.locator(`tr[data-address="${lastAddress}"]`).waitFor();
     timings.scroll.push(Date.now() - begin);
+
+    // The same stack as a graph: every node and every dependency arrow drawn.
+    const graphDrawn = () =>
+      page.waitForFunction(
+        (count) =>
+          globalThis.document.querySelectorAll(".graph [data-address]").length === count &&
+          globalThis.document.querySelectorAll(".graph .edge").length === count - 1,
+        resources,
+      );
+    begin = Date.now();
+    await page.getByRole("button", { name: "Graph", exact: true }).click();
+    await graphDrawn();
+    timings.graph.push(Date.now() - begin);
+    // The choice is kept: the next visit opens on the graph.
+    begin = Date.now();
+    await page.goto("about:blank");
+    await page.goto(`${agent.url}/#/stacks/big`);
+    await graphDrawn();
+    await page.getByRole("button", { name: "Sync now" }).waitFor({ state: "visible" });
+    timings.graphLoad.push(Date.now() - begin);
+    await page.getByRole("button", { name: "List", exact: true }).click();
 
     begin = Date.now();
     await page.goto("about:blank");
@@ -176,6 +213,8 @@ try {
     ["sort by state → 50 rows", timings.sort, ""],
     [`stack page with ${resources.toLocaleString("en")} resources: rows shown, actions usable`, timings.stack, "≤ 1 s"],
     ["scroll to its last resource", timings.scroll, ""],
+    [`… switched to the graph: ${resources.toLocaleString("en")} nodes and ${(resources - 1).toLocaleString("en")} arrows drawn`, timings.graph, ""],
+    ["… opened on the graph: every node drawn, actions usable", timings.graphLoad, "≤ 1 s"],
     ["overview: state counts, 10 recent runs, drift chart", timings.overview, ""],
     [`environments matrix of ${stacks.toLocaleString("en")} stacks: first 100 rows, search usable`, timings.environments, ""],
     ['… "Show all" → every row drawn', timings.environmentsAll, ""],

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, logIn, seriousAccessibilityProblems } from "./browser.js";
 import { eventually, startAgent, type RunningAgent } from "./agent-process.js";
@@ -35,6 +35,25 @@ async function shoot(page: Page, name: string): Promise<void> {
     // Nothing may widen the page past the screen: at phone width that means sideways scrolling of everything.
     expect(await page.evaluate<number>("document.documentElement.scrollWidth"), `${name} at ${width} px`).toBeLessThanOrEqual(width);
     await page.screenshot({ path: path.join(screenshots, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+/**
+ * The README's pictures (docs/screenshots), taken only when PLUMB_DOCS_SCREENSHOTS
+ * is set: the screen a person sees at each width, with `focus` scrolled into view.
+ */
+async function documentationShot(page: Page, name: string, focus: Locator): Promise<void> {
+  if (process.env.PLUMB_DOCS_SCREENSHOTS === undefined) return;
+  const directory = path.join(repositoryRoot, "docs", "screenshots");
+  mkdirSync(directory, { recursive: true });
+  for (const [label, width, height] of [
+    ["desktop", 1280, 900],
+    ["phone", 390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await focus.evaluate((element) => element.scrollIntoView({ block: label === "desktop" ? "end" : "start" }));
+    await page.screenshot({ path: path.join(directory, `${name}-${label}.jpg`), type: "jpeg", quality: 80 });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 }
@@ -370,6 +389,18 @@ describe("the dashboard", () => {
     const sourceMap = await fetch(`${agent.url}${script}.map`);
     expect(sourceMap.status).toBe(404);
     await sourceMap.body?.cancel();
+    // Asked for by the flag, the same map is served and leads back to the dashboard's sources.
+    const platform = mkdtempSync(path.join(work, "maps-platform-"));
+    const withMaps = await startAgent(["--platform", platform, "--data-dir", path.join(work, "maps-data"), "--dashboard-source-maps"], {
+      tokenFile: path.join(work, "maps-token"),
+    });
+    try {
+      const served = await fetch(`${withMaps.url}${script}.map`);
+      expect(served.status).toBe(200);
+      expect(((await served.json()) as { sources: string[] }).sources.some((source) => source.endsWith("stack-page.tsx"))).toBe(true);
+    } finally {
+      await withMaps.stop();
+    }
   });
 
   it("skips to the content, moves focus to each page it opens, lets the keyboard scroll wide tables, names each event's resource, says which action a person took, and goes dark with the system", async () => {
@@ -518,6 +549,7 @@ describe("the dashboard", () => {
     expect(await tiles.first().textContent()).toMatch(/web-app.*(Synced|OutOfSync|Syncing).*(Healthy|Progressing|Unknown)/);
     expect(await page.locator("table.stacks").isVisible()).toBe(false);
     await shoot(page, "stacks-tiles");
+    await documentationShot(page, "stacks-tiles", page.getByRole("list", { name: "Stacks as tiles" }));
     expect(await accessibilityAtBothWidths(page)).toEqual([]);
     // A star taken off a tile leaves the favourites-only view empty; the view itself can be deleted.
     await tiles.first().getByRole("button", { name: "Favourite web-app" }).click();
@@ -578,6 +610,7 @@ describe("the dashboard", () => {
     expect(await left("postgres.plumb.dev/v1/Role/reports_reader")).toBeGreaterThan(await left("platform.example.org/v1/ReadOnlyAccess/readers"));
     expect(await graph.locator(".edge.composed").count()).toBe(4);
     await shoot(page, "stack-graph");
+    await documentationShot(page, "stack-graph", graph);
     expect(await accessibilityAtBothWidths(page)).toEqual([]);
 
     // Folding the claim hides its four composed resources; the keyboard unfolds it.
@@ -607,6 +640,7 @@ describe("the dashboard", () => {
     await graph.getByRole("button", { name: /^Role reports_owner/ }).click();
     await expect.poll(() => live.textContent(), { timeout: 15_000 }).toContain('"connectionLimit": 9');
     await shoot(page, "stack-graph-diff");
+    await documentationShot(page, "stack-graph-diff", diff);
     expect(await accessibilityAtBothWidths(page)).toEqual([]);
 
     // A dry run says what a sync would change, and changes nothing.
@@ -626,6 +660,7 @@ describe("the dashboard", () => {
     // A dry run renders the newest commit, composite and all: seconds on a busy machine.
     await expect.poll(() => dry.textContent(), { timeout: 30_000 }).toContain("Dry run of 1 chosen resource(s)");
     await shoot(page, "stack-dry-run");
+    await documentationShot(page, "stack-dry-run", dry);
     await page.getByRole("button", { name: "Sync 1 chosen" }).click();
     await page.getByRole("button", { name: "Yes, sync 1 chosen" }).click();
     await expect.poll(() => page.getByRole("status").textContent()).toContain("selective sync (1 resource(s)) of reports queued");
