@@ -224,6 +224,28 @@ try {
     console.log(`| ${label} | ${median(values)} ms | ${Math.min(...values)} – ${Math.max(...values)} ms | ${goal} |`);
   }
   console.log(`\nGET /api/v1/stacks?sort=state&limit=50 alone: median ${median(apiTimings).toFixed(0)} ms`);
+  // Where a page's time goes: each request it makes, alone, median of 5.
+  const routes = [
+    "/api/v1/stacks/big",
+    "/api/v1/stacks/big/resources",
+    "/api/v1/stacks/big/runs?limit=50",
+    "/api/v1/stacks/big/events?limit=30",
+    "/api/v1/audit?stack=big&limit=25&order=newest",
+    "/api/v1/stacks/big/sync-policy",
+    "/api/v1/compliance/summary",
+    "/api/v1/environments",
+  ];
+  const requestTimes = [];
+  for (const route of routes) {
+    const times = [];
+    for (let round = 0; round < repeats; round++) {
+      const begin = performance.now();
+      await agent.api("GET", route);
+      times.push(performance.now() - begin);
+    }
+    requestTimes.push(`${route} ${median(times).toFixed(0)} ms`);
+  }
+  console.log(`Requests alone (median of ${repeats}): ${requestTimes.join("; ")}`);
 } finally {
   await browser?.close();
   await agent.stop();

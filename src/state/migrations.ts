@@ -256,6 +256,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("stack_requests").addColumn("only_resources", "text").execute();
       },
     },
+    "0011-audit-by-stack": {
+      // A stack page asks for its newest changes: without this the store walks the whole trail back to them.
+      async up(db: Kysely<unknown>) {
+        await db.schema.createIndex("audit_events_stack_sequence").on("audit_events").columns(["stack", "sequence"]).execute();
+      },
+    },
   };
 }
 
