@@ -52,8 +52,9 @@ async function documentationShot(page: Page, name: string, focus: Locator): Prom
     ["phone", 390, 844],
   ] as const) {
     await page.setViewportSize({ width, height });
-    await focus.evaluate((element) => element.scrollIntoView({ block: label === "desktop" ? "end" : "start" }));
-    await page.screenshot({ path: path.join(directory, `${name}-${label}.jpg`), type: "jpeg", quality: 80 });
+    await page.evaluate("window.scrollTo(0, 0)");
+    await focus.evaluate((element, block) => element.scrollIntoView({ block }), label === "desktop" ? "nearest" : "start");
+    await page.screenshot({ path: path.join(directory, `${name}-${label}.png`) });
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 }

@@ -18,6 +18,15 @@ import type { ComplianceReport, ComplianceSummary } from "../../src/policy/repor
 
 export type { AuditEntry, ClaimItem, ComplianceReport, ComplianceSummary, PlanChange, ResourceItem, RunItem, Session, StackList };
 
+/** One of a stack's events (GET /api/v1/stacks/:stack/events). */
+export interface StackEvent {
+  id: number;
+  createdAt: string;
+  type: string;
+  message: string;
+  address: string | null;
+}
+
 const tokenKey = "plumb.token";
 
 export function savedToken(): string | null {

@@ -1,8 +1,8 @@
-// One stack: conditions and revisions, the resource tree (claims with what
-// they composed) with status, health and drift, the desired-vs-live diff of a
-// resource, runs and events — and the actions the token allows, each asking first.
+// One stack: sync and health, its sync policy, conditions and revisions, its
+// resources as a list or a graph, a resource's diff, a sync's dry run, runs,
+// changes and events — and the actions the token allows, each asking first.
 
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import {
   api,
   commitHref,
@@ -13,11 +13,15 @@ import {
   type ResourceItem,
   type RunItem,
   type Session,
+  type StackEvent,
   type StackSummary,
 } from "./api.js";
+import { DiffPanel } from "./diff-panel.js";
 import { ResourceGraph } from "./resource-graph.js";
+import { ResourceTree } from "./resource-tree.js";
+import { RunRows } from "./run-rows.js";
 import { SyncPreview, type SyncPreviewAnswer } from "./sync-preview.js";
-import { Badge, ConfirmButton, runTone, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
+import { Badge, ConfirmButton, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
 interface StackData {
@@ -25,7 +29,7 @@ interface StackData {
   resources: ResourceItem[];
   claims: ClaimItem[];
   runs: RunItem[];
-  events: { id: number; createdAt: string; type: string; message: string; address: string | null }[];
+  events: StackEvent[];
   changes: AuditEntry[];
   sync: SyncPolicy;
 }
@@ -43,350 +47,6 @@ function syncPolicyText(sync: SyncPolicy): string {
   for (const window of sync.windows ?? []) parts.push(`${window.kind} window ${window.schedule} for ${window.duration}`);
   if (sync.preventDrift === true) parts.push("drift prevented at admission");
   return parts.join(" · ");
-}
-
-function tone(value: string): string {
-  return value === "Synced" || value === "Healthy" ? "good" : value === "Failed" || value === "Degraded" ? "bad" : "muted";
-}
-
-type TreeRow = { type: "claim"; claim: ClaimItem; depth: number } | { type: "resource"; resource: ResourceItem; depth: number };
-
-/** Claims first, each followed by what it composed (nested claims recursively), then the other resources. */
-function treeRows(data: StackData): TreeRow[] {
-  const byAddress = new Map(data.resources.map((resource) => [resource.address, resource]));
-  const claims = new Map(data.claims.map((claim) => [claim.address, claim]));
-  const rows: TreeRow[] = [];
-  const placed = new Set<string>();
-  const addClaim = (claim: ClaimItem, depth: number) => {
-    rows.push({ type: "claim", claim, depth });
-    for (const child of claim.children) {
-      const nested = claims.get(child);
-      if (nested !== undefined) addClaim(nested, depth + 1);
-      const resource = byAddress.get(child);
-      if (resource !== undefined) {
-        placed.add(child);
-        rows.push({ type: "resource", resource, depth: depth + 1 });
-      }
-    }
-  };
-  for (const claim of data.claims.filter((item) => item.composite === null)) addClaim(claim, 0);
-  for (const resource of data.resources) if (!placed.has(resource.address)) rows.push({ type: "resource", resource, depth: 0 });
-  return rows;
-}
-
-const rowHeight = 44;
-const overscan = 10;
-
-/** What a person may choose resources for (a selective sync or its dry run); absent for a read-only token. */
-interface Choice {
-  chosen: ReadonlySet<string>;
-  toggle: (address: string) => void;
-}
-
-function Row({ row, onDiff, choice }: { row: TreeRow; onDiff: (address: string) => void; choice: Choice | undefined }) {
-  const indent = { paddingLeft: `${0.5 + row.depth * 1.25}rem` };
-  if (row.type === "claim") {
-    const { claim } = row;
-    return (
-      <tr className="claim">
-        {choice === undefined ? null : <td />}
-        <td className="name" style={indent}>
-          <span className="kind">{claim.kind}</span> {claim.name}
-        </td>
-        <td>
-          <Badge tone={claim.ready ? "good" : "warn"} title={claim.reason}>
-            {claim.ready ? "Ready" : "Not ready"}
-          </Badge>
-        </td>
-        <td className="muted">{claim.children.length} composed</td>
-      </tr>
-    );
-  }
-  const { resource } = row;
-  return (
-    <tr data-address={resource.address}>
-      {choice === undefined ? null : (
-        <td className="choose">
-          <input
-            type="checkbox"
-            aria-label={`Choose ${resource.address}`}
-            checked={choice.chosen.has(resource.address)}
-            onChange={() => choice.toggle(resource.address)}
-          />
-        </td>
-      )}
-      <td className="name" style={indent}>
-        <span className="kind">{resource.kind}</span> {resource.name}
-      </td>
-      <td>
-        <Badge tone={tone(resource.status)}>{resource.status}</Badge>
-        <Badge tone={tone(resource.health)}>{resource.health}</Badge>
-        {resource.drift === null ? null : (
-          <Badge tone="warn" title={resource.drift.join(", ")}>
-            drift: {resource.drift.join(", ")}
-          </Badge>
-        )}
-        {resource.healed === null ? null : (
-          <Badge tone="muted" title={`changed by hand and put back: ${resource.healed.join(", ")}`}>
-            healed: {resource.healed.join(", ")}
-          </Badge>
-        )}
-      </td>
-      <td>
-        <button type="button" className="link" onClick={() => onDiff(resource.address)} aria-label={`Diff of ${resource.address}`}>
-          Diff
-        </button>
-      </td>
-    </tr>
-  );
-}
-
-/**
- * The resource tree, windowed: only the rows in view (and a few around them)
- * are in the page, so a stack of thousands of resources renders as fast as one of fifty.
- */
-function ResourceTree({ data, onDiff, choice }: { data: StackData; onDiff: (address: string) => void; choice: Choice | undefined }) {
-  const rows = treeRows(data);
-  const [scrollTop, setScrollTop] = useState(0);
-  const viewport = Math.min(rows.length, 14) * rowHeight;
-  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
-  const last = Math.min(rows.length, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
-  return (
-    <div className="scroll tree" style={{ maxHeight: `${viewport + rowHeight}px` }} onScroll={(event) => setScrollTop(event.currentTarget.scrollTop)}>
-      <table className="resources">
-        <thead>
-          <tr>
-            {choice === undefined ? null : (
-              <th scope="col" className="choose">
-                <span className="sr-only">Chosen</span>
-              </th>
-            )}
-            <th scope="col" className="name">
-              Resource
-            </th>
-            <th scope="col">Status</th>
-            <th scope="col" className="diff-link">
-              <span className="sr-only">Diff</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {first > 0 ? <tr aria-hidden="true" style={{ height: `${first * rowHeight}px` }} /> : null}
-          {rows.slice(first, last).map((row) => (
-            <Row key={row.type === "claim" ? row.claim.address : row.resource.address} row={row} onDiff={onDiff} choice={choice} />
-          ))}
-          {last < rows.length ? <tr aria-hidden="true" style={{ height: `${(rows.length - last) * rowHeight}px` }} /> : null}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-/** The whole object on both sides: the spec applied last (secrets as references) and the live object read now (secret values hidden). */
-function Manifests({ stack, address }: { stack: string; address: string }) {
-  const [manifest, setManifest] = useState<{ desired: unknown; live: unknown } | string | null>(null);
-  useEffect(() => {
-    let current = true;
-    setManifest(null);
-    api<{ desired: unknown; live: unknown }>(`/api/v1/stacks/${encodeURIComponent(stack)}/manifest?address=${encodeURIComponent(address)}`).then(
-      (answer) => current && setManifest(answer),
-      (failure: Error) => current && setManifest(failure.message),
-    );
-    return () => {
-      current = false;
-    };
-  }, [stack, address]);
-  if (manifest === null) return <p className="loading">Loading the manifests…</p>;
-  if (typeof manifest === "string")
-    return (
-      <p role="alert" className="error">
-        {manifest}
-      </p>
-    );
-  return (
-    <div className="manifests">
-      <section aria-label="Desired manifest">
-        <h3>Desired (applied last)</h3>
-        <pre tabIndex={0}>{JSON.stringify(manifest.desired, null, 2)}</pre>
-      </section>
-      <section aria-label="Live manifest">
-        <h3>Live (read now)</h3>
-        <pre tabIndex={0}>{manifest.live === null ? "(does not exist)" : JSON.stringify(manifest.live, null, 2)}</pre>
-      </section>
-    </div>
-  );
-}
-
-function DiffPanel({
-  stack,
-  address,
-  changes,
-  events,
-  onClose,
-}: {
-  stack: string;
-  address: string;
-  changes: PlanChange[] | null;
-  /** This resource's own events, newest first. */
-  events: StackData["events"];
-  onClose: () => void;
-}) {
-  const change = changes?.find((item) => item.address === address);
-  const panel = useRef<HTMLElement>(null);
-  // Opening a diff brings it into view and puts the focus on it; closing puts the focus back on the resource's Diff button.
-  useEffect(() => {
-    panel.current?.scrollIntoView({ block: "nearest" });
-    panel.current?.focus({ preventScroll: true });
-  }, [address]);
-  const close = () => {
-    onClose();
-    const opener =
-      document.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(`Diff of ${address}`)}"]`) ??
-      document.querySelector<SVGGElement>(`.graph [data-address="${CSS.escape(address)}"]`);
-    opener?.focus();
-  };
-  return (
-    <section
-      ref={panel}
-      tabIndex={-1}
-      className="card diff"
-      aria-label={`Diff of ${address}`}
-      onKeyDown={(event) => {
-        if (event.key === "Escape") close();
-      }}
-    >
-      <header>
-        <h2>
-          Desired vs live: <code>{address}</code>
-        </h2>
-        <button type="button" onClick={close}>
-          Close
-        </button>
-      </header>
-      {changes === null ? (
-        <p>Loading…</p>
-      ) : change === undefined ? (
-        <p className="good-text">In sync: live matches what Git declares.</p>
-      ) : (
-        <>
-          <p>
-            {change.action}: {change.reason}
-          </p>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">Live</th>
-                <th scope="col">Desired</th>
-              </tr>
-            </thead>
-            <tbody>
-              {change.diffs.map((diff) => (
-                <tr key={diff.path}>
-                  <td>
-                    <code>{diff.path}</code>
-                    {diff.drift ? <Badge tone="warn">drift</Badge> : null}
-                  </td>
-                  <td>
-                    <code>{diff.before === undefined ? "(absent)" : JSON.stringify(diff.before)}</code>
-                  </td>
-                  <td>
-                    <code>{diff.after === undefined ? "(absent)" : JSON.stringify(diff.after)}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
-      )}
-      <Manifests stack={stack} address={address} />
-      <h3>Events of this resource</h3>
-      {events.length === 0 ? (
-        <p className="muted">None recently.</p>
-      ) : (
-        <ul className="events">
-          {events.map((event) => (
-            <li key={event.id}>
-              <time>{new Date(event.createdAt).toLocaleString()}</time> <span className="kind">{event.type}</span> {event.message}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}
-
-interface RunDetail {
-  run: RunItem;
-  changes: { address: string; action: string; state: string; outcome: string | null; at: string }[];
-}
-
-/** One run; "Details" opens its error and the journal of what it changed, fetched when asked for. */
-function RunRows({ stack, run }: { stack: string; run: RunItem }) {
-  const [detail, setDetail] = useState<RunDetail | string | null>(null);
-  const [open, setOpen] = useState(false);
-  const toggle = () => {
-    setOpen(!open);
-    if (!open && detail === null)
-      api<RunDetail>(`/api/v1/stacks/${encodeURIComponent(stack)}/runs/${run.id}`).then(setDetail, (failure: Error) => setDetail(failure.message));
-  };
-  const summary =
-    run.planSummary === null
-      ? ""
-      : (["create", "update", "replace", "delete"] as const)
-          .filter((key) => (run.planSummary?.[key] ?? 0) > 0)
-          .map((key) => `${run.planSummary?.[key]} ${key}`)
-          .join(", ") || "none";
-  return (
-    <>
-      <tr>
-        <td>{new Date(run.startedAt).toLocaleString()}</td>
-        <td>{run.trigger}</td>
-        <td>
-          <code>{shortRevision(run.revision)}</code>
-        </td>
-        <td>
-          <Badge tone={runTone(run.result)}>{run.result}</Badge>
-        </td>
-        <td>{summary}</td>
-        <td>{run.actor ?? "agent"}</td>
-        <td>
-          <button type="button" className="link" aria-expanded={open} onClick={toggle}>
-            Details<span className="sr-only"> of the run at {new Date(run.startedAt).toLocaleString()}</span>
-          </button>
-        </td>
-      </tr>
-      {open ? (
-        <tr className="run-detail">
-          <td colSpan={7}>
-            {run.error === null ? null : <p className="message error">{run.error}</p>}
-            {detail === null ? (
-              <p className="loading">Loading…</p>
-            ) : typeof detail === "string" ? (
-              <p role="alert" className="error">
-                {detail}
-              </p>
-            ) : detail.changes.length === 0 ? (
-              <p className="muted">This run changed nothing.</p>
-            ) : (
-              <ul className="events">
-                {detail.changes.map((change) => (
-                  <li key={`${change.address}/${change.at}`}>
-                    <Badge tone={change.state === "applied" ? "good" : change.state === "failed" ? "bad" : "muted"}>{change.action}</Badge>{" "}
-                    <code>{change.address}</code>{" "}
-                    <span className="muted">
-                      {change.state}
-                      {change.outcome === null ? "" : `: ${change.outcome}`}
-                    </span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </td>
-        </tr>
-      ) : null}
-    </>
-  );
 }
 
 /** List or graph: the choice is kept for every stack page. */

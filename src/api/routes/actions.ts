@@ -1,6 +1,7 @@
-// Route group: actions a person takes on a stack (admin tokens): sync,
-// refresh, suspend, resume and rollback, each put on the audit trail with
-// what was asked (an override included).
+// Route group: actions a person takes on a stack (admin tokens): sync (of
+// every resource or of chosen ones), refresh, suspend, resume and rollback,
+// each put on the audit trail with what was asked (an override included);
+// and a sync's dry run, which only answers.
 
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
@@ -9,6 +10,7 @@ import { auditOfAction } from "../../engine/record/audit-events.js";
 import type { RouteContext } from "../route-context.js";
 import { accepted, errorBody, stackName } from "../schemas.js";
 import { planPreview } from "../response-schemas.js";
+import { previewOfPlan } from "../plan-preview.js";
 import { PlumbError } from "../../errors.js";
 
 const overrideField = Type.Optional(
@@ -65,14 +67,7 @@ export async function actionRoutes(app: FastifyInstance, { commands, queries, st
       if (body.dryRun === true) {
         const answer = await queries.dryRun(name, body.resources);
         if (answer === undefined) throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} does not exist`);
-        const { plan, revision } = answer;
-        return reply.status(200).send({
-          dryRun: true,
-          revision,
-          summary: plan.summary,
-          warnings: plan.warnings,
-          changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change),
-        });
+        return reply.status(200).send({ dryRun: true, ...previewOfPlan(answer.plan, answer.revision) });
       }
       if (body.resources !== undefined) {
         const sync = queries.syncPolicy(name);

@@ -11,6 +11,7 @@ import { environmentMatrix } from "../environment-matrix.js";
 import { assessPromotion, promotionFacts } from "../promotions.js";
 import { planPreview, resourceList, stackList } from "../response-schemas.js";
 import { platformWide } from "../authorization.js";
+import { previewOfPlan } from "../plan-preview.js";
 import type { RouteContext } from "../route-context.js";
 import { errorBody, listQuery, stackName, stackSummary, type StackSummary } from "../schemas.js";
 import { syncPolicySchema } from "../../stack-definition.js";
@@ -185,13 +186,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
         throw new PlumbError("PLUMB_NOT_FOUND", `stack ${name} has not been applied yet`, {
           hint: `wait for its first sync, or POST /api/v1/stacks/${name}/sync`,
         });
-      const { plan, revision } = preview;
-      return {
-        revision,
-        summary: plan.summary,
-        warnings: plan.warnings,
-        changes: plan.changes.filter((change) => change.action !== "noop").map(({ desiredSpec: _desired, targetSpec: _target, ...change }) => change),
-      };
+      return previewOfPlan(preview.plan, preview.revision);
     },
   );
 }
