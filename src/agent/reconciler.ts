@@ -211,14 +211,8 @@ export class StackReconciler {
           return plan;
         }
         await this.report(name, { kind: "applying", plan: summaryText(plan), change });
-        const commit = await commitOf(this.options, managed, revision);
-        const applied = await applyStackPlan(rendered, planned, this.store, connections, {
-          trigger: change === "intentional" ? job.trigger : change === "corrective" ? "drift" : "rollback",
-          revision,
-          actor: job.actor,
-          ...(commit === undefined ? {} : { commit }),
-        });
-        this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
+        const trigger = change === "intentional" ? job.trigger : change === "corrective" ? "drift" : "rollback";
+        const applied = await this.runApply(managed, rendered, planned, connections, revision, job, trigger);
         if (applied.result.failed > 0) {
           await this.reportApplyFailure(managed, applied, attempted);
           return plan;
@@ -283,6 +277,27 @@ export class StackReconciler {
     await this.report(name, { kind: "unhealthy", revision, progressing, degraded, timedOut });
   }
 
+  /** Applies a plan as a run that names the commit's author and message, and counts it. */
+  private async runApply(
+    managed: ManagedStack,
+    rendered: RenderedStack,
+    planned: PlannedStack,
+    connections: ProviderConnections,
+    revision: string,
+    job: Job,
+    trigger: string,
+  ): Promise<AppliedRun> {
+    const commit = await commitOf(this.options, managed, revision);
+    const applied = await applyStackPlan(rendered, planned, this.store, connections, {
+      trigger,
+      revision,
+      actor: job.actor,
+      ...(commit === undefined ? {} : { commit }),
+    });
+    this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
+    return applied;
+  }
+
   /** A run with failed changes: retried with backoff, said in the conditions. */
   private async reportApplyFailure(managed: ManagedStack, applied: AppliedRun, attempted: StackStatus): Promise<void> {
     const failure = applied.result.outcomes.find((outcome) => outcome.status === "failed")?.error;
@@ -334,14 +349,7 @@ export class StackReconciler {
       return plan;
     }
     await this.report(name, { kind: "applying", plan: summaryText(plan), change: "intentional" });
-    const commit = await commitOf(this.options, managed, revision);
-    const applied = await applyStackPlan(rendered, { ...planned, plan }, this.store, connections, {
-      trigger: job.trigger,
-      revision,
-      actor: job.actor,
-      ...(commit === undefined ? {} : { commit }),
-    });
-    this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });
+    const applied = await this.runApply(managed, rendered, { ...planned, plan }, connections, revision, job, job.trigger);
     if (applied.result.failed > 0) {
       await this.reportApplyFailure(managed, applied, attempted);
       return plan;
