@@ -6,8 +6,8 @@
 // controls take input): the stacks page, a search typed into it, a sort by
 // state, the 1,000-resource stack page, a scroll to its last resource (the
 // resource table renders only the rows in view), the same stack drawn as a
-// graph (every node and edge), the Overview, the Environments matrix and the
-// Compliance page.
+// graph (it too draws only what is in and around view) and scrolled to its far
+// corner, the Overview, the Environments matrix and the Compliance page.
 // Sizes: PLUMB_BENCH_DASHBOARD_STACKS. Needs /usr/bin/chromium.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,6 +91,7 @@ try {
   const token = readFileSync(path.join(root, "agent", "token"), "utf8").trim();
   await context.addInitScript((value) => globalThis.localStorage.setItem("plumb.token", value), token);
   const page = await context.newPage();
+  const drawnNodes = [];
 
   const timings = {
     stacks: [],
@@ -99,6 +100,7 @@ try {
     stack: [],
     scroll: [],
     graph: [],
+    graphScroll: [],
     graphLoad: [],
     overview: [],
     environments: [],
@@ -142,18 +144,27 @@ try {
     await page.locator(`tr[data-address="${lastAddress}"]`).waitFor();
     timings.scroll.push(Date.now() - begin);
 
-    // The same stack as a graph: every node and every dependency arrow drawn.
+    // The same stack as a graph: the nodes and arrows in view (and a screen around it) drawn, then the far end after a scroll.
+    const firstAddress = bigItems[0].address;
     const graphDrawn = () =>
       page.waitForFunction(
-        (count) =>
-          globalThis.document.querySelectorAll(".graph [data-address]").length === count &&
-          globalThis.document.querySelectorAll(".graph .edge").length === count - 1,
-        resources,
+        (address) =>
+          globalThis.document.querySelector(`.graph [data-address="${address}"]`) !== null && globalThis.document.querySelectorAll(".graph .edge").length > 0,
+        firstAddress,
       );
     begin = Date.now();
     await page.getByRole("button", { name: "Graph", exact: true }).click();
     await graphDrawn();
     timings.graph.push(Date.now() - begin);
+    const firstDrawn = await page.locator(".graph [data-address]").evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-address")));
+    drawnNodes.push(firstDrawn.length);
+    begin = Date.now();
+    await page.locator(".graph").evaluate((element) => element.scrollTo(element.scrollWidth, element.scrollHeight));
+    await page.waitForFunction(
+      (before) => [...globalThis.document.querySelectorAll(".graph [data-address]")].some((node) => !before.includes(node.getAttribute("data-address"))),
+      firstDrawn,
+    );
+    timings.graphScroll.push(Date.now() - begin);
     // The choice is kept: the next visit opens on the graph.
     begin = Date.now();
     await page.goto("about:blank");
@@ -213,8 +224,13 @@ try {
     ["sort by state → 50 rows", timings.sort, ""],
     [`stack page with ${resources.toLocaleString("en")} resources: rows shown, actions usable`, timings.stack, "≤ 1 s"],
     ["scroll to its last resource", timings.scroll, ""],
-    [`… switched to the graph: ${resources.toLocaleString("en")} nodes and ${(resources - 1).toLocaleString("en")} arrows drawn`, timings.graph, ""],
-    ["… opened on the graph: every node drawn, actions usable", timings.graphLoad, "≤ 1 s"],
+    [
+      `… switched to the graph (${resources.toLocaleString("en")} nodes, ${(resources - 1).toLocaleString("en")} arrows; the ${median(drawnNodes)} in and around view drawn)`,
+      timings.graph,
+      "",
+    ],
+    ["… the graph scrolled to its far corner: the nodes there drawn", timings.graphScroll, ""],
+    ["… opened on the graph: nodes in view drawn, actions usable", timings.graphLoad, "≤ 1 s"],
     ["overview: state counts, 10 recent runs, drift chart", timings.overview, ""],
     [`environments matrix of ${stacks.toLocaleString("en")} stacks: first 100 rows, search usable`, timings.environments, ""],
     ['… "Show all" → every row drawn', timings.environmentsAll, ""],

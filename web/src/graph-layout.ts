@@ -93,7 +93,11 @@ export function layoutGraph(input: GraphInput): GraphLayout {
 
   // A node's column is the longest chain of edges leading to it; a cycle (which the engine refuses) is cut where it closes.
   const incoming = new Map<string, string[]>();
-  for (const edge of edges) incoming.set(edge.to, [...(incoming.get(edge.to) ?? []), edge.from]);
+  for (const edge of edges) {
+    const sources = incoming.get(edge.to);
+    if (sources === undefined) incoming.set(edge.to, [edge.from]);
+    else sources.push(edge.from);
+  }
   const layer = new Map<string, number>();
   const visiting = new Set<string>();
   const layerOf = (address: string): number => {

@@ -1,8 +1,9 @@
 // The stack's resources as a graph: an arrow from each resource to what
 // depends on it and from each claim to what it composed, every node with its
 // health icon, sync state and drift; a claim folds away what it composed.
+// Only the part in view (and a screen around it) is in the page.
 
-import { useMemo, useState, type KeyboardEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { ClaimItem, ResourceItem } from "./api.js";
 import { layoutGraph, nodeHeight, nodeWidth } from "./graph-layout.js";
 
@@ -52,7 +53,24 @@ export function ResourceGraph({
   const layout = useMemo(() => layoutGraph({ resources, claims, collapsed }), [resources, claims, collapsed]);
   const resourceByAddress = useMemo(() => new Map(resources.map((resource) => [resource.address, resource])), [resources]);
   const claimByAddress = useMemo(() => new Map(claims.map((claim) => [claim.address, claim])), [claims]);
-  const position = new Map(layout.nodes.map((node) => [node.address, node]));
+  const position = useMemo(() => new Map(layout.nodes.map((node) => [node.address, node])), [layout]);
+  // Only what is in view (and a screen around it) is drawn, so a stack of thousands of resources draws as fast as one of fifty.
+  const region = useRef<HTMLDivElement>(null);
+  const [view, setView] = useState({ left: 0, top: 0, width: 1600, height: 1000 });
+  const measure = () => {
+    const element = region.current;
+    if (element !== null) setView({ left: element.scrollLeft, top: element.scrollTop, width: element.clientWidth, height: element.clientHeight });
+  };
+  useEffect(() => {
+    const element = region.current;
+    if (element === null) return;
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  const inView = (left: number, top: number, right: number, bottom: number) =>
+    right >= view.left - view.width && left <= view.left + 2 * view.width && bottom >= view.top - view.height && top <= view.top + 2 * view.height;
   const toggle = (address: string) => {
     const next = new Set(collapsed);
     if (next.has(address)) next.delete(address);
@@ -65,7 +83,7 @@ export function ResourceGraph({
     action();
   };
   return (
-    <div className="scroll graph" role="region" aria-label="Resource graph" tabIndex={0}>
+    <div ref={region} className="scroll graph" role="region" aria-label="Resource graph" tabIndex={0} onScroll={measure}>
       <svg width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`}>
         <defs>
           <marker id="graph-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
@@ -77,6 +95,7 @@ export function ResourceGraph({
             const from = position.get(edge.from);
             const to = position.get(edge.to);
             if (from === undefined || to === undefined) return null;
+            if (!inView(Math.min(from.x, to.x), Math.min(from.y, to.y), Math.max(from.x, to.x) + nodeWidth, Math.max(from.y, to.y) + nodeHeight)) return null;
             const startX = from.x + nodeWidth;
             const startY = from.y + nodeHeight / 2;
             const endX = to.x;
@@ -93,6 +112,7 @@ export function ResourceGraph({
           })}
         </g>
         {layout.nodes.map((node) => {
+          if (!inView(node.x, node.y, node.x + nodeWidth, node.y + nodeHeight)) return null;
           if (node.type === "claim") {
             const claim = claimByAddress.get(node.address);
             if (claim === undefined) return null;

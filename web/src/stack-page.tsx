@@ -21,7 +21,7 @@ import { ResourceGraph } from "./resource-graph.js";
 import { ResourceTree } from "./resource-tree.js";
 import { RunRows } from "./run-rows.js";
 import { SyncPreview, type SyncPreviewAnswer } from "./sync-preview.js";
-import { Badge, ConfirmButton, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
+import { Badge, ConfirmButton, useFirst, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
 interface StackData {
@@ -84,6 +84,10 @@ export function StackPage({ name, session }: { name: string; session: Session })
       setPreview((failure as Error).message);
     }
   };
+  // The newest ten of each history; the rest one click away.
+  const [runs, moreRuns] = useFirst(data?.runs ?? [], "runs");
+  const [auditChanges, moreChanges] = useFirst(data?.changes ?? [], "changes");
+  const [events, moreEvents] = useFirst(data?.events ?? [], "events");
   const openDiff = (address: string) => {
     setChanges(null);
     setDiffOf(address);
@@ -344,14 +348,14 @@ export function StackPage({ name, session }: { name: string; session: Session })
         />
       )}
 
-      <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By", ""]}>
-        {data.runs.map((run) => (
+      <TableCard title="Runs" headings={["Started", "Trigger", "Revision", "Result", "Changes", "By", ""]} footer={moreRuns}>
+        {runs.map((run) => (
           <RunRows key={run.id} stack={stack.name} run={run} />
         ))}
       </TableCard>
 
-      <TableCard title="Changes" className="stacked" headings={["When", "What", "Resource", "Who", "Commit"]}>
-        {data.changes.map((change) => (
+      <TableCard title="Changes" className="stacked" headings={["When", "What", "Resource", "Who", "Commit"]} footer={moreChanges}>
+        {auditChanges.map((change) => (
           <tr key={change.sequence}>
             <td>{new Date(change.at).toLocaleString()}</td>
             <td>{change.kind}</td>
@@ -376,13 +380,14 @@ export function StackPage({ name, session }: { name: string; session: Session })
       <section className="card">
         <h2>Events</h2>
         <ul className="events">
-          {data.events.map((event) => (
+          {events.map((event) => (
             <li key={event.id}>
               <time>{new Date(event.createdAt).toLocaleTimeString()}</time> <span className="kind">{event.type}</span>{" "}
               {event.address === null ? null : <code className="address">{event.address}</code>} {event.message}
             </li>
           ))}
         </ul>
+        {moreEvents}
       </section>
     </main>
   );

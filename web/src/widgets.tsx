@@ -149,6 +149,7 @@ export function TableCard({
   label,
   headings,
   className,
+  footer,
   children,
 }: {
   title?: string;
@@ -156,6 +157,8 @@ export function TableCard({
   headings: string[];
   /** `stacked`: at phone width each row becomes a small block instead of a table row wider than the screen. */
   className?: string;
+  /** Below the table: a "Show all" button, for one. */
+  footer?: React.ReactNode;
   children: React.ReactNode;
 }) {
   return (
@@ -186,8 +189,24 @@ export function TableCard({
           </tbody>
         </table>
       </div>
+      {footer}
     </section>
   );
+}
+
+/**
+ * The first `count` items and, when there are more, a button that shows them
+ * all: a long history stays one click away without making the page a scroll.
+ */
+export function useFirst<Item>(items: readonly Item[], what: string, count = 10): [readonly Item[], React.ReactNode] {
+  const [all, setAll] = useState(false);
+  if (all || items.length <= count) return [items, null];
+  return [
+    items.slice(0, count),
+    <button type="button" className="link show-all" onClick={() => setAll(true)}>
+      Show all {items.length} {what}
+    </button>,
+  ];
 }
 
 export function runTone(result: string): string {
