@@ -75,12 +75,20 @@ describe("a live object shown to a person", () => {
       extra: 1,
     });
     const secret = withoutSecretValues(
-      { metadata: { name: "db" }, data: { password: "c2VjcmV0", added: "b3RoZXI=" }, type: "Opaque" },
+      {
+        metadata: { name: "db", annotations: { "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"c2VjcmV0"}}', team: "a" } },
+        data: { password: "c2VjcmV0", added: "b3RoZXI=" },
+        type: "Opaque",
+      },
       { metadata: { name: "db" }, data: { password: "c2VjcmV0" } },
       "v1",
       "Secret",
     );
-    expect(secret).toEqual({ metadata: { name: "db" }, data: { password: redactedText, added: redactedText }, type: "Opaque" });
+    expect(secret).toEqual({
+      metadata: { name: "db", annotations: { "kubectl.kubernetes.io/last-applied-configuration": redactedText, team: "a" } },
+      data: { password: redactedText, added: redactedText },
+      type: "Opaque",
+    });
     // A ConfigMap's data is not secret.
     expect(withoutSecretValues({ data: { a: "b" } }, { data: { a: "b" } }, "v1", "ConfigMap")).toEqual({ data: { a: "b" } });
   });

@@ -85,6 +85,8 @@ export function containsSecretReference(value: unknown): boolean {
   return false;
 }
 
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
 /**
  * A live object fit to show a person: where the desired spec holds a secret
  * reference the live value is replaced by that reference, and every value of
@@ -103,11 +105,17 @@ export function withoutSecretValues(live: JsonObject, desired: JsonObject, apiVe
     return value;
   };
   const shown = hide(live, desired) as JsonObject;
-  if (apiVersion === "v1" && kind === "Secret")
+  if (apiVersion === "v1" && kind === "Secret") {
     for (const field of ["data", "stringData"]) {
       const values = shown[field];
       if (typeof values === "object" && values !== null && !Array.isArray(values))
         shown[field] = Object.fromEntries(Object.keys(values).map((key) => [key, redactedText]));
     }
+    // `kubectl apply` keeps the whole Secret it applied, data included, in an annotation.
+    const metadata = shown.metadata;
+    const annotations = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? metadata.annotations : undefined;
+    if (typeof annotations === "object" && annotations !== null && !Array.isArray(annotations) && lastApplied in annotations)
+      annotations[lastApplied] = redactedText;
+  }
   return shown;
 }
