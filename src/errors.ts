@@ -42,7 +42,7 @@ const errorSpecs = {
   PLUMB_PROMOTION: { disposition: "terminal", status: 400 },
   /** A promotion that the source's health or a PromotionPolicy rule refuses; the message names the rule. */
   PLUMB_PROMOTION_REFUSED: { disposition: "terminal", status: 409 },
-  /** A sync of chosen resources that the stack's own policy would undo (automatic sync or self-heal on), or that names none of its resources. */
+  /** A sync of chosen resources that the stack's own policy would undo (automatic sync or self-heal on). */
   PLUMB_SELECTIVE_SYNC: { disposition: "terminal", status: 409 },
   /** A ProviderPlugin that cannot be loaded: its hash, its module, or the provider it gives. */
   PLUMB_PROVIDER_PLUGIN: { disposition: "terminal", status: 400 },
