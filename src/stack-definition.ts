@@ -39,6 +39,27 @@ export const syncPolicySchema = Type.Object(
       }),
     ),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "Changes applied at once per provider instance. Default 8." })),
+    ignoreDifferences: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            apiVersion: Type.Optional(Type.String({ minLength: 1, description: "Only resources of this apiVersion." })),
+            kind: Type.Optional(Type.String({ minLength: 1, description: "Only resources of this kind." })),
+            name: Type.Optional(Type.String({ minLength: 1, description: "Only the resource of this name." })),
+            pointers: Type.Array(Type.String({ pattern: "^/", description: "A JSON pointer from the resource's spec (a plain manifest's root)." }), {
+              minItems: 1,
+              maxItems: 100,
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          maxItems: 200,
+          description:
+            "Fields another writer owns (a mutating webhook, a controller), by kind and name: a difference there is neither a change nor drift. Per resource: the plumb.dev/ignore-differences annotation.",
+        },
+      ),
+    ),
     retry: Type.Optional(
       Type.Object(
         {

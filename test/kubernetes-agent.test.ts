@@ -1,7 +1,8 @@
 // The agent with Kubernetes stacks, against a real kube-apiserver: a stack is
 // Ready only once its objects are healthy (a Deployment's rollout, reported
 // here by the test as the missing controller would), a rollout that never
-// finishes stalls it after its healthTimeout, and a stack whose cluster is
+// finishes stalls it after its healthTimeout, a field the stack is told to
+// ignore is left as another client set it, and a stack whose cluster is
 // unreachable is degraded while its neighbour stays Ready.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,7 +34,16 @@ beforeAll(async () => {
   repository.write("apps/stuck/app.yaml", deployment("stuck"));
   repository.write("platform/offline.yaml", stack("offline", `{ server: "https://127.0.0.1:1", ca: ${JSON.stringify(kube.caFile)} }`));
   repository.write("apps/offline/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: default }\ndata: { a: b }\n");
-  repository.commit("three stacks on two clusters");
+  // Fields another writer owns: one by the resource's annotation, one by the stack's rule for its kind.
+  repository.write(
+    "platform/ignoring.yaml",
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ignoring }\nspec:\n  source: { path: apps/ignoring }\n  providers: { cluster: { type: kubernetes, config: ${kubeconfig} } }\n  sync: { auto: true, prune: true, selfHeal: true, interval: 1s, driftInterval: 1s, ignoreDifferences: [ { kind: ConfigMap, pointers: [/data/size] } ] }\n`,
+  );
+  repository.write(
+    "apps/ignoring/app.yaml",
+    "apiVersion: v1\nkind: Namespace\nmetadata: { name: ignoring }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: ignoring, annotations: { plumb.dev/ignore-differences: /data/mode } }\ndata: { mode: blue, size: small, other: kept }\n",
+  );
+  repository.commit("four stacks on two clusters");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
     tokenFile: path.join(work, "token"),
   });
@@ -79,6 +89,35 @@ describe("the agent with Kubernetes stacks", () => {
     });
     expect(stalled.reason).toBe("HealthTimeout");
     expect(stalled.message).toContain("still not healthy after 3s");
+  });
+
+  it("leaves a field it is told to ignore as another client set it — not drift, not healed — while it heals the others", async () => {
+    const settings = "/api/v1/namespaces/ignoring/configmaps/settings";
+    await eventually(async () => ((await condition("ignoring", "Ready"))?.status === "True" ? true : undefined), 60_000, "ignoring applied");
+    const changed = await kube.call(
+      "PATCH",
+      `${settings}?fieldManager=mutating-webhook`,
+      { data: { mode: "set-by-webhook", size: "large", other: "changed" } },
+      "application/merge-patch+json",
+    );
+    expect(changed.status).toBe(200);
+    // The field nothing ignores is put back by the drift loop; the two ignored ones keep what the other client wrote.
+    await eventually(
+      async () => ((await kube.call<{ data: Record<string, string> }>("GET", settings)).body.data.other === "kept" ? true : undefined),
+      30_000,
+      "other healed",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await kube.call<{ data: Record<string, string> }>("GET", settings)).body.data).toEqual({ mode: "set-by-webhook", size: "large", other: "kept" });
+    const events = await agent.api<{ items: { type: string; message: string }[] }>("GET", "/api/v1/stacks/ignoring/events?limit=100");
+    const drift = events.body.items.filter((event) => event.type === "drift.detected").map((event) => event.message);
+    expect(drift.length).toBeGreaterThan(0);
+    expect(drift.join("\n")).toContain("/data/other");
+    expect(drift.join("\n")).not.toMatch(/\/data\/(mode|size)/);
+    // The plan says what it ignores and why.
+    const plan = await agent.api<{ changes: unknown[] }>("GET", "/api/v1/stacks/ignoring/plan");
+    expect(plan.body.changes).toEqual([]);
+    expect((await condition("ignoring", "Ready"))?.status).toBe("True");
   });
 
   it("degrades only the stack whose cluster cannot be reached", async () => {

@@ -67,6 +67,49 @@ function plan(input: Partial<PlanInput> & { live?: Map<string, LiveObject | null
 const address = (name: string) => `file.plumb.dev/v1/File/${name}`;
 
 describe("plan", () => {
+  it("ignores a difference in a field another writer owns, by annotation or by the stack's rule, says so, and still sees the others", () => {
+    const spec = { path: "a", content: "x", mode: "0644", owner: { name: "web", group: "web" } };
+    const live = { ...spec, content: "changed by a controller", owner: { name: "web", group: "set-by-webhook" } };
+    const annotated = desired("a", spec, { annotations: { "plumb.dev/ignore-differences": "/content, /owner/group" } });
+    const ignoredByAnnotation = plan({ desired: [annotated], recorded: [recorded("a", spec)], live: new Map([[address("a"), { spec: live }]]) });
+    expect(ignoredByAnnotation.changes[0]?.action).toBe("noop");
+    expect(ignoredByAnnotation.changes[0]?.drift).toBe(false);
+    expect(ignoredByAnnotation.changes[0]?.ignored).toEqual(["/content (plumb.dev/ignore-differences)", "/owner/group (plumb.dev/ignore-differences)"]);
+    expect(ignoredByAnnotation.changes[0]?.reason).toBe(
+      "in sync; ignored: /content (plumb.dev/ignore-differences), /owner/group (plumb.dev/ignore-differences)",
+    );
+
+    // A stack rule by kind covers a whole object under its pointer; a rule for another kind or name does not apply; the rest is still drift.
+    const byRule = plan({
+      desired: [desired("a", spec)],
+      recorded: [recorded("a", spec)],
+      live: new Map([[address("a"), { spec: { ...live, mode: "0600" } }]]),
+      sync: {
+        prune: false,
+        allowEmpty: false,
+        ignoreDifferences: [
+          { kind: "File", pointers: ["/owner"] },
+          { kind: "Directory", pointers: ["/content"] },
+          { name: "other", pointers: ["/content"] },
+        ],
+      },
+    });
+    expect(byRule.changes[0]?.action).toBe("update");
+    expect(byRule.changes[0]?.diffs.map((diff) => diff.path)).toEqual(["/content", "/mode"]);
+    expect(byRule.changes[0]?.drift).toBe(true);
+    expect(byRule.changes[0]?.ignored).toEqual(["/owner/group (sync.ignoreDifferences)"]);
+    // What is applied for the other fields keeps the ignored one as the other writer set it.
+    expect(byRule.changes[0]?.desiredSpec).toEqual({ ...spec, owner: { name: "web", group: "set-by-webhook" } });
+    // A pointer is a field, not a prefix of a name: /own does not cover /owner.
+    const prefix = plan({
+      desired: [desired("a", spec, { annotations: { "plumb.dev/ignore-differences": "/own" } })],
+      recorded: [recorded("a", spec)],
+      live: new Map([[address("a"), { spec: live }]]),
+    });
+    expect(prefix.changes[0]?.diffs.map((diff) => diff.path)).toEqual(["/content", "/owner/group"]);
+    expect(prefix.changes[0]?.ignored).toBeUndefined();
+  });
+
   it("creates what does not exist, with every field listed", () => {
     const result = plan({ desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), null]]) });
     expect(result.changes[0]?.action).toBe("create");

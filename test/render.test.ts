@@ -49,6 +49,23 @@ describe("render", () => {
     expect(error?.code).toBe("PLUMB_UNKNOWN_KIND");
   });
 
+  it("refuses a plumb.dev/ignore-differences that is not a list of JSON pointers, naming the file and line, and takes one that is", async () => {
+    workspace = createWorkspace();
+    workspace.write(
+      "files.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: good, annotations: { plumb.dev/ignore-differences: '/content, /mode' } }\nspec: { path: good, content: x }\n---\napiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: bad, annotations: { plumb.dev/ignore-differences: '/content, mode' } }\nspec: { path: bad, content: x }\n",
+    );
+    const [error, ...rest] = await renderErrors(workspace.stackDir);
+    expect(rest).toEqual([]);
+    expect(error?.code).toBe("PLUMB_RESOURCE_SHAPE");
+    expect(error?.describe()).toMatch(/files\.yaml:8:\d+.*holds "mode", which is not a JSON pointer/s);
+    workspace.write(
+      "files.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: good, annotations: { plumb.dev/ignore-differences: '/content, /mode' } }\nspec: { path: good, content: x }\n",
+    );
+    expect((await renderStack(workspace.stackDir, { registry })).resources[0]?.annotations["plumb.dev/ignore-differences"]).toBe("/content, /mode");
+  });
+
   it("records the line each YAML document's content starts on, past comments, separators and empty documents, with or without aliases", async () => {
     workspace = createWorkspace();
     const body = (name: string, path: string): string =>

@@ -104,6 +104,7 @@ export const planChange = Type.Object({
     }),
   ),
   dependsOn: Type.Array(Type.String()),
+  ignored: Type.Optional(Type.Array(Type.String(), { description: "Fields that differ and are ignored, each with the rule that says so." })),
   prune: Type.Boolean(),
   deletionPolicy: Type.String(),
   drift: Type.Boolean(),

@@ -79,6 +79,7 @@ export async function planStack(
     sync: {
       prune: overrides.prune ?? rendered.definition.sync.prune,
       allowEmpty: overrides.allowEmpty ?? rendered.definition.sync.allowEmpty,
+      ...(rendered.definition.sync.ignoreDifferences === undefined ? {} : { ignoreDifferences: rendered.definition.sync.ignoreDifferences }),
     },
   });
   plan.warnings.push(...warnings);

@@ -109,6 +109,18 @@ export function checkResource(
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "Delete" or "Retain", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;
     }
+    if (key === annotations.ignoreDifferences) {
+      const wrong = value.split(",").find((pointer) => !pointer.trim().startsWith("/"));
+      if (wrong !== undefined) {
+        problems.add(
+          "PLUMB_RESOURCE_SHAPE",
+          `${key} holds "${wrong.trim()}", which is not a JSON pointer`,
+          at(["metadata", "annotations", key]),
+          `list the fields as JSON pointers from the ${candidate.foreign === true ? "manifest's root" : "resource's spec"}, comma-separated: "/spec/replicas, /metadata/labels/app"`,
+        );
+        valid = false;
+      }
+    }
     if ((key === annotations.prune || key === annotations.adopt) && value !== "true" && value !== "false") {
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "true" or "false", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;

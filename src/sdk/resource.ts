@@ -33,6 +33,8 @@ export const annotations = {
   forceConflicts: "plumb.dev/force-conflicts",
   /** "true": an object that already exists and that Plumb did not create may be taken over. */
   adopt: "plumb.dev/adopt",
+  /** JSON pointers, comma-separated, to fields another writer owns (a mutating webhook, a controller): a difference there is neither a change nor drift. */
+  ignoreDifferences: "plumb.dev/ignore-differences",
 } as const;
 
 /**

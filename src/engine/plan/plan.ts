@@ -42,6 +42,16 @@ export interface ResourceChange {
   liveHash: string | null;
   /** The object existed before Plumb managed it and is taken over now (plumb.dev/adopt, or its tags name this stack). */
   adopt?: boolean;
+  /** Fields that differ and are ignored, each with the rule that says so. */
+  ignored?: string[];
+}
+
+/** A stack's rule for fields another writer owns (sync.ignoreDifferences). */
+export interface IgnoreRule {
+  apiVersion?: string;
+  kind?: string;
+  name?: string;
+  pointers: readonly string[];
 }
 
 export interface Plan {
@@ -69,7 +79,26 @@ export interface PlanInput {
   tagField?(apiVersion: string, kind: string): string | undefined;
   /** False for kinds of relationships (grants), which are managed as found without an opt-in. */
   ownsObjects?(apiVersion: string, kind: string): boolean;
-  sync: { prune: boolean; allowEmpty: boolean };
+  sync: { prune: boolean; allowEmpty: boolean; ignoreDifferences?: readonly IgnoreRule[] };
+}
+
+/** The pointers whose differences a resource ignores, each with where the rule comes from. */
+function ignoredPointers(resource: DesiredResource, rules: readonly IgnoreRule[]): { pointer: string; why: string }[] {
+  const found: { pointer: string; why: string }[] = [];
+  const annotation = resource.annotations[annotations.ignoreDifferences];
+  for (const pointer of annotation?.split(",") ?? []) if (pointer.trim() !== "") found.push({ pointer: pointer.trim(), why: annotations.ignoreDifferences });
+  for (const rule of rules) {
+    if (rule.apiVersion !== undefined && rule.apiVersion !== resource.apiVersion) continue;
+    if (rule.kind !== undefined && rule.kind !== resource.kind) continue;
+    if (rule.name !== undefined && rule.name !== resource.name) continue;
+    for (const pointer of rule.pointers) found.push({ pointer, why: "sync.ignoreDifferences" });
+  }
+  return found;
+}
+
+/** True when `path` is `pointer` or a field inside it. */
+function covers(pointer: string, path: string): boolean {
+  return path === pointer || path.startsWith(pointer.endsWith("/") ? pointer : `${pointer}/`);
 }
 
 /**
@@ -99,7 +128,17 @@ export function createPlan(input: PlanInput): Plan {
         ? adoptionOf(resource, live, input)
         : undefined;
     if (adoption === "refused") refused.push(adoptionRefused(resource, input.stack));
-    else changes.push(planDesired(resource, recorded, live, input.replaceOn(resource.apiVersion, resource.kind), adoption));
+    else
+      changes.push(
+        planDesired(
+          resource,
+          recorded,
+          live,
+          input.replaceOn(resource.apiVersion, resource.kind),
+          adoption,
+          ignoredPointers(resource, input.sync.ignoreDifferences ?? []),
+        ),
+      );
   }
   if (refused.length > 0) throw new PlumbErrorList(refused);
 
@@ -194,7 +233,8 @@ function planDesired(
   recorded: RecordedResource | undefined,
   live: LiveObject | null,
   replaceOn: readonly string[],
-  adoption?: "annotation" | "own",
+  adoption: "annotation" | "own" | undefined,
+  ignoring: readonly { pointer: string; why: string }[],
 ): ResourceChange {
   const base = {
     address: resource.address,
@@ -225,7 +265,19 @@ function planDesired(
       drift,
     };
   }
-  const diffs = diffManagedFields(resource.spec, live.spec, recorded?.appliedSpec, replaceOn);
+  // A field another writer owns (a webhook, a controller) is neither a change nor drift: the plan says it was ignored and why.
+  const ignored: string[] = [];
+  const ignoredPaths: string[] = [];
+  const diffs = diffManagedFields(resource.spec, live.spec, recorded?.appliedSpec, replaceOn).filter((diff) => {
+    const rule = ignoring.find(({ pointer }) => covers(pointer, diff.path));
+    if (rule !== undefined) {
+      ignored.push(`${diff.path} (${rule.why})`);
+      ignoredPaths.push(diff.path);
+    }
+    return rule === undefined;
+  });
+  const ignoredNote = ignored.length === 0 ? {} : { ignored };
+  const ignoredText = ignored.length === 0 ? "" : `; ignored: ${ignored.join(", ")}`;
   if (diffs.length === 0) {
     const recordStale =
       recorded === undefined ||
@@ -238,10 +290,11 @@ function planDesired(
     return {
       ...base,
       action: "noop",
-      reason: adoption === undefined ? "in sync" : `${adopted}; it already matches`,
+      reason: `${adoption === undefined ? "in sync" : `${adopted}; it already matches`}${ignoredText}`,
       diffs,
       drift: false,
       recordStale,
+      ...ignoredNote,
     };
   }
   const drift = diffs.every((diff) => diff.drift);
@@ -266,15 +319,39 @@ function planDesired(
   return {
     ...base,
     action: replace ? "replace" : "update",
-    reason: replace
-      ? `${reason}; a changed ${diffs
-          .filter((diff) => diff.forcesReplacement)
-          .map((diff) => diff.path.slice(1))
-          .join(", ")} cannot be applied in place`
-      : reason,
+    reason: `${
+      replace
+        ? `${reason}; a changed ${diffs
+            .filter((diff) => diff.forcesReplacement)
+            .map((diff) => diff.path.slice(1))
+            .join(", ")} cannot be applied in place`
+        : reason
+    }${ignoredText}`,
     diffs,
     drift,
+    ...ignoredNote,
+    // Applying the other fields leaves the ignored ones as the other writer set them.
+    ...(ignoredPaths.length === 0 ? {} : { desiredSpec: withValuesFrom(resource.spec, live.spec, ignoredPaths) }),
   };
+}
+
+/** `spec` with the fields at `paths` taken from `source` (removed where `source` has none). */
+function withValuesFrom(spec: JsonObject, source: JsonObject, paths: readonly string[]): JsonObject {
+  const result = structuredClone(spec);
+  for (const path of paths) {
+    const segments = path
+      .split("/")
+      .slice(1)
+      .map((segment) => segment.replaceAll("~1", "/").replaceAll("~0", "~"));
+    const last = segments.pop();
+    let target: unknown = result;
+    for (const segment of segments) target = typeof target === "object" && target !== null ? (target as JsonObject)[segment] : undefined;
+    if (last === undefined || typeof target !== "object" || target === null || Array.isArray(target)) continue;
+    const value = valueAtPointer(source, path);
+    if (value === undefined) delete (target as JsonObject)[last];
+    else (target as JsonObject)[last] = structuredClone(value);
+  }
+  return result;
 }
 
 export function valueAtPointer(spec: JsonObject, pointer: string): JsonObject[string] | undefined {
