@@ -43,7 +43,18 @@ beforeAll(async () => {
     "apps/ignoring/app.yaml",
     "apiVersion: v1\nkind: Namespace\nmetadata: { name: ignoring }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: ignoring, annotations: { plumb.dev/ignore-differences: /data/mode } }\ndata: { mode: blue, size: small, other: kept }\n",
   );
-  repository.commit("four stacks on two clusters");
+  // Three sync waves: a ConfigMap, then a Deployment that must become healthy, then another ConfigMap.
+  repository.write("platform/waves.yaml", stack("waves", kubeconfig));
+  repository.write(
+    "apps/waves/app.yaml",
+    [
+      "apiVersion: v1\nkind: Namespace\nmetadata: { name: waves }\n",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: first, namespace: waves }\ndata: { wave: '0' }\n",
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: db, namespace: waves, annotations: { plumb.dev/sync-wave: "1" } }\nspec:\n  replicas: 1\n  selector: { matchLabels: { app: db } }\n  template: { metadata: { labels: { app: db } }, spec: { containers: [ { name: db, image: "postgres:17" } ] } }\n',
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: last, namespace: waves, annotations: { plumb.dev/sync-wave: '2' } }\ndata: { wave: '2' }\n",
+    ].join("---\n"),
+  );
+  repository.commit("five stacks on two clusters");
   agent = await startAgent(["--platform", repository.url, "--path", "platform", "--data-dir", path.join(work, "data")], {
     tokenFile: path.join(work, "token"),
   });
@@ -118,6 +129,25 @@ describe("the agent with Kubernetes stacks", () => {
     const plan = await agent.api<{ changes: unknown[] }>("GET", "/api/v1/stacks/ignoring/plan");
     expect(plan.body.changes).toEqual([]);
     expect((await condition("ignoring", "Ready"))?.status).toBe("True");
+  });
+
+  it("applies sync waves in order, each healthy before the next starts", async () => {
+    const exists = async (apiPath: string) => (await kube.call("GET", apiPath)).status === 200;
+    const db = "/apis/apps/v1/namespaces/waves/deployments/db";
+    await eventually(async () => ((await exists(db)) ? true : undefined), 60_000, "wave 1 applied");
+    expect(await exists("/api/v1/namespaces/waves/configmaps/first")).toBe(true);
+    // The Deployment has not rolled out: wave 2 waits for it.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await exists("/api/v1/namespaces/waves/configmaps/last")).toBe(false);
+    // Written as the deployment controller would, once its pods are available.
+    const live = await kube.call<Record<string, unknown>>("GET", db);
+    const reported = await kube.call("PUT", `${db}/status`, {
+      ...live.body,
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1, readyReplicas: 1 },
+    });
+    expect(reported.status).toBe(200);
+    await eventually(async () => ((await exists("/api/v1/namespaces/waves/configmaps/last")) ? true : undefined), 30_000, "wave 2 applied");
+    await eventually(async () => ((await condition("waves", "Ready"))?.status === "True" ? true : undefined), 30_000, "waves Ready");
   });
 
   it("degrades only the stack whose cluster cannot be reached", async () => {

@@ -93,6 +93,7 @@ export class Agent implements AgentCommands {
   private readonly platformIntervalMs: number;
   private readonly defaultIntervalMs: number;
   private readonly defaultDriftIntervalMs: number;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: AgentOptions) {
     this.mirrors = new GitMirrors(path.join(options.cacheDirectory, "git"));
@@ -162,6 +163,7 @@ export class Agent implements AgentCommands {
       admission: options.admission,
       metrics: options.metrics,
       logger: options.logger,
+      stopping: this.stopping.signal,
     };
     this.reconciler = new StackReconciler(context);
     this.drift = new DriftLoop(context, this.reconciler);
@@ -190,6 +192,8 @@ export class Agent implements AgentCommands {
   /** Finishes the jobs under way, then gives back every lease so other agents carry on at once. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // An apply waiting for a sync wave to become healthy gives up now; the next agent's run takes it from there.
+    this.stopping.abort();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.queue.length = 0;
     while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));

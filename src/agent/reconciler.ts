@@ -292,6 +292,7 @@ export class StackReconciler {
       trigger,
       revision,
       actor: job.actor,
+      ...(this.options.stopping === undefined ? {} : { signal: this.options.stopping }),
       ...(commit === undefined ? {} : { commit }),
     });
     this.options.metrics.runs.inc({ trigger: job.trigger, result: applied.result.failed === 0 ? "succeeded" : "failed" });

@@ -34,6 +34,8 @@ export interface StackContext {
   admission: AdmissionEndpoint | undefined;
   metrics: AgentMetrics;
   logger: Logger;
+  /** Aborted when the agent stops: work that waits (a sync wave's health) gives up. */
+  stopping?: AbortSignal;
 }
 
 /** The render applied last: kept in memory, else read back from the store after a restart. */

@@ -105,6 +105,7 @@ export const planChange = Type.Object({
   ),
   dependsOn: Type.Array(Type.String()),
   ignored: Type.Optional(Type.Array(Type.String(), { description: "Fields that differ and are ignored, each with the rule that says so." })),
+  wave: Type.Optional(Type.Integer({ description: "plumb.dev/sync-wave, when not 0: lower waves are applied and healthy first." })),
   prune: Type.Boolean(),
   deletionPolicy: Type.String(),
   drift: Type.Boolean(),

@@ -15,6 +15,7 @@ import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply/apply.j
 import { changeAuditContext } from "./record/audit-events.js";
 import { recordHealth } from "./record/health.js";
 import { finishRun, startRun } from "./record/runs.js";
+import { parseDuration } from "../schedule.js";
 import type { ProviderConnections } from "./connections.js";
 import { asResourceError, observe, type ObserveTarget } from "./observe/observe.js";
 import { createPlan, type Plan } from "./plan/plan.js";
@@ -159,6 +160,8 @@ export interface ApplyRunOptions {
   commit?: { author: string; message: string };
   /** Who asked, when a person did (a token's name). */
   actor?: string | null;
+  /** Aborts a wait for a sync wave's health (the agent is stopping). */
+  signal?: AbortSignal;
   onProgress?: (progress: ApplyProgress) => void;
 }
 
@@ -185,6 +188,10 @@ export async function applyStackPlan(
       stack,
       runId,
       concurrency: rendered.definition.sync.concurrency,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(rendered.definition.sync.healthTimeout === undefined
+        ? {}
+        : { waveHealthTimeoutMs: parseDuration(rendered.definition.sync.healthTimeout, `stack ${stack}: sync.healthTimeout`) }),
       live: planned.live,
       audit: changeAuditContext(options),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),

@@ -109,6 +109,15 @@ export function checkResource(
       problems.add("PLUMB_RESOURCE_SHAPE", `${key} must be "Delete" or "Retain", not "${value}"`, at(["metadata", "annotations", key]));
       valid = false;
     }
+    if (key === annotations.syncWave && !/^-?\d{1,6}$/.test(value.trim())) {
+      problems.add(
+        "PLUMB_RESOURCE_SHAPE",
+        `${key} must be a whole number, not "${value}"`,
+        at(["metadata", "annotations", key]),
+        'write the wave as a quoted integer: plumb.dev/sync-wave: "-1"',
+      );
+      valid = false;
+    }
     if (key === annotations.ignoreDifferences) {
       const wrong = value.split(",").find((pointer) => !pointer.trim().startsWith("/"));
       if (wrong !== undefined) {

@@ -35,6 +35,8 @@ export const annotations = {
   adopt: "plumb.dev/adopt",
   /** JSON pointers, comma-separated, to fields another writer owns (a mutating webhook, a controller): a difference there is neither a change nor drift. */
   ignoreDifferences: "plumb.dev/ignore-differences",
+  /** An integer: lower waves are applied, and healthy, before higher ones start; pruning goes the other way. Default 0. */
+  syncWave: "plumb.dev/sync-wave",
 } as const;
 
 /**

@@ -12,6 +12,7 @@ import { Semaphore } from "../../sdk/concurrency.js";
 import type { ProviderConnections } from "../connections.js";
 import { asResourceError } from "../observe/observe.js";
 import type { Plan, ResourceChange } from "../plan/plan.js";
+import { hasWaves, stagesOf, waitUntilHealthy } from "./sync-waves.js";
 import { recordFor } from "../record/resource-records.js";
 import { auditOfChange, type ChangeAuditContext } from "../record/audit-events.js";
 
@@ -29,6 +30,10 @@ export interface ApplyContext {
   attempts?: number;
   /** Who makes these changes and why: each change's audit event commits with its journal entry. */
   audit: ChangeAuditContext;
+  /** How long a sync wave may take to become healthy before the later ones are given up. Default 10 minutes. */
+  waveHealthTimeoutMs?: number;
+  /** Aborted: a wait for a wave's health gives up (the agent is stopping). */
+  signal?: AbortSignal;
 }
 
 export type OutcomeStatus = "succeeded" | "failed" | "skipped";
@@ -101,13 +106,40 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
       deletionsWaitingOn.set(dependency, list);
     }
   }
+  // Sync waves: a change starts once every earlier stage is applied (and, for applies, healthy); inside a
+  // stage the graph orders it. A dependency in another stage is left to the stages, so they never wait on each other.
+  const stages = hasWaves(work) ? stagesOf(work) : [];
+  const stageIndex = new Map(stages.flatMap((group, index) => group.members.map((change) => [change.address, index] as const)));
+  const sameStage = (change: ResourceChange, dependency: string) => stages.length === 0 || stageIndex.get(dependency) === stageIndex.get(change.address);
   const waitsFor = (change: ResourceChange): string[] =>
-    change.action === "delete"
+    (change.action === "delete"
       ? (deletionsWaitingOn.get(change.address) ?? [])
       : change.dependsOn.filter((dependency) => {
           const action = byAddress.get(dependency)?.action;
           return action !== undefined && action !== "delete";
-        });
+        })
+    ).filter((dependency) => sameStage(change, dependency));
+  const gates = new Map<number, Promise<string | undefined>>();
+  /** Resolves once stage `index` and all before it are done (and healthy); with why not, when one is not. */
+  const gate = (index: number): Promise<string | undefined> => {
+    let promise = gates.get(index);
+    if (promise === undefined) {
+      const group = stages[index] as (typeof stages)[number];
+      promise = (async () => {
+        const before = index > 0 ? await gate(index - 1) : undefined;
+        if (before !== undefined) return before;
+        const settled = await Promise.all(group.members.map((change) => outcomes.get(change.address)));
+        const what = group.stage.deletions ? `deletions of wave ${group.stage.wave}` : `wave ${group.stage.wave}`;
+        const failed = settled.find((outcome) => outcome !== undefined && outcome.status !== "succeeded");
+        if (failed !== undefined) return `${what} did not finish: ${failed.blockedBy ?? failed.address} ${failed.status}`;
+        if (group.stage.deletions) return undefined;
+        const unhealthy = await waitUntilHealthy(group.members, context.connections, context.waveHealthTimeoutMs ?? 600_000, context.signal);
+        return unhealthy === undefined ? undefined : `${what} is not healthy: ${unhealthy}`;
+      })();
+      gates.set(index, promise);
+    }
+    return promise;
+  };
 
   const semaphores = new Map<string, Semaphore>();
   const semaphoreFor = (instance: string) => {
@@ -151,7 +183,17 @@ export async function applyPlan(plan: Plan, context: ApplyContext): Promise<Appl
     visiting.delete(address);
     const promise = (async (): Promise<ChangeOutcome> => {
       const settled = await Promise.all(dependencies);
+      const index = stageIndex.get(address) ?? 0;
+      const held = index > 0 ? await gate(index - 1) : undefined;
       const startedAt = Date.now();
+      if (held !== undefined) {
+        const error = new PlumbError("PLUMB_DEPENDENCY_FAILED", `not ${pastTense[change.action]}: ${held}`, {
+          location: { stack: context.stack, resource: address },
+          hint: "fix the earlier wave (or its health) and sync again",
+        });
+        events.push({ stack: context.stack, runId: context.runId, address, type: "resource.skipped", message: error.message });
+        return finish(change, { address, action: change.action, status: "skipped", error }, startedAt);
+      }
       const blocker = settled.find((outcome) => outcome.status !== "succeeded");
       if (blocker !== undefined) {
         const blockedBy = blocker.blockedBy ?? blocker.address;

@@ -60,7 +60,8 @@ export function formatPlanText(plan: Plan, options: TextOptions): string {
         : change.action === "create" && change.drift
           ? "recreate"
           : change.action;
-    lines.push(`  ${paint(colors[change.action], `${symbols[change.action].padEnd(3)} ${change.address}`)}  ${verb}: ${change.reason}`);
+    const wave = change.wave === undefined ? "" : ` [wave ${change.wave}]`;
+    lines.push(`  ${paint(colors[change.action], `${symbols[change.action].padEnd(3)} ${change.address}`)}${wave}  ${verb}: ${change.reason}`);
     for (const diff of change.diffs) lines.push(`        ${describeDiff(change, diff)}`);
   }
   if (lines.length === 2) lines.push("  Every resource is in sync with the source.");

@@ -44,6 +44,14 @@ export interface ResourceChange {
   adopt?: boolean;
   /** Fields that differ and are ignored, each with the rule that says so. */
   ignored?: string[];
+  /** plumb.dev/sync-wave: lower waves are applied and healthy before higher ones start. Absent: wave 0. */
+  wave?: number;
+}
+
+/** A resource's sync wave (plumb.dev/sync-wave), 0 when it has none. */
+export function syncWaveOf(resource: { annotations: Record<string, string> }): number {
+  const value = resource.annotations[annotations.syncWave];
+  return value === undefined ? 0 : Number.parseInt(value.trim(), 10) || 0;
 }
 
 /** A stack's rule for fields another writer owns (sync.ignoreDifferences). */
@@ -249,6 +257,7 @@ function planDesired(
     deletionPolicy: resource.deletionPolicy,
     recordStale: false,
     liveHash: live === null ? null : hashSpec(live.spec),
+    ...(syncWaveOf(resource) === 0 ? {} : { wave: syncWaveOf(resource) }),
     ...(adoption === undefined ? {} : { adopt: true }),
   };
   const adopted =
