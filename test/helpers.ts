@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
+import type { JsonObject } from "../src/sdk/resource.js";
+import type { DesiredResource } from "../src/stack-model.js";
 
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const cliPath = path.join(repositoryRoot, "dist", "cli", "main.js");
@@ -130,4 +132,24 @@ export function resourceWriter(apiVersion: string, instance: string): (kind: str
   return (kind) =>
     (name, spec, annotations = "") =>
       `---\napiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${JSON.stringify(name)}\n  annotations: { plumb.dev/provider: ${instance}${annotations} }\nspec: ${spec}\n`;
+}
+
+/** A rendered File resource as the render stage hands it on, for the pure stages' unit tests. */
+export function desiredFile(name: string, spec: JsonObject, extra: Partial<DesiredResource> = {}): DesiredResource {
+  return {
+    address: `file.plumb.dev/v1/File/${name}`,
+    apiVersion: "file.plumb.dev/v1",
+    kind: "File",
+    name,
+    labels: {},
+    annotations: {},
+    spec,
+    provider: "default",
+    dependsOn: [],
+    prune: true,
+    deletionPolicy: "Delete",
+    origin: { file: "x.yaml", document: 0 },
+    composite: null,
+    ...extra,
+  };
 }

@@ -3,23 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { partialRender } from "../src/agent/partial-render.js";
 import type { DesiredResource, RenderedStack } from "../src/stack-model.js";
+import { desiredFile } from "./helpers.js";
 
-const resource = (name: string, content: string): DesiredResource =>
-  ({
-    address: `file.plumb.dev/v1/File/${name}`,
-    apiVersion: "file.plumb.dev/v1",
-    kind: "File",
-    name,
-    labels: {},
-    annotations: {},
-    spec: { path: `${name}.txt`, content },
-    provider: "default",
-    dependsOn: [],
-    prune: true,
-    deletionPolicy: "Delete",
-    origin: { file: "files.yaml", document: 0, line: 1 },
-    composite: null,
-  }) as unknown as DesiredResource;
+const resource = (name: string, content: string) => desiredFile(name, { path: `${name}.txt`, content });
 
 const render = (digest: string, resources: DesiredResource[]): RenderedStack =>
   ({ directory: "/x", definition: { name: "s" }, resources, files: [], claims: [], policyViolations: [], digest }) as unknown as RenderedStack;

@@ -3,29 +3,12 @@
 import { describe, expect, it } from "vitest";
 import { PlumbErrorList } from "../src/errors.js";
 import { createPlan, type PlanInput } from "../src/engine/plan/plan.js";
-import type { DesiredResource } from "../src/stack-model.js";
 import type { LiveObject } from "../src/sdk/provider.js";
 import type { JsonObject } from "../src/sdk/resource.js";
 import type { RecordedResource } from "../src/state/store.js";
+import { desiredFile } from "./helpers.js";
 
-function desired(name: string, spec: JsonObject, extra: Partial<DesiredResource> = {}): DesiredResource {
-  return {
-    address: `file.plumb.dev/v1/File/${name}`,
-    apiVersion: "file.plumb.dev/v1",
-    kind: "File",
-    name,
-    labels: {},
-    annotations: {},
-    spec,
-    provider: "default",
-    dependsOn: [],
-    prune: true,
-    deletionPolicy: "Delete",
-    origin: { file: "x.yaml", document: 0 },
-    composite: null,
-    ...extra,
-  };
-}
+const desired = desiredFile;
 
 function recorded(name: string, appliedSpec: JsonObject, extra: Partial<RecordedResource> = {}): RecordedResource {
   return {

@@ -49,7 +49,7 @@ describe("render", () => {
     expect(error?.code).toBe("PLUMB_UNKNOWN_KIND");
   });
 
-  it("refuses a plumb.dev/ignore-differences that is not a list of JSON pointers, naming the file and line, and takes one that is", async () => {
+  it("refuses a plumb.dev/ignore-differences that is not a list of JSON pointers, or a sync wave that is not a number, naming the file and line", async () => {
     workspace = createWorkspace();
     workspace.write(
       "files.yaml",
@@ -64,6 +64,13 @@ describe("render", () => {
       "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: good, annotations: { plumb.dev/ignore-differences: '/content, /mode' } }\nspec: { path: good, content: x }\n",
     );
     expect((await renderStack(workspace.stackDir, { registry })).resources[0]?.annotations["plumb.dev/ignore-differences"]).toBe("/content, /mode");
+    // A sync wave is a whole number.
+    workspace.write(
+      "wave.yaml",
+      "apiVersion: file.plumb.dev/v1\nkind: File\nmetadata: { name: waved, annotations: { plumb.dev/sync-wave: soon } }\nspec: { path: waved, content: x }\n",
+    );
+    const [wave] = await renderErrors(workspace.stackDir);
+    expect(wave?.describe()).toMatch(/wave\.yaml:3:\d+.*plumb\.dev\/sync-wave must be a whole number, not "soon"/s);
   });
 
   it("records the line each YAML document's content starts on, past comments, separators and empty documents, with or without aliases", async () => {

@@ -3,7 +3,7 @@
 // health icon, sync state and drift; a claim folds away what it composed.
 // Only the part in view (and a screen around it) is in the page.
 
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import type { ClaimItem, ResourceItem } from "./api.js";
 import { layoutGraph, nodeHeight, nodeWidth } from "./graph-layout.js";
 
@@ -36,6 +36,74 @@ function HealthIcon({ health, x, y }: { health: Health; x: number; y: number }) 
 
 function clip(text: string, characters: number): string {
   return text.length > characters ? `${text.slice(0, characters - 1)}…` : text;
+}
+
+/**
+ * One node: a button with the health icon, kind and name, and something in its
+ * top-right corner. Its accessible name starts with the text on screen, so what
+ * a person sees is what a voice command says (each text ends in a space: SVG
+ * text elements are joined without one).
+ */
+function GraphNode({
+  x,
+  y,
+  className,
+  address,
+  kind,
+  name,
+  health,
+  title,
+  corner,
+  cornerText,
+  description,
+  expanded,
+  onActivate,
+}: {
+  x: number;
+  y: number;
+  className: string;
+  address: string;
+  kind: string;
+  name: string;
+  health: Health;
+  title: string;
+  corner: ReactNode;
+  /** The corner's text as it reads on screen ("" for a drawn mark). */
+  cornerText: string;
+  description: string;
+  expanded?: boolean;
+  onActivate: () => void;
+}) {
+  const shownKind = clip(kind, 22);
+  const shownName = clip(name, 26);
+  return (
+    <g
+      className={`node ${className}`}
+      transform={`translate(${x} ${y})`}
+      role="button"
+      tabIndex={0}
+      {...(expanded === undefined ? {} : { "aria-expanded": expanded })}
+      aria-label={`${shownKind} ${shownName}${cornerText}, ${description}`}
+      data-address={address}
+      onClick={onActivate}
+      onKeyDown={(event: KeyboardEvent) => {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        onActivate();
+      }}
+    >
+      <title>{title}</title>
+      <rect width={nodeWidth} height={nodeHeight} rx="6" />
+      <HealthIcon health={health} x={16} y={nodeHeight / 2} />
+      <text x="32" y="18" className="node-kind">
+        {`${shownKind} `}
+      </text>
+      <text x="32" y="35" className="node-name">
+        {`${shownName} `}
+      </text>
+      {corner}
+    </g>
+  );
 }
 
 export function ResourceGraph({
@@ -77,11 +145,6 @@ export function ResourceGraph({
     else next.add(address);
     setCollapsed(next);
   };
-  const activate = (action: () => void) => (event: KeyboardEvent) => {
-    if (event.key !== "Enter" && event.key !== " ") return;
-    event.preventDefault();
-    action();
-  };
   return (
     <div ref={region} className="scroll graph" role="region" aria-label="Resource graph" tabIndex={0} onScroll={measure}>
       <svg width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`}>
@@ -117,76 +180,57 @@ export function ResourceGraph({
             const claim = claimByAddress.get(node.address);
             if (claim === undefined) return null;
             const folded = collapsed.has(claim.address);
-            const kind = clip(claim.kind, 22);
-            const name = clip(claim.name, 26);
-            // The accessible name starts with the text on screen, so what a person sees is what a voice command says
-            // (each text ends in a space: SVG text elements are joined without one).
-            const label = `${kind} ${name}${folded ? ` +${node.hidden}` : ""}: ${claim.ready ? "ready" : `not ready, ${claim.reason}`}; ${folded ? `folded, ${node.hidden} composed resources hidden; press to unfold` : `${claim.children.length} composed; press to fold`}`;
             return (
-              <g
+              <GraphNode
                 key={node.address}
-                className={`node claim${folded ? " folded" : ""}`}
-                transform={`translate(${node.x} ${node.y})`}
-                role="button"
-                tabIndex={0}
-                aria-expanded={!folded}
-                aria-label={label}
-                data-address={claim.address}
-                onClick={() => toggle(claim.address)}
-                onKeyDown={activate(() => toggle(claim.address))}
-              >
-                <title>{claim.reason}</title>
-                <rect width={nodeWidth} height={nodeHeight} rx="6" />
-                <HealthIcon health={claim.ready ? "Ready" : "NotReady"} x={16} y={nodeHeight / 2} />
-                <text x="32" y="18" className="node-kind">
-                  {`${kind} `}
-                </text>
-                <text x="32" y="35" className="node-name">
-                  {`${name} `}
-                </text>
-                {folded ? (
-                  <text x={nodeWidth - 10} y="18" textAnchor="end" className="fold-mark">
-                    +{node.hidden}
-                  </text>
-                ) : (
-                  <path className="fold-mark" d={`M${nodeWidth - 20} 14 h10`} />
-                )}
-              </g>
+                x={node.x}
+                y={node.y}
+                className={`claim${folded ? " folded" : ""}`}
+                address={claim.address}
+                kind={claim.kind}
+                name={claim.name}
+                health={claim.ready ? "Ready" : "NotReady"}
+                title={claim.reason}
+                corner={
+                  folded ? (
+                    <text x={nodeWidth - 10} y="18" textAnchor="end" className="fold-mark">
+                      +{node.hidden}
+                    </text>
+                  ) : (
+                    <path className="fold-mark" d={`M${nodeWidth - 20} 14 h10`} />
+                  )
+                }
+                cornerText={folded ? ` +${node.hidden}` : ""}
+                description={`${claim.ready ? "ready" : `not ready, ${claim.reason}`}; ${folded ? `folded, ${node.hidden} composed resources hidden; press to unfold` : `${claim.children.length} composed; press to fold`}`}
+                expanded={!folded}
+                onActivate={() => toggle(claim.address)}
+              />
             );
           }
           const resource = resourceByAddress.get(node.address);
           if (resource === undefined) return null;
           const drift = resource.drift !== null;
-          const kind = clip(resource.kind, 20);
-          const name = clip(resource.name, 26);
           const sync = resource.status === "Failed" ? "Failed" : drift ? "Drift" : "Synced";
-          const label = `${kind} ${name} ${sync}, ${resource.health}: ${resource.address}; press to open its diff`;
           return (
-            <g
+            <GraphNode
               key={node.address}
-              className={`node resource${selected === resource.address ? " selected" : ""}${resource.status === "Failed" ? " failed" : ""}${drift ? " drifted" : ""}`}
-              transform={`translate(${node.x} ${node.y})`}
-              role="button"
-              tabIndex={0}
-              aria-label={label}
-              data-address={resource.address}
-              data-health={resource.health}
-              onClick={() => onSelect(resource.address)}
-              onKeyDown={activate(() => onSelect(resource.address))}
-            >
-              <title>{resource.address}</title>
-              <rect width={nodeWidth} height={nodeHeight} rx="6" />
-              <HealthIcon health={resource.health} x={16} y={nodeHeight / 2} />
-              <text x="32" y="18" className="node-kind">
-                {`${kind} `}
-              </text>
-              <text x="32" y="35" className="node-name">
-                {`${name} `}
-              </text>
-              <text x={nodeWidth - 10} y="18" textAnchor="end" className={`node-sync ${resource.status === "Failed" ? "bad" : drift ? "warn" : "good"}`}>
-                {sync}
-              </text>
-            </g>
+              x={node.x}
+              y={node.y}
+              className={`resource${selected === resource.address ? " selected" : ""}${resource.status === "Failed" ? " failed" : ""}${drift ? " drifted" : ""}`}
+              address={resource.address}
+              kind={resource.kind}
+              name={resource.name}
+              health={resource.health}
+              title={resource.address}
+              corner={
+                <text x={nodeWidth - 10} y="18" textAnchor="end" className={`node-sync ${resource.status === "Failed" ? "bad" : drift ? "warn" : "good"}`}>
+                  {sync}
+                </text>
+              }
+              cornerText={` ${sync}`}
+              description={`${resource.health}: ${resource.address}; press to open its diff`}
+              onActivate={() => onSelect(resource.address)}
+            />
           );
         })}
       </svg>

@@ -21,7 +21,7 @@ import { ResourceGraph } from "./resource-graph.js";
 import { ResourceTree } from "./resource-tree.js";
 import { RunRows } from "./run-rows.js";
 import { SyncPreview, type SyncPreviewAnswer } from "./sync-preview.js";
-import { Badge, ConfirmButton, useFirst, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
+import { Badge, ConfirmButton, useFirst, useViewChoice, shortRevision, stackState, syncAndHealth, TableCard, useLiveReload } from "./widgets.js";
 import type { SyncPolicy } from "../../src/stack-definition.js";
 
 interface StackData {
@@ -51,6 +51,10 @@ function syncPolicyText(sync: SyncPolicy): string {
 
 /** List or graph: the choice is kept for every stack page. */
 const viewKey = "plumb.resourceView";
+const resourceViews = [
+  { value: "list", label: "List" },
+  { value: "graph", label: "Graph" },
+] as const;
 
 export function StackPage({ name, session }: { name: string; session: Session }) {
   const [data, setData] = useState<StackData | null>(null);
@@ -59,11 +63,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
   const [diffOf, setDiffOf] = useState<string | null>(null);
   const [changes, setChanges] = useState<PlanChange[] | null>(null);
   const [rollbackTo, setRollbackTo] = useState("");
-  const [view, setView] = useState<"list" | "graph">(() => (localStorage.getItem(viewKey) === "graph" ? "graph" : "list"));
-  const chooseView = (choice: "list" | "graph") => {
-    localStorage.setItem(viewKey, choice);
-    setView(choice);
-  };
+  const [view, viewSwitch] = useViewChoice(viewKey, resourceViews, "Show resources as");
   const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
   const [preview, setPreview] = useState<SyncPreviewAnswer | string | null>(null);
   const toggle = (address: string) => {
@@ -325,13 +325,7 @@ export function StackPage({ name, session }: { name: string; session: Session })
         <h2>
           Resources <span className="count">{data.resources.length}</span>
         </h2>
-        <div className="view-switch" role="group" aria-label="Show resources as">
-          {(["list", "graph"] as const).map((choice) => (
-            <button key={choice} type="button" aria-pressed={view === choice} onClick={() => chooseView(choice)}>
-              {choice === "list" ? "List" : "Graph"}
-            </button>
-          ))}
-        </div>
+        {viewSwitch}
         {view === "graph" ? (
           <ResourceGraph resources={data.resources} claims={data.claims} selected={diffOf} onSelect={openDiff} />
         ) : (

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api, stackStates, type StackList } from "./api.js";
 import { FavouriteStar, favouriteStacks, SavedViews } from "./saved-views.js";
 import { StackTiles } from "./stack-tiles.js";
-import { ago, Badge, Field, filtersInAddress, keepFiltersInAddress, shortRevision, stackState, stateLabel, useLiveReload } from "./widgets.js";
+import { ago, Badge, Field, filtersInAddress, keepFiltersInAddress, shortRevision, stackState, stateLabel, useLiveReload, useViewChoice } from "./widgets.js";
 
 const pageSize = 50;
 /** Typing in the search or label box asks the server once the typing pauses this long. */
@@ -27,6 +27,10 @@ const columns = [
 
 /** Table or tiles: the choice is kept in this browser. */
 const layoutKey = "plumb.stacksLayout";
+const layouts = [
+  { value: "table", label: "Table" },
+  { value: "tiles", label: "Tiles" },
+] as const;
 
 function filtersFromQuery(parameters: URLSearchParams): Filters {
   const filters: Filters = {};
@@ -57,11 +61,7 @@ export function StacksPage() {
   // Each request takes a ticket; an answer to anything but the latest is dropped, so a slow early answer never replaces a newer one.
   const latestTicket = useRef(0);
   const [favourites, setFavourites] = useState(favouriteStacks);
-  const [layout, setLayout] = useState<"table" | "tiles">(() => (localStorage.getItem(layoutKey) === "tiles" ? "tiles" : "table"));
-  const chooseLayout = (choice: "table" | "tiles") => {
-    localStorage.setItem(layoutKey, choice);
-    setLayout(choice);
-  };
+  const [layout, layoutSwitch] = useViewChoice(layoutKey, layouts, "Show stacks as");
   const favouriteSet = new Set(favourites);
   const offset = Number(filters.offset ?? 0);
 
@@ -210,13 +210,7 @@ export function StacksPage() {
             change(Object.fromEntries(filterNames.map((name) => [name, chosen[name]])));
           }}
         />
-        <div className="view-switch" role="group" aria-label="Show stacks as">
-          {(["table", "tiles"] as const).map((choice) => (
-            <button key={choice} type="button" aria-pressed={layout === choice} onClick={() => chooseLayout(choice)}>
-              {choice === "table" ? "Table" : "Tiles"}
-            </button>
-          ))}
-        </div>
+        {layoutSwitch}
       </div>
       {filtered ? (
         <p className="filter-actions">

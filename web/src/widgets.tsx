@@ -195,6 +195,38 @@ export function TableCard({
 }
 
 /**
+ * One of a few ways to show something (List or Graph, Table or Tiles) as
+ * pressed buttons; the choice is kept in this browser under `key`, the first
+ * choice when nothing is kept.
+ */
+export function useViewChoice<Choice extends string>(
+  key: string,
+  choices: readonly { value: Choice; label: string }[],
+  groupLabel: string,
+): [Choice, React.ReactNode] {
+  const first = (choices[0] as { value: Choice }).value;
+  const [chosen, setChosen] = useState<Choice>(() => choices.find((choice) => choice.value === localStorage.getItem(key))?.value ?? first);
+  const switcher = (
+    <div className="view-switch" role="group" aria-label={groupLabel}>
+      {choices.map((choice) => (
+        <button
+          key={choice.value}
+          type="button"
+          aria-pressed={chosen === choice.value}
+          onClick={() => {
+            localStorage.setItem(key, choice.value);
+            setChosen(choice.value);
+          }}
+        >
+          {choice.label}
+        </button>
+      ))}
+    </div>
+  );
+  return [chosen, switcher];
+}
+
+/**
  * The first `count` items and, when there are more, a button that shows them
  * all: a long history stays one click away without making the page a scroll.
  */
