@@ -579,7 +579,7 @@ describe("the dashboard", () => {
       "apps/reports/resources.yaml",
       [
         "apiVersion: postgres.plumb.dev/v1\nkind: Database\nmetadata: { name: reports }\nspec: {}\n",
-        "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: reports_owner, annotations: { plumb.dev/depends-on: postgres.plumb.dev/v1/Database/reports } }\nspec: { login: false, connectionLimit: 3 }\n",
+        "apiVersion: postgres.plumb.dev/v1\nkind: Role\nmetadata: { name: reports_owner, annotations: { plumb.dev/depends-on: postgres.plumb.dev/v1/Database/reports, plumb.dev/sync-wave: '1' } }\nspec: { login: false, connectionLimit: 3 }\n",
         "apiVersion: platform.example.org/v1\nkind: ReadOnlyAccess\nmetadata: { name: readers, annotations: { plumb.dev/depends-on: postgres.plumb.dev/v1/Database/reports } }\nspec: { login: reports_reader, database: reports, schemas: [public] }\n",
       ].join("---\n"),
     );
@@ -656,6 +656,8 @@ describe("the dashboard", () => {
       .toMatch(/1 update\. Nothing has been applied\.update\s*postgres\.plumb\.dev\/v1\/Role\/reports_owner.*\/connectionLimit: 9 → 3/);
     expect(await limitOf()).toBe(9);
     // Chosen resources: their own dry run, then a sync of only them.
+    // The list says the role's sync wave.
+    expect(await page.locator("tr[data-address='postgres.plumb.dev/v1/Role/reports_owner']").textContent()).toContain("wave 1");
     await page.getByLabel("Choose postgres.plumb.dev/v1/Role/reports_owner").check();
     await page.getByRole("button", { name: "Dry run of 1 chosen" }).click();
     // A dry run renders the newest commit, composite and all: seconds on a busy machine.

@@ -148,6 +148,14 @@ describe("the agent with Kubernetes stacks", () => {
     expect(reported.status).toBe(200);
     await eventually(async () => ((await exists("/api/v1/namespaces/waves/configmaps/last")) ? true : undefined), 30_000, "wave 2 applied");
     await eventually(async () => ((await condition("waves", "Ready"))?.status === "True" ? true : undefined), 30_000, "waves Ready");
+    // The API (and the stack page's list) say each resource's wave.
+    const resources = await agent.api<{ items: { name: string; wave?: number }[] }>("GET", "/api/v1/stacks/waves/resources");
+    expect(Object.fromEntries(resources.body.items.map((item) => [item.name, item.wave ?? 0]))).toEqual({
+      waves: 0,
+      "waves/first": 0,
+      "waves/db": 1,
+      "waves/last": 2,
+    });
   });
 
   it("degrades only the stack whose cluster cannot be reached", async () => {

@@ -7,7 +7,7 @@ import { grantsForGroups, type MemberRole } from "../project-definition.js";
 import type { EventEmitter } from "node:events";
 import { ProviderConnections } from "../engine/connections.js";
 import { planStack } from "../engine/pipeline.js";
-import { selectChanges, type Plan } from "../engine/plan/plan.js";
+import { selectChanges, syncWaveOf, type Plan } from "../engine/plan/plan.js";
 import { errorMessage, PlumbErrorList, type PlumbError } from "../errors.js";
 import { observe } from "../engine/observe/observe.js";
 import { withoutSecretValues } from "../secrets/references.js";
@@ -174,14 +174,14 @@ export class StackQueries {
   }
 
   /** The claims of the stack's applied render, and which claim each resource was composed from. */
-  async resourceTree(name: string): Promise<{ claims: RenderedClaim[]; compositeOf: Map<string, string> }> {
+  async resourceTree(name: string): Promise<{ claims: RenderedClaim[]; compositeOf: Map<string, string>; waveOf: Map<string, number> }> {
     const managed = this.context.stacks.get(name);
     const rendered = managed === undefined ? undefined : await appliedRender(this.context, name, managed);
+    const resources = rendered?.resources ?? [];
     return {
       claims: rendered?.claims ?? [],
-      compositeOf: new Map(
-        (rendered?.resources ?? []).flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const])),
-      ),
+      compositeOf: new Map(resources.flatMap((resource) => (resource.composite == null ? [] : [[resource.address, resource.composite] as const]))),
+      waveOf: new Map(resources.flatMap((resource) => (syncWaveOf(resource) === 0 ? [] : [[resource.address, syncWaveOf(resource)] as const]))),
     };
   }
 

@@ -36,6 +36,7 @@ export const resourceItem = Type.Object({
   spec: Type.Unknown({ description: "The spec applied last, secrets as references." }),
   dependsOn: Type.Array(Type.String()),
   composite: nullable(Type.String({ description: "The claim it was composed from." })),
+  wave: Type.Optional(Type.Integer({ description: "Its plumb.dev/sync-wave, when not 0." })),
   updatedAt: Type.String(),
 });
 export type ResourceItem = Static<typeof resourceItem>;

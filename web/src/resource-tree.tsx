@@ -84,6 +84,11 @@ function Row({ row, onDiff, choice }: { row: TreeRow; onDiff: (address: string) 
       )}
       <td className="name" style={indent}>
         <span className="kind">{resource.kind}</span> {resource.name}
+        {resource.wave === undefined ? null : (
+          <Badge tone="muted" title="plumb.dev/sync-wave: lower waves are applied, and healthy, first">
+            wave {resource.wave}
+          </Badge>
+        )}
       </td>
       <td>
         <Badge tone={tone(resource.status)}>{resource.status}</Badge>

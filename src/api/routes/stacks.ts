@@ -115,6 +115,7 @@ export async function stackRoutes(app: FastifyInstance, { queries, store, author
         spec: record.appliedSpec,
         dependsOn: record.dependsOn,
         composite: tree.compositeOf.get(record.address) ?? null,
+        ...(tree.waveOf.has(record.address) ? { wave: tree.waveOf.get(record.address) } : {}),
         updatedAt: record.updatedAt,
       }));
       return { items, claims: claimReadiness(tree.claims, items) };
