@@ -199,6 +199,7 @@ export class Agent implements AgentCommands {
     while (this.activeWorkers > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.notifier.stop();
     await this.leases.stop();
+    await this.options.registry.shutdown();
   }
 
   /**

@@ -83,6 +83,11 @@ export class ProviderRegistry {
     return this.byType.get(type);
   }
 
+  /** Every provider's shutdown, as the agent stops. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.byType.values()].map((provider) => provider.shutdown?.()));
+  }
+
   types(): string[] {
     return [...this.byType.keys()].sort();
   }

@@ -135,6 +135,8 @@ export interface ProviderDefinition<Config = JsonObject, Connection = unknown> {
   configSchema: TSchema;
   connect(config: Config, context: ConnectContext): Promise<Connection>;
   close?(connection: Connection): Promise<void>;
+  /** Lets go of what the provider keeps between runs (warm connections) when the agent stops. */
+  shutdown?(): Promise<void>;
   kinds: readonly KindHandler<never, Connection>[];
   /**
    * Serves every apiVersion outside Plumb's own groups (`*.plumb.dev`) with

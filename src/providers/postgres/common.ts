@@ -75,7 +75,7 @@ export async function queryInDatabase<Row extends Record<string, unknown>>(
   parameters: unknown[],
 ): Promise<Row[] | undefined> {
   try {
-    return await connection.query<Row>(database, text, parameters);
+    return await connection.read<Row>(database, text, parameters);
   } catch (error) {
     if (sqlStateOf(error) === "3D000") return undefined;
     throw error;

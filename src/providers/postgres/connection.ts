@@ -1,12 +1,13 @@
-// Connections to one PostgreSQL server: a small pool per database, opened on
-// first use, with errors that name the server (never the password) and say
-// whether retrying can help.
+// A run's connection to one PostgreSQL server: its login checked once, its
+// queries bounded, run on the server's warm pools, with errors that name the
+// server (never the password) and say whether retrying can help.
 
 import pg from "pg";
 import { Semaphore } from "../../sdk/concurrency.js";
 import { PlumbError } from "../../errors.js";
 import { redactor } from "../../secrets/redaction.js";
 import type { SecretReference, SecretResolver } from "../../secrets/references.js";
+import { serverPools, type Login, type ServerPools } from "./server-pools.js";
 
 export interface PostgresSettings {
   host: string;
@@ -18,28 +19,55 @@ export interface PostgresSettings {
   sslmode: "disable" | "require" | "verify-full";
   maxConnections: number;
   connectTimeoutSeconds: number;
+  /** Connections kept open to the server between runs; default a quarter of its max_connections. */
+  connectionBudget: number | undefined;
   password: SecretReference | undefined;
 }
-
-/**
- * Pools kept open at once. A stack can span hundreds of databases; each needs
- * its own connections, so idle pools are closed (least recently used first)
- * to stay far below the server's max_connections.
- */
-const maxOpenPools = 4;
 
 const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "EAI_AGAIN"]);
 /** SQLSTATE classes worth retrying: connection exceptions, insufficient resources, operator intervention. */
 const transientSqlStates = /^(08|53|57P0[1-3])/;
 
+interface PendingRead {
+  text: string;
+  parameters: unknown[];
+  /** The same read with its parameters written in as literals, to travel with others in one message. */
+  statement: string;
+  resolve(rows: Record<string, unknown>[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * `text` with `$n` replaced by its parameter as a quoted literal, for the
+ * parameters catalog reads use (names and lists of names); undefined for any
+ * other kind of value, which then goes as a parameter of a query of its own.
+ */
+export function withLiterals(text: string, parameters: readonly unknown[]): string | undefined {
+  const literal = (value: unknown): string | undefined => {
+    if (typeof value === "string") return pg.escapeLiteral(value);
+    if (Array.isArray(value) && value.every((item) => typeof item === "string"))
+      return value.length === 0 ? "'{}'::text[]" : `ARRAY[${value.map((item) => pg.escapeLiteral(item)).join(", ")}]::text[]`;
+    return undefined;
+  };
+  const literals = parameters.map(literal);
+  if (literals.some((item) => item === undefined)) return undefined;
+  let complete = true;
+  const statement = text.replace(/\$(\d+)/g, (_, position: string) => {
+    const value = literals[Number(position) - 1];
+    if (value === undefined) complete = false;
+    return value ?? "";
+  });
+  return complete ? statement : undefined;
+}
+
+/** One run's use of a server: its login, checked once, and its bound on queries in flight. */
 export class PostgresConnection {
-  /** Open pools by database, in least-recently-used order. */
-  private readonly pools = new Map<string, pg.Pool>();
-  /** Queries running per database: a pool in use is never closed. */
-  private readonly active = new Map<string, number>();
   /** Bounds queries in flight across every database to maxConnections. */
   private readonly slots: Semaphore;
-  private login: Promise<{ user: string; password: string | undefined }> | undefined;
+  private readonly pools: ServerPools;
+  private login: Promise<Login> | undefined;
+  /** Catalog reads waiting for the end of this turn, by database. */
+  private readonly pendingReads = new Map<string, PendingRead[]>();
   /** The user name once resolved, for messages (masked by the redaction layer when it came from a secret). */
   private userName: string;
 
@@ -49,6 +77,8 @@ export class PostgresConnection {
     readonly stack: string,
   ) {
     this.slots = new Semaphore(settings.maxConnections);
+    this.pools = serverPools(this.server);
+    this.pools.ask(stack, settings.connectionBudget);
     this.userName = typeof settings.user === "string" ? settings.user : `(secret ${settings.user.secretRef.name}/${settings.user.secretRef.key})`;
   }
 
@@ -62,66 +92,36 @@ export class PostgresConnection {
   }
 
   /**
-   * Credentials, checked by one first query before any other connection is
-   * opened: a wrong password or an unreachable server fails once for the
+   * Credentials, checked by one first query before any other database is
+   * used: a wrong password or an unreachable server fails once for the
    * whole instance (one failed login a run, however many databases and
-   * resources wait), and every later call gets the same answer at once.
+   * resources wait), and every later call gets the same answer at once. The
+   * same query reads max_connections, which the default budget derives from.
    */
-  private pool(database: string): Promise<pg.Pool> {
+  private credentials(): Promise<Login> {
     this.login ??= (async () => {
       const user = typeof this.settings.user === "string" ? this.settings.user : await this.secret(this.settings.user);
       this.userName = user;
-      const credentials = { user, password: this.settings.password === undefined ? undefined : await this.secret(this.settings.password) };
-      await this.openPool(this.settings.database, credentials).query("SELECT 1");
-      return credentials;
+      const login = { user, password: this.settings.password === undefined ? undefined : await this.secret(this.settings.password) };
+      const [row] = await this.pools.use(
+        this.settings,
+        this.settings.database,
+        login,
+        async (pool) => (await pool.query<{ max_connections: number }>("SELECT current_setting('max_connections')::int AS max_connections")).rows,
+      );
+      if (row !== undefined) this.pools.learn(row.max_connections);
+      return login;
     })();
-    return this.login.then((credentials) => this.openPool(database, credentials));
+    return this.login;
   }
 
-  private openPool(database: string, { user, password }: { user: string; password: string | undefined }): pg.Pool {
-    let pool = this.pools.get(database);
-    if (pool !== undefined) {
-      this.pools.delete(database);
-      this.pools.set(database, pool);
-    } else {
-      this.closeIdlePools(maxOpenPools - 1);
-      pool = new pg.Pool({
-        host: this.settings.host,
-        port: this.settings.port,
-        user,
-        database,
-        ...(password === undefined ? {} : { password }),
-        ssl: this.settings.sslmode === "disable" ? false : { rejectUnauthorized: this.settings.sslmode === "verify-full" },
-        max: this.settings.maxConnections,
-        connectionTimeoutMillis: this.settings.connectTimeoutSeconds * 1000,
-        idleTimeoutMillis: 10_000,
-        application_name: "plumb",
-      });
-      // An idle client losing its server must not crash the process; the next query reports it.
-      pool.on("error", () => undefined);
-      this.pools.set(database, pool);
-    }
-    return pool;
-  }
-
-  /** Closes least recently used pools with nothing running until at most `keep` remain. */
-  private closeIdlePools(keep: number): void {
-    for (const [database, pool] of this.pools) {
-      if (this.pools.size <= keep) return;
-      if ((this.active.get(database) ?? 0) > 0) continue;
-      this.pools.delete(database);
-      pool.end().catch(() => undefined);
-    }
-  }
-
-  /** Runs `work` holding one of the connection slots, marking the database's pool as in use. */
-  private async withSlot<Result>(database: string, work: () => Promise<Result>): Promise<Result> {
+  /** Runs `work` on the database's pool, holding one of the run's slots. */
+  private async withPool<Result>(database: string, work: (pool: pg.Pool) => Promise<Result>): Promise<Result> {
+    const login = await this.credentials();
     await this.slots.acquire();
-    this.active.set(database, (this.active.get(database) ?? 0) + 1);
     try {
-      return await work();
+      return await this.pools.use(this.settings, database, login, work);
     } finally {
-      this.active.set(database, (this.active.get(database) ?? 1) - 1);
       this.slots.release();
     }
   }
@@ -129,29 +129,79 @@ export class PostgresConnection {
   async query<Row extends Record<string, unknown>>(database: string | undefined, text: string, parameters: unknown[] = []): Promise<Row[]> {
     const target = database ?? this.settings.database;
     try {
-      return await this.withSlot(target, async () => (await (await this.pool(target)).query<Row>(text, parameters)).rows);
+      return await this.withPool(target, async (pool) => (await pool.query<Row>(text, parameters)).rows);
     } catch (error) {
       throw this.describeError(error, target);
     }
   }
 
+  /**
+   * A catalog read. Reads asked in the same turn of the event loop for one
+   * database reach the server as one message of several statements: one round
+   * trip, so a sweep reads each database once however many kinds live there.
+   * A batch that fails is asked again statement by statement, so each error
+   * reaches the read it belongs to.
+   */
+  read<Row extends Record<string, unknown>>(database: string | undefined, text: string, parameters: unknown[] = []): Promise<Row[]> {
+    const target = database ?? this.settings.database;
+    const statement = withLiterals(text, parameters);
+    if (statement === undefined) return this.query<Row>(target, text, parameters);
+    return new Promise<Row[]>((resolve, reject) => {
+      let batch = this.pendingReads.get(target);
+      if (batch === undefined) {
+        const reads: PendingRead[] = [];
+        batch = reads;
+        this.pendingReads.set(target, reads);
+        setImmediate(() => {
+          this.pendingReads.delete(target);
+          void this.sendReads(target, reads);
+        });
+      }
+      batch.push({ text, parameters, statement, resolve: resolve as PendingRead["resolve"], reject });
+    });
+  }
+
+  private async sendReads(database: string, reads: readonly PendingRead[]): Promise<void> {
+    const alone = (read: PendingRead) => this.query(database, read.text, read.parameters).then(read.resolve, read.reject);
+    if (reads.length === 1) return alone(reads[0] as PendingRead);
+    let results: pg.QueryResult[];
+    try {
+      results = await this.withPool(database, async (pool) => {
+        const answer: unknown = await pool.query(reads.map((read) => read.statement).join(";\n"));
+        return Array.isArray(answer) ? (answer as pg.QueryResult[]) : [answer as pg.QueryResult];
+      });
+    } catch {
+      await Promise.all(reads.map(alone));
+      return;
+    }
+    reads.forEach((read, index) => read.resolve(results[index]?.rows ?? []));
+  }
+
   /** Runs statements on one client inside a transaction, so a revoke-then-grant is never seen half done. */
   async transaction(database: string | undefined, statements: readonly string[]): Promise<void> {
     const target = database ?? this.settings.database;
-    await this.withSlot(target, async () => {
-      let client: pg.PoolClient | undefined;
-      try {
-        client = await (await this.pool(target)).connect();
-        await client.query("BEGIN");
-        for (const statement of statements) await client.query(statement);
-        await client.query("COMMIT");
-      } catch (error) {
-        await client?.query("ROLLBACK").catch(() => undefined);
-        throw this.describeError(error, target);
-      } finally {
-        client?.release();
-      }
-    });
+    try {
+      await this.withPool(target, async (pool) => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          for (const statement of statements) await client.query(statement);
+          await client.query("COMMIT");
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        } finally {
+          client.release();
+        }
+      });
+    } catch (error) {
+      throw this.describeError(error, target);
+    }
+  }
+
+  /** Ends this process's idle connections into `database`, which DROP DATABASE needs gone. */
+  releaseDatabase(database: string): Promise<void> {
+    return this.pools.release(database);
   }
 
   /** A Plumb error for a driver error: where, what, retryable or not, with secrets masked. */
@@ -185,10 +235,9 @@ export class PostgresConnection {
     return Object.assign(failure, { sqlState: code });
   }
 
+  /** The run is over; its connections stay warm for the next, within the server's budget. */
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    await this.pools.trim(this.pools.budget);
   }
 }
 

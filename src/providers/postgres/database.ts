@@ -65,7 +65,7 @@ function liveFromRow(row: DatabaseRow, target: Target<DatabaseSpec>): LiveObject
 }
 
 async function readDatabases(connection: PostgresConnection, targets: readonly Target<DatabaseSpec>[]): Promise<Map<string, LiveObject>> {
-  const rows = await connection.query<DatabaseRow>(undefined, databaseQuery, [targets.map(objectName)]);
+  const rows = await connection.read<DatabaseRow>(undefined, databaseQuery, [targets.map(objectName)]);
   const byName = new Map(rows.map((row) => [row.datname, row]));
   const live = new Map<string, LiveObject>();
   for (const target of targets) {
@@ -135,6 +135,7 @@ export const databaseKind = defineKind<DatabaseSpec, PostgresConnection>({
     return (await reread(connection, target)).live;
   },
   async delete(connection, target) {
+    await connection.releaseDatabase(objectName(target));
     await connection.query(undefined, `DROP DATABASE IF EXISTS ${quoteIdentifier(objectName(target))}`);
   },
   health(live) {

@@ -111,18 +111,20 @@ function liveFromRows(rows: readonly AclRow[], target: Target<GrantSpec>): LiveO
 async function readGrants(connection: PostgresConnection, targets: readonly Target<GrantSpec>[]): Promise<Map<string, LiveObject>> {
   const groups = groupBy(targets, (target) => `${target.spec.objectType === "database" ? "" : target.spec.database}\u0000${target.spec.objectType}`);
   const live = new Map<string, LiveObject>();
-  for (const group of groups.values()) {
-    const first = group[0] as Target<GrantSpec>;
-    const database = first.spec.objectType === "database" ? undefined : first.spec.database;
-    const rows = await queryInDatabase<AclRow>(connection, database, aclQuery(first.spec.objectType), [
-      [...new Set(group.map((target) => scopeName(target.spec)))],
-    ]);
-    if (rows === undefined) continue;
-    for (const target of group) {
-      const object = liveFromRows(rows, target);
-      if (object !== null) live.set(target.address, object);
-    }
-  }
+  // Every group at once: the reads into one database travel together.
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const first = group[0] as Target<GrantSpec>;
+      const database = first.spec.objectType === "database" ? undefined : first.spec.database;
+      const rows = await queryInDatabase<AclRow>(connection, database, aclQuery(first.spec.objectType), [
+        [...new Set(group.map((target) => scopeName(target.spec)))],
+      ]);
+      for (const target of group) {
+        const object = rows === undefined ? null : liveFromRows(rows, target);
+        if (object !== null) live.set(target.address, object);
+      }
+    }),
+  );
   return live;
 }
 

@@ -15,6 +15,7 @@ import { extensionKind } from "./extension.js";
 import { grantKind } from "./grant.js";
 import { roleKind } from "./role.js";
 import { schemaKind } from "./schema.js";
+import { closeIdlePools } from "./server-pools.js";
 
 export const postgresProviderConfig = Type.Object(
   {
@@ -26,7 +27,15 @@ export const postgresProviderConfig = Type.Object(
     password: Type.Optional(secretReferenceSchema),
     database: Type.Optional(Type.String({ minLength: 1, description: "Database to connect to for cluster-wide objects; default postgres." })),
     sslmode: Type.Optional(Type.Union([Type.Literal("disable"), Type.Literal("require"), Type.Literal("verify-full")], { description: "Default disable." })),
-    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "Connections per database; default 4." })),
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "Queries a run has in flight at once, across databases; default 4." })),
+    connectionBudget: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10000,
+        description:
+          "Connections kept open to this server between runs, for every stack in the agent, so drift checks find them warm; default a quarter of the server's max_connections. Stacks naming one server with different budgets share the smallest.",
+      }),
+    ),
     connectTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300, description: "Default 10." })),
   },
   { additionalProperties: false },
@@ -57,6 +66,7 @@ export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresC
         sslmode: config.sslmode ?? "disable",
         maxConnections: config.maxConnections ?? 4,
         connectTimeoutSeconds: config.connectTimeoutSeconds ?? 10,
+        connectionBudget: config.connectionBudget,
         password: config.password,
       },
       context.secrets,
@@ -66,13 +76,19 @@ export const postgresProvider = defineProvider<PostgresProviderConfig, PostgresC
   async close(connection) {
     await connection.close();
   },
-  // Reading by database, every kind in a row, reuses one pool per database
-  // instead of reconnecting to each database once per kind.
+  shutdown: closeIdlePools,
+  // Reading by database, every kind in it at once: their catalog reads reach
+  // the database as one round trip on one warm connection.
   async observe(connection, targets) {
     const byDatabase = groupBy(targets, (item) => databaseOf(item) ?? connection.settings.database);
     const observed = new Map<string, LiveObject | Error>();
     await mapWithConcurrency([...byDatabase.values()], connection.settings.maxConnections, async (group) => {
-      for (const [address, object] of await observeByKind(connection, group)) observed.set(address, object);
+      const byKind = groupBy(group, (item) => item.handler);
+      await Promise.all(
+        [...byKind.values()].map(async (items) => {
+          for (const [address, object] of await observeByKind(connection, items)) observed.set(address, object);
+        }),
+      );
     });
     return observed;
   },

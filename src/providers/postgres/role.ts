@@ -114,7 +114,7 @@ async function attributeClause(connection: PostgresConnection, spec: RoleSpec, o
 }
 
 async function readRoles(connection: PostgresConnection, targets: readonly Target<RoleSpec>[]): Promise<Map<string, LiveObject>> {
-  const rows = await connection.query<RoleRow>(undefined, roleQuery, [targets.map(objectName)]);
+  const rows = await connection.read<RoleRow>(undefined, roleQuery, [targets.map(objectName)]);
   const byName = new Map(rows.map((row) => [row.rolname, row]));
   const live = new Map<string, LiveObject>();
   for (const target of targets) {
