@@ -59,12 +59,14 @@ function teamStatements(team) {
 
 /** Connections Plumb's provider may hold at once (maxConnections and the apply concurrency). */
 const plumbConnections = 8;
+/** Connections kept open between runs: one into each database, so checks find them all warm. */
+const connectionBudget = teams + 1 + plumbConnections;
 
 function writeStack(directory, connections = plumbConnections) {
   mkdirSync(directory, { recursive: true });
   writeFileSync(
     path.join(directory, "stack.yaml"),
-    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: fleet }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } }, maxConnections: ${connections} } }\n  sync: { prune: true, concurrency: ${connections} }\n`,
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: fleet }\nspec:\n  providers:\n    default: { type: postgres, config: { host: 127.0.0.1, port: ${port}, user: postgres, password: { secretRef: { name: pg-admin, key: password } }, maxConnections: ${connections}, connectionBudget: ${connectionBudget} } }\n  sync: { prune: true, concurrency: ${connections} }\n`,
   );
   let text = "";
   const resource = (kind, name, spec) => `---\napiVersion: postgres.plumb.dev/v1\nkind: ${kind}\nmetadata: { name: ${name} }\nspec: ${spec}\n`;
@@ -88,6 +90,7 @@ function writeStack(directory, connections = plumbConnections) {
   writeFileSync(path.join(directory, "fleet.yaml"), text);
 }
 
+const registry = defaultRegistry();
 const seconds = (started) => Number(process.hrtime.bigint() - started) / 1e9;
 const admin = (database = "postgres") => new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database });
 
@@ -120,6 +123,8 @@ async function catalog() {
 }
 
 async function dropFleet() {
+  // Plumb's warm sessions into the team databases would stop DROP DATABASE.
+  await registry.shutdown();
   const client = admin();
   await client.connect();
   try {
@@ -208,23 +213,36 @@ async function rawScript(connections = 1) {
 }
 
 /**
- * The floor of a no-op check: a new connection to each database and one query
+ * The floor of a no-op check: a connection to each database and one query
  * reading everything Plumb compares there (the cluster catalog once; each team
  * database's schemas with owners and ACLs and its table privileges), as many
  * at a time as Plumb uses.
  */
-async function floorSweep(parallel = plumbConnections) {
-  const started = process.hrtime.bigint();
-  const databases = ["postgres", ...Array.from({ length: teams }, (_, team) => `team${team}`)];
-  await inParallel(databases, parallel, async (database) => {
+const databases = ["postgres", ...Array.from({ length: teams }, (_, team) => `team${team}`)];
+
+/** Sessions into every database, opened once, for the floor of a check on warm connections. */
+async function openSessions() {
+  const sessions = new Map();
+  await inParallel(databases, plumbConnections, async (database) => {
     const client = admin(database);
     await client.connect();
+    sessions.set(database, client);
+  });
+  return sessions;
+}
+
+/** The floor sweep; on the sessions given (warm) or each on a new connection (cold). */
+async function floorSweep(warm) {
+  const started = process.hrtime.bigint();
+  await inParallel(databases, plumbConnections, async (database) => {
+    const client = warm?.get(database) ?? admin(database);
+    if (warm === undefined) await client.connect();
     await client.query(
       database === "postgres"
         ? "SELECT r.rolname, r.rolcanlogin, r.rolconnlimit, r.rolvaliduntil, shobj_description(r.oid, 'pg_authid') AS comment, ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS groups, d.datname, pg_get_userbyid(d.datdba) AS owner, d.datacl::text FROM pg_roles r FULL JOIN pg_database d ON d.datdba = r.oid"
         : "SELECT n.nspname, pg_get_userbyid(n.nspowner) AS owner, n.nspacl::text, obj_description(n.oid, 'pg_namespace') AS comment, (SELECT array_agg(c.relname || ':' || coalesce(c.relacl::text, '')) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) AS tables FROM pg_namespace n WHERE n.nspname IN ('api', 'reports')",
     );
-    await client.end();
+    if (warm === undefined) await client.end();
   });
   return seconds(started);
 }
@@ -282,11 +300,11 @@ async function plumbRun(stackDir, store, registry) {
 
 const rows = [];
 const loadBefore = load();
-const server = await startEmbeddedPostgres({ port, password, directory: path.join(root, "pg") });
+// Room for the warm budget beside the floor's own sessions.
+const server = await startEmbeddedPostgres({ port, password, directory: path.join(root, "pg"), settings: { max_connections: 2 * connectionBudget + 20 } });
 try {
   const stackDir = path.join(root, "stack");
   writeStack(stackDir);
-  const registry = defaultRegistry();
   const objects = teams * 9;
 
   // Cold converge over 1 and 4 connections, the raw script and Plumb each limited to as many.
@@ -299,6 +317,7 @@ try {
     const limitedDir = path.join(root, `stack-${connections}`);
     writeStack(limitedDir, connections);
     const limitedStore = await openSqliteStore(path.join(root, `data-${connections}`));
+    await registry.shutdown();
     const started = process.hrtime.bigint();
     await plumbRun(limitedDir, limitedStore, registry);
     cold[connections] = { raw, plumb: seconds(started), sameCatalog: (await catalog()) === rawCatalog };
@@ -307,26 +326,37 @@ try {
   }
 
   const store = await openSqliteStore(path.join(root, "data"));
+  await registry.shutdown();
   const coldStarted = process.hrtime.bigint();
   const coldRun = await plumbRun(stackDir, store, registry);
   const coldSeconds = seconds(coldStarted);
   const plumbCatalog = await catalog();
 
-  // No-op, ten times each, medians: the floor sweep, Plumb in process (observe + plan), and plumb plan as a new process.
+  // No-op, ten times each, medians: the floor sweep and Plumb in process (observe + plan), each on new
+  // connections (Plumb's warm ones ended first) and on warm ones; then plumb plan as a new process.
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const floors = [];
   const noops = [];
+  const warmFloors = [];
+  const warmNoops = [];
+  const sessions = await openSessions();
   let noop;
   for (let round = 0; round < 10; round++) {
     floors.push(await floorSweep());
+    await registry.shutdown();
     noop = await plumbRun(stackDir, store, registry);
     noops.push(noop.planSeconds);
+    warmFloors.push(await floorSweep(sessions));
+    warmNoops.push((await plumbRun(stackDir, store, registry)).planSeconds);
   }
+  await Promise.all([...sessions.values()].map((client) => client.end()));
   await store.close();
   const cliRuns = [];
   for (let round = 0; round < 5; round++) cliRuns.push(cliPlan(stackDir, path.join(root, "data")));
   const floor = median(floors);
   const noopSeconds = median(noops);
+  const warmFloor = median(warmFloors);
+  const warmSeconds = median(warmNoops);
   const cliSeconds = median(cliRuns);
 
   // Repair: the same hand-made changes put back as raw SQL after a floor sweep, then by Plumb.
@@ -334,6 +364,7 @@ try {
   const repairFloor = (await floorSweep()) + (await rawRepair(touched));
   await changeByHand();
   const repairStore = await openSqliteStore(path.join(root, "data"));
+  await registry.shutdown();
   const repairStarted = process.hrtime.bigint();
   const repair = await plumbRun(stackDir, repairStore, registry);
   const repairSeconds = seconds(repairStarted);
@@ -366,9 +397,15 @@ try {
   rows.push([`cold converge over ${plumbConnections} connections: Plumb`, coldSeconds, `${coldRun.summary.create} created`]);
   rows.push([`no-op floor: new connection + one query per database, ${plumbConnections} at a time (median of 10)`, floor, ""]);
   rows.push([
-    "no-op check: Plumb observe + plan, in process (median of 10)",
+    "no-op check: Plumb observe + plan, in process, new connections (median of 10)",
     noopSeconds,
     `${ratio(noopSeconds, floor)} the floor (goal ≤ 1.25×); ${noop.summary.noop} unchanged`,
+  ]);
+  rows.push([`no-op floor, warm: one query per database on open sessions, ${plumbConnections} at a time (median of 10)`, warmFloor, ""]);
+  rows.push([
+    "no-op check, warm: Plumb observe + plan on the connections the run before left open (median of 10)",
+    warmSeconds,
+    `${ratio(warmSeconds, warmFloor)} the warm floor (goal ≤ 1.2×)`,
   ]);
   rows.push(["no-op check: plumb plan, a new process (median of 5)", cliSeconds, `${ratio(cliSeconds, floor)} the floor`]);
   rows.push([`repair floor: the sweep + ${touched * 2} fixes as raw SQL`, repairFloor, ""]);

