@@ -301,8 +301,43 @@ async function plumbRun(stackDir, store, registry) {
 const rows = [];
 const loadBefore = load();
 // Room for the warm budget beside the floor's own sessions.
-const server = await startEmbeddedPostgres({ port, password, directory: path.join(root, "pg"), settings: { max_connections: 2 * connectionBudget + 20 } });
+// pg_stat_statements says where the server's own time goes in each cold converge.
+const server = await startEmbeddedPostgres({
+  port,
+  password,
+  directory: path.join(root, "pg"),
+  settings: { max_connections: 2 * connectionBudget + 20, shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" },
+});
+
+async function adminQuery(text) {
+  const client = admin();
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The server's time on the statements run since the last call, from
+ * pg_stat_statements: in all, and by the statement's first two words
+ * (CREATE DATABASE, COMMENT ON, SELECT …), largest first.
+ */
+async function serverTime() {
+  const rows = await adminQuery(
+    "SELECT upper(split_part(ltrim(query), ' ', 1) || ' ' || split_part(ltrim(query), ' ', 2)) AS statement, sum(calls)::int AS calls, sum(total_exec_time) AS ms FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat_statements%' GROUP BY 1 ORDER BY 3 DESC",
+  );
+  await adminQuery("SELECT pg_stat_statements_reset()");
+  return {
+    calls: rows.reduce((total, row) => total + row.calls, 0),
+    seconds: rows.reduce((total, row) => total + row.ms, 0) / 1000,
+    top: rows.slice(0, 6).map((row) => `${row.statement.replace(/[^A-Z_ ]/g, "").trim()} ${row.calls}× ${(row.ms / 1000).toFixed(1)} s`),
+  };
+}
+
 try {
+  await adminQuery("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   const stackDir = path.join(root, "stack");
   writeStack(stackDir);
   const objects = teams * 9;
@@ -311,16 +346,20 @@ try {
   const cold = {};
   let rawCatalog;
   for (const connections of [1, 4]) {
+    await serverTime();
     const raw = await rawScript(connections);
+    const rawServer = await serverTime();
     rawCatalog ??= await catalog();
     await dropFleet();
     const limitedDir = path.join(root, `stack-${connections}`);
     writeStack(limitedDir, connections);
     const limitedStore = await openSqliteStore(path.join(root, `data-${connections}`));
     await registry.shutdown();
+    await serverTime();
     const started = process.hrtime.bigint();
     await plumbRun(limitedDir, limitedStore, registry);
-    cold[connections] = { raw, plumb: seconds(started), sameCatalog: (await catalog()) === rawCatalog };
+    const plumb = seconds(started);
+    cold[connections] = { raw, plumb, rawServer, plumbServer: await serverTime(), sameCatalog: (await catalog()) === rawCatalog };
     await limitedStore.close();
     await dropFleet();
   }
@@ -441,6 +480,17 @@ try {
   console.log(
     `\ncatalog after Plumb ${plumbCatalog === rawCatalog ? "matches" : "DIFFERS from"} the raw SQL script's (roles, attributes, memberships, databases, schemas, owners, ACLs)`,
   );
+  for (const connections of [1, 4]) {
+    const { raw, plumb, rawServer, plumbServer } = cold[connections];
+    console.log(`\nserver time in the cold converge over ${connections} connection(s) (pg_stat_statements; logins not included):`);
+    for (const [name, wall, time] of [
+      ["raw script", raw, rawServer],
+      ["Plumb", plumb, plumbServer],
+    ])
+      console.log(
+        `  ${name.padEnd(10)} ${time.calls} statements, ${time.seconds.toFixed(1)} s in the server of ${wall.toFixed(1)} s (${((100 * time.seconds) / (wall * connections)).toFixed(0)} % of ${connections} connection(s) busy): ${time.top.join(", ")}`,
+      );
+  }
   console.log(`load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()} on ${(await import("node:os")).cpus().length} cores`);
   if (ansible !== undefined) console.log(`catalog after Ansible ${ansible.sameCatalog ? "matches" : "DIFFERS from"} the raw SQL script's`);
   if (plumbCatalog !== rawCatalog || ansible?.sameCatalog === false || !cold[1].sameCatalog || !cold[4].sameCatalog) process.exitCode = 1;
