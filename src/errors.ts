@@ -82,6 +82,10 @@ const errorSpecs = {
   PLUMB_PROGRAM_TYPE: { disposition: "terminal", status: 400 },
   PLUMB_PROGRAM_LIMIT: { disposition: "terminal", status: 400 },
   PLUMB_SANDBOX_UNAVAILABLE: { disposition: "terminal", status: 503 },
+  /** A kustomization that cannot be built: Kustomize's own error, a remote base not allowed, a path out of the stack. */
+  PLUMB_KUSTOMIZE: { disposition: "terminal", status: 400 },
+  /** Kustomize is not installed where the agent runs. */
+  PLUMB_KUSTOMIZE_UNAVAILABLE: { disposition: "terminal", status: 503 },
   PLUMB_COMPOSITE: { disposition: "terminal", status: 400 },
   PLUMB_CLAIM: { disposition: "terminal", status: 400 },
   PLUMB_REFERENCE: { disposition: "terminal", status: 400 },

@@ -68,6 +68,11 @@ export const projectDocumentSchema = Type.Object(
           ),
         ),
         namespaces: Type.Optional(patterns("Kubernetes namespaces its objects may live in (a Namespace by its name). Default: none.")),
+        kustomizeRemoteBases: Type.Optional(
+          patterns(
+            "Repositories (URL patterns) its kustomizations may name as remote bases; Plumb fetches them itself, as Kustomize runs without network. Default: none.",
+          ),
+        ),
         databases: Type.Optional(patterns("PostgreSQL databases its resources may create or change. Default: none.")),
         roles: Type.Optional(patterns("PostgreSQL roles its resources may create, change or join. Default: none.")),
         composites: Type.Optional(patterns("Composite kinds (Kind or apiVersion/Kind) it may claim. Default: every one the platform defines.")),

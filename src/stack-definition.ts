@@ -152,6 +152,19 @@ export const stackDocumentSchema = Type.Object(
             Type.Record(Type.String({ pattern: "^[a-z0-9][a-z0-9-]{0,62}$" }), Type.Union([providerInstanceSchema, providerReferenceSchema])),
           ),
           sync: Type.Optional(syncPolicySchema),
+          kustomize: Type.Optional(
+            Type.Object(
+              {
+                path: Type.String({
+                  minLength: 1,
+                  maxLength: 500,
+                  description:
+                    "The directory inside the stack whose kustomization is built, e.g. overlays/${values.environment}. Default: the stack root, when it holds one.",
+                }),
+              },
+              { additionalProperties: false, description: "Build the stack's Kubernetes objects with Kustomize." },
+            ),
+          ),
           metadata: Type.Optional(stringMap),
         },
         { additionalProperties: false },

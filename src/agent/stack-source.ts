@@ -46,6 +46,7 @@ export async function renderStackSource(context: StackContext, name: string, man
     registry: context.registry,
     stackOverride: { document: platformStack.document, file: platformStack.file, line: platformStack.line },
     sandboxLimits: context.sandboxLimits ?? defaultSandboxLimits,
+    fetchRemoteBase: (base) => context.mirrors.checkoutRef(base.repository, base.ref),
     ...(context.admission === undefined ? {} : { admission: context.admission }),
     ...(platform.library === undefined ? {} : { platform: platform.library.library }),
   });

@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { GitMirrors } from "../source/git.js";
 import { Option, type Command } from "commander";
 import { errorMessage, PlumbError, PlumbErrorList } from "../errors.js";
 import { ProviderConnections } from "../engine/connections.js";
@@ -149,6 +150,18 @@ export function repositoryRootOf(directory: string): string {
   }
 }
 
+let mirrors: GitMirrors | undefined;
+
+/** Git mirrors for Kustomize remote bases, made on first need and removed when the command ends. */
+function remoteBaseMirrors(): GitMirrors {
+  if (mirrors === undefined) {
+    const cache = mkdtempSync(path.join(tmpdir(), "plumb-git-"));
+    process.once("exit", () => rmSync(cache, { recursive: true, force: true }));
+    mirrors = new GitMirrors(cache);
+  }
+  return mirrors;
+}
+
 export async function render(directory: string, options: RenderFlags): Promise<RenderedStack> {
   const limits = sandboxLimits(options);
   // The platform's ProviderInstance documents, which team stacks use by name, and its Stack documents and projects,
@@ -159,6 +172,7 @@ export async function render(directory: string, options: RenderFlags): Promise<R
   return renderStack(directory, {
     registry,
     sandboxLimits: limits,
+    fetchRemoteBase: (base) => remoteBaseMirrors().checkoutRef(base.repository, base.ref),
     ...(scan === undefined
       ? {}
       : {

@@ -62,10 +62,10 @@ function systemBinds(): string[] {
 
 /**
  * The bubblewrap command line around `command`: `readable` directories are
- * bound read-only at their own paths (the bundle, the stack), `cwd` is where
- * the process starts.
+ * bound read-only at their own paths (the bundle, the stack), `binds` are
+ * further bubblewrap arguments after them, `cwd` is where the process starts.
  */
-export function bubblewrapArguments(readable: readonly string[], cwd: string, command: readonly string[]): string[] {
+export function bubblewrapArguments(readable: readonly string[], cwd: string, command: readonly string[], binds: readonly string[] = []): string[] {
   const args = [
     "--unshare-all",
     "--die-with-parent",
@@ -83,7 +83,7 @@ export function bubblewrapArguments(readable: readonly string[], cwd: string, co
     "/tmp",
   ];
   for (const directory of readable) args.push("--ro-bind", directory, directory);
-  args.push("--chdir", cwd, "--", ...command);
+  args.push(...binds, "--chdir", cwd, "--", ...command);
   return args;
 }
 

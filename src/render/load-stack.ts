@@ -8,7 +8,7 @@ import { checkSyncPolicy } from "../schedule.js";
 import { PlumbError } from "../errors.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import { annotations, resourceAddress, type JsonObject, type JsonValue, type Resource } from "../sdk/resource.js";
-import type { Project, ProviderCatalog } from "../project-definition.js";
+import { matchesPattern, type Project, type ProviderCatalog } from "../project-definition.js";
 import { addAdmissionGuards, type AdmissionEndpoint } from "./admission-guards.js";
 import { checkProjectFence } from "./project-fence.js";
 import { resolveProviderReferences } from "./provider-references.js";
@@ -20,6 +20,7 @@ import { expandProgramAndClaims, hasProgram, programFile, type YamlClaim } from 
 import type { DesiredResource, RenderedClaim, RenderedStack } from "../stack-model.js";
 import { defaultSandboxLimits, type SandboxLimits } from "./sandbox.js";
 import { readYamlFiles } from "./read-source.js";
+import { isKustomizeInput, kustomizationDirectories, kustomizedDocuments, type RemoteBase } from "./kustomize.js";
 import { applyPatches, interpolateDocument, loadValues } from "./overlays.js";
 import { manifestResource, type ManifestValue } from "./manifests.js";
 import { Problems } from "./problems.js";
@@ -76,6 +77,8 @@ export interface RenderOptions {
   platformStackFor?: (name: string) => { override: NonNullable<RenderOptions["stackOverride"]>; project: Project | undefined } | undefined;
   /** The platform's ProviderInstance documents, which a stack uses as `providers: { db: { instance: <name> } }`. */
   providerCatalog?: ProviderCatalog;
+  /** A read-only checkout of a Kustomize remote base the project allows, through Plumb's git source. */
+  fetchRemoteBase?: (base: RemoteBase) => Promise<string>;
 }
 
 const environmentPattern = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -103,21 +106,25 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
   const isRootFile = (name: string, pattern: RegExp) => !name.includes("/") && pattern.test(name);
   const resourceDocuments: ParsedDocument[] = [];
   const stackDocuments: ParsedDocument[] = [];
+  const classify = (document: ParsedDocument, kustomizeInput: boolean) => {
+    const value = document.value;
+    if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackKind) stackDocuments.push(document);
+    else if (isPlainObject(value) && value.apiVersion === stackApiVersion && platformOnlyKinds.has(String(value.kind)))
+      // Code that runs in the agent with its credentials, where news goes, what is promoted: the platform decides, never a team.
+      problems.add(
+        "PLUMB_PROJECT_DENIED",
+        `a ${String(value.kind)} belongs in the platform repository; a stack may not declare one`,
+        document.position,
+        "ask the platform team to add it to the platform repository",
+      );
+    // What Kustomize reads reaches the stack through its build only.
+    else if (!kustomizeInput) resourceDocuments.push(document);
+  };
+  const kustomizeDirectories = kustomizationDirectories(files.map((file) => file.relativePath));
   for (const [file, documents] of documentsByFile) {
     if (isRootFile(file, /^(values|patches)(\.[^.]+)?\.ya?ml$/)) continue;
-    for (const document of documents) {
-      const value = document.value;
-      if (isPlainObject(value) && value.apiVersion === stackApiVersion && value.kind === stackKind) stackDocuments.push(document);
-      else if (isPlainObject(value) && value.apiVersion === stackApiVersion && platformOnlyKinds.has(String(value.kind)))
-        // Code that runs in the agent with its credentials, where news goes, what is promoted: the platform decides, never a team.
-        problems.add(
-          "PLUMB_PROJECT_DENIED",
-          `a ${String(value.kind)} belongs in the platform repository; a stack may not declare one`,
-          document.position,
-          "ask the platform team to add it to the platform repository",
-        );
-      else resourceDocuments.push(document);
-    }
+    const kustomizeInput = isKustomizeInput(file, kustomizeDirectories);
+    for (const document of documents) classify(document, kustomizeInput);
   }
 
   // The Stack document decides the environment, which decides the values files.
@@ -146,7 +153,8 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     stackOverride?.document.spec?.environment ??
     (typeof rawEnvironment === "string" && environmentPattern.test(rawEnvironment) ? rawEnvironment : undefined);
 
-  const values = loadValues(documentsByFile, environment, problems);
+  // `${values.environment}` is the stack's environment unless the values files set it.
+  const values = { ...(environment === undefined ? {} : { environment }), ...loadValues(documentsByFile, environment, problems) };
 
   let stackDocumentValue: StackDocument | undefined;
   if (stackDocument !== undefined) {
@@ -196,6 +204,24 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
     resolvedProviders,
   );
   if (stackDocumentValue !== undefined && stackDocument !== undefined) checkProviderInstances(definition, stackDocument, options.registry, problems);
+
+  for (const document of await kustomizedDocuments(
+    {
+      directory,
+      relativePaths: files.map((file) => file.relativePath),
+      configuredPath: stackDocumentValue?.spec?.kustomize?.path,
+      remote: {
+        allowed: project?.kustomizeRemoteBases ?? [],
+        matches: matchesPattern,
+        ...(options.fetchRemoteBase === undefined
+          ? { unavailable: "only an agent with a git source fetches remote bases" }
+          : { fetch: options.fetchRemoteBase }),
+      },
+      limits: options.sandboxLimits ?? defaultSandboxLimits,
+    },
+    problems,
+  ))
+    classify(document, false);
 
   // Resources: values, shape, addresses. A manifest of a group outside Plumb's is a foreign object (a
   // Kubernetes object) when the stack declares an instance of the provider serving those, and is not a composite's claim.

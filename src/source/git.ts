@@ -314,6 +314,14 @@ export class GitMirrors {
     }
   }
 
+  /** A read-only tree of what `ref` of the public repository `url` points at now (a Kustomize remote base). */
+  async checkoutRef(url: string, ref: string): Promise<string> {
+    const source: GitSource = { url: validateRepositoryUrl(url, "remote base"), ref: parseRef(ref, `remote base ${redactUrl(url)}`) };
+    const { commit } = await this.resolve(source);
+    await this.ensureCommit(source, commit);
+    return this.checkout(source, commit);
+  }
+
   /** A read-only tree of `commit`, shared by every stack that reads this repository at that commit. */
   async checkout(source: GitSource, commit: string): Promise<string> {
     const target = this.checkoutDirectory(source.url, commit);
