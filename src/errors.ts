@@ -84,6 +84,8 @@ const errorSpecs = {
   PLUMB_SANDBOX_UNAVAILABLE: { disposition: "terminal", status: 503 },
   /** A kustomization that cannot be built: Kustomize's own error, a remote base not allowed, a path out of the stack. */
   PLUMB_KUSTOMIZE: { disposition: "terminal", status: 400 },
+  /** A sync hook (plumb.dev/hook) that failed or did not become healthy in time. */
+  PLUMB_HOOK_FAILED: { disposition: "terminal", status: 409 },
   /** Kustomize is not installed where the agent runs. */
   PLUMB_KUSTOMIZE_UNAVAILABLE: { disposition: "terminal", status: 503 },
   PLUMB_COMPOSITE: { disposition: "terminal", status: 400 },

@@ -8,17 +8,19 @@ import { containsOutputReference, substituteOutputReferences } from "../render/o
 import type { DesiredResource, RenderedStack } from "../stack-model.js";
 import { containsSecretReference, withSecretDigests, type SecretResolver } from "../secrets/references.js";
 import type { LiveObject } from "../sdk/provider.js";
-import type { JsonValue } from "../sdk/resource.js";
+import { hookPhasesOf, type HookPhase, type JsonValue } from "../sdk/resource.js";
 import { runPolicyStage, type ComplianceOptions } from "../policy/stage.js";
 import type { RecordedResource, Store } from "../state/store.js";
-import { applyPlan, type ApplyProgress, type ApplyResult } from "./apply/apply.js";
+import { applyPlan, pastTense, type ApplyContext, type ApplyProgress, type ApplyResult, type ChangeOutcome } from "./apply/apply.js";
+import { isHook, runHooks } from "./apply/hooks.js";
+import { waitUntilHealthy } from "./apply/sync-waves.js";
 import { changeAuditContext } from "./record/audit-events.js";
 import { recordHealth } from "./record/health.js";
 import { finishRun, startRun } from "./record/runs.js";
 import { parseDuration } from "../schedule.js";
 import type { ProviderConnections } from "./connections.js";
 import { asResourceError, observe, type ObserveTarget } from "./observe/observe.js";
-import { createPlan, type Plan } from "./plan/plan.js";
+import { createPlan, type Plan, type ResourceChange } from "./plan/plan.js";
 
 export interface SyncOverrides {
   prune?: boolean;
@@ -28,6 +30,8 @@ export interface SyncOverrides {
 export interface PlannedStack {
   plan: Plan;
   live: Map<string, LiveObject | null>;
+  /** Resources that run around a sync (plumb.dev/hook), not planned. */
+  hooks: DesiredResource[];
   /** Resources whose recorded health this observe changed. */
   healthChanged: number;
 }
@@ -52,27 +56,33 @@ export async function planStack(
     compliance,
     (resource) => connections.handler(resource.apiVersion, resource.kind).tagField,
   );
-  const desired = policy.resources;
+  // Hooks run around a sync (apply/hooks.ts); they are never planned, observed for drift or pruned while declared.
+  const hookAddresses = new Set(policy.resources.filter(isHook).map((resource) => resource.address));
+  const hooks = policy.resources.filter((resource) => hookAddresses.has(resource.address));
+  const desired = policy.resources.filter((resource) => !hookAddresses.has(resource.address));
+  const recordedKept = recorded.filter((record) => !hookAddresses.has(record.address));
   const warnings = policy.findings.map((violation) => `policy rule ${violation.rule} (${violation.level}): ${violation.message}`);
   // Observe finds each object by what was applied last and reads it in the spelling of what is wanted now (tags included).
   const desiredByAddress = new Map(desired.map((resource) => [resource.address, resource]));
-  const targets: ObserveTarget[] = resources.map((resource) => ({
-    ...resource,
-    spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec,
-    desired: desiredByAddress.get(resource.address)?.spec ?? resource.spec,
-  }));
-  for (const record of recorded) {
+  const targets: ObserveTarget[] = resources
+    .filter((resource) => !hookAddresses.has(resource.address))
+    .map((resource) => ({
+      ...resource,
+      spec: recordedByAddress.get(resource.address)?.appliedSpec ?? resource.spec,
+      desired: desiredByAddress.get(resource.address)?.spec ?? resource.spec,
+    }));
+  for (const record of recordedKept) {
     if (!desiredByAddress.has(record.address)) targets.push(targetOfRecord(record));
   }
   const observation = await observe(targets, connections);
   if (observation.errors.length > 0) throw new PlumbErrorList(observation.errors);
-  const healthChanged = await recordHealth(store, recorded, observation.live, (record) => connections.handler(record.apiVersion, record.kind));
+  const healthChanged = await recordHealth(store, recordedKept, observation.live, (record) => connections.handler(record.apiVersion, record.kind));
   const plan = createPlan({
     stack,
     environment: rendered.definition.environment ?? null,
     digest: rendered.digest,
     desired,
-    recorded,
+    recorded: recordedKept,
     live: observation.live,
     replaceOn: (apiVersion, kind) => connections.handler(apiVersion, kind).replaceOn ?? [],
     tagField: (apiVersion, kind) => connections.handler(apiVersion, kind).tagField,
@@ -84,7 +94,8 @@ export async function planStack(
     },
   });
   plan.warnings.push(...warnings);
-  return { plan, live: observation.live, healthChanged };
+  if (hooks.length > 0) plan.hooks = hooks.map((hook) => ({ address: hook.address, phases: hookPhasesOf(hook.annotations) }));
+  return { plan, live: observation.live, healthChanged, hooks };
 }
 
 /**
@@ -182,7 +193,7 @@ export async function applyStackPlan(
   const summary = planned.plan.summary;
   const runId = await startRun(store, rendered, summary, { trigger: options.trigger, revision: options.revision, actor: options.actor ?? null });
   try {
-    const result = await applyPlan(planned.plan, {
+    const context: ApplyContext = {
       store,
       connections,
       stack,
@@ -195,11 +206,57 @@ export async function applyStackPlan(
       live: planned.live,
       audit: changeAuditContext(options),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    });
+    };
+    const result = await applyWithHooks(planned, context);
     await finishRun(store, stack, runId, summary, result);
     return { runId, result };
   } catch (error) {
     await finishRun(store, stack, runId, summary, error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
+}
+
+/**
+ * The apply with the stack's hooks around it, when it changes anything: the
+ * pre-sync hooks first (one that fails stops the sync before any change),
+ * then the changes, then — once every changed resource is healthy — the
+ * post-sync hooks; a sync that fails anywhere runs the sync-failed hooks.
+ */
+async function applyWithHooks(planned: PlannedStack, context: ApplyContext): Promise<ApplyResult> {
+  const work = planned.plan.changes.filter((change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense);
+  if (planned.hooks.length === 0 || work.length === 0) return applyPlan(planned.plan, context);
+  const hookOutcomes: ChangeOutcome[] = [];
+  const phase = async (name: HookPhase): Promise<string | undefined> => {
+    const run = await runHooks(name, planned.hooks, context);
+    hookOutcomes.push(...run.outcomes);
+    return run.failure;
+  };
+  let failure = await phase("pre-sync");
+  let result: ApplyResult;
+  if (failure !== undefined) {
+    const held = new PlumbError("PLUMB_DEPENDENCY_FAILED", `not applied: ${failure}`, {
+      location: { stack: context.stack },
+      hint: "fix the hook and sync again",
+    });
+    const skipped = work.map((change): ChangeOutcome => ({ address: change.address, action: change.action, status: "skipped", error: held }));
+    result = { outcomes: skipped, succeeded: 0, failed: 0, skipped: skipped.length, recorded: 0, orphaned: 0 };
+  } else {
+    result = await applyPlan(planned.plan, context);
+    if (result.failed > 0) failure = `${result.failed} change(s) failed`;
+    else {
+      const applied = work.filter((change) => change.action !== "delete");
+      const unhealthy = await waitUntilHealthy(applied, context.connections, context.waveHealthTimeoutMs ?? 600_000, context.signal);
+      failure = unhealthy === undefined ? await phase("post-sync") : `not healthy: ${unhealthy}`;
+    }
+  }
+  if (failure !== undefined) await phase("sync-failed");
+  const outcomes = [...hookOutcomes, ...result.outcomes];
+  const failed = outcomes.filter((outcome) => outcome.status === "failed").length;
+  return {
+    ...result,
+    outcomes,
+    succeeded: outcomes.filter((outcome) => outcome.status === "succeeded").length,
+    // Changed resources that never became healthy fail the sync, though each change itself succeeded.
+    failed: failure !== undefined && failed === 0 ? 1 : failed,
+  };
 }

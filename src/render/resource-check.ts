@@ -10,6 +10,8 @@ import {
   annotations,
   apiGroup,
   defaultProviderInstance,
+  hookDeletePolicies,
+  hookPhases,
   knownAnnotations,
   parseAddress,
   type DeletionPolicy,
@@ -115,6 +117,18 @@ export function checkResource(
         `${key} must be a whole number, not "${value}"`,
         at(["metadata", "annotations", key]),
         'write the wave as a quoted integer: plumb.dev/sync-wave: "-1"',
+      );
+      valid = false;
+    }
+    const allowedWords: readonly string[] | undefined =
+      key === annotations.hook ? hookPhases : key === annotations.hookDeletePolicy ? hookDeletePolicies : undefined;
+    const wrongWord = allowedWords === undefined ? undefined : value.split(",").find((word) => !allowedWords.includes(word.trim()));
+    if (allowedWords !== undefined && wrongWord !== undefined) {
+      problems.add(
+        "PLUMB_RESOURCE_SHAPE",
+        `${key} holds "${wrongWord.trim()}"; it takes ${allowedWords.join(", ")}`,
+        at(["metadata", "annotations", key]),
+        "separate several with commas",
       );
       valid = false;
     }

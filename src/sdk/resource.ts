@@ -37,6 +37,10 @@ export const annotations = {
   ignoreDifferences: "plumb.dev/ignore-differences",
   /** An integer: lower waves are applied, and healthy, before higher ones start; pruning goes the other way. Default 0. */
   syncWave: "plumb.dev/sync-wave",
+  /** pre-sync, post-sync or sync-failed (comma-separated for several): run around a sync instead of kept in step with it. */
+  hook: "plumb.dev/hook",
+  /** before-creation (the default), on-success, on-failure (comma-separated): when a hook's object is deleted. */
+  hookDeletePolicy: "plumb.dev/hook-delete-policy",
 } as const;
 
 /**
@@ -47,6 +51,31 @@ export const annotations = {
 export type DeletionPolicy = "Delete" | "Retain";
 
 export const knownAnnotations: readonly string[] = Object.values(annotations);
+
+/** When a hook (plumb.dev/hook) runs: before any change, after every change is applied and healthy, or when the sync fails. */
+export const hookPhases = ["pre-sync", "post-sync", "sync-failed"] as const;
+export type HookPhase = (typeof hookPhases)[number];
+
+/** When a hook's object is deleted: just before it is created again (the default), after it succeeded, after it failed. */
+export const hookDeletePolicies = ["before-creation", "on-success", "on-failure"] as const;
+export type HookDeletePolicy = (typeof hookDeletePolicies)[number];
+
+function listed<Word extends string>(value: string | undefined, words: readonly Word[]): Word[] {
+  return (value ?? "")
+    .split(",")
+    .map((word) => word.trim())
+    .filter((word): word is Word => (words as readonly string[]).includes(word));
+}
+
+/** The phases a resource runs in as a hook; none for a resource kept in step with the stack. */
+export function hookPhasesOf(resourceAnnotations: Record<string, string>): HookPhase[] {
+  return listed(resourceAnnotations[annotations.hook], hookPhases);
+}
+
+export function hookDeletePoliciesOf(resourceAnnotations: Record<string, string>): HookDeletePolicy[] {
+  const policies = listed(resourceAnnotations[annotations.hookDeletePolicy], hookDeletePolicies);
+  return policies.length === 0 ? ["before-creation"] : policies;
+}
 
 export const defaultProviderInstance = "default";
 

@@ -265,7 +265,11 @@ export function journalIntent(change: ResourceChange, audit?: ChangeAuditContext
   };
 }
 
-async function executeChange(change: ResourceChange & { action: keyof typeof pastTense }, context: ApplyContext, events: EventInput[]): Promise<ChangeOutcome> {
+export async function executeChange(
+  change: ResourceChange & { action: keyof typeof pastTense },
+  context: ApplyContext,
+  events: EventInput[],
+): Promise<ChangeOutcome> {
   const { store, stack, runId } = context;
   let handler: AnyKindHandler;
   let connection: unknown;

@@ -65,6 +65,7 @@ export function formatPlanText(plan: Plan, options: TextOptions): string {
     for (const diff of change.diffs) lines.push(`        ${describeDiff(change, diff)}`);
   }
   if (lines.length === 2) lines.push("  Every resource is in sync with the source.");
+  if (planHasChanges(plan)) for (const hook of plan.hooks ?? []) lines.push(`  ${paint("36", `↻   ${hook.address}`)}  hook: ${hook.phases.join(", ")}`);
   lines.push("");
   for (const warning of plan.warnings) lines.push(paint("33", `warning: ${warning}`));
   lines.push(summaryLine(plan));

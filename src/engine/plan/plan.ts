@@ -71,6 +71,8 @@ export interface Plan {
   changes: ResourceChange[];
   summary: PlanSummary;
   warnings: string[];
+  /** Resources that run around the sync (plumb.dev/hook) when it changes anything, and in which phases. */
+  hooks?: { address: string; phases: string[] }[];
 }
 
 export interface PlanInput {
