@@ -78,6 +78,10 @@ describe("sync hooks", () => {
     expect(await exists("/api/v1/namespaces/hooks/configmaps/alert")).toBe(true);
     // The default policy (before-creation) leaves the failed Job to be read until the next sync replaces it.
     expect(await exists("/apis/batch/v1/namespaces/hooks/jobs/migrate-fail")).toBe(true);
+    // Hooks are not resources the stack keeps: no record, so no drift, no health, no prune.
+    const state = runCli(["state", "list", "--stack", "hooks-fail", "--data-dir", workspace.dataDir]).stdout;
+    expect(state).not.toContain("migrate-fail");
+    expect(state).not.toContain("alert");
   });
 
   it("deletes a pre-sync Job that succeeded by its policy, then applies the changes and the post-sync hook, and records the hooks", async () => {

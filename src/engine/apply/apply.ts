@@ -265,10 +265,16 @@ export function journalIntent(change: ResourceChange, audit?: ChangeAuditContext
   };
 }
 
+/**
+ * Makes one change, journaled before and after. `keepRecord: false` (a sync
+ * hook) leaves the store's resource records alone: the change is journaled
+ * and audited, but the object is not one the stack keeps in step.
+ */
 export async function executeChange(
   change: ResourceChange & { action: keyof typeof pastTense },
   context: ApplyContext,
   events: EventInput[],
+  keepRecord = true,
 ): Promise<ChangeOutcome> {
   const { store, stack, runId } = context;
   let handler: AnyKindHandler;
@@ -317,7 +323,9 @@ export async function executeChange(
     const fields = change.diffs.map((diff) => diff.path);
     const message = `${pastTense[change.action]}${change.drift ? " (drift corrected)" : ""}`;
     const audit = auditOfChange(change, stack, context.audit);
-    if (live === null) {
+    if (!keepRecord) {
+      await store.completeJournalEntry(journalId, "applied", message, { none: true }, audit);
+    } else if (live === null) {
       await store.completeJournalEntry(journalId, "applied", message, { remove: { stack, address: change.address } }, audit);
     } else {
       const record = recordFor({ ...change, stack }, change.desiredSpec ?? change.targetSpec, live, handler, runId);

@@ -3,8 +3,9 @@
 // applied and healthy, sync-failed when the sync fails. Each hook is created,
 // waited on until healthy (a Job until it completes) within the stack's
 // healthTimeout, and deleted as its plumb.dev/hook-delete-policy says. Every
-// create and delete of a hook is a change of the run: journaled, recorded and
-// on the audit trail like any other.
+// create and delete of a hook is a change of the run, journaled and on the
+// audit trail like any other; the store keeps no resource record of a hook,
+// so it is never drift, never pruned and never counts toward the stack's health.
 
 import { PlumbError } from "../../errors.js";
 import { hookDeletePoliciesOf, hookPhasesOf, type HookPhase } from "../../sdk/resource.js";
@@ -70,7 +71,7 @@ export async function runHooks(phase: HookPhase, hooks: readonly DesiredResource
         return { outcomes, failure };
       }
       const created = changeOf(hook, exists ? "replace" : "create", phase);
-      const outcome = await executeChange(created, { ...context, live: new Map([[hook.address, live.get(hook.address) ?? null]]) }, events);
+      const outcome = await executeChange(created, { ...context, live: new Map([[hook.address, live.get(hook.address) ?? null]]) }, events, false);
       const unhealthy =
         outcome.status === "succeeded"
           ? await waitUntilHealthy([created], context.connections, context.waveHealthTimeoutMs ?? 600_000, context.signal)
@@ -91,7 +92,7 @@ export async function runHooks(phase: HookPhase, hooks: readonly DesiredResource
             },
       );
       if (outcome.status === "succeeded" && policies.includes(succeeded ? "on-success" : "on-failure"))
-        outcomes.push(await executeChange(changeOf(hook, "delete", phase), context, events));
+        outcomes.push(await executeChange(changeOf(hook, "delete", phase), context, events, false));
       if (!succeeded) return { outcomes, failure: `${phase} hook ${hook.address} failed: ${unhealthy}` };
     }
     return { outcomes };

@@ -187,11 +187,12 @@ export class PostgresConnection {
           await client.query("BEGIN");
           for (const statement of statements) await client.query(statement);
           await client.query("COMMIT");
+          client.release();
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
+          // A warm connection is shared with later runs: one that failed mid-transaction is closed, never handed on.
+          client.release(true);
           throw error;
-        } finally {
-          client.release();
         }
       });
     } catch (error) {
