@@ -46,10 +46,19 @@ export const syncPolicySchema = Type.Object(
             apiVersion: Type.Optional(Type.String({ minLength: 1, description: "Only resources of this apiVersion." })),
             kind: Type.Optional(Type.String({ minLength: 1, description: "Only resources of this kind." })),
             name: Type.Optional(Type.String({ minLength: 1, description: "Only the resource of this name." })),
-            pointers: Type.Array(Type.String({ pattern: "^/", description: "A JSON pointer from the resource's spec (a plain manifest's root)." }), {
-              minItems: 1,
-              maxItems: 100,
-            }),
+            pointers: Type.Optional(
+              Type.Array(Type.String({ pattern: "^/", description: "A JSON pointer from the resource's spec (a plain manifest's root)." }), {
+                minItems: 1,
+                maxItems: 100,
+              }),
+            ),
+            managers: Type.Optional(
+              Type.Array(Type.String({ minLength: 1, maxLength: 128 }), {
+                minItems: 1,
+                maxItems: 20,
+                description: "Field managers (Kubernetes managedFields, e.g. an autoscaler's): the fields one of them owns now are ignored.",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

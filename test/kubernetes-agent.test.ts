@@ -37,11 +37,11 @@ beforeAll(async () => {
   // Fields another writer owns: one by the resource's annotation, one by the stack's rule for its kind.
   repository.write(
     "platform/ignoring.yaml",
-    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ignoring }\nspec:\n  source: { path: apps/ignoring }\n  providers: { cluster: { type: kubernetes, config: ${kubeconfig} } }\n  sync: { auto: true, prune: true, selfHeal: true, interval: 1s, driftInterval: 1s, ignoreDifferences: [ { kind: ConfigMap, pointers: [/data/size] } ] }\n`,
+    `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: ignoring }\nspec:\n  source: { path: apps/ignoring }\n  providers: { cluster: { type: kubernetes, config: ${kubeconfig} } }\n  sync: { auto: true, prune: true, selfHeal: true, interval: 1s, driftInterval: 1s, ignoreDifferences: [ { kind: ConfigMap, pointers: [/data/size] }, { kind: ConfigMap, name: ignoring/scaled, managers: [autoscaler] } ] }\n`,
   );
   repository.write(
     "apps/ignoring/app.yaml",
-    "apiVersion: v1\nkind: Namespace\nmetadata: { name: ignoring }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: ignoring, annotations: { plumb.dev/ignore-differences: /data/mode } }\ndata: { mode: blue, size: small, other: kept }\n",
+    'apiVersion: v1\nkind: Namespace\nmetadata: { name: ignoring }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: settings, namespace: ignoring, annotations: { plumb.dev/ignore-differences: /data/mode } }\ndata: { mode: blue, size: small, other: kept }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: scaled, namespace: ignoring }\ndata: { replicas: "1", note: kept }\n',
   );
   // Three sync waves: a ConfigMap, then a Deployment that must become healthy, then another ConfigMap.
   repository.write("platform/waves.yaml", stack("waves", kubeconfig));
@@ -125,6 +125,27 @@ describe("the agent with Kubernetes stacks", () => {
     expect(drift.length).toBeGreaterThan(0);
     expect(drift.join("\n")).toContain("/data/other");
     expect(drift.join("\n")).not.toMatch(/\/data\/(mode|size)/);
+    // By field manager: what the autoscaler wrote stays; what another client wrote in the same object is healed.
+    const scaled = "/api/v1/namespaces/ignoring/configmaps/scaled";
+    for (const [manager, data] of [
+      ["autoscaler", { replicas: "5" }],
+      ["someone", { note: "changed" }],
+    ] as const)
+      expect((await kube.call("PATCH", `${scaled}?fieldManager=${manager}`, { data }, "application/merge-patch+json")).status).toBe(200);
+    await eventually(
+      async () => ((await kube.call<{ data: Record<string, string> }>("GET", scaled)).body.data.note === "kept" ? true : undefined),
+      30_000,
+      "note healed",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await kube.call<{ data: Record<string, string> }>("GET", scaled)).body.data).toEqual({ replicas: "5", note: "kept" });
+    const scaledEvents = await agent.api<{ items: { type: string; message: string; address: string | null }[] }>(
+      "GET",
+      "/api/v1/stacks/ignoring/events?limit=200",
+    );
+    const scaledDrift = scaledEvents.body.items.filter((event) => event.type === "drift.detected" && event.message.includes("scaled"));
+    expect(scaledDrift.map((event) => event.message).join("\n")).toContain("/data/note");
+    expect(scaledDrift.map((event) => event.message).join("\n")).not.toContain("/data/replicas");
     // The plan says what it ignores and why.
     const plan = await agent.api<{ changes: unknown[] }>("GET", "/api/v1/stacks/ignoring/plan");
     expect(plan.body.changes).toEqual([]);

@@ -93,6 +93,23 @@ describe("plan", () => {
     expect(prefix.changes[0]?.ignored).toBeUndefined();
   });
 
+  it("ignores the fields a named field manager owns now, and nothing else", () => {
+    const spec = { path: "a", content: "x", mode: "0644" };
+    const live: LiveObject = {
+      spec: { ...spec, content: "scaled", mode: "0600" },
+      fieldManagers: { autoscaler: ["/content"], "kubectl-edit": ["/mode"] },
+    };
+    const result = plan({
+      desired: [desired("a", spec)],
+      recorded: [recorded("a", spec)],
+      live: new Map([[address("a"), live]]),
+      sync: { prune: false, allowEmpty: false, ignoreDifferences: [{ kind: "File", managers: ["autoscaler"] }] },
+    });
+    expect(result.changes[0]?.diffs.map((diff) => diff.path)).toEqual(["/mode"]);
+    expect(result.changes[0]?.ignored).toEqual(["/content (sync.ignoreDifferences: field manager autoscaler)"]);
+    expect(result.changes[0]?.desiredSpec).toEqual({ ...spec, content: "scaled" });
+  });
+
   it("creates what does not exist, with every field listed", () => {
     const result = plan({ desired: [desired("a", { path: "a", content: "x" })], live: new Map([[address("a"), null]]) });
     expect(result.changes[0]?.action).toBe("create");

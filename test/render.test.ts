@@ -71,6 +71,14 @@ describe("render", () => {
     );
     const [wave] = await renderErrors(workspace.stackDir);
     expect(wave?.describe()).toMatch(/wave\.yaml:3:\d+.*plumb\.dev\/sync-wave must be a whole number, not "soon"/s);
+    workspace.remove("wave.yaml");
+    // A stack rule that names neither pointers nor field managers ignores nothing, and says so.
+    workspace.write(
+      "stack.yaml",
+      "apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: test }\nspec:\n  sync:\n    ignoreDifferences:\n      - { kind: File }\n",
+    );
+    const [rule] = await renderErrors(workspace.stackDir);
+    expect(rule?.describe()).toMatch(/stack\.yaml:7:\d+.*names neither pointers nor managers/s);
   });
 
   it("records the line each YAML document's content starts on, past comments, separators and empty documents, with or without aliases", async () => {

@@ -172,6 +172,14 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
         if (!(error instanceof PlumbError)) throw error;
         problems.add("PLUMB_STACK_DEFINITION", error.message, stackDocument.locate(["spec", "sync"]), error.hint);
       }
+      for (const [index, rule] of (sync.ignoreDifferences ?? []).entries())
+        if (rule.pointers === undefined && rule.managers === undefined)
+          problems.add(
+            "PLUMB_STACK_DEFINITION",
+            "this rule names neither pointers nor managers, so it ignores nothing",
+            stackDocument.locate(["spec", "sync", "ignoreDifferences", index]),
+            "add pointers: [/spec/replicas], or managers: [the field manager that writes the fields]",
+          );
     }
   }
   if (stackOverride !== undefined) {

@@ -13,6 +13,8 @@ export interface LiveObject {
   outputs?: JsonObject;
   /** The stack the object's own metadata names as its owner, where the system keeps one (a Kubernetes label): it is that stack's without asking. */
   ownedBy?: string;
+  /** Where the system says who wrote what (Kubernetes managedFields): each writer's fields now, as JSON pointers into `spec`. */
+  fieldManagers?: Record<string, string[]>;
 }
 
 export type HealthStatus = "Healthy" | "Progressing" | "Degraded" | "Unknown";

@@ -59,7 +59,9 @@ export interface IgnoreRule {
   apiVersion?: string;
   kind?: string;
   name?: string;
-  pointers: readonly string[];
+  pointers?: readonly string[];
+  /** Field managers (Kubernetes managedFields): whatever one of them owns now is ignored. */
+  managers?: readonly string[];
 }
 
 export interface Plan {
@@ -93,7 +95,7 @@ export interface PlanInput {
 }
 
 /** The pointers whose differences a resource ignores, each with where the rule comes from. */
-function ignoredPointers(resource: DesiredResource, rules: readonly IgnoreRule[]): { pointer: string; why: string }[] {
+function ignoredPointers(resource: DesiredResource, rules: readonly IgnoreRule[], live: LiveObject | null): { pointer: string; why: string }[] {
   const found: { pointer: string; why: string }[] = [];
   const annotation = resource.annotations[annotations.ignoreDifferences];
   for (const pointer of annotation?.split(",") ?? []) if (pointer.trim() !== "") found.push({ pointer: pointer.trim(), why: annotations.ignoreDifferences });
@@ -101,7 +103,9 @@ function ignoredPointers(resource: DesiredResource, rules: readonly IgnoreRule[]
     if (rule.apiVersion !== undefined && rule.apiVersion !== resource.apiVersion) continue;
     if (rule.kind !== undefined && rule.kind !== resource.kind) continue;
     if (rule.name !== undefined && rule.name !== resource.name) continue;
-    for (const pointer of rule.pointers) found.push({ pointer, why: "sync.ignoreDifferences" });
+    for (const pointer of rule.pointers ?? []) found.push({ pointer, why: "sync.ignoreDifferences" });
+    for (const manager of rule.managers ?? [])
+      for (const pointer of live?.fieldManagers?.[manager] ?? []) found.push({ pointer, why: `sync.ignoreDifferences: field manager ${manager}` });
   }
   return found;
 }
@@ -146,7 +150,7 @@ export function createPlan(input: PlanInput): Plan {
           live,
           input.replaceOn(resource.apiVersion, resource.kind),
           adoption,
-          ignoredPointers(resource, input.sync.ignoreDifferences ?? []),
+          ignoredPointers(resource, input.sync.ignoreDifferences ?? [], live),
         ),
       );
   }

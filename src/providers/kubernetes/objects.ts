@@ -4,6 +4,7 @@
 // kind and namespace, compared only on the fields the manifest sets, deleted
 // with the propagation their kind needs, and judged healthy as kstatus does.
 
+import { fieldOwners } from "./field-owners.js";
 import { Type } from "@sinclair/typebox";
 import { PlumbError } from "../../errors.js";
 import { defineKind, type LiveObject, type Target } from "../../sdk/provider.js";
@@ -105,9 +106,11 @@ export function liveView(connection: KubeConnection, address: string, object: Js
   const health = objectHealth(object);
   const projected = connection.secretView(desired, address, object, (projectLive(desired, view) ?? {}) as JsonObject);
   const owner = ((metadata.labels ?? {}) as Record<string, unknown>)[stackLabel];
+  const fieldManagers = fieldOwners(metadata.managedFields, projected);
   return {
     spec: projected,
     ...(typeof owner === "string" ? { ownedBy: owner } : {}),
+    ...(Object.keys(fieldManagers).length === 0 ? {} : { fieldManagers }),
     outputs: {
       uid: String(metadata.uid ?? ""),
       health: health.status,
