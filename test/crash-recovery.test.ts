@@ -2,9 +2,13 @@
 // must resolve the journal and converge with no orphaned or duplicated files.
 
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ProviderConnections } from "../src/engine/connections.js";
+import { resolvePendingJournal } from "../src/engine/apply/recover.js";
+import { defaultRegistry } from "../src/providers/registry.js";
+import { renderStack } from "../src/render/load-stack.js";
 import { openSqliteStore } from "../src/state/sqlite.js";
 import { cliPath, createWorkspace, fileResource, runCli, type Workspace } from "./helpers.js";
 
@@ -103,5 +107,36 @@ describe("crash recovery", () => {
     const verified = runCli(["audit", "verify", "--data-dir", workspace.dataDir]);
     expect(verified.stdout + verified.stderr).toContain("intact");
     expect(verified.status).toBe(0);
+  });
+
+  it("resolves a sync hook's change cut off by a crash onto the audit trail, and records no resource for it", async () => {
+    workspace = createWorkspace();
+    workspace.write("files.yaml", fileResource("migrate", "migrate.txt", "ran\n", { annotations: { "plumb.dev/hook": "pre-sync" } }));
+    const registry = defaultRegistry();
+    const rendered = await renderStack(workspace.stackDir, { registry });
+    const hook = rendered.resources[0];
+    if (hook === undefined) throw new Error("the hook did not render");
+    // The hook's object was made, but the run was killed before its journal entry was completed.
+    mkdirSync(workspace.outputDir, { recursive: true });
+    writeFileSync(path.join(workspace.outputDir, "migrate.txt"), "ran\n");
+    const store = await openSqliteStore(workspace.dataDir);
+    try {
+      const audit = { kind: "change.intentional" as const, actor: "test", trigger: "sync", commit: null, author: null, commitMessage: null };
+      const intent = { apiVersion: hook.apiVersion, kind: hook.kind, name: hook.name, provider: hook.provider, targetSpec: hook.spec, desiredSpec: hook.spec };
+      await store.addJournalEntry({
+        runId: "cut-off",
+        stack: "test",
+        address: hook.address,
+        action: "create",
+        intent: { ...intent, dependsOn: [], prune: true, deletionPolicy: "Delete", audit, hook: true },
+      });
+      const resolved = await resolvePendingJournal(store, "test", new ProviderConnections(registry, rendered.definition));
+      expect(resolved.map((entry) => entry.resolution)).toEqual(["adopted"]);
+      expect(await store.listResources("test")).toEqual([]);
+      const recovered = (await store.listAudit({ stack: "test", limit: 10 })).filter((event) => event.summary.recovered === true);
+      expect(recovered.map((event) => event.resource)).toEqual([hook.address]);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -85,6 +85,8 @@ export interface JournalIntent {
   deletionPolicy: DeletionPolicy;
   /** Who made the change and why, so recovery can put an interrupted change on the audit trail. */
   audit?: JournalAudit;
+  /** A sync hook's change: recovery puts it on the audit trail but never records a resource. */
+  hook?: boolean;
 }
 
 /** The audit context of a journaled change (the engine's ChangeAuditContext). */

@@ -287,7 +287,8 @@ export async function executeChange(
     events.push({ stack, runId, address: change.address, type: "resource.failed", message: failure.message });
     return { address: change.address, action: change.action, status: "failed", error: failure };
   }
-  const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent: journalIntent(change, context.audit) });
+  const intent = { ...journalIntent(change, context.audit), ...(keepRecord ? {} : { hook: true }) };
+  const journalId = await store.addJournalEntry({ runId, stack, address: change.address, action: change.action, intent });
   const current: Target = { address: change.address, name: change.name, spec: change.targetSpec };
   const desired: Target | undefined =
     change.desiredSpec === undefined

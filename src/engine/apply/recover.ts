@@ -29,7 +29,9 @@ export async function resolvePendingJournal(store: Store, stack: string, connect
     // What the interrupted run did make goes on the audit trail now, marked as recovered; what it did not make is planned again.
     const made = result.made;
     const audit = made ? [auditOfRecovered(stack, entry.address, entry.action, result.resolution, result.message, entry.intent.audit)] : [];
-    await store.completeJournalEntry(entry.id, "resolved", `${result.resolution}: ${result.message}`, result.effect, audit);
+    // A hook keeps no resource record, also when its run was cut off.
+    const effect: ResourceEffect = entry.intent.hook === true ? { none: true } : result.effect;
+    await store.completeJournalEntry(entry.id, "resolved", `${result.resolution}: ${result.message}`, effect, audit);
     resolved.push({ address: entry.address, action: entry.action, resolution: result.resolution, message: result.message });
   }
   const events: EventInput[] = resolved.map((entry) => ({
