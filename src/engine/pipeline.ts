@@ -220,7 +220,8 @@ export async function applyStackPlan(
  * The apply with the stack's hooks around it, when it changes anything: the
  * pre-sync hooks first (one that fails stops the sync before any change),
  * then the changes, then — once every changed resource is healthy — the
- * post-sync hooks; a sync that fails anywhere runs the sync-failed hooks.
+ * post-sync hooks; a change or a hook that fails, or a changed resource that
+ * stays unhealthy before the post-sync hooks, runs the sync-failed hooks.
  */
 async function applyWithHooks(planned: PlannedStack, context: ApplyContext): Promise<ApplyResult> {
   const work = planned.plan.changes.filter((change): change is ResourceChange & { action: keyof typeof pastTense } => change.action in pastTense);
@@ -243,7 +244,8 @@ async function applyWithHooks(planned: PlannedStack, context: ApplyContext): Pro
   } else {
     result = await applyPlan(planned.plan, context);
     if (result.failed > 0) failure = `${result.failed} change(s) failed`;
-    else {
+    // Post-sync hooks wait for health; without any, health is the drift loop's to follow, as for any stack.
+    else if (planned.hooks.some((hook) => hookPhasesOf(hook.annotations).includes("post-sync"))) {
       const applied = work.filter((change) => change.action !== "delete");
       const unhealthy = await waitUntilHealthy(applied, context.connections, context.waveHealthTimeoutMs ?? 600_000, context.signal);
       failure = unhealthy === undefined ? await phase("post-sync") : `not healthy: ${unhealthy}`;
