@@ -194,6 +194,13 @@ describe("kustomize overlays", () => {
     expect(missing).toContain("missing.yaml");
     expect(missing).not.toContain("/plumb/stack");
 
+    // A path that leads nowhere is named where the Stack says it.
+    workspace.write(
+      "stack.yaml",
+      `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: kz-errors }\nspec:\n  kustomize: { path: overlays/qa }\n  providers:\n    cluster: { type: kubernetes, config: { kubeconfig: ${kube.kubeconfig} } }\n`,
+    );
+    expect(await renderProblems(workspace.stackDir)).toMatch(/stack\.yaml:5:\d+: spec\.kustomize\.path overlays\/qa is not a directory of the stack/);
+
     workspace.write(
       "stack.yaml",
       `apiVersion: plumb.dev/v1\nkind: Stack\nmetadata: { name: kz-errors }\nspec:\n  providers:\n    cluster: { type: kubernetes, config: { kubeconfig: ${kube.kubeconfig} } }\n`,

@@ -240,6 +240,9 @@ async function applyWithHooks(planned: PlannedStack, context: ApplyContext): Pro
       hint: "fix the hook and sync again",
     });
     const skipped = work.map((change): ChangeOutcome => ({ address: change.address, action: change.action, status: "skipped", error: held }));
+    await context.store.appendEvents(
+      work.map((change) => ({ stack: context.stack, runId: context.runId, address: change.address, type: "resource.skipped", message: held.message })),
+    );
     result = { outcomes: skipped, succeeded: 0, failed: 0, skipped: skipped.length, recorded: 0, orphaned: 0 };
   } else {
     result = await applyPlan(planned.plan, context);

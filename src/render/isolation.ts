@@ -27,17 +27,22 @@ interface Probe {
 
 let probed: Promise<Probe> | undefined;
 
-/** bubblewrap from PLUMB_BWRAP (an operator's own build), else from PATH or the usual places. */
-function findBubblewrap(): string | undefined {
-  const named = process.env.PLUMB_BWRAP;
+/**
+ * A program from the file the operator named (an environment variable), else
+ * from PATH or the usual places; undefined when there is none.
+ */
+export function findExecutable(name: string, named: string | undefined): string | undefined {
   if (named !== undefined && named !== "") return existsSync(named) ? named : undefined;
   const directories = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/bin", "/usr/local/bin", "/bin"];
-  for (const directory of directories) {
-    if (directory === "") continue;
-    const candidate = path.join(directory, "bwrap");
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return directories
+    .filter((directory) => directory !== "")
+    .map((directory) => path.join(directory, name))
+    .find((candidate) => existsSync(candidate));
+}
+
+/** bubblewrap from PLUMB_BWRAP (an operator's own build), else from PATH or the usual places. */
+function findBubblewrap(): string | undefined {
+  return findExecutable("bwrap", process.env.PLUMB_BWRAP);
 }
 
 /** The part of the file system the Node binary needs: its libraries and its own directory. */

@@ -13,6 +13,7 @@ import path from "node:path";
 import { isScalar, isSeq, parseDocument } from "yaml";
 import { PlumbError, PlumbErrorList } from "../errors.js";
 import type { SourcePosition } from "../sdk/resource.js";
+import { findExecutable } from "./isolation.js";
 import { runIsolatedTool, type ManifestRenderer, type ToolMount } from "./manifest-renderer.js";
 import { maxFileBytes } from "./read-source.js";
 import type { Problems } from "./problems.js";
@@ -52,6 +53,8 @@ export interface KustomizeJob {
   stackDirectory: string;
   /** The kustomization directory inside the stack, relative, "." for the root. */
   path: string;
+  /** Where the path was written (spec.kustomize.path), for a path that leads nowhere. */
+  pathWhere?: SourcePosition;
   remote: RemoteBaseAccess;
 }
 
@@ -266,11 +269,7 @@ async function readInside(root: string, relativeFile: string, display: string): 
 /** The command that builds a kustomization: the operator's kustomize binary, else kubectl's built-in Kustomize. */
 function kustomizeCommand(): { command: string[]; mounts: ToolMount[] } {
   const named = process.env.PLUMB_KUSTOMIZE;
-  const candidates =
-    named !== undefined && named !== ""
-      ? [named]
-      : [...(process.env.PATH ?? "").split(path.delimiter), "/usr/bin", "/usr/local/bin"].filter(Boolean).map((directory) => path.join(directory, "kubectl"));
-  const found = candidates.find((candidate) => existsSync(candidate));
+  const found = findExecutable("kubectl", named);
   if (found === undefined)
     throw new PlumbError(
       "PLUMB_KUSTOMIZE_UNAVAILABLE",
@@ -292,9 +291,13 @@ export const kustomizeRenderer: ManifestRenderer<KustomizeJob> = {
     const title = `kustomize build ${relative}`;
     const file = path.posix.join(relative, "kustomization.yaml");
     if (path.posix.isAbsolute(relative) || relative === ".." || relative.startsWith("../"))
-      throw new PlumbError("PLUMB_KUSTOMIZE", `spec.kustomize.path ${job.path} lies outside the stack`, { hint: "name a directory inside the stack" });
+      throw new PlumbError("PLUMB_KUSTOMIZE", `spec.kustomize.path ${job.path} lies outside the stack`, {
+        ...(job.pathWhere === undefined ? {} : { location: job.pathWhere }),
+        hint: "name a directory inside the stack",
+      });
     if (!(await isDirectory(path.join(job.stackDirectory, relative))))
       throw new PlumbError("PLUMB_KUSTOMIZE", `spec.kustomize.path ${job.path} is not a directory of the stack`, {
+        ...(job.pathWhere === undefined ? {} : { location: job.pathWhere }),
         hint: "name a directory that holds a kustomization.yaml",
       });
     const plan = new BuildPlan(job.remote);
@@ -341,6 +344,8 @@ export interface KustomizeStep {
   relativePaths: readonly string[];
   /** spec.kustomize.path, values already filled in; default: the stack root when it holds a kustomization. */
   configuredPath: string | undefined;
+  /** Where spec.kustomize.path was written. */
+  pathWhere?: SourcePosition;
   remote: RemoteBaseAccess;
   limits: SandboxLimits;
 }
@@ -363,7 +368,10 @@ export async function kustomizedDocuments(step: KustomizeStep, problems: Problem
     return [];
   }
   try {
-    const { title, yaml } = await kustomizeRenderer.render({ stackDirectory: step.directory, path: buildPath, remote: step.remote }, step.limits);
+    const { title, yaml } = await kustomizeRenderer.render(
+      { stackDirectory: step.directory, path: buildPath, remote: step.remote, ...(step.pathWhere === undefined ? {} : { pathWhere: step.pathWhere }) },
+      step.limits,
+    );
     return parseYamlDocuments(title, yaml);
   } catch (error) {
     if (error instanceof PlumbErrorList) problems.push(...error.errors);

@@ -218,6 +218,7 @@ export async function renderStack(directory: string, options: RenderOptions): Pr
       directory,
       relativePaths: files.map((file) => file.relativePath),
       configuredPath: stackDocumentValue?.spec?.kustomize?.path,
+      ...(stackDocument === undefined ? {} : { pathWhere: stackDocument.locate(["spec", "kustomize", "path"]) }),
       remote: {
         allowed: project?.kustomizeRemoteBases ?? [],
         matches: matchesPattern,

@@ -52,6 +52,11 @@ export type DeletionPolicy = "Delete" | "Retain";
 
 export const knownAnnotations: readonly string[] = Object.values(annotations);
 
+/** A key as one segment of a JSON pointer (RFC 6901): `~` and `/` escaped. */
+export function pointerSegment(key: string): string {
+  return key.replaceAll("~", "~0").replaceAll("/", "~1");
+}
+
 /** When a hook (plumb.dev/hook) runs: before any change, after every change is applied and healthy, or when the sync fails. */
 export const hookPhases = ["pre-sync", "post-sync", "sync-failed"] as const;
 export type HookPhase = (typeof hookPhases)[number];

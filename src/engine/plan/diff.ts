@@ -2,7 +2,7 @@
 // compared, lists are compared whole, and hashes are key-order independent.
 
 import { createHash } from "node:crypto";
-import type { JsonObject, JsonValue } from "../../sdk/resource.js";
+import { pointerSegment, type JsonObject, type JsonValue } from "../../sdk/resource.js";
 
 export interface FieldDiff {
   /** JSON pointer inside `spec`, e.g. `/content`. */
@@ -24,10 +24,6 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function escapeSegment(segment: string): string {
-  return segment.replaceAll("~", "~0").replaceAll("/", "~1");
-}
-
 export function deepEqual(left: unknown, right: unknown): boolean {
   if (left === right) return true;
   if (Array.isArray(left)) {
@@ -47,7 +43,7 @@ export function deepEqual(left: unknown, right: unknown): boolean {
 export function managedFieldPaths(spec: JsonObject, prefix = ""): string[] {
   const paths: string[] = [];
   for (const [key, value] of Object.entries(spec)) {
-    const path = `${prefix}/${escapeSegment(key)}`;
+    const path = `${prefix}/${pointerSegment(key)}`;
     if (isObject(value) && Object.keys(value).length > 0) paths.push(...managedFieldPaths(value, path));
     else paths.push(path);
   }
@@ -69,7 +65,7 @@ export function diffManagedFields(desired: JsonObject, live: JsonObject, applied
     topLevel: string | undefined,
   ) => {
     for (const [key, value] of Object.entries(desiredValue)) {
-      const path = `${prefix}/${escapeSegment(key)}`;
+      const path = `${prefix}/${pointerSegment(key)}`;
       const top = topLevel ?? key;
       const liveField = isObject(liveValue) ? liveValue[key] : undefined;
       const appliedField = isObject(appliedValue) ? appliedValue[key] : undefined;

@@ -6,7 +6,7 @@
 
 import { PlumbError } from "../../errors.js";
 import type { AdmissionContext, AdmissionGuard } from "../../sdk/provider.js";
-import type { JsonObject, JsonValue } from "../../sdk/resource.js";
+import { pointerSegment, type JsonObject, type JsonValue } from "../../sdk/resource.js";
 import { projectLive, secretLiveView } from "./compare.js";
 import type { KubeConnection } from "./connection.js";
 import { clusterIdentity } from "./identity.js";
@@ -63,8 +63,7 @@ function changedFields(before: JsonValue | undefined, after: JsonValue | undefin
   // A map taken away is each of its managed keys taken away.
   if ((isObject(before) || before === undefined) && (isObject(after) || after === undefined) && before !== after) {
     const [from, to] = [before ?? {}, after ?? {}];
-    for (const key of new Set([...Object.keys(from), ...Object.keys(to)]))
-      changedFields(from[key], to[key], `${at}/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`, found);
+    for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) changedFields(from[key], to[key], `${at}/${pointerSegment(key)}`, found);
     return found;
   }
   if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {

@@ -10,7 +10,7 @@ import type { JsonObject, JsonValue } from "../../sdk/resource.js";
 const singleKeys = ["name", "mountPath", "devicePath", "ip", "type", "topologyKey"] as const;
 const portKeys = ["containerPort", "port"] as const;
 
-function isObject(value: unknown): value is JsonObject {
+export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

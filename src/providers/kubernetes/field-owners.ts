@@ -3,13 +3,8 @@
 // compares (list items found by their keys or values, as the server names
 // them): what `sync.ignoreDifferences` rules with `managers` ignore.
 
-import type { JsonObject, JsonValue } from "../../sdk/resource.js";
-
-const escapePointer = (segment: string) => segment.replaceAll("~", "~0").replaceAll("/", "~1");
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { pointerSegment, type JsonObject, type JsonValue } from "../../sdk/resource.js";
+import { isObject } from "./compare.js";
 
 function sameFields(item: JsonValue | undefined, keys: JsonObject): boolean {
   return isObject(item) && Object.entries(keys).every(([name, value]) => JSON.stringify(item[name]) === JSON.stringify(value));
@@ -24,7 +19,7 @@ function leaves(fields: JsonObject, view: JsonValue | undefined, pointer: string
     if (key.startsWith("f:") && isObject(view)) {
       const name = key.slice(2);
       next = view[name];
-      at = `${pointer}/${escapePointer(name)}`;
+      at = `${pointer}/${pointerSegment(name)}`;
     } else if ((key.startsWith("k:") || key.startsWith("v:")) && Array.isArray(view)) {
       let wanted: JsonValue;
       try {
